@@ -1,0 +1,206 @@
+//! What the control plane would have done with the reader's objects, before kube-proxy looks.
+//!
+//! * resolves which node is shown and kube-proxy's settings ([`settings`]);
+//! * validates Services the way kube-apiserver would, with positions;
+//! * allocates missing ClusterIPs and NodePorts, deterministically (a hash of the name picks
+//!   the start of a probe, so editing one Service never moves another's address);
+//! * runs the EndpointSlice controller over Pods (and Pods of Deployments), and the mirroring
+//!   controller over legacy Endpoints.
+//!
+//! Every default it applies is reported as a [`Note`].
+
+pub mod kubectl;
+pub mod settings;
+mod slices;
+mod validate;
+
+use crate::diag::{Diagnostic, InputError, Pos, Severity};
+use crate::input::{Located, ObjectRef, Scenario};
+use crate::net::Cidr;
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use serde::Serialize;
+use settings::{Settings, DEFAULT_NODE_NAME, DEFAULT_POD_CIDR};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+/// A default kpx applied, or something it derived, told to the reader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub pos: Option<Pos>,
+    pub message: String,
+}
+
+/// Where an object of the cluster came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Origin {
+    /// Written by the reader, at this position.
+    Written { pos: Pos },
+    /// Made by kpx standing in for a controller, from these input objects.
+    Derived { from: Vec<ObjectRef>, by: &'static str },
+}
+
+/// An object of the cluster with its name and origin.
+#[derive(Clone, Debug)]
+pub struct Item<T> {
+    pub object: T,
+    pub reference: ObjectRef,
+    pub origin: Origin,
+}
+
+impl<T: Clone> Item<T> {
+    fn written(l: &Located<T>) -> Self {
+        Item { object: l.object.clone(), reference: l.reference.clone(), origin: Origin::Written { pos: l.pos() } }
+    }
+}
+
+/// The cluster as kube-proxy on the shown node sees it.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub settings: Settings,
+    pub nodes: Vec<Item<Node>>,
+    pub services: Vec<Item<Service>>,
+    pub slices: Vec<Item<EndpointSlice>>,
+    pub pods: Vec<Item<Pod>>,
+    pub notes: Vec<Note>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Cluster {
+    /// Every object name the dataplane may cite as provenance.
+    pub fn known_objects(&self) -> BTreeSet<ObjectRef> {
+        let mut set = BTreeSet::new();
+        set.extend(self.nodes.iter().map(|i| i.reference.clone()));
+        set.extend(self.services.iter().map(|i| i.reference.clone()));
+        set.extend(self.slices.iter().map(|i| i.reference.clone()));
+        set.extend(self.pods.iter().map(|i| i.reference.clone()));
+        set.insert(proxy_config_ref());
+        set
+    }
+}
+
+/// The KubeProxyConfiguration (written or defaulted) that fixed rules cite.
+pub fn proxy_config_ref() -> ObjectRef {
+    ObjectRef::new("KubeProxyConfiguration", "", "")
+}
+
+/// `k8s.io/apimachinery/pkg/util/rand.SafeEncodeString`'s alphabet: no vowels, no 0/1/3.
+const SAFE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// A stable pseudo-random string in the style of generated Kubernetes names.
+pub(crate) fn safe_suffix(seed: &str, len: usize) -> String {
+    let mut h = fnv1a(seed.as_bytes());
+    let mut out = String::with_capacity(len);
+    for _ in 0..len {
+        out.push(SAFE_ALPHABET[(h % SAFE_ALPHABET.len() as u64) as usize] as char);
+        h /= SAFE_ALPHABET.len() as u64;
+        if h == 0 {
+            h = fnv1a(out.as_bytes());
+        }
+    }
+    out
+}
+
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// Builds the cluster from the scenario. Errors are the reader's to fix; warnings and notes
+/// travel with the result.
+pub fn build(s: &Scenario) -> Result<Cluster, InputError> {
+    let mut notes = Vec::new();
+    let mut errors = Vec::new();
+    let mut warnings = s.warnings.clone();
+
+    // Which node's kube-proxy is shown.
+    let env_node = s.node_env.as_ref().and_then(|e| e.object.node_name.clone()).filter(|n| !n.is_empty());
+    let override_node =
+        s.proxy_config.as_ref().and_then(|c| c.object.hostname_override.clone()).filter(|n| !n.is_empty());
+    let node_name = env_node
+        .or(override_node)
+        .or_else(|| s.nodes.first().and_then(|n| n.object.metadata.name.clone()))
+        .unwrap_or_else(|| {
+            notes.push(Note { pos: None, message: format!("no Node given: showing node {DEFAULT_NODE_NAME}") });
+            DEFAULT_NODE_NAME.to_string()
+        });
+
+    let mut nodes: Vec<Item<Node>> = s.nodes.iter().map(Item::written).collect();
+    if !nodes.iter().any(|n| n.object.metadata.name.as_deref() == Some(node_name.as_str())) {
+        nodes.push(default_node(&node_name, nodes.len(), &mut notes));
+    }
+    let node = nodes.iter().find(|n| n.object.metadata.name.as_deref() == Some(node_name.as_str())).unwrap();
+    let internal_ip = node_address(&node.object, "InternalIP");
+    let pod_cidr = node_pod_cidr(&node.object);
+
+    let settings = settings::resolve(s, &node_name, internal_ip, pod_cidr, &mut notes, &mut errors);
+
+    let mut services = Vec::new();
+    for svc in &s.services {
+        validate::service(svc, &mut errors, &mut warnings);
+    }
+    if errors.is_empty() {
+        services = validate::allocate(&s.services, &settings, &mut notes, &mut errors);
+    }
+    let (pods, slices) = if errors.is_empty() {
+        slices::derive(s, &services, &nodes, &settings, &mut notes, &mut warnings, &mut errors)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+
+    if !errors.is_empty() {
+        errors.sort_by_key(|d| d.pos);
+        errors.dedup();
+        return Err(InputError { diagnostics: errors });
+    }
+    warnings.retain(|w| w.severity == Severity::Warning);
+    warnings.sort_by_key(|d| d.pos);
+    Ok(Cluster { settings, nodes, services, slices, pods, notes, warnings })
+}
+
+fn default_node(name: &str, index: usize, notes: &mut Vec<Note>) -> Item<Node> {
+    use k8s_openapi::api::core::v1::{NodeAddress, NodeSpec, NodeStatus};
+    let pod_cidr = if index == 0 { DEFAULT_POD_CIDR.to_string() } else { format!("10.244.{index}.0/24") };
+    notes.push(Note {
+        pos: None,
+        message: format!(
+            "Node {name} not given: assumed InternalIP {}, podCIDR {pod_cidr}",
+            settings::DEFAULT_NODE_IP
+        ),
+    });
+    let node = Node {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(name.to_string()),
+            ..Default::default()
+        },
+        spec: Some(NodeSpec { pod_cidr: Some(pod_cidr), ..Default::default() }),
+        status: Some(NodeStatus {
+            addresses: Some(vec![
+                NodeAddress { type_: "InternalIP".into(), address: settings::DEFAULT_NODE_IP.into() },
+                NodeAddress { type_: "Hostname".into(), address: name.into() },
+            ]),
+            ..Default::default()
+        }),
+    };
+    Item { object: node, reference: ObjectRef::new("Node", "", name), origin: Origin::Derived { from: vec![], by: "kpx defaults" } }
+}
+
+pub(crate) fn node_address(node: &Node, kind: &str) -> Option<IpAddr> {
+    node.status
+        .as_ref()?
+        .addresses
+        .as_ref()?
+        .iter()
+        .find(|a| a.type_ == kind)
+        .and_then(|a| a.address.parse().ok())
+}
+
+pub(crate) fn node_pod_cidr(node: &Node) -> Option<Cidr> {
+    let spec = node.spec.as_ref()?;
+    spec.pod_cidr.as_deref().or_else(|| spec.pod_cidrs.as_ref()?.first().map(String::as_str)).and_then(Cidr::parse)
+}

@@ -1,0 +1,346 @@
+//! The EndpointSlice controller, the EndpointSlice mirroring controller and the Deployment
+//! controller, as far as kube-proxy can tell the difference.
+
+use super::settings::Settings;
+use super::{node_pod_cidr, safe_suffix, Item, Note, Origin};
+use crate::diag::Diagnostic;
+use crate::input::{Located, ObjectRef, Scenario};
+use crate::path;
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, PodCondition, PodStatus, Service, ServicePort};
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
+const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+
+fn ns_of(meta: &ObjectMeta) -> &str {
+    meta.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or("default")
+}
+
+fn selects(selector: &BTreeMap<String, String>, labels: Option<&BTreeMap<String, String>>) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+}
+
+pub fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+pub fn pod_ip(pod: &Pod) -> Option<IpAddr> {
+    let st = pod.status.as_ref()?;
+    st.pod_ip.as_deref().or_else(|| st.pod_ips.as_ref()?.first().map(|p| p.ip.as_str()))?.parse().ok()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn derive(
+    s: &Scenario,
+    services: &[Item<Service>],
+    nodes: &[Item<Node>],
+    settings: &Settings,
+    notes: &mut Vec<Note>,
+    warnings: &mut Vec<Diagnostic>,
+    errors: &mut Vec<Diagnostic>,
+) -> (Vec<Item<Pod>>, Vec<Item<EndpointSlice>>) {
+    let mut pods: Vec<Item<Pod>> = s.pods.iter().map(Item::written).collect();
+    generate_deployment_pods(s, nodes, &mut pods, notes);
+
+    let mut slices: Vec<Item<EndpointSlice>> = Vec::new();
+    for slice in &s.endpoint_slices {
+        validate_slice(slice, errors);
+        slices.push(Item::written(slice));
+    }
+    let has_slices = |ns: &str, name: &str| {
+        s.endpoint_slices.iter().any(|sl| {
+            ns_of(&sl.object.metadata) == ns
+                && sl.object.metadata.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)).map(String::as_str) == Some(name)
+        })
+    };
+
+    for svc in services {
+        let ns = svc.reference.namespace.as_str();
+        let name = svc.reference.name.as_str();
+        let spec = svc.object.spec.as_ref().unwrap();
+        if has_slices(ns, name) {
+            continue;
+        }
+        let selector = spec.selector.clone().unwrap_or_default();
+        let endpoints = s.endpoints.iter().find(|e| e.reference.namespace == ns && e.reference.name == name);
+        if !selector.is_empty() {
+            let selected: Vec<&Item<Pod>> = pods
+                .iter()
+                .filter(|p| ns_of(&p.object.metadata) == ns && selects(&selector, p.object.metadata.labels.as_ref()))
+                .collect();
+            if selected.is_empty() {
+                if let Some(ep) = endpoints {
+                    // Pasted `kubectl get svc,ep` output has no Pods: the Endpoints are the best
+                    // record of what the controller saw.
+                    notes.push(Note {
+                        pos: Some(ep.pos()),
+                        message: format!("{}: no Pods match the selector of {}; its endpoints are taken from {}", svc.reference, svc.reference, ep.reference),
+                    });
+                    slices.extend(mirror(ep, settings));
+                }
+                continue;
+            }
+            slices.extend(from_pods(svc, &selected, nodes, settings, notes, warnings));
+        } else if let Some(ep) = endpoints {
+            slices.extend(mirror(ep, settings));
+        }
+    }
+    (pods, slices)
+}
+
+fn validate_slice(slice: &Located<EndpointSlice>, errors: &mut Vec<Diagnostic>) {
+    let o = &slice.object;
+    if !["IPv4", "IPv6", "FQDN"].contains(&o.address_type.as_str()) {
+        errors.push(Diagnostic::error(
+            slice.pos_of(&path!["addressType"]),
+            format!("{}: addressType: Unsupported value: \"{}\": supported values: \"FQDN\", \"IPv4\", \"IPv6\"", slice.reference, o.address_type),
+        ));
+    }
+    for (i, p) in o.ports.iter().flatten().enumerate() {
+        if let Some(port) = p.port {
+            if !(0..=65535).contains(&port) {
+                errors.push(Diagnostic::error(
+                    slice.pos_of(&path!["ports", i, "port"]),
+                    format!("{}: ports[{i}].port: Invalid value: {port}: must be between 1 and 65535, inclusive", slice.reference),
+                ));
+            }
+        }
+    }
+    if o.address_type != "FQDN" {
+        for (i, e) in o.endpoints.iter().enumerate() {
+            for (j, a) in e.addresses.iter().enumerate() {
+                let ok = a.parse::<IpAddr>().is_ok_and(|ip| ip.is_ipv6() == (o.address_type == "IPv6"));
+                if !ok {
+                    errors.push(Diagnostic::error(
+                        slice.pos_of(&path!["endpoints", i, "addresses", j]),
+                        format!("{}: endpoints[{i}].addresses[{j}]: Invalid value: \"{a}\": must be a valid {} address", slice.reference, o.address_type),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn address_type(settings: &Settings) -> &'static str {
+    if settings.ipv6 { "IPv6" } else { "IPv4" }
+}
+
+fn slice_meta(ns: &str, service: &str, seed: &str, managed_by: &str) -> ObjectMeta {
+    let mut labels = BTreeMap::new();
+    labels.insert(SERVICE_NAME_LABEL.to_string(), service.to_string());
+    labels.insert(MANAGED_BY_LABEL.to_string(), managed_by.to_string());
+    ObjectMeta {
+        name: Some(format!("{service}-{}", safe_suffix(seed, 5))),
+        namespace: Some(ns.to_string()),
+        labels: Some(labels),
+        ..Default::default()
+    }
+}
+
+/// The port a Pod serves a Service port on: `targetPort` as a number, as a container port's
+/// name (matched with the protocol), or the Service port itself when unset.
+fn target_port(sp: &ServicePort, pod: &Pod) -> Option<i32> {
+    let proto = sp.protocol.as_deref().unwrap_or("TCP");
+    match &sp.target_port {
+        None => Some(sp.port),
+        Some(IntOrString::Int(n)) => Some(*n),
+        Some(IntOrString::String(s)) => s.parse().ok().or_else(|| {
+            pod.spec.as_ref()?.containers.iter().flat_map(|c| c.ports.iter().flatten()).find_map(|cp| {
+                (cp.name.as_deref() == Some(s.as_str()) && cp.protocol.as_deref().unwrap_or("TCP") == proto)
+                    .then_some(cp.container_port)
+            })
+        }),
+    }
+}
+
+/// The EndpointSlice controller: one slice per distinct set of resolved ports.
+fn from_pods(
+    svc: &Item<Service>,
+    pods: &[&Item<Pod>],
+    nodes: &[Item<Node>],
+    settings: &Settings,
+    notes: &mut Vec<Note>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Vec<Item<EndpointSlice>> {
+    let spec = svc.object.spec.as_ref().unwrap();
+    let ns = svc.reference.namespace.as_str();
+    let publish_not_ready = spec.publish_not_ready_addresses == Some(true);
+    let mut groups: BTreeMap<Vec<(String, i32, String)>, (Vec<Endpoint>, Vec<ObjectRef>)> = BTreeMap::new();
+    for pod in pods {
+        let Some(ip) = pod_ip(&pod.object) else {
+            notes.push(Note { pos: None, message: format!("{} has no podIP yet: not an endpoint of {}", pod.reference, svc.reference) });
+            continue;
+        };
+        if ip.is_ipv6() != settings.ipv6 {
+            continue;
+        }
+        let phase = pod.object.status.as_ref().and_then(|s| s.phase.as_deref());
+        if matches!(phase, Some("Succeeded") | Some("Failed")) {
+            continue;
+        }
+        let mut ports = Vec::new();
+        for sp in spec.ports.iter().flatten() {
+            match target_port(sp, &pod.object) {
+                Some(p) => ports.push((sp.name.clone().unwrap_or_default(), p, sp.protocol.clone().unwrap_or_else(|| "TCP".into()))),
+                None => warnings.push(Diagnostic::warning(
+                    match &pod.origin { Origin::Written { pos } => *pos, _ => Default::default() },
+                    format!("{} has no container port named {:?}: it serves no traffic for port {} of {}", pod.reference, sp.target_port.as_ref().map(int_or_string), sp.port, svc.reference),
+                )),
+            }
+        }
+        let ready_pod = pod_ready(&pod.object);
+        let terminating = pod.object.metadata.deletion_timestamp.is_some();
+        let ready = (publish_not_ready || ready_pod) && !(terminating && !publish_not_ready);
+        let node_name = pod.object.spec.as_ref().and_then(|s| s.node_name.clone());
+        let zone = node_name.as_ref().and_then(|n| {
+            nodes.iter().find(|x| x.object.metadata.name.as_ref() == Some(n))?.object.metadata.labels.as_ref()?.get(ZONE_LABEL).cloned()
+        });
+        let endpoint = Endpoint {
+            addresses: vec![ip.to_string()],
+            conditions: Some(EndpointConditions { ready: Some(ready), serving: Some(ready_pod), terminating: Some(terminating) }),
+            node_name,
+            zone,
+            target_ref: Some(ObjectReference {
+                kind: Some("Pod".into()),
+                namespace: Some(ns.to_string()),
+                name: pod.object.metadata.name.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let entry = groups.entry(ports).or_default();
+        entry.0.push(endpoint);
+        entry.1.push(pod.reference.clone());
+    }
+    let mut out = Vec::new();
+    for (ports, (endpoints, pod_refs)) in groups {
+        if ports.is_empty() {
+            continue;
+        }
+        let seed = format!("{}{:?}", svc.reference, ports);
+        let slice = EndpointSlice {
+            metadata: slice_meta(ns, &svc.reference.name, &seed, "endpointslice-controller.k8s.io"),
+            address_type: address_type(settings).into(),
+            endpoints,
+            ports: Some(
+                ports
+                    .iter()
+                    .map(|(name, port, proto)| EndpointPort { name: Some(name.clone()), port: Some(*port), protocol: Some(proto.clone()), app_protocol: None })
+                    .collect(),
+            ),
+        };
+        let name = slice.metadata.name.clone().unwrap();
+        notes.push(Note { pos: None, message: format!("EndpointSlice {ns}/{name} derived from {} Pod(s) selected by {}", pod_refs.len(), svc.reference) });
+        let mut from = vec![svc.reference.clone()];
+        from.extend(pod_refs);
+        out.push(Item { object: slice, reference: ObjectRef::new("EndpointSlice", ns, &name), origin: Origin::Derived { from, by: "EndpointSlice controller" } });
+    }
+    if out.is_empty() {
+        notes.push(Note { pos: None, message: format!("{}: no Pod is an endpoint", svc.reference) });
+    }
+    out
+}
+
+fn int_or_string(v: &IntOrString) -> String {
+    match v {
+        IntOrString::Int(i) => i.to_string(),
+        IntOrString::String(s) => s.clone(),
+    }
+}
+
+/// The mirroring controller: legacy Endpoints → one slice per subset.
+fn mirror(ep: &Located<k8s_openapi::api::core::v1::Endpoints>, settings: &Settings) -> Vec<Item<EndpointSlice>> {
+    let ns = ep.reference.namespace.as_str();
+    let name = ep.reference.name.as_str();
+    let mut out = Vec::new();
+    for (i, subset) in ep.object.subsets.iter().flatten().enumerate() {
+        let mut endpoints = Vec::new();
+        for (addrs, ready) in [(&subset.addresses, true), (&subset.not_ready_addresses, false)] {
+            for a in addrs.iter().flatten() {
+                let Ok(ip) = a.ip.parse::<IpAddr>() else { continue };
+                if ip.is_ipv6() != settings.ipv6 {
+                    continue;
+                }
+                endpoints.push(Endpoint {
+                    addresses: vec![ip.to_string()],
+                    conditions: Some(EndpointConditions { ready: Some(ready), serving: Some(ready), terminating: Some(false) }),
+                    node_name: a.node_name.clone(),
+                    hostname: a.hostname.clone(),
+                    target_ref: a.target_ref.clone(),
+                    ..Default::default()
+                });
+            }
+        }
+        let ports = subset
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| EndpointPort { name: Some(p.name.clone().unwrap_or_default()), port: Some(p.port), protocol: Some(p.protocol.clone().unwrap_or_else(|| "TCP".into())), app_protocol: p.app_protocol.clone() })
+            .collect();
+        let slice = EndpointSlice {
+            metadata: slice_meta(ns, name, &format!("{}#{i}", ep.reference), "endpointslicemirroring-controller.k8s.io"),
+            address_type: address_type(settings).into(),
+            endpoints,
+            ports: Some(ports),
+        };
+        let slice_name = slice.metadata.name.clone().unwrap();
+        out.push(Item {
+            object: slice,
+            reference: ObjectRef::new("EndpointSlice", ns, &slice_name),
+            origin: Origin::Derived { from: vec![ep.reference.clone()], by: "EndpointSlice mirroring controller" },
+        });
+    }
+    out
+}
+
+/// Pods for Deployments that have none written: `<deploy>-<hash>-<5 chars>`, spread over the
+/// nodes in turn, with IPs from each node's podCIDR.
+fn generate_deployment_pods(s: &Scenario, nodes: &[Item<Node>], pods: &mut Vec<Item<Pod>>, notes: &mut Vec<Note>) {
+    let mut used: BTreeSet<IpAddr> = pods.iter().filter_map(|p| pod_ip(&p.object)).collect();
+    let mut next_node = 0usize;
+    for d in &s.deployments {
+        let ns = d.reference.namespace.clone();
+        let Some(spec) = d.object.spec.as_ref() else { continue };
+        let selector = spec.selector.match_labels.clone().unwrap_or_default();
+        let exists = pods.iter().any(|p| ns_of(&p.object.metadata) == ns && selects(&selector, p.object.metadata.labels.as_ref()));
+        if exists || nodes.is_empty() {
+            continue;
+        }
+        let replicas = spec.replicas.unwrap_or(1).max(0);
+        let hash = safe_suffix(&format!("{}-template", d.reference), 10);
+        for i in 0..replicas {
+            let node = &nodes[next_node % nodes.len()];
+            next_node += 1;
+            let node_name = node.object.metadata.name.clone().unwrap_or_default();
+            let cidr = node_pod_cidr(&node.object).or_else(|| crate::net::Cidr::parse(super::settings::DEFAULT_POD_CIDR)).unwrap();
+            let ip = (2..cidr.size().min(65536).saturating_sub(1)).map(|k| cidr.nth(k)).find(|ip| !used.contains(ip)).unwrap_or(cidr.nth(2));
+            used.insert(ip);
+            let name = format!("{}-{hash}-{}", d.reference.name, safe_suffix(&format!("{}#{i}", d.reference), 5));
+            let template = &spec.template;
+            let mut labels = template.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
+            labels.insert("pod-template-hash".into(), hash.clone());
+            let mut pod_spec = template.spec.clone().unwrap_or_default();
+            pod_spec.node_name = Some(node_name.clone());
+            let pod = Pod {
+                metadata: ObjectMeta { name: Some(name.clone()), namespace: Some(ns.clone()), labels: Some(labels), ..Default::default() },
+                spec: Some(pod_spec),
+                status: Some(PodStatus {
+                    phase: Some("Running".into()),
+                    pod_ip: Some(ip.to_string()),
+                    conditions: Some(vec![PodCondition { type_: "Ready".into(), status: "True".into(), ..Default::default() }]),
+                    ..Default::default()
+                }),
+            };
+            notes.push(Note { pos: Some(d.pos()), message: format!("Pod {ns}/{name} ({ip} on {node_name}) generated for {}", d.reference) });
+            pods.push(Item { object: pod, reference: ObjectRef::new("Pod", &ns, &name), origin: Origin::Derived { from: vec![d.reference.clone()], by: "Deployment controller" } });
+        }
+    }
+}

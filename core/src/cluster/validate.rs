@@ -1,0 +1,253 @@
+//! Service validation (as kube-apiserver phrases it) and ClusterIP / NodePort allocation.
+
+use super::settings::{Settings, NODE_PORT_RANGE};
+use super::{fnv1a, Item, Note, Origin};
+use crate::diag::Diagnostic;
+use crate::input::{display_path, Located, Seg};
+use crate::net::Cidr;
+use crate::path;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+fn invalid(svc: &Located<Service>, p: Vec<Seg>, value: impl std::fmt::Display, why: &str) -> Diagnostic {
+    Diagnostic::error(
+        svc.pos_of(&p),
+        format!("{}: {}: Invalid value: {value}: {why}", svc.reference, display_path(&p)),
+    )
+}
+
+fn unsupported(svc: &Located<Service>, p: Vec<Seg>, value: &str, allowed: &[&str]) -> Diagnostic {
+    let allowed: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
+    Diagnostic::error(
+        svc.pos_of(&p),
+        format!(
+            "{}: {}: Unsupported value: \"{value}\": supported values: {}",
+            svc.reference,
+            display_path(&p),
+            allowed.join(", ")
+        ),
+    )
+}
+
+/// A DNS-1035-ish IANA service name, as `targetPort` names must be.
+fn is_port_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 15
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars().any(|c| c.is_ascii_lowercase())
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+}
+
+pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warnings: &mut Vec<Diagnostic>) {
+    let s = &svc.object;
+    if s.metadata.name.as_deref().unwrap_or("").is_empty() {
+        errors.push(Diagnostic::error(svc.pos_of(&path!["metadata"]), "Service: metadata.name: Required value".to_string()));
+    }
+    let Some(spec) = &s.spec else {
+        errors.push(Diagnostic::error(svc.pos(), format!("{}: spec: Required value", svc.reference)));
+        return;
+    };
+    let ty = spec.type_.as_deref().unwrap_or("ClusterIP");
+    if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&ty) {
+        errors.push(unsupported(svc, path!["spec", "type"], ty, &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]));
+    }
+    if let Some(ip) = spec.cluster_ip.as_deref() {
+        if !ip.is_empty() && ip != "None" && ip.parse::<IpAddr>().is_err() {
+            errors.push(invalid(svc, path!["spec", "clusterIP"], format!("\"{ip}\""), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"));
+        }
+    }
+    let ports = spec.ports.as_deref().unwrap_or(&[]);
+    if ports.is_empty() && ty != "ExternalName" && spec.cluster_ip.as_deref() != Some("None") {
+        errors.push(Diagnostic::error(svc.pos_of(&path!["spec"]), format!("{}: spec.ports: Required value", svc.reference)));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, p) in ports.iter().enumerate() {
+        if !(1..=65535).contains(&p.port) {
+            errors.push(invalid(svc, path!["spec", "ports", i, "port"], p.port, "must be between 1 and 65535, inclusive"));
+        }
+        let proto = p.protocol.as_deref().unwrap_or("TCP");
+        if !["TCP", "UDP", "SCTP"].contains(&proto) {
+            errors.push(unsupported(svc, path!["spec", "ports", i, "protocol"], proto, &["SCTP", "TCP", "UDP"]));
+        }
+        if let Some(np) = p.node_port {
+            if !(0..=65535).contains(&np) {
+                errors.push(invalid(svc, path!["spec", "ports", i, "nodePort"], np, "must be between 1 and 65535, inclusive"));
+            } else if np != 0 && !(NODE_PORT_RANGE.0 as i32..=NODE_PORT_RANGE.1 as i32).contains(&np) {
+                warnings.push(Diagnostic::warning(
+                    svc.pos_of(&path!["spec", "ports", i, "nodePort"]),
+                    format!(
+                        "{}: nodePort {np} is outside the default range {}-{}; kube-apiserver accepts it only with a wider --service-node-port-range",
+                        svc.reference, NODE_PORT_RANGE.0, NODE_PORT_RANGE.1
+                    ),
+                ));
+            }
+        }
+        match &p.target_port {
+            Some(IntOrString::Int(t)) if !(1..=65535).contains(t) => {
+                errors.push(invalid(svc, path!["spec", "ports", i, "targetPort"], t, "must be between 1 and 65535, inclusive"))
+            }
+            Some(IntOrString::String(name)) if !is_port_name(name) => {
+                // kubectl writes numbers as strings sometimes ("8080"): accept those.
+                if name.parse::<u16>().map_or(true, |n| n == 0) {
+                    errors.push(invalid(svc, path!["spec", "ports", i, "targetPort"], format!("\"{name}\""), "must be a port number or an IANA service name (lowercase letters, digits and '-', at most 15 characters)"))
+                }
+            }
+            _ => {}
+        }
+        let name = p.name.clone().unwrap_or_default();
+        if !seen.insert((name.clone(), proto.to_string())) || (ports.len() > 1 && name.is_empty()) {
+            warnings.push(Diagnostic::warning(
+                svc.pos_of(&path!["spec", "ports", i]),
+                format!("{}: spec.ports[{i}].name: each port of a multi-port Service needs its own name (kube-apiserver would reject this)", svc.reference),
+            ));
+        }
+    }
+    let one_of = |value: &Option<String>, field: &str, allowed: &[&str], errors: &mut Vec<Diagnostic>| {
+        if let Some(v) = value {
+            if !allowed.contains(&v.as_str()) {
+                errors.push(unsupported(svc, path!["spec", field], v, allowed));
+            }
+        }
+    };
+    one_of(&spec.session_affinity, "sessionAffinity", &["ClientIP", "None"], errors);
+    one_of(&spec.external_traffic_policy, "externalTrafficPolicy", &["Cluster", "Local"], errors);
+    one_of(&spec.internal_traffic_policy, "internalTrafficPolicy", &["Cluster", "Local"], errors);
+    if let Some(t) = spec.session_affinity_config.as_ref().and_then(|c| c.client_ip.as_ref()).and_then(|c| c.timeout_seconds) {
+        if !(1..=86400).contains(&t) {
+            errors.push(invalid(svc, path!["spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds"], t, "must be between 1 and 86400, inclusive"));
+        }
+    }
+    for (i, ip) in spec.external_ips.iter().flatten().enumerate() {
+        if ip.parse::<IpAddr>().is_err() {
+            errors.push(invalid(svc, path!["spec", "externalIPs", i], format!("\"{ip}\""), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"));
+        }
+    }
+    for (i, r) in spec.load_balancer_source_ranges.iter().flatten().enumerate() {
+        if Cidr::parse(r).is_none() {
+            errors.push(invalid(svc, path!["spec", "loadBalancerSourceRanges", i], format!("\"{r}\""), "must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24"));
+        }
+    }
+    for (i, ing) in s.status.as_ref().and_then(|st| st.load_balancer.as_ref()).and_then(|lb| lb.ingress.as_ref()).into_iter().flatten().enumerate() {
+        if let Some(ip) = &ing.ip {
+            if ip.parse::<IpAddr>().is_err() {
+                errors.push(invalid(svc, path!["status", "loadBalancer", "ingress", i, "ip"], format!("\"{ip}\""), "must be a valid IP address"));
+            }
+        }
+    }
+}
+
+/// Fills in what kube-apiserver would have allocated: ClusterIPs, NodePorts and health-check
+/// NodePorts. Duplicate names and colliding explicit addresses are errors.
+pub(super) fn allocate(
+    written: &[Located<Service>],
+    settings: &Settings,
+    notes: &mut Vec<Note>,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<Item<Service>> {
+    let mut used_ips: BTreeMap<IpAddr, String> = BTreeMap::new();
+    let mut used_ports: BTreeMap<i32, String> = BTreeMap::new();
+    let mut names = BTreeSet::new();
+    for svc in written {
+        if !names.insert(svc.reference.clone()) {
+            errors.push(Diagnostic::error(svc.pos(), format!("{} is defined twice", svc.reference)));
+        }
+        let spec = svc.object.spec.as_ref().unwrap();
+        if let Some(ip) = spec.cluster_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()) {
+            if let Some(other) = used_ips.insert(ip, svc.reference.to_string()) {
+                errors.push(invalid(svc, path!["spec", "clusterIP"], ip, &format!("provided IP is already allocated (to {other})")));
+            }
+        }
+        for (i, p) in spec.ports.iter().flatten().enumerate() {
+            for np in [p.node_port.unwrap_or(0)] {
+                if np != 0 {
+                    if let Some(other) = used_ports.insert(np, svc.reference.to_string()) {
+                        if other != svc.reference.to_string() {
+                            errors.push(invalid(svc, path!["spec", "ports", i, "nodePort"], np, &format!("provided port is already allocated (to {other})")));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(hc) = spec.health_check_node_port.filter(|p| *p != 0) {
+            used_ports.insert(hc, svc.reference.to_string());
+        }
+    }
+
+    let service_cidr = settings.service_cidrs.iter().find(|c| c.addr.is_ipv6() == settings.ipv6).copied();
+    let mut out = Vec::new();
+    for svc in written {
+        let mut object = svc.object.clone();
+        let reference = svc.reference.clone();
+        let spec = object.spec.as_mut().unwrap();
+        let ty = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
+        let headless = spec.cluster_ip.as_deref() == Some("None");
+        if ty != "ExternalName" && !headless && spec.cluster_ip.as_deref().unwrap_or("").is_empty() {
+            if let Some(cidr) = service_cidr {
+                let ip = allocate_ip(&cidr, &reference.to_string(), &used_ips);
+                used_ips.insert(ip, reference.to_string());
+                spec.cluster_ip = Some(ip.to_string());
+                notes.push(Note { pos: Some(svc.pos_of(&path!["spec"])), message: format!("{reference}: clusterIP {ip} allocated from {cidr}") });
+            }
+        }
+        if let Some(ip) = spec.cluster_ip.clone() {
+            if ip != "None" && spec.cluster_ips.as_ref().map_or(true, |v| v.is_empty()) {
+                spec.cluster_ips = Some(vec![ip]);
+            }
+        }
+        let wants_node_ports = ty == "NodePort" || (ty == "LoadBalancer" && spec.allocate_load_balancer_node_ports != Some(false));
+        if wants_node_ports {
+            for (i, p) in spec.ports.iter_mut().flatten().enumerate() {
+                if p.node_port.unwrap_or(0) == 0 {
+                    let np = allocate_port(&format!("{reference}:{i}"), &used_ports);
+                    used_ports.insert(np, reference.to_string());
+                    p.node_port = Some(np);
+                    notes.push(Note { pos: Some(svc.pos_of(&path!["spec", "ports", i])), message: format!("{reference}: nodePort {np} allocated for port {}", p.port) });
+                }
+            }
+        }
+        let etp_local = spec.external_traffic_policy.as_deref() == Some("Local");
+        if ty == "LoadBalancer" && etp_local && spec.health_check_node_port.unwrap_or(0) == 0 {
+            let np = allocate_port(&format!("{reference}:healthcheck"), &used_ports);
+            used_ports.insert(np, reference.to_string());
+            spec.health_check_node_port = Some(np);
+            notes.push(Note { pos: Some(svc.pos_of(&path!["spec"])), message: format!("{reference}: healthCheckNodePort {np} allocated") });
+        }
+        out.push(Item { object, reference, origin: Origin::Written { pos: svc.pos() } });
+    }
+    out
+}
+
+/// A free address of `cidr` chosen by a hash of the Service's name. The network address and
+/// the broadcast address are never used; the first address is the `kubernetes` Service's.
+fn allocate_ip(cidr: &Cidr, name: &str, used: &BTreeMap<IpAddr, String>) -> IpAddr {
+    let size = cidr.size().min(1 << 24);
+    if name == "Service default/kubernetes" && !used.contains_key(&cidr.nth(1)) {
+        return cidr.nth(1);
+    }
+    let usable = size.saturating_sub(3).max(1);
+    let start = fnv1a(name.as_bytes()) as u128 % usable;
+    for step in 0..usable {
+        let ip = cidr.nth(2 + (start + step) % usable);
+        if !used.contains_key(&ip) {
+            return ip;
+        }
+    }
+    cidr.nth(2)
+}
+
+fn allocate_port(seed: &str, used: &BTreeMap<i32, String>) -> i32 {
+    let (lo, hi) = (NODE_PORT_RANGE.0 as u64, NODE_PORT_RANGE.1 as u64);
+    let span = hi - lo + 1;
+    let start = fnv1a(seed.as_bytes()) % span;
+    for step in 0..span {
+        let p = (lo + (start + step) % span) as i32;
+        if !used.contains_key(&p) {
+            return p;
+        }
+    }
+    lo as i32
+}

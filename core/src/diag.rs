@@ -1,0 +1,76 @@
+//! Diagnostics: what kpx tells the reader about their input.
+//!
+//! Every problem carries a position in the reader's text (1-based line and column) so the
+//! editor can point at it; positions come from the YAML parser's spans (see `input::yaml`).
+
+use serde::Serialize;
+use std::fmt;
+
+/// A position in the reader's text. Both numbers are 1-based, as editors show them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, col {}", self.line, self.col)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The input cannot be rendered.
+    Error,
+    /// Rendered, but something was ignored or looks wrong.
+    Warning,
+}
+
+/// One message about the input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub pos: Pos,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn error(pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Error, pos, message: message.into() }
+    }
+    pub fn warning(pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Warning, pos, message: message.into() }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{}: {}: {}", self.pos, kind, self.message)
+    }
+}
+
+/// The input could not be turned into a dataplane: at least one error, in text order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InputError {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InputError {}

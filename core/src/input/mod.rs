@@ -1,0 +1,209 @@
+//! Input: the reader's YAML text → typed objects ([`Scenario`]), with positions.
+//!
+//! Kubernetes objects are read with k8s-openapi's own types; kube-proxy's configuration and
+//! kpx's `NodeEnvironment` with the structs in [`config`]. Nothing is defaulted or validated
+//! here beyond "is this the right shape": that is `cluster`'s job, which reports positions
+//! through each object's [`Spans`].
+
+pub mod config;
+pub mod yaml;
+
+use crate::diag::{Diagnostic, InputError, Pos};
+use crate::path;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+pub use yaml::{display_path, Seg, Spans};
+
+/// An input object and where it was written.
+#[derive(Clone, Debug)]
+pub struct Located<T> {
+    pub object: T,
+    pub spans: Spans,
+    /// `kind namespace/name` (or `kind name`), as the reader wrote it.
+    pub reference: ObjectRef,
+}
+
+impl<T> Located<T> {
+    pub fn pos(&self) -> Pos {
+        self.spans.pos
+    }
+    pub fn pos_of(&self, path: &[Seg]) -> Pos {
+        self.spans.locate(path)
+    }
+}
+
+/// Names an object of the input (or one kpx derived from the input, see `cluster`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn new(kind: &str, namespace: &str, name: &str) -> Self {
+        ObjectRef { kind: kind.into(), namespace: namespace.into(), name: name.into() }
+    }
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{} {}", self.kind, self.name)
+        } else {
+            write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+/// Everything the reader wrote, typed.
+#[derive(Clone, Debug, Default)]
+pub struct Scenario {
+    pub services: Vec<Located<Service>>,
+    pub endpoint_slices: Vec<Located<EndpointSlice>>,
+    pub endpoints: Vec<Located<Endpoints>>,
+    pub pods: Vec<Located<Pod>>,
+    pub deployments: Vec<Located<Deployment>>,
+    pub nodes: Vec<Located<Node>>,
+    pub proxy_config: Option<Located<config::KubeProxyConfiguration>>,
+    pub node_env: Option<Located<config::NodeEnvironment>>,
+    /// Things that were read past: unknown kinds, a second configuration document…
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Parses the reader's text. All shape errors are collected, not only the first.
+pub fn parse(text: &str) -> Result<Scenario, InputError> {
+    let docs = yaml::load(text).map_err(|d| InputError { diagnostics: vec![d] })?;
+    let mut scenario = Scenario::default();
+    let mut errors = Vec::new();
+    for doc in docs {
+        if let Err(e) = add_object(&mut scenario, doc.value, doc.spans) {
+            errors.push(e);
+        }
+    }
+    if errors.is_empty() {
+        Ok(scenario)
+    } else {
+        errors.sort_by_key(|d| d.pos);
+        Err(InputError { diagnostics: errors })
+    }
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn add_object(s: &mut Scenario, value: Value, spans: Spans) -> Result<(), Diagnostic> {
+    if !value.is_object() {
+        return Err(Diagnostic::error(
+            spans.pos,
+            "each YAML document must be a Kubernetes object (a mapping with apiVersion and kind)",
+        ));
+    }
+    let kind = str_field(&value, "kind").unwrap_or_default().to_string();
+    let api_version = str_field(&value, "apiVersion").unwrap_or_default().to_string();
+    if kind.is_empty() {
+        return Err(Diagnostic::error(spans.pos, "this document has no `kind`"));
+    }
+    let meta = value.get("metadata");
+    let name = meta.and_then(|m| str_field(m, "name")).unwrap_or_default().to_string();
+    let namespace = meta.and_then(|m| str_field(m, "namespace")).unwrap_or_default().to_string();
+    let namespaced = !matches!(kind.as_str(), "Node" | "KubeProxyConfiguration" | "NodeEnvironment" | "List");
+    let namespace = if namespaced && namespace.is_empty() { "default".to_string() } else { namespace };
+    let reference = ObjectRef::new(&kind, &namespace, &name);
+
+    let api_group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
+    match (api_group, kind.as_str()) {
+        ("", "List") => {
+            let items = match value.get("items") {
+                Some(Value::Array(items)) => items.clone(),
+                Some(Value::Null) | None => Vec::new(),
+                Some(_) => {
+                    return Err(Diagnostic::error(spans.locate(&path!["items"]), "`items` of a List must be a list"))
+                }
+            };
+            let mut first_error = None;
+            for (i, item) in items.into_iter().enumerate() {
+                let item_spans = spans.subtree(&path!["items", i]);
+                if let Err(e) = add_object(s, item, item_spans) {
+                    first_error.get_or_insert(e);
+                }
+            }
+            first_error.map_or(Ok(()), Err)
+        }
+        ("", "Service") => push(&mut s.services, value, spans, reference),
+        ("discovery.k8s.io", "EndpointSlice") => push(&mut s.endpoint_slices, value, spans, reference),
+        ("", "Endpoints") => push(&mut s.endpoints, value, spans, reference),
+        ("", "Pod") => push(&mut s.pods, value, spans, reference),
+        ("apps", "Deployment") => push(&mut s.deployments, value, spans, reference),
+        ("", "Node") => push(&mut s.nodes, value, spans, reference),
+        ("kubeproxy.config.k8s.io", "KubeProxyConfiguration") => {
+            single(&mut s.proxy_config, &mut s.warnings, value, spans, reference)
+        }
+        ("kpx", "NodeEnvironment") => single(&mut s.node_env, &mut s.warnings, value, spans, reference),
+        _ => {
+            s.warnings.push(Diagnostic::warning(
+                spans.pos,
+                format!("{api_version} {kind} is not something kube-proxy reads; ignored"),
+            ));
+            Ok(())
+        }
+    }
+}
+
+fn deserialize<T: DeserializeOwned>(value: Value, spans: &Spans, reference: &ObjectRef) -> Result<T, Diagnostic> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let path: Vec<Seg> = e
+            .path()
+            .iter()
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+                serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+                _ => None,
+            })
+            .collect();
+        let field = display_path(&path);
+        let reason = e.into_inner().to_string();
+        let message = if field.is_empty() {
+            format!("{reference}: {reason}")
+        } else {
+            format!("{reference}: {field}: {reason}")
+        };
+        Diagnostic::error(spans.locate(&path), message)
+    })
+}
+
+fn push<T: DeserializeOwned>(
+    list: &mut Vec<Located<T>>,
+    value: Value,
+    spans: Spans,
+    reference: ObjectRef,
+) -> Result<(), Diagnostic> {
+    let object = deserialize(value, &spans, &reference)?;
+    list.push(Located { object, spans, reference });
+    Ok(())
+}
+
+fn single<T: DeserializeOwned>(
+    slot: &mut Option<Located<T>>,
+    warnings: &mut Vec<Diagnostic>,
+    value: Value,
+    spans: Spans,
+    reference: ObjectRef,
+) -> Result<(), Diagnostic> {
+    let object = deserialize(value, &spans, &reference)?;
+    if slot.is_some() {
+        warnings.push(Diagnostic::warning(
+            spans.pos,
+            format!("a second {} document; the first one is used", reference.kind),
+        ));
+        return Ok(());
+    }
+    *slot = Some(Located { object, spans, reference });
+    Ok(())
+}

@@ -1,0 +1,434 @@
+//! The rule layout of current kube-proxy (≥ 1.25; nfacct matches from 1.29), after
+//! `pkg/proxy/iptables/proxier.go` `syncProxyRules`, full sync. See spec/iptables-mode.md §2–§7.
+
+use super::builder::{comment, jump, Builder};
+use super::model::*;
+use super::{builtin_chains, Ctx, FilterVerdict};
+use crate::cluster::settings::Version;
+use crate::net::Cidr;
+use crate::proxy::{categorize, names, EndpointInfo, ServicePort};
+use ChainKind::*;
+use TableName::*;
+
+const NODEPORTS_TAIL: &str = "kubernetes service nodeports; NOTE: this must be the last rule in this chain";
+
+pub(super) fn build(ctx: &Ctx) -> Dataplane {
+    let s = ctx.settings;
+    let kp = |setting| ctx.kube_proxy(setting);
+    let nfacct_supported = s.version >= Version { major: 1, minor: 29 };
+    let mut b = Builder::new();
+    let mark = s.masquerade_mark();
+    let localhost_firewall = !s.ipv6 && s.localhost_node_ports;
+
+    // Built-in chains and kube-proxy's jumps into its own chains (not in the restore input).
+    builtin_chains(&mut b, ctx);
+    for name in ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL"] {
+        b.chain(Filter, name, KubeProxy, kp("base chains"));
+    }
+    if localhost_firewall {
+        b.chain(Filter, "KUBE-FIREWALL", KubeProxy, kp("iptables.localhostNodePorts"));
+    }
+    for name in ["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"] {
+        b.chain(Nat, name, KubeProxy, kp("base chains"));
+    }
+    let jumps: &[(TableName, &str, bool, &str, &str)] = &[
+        (Filter, "INPUT", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
+        (Filter, "FORWARD", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
+        (Filter, "INPUT", false, "kubernetes health check service ports", "KUBE-NODEPORTS"),
+        (Filter, "FORWARD", true, "kubernetes service portals", "KUBE-SERVICES"),
+        (Filter, "OUTPUT", true, "kubernetes service portals", "KUBE-SERVICES"),
+        (Filter, "FORWARD", false, "kubernetes forwarding rules", "KUBE-FORWARD"),
+        (Filter, "INPUT", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
+        (Filter, "OUTPUT", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
+        (Filter, "FORWARD", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
+        (Nat, "OUTPUT", false, "kubernetes service portals", "KUBE-SERVICES"),
+        (Nat, "PREROUTING", false, "kubernetes service portals", "KUBE-SERVICES"),
+        (Nat, "POSTROUTING", false, "kubernetes postrouting rules", "KUBE-POSTROUTING"),
+    ];
+    for (t, chain, new_only, text, dst) in jumps {
+        let mut m = Vec::new();
+        if *new_only {
+            m.push(Match::Conntrack { negated: false, states: "NEW".into() });
+        }
+        m.push(comment(*text));
+        b.prepend(*t, chain, m, Target::Jump { chain: dst.to_string() }, kp("jump chains"));
+    }
+    if localhost_firewall {
+        // iptablesKubeletJumpChains: no comment.
+        for chain in ["INPUT", "OUTPUT"] {
+            b.prepend(Filter, chain, vec![], Target::Jump { chain: "KUBE-FIREWALL".into() }, kp("iptables.localhostNodePorts"));
+        }
+        b.rule(
+            Filter,
+            "KUBE-FIREWALL",
+            vec![
+                comment("block incoming localnet connections"),
+                Match::Destination { negated: false, cidr: Cidr::parse("127.0.0.0/8").unwrap() },
+                Match::Source { negated: true, cidr: Cidr::parse("127.0.0.0/8").unwrap() },
+                Match::Conntrack { negated: true, states: "RELATED,ESTABLISHED,DNAT".into() },
+            ],
+            Some(Target::Drop),
+            kp("iptables.localhostNodePorts"),
+        );
+    }
+
+    b.rule(Nat, "KUBE-POSTROUTING", vec![Match::Mark { negated: true, value: mark, mask: mark }], Some(Target::Return), kp("iptables.masqueradeBit"));
+    b.rule(Nat, "KUBE-POSTROUTING", vec![], Some(Target::MarkXor { mark }), kp("iptables.masqueradeBit"));
+    b.rule(
+        Nat,
+        "KUBE-POSTROUTING",
+        vec![comment("kubernetes service traffic requiring SNAT")],
+        Some(Target::Masquerade { random_fully: s.random_fully }),
+        kp("masquerade"),
+    );
+    b.rule(Nat, "KUBE-MARK-MASQ", vec![], Some(Target::MarkOr { mark }), kp("iptables.masqueradeBit"));
+
+    for sp in &ctx.ports {
+        service_port(&mut b, ctx, sp, nfacct_supported);
+    }
+
+    // The NodePort tail rule: last in nat KUBE-SERVICES.
+    if s.node_ports_on_all_addresses() {
+        let mut m = vec![comment(NODEPORTS_TAIL), Match::AddrType { negated: false, source: false, kind: "LOCAL".into() }];
+        if s.ipv6 {
+            m.push(Match::Destination { negated: true, cidr: Cidr::parse("::1/128").unwrap() });
+        } else if !s.localhost_node_ports {
+            m.push(Match::Destination { negated: true, cidr: Cidr::parse("127.0.0.0/8").unwrap() });
+        }
+        b.rule(Nat, "KUBE-SERVICES", m, jump("KUBE-NODEPORTS"), kp("nodePortAddresses"));
+    } else {
+        for ip in s.node_port_ips() {
+            if ip.is_loopback() && !(ip.is_ipv4() && s.localhost_node_ports) {
+                continue;
+            }
+            b.rule(
+                Nat,
+                "KUBE-SERVICES",
+                vec![comment(NODEPORTS_TAIL), Match::Destination { negated: false, cidr: Cidr::host(ip) }],
+                jump("KUBE-NODEPORTS"),
+                kp("nodePortAddresses"),
+            );
+        }
+    }
+
+    if !s.tcp_be_liberal {
+        let mut m = vec![Match::Conntrack { negated: false, states: "INVALID".into() }];
+        if nfacct_supported && s.nfacct.ct_state_invalid_dropped_pkts {
+            m.push(Match::Nfacct { name: "ct_state_invalid_dropped_pkts".into() });
+        }
+        b.rule(Filter, "KUBE-FORWARD", m, Some(Target::Drop), kp("conntrack"));
+    }
+    b.rule(
+        Filter,
+        "KUBE-FORWARD",
+        vec![comment("kubernetes forwarding rules"), Match::Mark { negated: false, value: mark, mask: mark }],
+        Some(Target::Accept),
+        kp("iptables.masqueradeBit"),
+    );
+    b.rule(
+        Filter,
+        "KUBE-FORWARD",
+        vec![comment("kubernetes forwarding conntrack rule"), Match::Conntrack { negated: false, states: "RELATED,ESTABLISHED".into() }],
+        Some(Target::Accept),
+        kp("conntrack"),
+    );
+    b.finish()
+}
+
+fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: bool) {
+    let s = ctx.settings;
+    let spn = sp.spn();
+    let p = sp.protocol;
+    let proto = p.lower();
+    let prov = |field: &'static str| ctx.service(sp, field);
+    let c = categorize(sp, &s.node_name, s.topology_labels.get("topology.kubernetes.io/zone").map(String::as_str));
+
+    let svc_chain = names::svc_chain(&spn, proto);
+    let svl_chain = names::svl_chain(&spn, proto);
+    let ext_chain = names::ext_chain(&spn, proto);
+    let fw_chain = names::fw_chain(&spn, proto);
+
+    let has_endpoints = c.has_any;
+    let uses_cluster_chain = !c.cluster.is_empty() && sp.uses_cluster_endpoints();
+    let uses_local_chain = !c.local.is_empty() && sp.uses_local_endpoints();
+    let internal_chain = if sp.itp_local { &svl_chain } else { &svc_chain };
+    let has_internal = has_endpoints && !(sp.itp_local && c.local.is_empty());
+    let external_policy_chain = if sp.etp_local { &svl_chain } else { &svc_chain };
+    let has_external = has_endpoints && !(sp.etp_local && c.local.is_empty());
+    let uses_ext = has_endpoints && sp.externally_accessible();
+    let uses_fw = has_endpoints && !sp.lb_vips.is_empty() && !sp.source_ranges.is_empty();
+    let lb_chain = if uses_fw { &fw_chain } else { &ext_chain };
+
+    let verdict = |has: bool| -> FilterVerdict {
+        if !has_endpoints {
+            FilterVerdict { comment: format!("{spn} has no endpoints"), target: Target::Reject }
+        } else if !has {
+            FilterVerdict { comment: format!("{spn} has no local endpoints"), target: Target::Drop }
+        } else {
+            FilterVerdict { comment: String::new(), target: Target::Accept }
+        }
+    };
+    let internal_verdict = verdict(has_internal);
+    let external_verdict = verdict(has_external);
+    let dst = |ip| Match::Destination { negated: false, cidr: Cidr::host(ip) };
+    let dport = |port| Match::DestinationPort { port };
+
+    // Chain declarations (nat), in kube-proxy's order.
+    if uses_ext {
+        b.chain(Nat, &ext_chain, KubeProxy, prov("spec.externalTrafficPolicy"));
+    }
+    if uses_fw {
+        b.chain(Nat, &fw_chain, KubeProxy, prov("spec.loadBalancerSourceRanges"));
+    }
+    if uses_cluster_chain {
+        b.chain(Nat, &svc_chain, KubeProxy, prov("spec.ports"));
+    }
+    if uses_local_chain {
+        b.chain(Nat, &svl_chain, KubeProxy, prov("spec.internalTrafficPolicy"));
+    }
+
+    // ClusterIP.
+    if has_internal {
+        b.rule(
+            Nat,
+            "KUBE-SERVICES",
+            vec![comment(format!("{spn} cluster IP")), Match::Protocol { protocol: p }, dst(sp.cluster_ip), dport(sp.port)],
+            jump(internal_chain.as_str()),
+            prov("spec.clusterIP"),
+        );
+    } else {
+        b.rule(
+            Filter,
+            "KUBE-SERVICES",
+            vec![comment(internal_verdict.comment.clone()), Match::Protocol { protocol: p }, dst(sp.cluster_ip), dport(sp.port)],
+            Some(internal_verdict.target.clone()),
+            prov("spec.clusterIP"),
+        );
+    }
+    // externalIPs.
+    for ip in &sp.external_ips {
+        if has_endpoints {
+            b.rule(
+                Nat,
+                "KUBE-SERVICES",
+                vec![comment(format!("{spn} external IP")), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)],
+                jump(ext_chain.as_str()),
+                prov("spec.externalIPs"),
+            );
+        }
+        if !has_external {
+            b.rule(
+                Filter,
+                "KUBE-EXTERNAL-SERVICES",
+                vec![comment(external_verdict.comment.clone()), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)],
+                Some(external_verdict.target.clone()),
+                prov("spec.externalIPs"),
+            );
+        }
+    }
+    // LoadBalancer ingress IPs.
+    for ip in &sp.lb_vips {
+        if has_endpoints {
+            b.rule(
+                Nat,
+                "KUBE-SERVICES",
+                vec![comment(format!("{spn} loadbalancer IP")), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)],
+                jump(lb_chain.as_str()),
+                prov("status.loadBalancer.ingress"),
+            );
+        }
+        if uses_fw {
+            b.rule(
+                Filter,
+                "KUBE-PROXY-FIREWALL",
+                vec![comment(format!("{spn} traffic not accepted by {fw_chain}")), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)],
+                Some(Target::Drop),
+                prov("spec.loadBalancerSourceRanges"),
+            );
+        }
+    }
+    if !has_external {
+        for ip in &sp.lb_vips {
+            b.rule(
+                Filter,
+                "KUBE-EXTERNAL-SERVICES",
+                vec![comment(external_verdict.comment.clone()), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)],
+                Some(external_verdict.target.clone()),
+                prov("status.loadBalancer.ingress"),
+            );
+        }
+    }
+    // NodePort.
+    if sp.node_port != 0 {
+        if has_endpoints {
+            if !s.ipv6 && s.localhost_node_ports && nfacct_supported && s.nfacct.localhost_nps_accepted_pkts {
+                b.rule(
+                    Nat,
+                    "KUBE-NODEPORTS",
+                    vec![
+                        comment(spn.clone()),
+                        Match::Protocol { protocol: p },
+                        Match::Destination { negated: false, cidr: Cidr::parse("127.0.0.0/8").unwrap() },
+                        dport(sp.node_port),
+                        Match::Nfacct { name: "localhost_nps_accepted_pkts".into() },
+                    ],
+                    jump(ext_chain.as_str()),
+                    prov("spec.ports.nodePort"),
+                );
+            }
+            b.rule(
+                Nat,
+                "KUBE-NODEPORTS",
+                vec![comment(spn.clone()), Match::Protocol { protocol: p }, dport(sp.node_port)],
+                jump(ext_chain.as_str()),
+                prov("spec.ports.nodePort"),
+            );
+        }
+        if !has_external {
+            b.rule(
+                Filter,
+                "KUBE-EXTERNAL-SERVICES",
+                vec![
+                    comment(external_verdict.comment.clone()),
+                    Match::AddrType { negated: false, source: false, kind: "LOCAL".into() },
+                    Match::Protocol { protocol: p },
+                    dport(sp.node_port),
+                ],
+                Some(external_verdict.target.clone()),
+                prov("spec.ports.nodePort"),
+            );
+        }
+    }
+    // Health-check NodePort (LoadBalancer + eTP Local), always TCP, even without endpoints.
+    if sp.health_check_node_port != 0 {
+        b.rule(
+            Filter,
+            "KUBE-NODEPORTS",
+            vec![
+                comment(format!("{spn} health check node port")),
+                Match::Protocol { protocol: crate::proxy::Protocol::Tcp },
+                dport(sp.health_check_node_port),
+            ],
+            Some(Target::Accept),
+            prov("spec.healthCheckNodePort"),
+        );
+    }
+
+    // ClusterIP masquerade, first rule of the internal traffic chain.
+    if has_internal {
+        let base = vec![comment(format!("{spn} cluster IP")), Match::Protocol { protocol: p }, dst(sp.cluster_ip), dport(sp.port)];
+        if s.masquerade_all {
+            b.rule(Nat, internal_chain, base, jump("KUBE-MARK-MASQ"), ctx.kube_proxy("iptables.masqueradeAll"));
+        } else if let Some(not_local) = ctx.if_not_local() {
+            let mut m = base;
+            m.push(not_local);
+            b.rule(Nat, internal_chain, m, jump("KUBE-MARK-MASQ"), ctx.kube_proxy("clusterCIDR"));
+        }
+    }
+    // KUBE-EXT-*.
+    if uses_ext {
+        if !sp.etp_local {
+            b.rule(Nat, &ext_chain, vec![comment(format!("masquerade traffic for {spn} external destinations"))], jump("KUBE-MARK-MASQ"), prov("spec.externalTrafficPolicy"));
+        } else {
+            if let Some(local) = ctx.if_local() {
+                b.rule(Nat, &ext_chain, vec![comment(format!("pod traffic for {spn} external destinations")), local], jump(svc_chain.as_str()), prov("spec.externalTrafficPolicy"));
+            }
+            let src_local = || Match::AddrType { negated: false, source: true, kind: "LOCAL".into() };
+            b.rule(Nat, &ext_chain, vec![comment(format!("masquerade LOCAL traffic for {spn} external destinations")), src_local()], jump("KUBE-MARK-MASQ"), prov("spec.externalTrafficPolicy"));
+            b.rule(Nat, &ext_chain, vec![comment(format!("route LOCAL traffic for {spn} external destinations")), src_local()], jump(svc_chain.as_str()), prov("spec.externalTrafficPolicy"));
+        }
+        if has_external {
+            b.rule(Nat, &ext_chain, vec![], jump(external_policy_chain.as_str()), prov("spec.externalTrafficPolicy"));
+        }
+    }
+    // KUBE-FW-*.
+    if uses_fw {
+        for range in &sp.source_ranges {
+            b.rule(
+                Nat,
+                &fw_chain,
+                vec![comment(format!("{spn} loadbalancer IP")), Match::Source { negated: false, cidr: *range }],
+                jump(ext_chain.as_str()),
+                prov("spec.loadBalancerSourceRanges"),
+            );
+        }
+        let node_in_range = s.node_ip.is_some_and(|ip| sp.source_ranges.iter().any(|r| r.contains(ip)));
+        if node_in_range {
+            for ip in &sp.lb_vips {
+                b.rule(
+                    Nat,
+                    &fw_chain,
+                    vec![comment(format!("{spn} loadbalancer IP")), Match::Source { negated: false, cidr: Cidr::host(*ip) }],
+                    jump(ext_chain.as_str()),
+                    prov("spec.loadBalancerSourceRanges"),
+                );
+            }
+        }
+        b.rule(Nat, &fw_chain, vec![comment(format!("other traffic to {spn} will be dropped by KUBE-PROXY-FIREWALL"))], None, prov("spec.loadBalancerSourceRanges"));
+    }
+    if uses_cluster_chain {
+        let eps: Vec<&EndpointInfo> = c.cluster.iter().map(|i| &sp.endpoints[*i]).collect();
+        endpoint_jumps(b, ctx, sp, &svc_chain, &eps);
+    }
+    if uses_local_chain {
+        let eps: Vec<&EndpointInfo> = c.local.iter().map(|i| &sp.endpoints[*i]).collect();
+        endpoint_jumps(b, ctx, sp, &svl_chain, &eps);
+    }
+    for i in &c.all_reachable {
+        let ep = &sp.endpoints[*i];
+        sep_chain(b, ctx, sp, ep, true);
+    }
+}
+
+/// `writeServiceToEndpointRules`: affinity checks, then the random-probability cascade.
+pub(super) fn endpoint_jumps(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, chain: &str, eps: &[&EndpointInfo]) {
+    let spn = sp.spn();
+    let proto = sp.protocol.lower();
+    let comment_for = |ep: &EndpointInfo| -> Vec<Match> {
+        if ctx.large_cluster {
+            vec![]
+        } else if ctx.legacy_comments {
+            vec![comment(spn.clone())]
+        } else {
+            vec![comment(format!("{spn} -> {}", ep.key()))]
+        }
+    };
+    if let Some(seconds) = sp.affinity_timeout {
+        for ep in eps {
+            let sep = names::sep_chain(&spn, proto, &ep.key());
+            let mut m = comment_for(ep);
+            m.push(Match::RecentCheck { name: sep.clone(), seconds });
+            b.rule(Nat, chain, m, jump(sep), ctx.endpoint(sp, ep, "spec.sessionAffinity"));
+        }
+    }
+    let n = eps.len();
+    for (i, ep) in eps.iter().enumerate() {
+        let sep = names::sep_chain(&spn, proto, &ep.key());
+        let mut m = comment_for(ep);
+        if i < n - 1 {
+            m.push(Match::Statistic { probability: format!("{:.10}", 1.0 / (n - i) as f64) });
+        }
+        b.rule(Nat, chain, m, jump(sep), ctx.endpoint(sp, ep, "endpoints"));
+    }
+}
+
+/// A KUBE-SEP-* chain: hairpin masquerade and the DNAT.
+pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, ep: &EndpointInfo, declare: bool) {
+    let spn = sp.spn();
+    let sep = names::sep_chain(&spn, sp.protocol.lower(), &ep.key());
+    let prov = ctx.endpoint(sp, ep, "endpoints");
+    if declare {
+        b.chain(Nat, &sep, KubeProxy, prov.clone());
+    }
+    let c = || if ctx.large_cluster { vec![] } else { vec![comment(spn.clone())] };
+    let mut m = c();
+    m.push(Match::Source { negated: false, cidr: Cidr::host(ep.ip) });
+    b.rule(Nat, &sep, m, jump("KUBE-MARK-MASQ"), prov.clone());
+    let mut m = c();
+    if sp.affinity_timeout.is_some() {
+        m.push(Match::RecentSet { name: sep.clone() });
+    }
+    m.push(Match::Protocol { protocol: sp.protocol });
+    b.rule(Nat, &sep, m, Some(Target::Dnat { to: ep.key() }), prov);
+}
+

@@ -1,0 +1,132 @@
+//! iptables mode: the typed dataplane kube-proxy programs, and its text views.
+//!
+//! [`build`] picks the rule layout of the configured kube-proxy release (`current` for ≥ 1.25,
+//! `v1_23` for 1.22–1.23, the article's) and returns a [`model::Dataplane`]; the renderers in
+//! [`render`] are pure functions of it.
+
+mod builder;
+mod current;
+pub mod model;
+pub mod render;
+mod services_db;
+mod v1_23;
+
+use crate::cluster::settings::{LocalDetector, Settings, Version};
+use crate::cluster::{proxy_config_ref, Cluster};
+use crate::net::Cidr;
+use crate::proxy::{service_ports, EndpointInfo, ServicePort};
+use builder::Builder;
+use model::*;
+
+/// Which release's rule layout is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Layout {
+    /// kube-proxy 1.22–1.23: masquerade in KUBE-SVC-*, KUBE-XLB-*, plain SVC→SEP comments.
+    V1_23 { host_suffix: bool },
+    /// kube-proxy ≥ 1.25: KUBE-EXT/SVL, KUBE-PROXY-FIREWALL, `<spn> -> ip:port` comments.
+    Current,
+}
+
+impl Layout {
+    pub fn for_version(v: Version) -> Result<Layout, String> {
+        let supported = "kpx knows the layouts of kube-proxy 1.22-1.23 (the article's) and 1.25 onwards";
+        match (v.major, v.minor) {
+            (1, 22) => Ok(Layout::V1_23 { host_suffix: true }),
+            (1, 23) => Ok(Layout::V1_23 { host_suffix: false }),
+            (1, m) if m >= 25 => Ok(Layout::Current),
+            (1, 24) => Err(format!("kubeProxyVersion 1.24 sits between two layouts (KUBE-EXT without KUBE-PROXY-FIREWALL); {supported}")),
+            _ => Err(format!("kubeProxyVersion {v}: {supported}")),
+        }
+    }
+    /// Whether the restore input writes addresses as `ip/32` (1.22 used `utilproxy.ToCIDR`).
+    pub fn host_suffix(self) -> bool {
+        matches!(self, Layout::V1_23 { host_suffix: true })
+    }
+}
+
+/// What every rule-writing function needs.
+pub(crate) struct Ctx<'a> {
+    pub settings: &'a Settings,
+    pub ports: Vec<ServicePort>,
+    /// More than 1000 endpoints: kube-proxy drops the comments of SVC→SEP and SEP rules.
+    pub large_cluster: bool,
+    /// SVC→SEP comments are just `<spn>` (≤ 1.23).
+    pub legacy_comments: bool,
+}
+
+impl Ctx<'_> {
+    fn kube_proxy(&self, setting: &'static str) -> Provenance {
+        Provenance::KubeProxy { setting, config: proxy_config_ref() }
+    }
+    fn service(&self, sp: &ServicePort, field: &'static str) -> Provenance {
+        Provenance::ServicePort { service: sp.service.clone(), port_index: sp.port_index, field }
+    }
+    fn endpoint(&self, sp: &ServicePort, ep: &EndpointInfo, _why: &'static str) -> Provenance {
+        Provenance::Endpoint {
+            service: sp.service.clone(),
+            port_index: sp.port_index,
+            endpoint: ep.key(),
+            slice: ep.slice.clone(),
+            pod: ep.target.clone(),
+        }
+    }
+    /// The local-traffic detector's "not from a pod" match (`IfNotLocal`).
+    fn if_not_local(&self) -> Option<Match> {
+        detector_match(&self.settings.detect_local, true)
+    }
+    /// `IfLocal`.
+    fn if_local(&self) -> Option<Match> {
+        detector_match(&self.settings.detect_local, false)
+    }
+}
+
+fn detector_match(d: &LocalDetector, negated: bool) -> Option<Match> {
+    match d {
+        LocalDetector::None => None,
+        LocalDetector::Cidr(c) => Some(Match::Source { negated, cidr: *c }),
+        LocalDetector::Bridge(name) => Some(Match::InInterface { negated, name: name.clone() }),
+        LocalDetector::InterfacePrefix(p) => Some(Match::InInterface { negated, name: format!("{p}+") }),
+    }
+}
+
+/// The filter-table verdict for traffic that has no (local) endpoint.
+pub(crate) struct FilterVerdict {
+    pub comment: String,
+    pub target: Target,
+}
+
+/// The netfilter built-in chains kube-proxy hooks into, and its canary chain.
+fn builtin_chains(b: &mut Builder, ctx: &Ctx) {
+    let prov = ctx.kube_proxy("jump chains");
+    for name in ["INPUT", "FORWARD", "OUTPUT"] {
+        b.chain(TableName::Filter, name, ChainKind::BuiltIn, prov.clone());
+    }
+    for name in ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"] {
+        b.chain(TableName::Nat, name, ChainKind::BuiltIn, prov.clone());
+    }
+    for t in [TableName::Filter, TableName::Nat] {
+        b.chain(t, "KUBE-PROXY-CANARY", ChainKind::Ensured, ctx.kube_proxy("iptables monitor"));
+    }
+}
+
+/// Builds the iptables dataplane kube-proxy would program on the shown node.
+pub fn build(cluster: &Cluster) -> Result<Dataplane, String> {
+    let layout = Layout::for_version(cluster.settings.version)?;
+    let ports = service_ports(cluster);
+    let total: usize = ports.iter().map(|p| p.endpoints.len()).sum();
+    let ctx = Ctx {
+        settings: &cluster.settings,
+        ports,
+        large_cluster: total > 1000,
+        legacy_comments: matches!(layout, Layout::V1_23 { .. }),
+    };
+    Ok(match layout {
+        Layout::Current => current::build(&ctx),
+        Layout::V1_23 { .. } => v1_23::build(&ctx),
+    })
+}
+
+/// The `127.0.0.0/8` prefix, which several fixed rules use.
+pub(crate) fn loopback_v4() -> Cidr {
+    Cidr::parse("127.0.0.0/8").unwrap()
+}

@@ -1,0 +1,164 @@
+//! The typed iptables dataplane: tables → chains → rules, each rule with its provenance.
+//!
+//! A rule keeps its matches in the order kube-proxy writes them, so the `restore` renderer can
+//! reproduce kube-proxy's text, while `save` and `list` re-order them the way iptables does.
+
+use crate::input::ObjectRef;
+use crate::net::Cidr;
+use crate::proxy::Protocol;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableName {
+    Filter,
+    Nat,
+}
+
+impl TableName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableName::Filter => "filter",
+            TableName::Nat => "nat",
+        }
+    }
+    pub fn parse(s: &str) -> Option<TableName> {
+        match s {
+            "filter" => Some(TableName::Filter),
+            "nat" => Some(TableName::Nat),
+            _ => None,
+        }
+    }
+}
+
+/// Who owns a chain, which decides where its text comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChainKind {
+    /// A netfilter built-in chain (PREROUTING …); kube-proxy only prepends jump rules to it.
+    BuiltIn,
+    /// Declared and rewritten by kube-proxy's iptables-restore input.
+    KubeProxy,
+    /// Created by kube-proxy outside the restore input (`KUBE-PROXY-CANARY`).
+    Ensured,
+    /// Owned by kubelet; kube-proxy's rules may jump to it.
+    Kubelet,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Dataplane {
+    pub tables: Vec<Table>,
+}
+
+impl Dataplane {
+    pub fn table(&self, name: TableName) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Table {
+    pub name: TableName,
+    pub chains: Vec<Chain>,
+}
+
+impl Table {
+    pub fn chain(&self, name: &str) -> Option<&Chain> {
+        self.chains.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Chain {
+    pub name: String,
+    pub kind: ChainKind,
+    pub rules: Vec<Rule>,
+    pub provenance: Provenance,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Rule {
+    pub matches: Vec<Match>,
+    pub target: Option<Target>,
+    pub provenance: Provenance,
+}
+
+/// A match, as kube-proxy writes it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "match", rename_all = "kebab-case")]
+pub enum Match {
+    Comment { text: String },
+    /// `-m tcp -p tcp`: the protocol and its match module.
+    Protocol { protocol: Protocol },
+    Source { negated: bool, cidr: Cidr },
+    Destination { negated: bool, cidr: Cidr },
+    /// `--dport N` of the protocol module.
+    DestinationPort { port: u16 },
+    InInterface { negated: bool, name: String },
+    AddrType { negated: bool, source: bool, kind: String },
+    Mark { negated: bool, value: u32, mask: u32 },
+    Conntrack { negated: bool, states: String },
+    /// `%0.10f` text, exactly as kube-proxy wrote it.
+    Statistic { probability: String },
+    RecentCheck { name: String, seconds: u32 },
+    RecentSet { name: String },
+    Nfacct { name: String },
+    PhysdevNotIn,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "target", rename_all = "kebab-case")]
+pub enum Target {
+    Jump { chain: String },
+    Accept,
+    Drop,
+    Return,
+    Reject,
+    Dnat { to: String },
+    Masquerade { random_fully: bool },
+    /// kube-proxy's `--or-mark`.
+    MarkOr { mark: u32 },
+    /// kube-proxy's `--xor-mark`.
+    MarkXor { mark: u32 },
+    /// `--set-xmark value/mask`, as old releases and kubelet write it.
+    MarkSet { value: u32, mask: u32 },
+}
+
+impl Target {
+    pub fn jump_chain(&self) -> Option<&str> {
+        match self {
+            Target::Jump { chain } => Some(chain),
+            _ => None,
+        }
+    }
+}
+
+/// Why a chain or rule exists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", rename_all = "kebab-case")]
+pub enum Provenance {
+    /// A rule every kube-proxy writes; shaped by its settings.
+    KubeProxy { setting: &'static str, config: ObjectRef },
+    /// Written by kubelet, not kube-proxy.
+    Kubelet,
+    /// A port of a Service: `field` is the Service field that made it.
+    ServicePort { service: ObjectRef, port_index: usize, field: &'static str },
+    /// One endpoint of a service port.
+    Endpoint { service: ObjectRef, port_index: usize, endpoint: String, slice: ObjectRef, pod: Option<ObjectRef> },
+}
+
+impl Provenance {
+    /// The input objects this provenance names.
+    pub fn objects(&self) -> Vec<&ObjectRef> {
+        match self {
+            Provenance::KubeProxy { config, .. } => vec![config],
+            Provenance::Kubelet => vec![],
+            Provenance::ServicePort { service, .. } => vec![service],
+            Provenance::Endpoint { service, slice, pod, .. } => {
+                let mut v = vec![service, slice];
+                v.extend(pod.iter());
+                v
+            }
+        }
+    }
+}

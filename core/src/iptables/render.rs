@@ -1,0 +1,452 @@
+//! Text views of the iptables dataplane: kube-proxy's restore input, `iptables-save`, and
+//! `iptables -L [-v] [-n]`. Each is a pure function of the [`Dataplane`].
+//!
+//! The `save` and `list` formats were checked against iptables 1.8.9 (nf_tables) in a network
+//! namespace: user chains are listed alphabetically after the built-in ones, arguments are
+//! re-ordered (`-s -d -i -p`, then each `-m` module in the order given), comments are quoted
+//! unless made only of `[A-Za-z0-9_-]`.
+
+use super::model::*;
+use super::services_db::port_name;
+use super::Layout;
+use crate::net::Cidr;
+use std::fmt::Write;
+
+/// Which tables to show (`None`: all).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Select<'a> {
+    pub table: Option<TableName>,
+    pub chain: Option<&'a str>,
+}
+
+impl Select<'_> {
+    fn tables<'d>(&self, dp: &'d Dataplane) -> impl Iterator<Item = &'d Table> + use<'d, '_> {
+        let want = self.table;
+        dp.tables.iter().filter(move |t| want.is_none_or(|w| w == t.name))
+    }
+}
+
+// ---------------------------------------------------------------- restore (kube-proxy's text)
+
+fn quote_if_spaced(text: &str) -> String {
+    if text.contains(' ') { format!("\"{text}\"") } else { text.to_string() }
+}
+
+fn restore_addr(c: &Cidr, layout: Layout) -> String {
+    if c.is_host() && !layout.host_suffix() { c.addr.to_string() } else { c.to_string() }
+}
+
+fn restore_match(m: &Match, layout: Layout) -> String {
+    let not = |n: bool| if n { "! " } else { "" };
+    match m {
+        Match::Comment { text } => format!("-m comment --comment {}", quote_if_spaced(text)),
+        Match::Protocol { protocol } => format!("-m {0} -p {0}", protocol.lower()),
+        Match::Source { negated, cidr } => format!("{}-s {}", not(*negated), restore_addr(cidr, layout)),
+        Match::Destination { negated, cidr } => format!("{}-d {}", not(*negated), restore_addr(cidr, layout)),
+        Match::DestinationPort { port } => format!("--dport {port}"),
+        Match::InInterface { negated, name } => format!("{}-i {name}", not(*negated)),
+        Match::AddrType { negated, source, kind } => {
+            format!("-m addrtype {}--{}-type {kind}", not(*negated), if *source { "src" } else { "dst" })
+        }
+        Match::Mark { negated, value, mask } => format!("-m mark {}--mark {value:#010x}/{mask:#010x}", not(*negated)),
+        Match::Conntrack { negated, states } => format!("-m conntrack {}--ctstate {states}", not(*negated)),
+        Match::Statistic { probability } => format!("-m statistic --mode random --probability {probability}"),
+        Match::RecentCheck { name, seconds } => format!("-m recent --name {name} --rcheck --seconds {seconds} --reap"),
+        Match::RecentSet { name } => format!("-m recent --name {name} --set"),
+        Match::Nfacct { name } => format!("-m nfacct --nfacct-name {name}"),
+        Match::PhysdevNotIn => "-m physdev ! --physdev-is-in".into(),
+    }
+}
+
+fn restore_target(t: &Target) -> String {
+    match t {
+        Target::Jump { chain } => format!("-j {chain}"),
+        Target::Accept => "-j ACCEPT".into(),
+        Target::Drop => "-j DROP".into(),
+        Target::Return => "-j RETURN".into(),
+        Target::Reject => "-j REJECT".into(),
+        Target::Dnat { to } => format!("-j DNAT --to-destination {to}"),
+        Target::Masquerade { random_fully } => {
+            if *random_fully { "-j MASQUERADE --random-fully".into() } else { "-j MASQUERADE".into() }
+        }
+        Target::MarkOr { mark } => format!("-j MARK --or-mark {mark:#010x}"),
+        Target::MarkXor { mark } => format!("-j MARK --xor-mark {mark:#010x}"),
+        Target::MarkSet { value, mask } => format!("-j MARK --set-xmark {value:#010x}/{mask:#010x}"),
+    }
+}
+
+/// One rule as kube-proxy writes it: `-A CHAIN <matches in its order> [-j TARGET]`.
+pub fn restore_rule(chain: &str, r: &Rule, layout: Layout) -> String {
+    let mut parts = vec![format!("-A {chain}")];
+    parts.extend(r.matches.iter().map(|m| restore_match(m, layout)));
+    parts.extend(r.target.iter().map(restore_target));
+    parts.join(" ")
+}
+
+/// kube-proxy's `iptables-restore --noflush` input for a full sync: its own chains only
+/// (built-in chains' jump rules are installed separately), rules grouped per chain in
+/// declaration order (kube-proxy interleaves services in random map order; within a chain
+/// the order is exact).
+pub fn restore(dp: &Dataplane, layout: Layout, sel: Select) -> String {
+    let mut out = String::new();
+    for t in sel.tables(dp) {
+        let chains: Vec<&Chain> = t.chains.iter().filter(|c| c.kind == ChainKind::KubeProxy).collect();
+        writeln!(out, "*{}", t.name.as_str()).unwrap();
+        for c in &chains {
+            writeln!(out, ":{} - [0:0]", c.name).unwrap();
+        }
+        for c in &chains {
+            if sel.chain.is_some_and(|want| want != c.name) {
+                continue;
+            }
+            for r in &c.rules {
+                writeln!(out, "{}", restore_rule(&c.name, r, layout)).unwrap();
+            }
+        }
+        out.push_str("COMMIT\n");
+    }
+    out
+}
+
+// ---------------------------------------------------------------- save (iptables-save)
+
+/// `xtables_save_string`: bare when made only of `[A-Za-z0-9_-]`, else double-quoted with
+/// `"`, `\` and `'` escaped.
+pub fn save_string(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        s.to_string()
+    } else {
+        let mut q = String::from("\"");
+        for c in s.chars() {
+            if matches!(c, '"' | '\\' | '\'') {
+                q.push('\\');
+            }
+            q.push(c);
+        }
+        q.push('"');
+        q
+    }
+}
+
+/// The probability the kernel keeps (`lround(p * 2^31)`), printed with 11 decimals as
+/// iptables does: kube-proxy's `0.3333333333` reads back as `0.33333333349`.
+pub fn kernel_probability(text: &str) -> String {
+    let p: f64 = text.parse().unwrap_or(0.0);
+    let fixed = (p * 2147483648.0).round();
+    format!("{:.11}", fixed / 2147483648.0)
+}
+
+/// Where each match goes in canonical order: the IP header part, or a module.
+enum Part {
+    Header,
+    Module(String),
+}
+
+fn dport_of(r: &Rule) -> Option<u16> {
+    r.matches.iter().find_map(|m| match m {
+        Match::DestinationPort { port } => Some(*port),
+        _ => None,
+    })
+}
+
+fn save_part(m: &Match, r: &Rule) -> Part {
+    let not = |n: bool| if n { "! " } else { "" };
+    Part::Module(match m {
+        Match::Source { .. } | Match::Destination { .. } | Match::InInterface { .. } | Match::DestinationPort { .. } => {
+            return Part::Header
+        }
+        Match::Comment { text } => format!("-m comment --comment {}", save_string(text)),
+        Match::Protocol { protocol } => match dport_of(r) {
+            Some(p) => format!("-m {} --dport {p}", protocol.lower()),
+            None => format!("-m {}", protocol.lower()),
+        },
+        Match::AddrType { negated, source, kind } => {
+            format!("-m addrtype {}--{}-type {kind}", not(*negated), if *source { "src" } else { "dst" })
+        }
+        Match::Mark { negated, value, mask } => format!("-m mark {}--mark {value:#x}/{mask:#x}", not(*negated)),
+        Match::Conntrack { negated, states } => format!("-m conntrack {}--ctstate {states}", not(*negated)),
+        Match::Statistic { probability } => {
+            format!("-m statistic --mode random --probability {}", kernel_probability(probability))
+        }
+        Match::RecentCheck { name, seconds } => {
+            format!("-m recent --rcheck --seconds {seconds} --reap --name {name} --mask 255.255.255.255 --rsource")
+        }
+        Match::RecentSet { name } => format!("-m recent --set --name {name} --mask 255.255.255.255 --rsource"),
+        // libxt_nfacct prints its name through xtables_save_string, which adds a space.
+        Match::Nfacct { name } => format!("-m nfacct --nfacct-name  {}", save_string(name)),
+        Match::PhysdevNotIn => "-m physdev ! --physdev-is-in".into(),
+    })
+}
+
+fn save_target(t: &Target, ipv6: bool) -> String {
+    match t {
+        Target::Reject => {
+            format!("-j REJECT --reject-with {}", if ipv6 { "icmp6-port-unreachable" } else { "icmp-port-unreachable" })
+        }
+        Target::MarkOr { mark } => format!("-j MARK --set-xmark {mark:#x}/{mark:#x}"),
+        Target::MarkXor { mark } => format!("-j MARK --set-xmark {mark:#x}/0x0"),
+        Target::MarkSet { value, mask } => format!("-j MARK --set-xmark {value:#x}/{mask:#x}"),
+        other => restore_target(other),
+    }
+}
+
+/// One rule as `iptables-save` prints it.
+pub fn save_rule(chain: &str, r: &Rule, ipv6: bool) -> String {
+    let mut parts = vec![format!("-A {chain}")];
+    let not = |n: bool| if n { "! " } else { "" };
+    for m in &r.matches {
+        if let Match::Source { negated, cidr } = m {
+            parts.push(format!("{}-s {}", not(*negated), cidr.with_len()));
+        }
+    }
+    for m in &r.matches {
+        if let Match::Destination { negated, cidr } = m {
+            parts.push(format!("{}-d {}", not(*negated), cidr.with_len()));
+        }
+    }
+    for m in &r.matches {
+        if let Match::InInterface { negated, name } = m {
+            parts.push(format!("{}-i {name}", not(*negated)));
+        }
+    }
+    for m in &r.matches {
+        if let Match::Protocol { protocol } = m {
+            parts.push(format!("-p {}", protocol.lower()));
+        }
+    }
+    for m in &r.matches {
+        if let Part::Module(text) = save_part(m, r) {
+            parts.push(text);
+        }
+    }
+    if let Some(t) = &r.target {
+        parts.push(save_target(t, ipv6));
+    }
+    parts.join(" ")
+}
+
+fn builtin_order(t: TableName) -> &'static [&'static str] {
+    match t {
+        TableName::Filter => &["INPUT", "FORWARD", "OUTPUT"],
+        TableName::Nat => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+    }
+}
+
+/// Chains in the order iptables (nf_tables) lists them: built-ins, then the rest sorted.
+fn listing_order(t: &Table) -> Vec<&Chain> {
+    let mut out: Vec<&Chain> = builtin_order(t.name).iter().filter_map(|n| t.chain(n)).collect();
+    let mut user: Vec<&Chain> = t.chains.iter().filter(|c| c.kind != ChainKind::BuiltIn).collect();
+    user.sort_by(|a, b| a.name.cmp(&b.name));
+    out.extend(user);
+    out
+}
+
+/// `iptables-save [-t TABLE]` on the node, without its timestamped comment lines.
+pub fn save(dp: &Dataplane, ipv6: bool, sel: Select) -> String {
+    let mut out = String::new();
+    for t in sel.tables(dp) {
+        let chains = listing_order(t);
+        writeln!(out, "*{}", t.name.as_str()).unwrap();
+        for c in &chains {
+            if c.kind == ChainKind::BuiltIn {
+                writeln!(out, ":{} ACCEPT [0:0]", c.name).unwrap();
+            } else {
+                writeln!(out, ":{} - [0:0]", c.name).unwrap();
+            }
+        }
+        for c in &chains {
+            if sel.chain.is_some_and(|want| want != c.name) {
+                continue;
+            }
+            for r in &c.rules {
+                writeln!(out, "{}", save_rule(&c.name, r, ipv6)).unwrap();
+            }
+        }
+        out.push_str("COMMIT\n");
+    }
+    out
+}
+
+// ---------------------------------------------------------------- list (iptables -L)
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ListOptions {
+    pub verbose: bool,
+    pub numeric: bool,
+}
+
+fn list_matches(r: &Rule, numeric: bool) -> String {
+    let mut s = String::new();
+    let dport = dport_of(r);
+    for m in &r.matches {
+        match m {
+            Match::Comment { text } => write!(s, " /* {text} */").unwrap(),
+            Match::Protocol { protocol } => {
+                let p = protocol.lower();
+                match dport {
+                    Some(port) => {
+                        let name = if numeric { None } else { port_name(port, p) };
+                        match name {
+                            Some(n) => write!(s, " {p} dpt:{n}").unwrap(),
+                            None => write!(s, " {p} dpt:{port}").unwrap(),
+                        }
+                    }
+                    None => write!(s, " {p}").unwrap(),
+                }
+            }
+            Match::AddrType { negated, source, kind } => write!(
+                s,
+                " ADDRTYPE match {}-type {}{kind}",
+                if *source { "src" } else { "dst" },
+                if *negated { "!" } else { "" }
+            )
+            .unwrap(),
+            Match::Mark { negated, value, mask } => {
+                write!(s, " mark match {}{value:#x}/{mask:#x}", if *negated { "! " } else { "" }).unwrap()
+            }
+            Match::Conntrack { negated, states } => {
+                write!(s, " {}ctstate {states}", if *negated { "! " } else { "" }).unwrap()
+            }
+            Match::Statistic { probability } => {
+                write!(s, " statistic mode random probability {}", kernel_probability(probability)).unwrap()
+            }
+            Match::RecentCheck { name, seconds } => write!(
+                s,
+                " recent: CHECK seconds: {seconds} reap name: {name} side: source mask: 255.255.255.255"
+            )
+            .unwrap(),
+            Match::RecentSet { name } => {
+                write!(s, " recent: SET name: {name} side: source mask: 255.255.255.255").unwrap()
+            }
+            Match::Nfacct { name } => write!(s, " nfacct-name  {}", save_string(name)).unwrap(),
+            Match::PhysdevNotIn => s.push_str(" PHYSDEV match ! --physdev-is-in"),
+            Match::Source { .. } | Match::Destination { .. } | Match::InInterface { .. } | Match::DestinationPort { .. } => {}
+        }
+    }
+    if let Some(t) = &r.target {
+        match t {
+            Target::Dnat { to } => write!(s, " to:{to}").unwrap(),
+            Target::Masquerade { random_fully: true } => s.push_str(" random-fully"),
+            Target::Reject => s.push_str(" reject-with icmp-port-unreachable"),
+            Target::MarkOr { mark } => write!(s, " MARK or {mark:#x}").unwrap(),
+            Target::MarkXor { mark } => write!(s, " MARK xor {mark:#x}").unwrap(),
+            Target::MarkSet { value, mask } => {
+                if value == mask {
+                    write!(s, " MARK or {value:#x}").unwrap()
+                } else {
+                    write!(s, " MARK xset {value:#x}/{mask:#x}").unwrap()
+                }
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+fn target_name(t: &Option<Target>) -> String {
+    match t {
+        None => String::new(),
+        Some(Target::Jump { chain }) => chain.clone(),
+        Some(Target::Accept) => "ACCEPT".into(),
+        Some(Target::Drop) => "DROP".into(),
+        Some(Target::Return) => "RETURN".into(),
+        Some(Target::Reject) => "REJECT".into(),
+        Some(Target::Dnat { .. }) => "DNAT".into(),
+        Some(Target::Masquerade { .. }) => "MASQUERADE".into(),
+        Some(Target::MarkOr { .. } | Target::MarkXor { .. } | Target::MarkSet { .. }) => "MARK".into(),
+    }
+}
+
+fn list_addr(r: &Rule, source: bool, numeric: bool, ipv6: bool) -> String {
+    let found = r.matches.iter().find_map(|m| match m {
+        Match::Source { negated, cidr } if source => Some((*negated, *cidr)),
+        Match::Destination { negated, cidr } if !source => Some((*negated, *cidr)),
+        _ => None,
+    });
+    match found {
+        None if numeric => format!(" {}", if ipv6 { "::/0" } else { "0.0.0.0/0" }),
+        None => " anywhere".into(),
+        Some((negated, c)) => {
+            let text = if c.is_host() { c.addr.to_string() } else { c.to_string() };
+            format!("{}{text}", if negated { "!" } else { " " })
+        }
+    }
+}
+
+fn list_rule(r: &Rule, counters: (u64, u64), o: ListOptions, ipv6: bool) -> String {
+    let mut s = String::new();
+    if o.verbose {
+        write!(s, "{:>5} {:>5} ", counters.0, counters.1).unwrap();
+    }
+    write!(s, "{:<9} ", target_name(&r.target)).unwrap();
+    let proto = r.matches.iter().find_map(|m| match m {
+        Match::Protocol { protocol } => Some(*protocol),
+        _ => None,
+    });
+    let prot = match (proto, o.numeric) {
+        (None, false) => "all".to_string(),
+        (None, true) => "0".to_string(),
+        (Some(p), false) => p.lower().to_string(),
+        (Some(p), true) => match p {
+            crate::proxy::Protocol::Tcp => "6".into(),
+            crate::proxy::Protocol::Udp => "17".into(),
+            crate::proxy::Protocol::Sctp => "132".into(),
+        },
+    };
+    write!(s, " {prot:<5}").unwrap();
+    s.push_str("-- ");
+    if o.verbose {
+        let any = if o.numeric { "*" } else { "any" };
+        let iface = r
+            .matches
+            .iter()
+            .find_map(|m| match m {
+                Match::InInterface { negated, name } => Some(format!("{}{name}", if *negated { "!" } else { "" })),
+                _ => None,
+            })
+            .unwrap_or_else(|| any.to_string());
+        write!(s, " {iface:<6} {any:<6} ").unwrap();
+    }
+    let src = list_addr(r, true, o.numeric, ipv6);
+    let dst = list_addr(r, false, o.numeric, ipv6);
+    write!(s, "{src:<20} {dst:<20} ").unwrap();
+    // The match texts follow the padded destination column, each with a leading space.
+    s.push_str(&list_matches(r, o.numeric));
+    s
+}
+
+/// `iptables -t TABLE -L [CHAIN] [-v] [-n]`. Counters are 0: nothing has flowed.
+pub fn list(dp: &Dataplane, table: TableName, chain: Option<&str>, o: ListOptions, ipv6: bool) -> Result<String, String> {
+    let t = dp.table(table).ok_or_else(|| format!("no table {}", table.as_str()))?;
+    let chains: Vec<&Chain> = match chain {
+        Some(name) => vec![t.chain(name).ok_or_else(|| format!("iptables: No chain/target/match by that name. ({name} is not in the {} table)", table.as_str()))?],
+        None => listing_order(t),
+    };
+    let refs = |name: &str| -> usize {
+        t.chains.iter().flat_map(|c| c.rules.iter()).filter(|r| r.target.as_ref().and_then(Target::jump_chain) == Some(name)).count()
+    };
+    let mut blocks = Vec::new();
+    for c in chains {
+        let mut b = String::new();
+        if c.kind == ChainKind::BuiltIn {
+            if o.verbose {
+                writeln!(b, "Chain {} (policy ACCEPT 0 packets, 0 bytes)", c.name).unwrap();
+            } else {
+                writeln!(b, "Chain {} (policy ACCEPT)", c.name).unwrap();
+            }
+        } else {
+            writeln!(b, "Chain {} ({} references)", c.name, refs(&c.name)).unwrap();
+        }
+        if o.verbose {
+            b.push_str(" pkts bytes target     prot opt in     out     source               destination         \n");
+        } else {
+            b.push_str("target     prot opt source               destination         \n");
+        }
+        for r in &c.rules {
+            b.push_str(&list_rule(r, (0, 0), o, ipv6));
+            b.push('\n');
+        }
+        blocks.push(b);
+    }
+    Ok(blocks.join("\n"))
+}

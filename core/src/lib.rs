@@ -1,0 +1,15 @@
+//! kpx-core: from Kubernetes YAML to exactly what kube-proxy programs on a node.
+//!
+//! The pipeline (see ARCHITECTURE.md):
+//! `text → input::parse → Scenario → cluster::build → Cluster → iptables::build → Dataplane → render`.
+//! Pure: no I/O, no clock, no randomness; builds for wasm32-unknown-unknown unchanged.
+
+pub mod cluster;
+pub mod diag;
+pub mod input;
+pub mod iptables;
+pub mod net;
+pub mod proxy;
+pub mod views;
+
+pub use diag::{Diagnostic, InputError, Pos, Severity};

@@ -1,0 +1,116 @@
+//! Addresses and prefixes, printed the way kube-proxy (Go's `net` package) prints them.
+
+use serde::Serialize;
+use std::fmt;
+use std::net::IpAddr;
+
+/// An IP prefix such as `10.244.0.0/16`; a bare address is a /32 (or /128).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub len: u8,
+}
+
+impl Serialize for Cidr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl Cidr {
+    pub fn host(addr: IpAddr) -> Self {
+        Cidr { addr, len: max_len(addr) }
+    }
+
+    /// Parses `a.b.c.d/n` (masking host bits, as Go's `net.ParseCIDR` does) or a bare address.
+    pub fn parse(text: &str) -> Option<Cidr> {
+        let text = text.trim();
+        match text.split_once('/') {
+            None => text.parse().ok().map(Cidr::host),
+            Some((a, l)) => {
+                let addr: IpAddr = a.parse().ok()?;
+                let len: u8 = l.parse().ok()?;
+                (len <= max_len(addr)).then(|| Cidr { addr: mask(addr, len), len })
+            }
+        }
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.len == max_len(self.addr)
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        same_family(self.addr, ip) && mask(ip, self.len) == self.addr
+    }
+
+    /// Number of addresses, saturating.
+    pub fn size(&self) -> u128 {
+        let bits = max_len(self.addr) - self.len;
+        if bits >= 128 { u128::MAX } else { 1u128 << bits }
+    }
+
+    /// The `i`-th address of the prefix.
+    pub fn nth(&self, i: u128) -> IpAddr {
+        match self.addr {
+            IpAddr::V4(a) => IpAddr::V4((u32::from(a).wrapping_add(i as u32)).into()),
+            IpAddr::V6(a) => IpAddr::V6((u128::from(a).wrapping_add(i)).into()),
+        }
+    }
+
+    /// `a.b.c.d/n`, always with the length (iptables-save style).
+    pub fn with_len(&self) -> String {
+        format!("{}/{}", self.addr, self.len)
+    }
+}
+
+/// Go's `net.IPNet.String()`: always with the prefix length.
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+pub fn max_len(addr: IpAddr) -> u8 {
+    if addr.is_ipv4() { 32 } else { 128 }
+}
+
+pub fn same_family(a: IpAddr, b: IpAddr) -> bool {
+    a.is_ipv4() == b.is_ipv4()
+}
+
+fn mask(addr: IpAddr, len: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let m = if len == 0 { 0 } else { u32::MAX << (32 - len as u32) };
+            IpAddr::V4((u32::from(a) & m).into())
+        }
+        IpAddr::V6(a) => {
+            let m = if len == 0 { 0 } else { u128::MAX << (128 - len as u32) };
+            IpAddr::V6((u128::from(a) & m).into())
+        }
+    }
+}
+
+/// Go's `net.JoinHostPort`: `ip:port`, IPv6 in brackets. This is kube-proxy's endpoint string,
+/// which decides endpoint order and SEP chain names.
+pub fn join_host_port(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_masks_host_bits_and_prints_like_go() {
+        assert_eq!(Cidr::parse("10.244.1.7/16").unwrap().to_string(), "10.244.0.0/16");
+        assert_eq!(Cidr::parse(" 203.0.113.0/25").unwrap().to_string(), "203.0.113.0/25");
+        assert_eq!(Cidr::parse("1.2.3.4").unwrap().to_string(), "1.2.3.4/32");
+        assert!(Cidr::parse("1.2.3.4/33").is_none());
+        assert!(Cidr::parse("10.0.0.0/8").unwrap().contains("10.1.2.3".parse().unwrap()));
+        assert!(!Cidr::parse("10.0.0.0/8").unwrap().contains("::1".parse().unwrap()));
+    }
+}

@@ -1,0 +1,367 @@
+//! What kube-proxy makes of Services and EndpointSlices, before any mode writes a rule:
+//! service ports, their endpoints in kube-proxy's order, and the endpoint categories that the
+//! traffic policies pick from. Shared by every mode.
+
+pub mod names;
+
+use crate::cluster::{Cluster, Item};
+use crate::input::ObjectRef;
+use crate::net::{join_host_port, Cidr};
+use k8s_openapi::api::core::v1::Service;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Protocol {
+    #[serde(rename = "TCP")]
+    Tcp,
+    #[serde(rename = "UDP")]
+    Udp,
+    #[serde(rename = "SCTP")]
+    Sctp,
+}
+
+impl Protocol {
+    pub fn parse(s: &str) -> Option<Protocol> {
+        match s {
+            "TCP" => Some(Protocol::Tcp),
+            "UDP" => Some(Protocol::Udp),
+            "SCTP" => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+    /// `tcp`, as in `-m tcp -p tcp` and chain-name hashes.
+    pub fn lower(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+    pub fn upper(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    }
+}
+
+/// One endpoint of a service port, as kube-proxy's endpoint map holds it.
+#[derive(Clone, Debug, Serialize)]
+pub struct EndpointInfo {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub ready: bool,
+    pub serving: bool,
+    pub terminating: bool,
+    pub is_local: bool,
+    pub node_name: Option<String>,
+    pub zone_hints: Vec<String>,
+    pub node_hints: Vec<String>,
+    /// The EndpointSlice it came from.
+    pub slice: ObjectRef,
+    /// The Pod behind it, when the slice says.
+    pub target: Option<ObjectRef>,
+}
+
+impl EndpointInfo {
+    /// `ip:port`, kube-proxy's `Endpoint.String()`: the sort key and the SEP hash input.
+    pub fn key(&self) -> String {
+        join_host_port(self.ip, self.port)
+    }
+}
+
+/// Everything kube-proxy knows about one port of one Service (`ServicePortInfo`).
+#[derive(Clone, Debug, Serialize)]
+pub struct ServicePort {
+    pub service: ObjectRef,
+    pub namespace: String,
+    pub name: String,
+    /// `spec.ports[i].name`, possibly empty.
+    pub port_name: String,
+    pub port_index: usize,
+    pub protocol: Protocol,
+    pub cluster_ip: IpAddr,
+    pub port: u16,
+    /// 0 when the port has no NodePort.
+    pub node_port: u16,
+    pub external_ips: Vec<IpAddr>,
+    /// LoadBalancer ingress IPs (ipMode Proxy and other families dropped).
+    pub lb_vips: Vec<IpAddr>,
+    pub source_ranges: Vec<Cidr>,
+    /// ClientIP affinity timeout in seconds, when sessionAffinity is ClientIP.
+    pub affinity_timeout: Option<u32>,
+    pub etp_local: bool,
+    pub itp_local: bool,
+    /// 0 unless LoadBalancer with eTP Local.
+    pub health_check_node_port: u16,
+    pub is_load_balancer: bool,
+    /// In kube-proxy's order: byte-wise sort of `ip:port`.
+    pub endpoints: Vec<EndpointInfo>,
+}
+
+impl ServicePort {
+    /// `ns/name:port`, or `ns/name` for an unnamed port: used in every comment and hash.
+    pub fn spn(&self) -> String {
+        if self.port_name.is_empty() {
+            format!("{}/{}", self.namespace, self.name)
+        } else {
+            format!("{}/{}:{}", self.namespace, self.name, self.port_name)
+        }
+    }
+    pub fn externally_accessible(&self) -> bool {
+        self.node_port != 0 || !self.lb_vips.is_empty() || !self.external_ips.is_empty()
+    }
+    pub fn uses_cluster_endpoints(&self) -> bool {
+        !self.itp_local || self.externally_accessible()
+    }
+    pub fn uses_local_endpoints(&self) -> bool {
+        self.itp_local || (self.etp_local && self.externally_accessible())
+    }
+    pub fn hash(&self) -> String {
+        names::port_proto_hash(&self.spn(), self.protocol.lower())
+    }
+}
+
+/// The endpoints a service port's traffic policies use (`proxy.CategorizeEndpoints`); the
+/// lists hold indexes into `ServicePort::endpoints` and keep its order.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Categories {
+    pub cluster: Vec<usize>,
+    pub local: Vec<usize>,
+    /// The endpoints that get SEP chains.
+    pub all_reachable: Vec<usize>,
+    pub has_any: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Topology {
+    None,
+    SameNode,
+    SameZone,
+}
+
+pub fn categorize(sp: &ServicePort, node_name: &str, zone: Option<&str>) -> Categories {
+    let eps = &sp.endpoints;
+    let mut c = Categories::default();
+    let idx = |f: &dyn Fn(&EndpointInfo) -> bool| -> Vec<usize> { (0..eps.len()).filter(|i| f(&eps[*i])).collect() };
+
+    let mut topology = Topology::None;
+    if sp.uses_cluster_endpoints() {
+        topology = topology_mode(eps, node_name, zone);
+        let available = |e: &EndpointInfo| match topology {
+            Topology::None => true,
+            Topology::SameNode => e.node_hints.iter().any(|n| n == node_name),
+            Topology::SameZone => zone.is_some_and(|z| e.zone_hints.iter().any(|h| h == z)),
+        };
+        c.cluster = idx(&|e| e.ready && available(e));
+        if c.cluster.is_empty() {
+            c.cluster = idx(&|e| e.serving && e.terminating && available(e));
+        }
+        c.has_any = !c.cluster.is_empty();
+    }
+    if !sp.uses_local_endpoints() {
+        c.all_reachable = c.cluster.clone();
+        return c;
+    }
+    let (mut local_ready, mut local_serving_terminating) = (false, false);
+    for e in eps {
+        if e.ready {
+            c.has_any = true;
+            local_ready |= e.is_local;
+        } else if e.serving && e.terminating {
+            c.has_any = true;
+            local_serving_terminating |= e.is_local;
+        }
+    }
+    let mut serving_terminating = false;
+    if local_ready {
+        c.local = idx(&|e| e.is_local && e.ready);
+    } else if local_serving_terminating {
+        serving_terminating = true;
+        c.local = idx(&|e| e.is_local && e.serving && e.terminating);
+    }
+    if !sp.uses_cluster_endpoints() {
+        c.all_reachable = c.local.clone();
+        return c;
+    }
+    if topology == Topology::None && !serving_terminating {
+        c.all_reachable = c.cluster.clone();
+        return c;
+    }
+    // kube-proxy merges through a Go map (random order); kpx keeps kube-proxy's sort order.
+    let mut all: Vec<usize> = c.cluster.iter().chain(c.local.iter()).copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    c.all_reachable = all;
+    c
+}
+
+fn topology_mode(eps: &[EndpointInfo], node_name: &str, zone: Option<&str>) -> Topology {
+    let (mut node_hit, mut all_node_hints, mut zone_hit, mut all_zone_hints) = (false, true, false, true);
+    for e in eps.iter().filter(|e| e.ready) {
+        if e.node_hints.is_empty() {
+            all_node_hints = false;
+        } else if e.node_hints.iter().any(|n| n == node_name) {
+            node_hit = true;
+        }
+        if e.zone_hints.is_empty() {
+            all_zone_hints = false;
+        } else if zone.is_some_and(|z| e.zone_hints.iter().any(|h| h == z)) {
+            zone_hit = true;
+        }
+    }
+    if all_node_hints && node_hit {
+        Topology::SameNode
+    } else if all_zone_hints && zone_hit {
+        Topology::SameZone
+    } else {
+        Topology::None
+    }
+}
+
+/// Every service port kube-proxy on this node programs, in input order (kube-proxy itself
+/// walks its service map in random order; kpx keeps the reader's order).
+pub fn service_ports(cluster: &Cluster) -> Vec<ServicePort> {
+    let s = &cluster.settings;
+    let mut out = Vec::new();
+    for svc in &cluster.services {
+        out.extend(ports_of(svc, cluster, s.ipv6, &s.node_name));
+    }
+    out
+}
+
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    s.trim().parse().ok()
+}
+
+fn ports_of(svc: &Item<Service>, cluster: &Cluster, ipv6: bool, node_name: &str) -> Vec<ServicePort> {
+    let Some(spec) = &svc.object.spec else { return vec![] };
+    let ty = spec.type_.as_deref().unwrap_or("ClusterIP");
+    // proxyutil.ShouldSkipService: headless, ExternalName, no ClusterIP.
+    if ty == "ExternalName" {
+        return vec![];
+    }
+    let cluster_ip = spec
+        .cluster_ips
+        .iter()
+        .flatten()
+        .chain(spec.cluster_ip.iter())
+        .filter_map(|s| parse_ip(s))
+        .find(|ip| ip.is_ipv6() == ipv6);
+    let Some(cluster_ip) = cluster_ip else { return vec![] };
+    let fam = |ip: &IpAddr| ip.is_ipv6() == ipv6;
+    let external_ips: Vec<IpAddr> = spec.external_ips.iter().flatten().filter_map(|s| parse_ip(s)).filter(fam).collect();
+    let lb_vips: Vec<IpAddr> = svc
+        .object
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|i| i.ip_mode.as_deref() != Some("Proxy"))
+        .filter_map(|i| i.ip.as_deref().and_then(parse_ip))
+        .filter(fam)
+        .collect();
+    let source_ranges: Vec<Cidr> = spec
+        .load_balancer_source_ranges
+        .iter()
+        .flatten()
+        .filter_map(|r| Cidr::parse(r))
+        .filter(|c| c.addr.is_ipv6() == ipv6)
+        .collect();
+    let affinity_timeout = (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
+        spec.session_affinity_config
+            .as_ref()
+            .and_then(|c| c.client_ip.as_ref())
+            .and_then(|c| c.timeout_seconds)
+            .unwrap_or(10800) as u32
+    });
+    let is_lb = ty == "LoadBalancer";
+    let external_type = is_lb || ty == "NodePort" || !external_ips.is_empty();
+    let etp_local = external_type && spec.external_traffic_policy.as_deref() == Some("Local");
+    let itp_local = spec.internal_traffic_policy.as_deref() == Some("Local");
+    let hc = if is_lb && etp_local { spec.health_check_node_port.unwrap_or(0).clamp(0, 65535) as u16 } else { 0 };
+
+    let mut out = Vec::new();
+    for (i, p) in spec.ports.iter().flatten().enumerate() {
+        let Some(protocol) = Protocol::parse(p.protocol.as_deref().unwrap_or("TCP")) else { continue };
+        let mut sp = ServicePort {
+            service: svc.reference.clone(),
+            namespace: svc.reference.namespace.clone(),
+            name: svc.reference.name.clone(),
+            port_name: p.name.clone().unwrap_or_default(),
+            port_index: i,
+            protocol,
+            cluster_ip,
+            port: p.port.clamp(0, 65535) as u16,
+            node_port: p.node_port.unwrap_or(0).clamp(0, 65535) as u16,
+            external_ips: external_ips.clone(),
+            lb_vips: lb_vips.clone(),
+            source_ranges: source_ranges.clone(),
+            affinity_timeout,
+            etp_local,
+            itp_local,
+            health_check_node_port: hc,
+            is_load_balancer: is_lb,
+            endpoints: Vec::new(),
+        };
+        sp.endpoints = endpoints_for(&sp, cluster, ipv6, node_name);
+        out.push(sp);
+    }
+    out
+}
+
+/// The endpoint map entry of a service port: slices labelled for the Service, ports with the
+/// same name and protocol, first address of each endpoint; duplicates resolved as kube-proxy
+/// does; sorted by `ip:port` string.
+fn endpoints_for(sp: &ServicePort, cluster: &Cluster, ipv6: bool, node_name: &str) -> Vec<EndpointInfo> {
+    let want_type = if ipv6 { "IPv6" } else { "IPv4" };
+    let mut map: BTreeMap<String, EndpointInfo> = BTreeMap::new();
+    for sl in &cluster.slices {
+        let o = &sl.object;
+        if sl.reference.namespace != sp.namespace
+            || o.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")) != Some(&sp.name)
+            || o.address_type != want_type
+        {
+            continue;
+        }
+        for p in o.ports.iter().flatten() {
+            let (Some(name), Some(port)) = (p.name.as_ref(), p.port) else { continue };
+            if port == 0 || *name != sp.port_name || p.protocol.as_deref().unwrap_or("TCP") != sp.protocol.upper() {
+                continue;
+            }
+            for e in &o.endpoints {
+                let Some(ip) = e.addresses.first().and_then(|a| parse_ip(a)) else { continue };
+                let cond = e.conditions.clone().unwrap_or_default();
+                let info = EndpointInfo {
+                    ip,
+                    port: port.clamp(0, 65535) as u16,
+                    ready: cond.ready.unwrap_or(true),
+                    serving: cond.serving.unwrap_or(true),
+                    terminating: cond.terminating.unwrap_or(false),
+                    is_local: e.node_name.as_deref() == Some(node_name),
+                    node_name: e.node_name.clone(),
+                    zone_hints: e.hints.as_ref().and_then(|h| h.for_zones.as_ref()).into_iter().flatten().map(|z| z.name.clone()).collect(),
+                    node_hints: e.hints.as_ref().and_then(|h| h.for_nodes.as_ref()).into_iter().flatten().map(|z| z.name.clone()).collect(),
+                    slice: sl.reference.clone(),
+                    target: e.target_ref.as_ref().and_then(|t| {
+                        Some(ObjectRef::new(t.kind.as_deref().unwrap_or("Pod"), t.namespace.as_deref().unwrap_or(&sp.namespace), t.name.as_deref()?))
+                    }),
+                };
+                let key = info.key();
+                match map.get(&key) {
+                    Some(_) if info.terminating => {}
+                    _ => {
+                        map.insert(key, info);
+                    }
+                }
+            }
+        }
+    }
+    // BTreeMap<String, _> iterates in byte-wise key order: exactly kube-proxy's sort.
+    map.into_values().collect()
+}

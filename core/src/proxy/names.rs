@@ -1,0 +1,54 @@
+//! kube-proxy's chain and set names: the one place where they are computed.
+//!
+//! `portProtoHash` = first 16 characters of base32(sha256(servicePortName + protocol)); the
+//! SEP hash adds the endpoint string. The same suffix is shared by SVC/SVL/EXT/FW of a port.
+
+use data_encoding::BASE32;
+use sha2::{Digest, Sha256};
+
+fn hash16(input: &str) -> String {
+    let digest = Sha256::digest(input.as_bytes());
+    BASE32.encode(&digest)[..16].to_string()
+}
+
+/// `portProtoHash(spn, proto)`; `proto` lowercase.
+pub fn port_proto_hash(spn: &str, proto: &str) -> String {
+    hash16(&format!("{spn}{proto}"))
+}
+
+pub fn svc_chain(spn: &str, proto: &str) -> String {
+    format!("KUBE-SVC-{}", port_proto_hash(spn, proto))
+}
+pub fn svl_chain(spn: &str, proto: &str) -> String {
+    format!("KUBE-SVL-{}", port_proto_hash(spn, proto))
+}
+pub fn ext_chain(spn: &str, proto: &str) -> String {
+    format!("KUBE-EXT-{}", port_proto_hash(spn, proto))
+}
+pub fn fw_chain(spn: &str, proto: &str) -> String {
+    format!("KUBE-FW-{}", port_proto_hash(spn, proto))
+}
+/// Old releases' external-traffic-policy chain.
+pub fn xlb_chain(spn: &str, proto: &str) -> String {
+    format!("KUBE-XLB-{}", port_proto_hash(spn, proto))
+}
+/// `servicePortEndpointChainName(spn, proto, "ip:port")`.
+pub fn sep_chain(spn: &str, proto: &str, endpoint: &str) -> String {
+    format!("KUBE-SEP-{}", hash16(&format!("{spn}{proto}{endpoint}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The examples the spec quotes from kube-proxy's tests and the article.
+    #[test]
+    fn names_match_kube_proxy() {
+        assert_eq!(port_proto_hash("ns1/svc1:p80", "tcp"), "XPGD46QRK7WJZT7O");
+        assert_eq!(port_proto_hash("ns1/svc1", "tcp"), "AQI2S6QIMU7PVVRP");
+        assert_eq!(sep_chain("ns1/svc1:p80", "tcp", "10.180.0.1:80"), "KUBE-SEP-SXIVWICOYRO3J4NJ");
+        assert_eq!(svc_chain("default/nginx", "tcp"), "KUBE-SVC-2CMXP7HKUVJN7L6M");
+        assert_eq!(svc_chain("default/kubernetes:https", "tcp"), "KUBE-SVC-NPX46M4PTMTKRN6Y");
+        assert_eq!(svc_chain("kube-system/kube-dns:dns", "udp"), "KUBE-SVC-TCOU7JCQXEZGVUNU");
+    }
+}

@@ -1,0 +1,134 @@
+//! The one entry point front ends use: text in, a named view out.
+//!
+//! [`analyze`] runs the pipeline once; [`render`] turns the result into any view. The CLI and
+//! the web app both go through here, so a view means the same thing everywhere.
+
+use crate::cluster::settings::Mode;
+use crate::cluster::{self, kubectl, Cluster};
+use crate::diag::InputError;
+use crate::input;
+use crate::iptables::model::{Dataplane, TableName};
+use crate::iptables::render::{self, ListOptions, Select};
+use crate::iptables::{self, Layout};
+use serde::Serialize;
+
+/// A view a mode offers.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ViewInfo {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+const COMMON: &[ViewInfo] = &[
+    ViewInfo { name: "get-svc", description: "kubectl get svc -A" },
+    ViewInfo { name: "get-ep", description: "kubectl get ep -A" },
+    ViewInfo { name: "get-endpointslices", description: "kubectl get endpointslices -A" },
+    ViewInfo { name: "get-pods", description: "kubectl get pods -A -o wide" },
+];
+
+const IPTABLES: &[ViewInfo] = &[
+    ViewInfo { name: "restore", description: "kube-proxy's iptables-restore input (full sync)" },
+    ViewInfo { name: "save", description: "iptables-save on the node (--table nat|filter)" },
+    ViewInfo { name: "list", description: "iptables -t TABLE -L [CHAIN] -v [-n] (--table, --chain, --numeric)" },
+];
+
+/// The views of a mode, in the order `kpx views` lists them; the first is the default.
+pub fn views(mode: Mode) -> Vec<ViewInfo> {
+    let own: &[ViewInfo] = match mode {
+        Mode::Iptables => IPTABLES,
+        Mode::Ipvs | Mode::Nftables => &[],
+    };
+    own.iter().chain(COMMON.iter()).copied().collect()
+}
+
+/// Everything computed from one text.
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    pub cluster: Cluster,
+    /// The iptables dataplane, or why this release's layout cannot be shown.
+    pub iptables: Result<Dataplane, String>,
+    pub layout: Result<Layout, String>,
+}
+
+/// Parses and builds everything for `text`.
+pub fn analyze(text: &str) -> Result<Analysis, InputError> {
+    let scenario = input::parse(text)?;
+    let cluster = cluster::build(&scenario)?;
+    let iptables = iptables::build(&cluster);
+    let layout = Layout::for_version(cluster.settings.version);
+    Ok(Analysis { cluster, iptables, layout })
+}
+
+/// What to render.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// `None`: the input's KubeProxyConfiguration.mode (iptables if unset).
+    pub mode: Option<Mode>,
+    /// `None`: the mode's first view.
+    pub view: Option<String>,
+    pub table: Option<TableName>,
+    pub chain: Option<String>,
+    pub numeric: bool,
+}
+
+impl Analysis {
+    pub fn mode(&self, req: &Request) -> Mode {
+        req.mode.unwrap_or(self.cluster.settings.mode)
+    }
+
+    /// Renders a view as text.
+    pub fn render(&self, req: &Request) -> Result<String, String> {
+        let mode = self.mode(req);
+        let available = views(mode);
+        if available.len() == COMMON.len() && req.view.as_deref().is_none_or(|v| !COMMON.iter().any(|c| c.name == v)) {
+            return Err(format!("{} mode is not built yet in kpx; its views will come with it (iptables works today)", mode.as_str()));
+        }
+        let view = req.view.clone().unwrap_or_else(|| available[0].name.to_string());
+        let c = &self.cluster;
+        match view.as_str() {
+            "get-svc" => Ok(kubectl::get_svc(c)),
+            "get-ep" => Ok(kubectl::get_ep(c)),
+            "get-endpointslices" => Ok(kubectl::get_endpointslices(c)),
+            "get-pods" => Ok(kubectl::get_pods(c)),
+            "restore" | "save" | "list" if mode == Mode::Iptables => {
+                let dp = self.iptables.as_ref().map_err(Clone::clone)?;
+                let layout = self.layout.clone()?;
+                let sel = Select { table: req.table, chain: req.chain.as_deref() };
+                let ipv6 = c.settings.ipv6;
+                if let Some(chain) = &req.chain {
+                    let tables: Vec<_> = dp.tables.iter().filter(|t| req.table.is_none_or(|w| w == t.name)).collect();
+                    if !tables.iter().any(|t| t.chain(chain).is_some()) {
+                        return Err(format!("no chain {chain} in the {} table", req.table.map_or("nat or filter", TableName::as_str)));
+                    }
+                }
+                match view.as_str() {
+                    "restore" => Ok(render::restore(dp, layout, sel)),
+                    "save" => Ok(render::save(dp, ipv6, sel)),
+                    _ => render::list(
+                        dp,
+                        req.table.unwrap_or(TableName::Nat),
+                        req.chain.as_deref(),
+                        ListOptions { verbose: true, numeric: req.numeric },
+                        ipv6,
+                    ),
+                }
+            }
+            other => Err(format!(
+                "{} mode has no view {other:?}; its views: {}",
+                mode.as_str(),
+                available.iter().map(|v| v.name).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    /// The typed dataplane of a mode as JSON (`--format json`).
+    pub fn json(&self, req: &Request) -> Result<String, String> {
+        match self.mode(req) {
+            Mode::Iptables => {
+                let dp = self.iptables.as_ref().map_err(Clone::clone)?;
+                serde_json::to_string_pretty(dp).map_err(|e| e.to_string())
+            }
+            m => Err(format!("{} mode is not built yet in kpx (iptables works today)", m.as_str())),
+        }
+    }
+}
