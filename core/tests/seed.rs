@@ -1,0 +1,84 @@
+//! The article's cluster (../shared/scenarios/seed-iptables.yaml and the shipped preset):
+//! chain names, endpoint order, probabilities, and the article's own lines, verbatim.
+
+mod common;
+
+use common::{render, shared_dir};
+use kpx_core::views::{analyze, Request};
+
+fn seed() -> String {
+    std::fs::read_to_string(shared_dir().join("scenarios/seed-iptables.yaml")).unwrap()
+}
+
+fn preset() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scenarios/seed-iptables.yaml")).unwrap()
+}
+
+fn article() -> String {
+    std::fs::read_to_string(shared_dir().join("seed/k8s-service-article.md")).unwrap()
+}
+
+/// The article's lines that start with `prefix` (its `iptables-save` lines start with `-A `).
+fn article_lines(prefix: &str) -> Vec<String> {
+    article().lines().filter(|l| l.starts_with(prefix)).map(str::to_string).collect()
+}
+
+#[test]
+fn current_layout_chain_names_order_and_probabilities() {
+    let save = render(&seed(), "save");
+    let svc: Vec<&str> = save.lines().filter(|l| l.starts_with("-A KUBE-SVC-2CMXP7HKUVJN7L6M ")).collect();
+    assert_eq!(svc.len(), 4, "{save}");
+    assert!(svc[1].contains("--probability 0.33333333349 -j KUBE-SEP-C2Y64IBVPH4YIBGX"), "{}", svc[1]);
+    assert!(svc[2].contains("--probability 0.50000000000 -j KUBE-SEP-QST3VAMBSCRN7S4W"), "{}", svc[2]);
+    assert!(svc[3].ends_with("-j KUBE-SEP-MRYDKJV5U7PLF5ZN") && !svc[3].contains("statistic"), "{}", svc[3]);
+    // kube-dns and kubernetes chain names, as in the article's KUBE-SERVICES listing.
+    for chain in ["KUBE-SVC-NPX46M4PTMTKRN6Y", "KUBE-SVC-TCOU7JCQXEZGVUNU", "KUBE-SVC-ERIFXISQEP7F7OF4", "KUBE-SVC-JD5MR3NA4I4DYORP"] {
+        assert!(save.contains(&format!(":{chain} - [0:0]")), "{chain} missing");
+    }
+}
+
+#[test]
+fn article_iptables_save_lines_appear_verbatim_with_its_release() {
+    let save = render(&preset(), "save");
+    let lines = article_lines("-A ");
+    assert_eq!(lines.len(), 5, "the article has five iptables-save lines");
+    for l in &lines {
+        assert!(save.lines().any(|s| s == l), "article line not in kpx's save view:\n{l}\n---\n{save}");
+    }
+}
+
+/// `iptables -t nat -L CHAIN -v` lines of the article (rules with zero counters).
+#[test]
+fn article_iptables_list_lines_appear_verbatim() {
+    let a = analyze(&preset()).unwrap();
+    let mut shown = String::new();
+    for chain in ["KUBE-SERVICES", "KUBE-SVC-2CMXP7HKUVJN7L6M", "KUBE-SEP-C2Y64IBVPH4YIBGX"] {
+        let req = Request { view: Some("list".into()), chain: Some(chain.into()), ..Default::default() };
+        shown.push_str(&a.render(&req).unwrap());
+    }
+    let lines: Vec<String> = article_lines("    0     0 ");
+    assert!(lines.len() >= 10, "{lines:?}");
+    for l in &lines {
+        assert!(shown.lines().any(|s| s.trim_end() == l.trim_end()), "article line not shown:\n{l}\n---\n{shown}");
+    }
+    for header in ["Chain KUBE-SERVICES (2 references)", "Chain KUBE-SVC-2CMXP7HKUVJN7L6M (1 references)", "Chain KUBE-SEP-C2Y64IBVPH4YIBGX (1 references)"] {
+        assert!(shown.contains(header), "{header}");
+    }
+}
+
+#[test]
+fn kubectl_views_match_the_article() {
+    let svc = render(&seed(), "get-svc");
+    assert!(svc.contains("nginx        ClusterIP   10.109.134.113   <none>        8080/TCP"), "{svc}");
+    let ep = render(&seed(), "get-ep");
+    assert!(ep.contains("172.17.0.3:80,172.17.0.4:80,172.17.0.5:80"), "{ep}");
+    assert!(ep.contains("172.16.188.19:8443"), "{ep}");
+    let pods = render(&seed(), "get-pods");
+    assert!(pods.contains("nginx-deployment-9456bbbf9-6dmhv   1/1       Running   0"), "{pods}");
+}
+
+/// The preset is the shared scenario plus only the release pin.
+#[test]
+fn preset_is_the_article_scenario() {
+    assert!(preset().starts_with(&seed()));
+}
