@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up whatever is missing, builds the site and serves it on http://127.0.0.1:8080 with the
+# article's scenario loaded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh site
+export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+exec trunk serve --release --address 127.0.0.1 --port 8080

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what kpx needs and is missing; skips everything already present (idempotent).
+#   scripts/setup.sh site     toolchain for building the site (wasm target, trunk, wasm-bindgen, wasm-opt)
+#   scripts/setup.sh test     the above, plus Chromium + ChromeDriver for the browser tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want=${1:-site}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# Trunk 0.21.14: 0.22 needs a newer rustc than this toolchain.
+if [ "$(trunk --version 2>/dev/null)" != "trunk 0.21.14" ]; then
+  say "installing trunk 0.21.14 (about 7 minutes)"
+  cargo install --locked trunk --version 0.21.14
+fi
+
+# wasm-bindgen-cli must be exactly the wasm-bindgen in Cargo.lock (Trunk cannot download it).
+wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wbg" ]; then
+  say "installing wasm-bindgen-cli $wbg (about 2 minutes)"
+  # Not --locked: its lockfile pins a webpki-roots the registry no longer has.
+  cargo install wasm-bindgen-cli --version "$wbg" --force
+fi
+
+# wasm-opt from the npm registry (binaryen 132), local to the repository.
+if [ ! -x tools/node_modules/.bin/wasm-opt ]; then
+  say "installing binaryen (wasm-opt) from npm into tools/"
+  npm ci --prefix tools --no-audit --no-fund
+fi
+
+if [ "$want" = test ]; then
+  missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} from Debian"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+fi

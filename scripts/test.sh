@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up whatever is missing and runs every test: the Rust tests of kpx-core and the CLI,
+# a build of the site, and the browser tests in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test
+export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+echo "== cargo test (kpx-core, kpx CLI)"
+cargo test --workspace --exclude kpx-web 2>&1 | tee .test-cargo.log
+rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' .test-cargo.log | awk '{s+=$4} END {print s+0}')
+rm -f .test-cargo.log
+
+echo "== kpx-web builds for wasm32 (the site)"
+trunk build --release
+
+echo "== browser tests (headless Chromium)"
+python3 tests/browser/run.py
+
+echo "all tests: rust ${rust_passed} passed, browser passed (see above)"
