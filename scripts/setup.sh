@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what kpx needs and is missing; skips everything already present (idempotent).
 #   scripts/setup.sh site     toolchain for building the site (wasm target, trunk, wasm-bindgen, wasm-opt)
-#   scripts/setup.sh test     the above, plus Chromium + ChromeDriver for the browser tests
+#   scripts/setup.sh test     the above, plus Chromium + ChromeDriver (browser tests) and iptables
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want=${1:-site}
@@ -38,6 +38,9 @@ if [ "$want" = test ]; then
   missing=()
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  # Ground truth for the save/list views: the real iptables in a network namespace.
+  command -v iptables-restore >/dev/null || missing+=(iptables)
+  command -v ip >/dev/null || missing+=(iproute2)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} from Debian"
     apt-get update

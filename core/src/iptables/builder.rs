@@ -6,6 +6,7 @@ use std::collections::HashMap;
 pub(super) struct Builder {
     tables: Vec<Table>,
     index: HashMap<(TableName, String), usize>,
+    written: usize,
 }
 
 impl Builder {
@@ -16,6 +17,7 @@ impl Builder {
                 Table { name: TableName::Nat, chains: Vec::new() },
             ],
             index: HashMap::new(),
+            written: 0,
         }
     }
 
@@ -40,14 +42,16 @@ impl Builder {
             .index
             .get(&(t, chain.to_string()))
             .unwrap_or_else(|| panic!("rule for undeclared chain {chain} in {t:?}"));
-        self.table_mut(t).chains[i].rules.push(Rule { matches, target, provenance });
+        self.written += 1;
+        let order = self.written;
+        self.table_mut(t).chains[i].rules.push(Rule { order, matches, target, provenance });
     }
 
     /// Prepends a jump rule to a built-in chain, as `EnsureRule(Prepend, …)` does on a fresh
     /// node: the last one ensured ends up first.
     pub fn prepend(&mut self, t: TableName, chain: &str, matches: Vec<Match>, target: Target, provenance: Provenance) {
         let i = self.index[&(t, chain.to_string())];
-        self.table_mut(t).chains[i].rules.insert(0, Rule { matches, target: Some(target), provenance });
+        self.table_mut(t).chains[i].rules.insert(0, Rule { order: 0, matches, target: Some(target), provenance });
     }
 
     pub fn finish(self) -> Dataplane {

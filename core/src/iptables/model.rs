@@ -78,6 +78,9 @@ pub struct Chain {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Rule {
+    /// Position in kube-proxy's restore input (rules of all chains of a table are written
+    /// interleaved, service by service); built-in chains' jump rules are not in it.
+    pub order: usize,
     pub matches: Vec<Match>,
     pub target: Option<Target>,
     pub provenance: Provenance,

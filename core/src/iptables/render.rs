@@ -84,9 +84,9 @@ pub fn restore_rule(chain: &str, r: &Rule, layout: Layout) -> String {
 }
 
 /// kube-proxy's `iptables-restore --noflush` input for a full sync: its own chains only
-/// (built-in chains' jump rules are installed separately), rules grouped per chain in
-/// declaration order (kube-proxy interleaves services in random map order; within a chain
-/// the order is exact).
+/// (built-in chains' jump rules are installed separately), chain lines first, then rules in
+/// the order kube-proxy writes them. (kube-proxy visits Services in random map order; kpx in
+/// input order.)
 pub fn restore(dp: &Dataplane, layout: Layout, sel: Select) -> String {
     let mut out = String::new();
     for t in sel.tables(dp) {
@@ -95,13 +95,14 @@ pub fn restore(dp: &Dataplane, layout: Layout, sel: Select) -> String {
         for c in &chains {
             writeln!(out, ":{} - [0:0]", c.name).unwrap();
         }
-        for c in &chains {
-            if sel.chain.is_some_and(|want| want != c.name) {
-                continue;
-            }
-            for r in &c.rules {
-                writeln!(out, "{}", restore_rule(&c.name, r, layout)).unwrap();
-            }
+        let mut rules: Vec<(&str, &Rule)> = chains
+            .iter()
+            .filter(|c| sel.chain.is_none_or(|want| want == c.name))
+            .flat_map(|c| c.rules.iter().map(move |r| (c.name.as_str(), r)))
+            .collect();
+        rules.sort_by_key(|(_, r)| r.order);
+        for (chain, r) in rules {
+            writeln!(out, "{}", restore_rule(chain, r, layout)).unwrap();
         }
         out.push_str("COMMIT\n");
     }
@@ -367,9 +368,23 @@ fn list_addr(r: &Rule, source: bool, numeric: bool, ipv6: bool) -> String {
         None if numeric => format!(" {}", if ipv6 { "::/0" } else { "0.0.0.0/0" }),
         None => " anywhere".into(),
         Some((negated, c)) => {
-            let text = if c.is_host() { c.addr.to_string() } else { c.to_string() };
+            // Without -n, iptables names addresses (getnetbyaddr, from Debian's /etc/networks);
+            // host addresses would go through the resolver, which kpx leaves numeric.
+            let name = if numeric { None } else { network_name(c.addr) };
+            let addr = name.map_or_else(|| c.addr.to_string(), str::to_string);
+            let text = if c.is_host() { addr } else { format!("{addr}/{}", c.len) };
             format!("{}{text}", if negated { "!" } else { " " })
         }
+    }
+}
+
+/// Debian's `/etc/networks`.
+fn network_name(addr: std::net::IpAddr) -> Option<&'static str> {
+    match addr.to_string().as_str() {
+        "0.0.0.0" => Some("default"),
+        "127.0.0.0" => Some("loopback"),
+        "169.254.0.0" => Some("link-local"),
+        _ => None,
     }
 }
 
