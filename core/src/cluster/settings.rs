@@ -366,6 +366,20 @@ pub(super) fn resolve(
         }),
     };
 
+    let mut assumed = Vec::new();
+    if env.kube_proxy_version.is_none() {
+        assumed.push(format!("kube-proxy {DEFAULT_KUBE_PROXY_VERSION} rule layout"));
+    }
+    if env.nfacct_counters.is_none() {
+        assumed.push("nfacct counters present".to_string());
+    }
+    if env.iptables_has_random_fully.is_none() {
+        assumed.push("iptables with --random-fully".to_string());
+    }
+    if !assumed.is_empty() {
+        note(notes, None, format!("node facts not given (NodeEnvironment), assumed a current node: {}", assumed.join(", ")));
+    }
+
     let ipvs = cfg.ipvs.clone().unwrap_or_default();
     let mut ipvs_exclude_cidrs = Vec::new();
     for text in ipvs.exclude_cidrs.iter().flatten() {

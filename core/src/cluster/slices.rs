@@ -77,6 +77,13 @@ pub(super) fn derive(
                 .filter(|p| ns_of(&p.object.metadata) == ns && selects(&selector, p.object.metadata.labels.as_ref()))
                 .collect();
             if selected.is_empty() {
+                if endpoints.is_none() {
+                    let sel: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    notes.push(Note {
+                        pos: None,
+                        message: format!("{}: no Pod matches its selector {}: it has no endpoints", svc.reference, sel.join(",")),
+                    });
+                }
                 if let Some(ep) = endpoints {
                     // Pasted `kubectl get svc,ep` output has no Pods: the Endpoints are the best
                     // record of what the controller saw.

@@ -1,0 +1,130 @@
+//! End-to-end runs of the `kpx` binary: its shape is a contract later checks rely on.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn kpx(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kpx"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn seed() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scenarios/seed-iptables.yaml").to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn default_view_is_kube_proxys_restore_input() {
+    let o = kpx(&["render", &seed()], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("*filter\n:KUBE-SERVICES - [0:0]\n"), "{out}");
+    assert!(out.contains("-A KUBE-SVC-2CMXP7HKUVJN7L6M -m comment --comment default/nginx -m statistic --mode random --probability 0.3333333333 -j KUBE-SEP-C2Y64IBVPH4YIBGX"), "{out}");
+}
+
+#[test]
+fn save_view_of_one_table_from_stdin() {
+    let text = std::fs::read_to_string(seed()).unwrap();
+    let o = kpx(&["render", "--view", "save", "--table", "nat", "-"], Some(&text));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("*nat\n:PREROUTING ACCEPT [0:0]\n"), "{out}");
+    assert!(!out.contains("*filter"));
+    assert!(out.contains("-A KUBE-SERVICES -d 10.109.134.113/32 -p tcp -m comment --comment \"default/nginx cluster IP\" -m tcp --dport 8080 -j KUBE-SVC-2CMXP7HKUVJN7L6M\n"));
+}
+
+#[test]
+fn list_view_of_one_chain_numeric() {
+    let o = kpx(&["render", "--view", "list", "--chain", "KUBE-SVC-2CMXP7HKUVJN7L6M", "--numeric", &seed()], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("Chain KUBE-SVC-2CMXP7HKUVJN7L6M (1 references)\n"), "{out}");
+    assert!(out.contains("tcp dpt:8080"), "{out}");
+}
+
+#[test]
+fn kubectl_views() {
+    for (view, needle) in [
+        ("get-svc", "10.109.134.113"),
+        ("get-ep", "172.17.0.3:80,172.17.0.4:80,172.17.0.5:80"),
+        ("get-endpointslices", "IPv4"),
+        ("get-pods", "nginx-deployment-9456bbbf9-zbtt2"),
+    ] {
+        let o = kpx(&["render", "--view", view, &seed()], None);
+        assert!(o.status.success(), "{view}: {}", stderr(&o));
+        assert!(stdout(&o).contains(needle), "{view}: {}", stdout(&o));
+    }
+}
+
+#[test]
+fn json_is_the_typed_dataplane() {
+    let o = kpx(&["render", "--format", "json", &seed()], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let nat = v["tables"].as_array().unwrap().iter().find(|t| t["name"] == "nat").unwrap();
+    let svc = nat["chains"].as_array().unwrap().iter().find(|c| c["name"] == "KUBE-SVC-2CMXP7HKUVJN7L6M").unwrap();
+    assert_eq!(svc["rules"].as_array().unwrap().len(), 4);
+    assert_eq!(svc["rules"][1]["provenance"]["from"], "endpoint");
+    assert_eq!(svc["rules"][1]["provenance"]["endpoint"], "172.17.0.3:80");
+}
+
+#[test]
+fn views_are_listed_per_mode() {
+    let o = kpx(&["views"], None);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    for v in ["iptables:", "restore", "save", "list", "get-svc", "get-ep", "get-endpointslices", "get-pods", "ipvs:", "nftables:"] {
+        assert!(out.contains(v), "{v} missing from\n{out}");
+    }
+}
+
+#[test]
+fn bad_input_is_reported_with_line_and_column_and_status_1() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports:\n  - port: 70000\n";
+    let o = kpx(&["render", "-"], Some(text));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert_eq!(
+        stderr(&o),
+        "<stdin>:6:11: Service default/web: spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive\n"
+    );
+}
+
+#[test]
+fn a_mode_not_built_yet_is_a_clear_error() {
+    let o = kpx(&["render", "--mode", "ipvs", &seed()], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("ipvs mode is not built yet"), "{}", stderr(&o));
+}
+
+#[test]
+fn unknown_view_and_chain_are_clear_errors() {
+    let o = kpx(&["render", "--view", "nope", &seed()], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no view \"nope\""), "{}", stderr(&o));
+    let o = kpx(&["render", "--view", "list", "--chain", "KUBE-NOPE", &seed()], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no chain KUBE-NOPE"), "{}", stderr(&o));
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let o = kpx(&["render", "/nonexistent.yaml"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("kpx: /nonexistent.yaml:"), "{}", stderr(&o));
+}

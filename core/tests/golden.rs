@@ -1,0 +1,46 @@
+//! Golden outputs of every view for the shipped presets, reviewed in diffs
+//! (`cargo insta review` after a deliberate change).
+
+mod common;
+
+use kpx_core::iptables::model::TableName;
+use kpx_core::views::{analyze, views, Request};
+
+fn all_views(name: &str, text: &str) {
+    let a = analyze(text).unwrap();
+    for v in views(a.cluster.settings.mode) {
+        let out = a.render(&Request { view: Some(v.name.into()), ..Default::default() }).unwrap();
+        insta::assert_snapshot!(format!("{name}__{}", v.name), out);
+    }
+    let filter = a
+        .render(&Request { view: Some("list".into()), table: Some(TableName::Filter), numeric: true, ..Default::default() })
+        .unwrap();
+    insta::assert_snapshot!(format!("{name}__list-filter-numeric"), filter);
+    let notes: Vec<String> = a.cluster.notes.iter().map(|n| n.message.clone()).collect();
+    insta::assert_snapshot!(format!("{name}__notes"), notes.join("\n"));
+}
+
+#[test]
+fn tour() {
+    all_views("tour", include_str!("../../static/scenarios/tour.yaml"));
+}
+
+#[test]
+fn seed_article_release() {
+    all_views("seed-1.23", include_str!("../../static/scenarios/seed-iptables.yaml"));
+}
+
+#[test]
+fn seed_current_release() {
+    let text = std::fs::read_to_string(common::shared_dir().join("scenarios/seed-iptables.yaml")).unwrap();
+    all_views("seed", &text);
+}
+
+/// A Service alone still renders: every default is applied and reported.
+#[test]
+fn service_alone() {
+    all_views(
+        "service-alone",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: my-service}\nspec:\n  selector: {app: MyApp}\n  ports:\n  - {protocol: TCP, port: 80, targetPort: 9376}\n",
+    );
+}

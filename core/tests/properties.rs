@@ -1,0 +1,224 @@
+//! Property tests over generated clusters: whatever the Services, endpoints and policies,
+//! * every endpoint of a KUBE-SVC/SVL chain is picked with probability 1/n;
+//! * every jump goes to a chain that exists in the same table;
+//! * every rule's provenance names an object of the input (or one kpx derived from it);
+//! * every view renders, and no text — however broken — makes kpx panic.
+
+use kpx_core::iptables::model::{Dataplane, Match, Provenance, Target};
+use kpx_core::views::{analyze, views, Request};
+use proptest::prelude::*;
+use std::fmt::Write;
+
+#[derive(Debug, Clone)]
+struct Ep {
+    ip: (u8, u8),
+    local: bool,
+    ready: bool,
+    serving: bool,
+    terminating: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Svc {
+    ty: usize,
+    etp_local: bool,
+    itp_local: bool,
+    affinity: bool,
+    external_ips: usize,
+    ingress: usize,
+    ranges: usize,
+    udp: bool,
+    named: bool,
+    endpoints: Vec<Ep>,
+}
+
+fn ep() -> impl Strategy<Value = Ep> {
+    (any::<(u8, u8)>(), any::<bool>(), prop::bool::weighted(0.8), any::<bool>(), prop::bool::weighted(0.2))
+        .prop_map(|(ip, local, ready, serving, terminating)| Ep { ip, local, ready, serving, terminating })
+}
+
+fn svc() -> impl Strategy<Value = Svc> {
+    (
+        0usize..3,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        0usize..3,
+        0usize..3,
+        0usize..3,
+        any::<bool>(),
+        any::<bool>(),
+        prop::collection::vec(ep(), 0..7),
+    )
+        .prop_map(|(ty, etp_local, itp_local, affinity, external_ips, ingress, ranges, udp, named, endpoints)| Svc {
+            ty,
+            etp_local,
+            itp_local,
+            affinity,
+            external_ips,
+            ingress,
+            ranges,
+            udp,
+            named,
+            endpoints,
+        })
+}
+
+fn yaml(services: &[Svc], version: &str, cluster_cidr: bool) -> String {
+    let mut y = String::new();
+    writeln!(y, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nhostnameOverride: me").unwrap();
+    if !cluster_cidr {
+        writeln!(y, "clusterCIDR: \"\"").unwrap();
+    }
+    writeln!(y, "---\napiVersion: kpx/v1alpha1\nkind: NodeEnvironment\nkubeProxyVersion: \"{version}\"").unwrap();
+    for (i, s) in services.iter().enumerate() {
+        let ty = ["ClusterIP", "NodePort", "LoadBalancer"][s.ty];
+        let proto = if s.udp { "UDP" } else { "TCP" };
+        let name = if s.named { "p" } else { "" };
+        writeln!(y, "---\napiVersion: v1\nkind: Service\nmetadata: {{name: s{i}, namespace: ns}}\nspec:\n  type: {ty}\n  clusterIP: 10.96.1.{}", i + 1).unwrap();
+        writeln!(y, "  externalTrafficPolicy: {}", if s.etp_local { "Local" } else { "Cluster" }).unwrap();
+        writeln!(y, "  internalTrafficPolicy: {}", if s.itp_local { "Local" } else { "Cluster" }).unwrap();
+        if s.affinity {
+            writeln!(y, "  sessionAffinity: ClientIP").unwrap();
+        }
+        if s.external_ips > 0 {
+            let ips: Vec<String> = (0..s.external_ips).map(|k| format!("192.0.2.{}", i * 4 + k + 1)).collect();
+            writeln!(y, "  externalIPs: [{}]", ips.join(", ")).unwrap();
+        }
+        if s.ranges > 0 {
+            let r: Vec<String> = (0..s.ranges).map(|k| format!("203.0.{k}.0/24")).collect();
+            writeln!(y, "  loadBalancerSourceRanges: [{}]", r.join(", ")).unwrap();
+        }
+        writeln!(y, "  ports:\n  - {{name: \"{name}\", port: 80, protocol: {proto}}}").unwrap();
+        if s.ty == 2 && s.ingress > 0 {
+            let ips: Vec<String> = (0..s.ingress).map(|k| format!("{{ip: 198.51.100.{}}}", i * 4 + k + 1)).collect();
+            writeln!(y, "status:\n  loadBalancer:\n    ingress: [{}]", ips.join(", ")).unwrap();
+        }
+        writeln!(y, "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: s{i}-a\n  namespace: ns\n  labels: {{kubernetes.io/service-name: s{i}}}\naddressType: IPv4\nports: [{{name: \"{name}\", port: 8080, protocol: {proto}}}]\nendpoints:").unwrap();
+        if s.endpoints.is_empty() {
+            y.truncate(y.len() - 1);
+            writeln!(y, " []").unwrap();
+        }
+        for e in &s.endpoints {
+            writeln!(
+                y,
+                "- addresses: [10.244.{}.{}]\n  nodeName: {}\n  conditions: {{ready: {}, serving: {}, terminating: {}}}",
+                e.ip.0, e.ip.1, if e.local { "me" } else { "other" }, e.ready, e.serving, e.terminating
+            )
+            .unwrap();
+        }
+    }
+    y
+}
+
+/// Walks the random-probability cascade of every KUBE-SVC/SVL chain.
+fn check_probabilities(dp: &Dataplane) -> Result<(), TestCaseError> {
+    for t in &dp.tables {
+        for c in t.chains.iter().filter(|c| c.name.starts_with("KUBE-SVC-") || c.name.starts_with("KUBE-SVL-")) {
+            let mut remaining = 1.0f64;
+            let mut picks = Vec::new();
+            for r in &c.rules {
+                let Some(Target::Jump { chain }) = &r.target else { continue };
+                if !chain.starts_with("KUBE-SEP-") || r.matches.iter().any(|m| matches!(m, Match::RecentCheck { .. })) {
+                    continue;
+                }
+                let p = r.matches.iter().find_map(|m| match m {
+                    Match::Statistic { probability } => Some(probability.parse::<f64>().unwrap()),
+                    _ => None,
+                });
+                match p {
+                    Some(p) => {
+                        picks.push(remaining * p);
+                        remaining *= 1.0 - p;
+                    }
+                    None => {
+                        picks.push(remaining);
+                        remaining = 0.0;
+                    }
+                }
+            }
+            let n = picks.len() as f64;
+            prop_assert!(n > 0.0, "{} has no endpoint jumps", c.name);
+            prop_assert!(remaining.abs() < 1e-12, "{}: the last jump must take what is left", c.name);
+            for p in &picks {
+                prop_assert!((p - 1.0 / n).abs() < 1e-9, "{}: effective probability {p} != 1/{n}", c.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_jumps(dp: &Dataplane) -> Result<(), TestCaseError> {
+    for t in &dp.tables {
+        for c in &t.chains {
+            for r in &c.rules {
+                if let Some(Target::Jump { chain }) = &r.target {
+                    prop_assert!(t.chain(chain).is_some(), "{}: jump from {} to missing chain {chain}", t.name.as_str(), c.name);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_clusters_keep_the_invariants(
+        services in prop::collection::vec(svc(), 1..5),
+        version in prop::sample::select(vec!["1.23", "1.29", "1.35"]),
+        cluster_cidr in any::<bool>(),
+    ) {
+        let text = yaml(&services, version, cluster_cidr);
+        let a = analyze(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let dp = a.iptables.as_ref().unwrap();
+        check_probabilities(dp)?;
+        check_jumps(dp)?;
+        let known = a.cluster.known_objects();
+        for t in &dp.tables {
+            for c in &t.chains {
+                for r in &c.rules {
+                    for obj in r.provenance.objects() {
+                        prop_assert!(known.contains(obj), "{}: provenance names {obj}, not in the input", c.name);
+                    }
+                    if c.name.starts_with("KUBE-SEP-") {
+                        prop_assert!(matches!(r.provenance, Provenance::Endpoint { .. }), "SEP rule without endpoint provenance");
+                    }
+                }
+            }
+        }
+        for v in views(a.cluster.settings.mode) {
+            prop_assert!(a.render(&Request { view: Some(v.name.into()), ..Default::default() }).is_ok(), "view {}", v.name);
+        }
+    }
+
+    /// Any edit of the seed scenario — characters dropped, doubled or replaced — gives a
+    /// result or positioned errors, never a panic.
+    #[test]
+    fn edits_never_panic(cuts in prop::collection::vec((any::<prop::sample::Index>(), 0usize..3, any::<char>()), 1..6)) {
+        let mut text: Vec<char> = include_str!("../../static/scenarios/tour.yaml").chars().collect();
+        for (at, op, c) in cuts {
+            let i = at.index(text.len());
+            match op {
+                0 => { text.remove(i); }
+                1 => text.insert(i, c),
+                _ => text[i] = c,
+            }
+        }
+        let text: String = text.into_iter().collect();
+        match analyze(&text) {
+            Ok(a) => { let _ = a.render(&Request::default()); }
+            Err(e) => {
+                for d in &e.diagnostics {
+                    prop_assert!(d.pos.line >= 1 && d.pos.col >= 1, "error without a position: {d}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "[ -~\n\t]{0,200}") {
+        let _ = analyze(&text);
+    }
+}
