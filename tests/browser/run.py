@@ -153,6 +153,33 @@ def test_switching_views(d, site):
     d.wait_for("iptables -L", lambda: "tcp dpt:webcache" in output(d))
 
 
+def test_text_survives_a_reload(d, site):
+    d.get(site)
+    d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
+    d.js("const e = document.querySelector('#editor');"
+         "e.value = e.value.replace('port: 8080, targetPort: 80', 'port: 8081, targetPort: 80');"
+         "e.dispatchEvent(new InputEvent('input', {bubbles: true}));")
+    d.wait_for("the edited port", lambda: "--dport 8081" in output(d))
+    d.get(site)
+    d.wait_for("the edited text after reload", lambda: "--dport 8081" in output(d))
+    assert "port: 8081" in d.js("return document.querySelector('#editor').value")
+
+
+def test_embedding_with_url_parameters(d, site):
+    d.get(site + "?preset=tour&view=list")
+    d.wait_for("the tour in the list view",
+               lambda: "Chain KUBE-SERVICES" in output(d) and "shop/web:http" in output(d))
+    assert d.js("return document.querySelector('#view').value") == "list"
+
+
+def test_loading_a_preset(d, site):
+    d.get(site)
+    d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
+    d.js("const s = document.querySelector('#preset'); s.value = 'tour';"
+         "s.dispatchEvent(new Event('change', {bubbles: true}));")
+    d.wait_for("the tour's rules", lambda: "KUBE-FW-OTVU7MV6PRR7MW2X" in output(d))
+
+
 def main():
     if not os.path.exists(os.path.join(DIST, "index.html")):
         print("dist/index.html missing: build the site first (trunk build --release)", file=sys.stderr)

@@ -5,13 +5,37 @@
 //! view is derived from it, never stored twice — except the last good output, which is kept on
 //! purpose so that a typo never blanks the screen.
 
+use gloo::storage::{LocalStorage, Storage};
 use kpx_core::views::{analyze, views, Request};
 use kpx_core::{Diagnostic, Severity};
 use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-/// The article's cluster, shipped as a preset (static/scenarios/seed-iptables.yaml).
-const SEED: &str = include_str!("../../static/scenarios/seed-iptables.yaml");
+/// The shipped scenarios (static/scenarios/), compiled in so the page works offline.
+const PRESETS: &[(&str, &str, &str)] = &[
+    ("article", "The article's cluster (kube-proxy 1.23)", include_str!("../../static/scenarios/seed-iptables.yaml")),
+    ("tour", "A tour of Service types and traffic policies", include_str!("../../static/scenarios/tour.yaml")),
+];
+/// Where the reader's text is kept between visits, so it is never lost.
+const STORAGE_KEY: &str = "kpx.text";
+
+fn preset(name: &str) -> Option<&'static str> {
+    PRESETS.iter().find(|p| p.0 == name).map(|p| p.2)
+}
+
+/// `?preset=tour&view=list`: how a docs page embeds a given scenario and view.
+fn url_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+}
+
+/// The text to start with: an explicit preset, else the reader's last text, else the article.
+fn initial_text() -> String {
+    if let Some(text) = url_param("preset").as_deref().and_then(preset) {
+        return text.to_string();
+    }
+    LocalStorage::get::<String>(STORAGE_KEY).ok().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| PRESETS[0].2.to_string())
+}
 
 /// What the reader sees below the editor.
 #[derive(Clone, PartialEq, Default)]
@@ -59,6 +83,7 @@ impl State {
             Err(errors) => self.errors = errors,
         }
         self.text = text;
+        let _ = LocalStorage::set(STORAGE_KEY, &self.text);
     }
 }
 
@@ -68,7 +93,10 @@ fn position(d: &Diagnostic) -> String {
 
 #[function_component(App)]
 fn app() -> Html {
-    let state = use_state(|| State::new(SEED.to_string(), "save".to_string()));
+    let state = use_state(|| {
+        let view = url_param("view").filter(|v| views(kpx_core::cluster::settings::Mode::Iptables).iter().any(|x| x.name == v));
+        State::new(initial_text(), view.unwrap_or_else(|| "save".to_string()))
+    });
 
     let on_input = {
         let state = state.clone();
@@ -91,6 +119,28 @@ fn app() -> Html {
         })
     };
 
+    let on_preset = {
+        let state = state.clone();
+        Callback::from(move |e: Event| {
+            let select = e.target_unchecked_into::<HtmlSelectElement>();
+            let Some(text) = preset(&select.value()) else { return };
+            select.set_value("");
+            // Replacing edited text needs the reader's word: their text is never lost silently.
+            let edited = !PRESETS.iter().any(|p| p.2 == state.text);
+            if edited {
+                let ok = web_sys::window()
+                    .and_then(|w| w.confirm_with_message("Replace your text with this scenario? Your edits will be lost.").ok())
+                    .unwrap_or(false);
+                if !ok {
+                    return;
+                }
+            }
+            let mut next = (*state).clone();
+            next.update(text.to_string());
+            state.set(next);
+        })
+    };
+
     let out = &state.last_good;
     let stale = !state.errors.is_empty();
     html! {
@@ -100,8 +150,14 @@ fn app() -> Html {
                 <p class="tagline">{ "Edit the cluster on the left; see exactly what kube-proxy programs on the node." }</p>
             </header>
             <section class="editor-pane">
-                <label for="editor">{ "Cluster YAML (Services, Pods, EndpointSlices, Nodes, KubeProxyConfiguration)" }</label>
-                <textarea id="editor" spellcheck="false" value={state.text.clone()} oninput={on_input} />
+                <div class="toolbar">
+                    <label for="editor" title="Services, EndpointSlices, Pods, Deployments, Nodes, KubeProxyConfiguration, NodeEnvironment">{ "Cluster YAML" }</label>
+                    <select id="preset" onchange={on_preset} aria-label="Load a scenario">
+                        <option value="" selected=true>{ "Load a scenario…" }</option>
+                        { for PRESETS.iter().map(|(name, title, _)| html! { <option value={*name}>{ *title }</option> }) }
+                    </select>
+                </div>
+                <textarea id="editor" spellcheck="false" wrap="off" value={state.text.clone()} oninput={on_input} />
                 <div id="errors" class={classes!("errors", stale.then_some("has-errors"))} role="status">
                     { for state.errors.iter().map(|d| html! { <p class="error">{ format!("{}{}", position(d), d.message) }</p> }) }
                 </div>
