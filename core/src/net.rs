@@ -9,6 +9,9 @@ use std::net::IpAddr;
 pub struct Cidr {
     pub addr: IpAddr,
     pub len: u8,
+    /// Written as a prefix (`::1/128`) rather than as an address (`::1`): kube-proxy's text
+    /// keeps the difference, the kernel does not.
+    pub prefix: bool,
 }
 
 impl Serialize for Cidr {
@@ -19,7 +22,7 @@ impl Serialize for Cidr {
 
 impl Cidr {
     pub fn host(addr: IpAddr) -> Self {
-        Cidr { addr, len: max_len(addr) }
+        Cidr { addr, len: max_len(addr), prefix: false }
     }
 
     /// Parses `a.b.c.d/n` (masking host bits, as Go's `net.ParseCIDR` does) or a bare address.
@@ -30,7 +33,7 @@ impl Cidr {
             Some((a, l)) => {
                 let addr: IpAddr = a.parse().ok()?;
                 let len: u8 = l.parse().ok()?;
-                (len <= max_len(addr)).then(|| Cidr { addr: mask(addr, len), len })
+                (len <= max_len(addr)).then(|| Cidr { addr: mask(addr, len), len, prefix: true })
             }
         }
     }

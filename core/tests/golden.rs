@@ -44,3 +44,8 @@ fn service_alone() {
         "apiVersion: v1\nkind: Service\nmetadata: {name: my-service}\nspec:\n  selector: {app: MyApp}\n  ports:\n  - {protocol: TCP, port: 80, targetPort: 9376}\n",
     );
 }
+
+#[test]
+fn ipv6() {
+    all_views("ipv6", include_str!("scenarios/ipv6.yaml"));
+}

@@ -95,14 +95,17 @@ fn full_restore(a: &Analysis) -> String {
 
 fn check(tag: &str, input: &str) {
     let a = analyze(input).unwrap_or_else(|e| panic!("{tag}: {e}"));
+    let ipv6 = a.cluster.settings.ipv6;
+    let (restore_cmd, save_cmd, list_cmd) =
+        if ipv6 { ("ip6tables-restore", "ip6tables-save", "ip6tables") } else { ("iptables-restore", "iptables-save", "iptables") };
     let ns = Netns::new(tag);
-    ns.run(&["iptables-restore"], Some(&full_restore(&a)));
-    let real: String = ns.run(&["iptables-save"], None).lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
-    let ours = save(a.iptables.as_ref().unwrap(), false, Select::default());
+    ns.run(&[restore_cmd], Some(&full_restore(&a)));
+    let real: String = ns.run(&[save_cmd], None).lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    let ours = save(a.iptables.as_ref().unwrap(), ipv6, Select::default());
     same(&ours, &real, &format!("{tag}: save view vs iptables-save"));
     for table in [TableName::Nat, TableName::Filter] {
         for numeric in [false, true] {
-            let mut args = vec!["iptables", "-t", table.as_str(), "-L", "-v"];
+            let mut args = vec![list_cmd, "-t", table.as_str(), "-L", "-v"];
             if numeric {
                 args.push("-n");
             }
@@ -146,6 +149,7 @@ fn views_match_real_iptables() {
     check("tour", &without_nfacct(&read(&format!("{root}/../static/scenarios/tour.yaml"))));
     check("seed-1-23", &read(&format!("{root}/../static/scenarios/seed-iptables.yaml")));
     check("seed", &without_nfacct(&read(&shared_dir().join("scenarios/seed-iptables.yaml").to_string_lossy())));
+    check("ipv6", &read(&format!("{root}/tests/scenarios/ipv6.yaml")));
     for case in ["nodeport-etp-local", "itp-local"] {
         let input = read(&shared_dir().join(format!("fixtures/iptables/{case}/input.yaml")).to_string_lossy());
         check(case, &input);

@@ -333,7 +333,7 @@ pub(super) fn resolve(
                     if let Some(c) = parse_cidr(&a, env_pos(&path!["interfaces", name.as_str()]), "interface address", &mut err) {
                         // Keep the address itself, not the masked network.
                         let addr: Option<IpAddr> = a.split('/').next().and_then(|x| x.trim().parse().ok());
-                        addresses.push(Cidr { addr: addr.unwrap_or(c.addr), len: c.len });
+                        addresses.push(Cidr { addr: addr.unwrap_or(c.addr), ..c });
                     }
                 }
                 out.push(Interface { name: name.clone(), addresses });
@@ -346,7 +346,7 @@ pub(super) fn resolve(
             let mut out = vec![Interface { name: "lo".into(), addresses: lo }];
             if let Some(ip) = node_ip {
                 let len = if ip.is_ipv4() { 24 } else { 64 };
-                out.push(Interface { name: "eth0".into(), addresses: vec![Cidr { addr: ip, len }] });
+                out.push(Interface { name: "eth0".into(), addresses: vec![Cidr { addr: ip, len, prefix: true }] });
             }
             out
         }

@@ -33,7 +33,7 @@ fn quote_if_spaced(text: &str) -> String {
 }
 
 fn restore_addr(c: &Cidr, layout: Layout) -> String {
-    if c.is_host() && !layout.host_suffix() { c.addr.to_string() } else { c.to_string() }
+    if c.is_host() && !c.prefix && !layout.host_suffix() { c.addr.to_string() } else { c.to_string() }
 }
 
 fn restore_match(m: &Match, layout: Layout) -> String {
@@ -150,7 +150,12 @@ fn dport_of(r: &Rule) -> Option<u16> {
     })
 }
 
-fn save_part(m: &Match, r: &Rule) -> Part {
+/// The `recent` match's default mask, printed by family.
+fn recent_mask(ipv6: bool) -> &'static str {
+    if ipv6 { "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" } else { "255.255.255.255" }
+}
+
+fn save_part(m: &Match, r: &Rule, ipv6: bool) -> Part {
     let not = |n: bool| if n { "! " } else { "" };
     Part::Module(match m {
         Match::Source { .. } | Match::Destination { .. } | Match::InInterface { .. } | Match::DestinationPort { .. } => {
@@ -170,9 +175,9 @@ fn save_part(m: &Match, r: &Rule) -> Part {
             format!("-m statistic --mode random --probability {}", kernel_probability(probability))
         }
         Match::RecentCheck { name, seconds } => {
-            format!("-m recent --rcheck --seconds {seconds} --reap --name {name} --mask 255.255.255.255 --rsource")
+            format!("-m recent --rcheck --seconds {seconds} --reap --name {name} --mask {} --rsource", recent_mask(ipv6))
         }
-        Match::RecentSet { name } => format!("-m recent --set --name {name} --mask 255.255.255.255 --rsource"),
+        Match::RecentSet { name } => format!("-m recent --set --name {name} --mask {} --rsource", recent_mask(ipv6)),
         // libxt_nfacct prints its name through xtables_save_string, which adds a space.
         Match::Nfacct { name } => format!("-m nfacct --nfacct-name  {}", save_string(name)),
         Match::PhysdevNotIn => "-m physdev ! --physdev-is-in".into(),
@@ -216,7 +221,7 @@ pub fn save_rule(chain: &str, r: &Rule, ipv6: bool) -> String {
         }
     }
     for m in &r.matches {
-        if let Part::Module(text) = save_part(m, r) {
+        if let Part::Module(text) = save_part(m, r, ipv6) {
             parts.push(text);
         }
     }
@@ -276,7 +281,7 @@ pub struct ListOptions {
     pub numeric: bool,
 }
 
-fn list_matches(r: &Rule, numeric: bool) -> String {
+fn list_matches(r: &Rule, numeric: bool, ipv6: bool) -> String {
     let mut s = String::new();
     let dport = dport_of(r);
     for m in &r.matches {
@@ -313,11 +318,12 @@ fn list_matches(r: &Rule, numeric: bool) -> String {
             }
             Match::RecentCheck { name, seconds } => write!(
                 s,
-                " recent: CHECK seconds: {seconds} reap name: {name} side: source mask: 255.255.255.255"
+                " recent: CHECK seconds: {seconds} reap name: {name} side: source mask: {}",
+                recent_mask(ipv6)
             )
             .unwrap(),
             Match::RecentSet { name } => {
-                write!(s, " recent: SET name: {name} side: source mask: 255.255.255.255").unwrap()
+                write!(s, " recent: SET name: {name} side: source mask: {}", recent_mask(ipv6)).unwrap()
             }
             Match::Nfacct { name } => write!(s, " nfacct-name  {}", save_string(name)).unwrap(),
             Match::PhysdevNotIn => s.push_str(" PHYSDEV match ! --physdev-is-in"),
@@ -328,7 +334,7 @@ fn list_matches(r: &Rule, numeric: bool) -> String {
         match t {
             Target::Dnat { to } => write!(s, " to:{to}").unwrap(),
             Target::Masquerade { random_fully: true } => s.push_str(" random-fully"),
-            Target::Reject => s.push_str(" reject-with icmp-port-unreachable"),
+            Target::Reject => s.push_str(if ipv6 { " reject-with icmp6-port-unreachable" } else { " reject-with icmp-port-unreachable" }),
             Target::MarkOr { mark } => write!(s, " MARK or {mark:#x}").unwrap(),
             Target::MarkXor { mark } => write!(s, " MARK xor {mark:#x}").unwrap(),
             Target::MarkSet { value, mask } => {
@@ -426,7 +432,7 @@ fn list_rule(r: &Rule, counters: (u64, u64), o: ListOptions, ipv6: bool) -> Stri
     let dst = list_addr(r, false, o.numeric, ipv6);
     write!(s, "{src:<20} {dst:<20} ").unwrap();
     // The match texts follow the padded destination column, each with a leading space.
-    s.push_str(&list_matches(r, o.numeric));
+    s.push_str(&list_matches(r, o.numeric, ipv6));
     s
 }
 
