@@ -52,3 +52,15 @@ fn no_fixture_is_forgotten() {
     cases.sort();
     assert_eq!(cases, ["clusterip-two-services", "itp-local", "nodeport-etp-local"]);
 }
+
+/// kube-proxy's TestOverallIPTablesRules (six Services: ClusterIP, eTP Local LoadBalancer
+/// without local endpoints, NodePort, externalIPs, source ranges + affinity, no endpoints),
+/// transcribed into core/tests/upstream/iptables/overall (see its NOTES.md).
+#[test]
+fn upstream_overall_iptables_rules() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/upstream/iptables/overall");
+    let input = std::fs::read_to_string(dir.join("input.yaml")).unwrap();
+    let expected = std::fs::read_to_string(dir.join("expected.txt")).unwrap();
+    let sorted = sort_iptables_rules(&restore_of(&input).replace("0x00004000", "0x4000"));
+    assert!(sorted == expected, "--- expected\n{expected}\n--- kpx (sorted)\n{sorted}");
+}

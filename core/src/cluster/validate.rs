@@ -74,6 +74,12 @@ pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warn
             errors.push(unsupported(svc, path!["spec", "ports", i, "protocol"], proto, &["SCTP", "TCP", "UDP"]));
         }
         if let Some(np) = p.node_port {
+            if np == 0 && (ty == "NodePort" || ty == "LoadBalancer") {
+                warnings.push(Diagnostic::warning(
+                    svc.pos_of(&path!["spec", "ports", i, "nodePort"]),
+                    format!("{}: nodePort 0 means no NodePort here (as in kube-proxy's own tests); kube-apiserver would allocate one — leave the field out to have kpx allocate it", svc.reference),
+                ));
+            }
             if !(0..=65535).contains(&np) {
                 errors.push(invalid(svc, path!["spec", "ports", i, "nodePort"], np, "must be between 1 and 65535, inclusive"));
             } else if np != 0 && !(NODE_PORT_RANGE.0 as i32..=NODE_PORT_RANGE.1 as i32).contains(&np) {
@@ -201,7 +207,9 @@ pub(super) fn allocate(
         let wants_node_ports = ty == "NodePort" || (ty == "LoadBalancer" && spec.allocate_load_balancer_node_ports != Some(false));
         if wants_node_ports {
             for (i, p) in spec.ports.iter_mut().flatten().enumerate() {
-                if p.node_port.unwrap_or(0) == 0 {
+                // Absent: allocate, as kube-apiserver does. An explicit 0 is kept: kube-proxy
+                // reads it as "no NodePort" (kube-proxy's own tests write such Services).
+                if p.node_port.is_none() {
                     let np = allocate_port(&format!("{reference}:{i}"), &used_ports);
                     used_ports.insert(np, reference.to_string());
                     p.node_port = Some(np);
