@@ -147,6 +147,8 @@ fn views_match_real_iptables() {
     }
     let root = env!("CARGO_MANIFEST_DIR");
     check("tour", &without_nfacct(&read(&format!("{root}/../static/scenarios/tour.yaml"))));
+    let tour = without_nfacct(&read(&format!("{root}/../static/scenarios/tour.yaml")));
+    check("tour-1-23", &tour.replacen("kind: NodeEnvironment\n", "kind: NodeEnvironment\nkubeProxyVersion: \"1.22\"\n", 1));
     check("seed-1-23", &read(&format!("{root}/../static/scenarios/seed-iptables.yaml")));
     check("seed", &without_nfacct(&read(&shared_dir().join("scenarios/seed-iptables.yaml").to_string_lossy())));
     check("ipv6", &read(&format!("{root}/tests/scenarios/ipv6.yaml")));
