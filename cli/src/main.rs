@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use kpx_core::cluster::settings::Mode;
 use kpx_core::iptables::model::TableName;
-use kpx_core::views::{analyze, views, Request};
+use kpx_core::views::{analyze_on, views, Request};
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -52,6 +52,10 @@ enum Command {
         /// Numeric addresses and ports in the list view (`iptables -L -n`).
         #[arg(long)]
         numeric: bool,
+        /// Show kube-proxy on this node (default: NodeEnvironment.nodeName, else
+        /// hostnameOverride, else the first Node).
+        #[arg(long)]
+        node: Option<String>,
         /// `json` prints the typed dataplane instead of a text view.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -85,7 +89,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Render { mode, view, table, chain, numeric, format, file } => {
+        Command::Render { mode, view, table, chain, numeric, node, format, file } => {
             let text = match read_input(&file) {
                 Ok(t) => t,
                 Err(e) => {
@@ -94,11 +98,15 @@ fn main() -> ExitCode {
                 }
             };
             let name = if file == "-" { "<stdin>".to_string() } else { file.clone() };
-            let analysis = match analyze(&text) {
+            let analysis = match analyze_on(&text, node.as_deref()) {
                 Ok(a) => a,
                 Err(err) => {
                     for d in &err.diagnostics {
-                        eprintln!("{name}:{}:{}: {}", d.pos.line, d.pos.col, d.message);
+                        if d.pos.line == 0 {
+                            eprintln!("kpx: {}", d.message);
+                        } else {
+                            eprintln!("{name}:{}:{}: {}", d.pos.line, d.pos.col, d.message);
+                        }
                     }
                     return ExitCode::FAILURE;
                 }

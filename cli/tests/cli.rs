@@ -128,3 +128,17 @@ fn missing_file_is_a_clear_error() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("kpx: /nonexistent.yaml:"), "{}", stderr(&o));
 }
+
+#[test]
+fn another_nodes_view() {
+    let tour = concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scenarios/tour.yaml");
+    // On node-b the web Service (eTP Local) has one local endpoint, 10.244.2.2.
+    let o = kpx(&["render", "--node", "node-b", tour], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let svl: Vec<&str> = out.lines().filter(|l| l.starts_with("-A KUBE-SVL-67NZLRHBNDSAWJRO ")).collect();
+    assert_eq!(svl, ["-A KUBE-SVL-67NZLRHBNDSAWJRO -m comment --comment \"shop/web:http -> 10.244.2.2:8080\" -j KUBE-SEP-LYOGWTXD3FSSWSCA"], "{out}");
+    let o = kpx(&["render", "--node", "node-z", tour], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "kpx: no Node named \"node-z\"; the input has: node-a, node-b\n");
+}

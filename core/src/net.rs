@@ -4,6 +4,31 @@ use serde::Serialize;
 use std::fmt;
 use std::net::IpAddr;
 
+/// Parses an address the way kube-proxy does (`netutils.ParseIPSloppy`): IPv4 octets may have
+/// leading zeros and are read as decimal (`172.30.0.041` is 172.30.0.41), which Rust's strict
+/// parser (like current kube-apiserver validation) refuses.
+pub fn parse_ip(text: &str) -> Option<IpAddr> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse() {
+        return Some(ip);
+    }
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() != 4 || parts.iter().any(|p| p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    for (o, p) in octets.iter_mut().zip(&parts) {
+        *o = p.parse().ok()?;
+    }
+    Some(IpAddr::from(octets))
+}
+
+/// Whether an address only parses sloppily (leading zeros), to warn the reader.
+pub fn is_sloppy(text: &str) -> bool {
+    let addr = text.trim().split('/').next().unwrap_or("");
+    addr.parse::<IpAddr>().is_err() && parse_ip(addr).is_some()
+}
+
 /// An IP prefix such as `10.244.0.0/16`; a bare address is a /32 (or /128).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cidr {
@@ -29,9 +54,9 @@ impl Cidr {
     pub fn parse(text: &str) -> Option<Cidr> {
         let text = text.trim();
         match text.split_once('/') {
-            None => text.parse().ok().map(Cidr::host),
+            None => parse_ip(text).map(Cidr::host),
             Some((a, l)) => {
-                let addr: IpAddr = a.parse().ok()?;
+                let addr: IpAddr = parse_ip(a)?;
                 let len: u8 = l.parse().ok()?;
                 (len <= max_len(addr)).then(|| Cidr { addr: mask(addr, len), len, prefix: true })
             }
@@ -115,5 +140,9 @@ mod tests {
         assert!(Cidr::parse("1.2.3.4/33").is_none());
         assert!(Cidr::parse("10.0.0.0/8").unwrap().contains("10.1.2.3".parse().unwrap()));
         assert!(!Cidr::parse("10.0.0.0/8").unwrap().contains("::1".parse().unwrap()));
+        // kube-proxy's sloppy parsing: decimal octets with leading zeros.
+        assert_eq!(Cidr::parse("203.0.113.000/025").unwrap().to_string(), "203.0.113.0/25");
+        assert_eq!(parse_ip("172.30.0.041"), Some("172.30.0.41".parse().unwrap()));
+        assert!(parse_ip("1.2.3.256").is_none() && parse_ip("1.2.3").is_none() && parse_ip("1.2.3.0041").is_none());
     }
 }

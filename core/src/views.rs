@@ -50,10 +50,15 @@ pub struct Analysis {
     pub layout: Result<Layout, String>,
 }
 
-/// Parses and builds everything for `text`.
+/// Parses and builds everything for `text`, on the node the input names.
 pub fn analyze(text: &str) -> Result<Analysis, InputError> {
+    analyze_on(text, None)
+}
+
+/// Parses and builds everything for `text`, as kube-proxy on `node` sees it.
+pub fn analyze_on(text: &str, node: Option<&str>) -> Result<Analysis, InputError> {
     let scenario = input::parse(text)?;
-    let cluster = cluster::build(&scenario)?;
+    let cluster = cluster::build(&scenario, node)?;
     let iptables = iptables::build(&cluster);
     let layout = Layout::for_version(cluster.settings.version);
     Ok(Analysis { cluster, iptables, layout })
@@ -72,6 +77,11 @@ pub struct Request {
 }
 
 impl Analysis {
+    /// The nodes the reader can switch between, in input order (the shown one included).
+    pub fn node_names(&self) -> Vec<String> {
+        self.cluster.nodes.iter().filter_map(|n| n.object.metadata.name.clone()).collect()
+    }
+
     pub fn mode(&self, req: &Request) -> Mode {
         req.mode.unwrap_or(self.cluster.settings.mode)
     }

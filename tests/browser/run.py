@@ -180,6 +180,17 @@ def test_loading_a_preset(d, site):
     d.wait_for("the tour's rules", lambda: "KUBE-FW-OTVU7MV6PRR7MW2X" in output(d))
 
 
+def test_switching_nodes(d, site):
+    d.get(site + "?preset=tour")
+    local_a = '-A KUBE-SVL-67NZLRHBNDSAWJRO -m comment --comment "shop/web:http -> 10.244.1.3:8080" -j KUBE-SEP-CACHYPJ5WX3OY2BV'
+    d.wait_for("node-a's local endpoints", lambda: local_a in output(d))
+    d.js("const s = document.querySelector('#node'); s.value = 'node-b';"
+         "s.dispatchEvent(new Event('change', {bubbles: true}));")
+    local_b = '-A KUBE-SVL-67NZLRHBNDSAWJRO -m comment --comment "shop/web:http -> 10.244.2.2:8080" -j KUBE-SEP-LYOGWTXD3FSSWSCA'
+    d.wait_for("node-b's local endpoint", lambda: local_b in output(d))
+    assert local_a not in output(d)
+
+
 def main():
     if not os.path.exists(os.path.join(DIST, "index.html")):
         print("dist/index.html missing: build the site first (trunk build --release)", file=sys.stderr)

@@ -6,7 +6,7 @@
 //! purpose so that a typo never blanks the screen.
 
 use gloo::storage::{LocalStorage, Storage};
-use kpx_core::views::{analyze, views, Request};
+use kpx_core::views::{analyze_on, views, Request};
 use kpx_core::{Diagnostic, Severity};
 use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -41,6 +41,9 @@ fn initial_text() -> String {
 #[derive(Clone, PartialEq, Default)]
 struct Output {
     text: String,
+    /// The node whose kube-proxy is shown, and the nodes one can switch to.
+    node: String,
+    nodes: Vec<String>,
     notes: Vec<String>,
     warnings: Vec<Diagnostic>,
 }
@@ -49,20 +52,24 @@ struct Output {
 struct State {
     text: String,
     view: String,
+    /// The node chosen by the reader (`None`: the one the input names).
+    node: Option<String>,
     /// Problems of the current text (empty when it rendered).
     errors: Vec<Diagnostic>,
     /// The output of the last text that rendered.
     last_good: Output,
 }
 
-fn compute(text: &str, view: &str) -> Result<Output, Vec<Diagnostic>> {
-    let analysis = analyze(text).map_err(|e| e.diagnostics)?;
+fn compute(text: &str, view: &str, node: Option<&str>) -> Result<Output, Vec<Diagnostic>> {
+    let analysis = analyze_on(text, node).map_err(|e| e.diagnostics)?;
     let req = Request { view: Some(view.to_string()), ..Default::default() };
     let rendered = analysis
         .render(&req)
         .map_err(|msg| vec![Diagnostic { severity: Severity::Error, pos: Default::default(), message: msg }])?;
     Ok(Output {
         text: rendered,
+        node: analysis.cluster.settings.node_name.clone(),
+        nodes: analysis.node_names(),
         notes: analysis.cluster.notes.iter().map(|n| n.message.clone()).collect(),
         warnings: analysis.cluster.warnings.clone(),
     })
@@ -70,12 +77,20 @@ fn compute(text: &str, view: &str) -> Result<Output, Vec<Diagnostic>> {
 
 impl State {
     fn new(text: String, view: String) -> Self {
-        let mut s = State { text: String::new(), view, errors: vec![], last_good: Output::default() };
+        let mut s = State { text: String::new(), view, node: None, errors: vec![], last_good: Output::default() };
         s.update(text);
         s
     }
     fn update(&mut self, text: String) {
-        match compute(&text, &self.view) {
+        // A chosen node that the edit removed falls back to the input's own.
+        let mut result = compute(&text, &self.view, self.node.as_deref());
+        if result.is_err() && self.node.is_some() {
+            if let Ok(out) = compute(&text, &self.view, None) {
+                self.node = None;
+                result = Ok(out);
+            }
+        }
+        match result {
             Ok(out) => {
                 self.errors.clear();
                 self.last_good = out;
@@ -119,6 +134,17 @@ fn app() -> Html {
         })
     };
 
+    let on_node = {
+        let state = state.clone();
+        Callback::from(move |e: Event| {
+            let node = e.target_unchecked_into::<HtmlSelectElement>().value();
+            let mut next = (*state).clone();
+            next.node = Some(node);
+            let text = next.text.clone();
+            next.update(text);
+            state.set(next);
+        })
+    };
     let on_preset = {
         let state = state.clone();
         Callback::from(move |e: Event| {
@@ -169,6 +195,10 @@ fn app() -> Html {
                         { for views(kpx_core::cluster::settings::Mode::Iptables).into_iter().map(|v| html! {
                             <option value={v.name} selected={v.name == state.view}>{ format!("{} — {}", v.name, v.description) }</option>
                         }) }
+                    </select>
+                    <label for="node">{ "Node" }</label>
+                    <select id="node" onchange={on_node}>
+                        { for out.nodes.iter().map(|n| html! { <option value={n.clone()} selected={*n == out.node}>{ n }</option> }) }
                     </select>
                     if stale { <span class="stale">{ "showing the last valid input" }</span> }
                 </div>

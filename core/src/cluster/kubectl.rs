@@ -129,7 +129,7 @@ pub fn get_ep(c: &Cluster) -> String {
                 .endpoints
                 .iter()
                 .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
-                .filter_map(|e| e.addresses.first()?.parse().ok())
+                .filter_map(|e| crate::net::parse_ip(e.addresses.first()?))
                 .collect();
             addrs.sort();
             for p in sl.object.ports.iter().flatten() {

@@ -111,9 +111,10 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Builds the cluster from the scenario. Errors are the reader's to fix; warnings and notes
-/// travel with the result.
-pub fn build(s: &Scenario) -> Result<Cluster, InputError> {
+/// Builds the cluster from the scenario, as seen by kube-proxy on `shown_node` (default: the
+/// node the input names, see spec/input.md "Which node"). Errors are the reader's to fix;
+/// warnings and notes travel with the result.
+pub fn build(s: &Scenario, shown_node: Option<&str>) -> Result<Cluster, InputError> {
     let mut notes = Vec::new();
     let mut errors = Vec::new();
     let mut warnings = s.warnings.clone();
@@ -122,7 +123,21 @@ pub fn build(s: &Scenario) -> Result<Cluster, InputError> {
     let env_node = s.node_env.as_ref().and_then(|e| e.object.node_name.clone()).filter(|n| !n.is_empty());
     let override_node =
         s.proxy_config.as_ref().and_then(|c| c.object.hostname_override.clone()).filter(|n| !n.is_empty());
-    let node_name = env_node
+    let configured = env_node.clone().or(override_node.clone());
+    if let Some(wanted) = shown_node {
+        if configured.as_deref() != Some(wanted) && !s.nodes.iter().any(|n| n.object.metadata.name.as_deref() == Some(wanted)) {
+            let mut names: Vec<String> = s.nodes.iter().filter_map(|n| n.object.metadata.name.clone()).collect();
+            names.extend(configured.clone().filter(|c| !names.contains(c)));
+            return Err(InputError {
+                diagnostics: vec![Diagnostic::error(Pos::default(), format!("no Node named {wanted:?}; the input has: {}", names.join(", ")))],
+            });
+        }
+    }
+    // The NodeEnvironment's addresses describe its own node, not another one being shown.
+    let env_describes_shown_node = shown_node.is_none_or(|w| env_node.as_deref().is_none_or(|e| e == w));
+    let node_name = shown_node
+        .map(str::to_string)
+        .or(env_node)
         .or(override_node)
         .or_else(|| s.nodes.first().and_then(|n| n.object.metadata.name.clone()))
         .unwrap_or_else(|| {
@@ -138,7 +153,7 @@ pub fn build(s: &Scenario) -> Result<Cluster, InputError> {
     let internal_ip = node_address(&node.object, "InternalIP");
     let pod_cidr = node_pod_cidr(&node.object);
 
-    let settings = settings::resolve(s, &node_name, internal_ip, pod_cidr, &mut notes, &mut errors);
+    let settings = settings::resolve(s, &node_name, internal_ip, pod_cidr, env_describes_shown_node, &mut notes, &mut errors);
 
     let mut services = Vec::new();
     for svc in &s.services {
@@ -197,7 +212,7 @@ pub(crate) fn node_address(node: &Node, kind: &str) -> Option<IpAddr> {
         .as_ref()?
         .iter()
         .find(|a| a.type_ == kind)
-        .and_then(|a| a.address.parse().ok())
+        .and_then(|a| crate::net::parse_ip(&a.address))
 }
 
 pub(crate) fn node_pod_cidr(node: &Node) -> Option<Cidr> {

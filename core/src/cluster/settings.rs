@@ -175,6 +175,7 @@ pub(super) fn resolve(
     node_name: &str,
     node_internal_ip: Option<IpAddr>,
     node_pod_cidr: Option<Cidr>,
+    env_describes_node: bool,
     notes: &mut Vec<Note>,
     errors: &mut Vec<Diagnostic>,
 ) -> Settings {
@@ -211,11 +212,13 @@ pub(super) fn resolve(
         c
     };
 
-    let node_ip: Option<IpAddr> = match &env.node_ip {
+    let env_node_ip = if env_describes_node { env.node_ip.clone() } else { None };
+    let env_interfaces = if env_describes_node { env.interfaces.clone() } else { None };
+    let node_ip: Option<IpAddr> = match &env_node_ip {
         Some(None) => None,
-        Some(Some(text)) => match text.parse() {
-            Ok(ip) => Some(ip),
-            Err(_) => {
+        Some(Some(text)) => match crate::net::parse_ip(text) {
+            Some(ip) => Some(ip),
+            None => {
                 err(env_pos(&path!["nodeIP"]), format!("nodeIP {text:?} is not an IP address"));
                 None
             }
@@ -319,7 +322,7 @@ pub(super) fn resolve(
         None => service_cidrs.push(Cidr::parse(DEFAULT_SERVICE_CIDR).unwrap()),
     }
 
-    let interfaces = match &env.interfaces {
+    let interfaces = match &env_interfaces {
         Some(map) => {
             let mut out = Vec::new();
             for (name, addrs) in map {
@@ -332,7 +335,7 @@ pub(super) fn resolve(
                 for a in list {
                     if let Some(c) = parse_cidr(&a, env_pos(&path!["interfaces", name.as_str()]), "interface address", &mut err) {
                         // Keep the address itself, not the masked network.
-                        let addr: Option<IpAddr> = a.split('/').next().and_then(|x| x.trim().parse().ok());
+                        let addr: Option<IpAddr> = a.split('/').next().and_then(crate::net::parse_ip);
                         addresses.push(Cidr { addr: addr.unwrap_or(c.addr), ..c });
                     }
                 }

@@ -34,7 +34,7 @@ pub fn pod_ready(pod: &Pod) -> bool {
 
 pub fn pod_ip(pod: &Pod) -> Option<IpAddr> {
     let st = pod.status.as_ref()?;
-    st.pod_ip.as_deref().or_else(|| st.pod_ips.as_ref()?.first().map(|p| p.ip.as_str()))?.parse().ok()
+    crate::net::parse_ip(st.pod_ip.as_deref().or_else(|| st.pod_ips.as_ref()?.first().map(|p| p.ip.as_str()))?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -124,7 +124,7 @@ fn validate_slice(slice: &Located<EndpointSlice>, errors: &mut Vec<Diagnostic>) 
     if o.address_type != "FQDN" {
         for (i, e) in o.endpoints.iter().enumerate() {
             for (j, a) in e.addresses.iter().enumerate() {
-                let ok = a.parse::<IpAddr>().is_ok_and(|ip| ip.is_ipv6() == (o.address_type == "IPv6"));
+                let ok = crate::net::parse_ip(a).is_some_and(|ip| ip.is_ipv6() == (o.address_type == "IPv6"));
                 if !ok {
                     errors.push(Diagnostic::error(
                         slice.pos_of(&path!["endpoints", i, "addresses", j]),
@@ -272,7 +272,7 @@ fn mirror(ep: &Located<k8s_openapi::api::core::v1::Endpoints>, settings: &Settin
         let mut endpoints = Vec::new();
         for (addrs, ready) in [(&subset.addresses, true), (&subset.not_ready_addresses, false)] {
             for a in addrs.iter().flatten() {
-                let Ok(ip) = a.ip.parse::<IpAddr>() else { continue };
+                let Some(ip) = crate::net::parse_ip(&a.ip) else { continue };
                 if ip.is_ipv6() != settings.ipv6 {
                     continue;
                 }

@@ -4,7 +4,7 @@ use super::settings::{Settings, NODE_PORT_RANGE};
 use super::{fnv1a, Item, Note, Origin};
 use crate::diag::Diagnostic;
 use crate::input::{display_path, Located, Seg};
-use crate::net::Cidr;
+use crate::net::{is_sloppy, parse_ip, Cidr};
 use crate::path;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -56,7 +56,7 @@ pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warn
         errors.push(unsupported(svc, path!["spec", "type"], ty, &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]));
     }
     if let Some(ip) = spec.cluster_ip.as_deref() {
-        if !ip.is_empty() && ip != "None" && ip.parse::<IpAddr>().is_err() {
+        if !ip.is_empty() && ip != "None" && parse_ip(ip).is_none() {
             errors.push(invalid(svc, path!["spec", "clusterIP"], format!("\"{ip}\""), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"));
         }
     }
@@ -112,6 +112,31 @@ pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warn
             ));
         }
     }
+    // Addresses with leading zeros: kube-proxy reads them (decimal); kube-apiserver now refuses
+    // them in new objects.
+    let mut addresses: Vec<(Vec<Seg>, &str)> = Vec::new();
+    if let Some(ip) = spec.cluster_ip.as_deref() {
+        addresses.push((path!["spec", "clusterIP"], ip));
+    }
+    for (i, ip) in spec.external_ips.iter().flatten().enumerate() {
+        addresses.push((path!["spec", "externalIPs", i], ip));
+    }
+    for (i, r) in spec.load_balancer_source_ranges.iter().flatten().enumerate() {
+        addresses.push((path!["spec", "loadBalancerSourceRanges", i], r));
+    }
+    for (i, ing) in s.status.as_ref().and_then(|st| st.load_balancer.as_ref()).and_then(|lb| lb.ingress.as_ref()).into_iter().flatten().enumerate() {
+        if let Some(ip) = ing.ip.as_deref() {
+            addresses.push((path!["status", "loadBalancer", "ingress", i, "ip"], ip));
+        }
+    }
+    for (p, text) in addresses {
+        if is_sloppy(text) {
+            warnings.push(Diagnostic::warning(
+                svc.pos_of(&p),
+                format!("{}: {}: {text:?} has leading zeros; kube-proxy reads them as decimal ({}), current kube-apiserver rejects them", svc.reference, display_path(&p), Cidr::parse(text).map_or_else(String::new, |c| if c.prefix { c.to_string() } else { c.addr.to_string() })),
+            ));
+        }
+    }
     let one_of = |value: &Option<String>, field: &str, allowed: &[&str], errors: &mut Vec<Diagnostic>| {
         if let Some(v) = value {
             if !allowed.contains(&v.as_str()) {
@@ -128,7 +153,7 @@ pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warn
         }
     }
     for (i, ip) in spec.external_ips.iter().flatten().enumerate() {
-        if ip.parse::<IpAddr>().is_err() {
+        if parse_ip(ip).is_none() {
             errors.push(invalid(svc, path!["spec", "externalIPs", i], format!("\"{ip}\""), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"));
         }
     }
@@ -139,7 +164,7 @@ pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warn
     }
     for (i, ing) in s.status.as_ref().and_then(|st| st.load_balancer.as_ref()).and_then(|lb| lb.ingress.as_ref()).into_iter().flatten().enumerate() {
         if let Some(ip) = &ing.ip {
-            if ip.parse::<IpAddr>().is_err() {
+            if parse_ip(ip).is_none() {
                 errors.push(invalid(svc, path!["status", "loadBalancer", "ingress", i, "ip"], format!("\"{ip}\""), "must be a valid IP address"));
             }
         }
@@ -162,7 +187,7 @@ pub(super) fn allocate(
             errors.push(Diagnostic::error(svc.pos(), format!("{} is defined twice", svc.reference)));
         }
         let spec = svc.object.spec.as_ref().unwrap();
-        if let Some(ip) = spec.cluster_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()) {
+        if let Some(ip) = spec.cluster_ip.as_deref().and_then(parse_ip) {
             if let Some(other) = used_ips.insert(ip, svc.reference.to_string()) {
                 errors.push(invalid(svc, path!["spec", "clusterIP"], ip, &format!("provided IP is already allocated (to {other})")));
             }

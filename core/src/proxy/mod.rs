@@ -234,7 +234,7 @@ pub fn service_ports(cluster: &Cluster) -> Vec<ServicePort> {
 }
 
 fn parse_ip(s: &str) -> Option<IpAddr> {
-    s.trim().parse().ok()
+    crate::net::parse_ip(s)
 }
 
 fn ports_of(svc: &Item<Service>, cluster: &Cluster, ipv6: bool, node_name: &str) -> Vec<ServicePort> {
