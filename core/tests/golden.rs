@@ -49,3 +49,11 @@ fn service_alone() {
 fn ipv6() {
     all_views("ipv6", include_str!("scenarios/ipv6.yaml"));
 }
+
+/// The tour in the article's release layout (KUBE-XLB, KUBE-FW for every LB IP, KUBE-MARK-DROP).
+#[test]
+fn tour_release_1_23() {
+    let text = include_str!("../../static/scenarios/tour.yaml")
+        .replacen("kind: NodeEnvironment\n", "kind: NodeEnvironment\nkubeProxyVersion: \"1.23\"\n", 1);
+    all_views("tour-1.23", &text);
+}

@@ -162,6 +162,13 @@ pub fn build(s: &Scenario, shown_node: Option<&str>) -> Result<Cluster, InputErr
     if errors.is_empty() {
         services = validate::allocate(&s.services, &settings, &mut notes, &mut errors);
     }
+    for svc in services.iter().filter(|s| !crate::proxy::handled_by_kube_proxy(&s.object)) {
+        let proxy = svc.object.metadata.labels.as_ref().and_then(|l| l.get(crate::proxy::SERVICE_PROXY_NAME_LABEL)).cloned().unwrap_or_default();
+        notes.push(Note {
+            pos: match svc.origin { Origin::Written { pos } => Some(pos), _ => None },
+            message: format!("{} is labelled {}={proxy}: another proxy handles it, kube-proxy writes no rules for it", svc.reference, crate::proxy::SERVICE_PROXY_NAME_LABEL),
+        });
+    }
     let (pods, slices) = if errors.is_empty() {
         slices::derive(s, &services, &nodes, &settings, &mut notes, &mut warnings, &mut errors)
     } else {

@@ -231,9 +231,15 @@ pub(super) fn resolve(
     };
 
     let cluster_cidr = match cfg.cluster_cidr.as_deref() {
-        None => {
-            note(notes, None, format!("clusterCIDR not set: assumed {DEFAULT_CLUSTER_CIDR}"));
+        // No kube-proxy configuration at all: assume a typical cluster.
+        None if s.proxy_config.is_none() => {
+            note(notes, None, format!("no KubeProxyConfiguration: assumed clusterCIDR {DEFAULT_CLUSTER_CIDR}"));
             Cidr::parse(DEFAULT_CLUSTER_CIDR)
+        }
+        // A configuration without it is kube-proxy's default: no local-traffic detector.
+        None => {
+            note(notes, cfg_pos(&path!["mode"]).or(s.proxy_config.as_ref().map(|c| c.pos())), "KubeProxyConfiguration has no clusterCIDR: kube-proxy then has no local-traffic detector, so no `! -s <clusterCIDR>` masquerade rules".to_string());
+            None
         }
         Some("") => None,
         // kube-proxy takes the first CIDR of its family from a comma-separated list.
@@ -281,7 +287,7 @@ pub(super) fn resolve(
     for (i, text) in cfg.node_port_addresses.iter().flatten().enumerate() {
         // "primary" means the node IPs kube-proxy was given.
         if text == "primary" {
-            node_port_addresses.extend(node_ip.map(Cidr::host));
+            node_port_addresses.extend(node_ip.filter(|ip| !ip.is_loopback()).map(Cidr::host));
             continue;
         }
         if let Some(c) = parse_cidr(text, cfg_pos(&path!["nodePortAddresses", i]), "nodePortAddresses entry", &mut err) {
@@ -305,10 +311,12 @@ pub(super) fn resolve(
     // kube-proxy forces localhostNodePorts off unless nodePortAddresses allows IPv4 loopback,
     // and the IPv6 proxier never has it.
     let localhost_requested = ipt.localhost_node_ports.unwrap_or(true);
-    let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+    // `NodePortAddresses.ContainsIPv4Loopback`: a prefix that is loopback or holds 127.0.0.0.
+    let loopback_start: IpAddr = "127.0.0.0".parse().unwrap();
     let localhost_node_ports = localhost_requested
         && !ipv6
-        && (node_port_addresses.is_empty() || node_port_addresses.iter().any(|c| c.contains(loopback)));
+        && (node_port_addresses.is_empty()
+            || node_port_addresses.iter().any(|c| c.addr.is_loopback() || c.contains(loopback_start)));
 
     let mut service_cidrs = Vec::new();
     match &env.service_cidrs {

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 pub(super) struct Builder {
     tables: Vec<Table>,
-    index: HashMap<(TableName, String), usize>,
+    /// Chain name → position, per table (filter, nat).
+    index: [HashMap<String, usize>; 2],
     written: usize,
 }
 
@@ -16,32 +17,40 @@ impl Builder {
                 Table { name: TableName::Filter, chains: Vec::new() },
                 Table { name: TableName::Nat, chains: Vec::new() },
             ],
-            index: HashMap::new(),
+            index: [HashMap::new(), HashMap::new()],
             written: 0,
         }
     }
 
+    fn slot(t: TableName) -> usize {
+        match t {
+            TableName::Filter => 0,
+            TableName::Nat => 1,
+        }
+    }
+
     fn table_mut(&mut self, t: TableName) -> &mut Table {
-        self.tables.iter_mut().find(|x| x.name == t).unwrap()
+        &mut self.tables[Self::slot(t)]
+    }
+
+    fn position(&self, t: TableName, chain: &str) -> usize {
+        *self.index[Self::slot(t)].get(chain).unwrap_or_else(|| panic!("rule for undeclared chain {chain} in {t:?}"))
     }
 
     /// Declares a chain (once); later declarations of the same chain are no-ops.
     pub fn chain(&mut self, t: TableName, name: &str, kind: ChainKind, provenance: Provenance) {
-        if self.index.contains_key(&(t, name.to_string())) {
+        if self.index[Self::slot(t)].contains_key(name) {
             return;
         }
         let table = self.table_mut(t);
         table.chains.push(Chain { name: name.to_string(), kind, rules: Vec::new(), provenance });
         let i = table.chains.len() - 1;
-        self.index.insert((t, name.to_string()), i);
+        self.index[Self::slot(t)].insert(name.to_string(), i);
     }
 
     /// Appends a rule to a declared chain.
     pub fn rule(&mut self, t: TableName, chain: &str, matches: Vec<Match>, target: Option<Target>, provenance: Provenance) {
-        let i = *self
-            .index
-            .get(&(t, chain.to_string()))
-            .unwrap_or_else(|| panic!("rule for undeclared chain {chain} in {t:?}"));
+        let i = self.position(t, chain);
         self.written += 1;
         let order = self.written;
         self.table_mut(t).chains[i].rules.push(Rule { order, matches, target, provenance });
@@ -50,7 +59,7 @@ impl Builder {
     /// Prepends a jump rule to a built-in chain, as `EnsureRule(Prepend, …)` does on a fresh
     /// node: the last one ensured ends up first.
     pub fn prepend(&mut self, t: TableName, chain: &str, matches: Vec<Match>, target: Target, provenance: Provenance) {
-        let i = self.index[&(t, chain.to_string())];
+        let i = self.position(t, chain);
         self.table_mut(t).chains[i].rules.insert(0, Rule { order: 0, matches, target: Some(target), provenance });
     }
 

@@ -25,9 +25,10 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     for name in ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL"] {
         b.chain(Filter, name, KubeProxy, kp("base chains"));
     }
-    if localhost_firewall {
-        b.chain(Filter, "KUBE-FIREWALL", KubeProxy, kp("iptables.localhostNodePorts"));
-    }
+    // kube-proxy always ensures kubelet's KUBE-FIREWALL chain and its jumps; its restore input
+    // declares (and fills) it only for IPv4 with localhostNodePorts.
+    let firewall_kind = if localhost_firewall { KubeProxy } else { Ensured };
+    b.chain(Filter, "KUBE-FIREWALL", firewall_kind, kp("iptables.localhostNodePorts"));
     for name in ["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"] {
         b.chain(Nat, name, KubeProxy, kp("base chains"));
     }
@@ -53,11 +54,11 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
         m.push(comment(*text));
         b.prepend(*t, chain, m, Target::Jump { chain: dst.to_string() }, kp("jump chains"));
     }
+    // iptablesKubeletJumpChains: no comment, on every node.
+    for chain in ["INPUT", "OUTPUT"] {
+        b.prepend(Filter, chain, vec![], Target::Jump { chain: "KUBE-FIREWALL".into() }, kp("kubelet jump chains"));
+    }
     if localhost_firewall {
-        // iptablesKubeletJumpChains: no comment.
-        for chain in ["INPUT", "OUTPUT"] {
-            b.prepend(Filter, chain, vec![], Target::Jump { chain: "KUBE-FIREWALL".into() }, kp("iptables.localhostNodePorts"));
-        }
         b.rule(
             Filter,
             "KUBE-FIREWALL",
@@ -366,24 +367,22 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
         }
         b.rule(Nat, &fw_chain, vec![comment(format!("other traffic to {spn} will be dropped by KUBE-PROXY-FIREWALL"))], None, prov("spec.loadBalancerSourceRanges"));
     }
+    let seps = super::sep_names(sp);
     if uses_cluster_chain {
-        let eps: Vec<&EndpointInfo> = c.cluster.iter().map(|i| &sp.endpoints[*i]).collect();
-        endpoint_jumps(b, ctx, sp, &svc_chain, &eps);
+        endpoint_jumps(b, ctx, sp, &svc_chain, &c.cluster, &seps);
     }
     if uses_local_chain {
-        let eps: Vec<&EndpointInfo> = c.local.iter().map(|i| &sp.endpoints[*i]).collect();
-        endpoint_jumps(b, ctx, sp, &svl_chain, &eps);
+        endpoint_jumps(b, ctx, sp, &svl_chain, &c.local, &seps);
     }
-    for i in &c.all_reachable {
-        let ep = &sp.endpoints[*i];
-        sep_chain(b, ctx, sp, ep, true);
+    for &i in &c.all_reachable {
+        sep_chain(b, ctx, sp, i, &seps[i]);
     }
 }
 
-/// `writeServiceToEndpointRules`: affinity checks, then the random-probability cascade.
-pub(super) fn endpoint_jumps(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, chain: &str, eps: &[&EndpointInfo]) {
+/// `writeServiceToEndpointRules`: affinity checks, then the random-probability cascade over
+/// the endpoints `eps` (indexes into `sp.endpoints`; `seps` are their chain names).
+pub(super) fn endpoint_jumps(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, chain: &str, eps: &[usize], seps: &[String]) {
     let spn = sp.spn();
-    let proto = sp.protocol.lower();
     let comment_for = |ep: &EndpointInfo| -> Vec<Match> {
         if ctx.large_cluster {
             vec![]
@@ -394,41 +393,38 @@ pub(super) fn endpoint_jumps(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, chain
         }
     };
     if let Some(seconds) = sp.affinity_timeout {
-        for ep in eps {
-            let sep = names::sep_chain(&spn, proto, &ep.key());
+        for &i in eps {
+            let ep = &sp.endpoints[i];
             let mut m = comment_for(ep);
-            m.push(Match::RecentCheck { name: sep.clone(), seconds });
-            b.rule(Nat, chain, m, jump(sep), ctx.endpoint(sp, ep, "spec.sessionAffinity"));
+            m.push(Match::RecentCheck { name: seps[i].clone(), seconds });
+            b.rule(Nat, chain, m, jump(seps[i].as_str()), ctx.endpoint(sp, ep, "spec.sessionAffinity"));
         }
     }
     let n = eps.len();
-    for (i, ep) in eps.iter().enumerate() {
-        let sep = names::sep_chain(&spn, proto, &ep.key());
+    for (k, &i) in eps.iter().enumerate() {
+        let ep = &sp.endpoints[i];
         let mut m = comment_for(ep);
-        if i < n - 1 {
-            m.push(Match::Statistic { probability: format!("{:.10}", 1.0 / (n - i) as f64) });
+        if k < n - 1 {
+            m.push(Match::Statistic { probability: format!("{:.10}", 1.0 / (n - k) as f64) });
         }
-        b.rule(Nat, chain, m, jump(sep), ctx.endpoint(sp, ep, "endpoints"));
+        b.rule(Nat, chain, m, jump(seps[i].as_str()), ctx.endpoint(sp, ep, "endpoints"));
     }
 }
 
 /// A KUBE-SEP-* chain: hairpin masquerade and the DNAT.
-pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, ep: &EndpointInfo, declare: bool) {
+pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, i: usize, sep: &str) {
     let spn = sp.spn();
-    let sep = names::sep_chain(&spn, sp.protocol.lower(), &ep.key());
+    let ep = &sp.endpoints[i];
     let prov = ctx.endpoint(sp, ep, "endpoints");
-    if declare {
-        b.chain(Nat, &sep, KubeProxy, prov.clone());
-    }
+    b.chain(Nat, sep, KubeProxy, prov.clone());
     let c = || if ctx.large_cluster { vec![] } else { vec![comment(spn.clone())] };
     let mut m = c();
     m.push(Match::Source { negated: false, cidr: Cidr::host(ep.ip) });
-    b.rule(Nat, &sep, m, jump("KUBE-MARK-MASQ"), prov.clone());
+    b.rule(Nat, sep, m, jump("KUBE-MARK-MASQ"), prov.clone());
     let mut m = c();
     if sp.affinity_timeout.is_some() {
-        m.push(Match::RecentSet { name: sep.clone() });
+        m.push(Match::RecentSet { name: sep.to_string() });
     }
     m.push(Match::Protocol { protocol: sp.protocol });
-    b.rule(Nat, &sep, m, Some(Target::Dnat { to: ep.key() }), prov);
+    b.rule(Nat, sep, m, Some(Target::Dnat { to: ep.key() }), prov);
 }
-

@@ -126,6 +126,13 @@ pub fn build(cluster: &Cluster) -> Result<Dataplane, String> {
     })
 }
 
+/// The KUBE-SEP-* name of each endpoint of a service port (hashing is the costly part of a
+/// sync: each name is computed once).
+pub(crate) fn sep_names(sp: &ServicePort) -> Vec<String> {
+    let spn = sp.spn();
+    sp.endpoints.iter().map(|e| crate::proxy::names::sep_chain(&spn, sp.protocol.lower(), &e.key())).collect()
+}
+
 /// The `127.0.0.0/8` prefix, which several fixed rules use.
 pub(crate) fn loopback_v4() -> Cidr {
     Cidr::parse("127.0.0.0/8").unwrap()

@@ -39,7 +39,8 @@ pub enum ChainKind {
     BuiltIn,
     /// Declared and rewritten by kube-proxy's iptables-restore input.
     KubeProxy,
-    /// Created by kube-proxy outside the restore input (`KUBE-PROXY-CANARY`).
+    /// Ensured by kube-proxy outside its restore input (`KUBE-PROXY-CANARY`, and kubelet's
+    /// `KUBE-FIREWALL` when the restore input does not fill it).
     Ensured,
     /// Owned by kubelet; kube-proxy's rules may jump to it.
     Kubelet,

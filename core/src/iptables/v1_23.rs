@@ -8,7 +8,7 @@ use super::current::{endpoint_jumps, sep_chain};
 use super::model::*;
 use super::{builtin_chains, loopback_v4, Ctx};
 use crate::net::Cidr;
-use crate::proxy::{names, EndpointInfo, ServicePort};
+use crate::proxy::{names, ServicePort};
 use ChainKind::*;
 use TableName::*;
 
@@ -98,17 +98,22 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
     let xlb_chain = names::xlb_chain(&spn, proto);
     let fw_chain = names::fw_chain(&spn, proto);
 
-    // 1.23: ready endpoints only (the terminating-endpoint fallback was an alpha gate, off);
-    // internalTrafficPolicy Local narrows the service's endpoints to this node's.
-    let ready: Vec<&EndpointInfo> = sp.endpoints.iter().filter(|e| e.ready && (!sp.itp_local || e.is_local)).collect();
-    let local: Vec<&EndpointInfo> = ready.iter().copied().filter(|e| e.is_local).collect();
+    // 1.23 (`proxy.FilterEndpoints`): ready endpoints only (the terminating-endpoint fallback
+    // was an alpha gate, off); internalTrafficPolicy Local narrows them to this node's, except
+    // when externalTrafficPolicy is Local, which FilterEndpoints checks first.
+    let itp_filter = sp.itp_local && !sp.etp_local;
+    let ready: Vec<usize> = (0..sp.endpoints.len())
+        .filter(|&i| sp.endpoints[i].ready && (!itp_filter || sp.endpoints[i].is_local))
+        .collect();
+    let local: Vec<usize> = ready.iter().copied().filter(|&i| sp.endpoints[i].is_local).collect();
+    let seps = super::sep_names(sp);
     let has_endpoints = !ready.is_empty();
     let dst = |ip| Match::Destination { negated: false, cidr: Cidr::host(ip) };
     let dport = |port| Match::DestinationPort { port };
     let no_endpoints = format!("{spn} has no endpoints");
 
-    for ep in &ready {
-        sep_chain(b, ctx, sp, ep, true);
+    for &i in &ready {
+        sep_chain(b, ctx, sp, i, &seps[i]);
     }
     if has_endpoints {
         b.chain(Nat, &svc_chain, KubeProxy, prov("spec.ports"));
@@ -213,7 +218,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
     if !has_endpoints {
         return;
     }
-    endpoint_jumps(b, ctx, sp, &svc_chain, &ready);
+    endpoint_jumps(b, ctx, sp, &svc_chain, &ready, &seps);
     if !sp.etp_local {
         return;
     }
@@ -222,10 +227,10 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
     }
     let src_local = || Match::AddrType { negated: false, source: true, kind: "LOCAL".into() };
     b.rule(Nat, &xlb_chain, vec![comment(format!("masquerade LOCAL traffic for {spn} LB IP")), src_local()], jump("KUBE-MARK-MASQ"), prov("spec.externalTrafficPolicy"));
-    b.rule(Nat, &xlb_chain, vec![comment(format!("route LOCAL traffic for {spn} LB IP")), src_local()], jump(svc_chain.as_str()), prov("spec.externalTrafficPolicy"));
+    b.rule(Nat, &xlb_chain, vec![comment(format!("route LOCAL traffic for {spn} LB IP to service chain")), src_local()], jump(svc_chain.as_str()), prov("spec.externalTrafficPolicy"));
     if local.is_empty() {
         b.rule(Nat, &xlb_chain, vec![comment(format!("{spn} has no local endpoints"))], jump("KUBE-MARK-DROP"), prov("spec.externalTrafficPolicy"));
     } else {
-        endpoint_jumps(b, ctx, sp, &xlb_chain, &local);
+        endpoint_jumps(b, ctx, sp, &xlb_chain, &local, &seps);
     }
 }

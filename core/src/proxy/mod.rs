@@ -8,8 +8,9 @@ use crate::cluster::{Cluster, Item};
 use crate::input::ObjectRef;
 use crate::net::{join_host_port, Cidr};
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -226,18 +227,53 @@ fn topology_mode(eps: &[EndpointInfo], node_name: &str, zone: Option<&str>) -> T
 /// walks its service map in random order; kpx keeps the reader's order).
 pub fn service_ports(cluster: &Cluster) -> Vec<ServicePort> {
     let s = &cluster.settings;
+    // Slices by (namespace, kubernetes.io/service-name), as kube-proxy's slice cache keys them.
+    let mut slices: HashMap<(&str, &str), Vec<&Item<EndpointSlice>>> = HashMap::new();
+    // kube-proxy's informer also skips slices labelled service.kubernetes.io/headless.
+    let watched = |sl: &&Item<EndpointSlice>| sl.object.metadata.labels.as_ref().is_none_or(|l| !l.contains_key("service.kubernetes.io/headless"));
+    for sl in cluster.slices.iter().filter(watched) {
+        if let Some(name) = sl.object.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")) {
+            slices.entry((sl.reference.namespace.as_str(), name.as_str())).or_default().push(sl);
+        }
+    }
+    let gates = FeatureGates::of(s.version);
     let mut out = Vec::new();
-    for svc in &cluster.services {
-        out.extend(ports_of(svc, cluster, s.ipv6, &s.node_name));
+    for svc in cluster.services.iter().filter(|s| handled_by_kube_proxy(&s.object)) {
+        let mine = slices.get(&(svc.reference.namespace.as_str(), svc.reference.name.as_str())).map_or(&[][..], Vec::as_slice);
+        out.extend(ports_of(svc, mine, s.ipv6, &s.node_name, gates));
     }
     out
+}
+
+/// The label that hands a Service to another proxy; kube-proxy's informer never sees those.
+pub const SERVICE_PROXY_NAME_LABEL: &str = "service.kubernetes.io/service-proxy-name";
+
+/// kube-proxy watches Services without `service.kubernetes.io/service-proxy-name`.
+pub fn handled_by_kube_proxy(svc: &Service) -> bool {
+    svc.metadata.labels.as_ref().is_none_or(|l| !l.contains_key(SERVICE_PROXY_NAME_LABEL))
+}
+
+/// Feature gates whose default changes what kube-proxy programs, by release.
+#[derive(Clone, Copy, Debug)]
+struct FeatureGates {
+    /// LoadBalancerIPMode (on by default from 1.30): `ipMode: Proxy` ingress IPs get no rules.
+    lb_ip_mode: bool,
+    /// PreferSameTrafficDistribution (on by default from 1.34): node hints are read.
+    node_hints: bool,
+}
+
+impl FeatureGates {
+    fn of(v: crate::cluster::settings::Version) -> Self {
+        let at_least = |minor| v.major > 1 || (v.major == 1 && v.minor >= minor);
+        FeatureGates { lb_ip_mode: at_least(30), node_hints: at_least(34) }
+    }
 }
 
 fn parse_ip(s: &str) -> Option<IpAddr> {
     crate::net::parse_ip(s)
 }
 
-fn ports_of(svc: &Item<Service>, cluster: &Cluster, ipv6: bool, node_name: &str) -> Vec<ServicePort> {
+fn ports_of(svc: &Item<Service>, slices: &[&Item<EndpointSlice>], ipv6: bool, node_name: &str, gates: FeatureGates) -> Vec<ServicePort> {
     let Some(spec) = &svc.object.spec else { return vec![] };
     let ty = spec.type_.as_deref().unwrap_or("ClusterIP");
     // proxyutil.ShouldSkipService: headless, ExternalName, no ClusterIP.
@@ -262,7 +298,7 @@ fn ports_of(svc: &Item<Service>, cluster: &Cluster, ipv6: bool, node_name: &str)
         .and_then(|lb| lb.ingress.as_ref())
         .into_iter()
         .flatten()
-        .filter(|i| i.ip_mode.as_deref() != Some("Proxy"))
+        .filter(|i| !gates.lb_ip_mode || i.ip_mode.as_deref() != Some("Proxy"))
         .filter_map(|i| i.ip.as_deref().and_then(parse_ip))
         .filter(fam)
         .collect();
@@ -309,7 +345,7 @@ fn ports_of(svc: &Item<Service>, cluster: &Cluster, ipv6: bool, node_name: &str)
             is_load_balancer: is_lb,
             endpoints: Vec::new(),
         };
-        sp.endpoints = endpoints_for(&sp, cluster, ipv6, node_name);
+        sp.endpoints = endpoints_for(&sp, slices, ipv6, node_name, gates);
         out.push(sp);
     }
     out
@@ -318,15 +354,12 @@ fn ports_of(svc: &Item<Service>, cluster: &Cluster, ipv6: bool, node_name: &str)
 /// The endpoint map entry of a service port: slices labelled for the Service, ports with the
 /// same name and protocol, first address of each endpoint; duplicates resolved as kube-proxy
 /// does; sorted by `ip:port` string.
-fn endpoints_for(sp: &ServicePort, cluster: &Cluster, ipv6: bool, node_name: &str) -> Vec<EndpointInfo> {
+fn endpoints_for(sp: &ServicePort, slices: &[&Item<EndpointSlice>], ipv6: bool, node_name: &str, gates: FeatureGates) -> Vec<EndpointInfo> {
     let want_type = if ipv6 { "IPv6" } else { "IPv4" };
     let mut map: BTreeMap<String, EndpointInfo> = BTreeMap::new();
-    for sl in &cluster.slices {
+    for sl in slices {
         let o = &sl.object;
-        if sl.reference.namespace != sp.namespace
-            || o.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")) != Some(&sp.name)
-            || o.address_type != want_type
-        {
+        if o.address_type != want_type {
             continue;
         }
         for p in o.ports.iter().flatten() {
@@ -346,7 +379,11 @@ fn endpoints_for(sp: &ServicePort, cluster: &Cluster, ipv6: bool, node_name: &st
                     is_local: e.node_name.as_deref() == Some(node_name),
                     node_name: e.node_name.clone(),
                     zone_hints: e.hints.as_ref().and_then(|h| h.for_zones.as_ref()).into_iter().flatten().map(|z| z.name.clone()).collect(),
-                    node_hints: e.hints.as_ref().and_then(|h| h.for_nodes.as_ref()).into_iter().flatten().map(|z| z.name.clone()).collect(),
+                    node_hints: if gates.node_hints {
+                        e.hints.as_ref().and_then(|h| h.for_nodes.as_ref()).into_iter().flatten().map(|z| z.name.clone()).collect()
+                    } else {
+                        Vec::new()
+                    },
                     slice: sl.reference.clone(),
                     target: e.target_ref.as_ref().and_then(|t| {
                         Some(ObjectRef::new(t.kind.as_deref().unwrap_or("Pod"), t.namespace.as_deref().unwrap_or(&sp.namespace), t.name.as_deref()?))

@@ -1,0 +1,65 @@
+//! How long kpx takes from YAML text to a rendered view, at the sizes the article talks about
+//! (thousands of Services with ~10 endpoints each). Run: `cargo bench -p kpx-core --bench generate`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use kpx_core::views::{analyze, Request};
+use std::fmt::Write;
+use std::hint::black_box;
+
+/// `services` ClusterIP Services with `endpoints` ready endpoints each, spread over two nodes.
+fn cluster(services: usize, endpoints: usize) -> String {
+    let mut y = String::from("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nhostnameOverride: node-a\nclusterCIDR: 10.244.0.0/16\n");
+    for s in 0..services {
+        write!(
+            y,
+            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: svc{s}, namespace: bench}}\nspec:\n  type: NodePort\n  clusterIP: 10.96.{}.{}\n  ports:\n  - {{name: http, port: 80, nodePort: {}}}\n",
+            s / 250,
+            s % 250 + 2,
+            30000 + s
+        )
+        .unwrap();
+        write!(y, "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: svc{s}-1\n  namespace: bench\n  labels: {{kubernetes.io/service-name: svc{s}}}\naddressType: IPv4\nports: [{{name: http, port: 8080}}]\nendpoints:\n").unwrap();
+        for e in 0..endpoints {
+            let n = s * endpoints + e;
+            writeln!(y, "- {{addresses: [10.244.{}.{}], nodeName: node-{}}}", n / 250, n % 250 + 2, if e % 2 == 0 { "a" } else { "b" }).unwrap();
+        }
+    }
+    y
+}
+
+fn generate(c: &mut Criterion) {
+    let mut g = c.benchmark_group("yaml_to_restore");
+    g.sample_size(10);
+    for (services, endpoints) in [(10, 3), (100, 10), (1000, 10)] {
+        let text = cluster(services, endpoints);
+        g.bench_with_input(BenchmarkId::from_parameter(format!("{services}x{endpoints}")), &text, |b, text| {
+            b.iter(|| {
+                let a = analyze(black_box(text)).unwrap();
+                a.render(&Request { view: Some("restore".into()), ..Default::default() }).unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+/// The stages separately, at 1000 Services x 10 endpoints.
+fn stages(c: &mut Criterion) {
+    let text = cluster(1000, 10);
+    let mut g = c.benchmark_group("stages_1000x10");
+    g.sample_size(10);
+    g.bench_function("input::parse", |b| b.iter(|| kpx_core::input::parse(black_box(&text)).unwrap()));
+    let scenario = kpx_core::input::parse(&text).unwrap();
+    g.bench_function("cluster::build", |b| b.iter(|| kpx_core::cluster::build(black_box(&scenario), None).unwrap()));
+    let cluster = kpx_core::cluster::build(&scenario, None).unwrap();
+    g.bench_function("iptables::build", |b| b.iter(|| kpx_core::iptables::build(black_box(&cluster)).unwrap()));
+    let a = analyze(&text).unwrap();
+    for view in ["restore", "save"] {
+        g.bench_function(format!("render {view}"), |b| {
+            b.iter(|| a.render(&Request { view: Some(view.into()), ..Default::default() }).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, generate, stages);
+criterion_main!(benches);
