@@ -106,6 +106,19 @@ fn position(d: &Diagnostic) -> String {
     if d.pos.line == 0 { String::new() } else { format!("line {}, col {}: ", d.pos.line, d.pos.col) }
 }
 
+/// A `<select>` handler that sets one choice and renders again.
+fn on_select(state: &UseStateHandle<State>, set: fn(&mut State, String)) -> Callback<Event> {
+    let state = state.clone();
+    Callback::from(move |e: Event| {
+        let value = e.target_unchecked_into::<HtmlSelectElement>().value();
+        let mut next = (*state).clone();
+        set(&mut next, value);
+        let text = next.text.clone();
+        next.update(text);
+        state.set(next);
+    })
+}
+
 #[function_component(App)]
 fn app() -> Html {
     let state = use_state(|| {
@@ -122,29 +135,8 @@ fn app() -> Html {
             state.set(next);
         })
     };
-    let on_view = {
-        let state = state.clone();
-        Callback::from(move |e: Event| {
-            let view = e.target_unchecked_into::<HtmlSelectElement>().value();
-            let mut next = (*state).clone();
-            next.view = view;
-            let text = next.text.clone();
-            next.update(text);
-            state.set(next);
-        })
-    };
-
-    let on_node = {
-        let state = state.clone();
-        Callback::from(move |e: Event| {
-            let node = e.target_unchecked_into::<HtmlSelectElement>().value();
-            let mut next = (*state).clone();
-            next.node = Some(node);
-            let text = next.text.clone();
-            next.update(text);
-            state.set(next);
-        })
-    };
+    let on_view = on_select(&state, |s, view| s.view = view);
+    let on_node = on_select(&state, |s, node| s.node = Some(node));
     let on_preset = {
         let state = state.clone();
         Callback::from(move |e: Event| {

@@ -66,24 +66,35 @@ enum Children {
 }
 
 impl Spans {
-    /// The position of the deepest node on `path` that exists (a missing field points at its
-    /// parent, which is where the reader would add it).
-    pub fn locate(&self, path: &[Seg]) -> Pos {
+    /// The deepest node on `path` that exists, and whether the whole path was found.
+    fn walk(&self, path: &[Seg]) -> (&Spans, bool) {
         let mut node = self;
         for seg in path {
             let next = match (seg, &node.children) {
                 (Seg::Index(i), Children::Seq(items)) => items.get(*i),
-                (Seg::Key(k), Children::Map(entries)) => {
-                    entries.iter().find(|(key, _)| key == k).map(|(_, v)| v)
-                }
+                (Seg::Key(k), Children::Map(entries)) => entries.iter().find(|(key, _)| key == k).map(|(_, v)| v),
                 _ => None,
             };
             match next {
                 Some(n) => node = n,
-                None => break,
+                None => return (node, false),
             }
         }
-        node.pos
+        (node, true)
+    }
+
+    /// The position of the deepest node on `path` that exists (a missing field points at its
+    /// parent, which is where the reader would add it).
+    pub fn locate(&self, path: &[Seg]) -> Pos {
+        self.walk(path).0.pos
+    }
+
+    /// The positions under `path` (a List's item, say), or a leaf at the nearest position.
+    pub fn subtree(&self, path: &[Seg]) -> Spans {
+        match self.walk(path) {
+            (node, true) => node.clone(),
+            (node, false) => Spans { pos: node.pos, children: Children::None },
+        }
     }
 }
 
@@ -203,21 +214,3 @@ mod tests {
     }
 }
 
-impl Spans {
-    /// The positions under `path` (a List's item, say), or a leaf at the nearest position.
-    pub fn subtree(&self, path: &[Seg]) -> Spans {
-        let mut node = self;
-        for seg in path {
-            let next = match (seg, &node.children) {
-                (Seg::Index(i), Children::Seq(items)) => items.get(*i),
-                (Seg::Key(k), Children::Map(entries)) => entries.iter().find(|(key, _)| key == k).map(|(_, v)| v),
-                _ => None,
-            };
-            match next {
-                Some(n) => node = n,
-                None => return Spans { pos: node.pos, children: Children::None },
-            }
-        }
-        node.clone()
-    }
-}

@@ -3,7 +3,7 @@
 
 use super::builder::{comment, jump, Builder};
 use super::model::*;
-use super::{builtin_chains, Ctx, FilterVerdict};
+use super::{builtin_chains, forward_rules, install_jumps, jc, masquerade_rules, Ctx, FilterVerdict};
 use crate::cluster::settings::Version;
 use crate::net::Cidr;
 use crate::proxy::{categorize, names, EndpointInfo, ServicePort};
@@ -17,7 +17,6 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     let kp = |setting| ctx.kube_proxy(setting);
     let nfacct_supported = s.version >= Version { major: 1, minor: 29 };
     let mut b = Builder::new();
-    let mark = s.masquerade_mark();
     let localhost_firewall = !s.ipv6 && s.localhost_node_ports;
 
     // Built-in chains and kube-proxy's jumps into its own chains (not in the restore input).
@@ -32,28 +31,20 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     for name in ["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"] {
         b.chain(Nat, name, KubeProxy, kp("base chains"));
     }
-    let jumps: &[(TableName, &str, bool, &str, &str)] = &[
-        (Filter, "INPUT", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
-        (Filter, "FORWARD", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
-        (Filter, "INPUT", false, "kubernetes health check service ports", "KUBE-NODEPORTS"),
-        (Filter, "FORWARD", true, "kubernetes service portals", "KUBE-SERVICES"),
-        (Filter, "OUTPUT", true, "kubernetes service portals", "KUBE-SERVICES"),
-        (Filter, "FORWARD", false, "kubernetes forwarding rules", "KUBE-FORWARD"),
-        (Filter, "INPUT", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
-        (Filter, "OUTPUT", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
-        (Filter, "FORWARD", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
-        (Nat, "OUTPUT", false, "kubernetes service portals", "KUBE-SERVICES"),
-        (Nat, "PREROUTING", false, "kubernetes service portals", "KUBE-SERVICES"),
-        (Nat, "POSTROUTING", false, "kubernetes postrouting rules", "KUBE-POSTROUTING"),
-    ];
-    for (t, chain, new_only, text, dst) in jumps {
-        let mut m = Vec::new();
-        if *new_only {
-            m.push(Match::Conntrack { negated: false, states: "NEW".into() });
-        }
-        m.push(comment(*text));
-        b.prepend(*t, chain, m, Target::Jump { chain: dst.to_string() }, kp("jump chains"));
-    }
+    install_jumps(&mut b, ctx, &[
+        jc(Filter, "INPUT", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
+        jc(Filter, "FORWARD", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
+        jc(Filter, "INPUT", false, "kubernetes health check service ports", "KUBE-NODEPORTS"),
+        jc(Filter, "FORWARD", true, "kubernetes service portals", "KUBE-SERVICES"),
+        jc(Filter, "OUTPUT", true, "kubernetes service portals", "KUBE-SERVICES"),
+        jc(Filter, "FORWARD", false, "kubernetes forwarding rules", "KUBE-FORWARD"),
+        jc(Filter, "INPUT", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
+        jc(Filter, "OUTPUT", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
+        jc(Filter, "FORWARD", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
+        jc(Nat, "OUTPUT", false, "kubernetes service portals", "KUBE-SERVICES"),
+        jc(Nat, "PREROUTING", false, "kubernetes service portals", "KUBE-SERVICES"),
+        jc(Nat, "POSTROUTING", false, "kubernetes postrouting rules", "KUBE-POSTROUTING"),
+    ]);
     // iptablesKubeletJumpChains: no comment, on every node.
     for chain in ["INPUT", "OUTPUT"] {
         b.prepend(Filter, chain, vec![], Target::Jump { chain: "KUBE-FIREWALL".into() }, kp("kubelet jump chains"));
@@ -73,16 +64,7 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
         );
     }
 
-    b.rule(Nat, "KUBE-POSTROUTING", vec![Match::Mark { negated: true, value: mark, mask: mark }], Some(Target::Return), kp("iptables.masqueradeBit"));
-    b.rule(Nat, "KUBE-POSTROUTING", vec![], Some(Target::MarkXor { mark }), kp("iptables.masqueradeBit"));
-    b.rule(
-        Nat,
-        "KUBE-POSTROUTING",
-        vec![comment("kubernetes service traffic requiring SNAT")],
-        Some(Target::Masquerade { random_fully: s.random_fully }),
-        kp("masquerade"),
-    );
-    b.rule(Nat, "KUBE-MARK-MASQ", vec![], Some(Target::MarkOr { mark }), kp("iptables.masqueradeBit"));
+    masquerade_rules(&mut b, ctx);
 
     for sp in &ctx.ports {
         service_port(&mut b, ctx, sp, nfacct_supported);
@@ -112,27 +94,7 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
         }
     }
 
-    if !s.tcp_be_liberal {
-        let mut m = vec![Match::Conntrack { negated: false, states: "INVALID".into() }];
-        if nfacct_supported && s.nfacct.ct_state_invalid_dropped_pkts {
-            m.push(Match::Nfacct { name: "ct_state_invalid_dropped_pkts".into() });
-        }
-        b.rule(Filter, "KUBE-FORWARD", m, Some(Target::Drop), kp("conntrack"));
-    }
-    b.rule(
-        Filter,
-        "KUBE-FORWARD",
-        vec![comment("kubernetes forwarding rules"), Match::Mark { negated: false, value: mark, mask: mark }],
-        Some(Target::Accept),
-        kp("iptables.masqueradeBit"),
-    );
-    b.rule(
-        Filter,
-        "KUBE-FORWARD",
-        vec![comment("kubernetes forwarding conntrack rule"), Match::Conntrack { negated: false, states: "RELATED,ESTABLISHED".into() }],
-        Some(Target::Accept),
-        kp("conntrack"),
-    );
+    forward_rules(&mut b, ctx, !s.tcp_be_liberal, nfacct_supported && s.nfacct.ct_state_invalid_dropped_pkts);
     b.finish()
 }
 

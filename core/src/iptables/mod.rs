@@ -109,6 +109,76 @@ fn builtin_chains(b: &mut Builder, ctx: &Ctx) {
     }
 }
 
+/// One entry of kube-proxy's `iptablesJumpChains`: a jump from a built-in chain into its own.
+pub(crate) struct JumpChain {
+    table: TableName,
+    from: &'static str,
+    /// `-m conntrack --ctstate NEW` before the comment.
+    new_only: bool,
+    comment: &'static str,
+    to: &'static str,
+}
+
+const fn jc(table: TableName, from: &'static str, new_only: bool, comment: &'static str, to: &'static str) -> JumpChain {
+    JumpChain { table, from, new_only, comment, to }
+}
+
+/// Installs the jumps as `EnsureRule(Prepend, …)` does on a fresh node, in list order.
+fn install_jumps(b: &mut Builder, ctx: &Ctx, jumps: &[JumpChain]) {
+    for j in jumps {
+        let mut m = Vec::new();
+        if j.new_only {
+            m.push(Match::Conntrack { negated: false, states: "NEW".into() });
+        }
+        m.push(builder::comment(j.comment));
+        b.prepend(j.table, j.from, m, Target::Jump { chain: j.to.to_string() }, ctx.kube_proxy("jump chains"));
+    }
+}
+
+/// KUBE-POSTROUTING (masquerade what is marked, then clear the mark) and KUBE-MARK-MASQ.
+fn masquerade_rules(b: &mut Builder, ctx: &Ctx) {
+    let mark = ctx.settings.masquerade_mark();
+    let bit = || ctx.kube_proxy("iptables.masqueradeBit");
+    let nat = TableName::Nat;
+    b.rule(nat, "KUBE-POSTROUTING", vec![Match::Mark { negated: true, value: mark, mask: mark }], Some(Target::Return), bit());
+    b.rule(nat, "KUBE-POSTROUTING", vec![], Some(Target::MarkXor { mark }), bit());
+    b.rule(
+        nat,
+        "KUBE-POSTROUTING",
+        vec![builder::comment("kubernetes service traffic requiring SNAT")],
+        Some(Target::Masquerade { random_fully: ctx.settings.random_fully }),
+        ctx.kube_proxy("masquerade"),
+    );
+    b.rule(nat, "KUBE-MARK-MASQ", vec![], Some(Target::MarkOr { mark }), bit());
+}
+
+/// KUBE-FORWARD: drop INVALID (unless conntrack is liberal), accept marked and established.
+fn forward_rules(b: &mut Builder, ctx: &Ctx, invalid_drop: bool, invalid_nfacct: bool) {
+    let mark = ctx.settings.masquerade_mark();
+    let filter = TableName::Filter;
+    if invalid_drop {
+        let mut m = vec![Match::Conntrack { negated: false, states: "INVALID".into() }];
+        if invalid_nfacct {
+            m.push(Match::Nfacct { name: "ct_state_invalid_dropped_pkts".into() });
+        }
+        b.rule(filter, "KUBE-FORWARD", m, Some(Target::Drop), ctx.kube_proxy("conntrack"));
+    }
+    b.rule(
+        filter,
+        "KUBE-FORWARD",
+        vec![builder::comment("kubernetes forwarding rules"), Match::Mark { negated: false, value: mark, mask: mark }],
+        Some(Target::Accept),
+        ctx.kube_proxy("iptables.masqueradeBit"),
+    );
+    b.rule(
+        filter,
+        "KUBE-FORWARD",
+        vec![builder::comment("kubernetes forwarding conntrack rule"), Match::Conntrack { negated: false, states: "RELATED,ESTABLISHED".into() }],
+        Some(Target::Accept),
+        ctx.kube_proxy("conntrack"),
+    );
+}
+
 /// Builds the iptables dataplane kube-proxy would program on the shown node.
 pub fn build(cluster: &Cluster) -> Result<Dataplane, String> {
     let layout = Layout::for_version(cluster.settings.version)?;

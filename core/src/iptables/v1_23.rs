@@ -6,7 +6,7 @@
 use super::builder::{comment, jump, Builder};
 use super::current::{endpoint_jumps, sep_chain};
 use super::model::*;
-use super::{builtin_chains, loopback_v4, Ctx};
+use super::{builtin_chains, forward_rules, install_jumps, jc, loopback_v4, masquerade_rules, Ctx};
 use crate::net::Cidr;
 use crate::proxy::{names, ServicePort};
 use ChainKind::*;
@@ -20,7 +20,6 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     let s = ctx.settings;
     let kp = |setting| ctx.kube_proxy(setting);
     let mut b = Builder::new();
-    let mark = s.masquerade_mark();
 
     builtin_chains(&mut b, ctx);
     for name in ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-NODEPORTS"] {
@@ -33,30 +32,18 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     b.chain(Nat, "KUBE-MARK-DROP", Kubelet, Provenance::Kubelet);
     b.rule(Nat, "KUBE-MARK-DROP", vec![], Some(Target::MarkSet { value: DROP_MARK, mask: DROP_MARK }), Provenance::Kubelet);
 
-    let jumps: &[(TableName, &str, bool, &str, &str)] = &[
-        (Filter, "INPUT", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
-        (Filter, "FORWARD", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
-        (Filter, "INPUT", false, "kubernetes health check service ports", "KUBE-NODEPORTS"),
-        (Filter, "FORWARD", true, "kubernetes service portals", "KUBE-SERVICES"),
-        (Filter, "OUTPUT", true, "kubernetes service portals", "KUBE-SERVICES"),
-        (Filter, "FORWARD", false, "kubernetes forwarding rules", "KUBE-FORWARD"),
-        (Nat, "OUTPUT", false, "kubernetes service portals", "KUBE-SERVICES"),
-        (Nat, "PREROUTING", false, "kubernetes service portals", "KUBE-SERVICES"),
-        (Nat, "POSTROUTING", false, "kubernetes postrouting rules", "KUBE-POSTROUTING"),
-    ];
-    for (t, chain, new_only, text, dst) in jumps {
-        let mut m = Vec::new();
-        if *new_only {
-            m.push(Match::Conntrack { negated: false, states: "NEW".into() });
-        }
-        m.push(comment(*text));
-        b.prepend(*t, chain, m, Target::Jump { chain: dst.to_string() }, kp("jump chains"));
-    }
-
-    b.rule(Nat, "KUBE-POSTROUTING", vec![Match::Mark { negated: true, value: mark, mask: mark }], Some(Target::Return), kp("iptables.masqueradeBit"));
-    b.rule(Nat, "KUBE-POSTROUTING", vec![], Some(Target::MarkXor { mark }), kp("iptables.masqueradeBit"));
-    b.rule(Nat, "KUBE-POSTROUTING", vec![comment("kubernetes service traffic requiring SNAT")], Some(Target::Masquerade { random_fully: s.random_fully }), kp("masquerade"));
-    b.rule(Nat, "KUBE-MARK-MASQ", vec![], Some(Target::MarkOr { mark }), kp("iptables.masqueradeBit"));
+    install_jumps(&mut b, ctx, &[
+        jc(Filter, "INPUT", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
+        jc(Filter, "FORWARD", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
+        jc(Filter, "INPUT", false, "kubernetes health check service ports", "KUBE-NODEPORTS"),
+        jc(Filter, "FORWARD", true, "kubernetes service portals", "KUBE-SERVICES"),
+        jc(Filter, "OUTPUT", true, "kubernetes service portals", "KUBE-SERVICES"),
+        jc(Filter, "FORWARD", false, "kubernetes forwarding rules", "KUBE-FORWARD"),
+        jc(Nat, "OUTPUT", false, "kubernetes service portals", "KUBE-SERVICES"),
+        jc(Nat, "PREROUTING", false, "kubernetes service portals", "KUBE-SERVICES"),
+        jc(Nat, "POSTROUTING", false, "kubernetes postrouting rules", "KUBE-POSTROUTING"),
+    ]);
+    masquerade_rules(&mut b, ctx);
 
     for sp in &ctx.ports {
         service_port(&mut b, ctx, sp);
@@ -76,15 +63,8 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
         }
     }
 
-    b.rule(Filter, "KUBE-FORWARD", vec![Match::Conntrack { negated: false, states: "INVALID".into() }], Some(Target::Drop), kp("conntrack"));
-    b.rule(Filter, "KUBE-FORWARD", vec![comment("kubernetes forwarding rules"), Match::Mark { negated: false, value: mark, mask: mark }], Some(Target::Accept), kp("iptables.masqueradeBit"));
-    b.rule(
-        Filter,
-        "KUBE-FORWARD",
-        vec![comment("kubernetes forwarding conntrack rule"), Match::Conntrack { negated: false, states: "RELATED,ESTABLISHED".into() }],
-        Some(Target::Accept),
-        kp("conntrack"),
-    );
+    // 1.23 always dropped INVALID packets (no nf_conntrack_tcp_be_liberal check, no nfacct).
+    forward_rules(&mut b, ctx, true, false);
     b.finish()
 }
 
