@@ -3,7 +3,7 @@
 
 use super::builder::{comment, jump, Builder};
 use super::model::*;
-use super::{builtin_chains, forward_rules, install_jumps, jc, masquerade_rules, Ctx, FilterVerdict};
+use super::{builtin_chains, forward_rules, install_jumps, masquerade_rules, Ctx, FilterVerdict, FILTER_JUMPS, FIREWALL_JUMPS, NAT_JUMPS};
 use crate::cluster::settings::Version;
 use crate::net::Cidr;
 use crate::proxy::{categorize, names, EndpointInfo, ServicePort};
@@ -31,20 +31,7 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     for name in ["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"] {
         b.chain(Nat, name, KubeProxy, kp("base chains"));
     }
-    install_jumps(&mut b, ctx, &[
-        jc(Filter, "INPUT", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
-        jc(Filter, "FORWARD", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
-        jc(Filter, "INPUT", false, "kubernetes health check service ports", "KUBE-NODEPORTS"),
-        jc(Filter, "FORWARD", true, "kubernetes service portals", "KUBE-SERVICES"),
-        jc(Filter, "OUTPUT", true, "kubernetes service portals", "KUBE-SERVICES"),
-        jc(Filter, "FORWARD", false, "kubernetes forwarding rules", "KUBE-FORWARD"),
-        jc(Filter, "INPUT", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
-        jc(Filter, "OUTPUT", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
-        jc(Filter, "FORWARD", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
-        jc(Nat, "OUTPUT", false, "kubernetes service portals", "KUBE-SERVICES"),
-        jc(Nat, "PREROUTING", false, "kubernetes service portals", "KUBE-SERVICES"),
-        jc(Nat, "POSTROUTING", false, "kubernetes postrouting rules", "KUBE-POSTROUTING"),
-    ]);
+    install_jumps(&mut b, ctx, &[&FILTER_JUMPS[..], &FIREWALL_JUMPS, &NAT_JUMPS].concat());
     // iptablesKubeletJumpChains: no comment, on every node.
     for chain in ["INPUT", "OUTPUT"] {
         b.prepend(Filter, chain, vec![], Target::Jump { chain: "KUBE-FIREWALL".into() }, kp("kubelet jump chains"));

@@ -110,6 +110,7 @@ fn builtin_chains(b: &mut Builder, ctx: &Ctx) {
 }
 
 /// One entry of kube-proxy's `iptablesJumpChains`: a jump from a built-in chain into its own.
+#[derive(Clone, Copy)]
 pub(crate) struct JumpChain {
     table: TableName,
     from: &'static str,
@@ -122,6 +123,30 @@ pub(crate) struct JumpChain {
 const fn jc(table: TableName, from: &'static str, new_only: bool, comment: &'static str, to: &'static str) -> JumpChain {
     JumpChain { table, from, new_only, comment, to }
 }
+
+/// The filter-table jumps every layout since 1.21 installs, in kube-proxy's list order.
+const FILTER_JUMPS: [JumpChain; 6] = [
+    jc(TableName::Filter, "INPUT", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
+    jc(TableName::Filter, "FORWARD", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
+    jc(TableName::Filter, "INPUT", false, "kubernetes health check service ports", "KUBE-NODEPORTS"),
+    jc(TableName::Filter, "FORWARD", true, "kubernetes service portals", "KUBE-SERVICES"),
+    jc(TableName::Filter, "OUTPUT", true, "kubernetes service portals", "KUBE-SERVICES"),
+    jc(TableName::Filter, "FORWARD", false, "kubernetes forwarding rules", "KUBE-FORWARD"),
+];
+
+/// KUBE-PROXY-FIREWALL's jumps (≥ 1.25), listed after the filter jumps.
+const FIREWALL_JUMPS: [JumpChain; 3] = [
+    jc(TableName::Filter, "INPUT", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
+    jc(TableName::Filter, "OUTPUT", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
+    jc(TableName::Filter, "FORWARD", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
+];
+
+/// The nat-table jumps, last in the list.
+const NAT_JUMPS: [JumpChain; 3] = [
+    jc(TableName::Nat, "OUTPUT", false, "kubernetes service portals", "KUBE-SERVICES"),
+    jc(TableName::Nat, "PREROUTING", false, "kubernetes service portals", "KUBE-SERVICES"),
+    jc(TableName::Nat, "POSTROUTING", false, "kubernetes postrouting rules", "KUBE-POSTROUTING"),
+];
 
 /// Installs the jumps as `EnsureRule(Prepend, …)` does on a fresh node, in list order.
 fn install_jumps(b: &mut Builder, ctx: &Ctx, jumps: &[JumpChain]) {

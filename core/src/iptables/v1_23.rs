@@ -6,7 +6,7 @@
 use super::builder::{comment, jump, Builder};
 use super::current::{endpoint_jumps, sep_chain};
 use super::model::*;
-use super::{builtin_chains, forward_rules, install_jumps, jc, loopback_v4, masquerade_rules, Ctx};
+use super::{builtin_chains, forward_rules, install_jumps, loopback_v4, masquerade_rules, Ctx, FILTER_JUMPS, NAT_JUMPS};
 use crate::net::Cidr;
 use crate::proxy::{names, ServicePort};
 use ChainKind::*;
@@ -32,17 +32,7 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     b.chain(Nat, "KUBE-MARK-DROP", Kubelet, Provenance::Kubelet);
     b.rule(Nat, "KUBE-MARK-DROP", vec![], Some(Target::MarkSet { value: DROP_MARK, mask: DROP_MARK }), Provenance::Kubelet);
 
-    install_jumps(&mut b, ctx, &[
-        jc(Filter, "INPUT", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
-        jc(Filter, "FORWARD", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
-        jc(Filter, "INPUT", false, "kubernetes health check service ports", "KUBE-NODEPORTS"),
-        jc(Filter, "FORWARD", true, "kubernetes service portals", "KUBE-SERVICES"),
-        jc(Filter, "OUTPUT", true, "kubernetes service portals", "KUBE-SERVICES"),
-        jc(Filter, "FORWARD", false, "kubernetes forwarding rules", "KUBE-FORWARD"),
-        jc(Nat, "OUTPUT", false, "kubernetes service portals", "KUBE-SERVICES"),
-        jc(Nat, "PREROUTING", false, "kubernetes service portals", "KUBE-SERVICES"),
-        jc(Nat, "POSTROUTING", false, "kubernetes postrouting rules", "KUBE-POSTROUTING"),
-    ]);
+    install_jumps(&mut b, ctx, &[&FILTER_JUMPS[..], &NAT_JUMPS].concat());
     masquerade_rules(&mut b, ctx);
 
     for sp in &ctx.ports {
