@@ -52,6 +52,9 @@ enum Command {
         /// Numeric addresses and ports in the list view (`iptables -L -n`).
         #[arg(long)]
         numeric: bool,
+        /// kubectl views: every namespace, as `kubectl get -A`.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
         /// Show kube-proxy on this node (default: NodeEnvironment.nodeName, else
         /// hostnameOverride, else the first Node).
         #[arg(long)]
@@ -89,7 +92,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Render { mode, view, table, chain, numeric, node, format, file } => {
+        Command::Render { mode, view, table, chain, numeric, all_namespaces, node, format, file } => {
             let text = match read_input(&file) {
                 Ok(t) => t,
                 Err(e) => {
@@ -127,6 +130,7 @@ fn main() -> ExitCode {
                 }),
                 chain,
                 numeric,
+                all_namespaces,
             };
             let out = if format == Format::Json { analysis.json(&req) } else { analysis.render(&req) };
             match out {

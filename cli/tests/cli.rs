@@ -142,3 +142,15 @@ fn another_nodes_view() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(stderr(&o), "kpx: no Node named \"node-z\"; the input has: node-a, node-b\n");
 }
+
+#[test]
+fn kubectl_views_follow_kubectls_namespace_rules() {
+    let o = kpx(&["render", "--view", "get-svc", &seed()], None);
+    let out = stdout(&o);
+    assert!(out.starts_with("NAME         TYPE        CLUSTER-IP       EXTERNAL-IP   PORT(S)    AGE\n"), "{out}");
+    assert!(!out.contains("kube-dns"), "plain `kubectl get svc` shows the default namespace:\n{out}");
+    let o = kpx(&["render", "--view", "get-svc", "-A", &seed()], None);
+    let out = stdout(&o);
+    assert!(out.starts_with("NAMESPACE     NAME         TYPE"), "{out}");
+    assert!(out.contains("kube-system   kube-dns     ClusterIP   10.96.0.10"), "{out}");
+}

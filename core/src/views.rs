@@ -20,10 +20,10 @@ pub struct ViewInfo {
 }
 
 const COMMON: &[ViewInfo] = &[
-    ViewInfo { name: "get-svc", description: "kubectl get svc -A" },
-    ViewInfo { name: "get-ep", description: "kubectl get ep -A" },
-    ViewInfo { name: "get-endpointslices", description: "kubectl get endpointslices -A" },
-    ViewInfo { name: "get-pods", description: "kubectl get pods -A -o wide" },
+    ViewInfo { name: "get-svc", description: "kubectl get svc [-A]" },
+    ViewInfo { name: "get-ep", description: "kubectl get ep [-A]" },
+    ViewInfo { name: "get-endpointslices", description: "kubectl get endpointslices [-A]" },
+    ViewInfo { name: "get-pods", description: "kubectl get pods [-A] -o wide" },
 ];
 
 const IPTABLES: &[ViewInfo] = &[
@@ -74,6 +74,8 @@ pub struct Request {
     pub table: Option<TableName>,
     pub chain: Option<String>,
     pub numeric: bool,
+    /// kubectl views: every namespace (`-A`) instead of `default`.
+    pub all_namespaces: bool,
 }
 
 impl Analysis {
@@ -95,11 +97,12 @@ impl Analysis {
         }
         let view = req.view.clone().unwrap_or_else(|| available[0].name.to_string());
         let c = &self.cluster;
+        let scope = if req.all_namespaces { kubectl::Scope::AllNamespaces } else { kubectl::Scope::DefaultNamespace };
         match view.as_str() {
-            "get-svc" => Ok(kubectl::get_svc(c)),
-            "get-ep" => Ok(kubectl::get_ep(c)),
-            "get-endpointslices" => Ok(kubectl::get_endpointslices(c)),
-            "get-pods" => Ok(kubectl::get_pods(c)),
+            "get-svc" => Ok(kubectl::get_svc(c, scope)),
+            "get-ep" => Ok(kubectl::get_ep(c, scope)),
+            "get-endpointslices" => Ok(kubectl::get_endpointslices(c, scope)),
+            "get-pods" => Ok(kubectl::get_pods(c, scope)),
             "restore" | "save" | "list" if mode == Mode::Iptables => {
                 let dp = self.iptables.as_ref().map_err(Clone::clone)?;
                 let layout = self.layout.clone()?;

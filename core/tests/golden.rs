@@ -11,6 +11,10 @@ fn all_views(name: &str, text: &str) {
     for v in views(a.cluster.settings.mode) {
         let out = a.render(&Request { view: Some(v.name.into()), ..Default::default() }).unwrap();
         insta::assert_snapshot!(format!("{name}__{}", v.name), out);
+        if v.name.starts_with("get-") {
+            let all = a.render(&Request { view: Some(v.name.into()), all_namespaces: true, ..Default::default() }).unwrap();
+            insta::assert_snapshot!(format!("{name}__{}-A", v.name), all);
+        }
     }
     let filter = a
         .render(&Request { view: Some("list".into()), table: Some(TableName::Filter), numeric: true, ..Default::default() })

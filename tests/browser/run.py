@@ -148,6 +148,9 @@ def test_switching_views(d, site):
     d.js("const s = document.querySelector('#view'); s.value = 'get-svc';"
          "s.dispatchEvent(new Event('change', {bubbles: true}));")
     d.wait_for("kubectl get svc", lambda: "nginx        ClusterIP   10.109.134.113" in output(d))
+    assert "kube-dns" not in output(d), "plain kubectl get shows the default namespace"
+    d.js("const c = document.querySelector('#all-namespaces'); c.click();")
+    d.wait_for("kubectl get svc -A", lambda: "kube-system   kube-dns" in output(d))
     d.js("const s = document.querySelector('#view'); s.value = 'list';"
          "s.dispatchEvent(new Event('change', {bubbles: true}));")
     d.wait_for("iptables -L", lambda: "tcp dpt:webcache" in output(d))

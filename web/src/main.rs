@@ -54,15 +54,17 @@ struct State {
     view: String,
     /// The node chosen by the reader (`None`: the one the input names).
     node: Option<String>,
+    /// kubectl views: every namespace (`-A`).
+    all_namespaces: bool,
     /// Problems of the current text (empty when it rendered).
     errors: Vec<Diagnostic>,
     /// The output of the last text that rendered.
     last_good: Output,
 }
 
-fn compute(text: &str, view: &str, node: Option<&str>) -> Result<Output, Vec<Diagnostic>> {
+fn compute(text: &str, view: &str, node: Option<&str>, all_namespaces: bool) -> Result<Output, Vec<Diagnostic>> {
     let analysis = analyze_on(text, node).map_err(|e| e.diagnostics)?;
-    let req = Request { view: Some(view.to_string()), ..Default::default() };
+    let req = Request { view: Some(view.to_string()), all_namespaces, ..Default::default() };
     let rendered = analysis
         .render(&req)
         .map_err(|msg| vec![Diagnostic { severity: Severity::Error, pos: Default::default(), message: msg }])?;
@@ -77,15 +79,15 @@ fn compute(text: &str, view: &str, node: Option<&str>) -> Result<Output, Vec<Dia
 
 impl State {
     fn new(text: String, view: String) -> Self {
-        let mut s = State { text: String::new(), view, node: None, errors: vec![], last_good: Output::default() };
+        let mut s = State { text: String::new(), view, node: None, all_namespaces: false, errors: vec![], last_good: Output::default() };
         s.update(text);
         s
     }
     fn update(&mut self, text: String) {
         // A chosen node that the edit removed falls back to the input's own.
-        let mut result = compute(&text, &self.view, self.node.as_deref());
+        let mut result = compute(&text, &self.view, self.node.as_deref(), self.all_namespaces);
         if result.is_err() && self.node.is_some() {
-            if let Ok(out) = compute(&text, &self.view, None) {
+            if let Ok(out) = compute(&text, &self.view, None, self.all_namespaces) {
                 self.node = None;
                 result = Ok(out);
             }
@@ -106,17 +108,24 @@ fn position(d: &Diagnostic) -> String {
     if d.pos.line == 0 { String::new() } else { format!("line {}, col {}: ", d.pos.line, d.pos.col) }
 }
 
-/// A `<select>` handler that sets one choice and renders again.
-fn on_select(state: &UseStateHandle<State>, set: fn(&mut State, String)) -> Callback<Event> {
+/// A form-control handler: reads the control, sets one choice, renders again.
+fn on_change<V: 'static>(state: &UseStateHandle<State>, read: fn(Event) -> V, set: fn(&mut State, V)) -> Callback<Event> {
     let state = state.clone();
     Callback::from(move |e: Event| {
-        let value = e.target_unchecked_into::<HtmlSelectElement>().value();
         let mut next = (*state).clone();
-        set(&mut next, value);
+        set(&mut next, read(e));
         let text = next.text.clone();
         next.update(text);
         state.set(next);
     })
+}
+
+fn select_value(e: Event) -> String {
+    e.target_unchecked_into::<HtmlSelectElement>().value()
+}
+
+fn checkbox_value(e: Event) -> bool {
+    e.target_unchecked_into::<web_sys::HtmlInputElement>().checked()
 }
 
 #[function_component(App)]
@@ -135,8 +144,9 @@ fn app() -> Html {
             state.set(next);
         })
     };
-    let on_view = on_select(&state, |s, view| s.view = view);
-    let on_node = on_select(&state, |s, node| s.node = Some(node));
+    let on_view = on_change(&state, select_value, |s, view| s.view = view);
+    let on_node = on_change(&state, select_value, |s, node| s.node = Some(node));
+    let on_all_namespaces = on_change(&state, checkbox_value, |s, all| s.all_namespaces = all);
     let on_preset = {
         let state = state.clone();
         Callback::from(move |e: Event| {
@@ -192,6 +202,9 @@ fn app() -> Html {
                     <select id="node" onchange={on_node}>
                         { for out.nodes.iter().map(|n| html! { <option value={n.clone()} selected={*n == out.node}>{ n }</option> }) }
                     </select>
+                    if state.view.starts_with("get-") {
+                        <label class="check"><input id="all-namespaces" type="checkbox" checked={state.all_namespaces} onchange={on_all_namespaces} />{ "-A (all namespaces)" }</label>
+                    }
                     if stale { <span class="stale">{ "showing the last valid input" }</span> }
                 </div>
                 <pre id="output" class={classes!("output", stale.then_some("stale"))}>{ &out.text }</pre>

@@ -1,6 +1,7 @@
-//! `kubectl get … -A` tables, in kubectl's column layout (Go's tabwriter with minwidth 10,
-//! padding 3). Objects carry no creationTimestamp here, so AGE is `<unknown>`, as kubectl
-//! prints it for such objects.
+//! `kubectl get …` tables, in kubectl's column layout (Go's tabwriter with minwidth 6,
+//! padding 3): the `default` namespace as plain `kubectl get` shows it, or every namespace with
+//! a NAMESPACE column as `kubectl get -A`. Objects carry no creationTimestamp here, so AGE is
+//! `<unknown>`, as kubectl prints it for such objects.
 
 use super::slices::{pod_ip, pod_ready, SERVICE_NAME_LABEL};
 use super::Cluster;
@@ -8,14 +9,14 @@ use std::net::IpAddr;
 
 const AGE: &str = "<unknown>";
 
-/// Lays out rows like `tabwriter.NewWriter(out, 10, 4, 3, ' ', 0)`: each column but the last
-/// is as wide as its widest cell plus 3, and at least 10.
+/// Lays out rows like kubectl's `tabwriter.NewWriter(out, 6, 4, 3, ' ', 0)`: each column but the last
+/// is as wide as its widest cell plus 3, and at least 6.
 pub fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0usize; cols];
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count() + 3).max(10);
+            widths[i] = widths[i].max(cell.chars().count() + 3).max(6);
         }
     }
     let mut out = String::new();
@@ -33,12 +34,40 @@ pub fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Which namespaces a `kubectl get` shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// `kubectl get …`: the `default` namespace, no NAMESPACE column.
+    #[default]
+    DefaultNamespace,
+    /// `kubectl get -A …`
+    AllNamespaces,
+}
+
+/// Rows are built with the namespace first; plain `kubectl get` keeps the default
+/// namespace's rows and drops that column.
+fn finish(rows: Vec<Vec<String>>, scope: Scope) -> String {
+    if scope == Scope::AllNamespaces {
+        return table(&rows);
+    }
+    let mut kept: Vec<Vec<String>> = Vec::new();
+    for (i, r) in rows.into_iter().enumerate() {
+        if i == 0 || r[0] == "default" {
+            kept.push(r[1..].to_vec());
+        }
+    }
+    if kept.len() == 1 {
+        return "No resources found in default namespace.\n".to_string();
+    }
+    table(&kept)
+}
+
 fn row(cells: &[&str]) -> Vec<String> {
     cells.iter().map(|c| c.to_string()).collect()
 }
 
-/// `kubectl get svc -A`
-pub fn get_svc(c: &Cluster) -> String {
+/// `kubectl get svc [-A]`
+pub fn get_svc(c: &Cluster, scope: Scope) -> String {
     let mut rows = vec![row(&["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"])];
     for s in &c.services {
         let spec = s.object.spec.clone().unwrap_or_default();
@@ -94,7 +123,7 @@ pub fn get_svc(c: &Cluster) -> String {
             AGE.into(),
         ]);
     }
-    table(&rows)
+    finish(rows, scope)
 }
 
 fn first_three(items: &[String]) -> String {
@@ -108,9 +137,9 @@ fn first_three(items: &[String]) -> String {
     out
 }
 
-/// `kubectl get ep -A`: what the Endpoints controller would publish, i.e. the ready
+/// `kubectl get ep [-A]`: what the Endpoints controller would publish, i.e. the ready
 /// addresses of each Service's slices, sorted by address, for each port.
-pub fn get_ep(c: &Cluster) -> String {
+pub fn get_ep(c: &Cluster, scope: Scope) -> String {
     let mut rows = vec![row(&["NAMESPACE", "NAME", "ENDPOINTS", "AGE"])];
     for s in &c.services {
         let spec = s.object.spec.clone().unwrap_or_default();
@@ -140,11 +169,11 @@ pub fn get_ep(c: &Cluster) -> String {
         }
         rows.push(vec![s.reference.namespace.clone(), s.reference.name.clone(), first_three(&items), AGE.into()]);
     }
-    table(&rows)
+    finish(rows, scope)
 }
 
-/// `kubectl get endpointslices -A`
-pub fn get_endpointslices(c: &Cluster) -> String {
+/// `kubectl get endpointslices [-A]`
+pub fn get_endpointslices(c: &Cluster, scope: Scope) -> String {
     let mut rows = vec![row(&["NAMESPACE", "NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"])];
     for sl in &c.slices {
         let ports: Vec<String> = sl.object.ports.iter().flatten().filter_map(|p| p.port.map(|n| n.to_string())).collect();
@@ -160,11 +189,11 @@ pub fn get_endpointslices(c: &Cluster) -> String {
             AGE.into(),
         ]);
     }
-    table(&rows)
+    finish(rows, scope)
 }
 
-/// `kubectl get pods -A -o wide`
-pub fn get_pods(c: &Cluster) -> String {
+/// `kubectl get pods [-A] -o wide`
+pub fn get_pods(c: &Cluster, scope: Scope) -> String {
     let mut rows = vec![row(&[
         "NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES",
     ])];
@@ -189,7 +218,7 @@ pub fn get_pods(c: &Cluster) -> String {
             "<none>".into(),
         ]);
     }
-    table(&rows)
+    finish(rows, scope)
 }
 
 #[cfg(test)]
