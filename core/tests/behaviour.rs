@@ -138,3 +138,12 @@ fn release_1_22_writes_host_addresses_with_32() {
     let out = render(&with("", "kubeProxyVersion: \"1.22\"\n", &rest), "restore");
     assert!(out.contains("-d 10.96.0.9/32 --dport 80 -j KUBE-SVC-") && out.contains("-s 10.244.0.5/32 -j KUBE-MARK-MASQ"), "{out}");
 }
+
+#[test]
+fn release_1_23_declares_the_firewall_chain_once_per_load_balancer_ip() {
+    let spec = "  type: LoadBalancer\n  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80, nodePort: 30080}]\nstatus:\n  loadBalancer:\n    ingress: [{ip: 203.0.113.1}, {ip: 203.0.113.2}]\n";
+    let rest = svc("lb", spec) + &slice("lb", "http", &["{addresses: [10.244.0.5]}"]);
+    let out = render(&with("", "kubeProxyVersion: \"1.23\"\n", &rest), "restore");
+    assert_eq!(lines_with(&out, ":KUBE-FW-").len(), 2, "{out}");
+    assert_eq!(lines_with(&out, "-j KUBE-MARK-DROP").len(), 2, "the FW rules are written per IP too:\n{out}");
+}

@@ -43,9 +43,15 @@ impl Builder {
             return;
         }
         let table = self.table_mut(t);
-        table.chains.push(Chain { name: name.to_string(), kind, rules: Vec::new(), provenance });
+        table.chains.push(Chain { name: name.to_string(), kind, rules: Vec::new(), provenance, declarations: 1 });
         let i = table.chains.len() - 1;
         self.index[Self::slot(t)].insert(name.to_string(), i);
+    }
+
+    /// Declares an existing chain once more in the restore input.
+    pub fn redeclare(&mut self, t: TableName, name: &str) {
+        let i = self.position(t, name);
+        self.table_mut(t).chains[i].declarations += 1;
     }
 
     /// Appends a rule to a declared chain.

@@ -75,6 +75,14 @@ pub struct Chain {
     pub kind: ChainKind,
     pub rules: Vec<Rule>,
     pub provenance: Provenance,
+    /// How many times kube-proxy's restore input declares the chain (1.23 wrote a KUBE-FW-*
+    /// line once per LoadBalancer IP); harmless to iptables-restore, kept for exactness.
+    #[serde(skip_serializing_if = "is_one")]
+    pub declarations: usize,
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -93,7 +93,9 @@ pub fn restore(dp: &Dataplane, layout: Layout, sel: Select) -> String {
         let chains: Vec<&Chain> = t.chains.iter().filter(|c| c.kind == ChainKind::KubeProxy).collect();
         writeln!(out, "*{}", t.name.as_str()).unwrap();
         for c in &chains {
-            writeln!(out, ":{} - [0:0]", c.name).unwrap();
+            for _ in 0..c.declarations {
+                writeln!(out, ":{} - [0:0]", c.name).unwrap();
+            }
         }
         let mut rules: Vec<(&str, &Rule)> = chains
             .iter()

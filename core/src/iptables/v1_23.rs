@@ -126,10 +126,15 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
         }
     }
     // LoadBalancer ingress IPs: every one goes through KUBE-FW-*.
-    for ip in &sp.lb_vips {
+    for (k, ip) in sp.lb_vips.iter().enumerate() {
         let args = vec![comment(format!("{spn} loadbalancer IP")), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)];
         if has_endpoints {
-            b.chain(Nat, &fw_chain, KubeProxy, prov("status.loadBalancer.ingress"));
+            // The chain line is written once per LoadBalancer IP.
+            if k == 0 {
+                b.chain(Nat, &fw_chain, KubeProxy, prov("status.loadBalancer.ingress"));
+            } else {
+                b.redeclare(Nat, &fw_chain);
+            }
             b.rule(Nat, "KUBE-SERVICES", args, jump(fw_chain.as_str()), prov("status.loadBalancer.ingress"));
             let fw_comment = || comment(format!("{spn} loadbalancer IP"));
             if !sp.etp_local {
