@@ -8,7 +8,7 @@ use crate::cluster::{self, kubectl, Cluster};
 use crate::diag::InputError;
 use crate::input;
 use crate::iptables::model::{Dataplane, TableName};
-use crate::iptables::render::{self, ListOptions, Select};
+use crate::iptables::render::{self, Line, ListOptions, Select};
 use crate::iptables::{self, Layout};
 use serde::Serialize;
 
@@ -64,6 +64,14 @@ pub fn analyze_on(text: &str, node: Option<&str>) -> Result<Analysis, InputError
     Ok(Analysis { cluster, iptables, layout })
 }
 
+/// One line of a rendered view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ViewLine {
+    pub text: String,
+    /// Why the chain or rule on this line exists, for the reader.
+    pub why: Option<String>,
+}
+
 /// What to render.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
@@ -90,6 +98,16 @@ impl Analysis {
 
     /// Renders a view as text.
     pub fn render(&self, req: &Request) -> Result<String, String> {
+        self.render_lines(req).map(|lines| lines.iter().map(|l| format!("{}\n", l.text)).collect())
+    }
+
+    /// Renders a view line by line, each with why it is there where it stands for a chain or
+    /// a rule (`None` for headers and kubectl tables).
+    pub fn render_lines(&self, req: &Request) -> Result<Vec<ViewLine>, String> {
+        let annotate = |lines: Vec<Line>| -> Vec<ViewLine> {
+            lines.into_iter().map(|l| ViewLine { why: l.source.map(|p| p.describe()), text: l.text }).collect()
+        };
+        let plain = |text: String| -> Vec<ViewLine> { text.lines().map(|t| ViewLine { text: t.to_string(), why: None }).collect() };
         let mode = self.mode(req);
         let available = views(mode);
         if available.len() == COMMON.len() && req.view.as_deref().is_none_or(|v| !COMMON.iter().any(|c| c.name == v)) {
@@ -99,10 +117,10 @@ impl Analysis {
         let c = &self.cluster;
         let scope = if req.all_namespaces { kubectl::Scope::AllNamespaces } else { kubectl::Scope::DefaultNamespace };
         match view.as_str() {
-            "get-svc" => Ok(kubectl::get_svc(c, scope)),
-            "get-ep" => Ok(kubectl::get_ep(c, scope)),
-            "get-endpointslices" => Ok(kubectl::get_endpointslices(c, scope)),
-            "get-pods" => Ok(kubectl::get_pods(c, scope)),
+            "get-svc" => Ok(plain(kubectl::get_svc(c, scope))),
+            "get-ep" => Ok(plain(kubectl::get_ep(c, scope))),
+            "get-endpointslices" => Ok(plain(kubectl::get_endpointslices(c, scope))),
+            "get-pods" => Ok(plain(kubectl::get_pods(c, scope))),
             "restore" | "save" | "list" if mode == Mode::Iptables => {
                 let dp = self.iptables.as_ref().map_err(Clone::clone)?;
                 let layout = self.layout.clone()?;
@@ -115,15 +133,16 @@ impl Analysis {
                     }
                 }
                 match view.as_str() {
-                    "restore" => Ok(render::restore(dp, layout, sel)),
-                    "save" => Ok(render::save(dp, ipv6, sel)),
-                    _ => render::list(
+                    "restore" => Ok(annotate(render::restore_lines(dp, layout, sel))),
+                    "save" => Ok(annotate(render::save_lines(dp, ipv6, sel))),
+                    _ => render::list_lines(
                         dp,
                         req.table.unwrap_or(TableName::Nat),
                         req.chain.as_deref(),
                         ListOptions { verbose: true, numeric: req.numeric },
                         ipv6,
-                    ),
+                    )
+                    .map(annotate),
                 }
             }
             other => Err(format!(

@@ -194,6 +194,16 @@ def test_switching_nodes(d, site):
     assert local_a not in output(d)
 
 
+def test_rules_say_why_they_exist(d, site):
+    d.get(site)
+    d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
+    why = d.js("""for (const s of document.querySelectorAll('#output .why'))
+                    if (s.textContent.startsWith('-A KUBE-SVC-2CMXP7HKUVJN7L6M') && s.textContent.includes('C2Y64IBVPH4YIBGX'))
+                      return s.title;
+                  return null;""")
+    assert why and "Service default/nginx" in why and "endpoint 172.17.0.3:80" in why and "Pod default/nginx-deployment-9456bbbf9-zbtt2" in why, why
+
+
 def main():
     if not os.path.exists(os.path.join(DIST, "index.html")):
         print("dist/index.html missing: build the site first (trunk build --release)", file=sys.stderr)

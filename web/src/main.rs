@@ -6,7 +6,7 @@
 //! purpose so that a typo never blanks the screen.
 
 use gloo::storage::{LocalStorage, Storage};
-use kpx_core::views::{analyze_on, views, Request};
+use kpx_core::views::{analyze_on, views, Request, ViewLine};
 use kpx_core::{Diagnostic, Severity};
 use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -40,7 +40,8 @@ fn initial_text() -> String {
 /// What the reader sees below the editor.
 #[derive(Clone, PartialEq, Default)]
 struct Output {
-    text: String,
+    /// The view, line by line, each with why it is there (shown on hover).
+    lines: Vec<ViewLine>,
     /// The node whose kube-proxy is shown, and the nodes one can switch to.
     node: String,
     nodes: Vec<String>,
@@ -66,10 +67,10 @@ fn compute(text: &str, view: &str, node: Option<&str>, all_namespaces: bool) -> 
     let analysis = analyze_on(text, node).map_err(|e| e.diagnostics)?;
     let req = Request { view: Some(view.to_string()), all_namespaces, ..Default::default() };
     let rendered = analysis
-        .render(&req)
+        .render_lines(&req)
         .map_err(|msg| vec![Diagnostic { severity: Severity::Error, pos: Default::default(), message: msg }])?;
     Ok(Output {
-        text: rendered,
+        lines: rendered,
         node: analysis.cluster.settings.node_name.clone(),
         nodes: analysis.node_names(),
         notes: analysis.cluster.notes.iter().map(|n| n.message.clone()).collect(),
@@ -207,7 +208,12 @@ fn app() -> Html {
                     }
                     if stale { <span class="stale">{ "showing the last valid input" }</span> }
                 </div>
-                <pre id="output" class={classes!("output", stale.then_some("stale"))}>{ &out.text }</pre>
+                <pre id="output" class={classes!("output", stale.then_some("stale"))}>
+                    { for out.lines.iter().map(|l| match &l.why {
+                        Some(why) => html! { <><span class="why" title={why.clone()}>{ &l.text }</span>{ "\n" }</> },
+                        None => html! { <>{ &l.text }{ "\n" }</> },
+                    }) }
+                </pre>
                 if !out.warnings.is_empty() {
                     <ul id="warnings" class="warnings">
                         { for out.warnings.iter().map(|w| html! { <li>{ format!("{}{}", position(w), w.message) }</li> }) }

@@ -160,6 +160,24 @@ pub enum Provenance {
 }
 
 impl Provenance {
+    /// A sentence for the reader: which object and field made this.
+    pub fn describe(&self) -> String {
+        match self {
+            Provenance::KubeProxy { setting, .. } => format!("kube-proxy itself ({setting})"),
+            Provenance::Kubelet => "kubelet (kube-proxy only jumps to it)".to_string(),
+            Provenance::ServicePort { service, port_index, field } => {
+                format!("{service}, spec.ports[{port_index}] ({field})")
+            }
+            Provenance::Endpoint { service, port_index, endpoint, slice, pod } => {
+                let mut s = format!("{service}, spec.ports[{port_index}]: endpoint {endpoint} from {slice}");
+                if let Some(pod) = pod {
+                    s.push_str(&format!(" ({pod})"));
+                }
+                s
+            }
+        }
+    }
+
     /// The input objects this provenance names.
     pub fn objects(&self) -> Vec<&ObjectRef> {
         match self {

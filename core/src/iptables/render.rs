@@ -26,6 +26,33 @@ impl Select<'_> {
     }
 }
 
+/// One line of a text view and, where it stands for a chain or a rule, why that exists (the
+/// page shows it on hover).
+#[derive(Clone, Debug)]
+pub struct Line<'a> {
+    pub text: String,
+    pub source: Option<&'a Provenance>,
+}
+
+impl<'a> Line<'a> {
+    fn plain(text: String) -> Self {
+        Line { text, source: None }
+    }
+    fn of(text: String, source: &'a Provenance) -> Self {
+        Line { text, source: Some(source) }
+    }
+}
+
+/// The text of a view: every line followed by a newline.
+pub fn join(lines: &[Line]) -> String {
+    let mut out = String::with_capacity(lines.iter().map(|l| l.text.len() + 1).sum());
+    for l in lines {
+        out.push_str(&l.text);
+        out.push('\n');
+    }
+    out
+}
+
 // ---------------------------------------------------------------- restore (kube-proxy's text)
 
 fn quote_if_spaced(text: &str) -> String {
@@ -87,14 +114,14 @@ pub fn restore_rule(chain: &str, r: &Rule, layout: Layout) -> String {
 /// (built-in chains' jump rules are installed separately), chain lines first, then rules in
 /// the order kube-proxy writes them. (kube-proxy visits Services in random map order; kpx in
 /// input order.)
-pub fn restore(dp: &Dataplane, layout: Layout, sel: Select) -> String {
-    let mut out = String::new();
+pub fn restore_lines<'d>(dp: &'d Dataplane, layout: Layout, sel: Select) -> Vec<Line<'d>> {
+    let mut out = Vec::new();
     for t in sel.tables(dp) {
         let chains: Vec<&Chain> = t.chains.iter().filter(|c| c.kind == ChainKind::KubeProxy).collect();
-        writeln!(out, "*{}", t.name.as_str()).unwrap();
+        out.push(Line::plain(format!("*{}", t.name.as_str())));
         for c in &chains {
             for _ in 0..c.declarations {
-                writeln!(out, ":{} - [0:0]", c.name).unwrap();
+                out.push(Line::of(format!(":{} - [0:0]", c.name), &c.provenance));
             }
         }
         let mut rules: Vec<(&str, &Rule)> = chains
@@ -104,11 +131,15 @@ pub fn restore(dp: &Dataplane, layout: Layout, sel: Select) -> String {
             .collect();
         rules.sort_by_key(|(_, r)| r.order);
         for (chain, r) in rules {
-            writeln!(out, "{}", restore_rule(chain, r, layout)).unwrap();
+            out.push(Line::of(restore_rule(chain, r, layout), &r.provenance));
         }
-        out.push_str("COMMIT\n");
+        out.push(Line::plain("COMMIT".into()));
     }
     out
+}
+
+pub fn restore(dp: &Dataplane, layout: Layout, sel: Select) -> String {
+    join(&restore_lines(dp, layout, sel))
 }
 
 // ---------------------------------------------------------------- save (iptables-save)
@@ -250,29 +281,30 @@ fn listing_order(t: &Table) -> Vec<&Chain> {
 }
 
 /// `iptables-save [-t TABLE]` on the node, without its timestamped comment lines.
-pub fn save(dp: &Dataplane, ipv6: bool, sel: Select) -> String {
-    let mut out = String::new();
+pub fn save_lines<'d>(dp: &'d Dataplane, ipv6: bool, sel: Select) -> Vec<Line<'d>> {
+    let mut out = Vec::new();
     for t in sel.tables(dp) {
         let chains = listing_order(t);
-        writeln!(out, "*{}", t.name.as_str()).unwrap();
+        out.push(Line::plain(format!("*{}", t.name.as_str())));
         for c in &chains {
-            if c.kind == ChainKind::BuiltIn {
-                writeln!(out, ":{} ACCEPT [0:0]", c.name).unwrap();
-            } else {
-                writeln!(out, ":{} - [0:0]", c.name).unwrap();
-            }
+            let policy = if c.kind == ChainKind::BuiltIn { "ACCEPT" } else { "-" };
+            out.push(Line::of(format!(":{} {policy} [0:0]", c.name), &c.provenance));
         }
         for c in &chains {
             if sel.chain.is_some_and(|want| want != c.name) {
                 continue;
             }
             for r in &c.rules {
-                writeln!(out, "{}", save_rule(&c.name, r, ipv6)).unwrap();
+                out.push(Line::of(save_rule(&c.name, r, ipv6), &r.provenance));
             }
         }
-        out.push_str("COMMIT\n");
+        out.push(Line::plain("COMMIT".into()));
     }
     out
+}
+
+pub fn save(dp: &Dataplane, ipv6: bool, sel: Select) -> String {
+    join(&save_lines(dp, ipv6, sel))
 }
 
 // ---------------------------------------------------------------- list (iptables -L)
@@ -439,7 +471,7 @@ fn list_rule(r: &Rule, counters: (u64, u64), o: ListOptions, ipv6: bool) -> Stri
 }
 
 /// `iptables -t TABLE -L [CHAIN] [-v] [-n]`. Counters are 0: nothing has flowed.
-pub fn list(dp: &Dataplane, table: TableName, chain: Option<&str>, o: ListOptions, ipv6: bool) -> Result<String, String> {
+pub fn list_lines<'d>(dp: &'d Dataplane, table: TableName, chain: Option<&str>, o: ListOptions, ipv6: bool) -> Result<Vec<Line<'d>>, String> {
     let t = dp.table(table).ok_or_else(|| format!("no table {}", table.as_str()))?;
     let chains: Vec<&Chain> = match chain {
         Some(name) => vec![t.chain(name).ok_or_else(|| format!("iptables: No chain/target/match by that name. ({name} is not in the {} table)", table.as_str()))?],
@@ -448,28 +480,29 @@ pub fn list(dp: &Dataplane, table: TableName, chain: Option<&str>, o: ListOption
     let refs = |name: &str| -> usize {
         t.chains.iter().flat_map(|c| c.rules.iter()).filter(|r| r.target.as_ref().and_then(Target::jump_chain) == Some(name)).count()
     };
-    let mut blocks = Vec::new();
-    for c in chains {
-        let mut b = String::new();
-        if c.kind == ChainKind::BuiltIn {
-            if o.verbose {
-                writeln!(b, "Chain {} (policy ACCEPT 0 packets, 0 bytes)", c.name).unwrap();
-            } else {
-                writeln!(b, "Chain {} (policy ACCEPT)", c.name).unwrap();
-            }
-        } else {
-            writeln!(b, "Chain {} ({} references)", c.name, refs(&c.name)).unwrap();
+    let mut out = Vec::new();
+    for (i, c) in chains.into_iter().enumerate() {
+        if i > 0 {
+            out.push(Line::plain(String::new()));
         }
-        if o.verbose {
-            b.push_str(" pkts bytes target     prot opt in     out     source               destination         \n");
+        let head = match (c.kind, o.verbose) {
+            (ChainKind::BuiltIn, true) => format!("Chain {} (policy ACCEPT 0 packets, 0 bytes)", c.name),
+            (ChainKind::BuiltIn, false) => format!("Chain {} (policy ACCEPT)", c.name),
+            _ => format!("Chain {} ({} references)", c.name, refs(&c.name)),
+        };
+        out.push(Line::of(head, &c.provenance));
+        out.push(Line::plain(if o.verbose {
+            " pkts bytes target     prot opt in     out     source               destination         ".into()
         } else {
-            b.push_str("target     prot opt source               destination         \n");
-        }
+            "target     prot opt source               destination         ".into()
+        }));
         for r in &c.rules {
-            b.push_str(&list_rule(r, (0, 0), o, ipv6));
-            b.push('\n');
+            out.push(Line::of(list_rule(r, (0, 0), o, ipv6), &r.provenance));
         }
-        blocks.push(b);
     }
-    Ok(blocks.join("\n"))
+    Ok(out)
+}
+
+pub fn list(dp: &Dataplane, table: TableName, chain: Option<&str>, o: ListOptions, ipv6: bool) -> Result<String, String> {
+    list_lines(dp, table, chain, o, ipv6).map(|l| join(&l))
 }
