@@ -55,6 +55,9 @@ enum Command {
         /// kubectl views: every namespace, as `kubectl get -A`.
         #[arg(short = 'A', long)]
         all_namespaces: bool,
+        /// Do not list the defaults kpx applied (notes on stderr).
+        #[arg(short, long)]
+        quiet: bool,
         /// Show kube-proxy on this node (default: NodeEnvironment.nodeName, else
         /// hostnameOverride, else the first Node).
         #[arg(long)]
@@ -92,7 +95,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Render { mode, view, table, chain, numeric, all_namespaces, node, format, file } => {
+        Command::Render { mode, view, table, chain, numeric, all_namespaces, quiet, node, format, file } => {
             let text = match read_input(&file) {
                 Ok(t) => t,
                 Err(e) => {
@@ -116,6 +119,15 @@ fn main() -> ExitCode {
             };
             for w in &analysis.cluster.warnings {
                 eprintln!("{name}:{}:{}: warning: {}", w.pos.line, w.pos.col, w.message);
+            }
+            // Every default kpx applied, so the reader sees what was assumed.
+            if !quiet {
+                for n in &analysis.cluster.notes {
+                    match n.pos {
+                        Some(p) => eprintln!("{name}:{}:{}: note: {}", p.line, p.col, n.message),
+                        None => eprintln!("{name}: note: {}", n.message),
+                    }
+                }
             }
             let req = Request {
                 mode: mode.map(|m| match m {

@@ -154,3 +154,15 @@ fn kubectl_views_follow_kubectls_namespace_rules() {
     assert!(out.starts_with("NAMESPACE     NAME         TYPE"), "{out}");
     assert!(out.contains("kube-system   kube-dns     ClusterIP   10.96.0.10"), "{out}");
 }
+
+#[test]
+fn applied_defaults_are_reported_on_stderr() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 80}]\n";
+    let o = kpx(&["render", "-"], Some(text));
+    assert!(o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("<stdin>: note: no Node given: showing node node-1"), "{err}");
+    assert!(err.contains("<stdin>:5:3: note: Service default/web: clusterIP 10."), "{err}");
+    let o = kpx(&["render", "--quiet", "-"], Some(text));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
