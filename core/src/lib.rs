@@ -9,6 +9,7 @@ pub mod diag;
 pub mod input;
 pub mod iptables;
 pub mod net;
+pub mod nftables;
 pub mod proxy;
 pub mod views;
 

@@ -26,6 +26,10 @@ const COMMON: &[ViewInfo] = &[
     ViewInfo { name: "get-pods", description: "kubectl get pods [-A] -o wide" },
 ];
 
+const NFTABLES: &[ViewInfo] = &[
+    ViewInfo { name: "nft", description: "kube-proxy's nftables objects as `nft -f` input" },
+];
+
 const IPTABLES: &[ViewInfo] = &[
     ViewInfo { name: "restore", description: "kube-proxy's iptables-restore input (full sync)" },
     ViewInfo { name: "save", description: "iptables-save on the node (--table nat|filter)" },
@@ -36,7 +40,8 @@ const IPTABLES: &[ViewInfo] = &[
 pub fn views(mode: Mode) -> Vec<ViewInfo> {
     let own: &[ViewInfo] = match mode {
         Mode::Iptables => IPTABLES,
-        Mode::Ipvs | Mode::Nftables => &[],
+        Mode::Nftables => NFTABLES,
+        Mode::Ipvs => &[],
     };
     own.iter().chain(COMMON.iter()).copied().collect()
 }
@@ -48,6 +53,8 @@ pub struct Analysis {
     /// The iptables dataplane, or why this release's layout cannot be shown.
     pub iptables: Result<Dataplane, String>,
     pub layout: Result<Layout, String>,
+    /// The nftables table.
+    pub nftables: crate::nftables::model::Table,
 }
 
 /// Parses and builds everything for `text`, on the node the input names.
@@ -61,7 +68,8 @@ pub fn analyze_on(text: &str, node: Option<&str>) -> Result<Analysis, InputError
     let cluster = cluster::build(&scenario, node)?;
     let iptables = iptables::build(&cluster);
     let layout = Layout::for_version(cluster.settings.version);
-    Ok(Analysis { cluster, iptables, layout })
+    let nftables = crate::nftables::build(&cluster);
+    Ok(Analysis { cluster, iptables, layout, nftables })
 }
 
 /// One line of a rendered view.
@@ -111,7 +119,7 @@ impl Analysis {
         let mode = self.mode(req);
         let available = views(mode);
         if available.len() == COMMON.len() && req.view.as_deref().is_none_or(|v| !COMMON.iter().any(|c| c.name == v)) {
-            return Err(format!("{} mode is not built yet in kpx; its views will come with it (iptables works today)", mode.as_str()));
+            return Err(format!("{} mode is not built yet in kpx; its views will come with it (iptables and nftables work today)", mode.as_str()));
         }
         let view = req.view.clone().unwrap_or_else(|| available[0].name.to_string());
         let c = &self.cluster;
@@ -121,6 +129,7 @@ impl Analysis {
             "get-ep" => Ok(plain(kubectl::get_ep(c, scope))),
             "get-endpointslices" => Ok(plain(kubectl::get_endpointslices(c, scope))),
             "get-pods" => Ok(plain(kubectl::get_pods(c, scope))),
+            "nft" if mode == Mode::Nftables => Ok(annotate(crate::nftables::render::nft_lines(&self.nftables))),
             "restore" | "save" | "list" if mode == Mode::Iptables => {
                 let dp = self.iptables.as_ref().map_err(Clone::clone)?;
                 let layout = self.layout.clone()?;
@@ -160,7 +169,8 @@ impl Analysis {
                 let dp = self.iptables.as_ref().map_err(Clone::clone)?;
                 serde_json::to_string_pretty(dp).map_err(|e| e.to_string())
             }
-            m => Err(format!("{} mode is not built yet in kpx (iptables works today)", m.as_str())),
+            Mode::Nftables => serde_json::to_string_pretty(&self.nftables).map_err(|e| e.to_string()),
+            m => Err(format!("{} mode is not built yet in kpx (iptables and nftables work today)", m.as_str())),
         }
     }
 }

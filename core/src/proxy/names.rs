@@ -1,4 +1,4 @@
-//! kube-proxy's chain and set names: the one place where they are computed.
+//! kube-proxy's chain and set names, for every mode: the one place where they are computed.
 //!
 //! `portProtoHash` = first 16 characters of base32(sha256(servicePortName + protocol)); the
 //! SEP hash adds the endpoint string. The same suffix is shared by SVC/SVL/EXT/FW of a port.
@@ -37,6 +37,33 @@ pub fn sep_chain(spn: &str, proto: &str, endpoint: &str) -> String {
     format!("KUBE-SEP-{}", hash16(&format!("{spn}{proto}{endpoint}")))
 }
 
+/// nftables mode's `hashAndTruncate`: `BASE32(SHA256(name))[:8] + "-" + name`, cut to 237
+/// characters plus `...` when longer than 240.
+fn nft_hash_and_truncate(name: &str) -> String {
+    let digest = Sha256::digest(name.as_bytes());
+    let full = format!("{}-{name}", &BASE32.encode(&digest)[..8]);
+    if full.len() > 240 {
+        let mut cut = 237;
+        while !full.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}...", &full[..cut])
+    } else {
+        full
+    }
+}
+
+/// `ns/svc/proto/portName`, the base of a service port's nftables names.
+pub fn nft_service_port_base(namespace: &str, name: &str, proto: &str, port_name: &str) -> String {
+    nft_hash_and_truncate(&format!("{namespace}/{name}/{proto}/{port_name}"))
+}
+
+/// `ns/svc/proto/portName__ip/port` (IPv6 `:` written as `.`), an endpoint's nftables name base.
+pub fn nft_endpoint_base(namespace: &str, name: &str, proto: &str, port_name: &str, ip: std::net::IpAddr, port: u16) -> String {
+    let ip = ip.to_string().replace(':', ".");
+    nft_hash_and_truncate(&format!("{namespace}/{name}/{proto}/{port_name}__{ip}/{port}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +77,12 @@ mod tests {
         assert_eq!(svc_chain("default/nginx", "tcp"), "KUBE-SVC-2CMXP7HKUVJN7L6M");
         assert_eq!(svc_chain("default/kubernetes:https", "tcp"), "KUBE-SVC-NPX46M4PTMTKRN6Y");
         assert_eq!(svc_chain("kube-system/kube-dns:dns", "udp"), "KUBE-SVC-TCOU7JCQXEZGVUNU");
+    }
+
+    #[test]
+    fn nftables_names_match_kube_proxy() {
+        assert_eq!(nft_service_port_base("ns1", "svc1", "tcp", "p80"), "ULMVA6XW-ns1/svc1/tcp/p80");
+        let ip = "10.180.0.1".parse().unwrap();
+        assert_eq!(nft_endpoint_base("ns1", "svc1", "tcp", "p80", ip, 80), "5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80");
     }
 }

@@ -80,3 +80,29 @@ pub fn sort_iptables_rules(text: &str) -> String {
     }
     out
 }
+
+/// kube-proxy's `sortNFTablesTransaction` (pkg/proxy/nftables/helpers_test.go): blank and `#`
+/// lines dropped; lines stably sorted by object type (table, chain, rule, set, map, element),
+/// then by object name (5th word); rules keep their order, other lines of one name sort whole.
+pub fn sort_nftables_transaction(text: &str) -> String {
+    let rank = |l: &str| match l.split(' ').nth(1) {
+        Some("table") => 0,
+        Some("chain") => 1,
+        Some("rule") => 2,
+        Some("set") => 3,
+        Some("map") => 4,
+        Some("element") => 5,
+        _ => 6,
+    };
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).collect();
+    lines.sort_by(|a, b| {
+        let key = |l: &str| (rank(l), l.split(' ').nth(4).unwrap_or("").to_string());
+        key(a).cmp(&key(b)).then_with(|| if rank(a) == 2 { std::cmp::Ordering::Equal } else { a.cmp(b) })
+    });
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+pub fn render_mode(input: &str, mode: kpx_core::cluster::settings::Mode, view: &str) -> String {
+    let a = analyze(input).unwrap_or_else(|e| panic!("input rejected:\n{e}"));
+    a.render(&Request { mode: Some(mode), view: Some(view.into()), ..Default::default() }).unwrap()
+}

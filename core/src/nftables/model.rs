@@ -1,0 +1,83 @@
+//! The typed nftables dataplane: kube-proxy's one `kube-proxy` table with its sets, verdict
+//! maps and chains, each element, chain and rule with its provenance.
+//!
+//! Rules keep kube-proxy's own (knftables) text; the `nft-list` renderer re-spells the few
+//! expressions `nft list` prints differently.
+
+use crate::iptables::model::Provenance;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Table {
+    /// `ip` or `ip6`.
+    pub family: &'static str,
+    pub name: &'static str,
+    pub comment: &'static str,
+    pub sets: Vec<Set>,
+    pub maps: Vec<Map>,
+    pub chains: Vec<Chain>,
+}
+
+impl Table {
+    pub fn chain(&self, name: &str) -> Option<&Chain> {
+        self.chains.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Set {
+    pub name: String,
+    /// `ipv4_addr`, `ipv6_addr`.
+    pub type_: String,
+    pub comment: Option<String>,
+    /// Affinity sets: `dynamic,timeout` with a timeout in seconds.
+    pub flags: Option<String>,
+    pub timeout: Option<u32>,
+    pub elements: Vec<Element>,
+    pub provenance: Provenance,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Map {
+    pub name: String,
+    /// e.g. `ipv4_addr . inet_proto . inet_service : verdict`.
+    pub type_: String,
+    pub comment: Option<String>,
+    pub elements: Vec<Element>,
+    pub provenance: Provenance,
+}
+
+/// A set member (`value` empty) or a map entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct Element {
+    /// e.g. `172.30.0.41 . tcp . 80`.
+    pub key: String,
+    pub comment: Option<String>,
+    /// e.g. `goto service-…`, `drop`; empty for a set member.
+    pub value: String,
+    pub provenance: Provenance,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BaseChain {
+    /// `filter` or `nat`.
+    pub type_: &'static str,
+    pub hook: &'static str,
+    pub priority: i32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Chain {
+    pub name: String,
+    pub base: Option<BaseChain>,
+    pub comment: Option<String>,
+    pub rules: Vec<Rule>,
+    pub provenance: Provenance,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Rule {
+    /// kube-proxy's rule text, as in its `add rule` lines.
+    pub text: String,
+    pub provenance: Provenance,
+}
