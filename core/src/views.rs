@@ -28,6 +28,8 @@ const COMMON: &[ViewInfo] = &[
 
 const NFTABLES: &[ViewInfo] = &[
     ViewInfo { name: "nft", description: "kube-proxy's nftables objects as `nft -f` input" },
+    ViewInfo { name: "nft-list", description: "nft list table ip kube-proxy (nft 1.0.6)" },
+    ViewInfo { name: "nft-load", description: "the objects as `nft -f` input in kube-proxy's creation order" },
 ];
 
 const IPTABLES: &[ViewInfo] = &[
@@ -130,6 +132,8 @@ impl Analysis {
             "get-endpointslices" => Ok(plain(kubectl::get_endpointslices(c, scope))),
             "get-pods" => Ok(plain(kubectl::get_pods(c, scope))),
             "nft" if mode == Mode::Nftables => Ok(annotate(crate::nftables::render::nft_lines(&self.nftables))),
+            "nft-list" if mode == Mode::Nftables => Ok(annotate(crate::nftables::render::nft_list_lines(&self.nftables))),
+            "nft-load" if mode == Mode::Nftables => Ok(annotate(crate::nftables::render::creation_order_lines(&self.nftables))),
             "restore" | "save" | "list" if mode == Mode::Iptables => {
                 let dp = self.iptables.as_ref().map_err(Clone::clone)?;
                 let layout = self.layout.clone()?;

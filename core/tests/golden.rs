@@ -4,10 +4,15 @@
 mod common;
 
 use kpx_core::iptables::model::TableName;
+use kpx_core::cluster::settings::Mode;
 use kpx_core::views::{analyze, views, Request};
 
 fn all_views(name: &str, text: &str) {
     let a = analyze(text).unwrap();
+    for v in views(Mode::Nftables).iter().filter(|v| v.name.starts_with("nft")) {
+        let out = a.render(&Request { mode: Some(Mode::Nftables), view: Some(v.name.into()), ..Default::default() }).unwrap();
+        insta::assert_snapshot!(format!("{name}__nftables-{}", v.name), out);
+    }
     for v in views(a.cluster.settings.mode) {
         let out = a.render(&Request { view: Some(v.name.into()), ..Default::default() }).unwrap();
         insta::assert_snapshot!(format!("{name}__{}", v.name), out);

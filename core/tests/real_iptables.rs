@@ -10,12 +10,10 @@
 
 mod common;
 
-use common::shared_dir;
+use common::{available, same, shared_dir, Netns};
 use kpx_core::iptables::model::{ChainKind, TableName};
 use kpx_core::iptables::render::{restore_rule, save, Select};
 use kpx_core::views::{analyze, Analysis, Request};
-use std::process::{Command, Stdio};
-use std::io::Write;
 
 /// The input with the nfacct counters turned off (this kernel has no nfacct).
 fn without_nfacct(input: &str) -> String {
@@ -23,50 +21,6 @@ fn without_nfacct(input: &str) -> String {
         input.replacen("kind: NodeEnvironment\n", "kind: NodeEnvironment\nnfacctCounters: {}\n", 1)
     } else {
         format!("{input}\n---\napiVersion: kpx/v1alpha1\nkind: NodeEnvironment\nnfacctCounters: {{}}\n")
-    }
-}
-
-fn available() -> bool {
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
-    let tools = Command::new("iptables-restore").arg("--version").output().is_ok();
-    let ok = root && tools;
-    if !ok {
-        assert!(
-            std::env::var("KPX_REQUIRE_REAL_IPTABLES").as_deref() != Ok("1"),
-            "KPX_REQUIRE_REAL_IPTABLES=1 but root/iptables/ip netns are not available"
-        );
-        eprintln!("real_iptables: skipped (needs root, ip netns and iptables)");
-    }
-    ok
-}
-
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("kpx-{}-{tag}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        let st = Command::new("ip").args(["netns", "add", &name]).status().unwrap();
-        assert!(st.success(), "ip netns add {name}");
-        Netns(name)
-    }
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.0]).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-        let mut child = cmd.spawn().unwrap();
-        if let Some(text) = stdin {
-            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{args:?} failed: {}\ninput:\n{}", String::from_utf8_lossy(&out.stderr), stdin.unwrap_or(""));
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
     }
 }
 
@@ -117,23 +71,6 @@ fn check(tag: &str, input: &str) {
             same(&ours, &real, &format!("{tag}: list view vs `{}`", args.join(" ")));
         }
     }
-}
-
-/// Equal texts, or a panic that shows the first differing lines.
-fn same(ours: &str, real: &str, what: &str) {
-    if ours == real {
-        return;
-    }
-    let (a, b): (Vec<&str>, Vec<&str>) = (ours.lines().collect(), real.lines().collect());
-    let i = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
-    panic!(
-        "{what}: first difference at line {}\n  kpx : {:?}\n  real: {:?}\n(kpx has {} lines, iptables {})",
-        i + 1,
-        a.get(i),
-        b.get(i),
-        a.len(),
-        b.len()
-    );
 }
 
 fn read(path: &str) -> String {

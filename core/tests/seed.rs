@@ -90,3 +90,20 @@ fn kubectl_views_match_the_article() {
 fn preset_is_the_article_scenario() {
     assert!(preset().starts_with(&seed()));
 }
+
+/// The article's cluster in nftables mode: 8080/TCP on the nginx ClusterIP goes to a service
+/// chain whose numgen map picks one of the three nginx endpoints.
+#[test]
+fn seed_in_nftables_mode() {
+    let out = common::render_mode(&seed(), kpx_core::cluster::settings::Mode::Nftables, "nft");
+    let element = out.lines().find(|l| l.starts_with("add element ip kube-proxy service-ips { 10.109.134.113 . tcp . 8080 : goto ")).unwrap_or_else(|| panic!("{out}"));
+    let chain = element.rsplit("goto ").next().unwrap().trim_end_matches(" }");
+    assert!(chain.starts_with("service-") && chain.ends_with("-default/nginx/tcp/"), "{chain}");
+    let lb = out.lines().find(|l| l.starts_with(&format!("add rule ip kube-proxy {chain} numgen random mod 3 vmap {{"))).unwrap_or_else(|| panic!("{out}"));
+    for (i, ip) in ["172.17.0.3", "172.17.0.4", "172.17.0.5"].iter().enumerate() {
+        let target = format!("{i} : goto endpoint-");
+        assert!(lb.contains(&target) && lb.contains(&format!("-default/nginx/tcp/__{ip}/80")), "{lb}");
+        let dnat = format!("meta l4proto tcp dnat to {ip}:80");
+        assert!(out.lines().any(|l| l.ends_with(&dnat)), "{dnat}");
+    }
+}

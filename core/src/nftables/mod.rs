@@ -70,7 +70,10 @@ impl Builder<'_> {
     }
     fn set_element(&mut self, set: &str, key: String, provenance: Provenance) {
         let s = self.t.sets.iter_mut().find(|s| s.name == set).unwrap();
-        s.elements.push(Element { key, comment: None, value: String::new(), provenance });
+        // Adding an element twice (a ClusterIP with several ports) leaves one, as in nft.
+        if !s.elements.iter().any(|e| e.key == key) {
+            s.elements.push(Element { key, comment: None, value: String::new(), provenance });
+        }
     }
     fn map(&mut self, name: &str, key: &str, comment: &str) {
         self.t.maps.push(Map { name: name.into(), type_: format!("{key} : verdict"), comment: Some(comment.into()), elements: vec![], provenance: kp("base objects") });

@@ -79,3 +79,204 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
     }
     out
 }
+
+/// The same objects in kube-proxy's creation order (sets, maps and chains as kube-proxy adds
+/// them, then rules, then elements): an `nft -f` input whose `nft list` matches a node's.
+pub fn creation_order_lines(t: &Table) -> Vec<Line<'_>> {
+    let mut all = nft_lines(t);
+    let header = all.remove(0);
+    let rank = |l: &Line| match l.text.split(' ').nth(1) {
+        Some("set") => 0,
+        Some("map") => 1,
+        Some("chain") => 2,
+        Some("rule") => 3,
+        _ => 4,
+    };
+    // Re-derive the creation order from the model rather than the sorted dump.
+    let created: Vec<&str> =
+        t.sets.iter().map(|s| s.name.as_str()).chain(t.maps.iter().map(|m| m.name.as_str())).chain(t.chains.iter().map(|c| c.name.as_str())).collect();
+    let position = |l: &Line| {
+        let name = l.text.split(' ').nth(4).unwrap_or("");
+        created.iter().position(|n| *n == name).unwrap_or(usize::MAX)
+    };
+    all.sort_by_key(|l| (rank(l), position(l)));
+    let mut out = vec![header];
+    out.extend(all);
+    out
+}
+
+// ---------------------------------------------------------------- nft list (nft 1.0.6)
+
+/// nft's priority names (`prio2str`): within 10 of a standard priority that suits the hook.
+fn priority(hook: &str, prio: i32) -> String {
+    const STANDARD: [(&str, i32); 6] = [("raw", -300), ("mangle", -150), ("dstnat", -100), ("filter", 0), ("security", 50), ("srcnat", 100)];
+    for (name, value) in STANDARD {
+        if (prio - value).abs() <= 10 {
+            let fits = match name {
+                "dstnat" => hook == "prerouting",
+                "srcnat" => hook == "postrouting",
+                _ => true,
+            };
+            if !fits {
+                break;
+            }
+            return match prio - value {
+                0 => name.to_string(),
+                d if d > 0 => format!("{name} + {d}"),
+                d => format!("{name} - {}", -d),
+            };
+        }
+    }
+    prio.to_string()
+}
+
+/// nft's time format: `10800s` is `3h`.
+fn duration(mut secs: u32) -> String {
+    let mut out = String::new();
+    for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
+}
+
+/// How `nft list` re-spells kube-proxy's rule text.
+fn listed_rule(text: &str) -> String {
+    let mut t = text.to_string();
+    // Mark arithmetic is printed with `meta` and 32-bit hex.
+    let hex = |s: &str| u32::from_str_radix(s.trim_start_matches("0x"), 16).map(|v| format!("{v:#010x}")).unwrap_or_else(|_| s.to_string());
+    let words: Vec<&str> = t.split(' ').collect();
+    if let ["mark", "set", "mark", op @ ("or" | "xor"), m] = words.as_slice() {
+        t = format!("meta mark set meta mark {} {}", if *op == "or" { "|" } else { "^" }, hex(m));
+    } else if let ["mark", "and", m, "==", "0", rest @ ..] = words.as_slice() {
+        t = format!("meta mark & {} == 0x00000000 {}", hex(m), rest.join(" "));
+    }
+    // A one-element anonymous set loses its braces.
+    let mut out = String::new();
+    let mut rest = t.as_str();
+    while let Some(open) = rest.find("{ ") {
+        let Some(close) = rest[open..].find(" }") else { break };
+        let inner = &rest[open + 2..open + close];
+        out.push_str(&rest[..open]);
+        if !inner.contains(' ') && !inner.contains(',') {
+            out.push_str(inner);
+        } else {
+            out.push_str(&format!("{{ {} }}", inner.replace(" , ", ", ")));
+        }
+        rest = &rest[open + close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The bytes nft sorts a concatenated key by: each field in its 32-bit register (addresses
+/// and ports in network order, the protocol as one byte), compared from the last byte, i.e.
+/// as one little-endian number. A single address sorts in network order.
+fn element_order(key: &str) -> Vec<u8> {
+    let fields: Vec<&str> = key.split(" . ").collect();
+    let mut bytes = Vec::new();
+    for f in &fields {
+        if let Ok(ip) = f.parse::<std::net::IpAddr>() {
+            match ip {
+                std::net::IpAddr::V4(a) => bytes.extend(a.octets()),
+                std::net::IpAddr::V6(a) => bytes.extend(a.octets()),
+            }
+        } else if let Ok(port) = f.parse::<u16>() {
+            bytes.extend(port.to_be_bytes());
+            bytes.extend([0, 0]);
+        } else {
+            let proto = match *f {
+                "tcp" => 6,
+                "udp" => 17,
+                "sctp" => 132,
+                _ => 0,
+            };
+            bytes.extend([proto, 0, 0, 0]);
+        }
+    }
+    if fields.len() > 1 {
+        bytes.reverse();
+    }
+    bytes
+}
+
+fn elements_block(elements: &[Element], per_line: usize) -> Option<String> {
+    if elements.is_empty() {
+        return None;
+    }
+    let mut sorted: Vec<&Element> = elements.iter().collect();
+    sorted.sort_by_key(|e| element_order(&e.key));
+    let texts: Vec<String> = sorted.iter().map(|e| element_text(e)).collect();
+    let lines: Vec<String> = texts.chunks(per_line).map(|c| c.join(", ")).collect();
+    Some(format!("\t\telements = {{ {} }}", lines.join(",\n\t\t\t     ")))
+}
+
+/// `nft list table <family> kube-proxy` as nft 1.0.6 prints it: sets, then maps, then chains,
+/// each in kube-proxy's creation order; elements sorted as nft sorts them.
+pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
+    let mut out = vec![Line { text: format!("table {} {} {{", t.family, t.name), source: None }];
+    out.push(Line { text: format!("\tcomment {}", q(t.comment)), source: None });
+    let mut blocks: Vec<Vec<Line>> = Vec::new();
+    for s in &t.sets {
+        let mut b = vec![Line { text: format!("\tset {} {{", s.name), source: Some(&s.provenance) }];
+        b.push(Line { text: format!("\t\ttype {}", s.type_), source: None });
+        if s.flags.as_deref().is_some_and(|f| f.contains("dynamic")) {
+            b.push(Line { text: "\t\tsize 65535".into(), source: None });
+        }
+        if let Some(f) = &s.flags {
+            b.push(Line { text: format!("\t\tflags {f}"), source: None });
+        }
+        if let Some(secs) = s.timeout {
+            b.push(Line { text: format!("\t\ttimeout {}", duration(secs)), source: None });
+        }
+        if let Some(c) = &s.comment {
+            b.push(Line { text: format!("\t\tcomment {}", q(c)), source: None });
+        }
+        // nft puts two IPv4 addresses on a line, other types one (`calculate_delim`).
+        let per_line = if s.type_ == "ipv4_addr" { 2 } else { 1 };
+        if let Some(e) = elements_block(&s.elements, per_line) {
+            b.push(Line { text: e, source: None });
+        }
+        b.push(Line { text: "\t}".into(), source: None });
+        blocks.push(b);
+    }
+    for m in &t.maps {
+        let mut b = vec![Line { text: format!("\tmap {} {{", m.name), source: Some(&m.provenance) }];
+        b.push(Line { text: format!("\t\ttype {}", m.type_), source: None });
+        if let Some(c) = &m.comment {
+            b.push(Line { text: format!("\t\tcomment {}", q(c)), source: None });
+        }
+        if let Some(e) = elements_block(&m.elements, 1) {
+            b.push(Line { text: e, source: None });
+        }
+        b.push(Line { text: "\t}".into(), source: None });
+        blocks.push(b);
+    }
+    for c in &t.chains {
+        let mut b = vec![Line { text: format!("\tchain {} {{", c.name), source: Some(&c.provenance) }];
+        if let Some(base) = &c.base {
+            b.push(Line {
+                text: format!("\t\ttype {} hook {} priority {}; policy accept;", base.type_, base.hook, priority(base.hook, base.priority)),
+                source: None,
+            });
+        }
+        if let Some(comment) = &c.comment {
+            b.push(Line { text: format!("\t\tcomment {}", q(comment)), source: None });
+        }
+        for r in &c.rules {
+            b.push(Line { text: format!("\t\t{}", listed_rule(&r.text)), source: Some(&r.provenance) });
+        }
+        b.push(Line { text: "\t}".into(), source: None });
+        blocks.push(b);
+    }
+    for (i, b) in blocks.into_iter().enumerate() {
+        if i > 0 {
+            out.push(Line { text: String::new(), source: None });
+        }
+        out.extend(b);
+    }
+    out.push(Line { text: "}".into(), source: None });
+    out
+}

@@ -106,3 +106,72 @@ pub fn render_mode(input: &str, mode: kpx_core::cluster::settings::Mode, view: &
     let a = analyze(input).unwrap_or_else(|e| panic!("input rejected:\n{e}"));
     a.render(&Request { mode: Some(mode), view: Some(view.into()), ..Default::default() }).unwrap()
 }
+
+// ---------------------------------------------------------------- the real tools
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// Whether the real iptables / nft can be used here (root, `ip netns`). Without them a test
+/// says so and passes, unless KPX_REQUIRE_REAL_IPTABLES=1 (scripts/test.sh sets it as root).
+pub fn available() -> bool {
+    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    let tools = Command::new("iptables-restore").arg("--version").output().is_ok() && Command::new("nft").arg("--version").output().is_ok();
+    let ok = root && tools;
+    if !ok {
+        assert!(
+            std::env::var("KPX_REQUIRE_REAL_IPTABLES").as_deref() != Ok("1"),
+            "KPX_REQUIRE_REAL_IPTABLES=1 but root, ip netns, iptables or nft are not available"
+        );
+        eprintln!("skipped: needs root, ip netns, iptables and nft");
+    }
+    ok
+}
+
+/// A throw-away network namespace, deleted on drop.
+pub struct Netns(String);
+
+impl Netns {
+    pub fn new(tag: &str) -> Netns {
+        let name = format!("kpx-{}-{tag}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let st = Command::new("ip").args(["netns", "add", &name]).status().unwrap();
+        assert!(st.success(), "ip netns add {name}");
+        Netns(name)
+    }
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.0]).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        let mut child = cmd.spawn().unwrap();
+        if let Some(text) = stdin {
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?} failed: {}\ninput:\n{}", String::from_utf8_lossy(&out.stderr), stdin.unwrap_or(""));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+/// Equal texts, or a panic that shows the first differing lines.
+pub fn same(ours: &str, real: &str, what: &str) {
+    if ours == real {
+        return;
+    }
+    let (a, b): (Vec<&str>, Vec<&str>) = (ours.lines().collect(), real.lines().collect());
+    let i = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    panic!(
+        "{what}: first difference at line {}\n  kpx : {:?}\n  real: {:?}\n(kpx has {} lines, the tool {})",
+        i + 1,
+        a.get(i),
+        b.get(i),
+        a.len(),
+        b.len()
+    );
+}
