@@ -28,3 +28,15 @@ fn no_fixture_is_forgotten() {
     let cases: Vec<String> = std::fs::read_dir(fixtures_dir().join("nftables")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(cases, ["two-clusterip-services"]);
 }
+
+/// kube-proxy's TestOverallNFTablesRules and TestBadIPs, transcribed into
+/// core/tests/upstream/nftables/<case>/ (see each NOTES.md): every directory is checked.
+#[test]
+fn upstream_nftables_cases() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/upstream/nftables");
+    let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    cases.sort();
+    assert!(cases.iter().any(|c| c.ends_with("overall")));
+    let failures: Vec<String> = cases.iter().filter_map(|c| check(c).err()).collect();
+    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}

@@ -204,6 +204,20 @@ def test_rules_say_why_they_exist(d, site):
     assert why and "Service default/nginx" in why and "endpoint 172.17.0.3:80" in why and "Pod default/nginx-deployment-9456bbbf9-zbtt2" in why, why
 
 
+def test_switching_to_nftables_mode(d, site):
+    d.get(site)
+    d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
+    d.js("const s = document.querySelector('#mode'); s.value = 'nftables';"
+         "s.dispatchEvent(new Event('change', {bubbles: true}));")
+    d.wait_for("the nft view",
+               lambda: "add element ip kube-proxy service-ips { 10.109.134.113 . tcp . 8080 : goto service-" in output(d))
+    assert d.js("return document.querySelector('#view').value") == "nft"
+    assert d.js("return document.querySelector('#mode option[value=ipvs]').disabled"), "IPVS is not built yet"
+    d.js("const s = document.querySelector('#view'); s.value = 'nft-list';"
+         "s.dispatchEvent(new Event('change', {bubbles: true}));")
+    d.wait_for("nft list", lambda: output(d).startswith("table ip kube-proxy {") and "numgen random mod 3 vmap" in output(d))
+
+
 def main():
     if not os.path.exists(os.path.join(DIST, "index.html")):
         print("dist/index.html missing: build the site first (trunk build --release)", file=sys.stderr)

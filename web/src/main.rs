@@ -6,6 +6,7 @@
 //! purpose so that a typo never blanks the screen.
 
 use gloo::storage::{LocalStorage, Storage};
+use kpx_core::cluster::settings::Mode;
 use kpx_core::views::{analyze_on, views, Request, ViewLine};
 use kpx_core::{Diagnostic, Severity};
 use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
@@ -40,6 +41,9 @@ fn initial_text() -> String {
 /// What the reader sees below the editor.
 #[derive(Clone, PartialEq, Default)]
 struct Output {
+    /// The mode and view shown.
+    mode: Mode,
+    view: String,
     /// The view, line by line, each with why it is there (shown on hover).
     lines: Vec<ViewLine>,
     /// The node whose kube-proxy is shown, and the nodes one can switch to.
@@ -53,6 +57,8 @@ struct Output {
 struct State {
     text: String,
     view: String,
+    /// The proxy mode chosen by the reader (`None`: the input's KubeProxyConfiguration.mode).
+    mode: Option<Mode>,
     /// The node chosen by the reader (`None`: the one the input names).
     node: Option<String>,
     /// kubectl views: every namespace (`-A`).
@@ -63,14 +69,20 @@ struct State {
     last_good: Output,
 }
 
-fn compute(text: &str, view: &str, node: Option<&str>, all_namespaces: bool) -> Result<Output, Vec<Diagnostic>> {
+fn compute(text: &str, choice: &State, node: Option<&str>) -> Result<Output, Vec<Diagnostic>> {
     let analysis = analyze_on(text, node).map_err(|e| e.diagnostics)?;
-    let req = Request { view: Some(view.to_string()), all_namespaces, ..Default::default() };
+    let mode = choice.mode.unwrap_or(analysis.cluster.settings.mode);
+    // A view the mode lacks falls back to the mode's first view.
+    let offered = views(mode);
+    let view = offered.iter().find(|v| v.name == choice.view).unwrap_or(&offered[0]).name;
+    let req = Request { mode: Some(mode), view: Some(view.to_string()), all_namespaces: choice.all_namespaces, ..Default::default() };
     let rendered = analysis
         .render_lines(&req)
         .map_err(|msg| vec![Diagnostic { severity: Severity::Error, pos: Default::default(), message: msg }])?;
     Ok(Output {
         lines: rendered,
+        mode,
+        view: view.to_string(),
         node: analysis.cluster.settings.node_name.clone(),
         nodes: analysis.node_names(),
         notes: analysis.cluster.notes.iter().map(|n| n.message.clone()).collect(),
@@ -79,16 +91,16 @@ fn compute(text: &str, view: &str, node: Option<&str>, all_namespaces: bool) -> 
 }
 
 impl State {
-    fn new(text: String, view: String) -> Self {
-        let mut s = State { text: String::new(), view, node: None, all_namespaces: false, errors: vec![], last_good: Output::default() };
+    fn new(text: String, view: String, mode: Option<Mode>) -> Self {
+        let mut s = State { text: String::new(), view, mode, node: None, all_namespaces: false, errors: vec![], last_good: Output::default() };
         s.update(text);
         s
     }
     fn update(&mut self, text: String) {
         // A chosen node that the edit removed falls back to the input's own.
-        let mut result = compute(&text, &self.view, self.node.as_deref(), self.all_namespaces);
+        let mut result = compute(&text, self, self.node.as_deref());
         if result.is_err() && self.node.is_some() {
-            if let Ok(out) = compute(&text, &self.view, None, self.all_namespaces) {
+            if let Ok(out) = compute(&text, self, None) {
                 self.node = None;
                 result = Ok(out);
             }
@@ -132,8 +144,8 @@ fn checkbox_value(e: Event) -> bool {
 #[function_component(App)]
 fn app() -> Html {
     let state = use_state(|| {
-        let view = url_param("view").filter(|v| views(kpx_core::cluster::settings::Mode::Iptables).iter().any(|x| x.name == v));
-        State::new(initial_text(), view.unwrap_or_else(|| "save".to_string()))
+        let view = url_param("view").unwrap_or_else(|| "save".to_string());
+        State::new(initial_text(), view, url_param("mode").as_deref().and_then(Mode::parse))
     });
 
     let on_input = {
@@ -146,6 +158,7 @@ fn app() -> Html {
         })
     };
     let on_view = on_change(&state, select_value, |s, view| s.view = view);
+    let on_mode = on_change(&state, select_value, |s, mode| s.mode = Mode::parse(&mode));
     let on_node = on_change(&state, select_value, |s, node| s.node = Some(node));
     let on_all_namespaces = on_change(&state, checkbox_value, |s, all| s.all_namespaces = all);
     let on_preset = {
@@ -193,17 +206,26 @@ fn app() -> Html {
             </section>
             <section class="output-pane">
                 <div class="toolbar">
+                    <label for="mode">{ "Mode" }</label>
+                    <select id="mode" onchange={on_mode}>
+                        { for [Mode::Iptables, Mode::Ipvs, Mode::Nftables].into_iter().map(|m| html! {
+                            // IPVS is not built yet: shown, but not selectable.
+                            <option value={m.as_str()} selected={m == out.mode} disabled={m == Mode::Ipvs}>
+                                { if m == Mode::Ipvs { "ipvs (coming)".to_string() } else { m.as_str().to_string() } }
+                            </option>
+                        }) }
+                    </select>
                     <label for="view">{ "View" }</label>
                     <select id="view" onchange={on_view}>
-                        { for views(kpx_core::cluster::settings::Mode::Iptables).into_iter().map(|v| html! {
-                            <option value={v.name} selected={v.name == state.view}>{ format!("{} — {}", v.name, v.description) }</option>
+                        { for views(out.mode).into_iter().map(|v| html! {
+                            <option value={v.name} selected={v.name == out.view}>{ format!("{} — {}", v.name, v.description) }</option>
                         }) }
                     </select>
                     <label for="node">{ "Node" }</label>
                     <select id="node" onchange={on_node}>
                         { for out.nodes.iter().map(|n| html! { <option value={n.clone()} selected={*n == out.node}>{ n }</option> }) }
                     </select>
-                    if state.view.starts_with("get-") {
+                    if out.view.starts_with("get-") {
                         <label class="check"><input id="all-namespaces" type="checkbox" checked={state.all_namespaces} onchange={on_all_namespaces} />{ "-A (all namespaces)" }</label>
                     }
                     if stale { <span class="stale">{ "showing the last valid input" }</span> }

@@ -21,9 +21,10 @@ pub const NODE_PORT_RANGE: (u16, u16) = (30000, 32767);
 /// The release whose rule layout is shown when `kubeProxyVersion` is not set.
 pub const DEFAULT_KUBE_PROXY_VERSION: Version = Version { major: 1, minor: 35 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    #[default]
     Iptables,
     Ipvs,
     Nftables,
