@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod diag;
 pub mod input;
 pub mod iptables;
+pub mod ipvs;
 pub mod net;
 pub mod nftables;
 pub mod proxy;

@@ -26,6 +26,15 @@ const COMMON: &[ViewInfo] = &[
     ViewInfo { name: "get-pods", description: "kubectl get pods [-A] -o wide" },
 ];
 
+const IPVS: &[ViewInfo] = &[
+    ViewInfo { name: "ipvsadm", description: "ipvsadm -Ln" },
+    ViewInfo { name: "addr", description: "ip addr show kube-ipvs0 (addresses sorted)" },
+    ViewInfo { name: "ipset", description: "ipset list (members sorted)" },
+    ViewInfo { name: "restore", description: "kube-proxy's iptables-restore input in IPVS mode" },
+    ViewInfo { name: "save", description: "iptables-save on the node (--table nat|filter)" },
+    ViewInfo { name: "list", description: "iptables -t TABLE -L [CHAIN] -v [-n]" },
+];
+
 const NFTABLES: &[ViewInfo] = &[
     ViewInfo { name: "nft", description: "kube-proxy's nftables objects as `nft -f` input" },
     ViewInfo { name: "nft-list", description: "nft list table ip kube-proxy (nft 1.0.6)" },
@@ -43,7 +52,7 @@ pub fn views(mode: Mode) -> Vec<ViewInfo> {
     let own: &[ViewInfo] = match mode {
         Mode::Iptables => IPTABLES,
         Mode::Nftables => NFTABLES,
-        Mode::Ipvs => &[],
+        Mode::Ipvs => IPVS,
     };
     own.iter().chain(COMMON.iter()).copied().collect()
 }
@@ -57,6 +66,8 @@ pub struct Analysis {
     pub layout: Result<Layout, String>,
     /// The nftables table.
     pub nftables: crate::nftables::model::Table,
+    /// IPVS mode's state.
+    pub ipvs: crate::ipvs::Ipvs,
 }
 
 /// Parses and builds everything for `text`, on the node the input names.
@@ -71,7 +82,8 @@ pub fn analyze_on(text: &str, node: Option<&str>) -> Result<Analysis, InputError
     let iptables = iptables::build(&cluster);
     let layout = Layout::for_version(cluster.settings.version);
     let nftables = crate::nftables::build(&cluster);
-    Ok(Analysis { cluster, iptables, layout, nftables })
+    let ipvs = crate::ipvs::build(&cluster);
+    Ok(Analysis { cluster, iptables, layout, nftables, ipvs })
 }
 
 /// One line of a rendered view.
@@ -120,9 +132,6 @@ impl Analysis {
         let plain = |text: String| -> Vec<ViewLine> { text.lines().map(|t| ViewLine { text: t.to_string(), why: None }).collect() };
         let mode = self.mode(req);
         let available = views(mode);
-        if available.len() == COMMON.len() && req.view.as_deref().is_none_or(|v| !COMMON.iter().any(|c| c.name == v)) {
-            return Err(format!("{} mode is not built yet in kpx; its views will come with it (iptables and nftables work today)", mode.as_str()));
-        }
         let view = req.view.clone().unwrap_or_else(|| available[0].name.to_string());
         let c = &self.cluster;
         let scope = if req.all_namespaces { kubectl::Scope::AllNamespaces } else { kubectl::Scope::DefaultNamespace };
@@ -134,9 +143,15 @@ impl Analysis {
             "nft" if mode == Mode::Nftables => Ok(annotate(crate::nftables::render::nft_lines(&self.nftables))),
             "nft-list" if mode == Mode::Nftables => Ok(annotate(crate::nftables::render::nft_list_lines(&self.nftables))),
             "nft-load" if mode == Mode::Nftables => Ok(annotate(crate::nftables::render::creation_order_lines(&self.nftables))),
-            "restore" | "save" | "list" if mode == Mode::Iptables => {
-                let dp = self.iptables.as_ref().map_err(Clone::clone)?;
-                let layout = self.layout.clone()?;
+            "ipvsadm" if mode == Mode::Ipvs => Ok(annotate(crate::ipvs::render::ipvsadm_lines(&self.ipvs))),
+            "addr" if mode == Mode::Ipvs => Ok(annotate(crate::ipvs::render::addr_lines(&self.ipvs, &self.cluster.settings))),
+            "ipset" if mode == Mode::Ipvs => Ok(annotate(crate::ipvs::render::ipset_lines(&self.ipvs))),
+            "restore" | "save" | "list" if mode != Mode::Nftables => {
+                let (dp, layout) = if mode == Mode::Ipvs {
+                    (&self.ipvs.iptables, Layout::Current)
+                } else {
+                    (self.iptables.as_ref().map_err(Clone::clone)?, self.layout.clone()?)
+                };
                 let sel = Select { table: req.table, chain: req.chain.as_deref() };
                 let ipv6 = c.settings.ipv6;
                 if let Some(chain) = &req.chain {
@@ -174,7 +189,7 @@ impl Analysis {
                 serde_json::to_string_pretty(dp).map_err(|e| e.to_string())
             }
             Mode::Nftables => serde_json::to_string_pretty(&self.nftables).map_err(|e| e.to_string()),
-            m => Err(format!("{} mode is not built yet in kpx (iptables and nftables work today)", m.as_str())),
+            Mode::Ipvs => serde_json::to_string_pretty(&self.ipvs).map_err(|e| e.to_string()),
         }
     }
 }

@@ -13,6 +13,10 @@ fn all_views(name: &str, text: &str) {
         let out = a.render(&Request { mode: Some(Mode::Nftables), view: Some(v.name.into()), ..Default::default() }).unwrap();
         insta::assert_snapshot!(format!("{name}__nftables-{}", v.name), out);
     }
+    for v in views(Mode::Ipvs).iter().filter(|v| !v.name.starts_with("get-")) {
+        let out = a.render(&Request { mode: Some(Mode::Ipvs), view: Some(v.name.into()), ..Default::default() }).unwrap();
+        insta::assert_snapshot!(format!("{name}__ipvs-{}", v.name), out);
+    }
     for v in views(a.cluster.settings.mode) {
         let out = a.render(&Request { view: Some(v.name.into()), ..Default::default() }).unwrap();
         insta::assert_snapshot!(format!("{name}__{}", v.name), out);
@@ -65,4 +69,9 @@ fn tour_release_1_23() {
     let text = include_str!("../../static/scenarios/tour.yaml")
         .replacen("kind: NodeEnvironment\n", "kind: NodeEnvironment\nkubeProxyVersion: \"1.23\"\n", 1);
     all_views("tour-1.23", &text);
+}
+
+#[test]
+fn seed_ipvs() {
+    all_views("seed-ipvs", include_str!("../../static/scenarios/seed-ipvs.yaml"));
 }

@@ -107,3 +107,32 @@ fn seed_in_nftables_mode() {
         assert!(out.lines().any(|l| l.ends_with(&dnat)), "{dnat}");
     }
 }
+
+/// The article's IPVS cluster (../shared/scenarios/seed-ipvs.yaml, shipped as a preset): its
+/// `ipvsadm -ln` lines in ipvsadm's order (connection counts are 0 in kpx: nothing has flowed;
+/// the article's node had 2 active connections to the API server) and its kube-ipvs0 lines.
+#[test]
+fn article_ipvsadm_and_kube_ipvs0_lines() {
+    let text = std::fs::read_to_string(shared_dir().join("scenarios/seed-ipvs.yaml")).unwrap();
+    let preset = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scenarios/seed-ipvs.yaml")).unwrap();
+    assert_eq!(text, preset, "the preset is the shared scenario");
+    let ours = render(&text, "ipvsadm");
+    let art = article();
+    let block: Vec<&str> = art.split("$ sudo ipvsadm -ln\n").nth(1).unwrap().lines().take_while(|l| !l.starts_with("```")).collect();
+    assert!(block.len() >= 12, "{block:?}");
+    // The article's lines, in its order, are a subsequence of kpx's (kpx also lists UDP 53).
+    let counts = |l: &str| -> String {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.first() == Some(&"->") { format!("{} {} {}", f[1], f[2], f[3]) } else { f.join(" ") }
+    };
+    let mut it = ours.lines();
+    for want in &block {
+        let found = it.any(|l| l.trim_end() == want.trim_end() || (want.trim_start().starts_with("->") && counts(l) == counts(want)));
+        assert!(found, "article line not found in order: {want:?}\n{ours}");
+    }
+    let addr = render(&text, "addr");
+    for ip in ["10.96.0.1", "10.96.0.10"] {
+        let line = format!("    inet {ip}/32 scope global kube-ipvs0\n       valid_lft forever preferred_lft forever\n");
+        assert!(addr.contains(&line), "{addr}");
+    }
+}

@@ -209,13 +209,23 @@ def test_switching_to_nftables_mode(d, site):
     d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
     d.js("const s = document.querySelector('#mode'); s.value = 'nftables';"
          "s.dispatchEvent(new Event('change', {bubbles: true}));")
+    d.wait_for("nft list", lambda: output(d).startswith("table ip kube-proxy {") and "numgen random mod 3 vmap" in output(d))
+    assert d.js("return document.querySelector('#view').value") == "nft-list"
+    d.js("const s = document.querySelector('#view'); s.value = 'nft';"
+         "s.dispatchEvent(new Event('change', {bubbles: true}));")
     d.wait_for("the nft view",
                lambda: "add element ip kube-proxy service-ips { 10.109.134.113 . tcp . 8080 : goto service-" in output(d))
-    assert d.js("return document.querySelector('#view').value") == "nft"
-    assert d.js("return document.querySelector('#mode option[value=ipvs]').disabled"), "IPVS is not built yet"
-    d.js("const s = document.querySelector('#view'); s.value = 'nft-list';"
+
+
+def test_ipvs_preset_and_views(d, site):
+    d.get(site + "?preset=article-ipvs")
+    d.wait_for("ipvsadm -Ln", lambda: output(d).startswith("IP Virtual Server version 1.2.1 (size=4096)")
+               and "TCP  10.109.134.113:8080 rr" in output(d))
+    assert d.js("return document.querySelector('#mode').value") == "ipvs", "the input's mode is shown"
+    assert "  -> 172.17.0.3:80                Masq    1      0          0" in output(d)
+    d.js("const s = document.querySelector('#view'); s.value = 'addr';"
          "s.dispatchEvent(new Event('change', {bubbles: true}));")
-    d.wait_for("nft list", lambda: output(d).startswith("table ip kube-proxy {") and "numgen random mod 3 vmap" in output(d))
+    d.wait_for("kube-ipvs0", lambda: "    inet 10.96.0.10/32 scope global kube-ipvs0" in output(d))
 
 
 def main():

@@ -15,6 +15,7 @@ use yew::prelude::*;
 /// The shipped scenarios (static/scenarios/), compiled in so the page works offline.
 const PRESETS: &[(&str, &str, &str)] = &[
     ("article", "The article's cluster (kube-proxy 1.23)", include_str!("../../static/scenarios/seed-iptables.yaml")),
+    ("article-ipvs", "The article's cluster in IPVS mode", include_str!("../../static/scenarios/seed-ipvs.yaml")),
     ("tour", "A tour of Service types and traffic policies", include_str!("../../static/scenarios/tour.yaml")),
 ];
 /// Where the reader's text is kept between visits, so it is never lost.
@@ -56,7 +57,8 @@ struct Output {
 #[derive(Clone, PartialEq)]
 struct State {
     text: String,
-    view: String,
+    /// The view chosen by the reader (`None`: the mode's default, [`default_view`]).
+    view: Option<String>,
     /// The proxy mode chosen by the reader (`None`: the input's KubeProxyConfiguration.mode).
     mode: Option<Mode>,
     /// The node chosen by the reader (`None`: the one the input names).
@@ -69,12 +71,22 @@ struct State {
     last_good: Output,
 }
 
+/// What each mode shows first: what the node itself would print.
+fn default_view(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Iptables => "save",
+        Mode::Ipvs => "ipvsadm",
+        Mode::Nftables => "nft-list",
+    }
+}
+
 fn compute(text: &str, choice: &State, node: Option<&str>) -> Result<Output, Vec<Diagnostic>> {
     let analysis = analyze_on(text, node).map_err(|e| e.diagnostics)?;
     let mode = choice.mode.unwrap_or(analysis.cluster.settings.mode);
     // A view the mode lacks falls back to the mode's first view.
     let offered = views(mode);
-    let view = offered.iter().find(|v| v.name == choice.view).unwrap_or(&offered[0]).name;
+    let wanted = choice.view.as_deref().unwrap_or(default_view(mode));
+    let view = offered.iter().find(|v| v.name == wanted).map_or(default_view(mode), |v| v.name);
     let req = Request { mode: Some(mode), view: Some(view.to_string()), all_namespaces: choice.all_namespaces, ..Default::default() };
     let rendered = analysis
         .render_lines(&req)
@@ -91,7 +103,7 @@ fn compute(text: &str, choice: &State, node: Option<&str>) -> Result<Output, Vec
 }
 
 impl State {
-    fn new(text: String, view: String, mode: Option<Mode>) -> Self {
+    fn new(text: String, view: Option<String>, mode: Option<Mode>) -> Self {
         let mut s = State { text: String::new(), view, mode, node: None, all_namespaces: false, errors: vec![], last_good: Output::default() };
         s.update(text);
         s
@@ -144,8 +156,7 @@ fn checkbox_value(e: Event) -> bool {
 #[function_component(App)]
 fn app() -> Html {
     let state = use_state(|| {
-        let view = url_param("view").unwrap_or_else(|| "save".to_string());
-        State::new(initial_text(), view, url_param("mode").as_deref().and_then(Mode::parse))
+        State::new(initial_text(), url_param("view"), url_param("mode").as_deref().and_then(Mode::parse))
     });
 
     let on_input = {
@@ -157,8 +168,12 @@ fn app() -> Html {
             state.set(next);
         })
     };
-    let on_view = on_change(&state, select_value, |s, view| s.view = view);
-    let on_mode = on_change(&state, select_value, |s, mode| s.mode = Mode::parse(&mode));
+    let on_view = on_change(&state, select_value, |s, view| s.view = Some(view));
+    // A new mode starts at its own default view.
+    let on_mode = on_change(&state, select_value, |s, mode| {
+        s.mode = Mode::parse(&mode);
+        s.view = None;
+    });
     let on_node = on_change(&state, select_value, |s, node| s.node = Some(node));
     let on_all_namespaces = on_change(&state, checkbox_value, |s, all| s.all_namespaces = all);
     let on_preset = {
@@ -209,10 +224,7 @@ fn app() -> Html {
                     <label for="mode">{ "Mode" }</label>
                     <select id="mode" onchange={on_mode}>
                         { for [Mode::Iptables, Mode::Ipvs, Mode::Nftables].into_iter().map(|m| html! {
-                            // IPVS is not built yet: shown, but not selectable.
-                            <option value={m.as_str()} selected={m == out.mode} disabled={m == Mode::Ipvs}>
-                                { if m == Mode::Ipvs { "ipvs (coming)".to_string() } else { m.as_str().to_string() } }
-                            </option>
+                            <option value={m.as_str()} selected={m == out.mode}>{ m.as_str() }</option>
                         }) }
                     </select>
                     <label for="view">{ "View" }</label>

@@ -3,7 +3,7 @@
 use super::model::*;
 use std::collections::HashMap;
 
-pub(super) struct Builder {
+pub(crate) struct Builder {
     tables: Vec<Table>,
     /// Chain name → position, per table (filter, nat).
     index: [HashMap<String, usize>; 2],
@@ -74,10 +74,10 @@ impl Builder {
     }
 }
 
-pub(super) fn comment(text: impl Into<String>) -> Match {
+pub(crate) fn comment(text: impl Into<String>) -> Match {
     Match::Comment { text: text.into() }
 }
 
-pub(super) fn jump(chain: impl Into<String>) -> Option<Target> {
+pub(crate) fn jump(chain: impl Into<String>) -> Option<Target> {
     Some(Target::Jump { chain: chain.into() })
 }

@@ -4,7 +4,8 @@
 //! `v1_23` for 1.22–1.23, the article's) and returns a [`model::Dataplane`]; the renderers in
 //! [`render`] are pure functions of it.
 
-mod builder;
+pub(crate) mod builder;
+pub(crate) mod ipvs_rules;
 mod current;
 pub mod model;
 pub mod render;
@@ -80,7 +81,7 @@ impl Ctx<'_> {
     }
 }
 
-fn detector_match(d: &LocalDetector, negated: bool) -> Option<Match> {
+pub(crate) fn detector_match(d: &LocalDetector, negated: bool) -> Option<Match> {
     match d {
         LocalDetector::None => None,
         LocalDetector::Cidr(c) => Some(Match::Source { negated, cidr: *c }),

@@ -116,6 +116,12 @@ pub enum Match {
     RecentSet { name: String },
     Nfacct { name: String },
     PhysdevNotIn,
+    /// `-p tcp` without the protocol's match module (IPVS mode's NodePort rules).
+    ProtocolOnly { protocol: Protocol },
+    /// `-m set --match-set NAME dst,dst`.
+    Set { name: String, flags: String },
+    /// `-m ipvs --vaddr A --vproto P --vport N` (IPVS mode's KUBE-IPVS-OUT-FILTER).
+    Ipvs { vaddr: std::net::IpAddr, vproto: Protocol, vport: u16 },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -82,6 +82,9 @@ fn restore_match(m: &Match, layout: Layout) -> String {
         Match::RecentSet { name } => format!("-m recent --name {name} --set"),
         Match::Nfacct { name } => format!("-m nfacct --nfacct-name {name}"),
         Match::PhysdevNotIn => "-m physdev ! --physdev-is-in".into(),
+        Match::ProtocolOnly { protocol } => format!("-p {}", protocol.lower()),
+        Match::Set { name, flags } => format!("-m set --match-set {name} {flags}"),
+        Match::Ipvs { vaddr, vproto, vport } => format!("-m ipvs --vaddr {vaddr} --vproto {} --vport {vport}", vproto.lower()),
     }
 }
 
@@ -191,8 +194,21 @@ fn recent_mask(ipv6: bool) -> &'static str {
 fn save_part(m: &Match, r: &Rule, ipv6: bool) -> Part {
     let not = |n: bool| if n { "! " } else { "" };
     Part::Module(match m {
-        Match::Source { .. } | Match::Destination { .. } | Match::InInterface { .. } | Match::DestinationPort { .. } => {
-            return Part::Header
+        Match::Source { .. }
+        | Match::Destination { .. }
+        | Match::InInterface { .. }
+        | Match::DestinationPort { .. }
+        | Match::ProtocolOnly { .. } => return Part::Header,
+        Match::Set { name, flags } => format!("-m set --match-set {name} {flags}"),
+        // libxt_ipvs prints the address with its mask and the protocol by number (not observed:
+        // this kernel has no IPVS).
+        Match::Ipvs { vaddr, vproto, vport } => {
+            let proto = match vproto {
+                crate::proxy::Protocol::Tcp => 6,
+                crate::proxy::Protocol::Udp => 17,
+                crate::proxy::Protocol::Sctp => 132,
+            };
+            format!("-m ipvs --vaddr {} --vproto {proto} --vport {vport}", Cidr::host(*vaddr).with_len())
         }
         Match::Comment { text } => format!("-m comment --comment {}", save_string(text)),
         Match::Protocol { protocol } => match dport_of(r) {
@@ -249,7 +265,7 @@ pub fn save_rule(chain: &str, r: &Rule, ipv6: bool) -> String {
         }
     }
     for m in &r.matches {
-        if let Match::Protocol { protocol } = m {
+        if let Match::Protocol { protocol } | Match::ProtocolOnly { protocol } = m {
             parts.push(format!("-p {}", protocol.lower()));
         }
     }
@@ -361,6 +377,9 @@ fn list_matches(r: &Rule, numeric: bool, ipv6: bool) -> String {
             }
             Match::Nfacct { name } => write!(s, " nfacct-name  {}", save_string(name)).unwrap(),
             Match::PhysdevNotIn => s.push_str(" PHYSDEV match ! --physdev-is-in"),
+            Match::Set { name, flags } => write!(s, " match-set {name} {flags}").unwrap(),
+            Match::Ipvs { vaddr, vproto, vport } => write!(s, " vaddr {vaddr} vproto {} vport {vport}", vproto.lower()).unwrap(),
+            Match::ProtocolOnly { .. } => {}
             Match::Source { .. } | Match::Destination { .. } | Match::InInterface { .. } | Match::DestinationPort { .. } => {}
         }
     }
@@ -435,7 +454,7 @@ fn list_rule(r: &Rule, counters: (u64, u64), o: ListOptions, ipv6: bool) -> Stri
     }
     write!(s, "{:<9} ", target_name(&r.target)).unwrap();
     let proto = r.matches.iter().find_map(|m| match m {
-        Match::Protocol { protocol } => Some(*protocol),
+        Match::Protocol { protocol } | Match::ProtocolOnly { protocol } => Some(*protocol),
         _ => None,
     });
     let prot = match (proto, o.numeric) {
