@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what kpx needs and is missing; skips everything already present (idempotent).
 #   scripts/setup.sh site     toolchain for building the site (wasm target, trunk, wasm-bindgen, wasm-opt)
-#   scripts/setup.sh test     the above, plus Chromium + ChromeDriver (browser tests) and iptables
+#   scripts/setup.sh test     the above, plus Chromium + ChromeDriver (browser tests), iptables, nftables and ipset (ground truth)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want=${1:-site}
@@ -41,6 +41,8 @@ if [ "$want" = test ]; then
   # Ground truth for the save/list views: the real iptables in a network namespace.
   command -v iptables-restore >/dev/null || missing+=(iptables)
   command -v ip >/dev/null || missing+=(iproute2)
+  command -v nft >/dev/null || missing+=(nftables)
+  command -v ipset >/dev/null || missing+=(ipset)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} from Debian"
     apt-get update

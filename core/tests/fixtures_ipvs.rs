@@ -30,7 +30,12 @@ fn sections(text: &str) -> BTreeMap<String, Vec<String>> {
 }
 
 fn check(case: &str) {
-    let dir = fixtures_dir().join("ipvs").join(case);
+    check_dir(&fixtures_dir().join("ipvs").join(case));
+}
+
+fn check_dir(dir: &std::path::Path) {
+    let case = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let case = case.as_str();
     let input = std::fs::read_to_string(dir.join("input.yaml")).unwrap();
     let expected = sections(&std::fs::read_to_string(dir.join("expected.txt")).unwrap());
     let a = analyze(&input).unwrap_or_else(|e| panic!("{case}: {e}"));
@@ -112,4 +117,17 @@ fn no_fixture_is_forgotten() {
     let mut cases: Vec<String> = std::fs::read_dir(fixtures_dir().join("ipvs")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     cases.sort();
     assert_eq!(cases, ["loadbalancer-source-ranges", "nodeport-udp"]);
+}
+
+/// Further cases of kube-proxy's IPVS test suite, transcribed into core/tests/upstream/ipvs/
+/// (each with its NOTES.md): every directory is checked.
+#[test]
+fn upstream_ipvs_cases() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/upstream/ipvs");
+    let Ok(entries) = std::fs::read_dir(&root) else { return };
+    let mut cases: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
+    cases.sort();
+    for dir in cases {
+        check_dir(&dir);
+    }
 }

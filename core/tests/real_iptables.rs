@@ -10,9 +10,9 @@
 
 mod common;
 
-use common::{available, same, shared_dir, Netns};
-use kpx_core::iptables::model::{ChainKind, TableName};
-use kpx_core::iptables::render::{restore_rule, save, Select};
+use common::{available, full_restore, same, shared_dir, Netns};
+use kpx_core::iptables::model::TableName;
+use kpx_core::iptables::render::{save, Select};
 use kpx_core::views::{analyze, Analysis, Request};
 
 /// The input with the nfacct counters turned off (this kernel has no nfacct).
@@ -24,36 +24,13 @@ fn without_nfacct(input: &str) -> String {
     }
 }
 
-/// Every chain of the dataplane (built-in jumps, kube-proxy's, kubelet's, the canary) as one
-/// iptables-restore input, in kube-proxy's own spelling.
-fn full_restore(a: &Analysis) -> String {
-    let dp = a.iptables.as_ref().unwrap();
-    let layout = a.layout.clone().unwrap();
-    let mut out = String::new();
-    for t in &dp.tables {
-        out.push_str(&format!("*{}\n", t.name.as_str()));
-        for c in &t.chains {
-            let policy = if c.kind == ChainKind::BuiltIn { "ACCEPT" } else { "-" };
-            out.push_str(&format!(":{} {policy} [0:0]\n", c.name));
-        }
-        for c in &t.chains {
-            for r in &c.rules {
-                out.push_str(&restore_rule(&c.name, r, layout));
-                out.push('\n');
-            }
-        }
-        out.push_str("COMMIT\n");
-    }
-    out
-}
-
 fn check(tag: &str, input: &str) {
     let a = analyze(input).unwrap_or_else(|e| panic!("{tag}: {e}"));
     let ipv6 = a.cluster.settings.ipv6;
     let (restore_cmd, save_cmd, list_cmd) =
         if ipv6 { ("ip6tables-restore", "ip6tables-save", "ip6tables") } else { ("iptables-restore", "iptables-save", "iptables") };
     let ns = Netns::new(tag);
-    ns.run(&[restore_cmd], Some(&full_restore(&a)));
+    ns.run(&[restore_cmd], Some(&full_restore(a.iptables.as_ref().unwrap(), a.layout.clone().unwrap())));
     let real: String = ns.run(&[save_cmd], None).lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
     let ours = save(a.iptables.as_ref().unwrap(), ipv6, Select::default());
     same(&ours, &real, &format!("{tag}: save view vs iptables-save"));

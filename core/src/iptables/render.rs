@@ -299,7 +299,10 @@ fn listing_order(t: &Table) -> Vec<&Chain> {
 /// `iptables-save [-t TABLE]` on the node, without its timestamped comment lines.
 pub fn save_lines<'d>(dp: &'d Dataplane, ipv6: bool, sel: Select) -> Vec<Line<'d>> {
     let mut out = Vec::new();
-    for t in sel.tables(dp) {
+    // iptables-save (nf_tables) lists filter before nat, whatever order they were written in.
+    let mut tables: Vec<&Table> = sel.tables(dp).collect();
+    tables.sort_by_key(|t| t.name);
+    for t in tables {
         let chains = listing_order(t);
         out.push(Line::plain(format!("*{}", t.name.as_str())));
         for c in &chains {

@@ -140,9 +140,11 @@ pub fn addr_lines<'a>(ipvs: &'a Ipvs, settings: &crate::cluster::settings::Setti
     out
 }
 
+/// Set-type revisions as a current kernel (6.x) reports them.
 fn revision(kind: &str) -> u32 {
     match kind {
         "bitmap:port" => 3,
+        "hash:ip,port" => 7,
         "hash:ip,port,net" => 8,
         _ => 6,
     }

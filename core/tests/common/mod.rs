@@ -116,14 +116,14 @@ use std::process::{Command, Stdio};
 /// says so and passes, unless KPX_REQUIRE_REAL_IPTABLES=1 (scripts/test.sh sets it as root).
 pub fn available() -> bool {
     let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
-    let tools = Command::new("iptables-restore").arg("--version").output().is_ok() && Command::new("nft").arg("--version").output().is_ok();
+    let tools = ["iptables-restore", "nft", "ipset"].iter().all(|t| Command::new(t).arg("--version").output().is_ok());
     let ok = root && tools;
     if !ok {
         assert!(
             std::env::var("KPX_REQUIRE_REAL_IPTABLES").as_deref() != Ok("1"),
-            "KPX_REQUIRE_REAL_IPTABLES=1 but root, ip netns, iptables or nft are not available"
+            "KPX_REQUIRE_REAL_IPTABLES=1 but root, ip netns, iptables, nft or ipset is not available"
         );
-        eprintln!("skipped: needs root, ip netns, iptables and nft");
+        eprintln!("skipped: needs root, ip netns, iptables, nft and ipset");
     }
     ok
 }
@@ -174,4 +174,26 @@ pub fn same(ours: &str, real: &str, what: &str) {
         a.len(),
         b.len()
     );
+}
+
+/// Every chain of a dataplane (built-in jumps, kube-proxy's, kubelet's, the canary) as one
+/// iptables-restore input, in kube-proxy's own spelling.
+pub fn full_restore(dp: &kpx_core::iptables::model::Dataplane, layout: kpx_core::iptables::Layout) -> String {
+    use kpx_core::iptables::model::ChainKind;
+    let mut out = String::new();
+    for t in &dp.tables {
+        out.push_str(&format!("*{}\n", t.name.as_str()));
+        for c in &t.chains {
+            let policy = if c.kind == ChainKind::BuiltIn { "ACCEPT" } else { "-" };
+            out.push_str(&format!(":{} {policy} [0:0]\n", c.name));
+        }
+        for c in &t.chains {
+            for r in &c.rules {
+                out.push_str(&kpx_core::iptables::render::restore_rule(&c.name, r, layout));
+                out.push('\n');
+            }
+        }
+        out.push_str("COMMIT\n");
+    }
+    out
 }
