@@ -22,6 +22,33 @@ enum ModeArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ProtoArg {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl ProtoArg {
+    fn protocol(self) -> kpx_core::proxy::Protocol {
+        match self {
+            ProtoArg::Tcp => kpx_core::proxy::Protocol::Tcp,
+            ProtoArg::Udp => kpx_core::proxy::Protocol::Udp,
+            ProtoArg::Sctp => kpx_core::proxy::Protocol::Sctp,
+        }
+    }
+}
+
+impl ModeArg {
+    fn mode(self) -> Mode {
+        match self {
+            ModeArg::Iptables => Mode::Iptables,
+            ModeArg::Ipvs => Mode::Ipvs,
+            ModeArg::Nftables => Mode::Nftables,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum TableArg {
     Nat,
     Filter,
@@ -71,6 +98,50 @@ enum Command {
     },
     /// List the views of each mode.
     Views,
+    /// Walk a packet from a client to a destination through the node's rules, step by step.
+    Trace {
+        /// A pod (`ns/name` or `name`), `node:NAME` (a process on that node), or an IP (outside).
+        #[arg(long)]
+        from: String,
+        /// `IP:PORT` or `ns/name[:port]`.
+        #[arg(long)]
+        to: String,
+        #[arg(long, value_enum)]
+        proto: Option<ProtoArg>,
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
+        /// Seed of every random choice: the same seed gives the same walk.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Packets of the connection (the first walks the rules, the rest follow conntrack).
+        #[arg(long, default_value_t = 1)]
+        packets: usize,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[arg(default_value = "-")]
+        file: String,
+    },
+    /// Open many connections and count where they land.
+    Simulate {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        connections: usize,
+        #[arg(long, default_value_t = 1)]
+        requests: usize,
+        #[arg(long, value_enum)]
+        proto: Option<ProtoArg>,
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[arg(default_value = "-")]
+        file: String,
+    },
 }
 
 fn read_input(file: &str) -> Result<String, String> {
@@ -83,9 +154,68 @@ fn read_input(file: &str) -> Result<String, String> {
     }
 }
 
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("kpx: {e}");
+    ExitCode::FAILURE
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Trace { from, to, proto, mode, seed, packets, format, file } => {
+            let text = match read_input(&file) {
+                Ok(t) => t,
+                Err(e) => return fail(e),
+            };
+            let req = kpx_core::trace::session::Request { from, to, protocol: proto.map(ProtoArg::protocol), mode: mode.map(ModeArg::mode), seed };
+            let traces = match kpx_core::trace::session::trace(&text, &req, packets) {
+                Ok(t) => t,
+                Err(e) => return fail(e),
+            };
+            if format == Format::Json {
+                let json = if traces.len() == 1 { serde_json::to_string_pretty(&traces[0]) } else { serde_json::to_string_pretty(&traces) };
+                println!("{}", json.unwrap());
+            } else {
+                for (k, t) in traces.iter().enumerate() {
+                    if traces.len() > 1 {
+                        println!("packet {}:", k + 1);
+                    }
+                    for (i, s) in t.steps.iter().enumerate() {
+                        let rule = s.rule.as_deref().unwrap_or("");
+                        println!("{:>3}. [{} {}/{}] {}  =>  {}", i + 1, s.hook, s.table, s.chain, rule, s.action);
+                        if !s.why.is_empty() && s.matched {
+                            println!("       because {}", s.why);
+                        }
+                    }
+                    println!("verdict: {:?}, endpoint: {}, node: {}", t.verdict, t.endpoint.as_deref().unwrap_or("-"), t.node.as_deref().unwrap_or("-"));
+                    if let Some(c) = &t.conntrack {
+                        println!("conntrack: {}", c.line());
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Simulate { from, to, connections, requests, proto, mode, seed, format, file } => {
+            let text = match read_input(&file) {
+                Ok(t) => t,
+                Err(e) => return fail(e),
+            };
+            let req = kpx_core::trace::session::Request { from, to, protocol: proto.map(ProtoArg::protocol), mode: mode.map(ModeArg::mode), seed };
+            let sim = match kpx_core::trace::session::simulate(&text, &req, connections, requests) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            if format == Format::Json {
+                println!("{}", serde_json::to_string_pretty(&sim).unwrap());
+            } else {
+                println!("{} connections x {} requests", sim.connections, sim.requests);
+                for (ep, n) in &sim.endpoints {
+                    println!("  {ep:<24} {n:>8}  {:>6.2}%", 100.0 * *n as f64 / sim.connections.max(1) as f64);
+                }
+                println!("  direct {}  dropped {}  rejected {}", sim.direct, sim.dropped, sim.rejected);
+            }
+            ExitCode::SUCCESS
+        }
         Command::Views => {
             for mode in [Mode::Iptables, Mode::Ipvs, Mode::Nftables] {
                 println!("{}:", mode.as_str());

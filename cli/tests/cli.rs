@@ -169,3 +169,22 @@ fn applied_defaults_are_reported_on_stderr() {
     let o = kpx(&["render", "--quiet", "-"], Some(text));
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
+
+#[test]
+fn trace_and_simulate_in_json() {
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/scenarios/seed-iptables.yaml");
+    let o = kpx(&["trace", "--from", "default/nginx-deployment-9456bbbf9-6dmhv", "--to", "10.109.134.113:8080", "--seed", "3", "--format", "json", seed], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "delivered");
+    assert!(v["endpoint"].as_str().unwrap().starts_with("172.17.0."));
+    assert!(v["steps"].as_array().unwrap().iter().any(|s| s["chain"] == "KUBE-SVC-2CMXP7HKUVJN7L6M" && s["matched"] == true));
+    assert!(v["conntrack"]["dnat"].as_bool().unwrap());
+    let o = kpx(&["simulate", "--from", "default/nginx-deployment-9456bbbf9-6dmhv", "--to", "default/nginx", "--connections", "300", "--format", "json", seed], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let total: u64 = v["endpoints"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(total, 300);
+    assert_eq!(v["dropped"], 0);
+    assert_eq!(v["rejected"], 0);
+}

@@ -12,6 +12,7 @@ pub mod ipvs;
 pub mod net;
 pub mod nftables;
 pub mod proxy;
+pub mod trace;
 pub mod views;
 
 pub use diag::{Diagnostic, InputError, Pos, Severity};

@@ -191,6 +191,19 @@ proptest! {
         for v in views(a.cluster.settings.mode) {
             prop_assert!(a.render(&Request { view: Some(v.name.into()), ..Default::default() }).is_ok(), "view {}", v.name);
         }
+        // Every walk through the dataplane terminates with a verdict, every rule evaluable.
+        for (i, svc) in services.iter().enumerate() {
+            let proto = if svc.udp { kpx_core::proxy::Protocol::Udp } else { kpx_core::proxy::Protocol::Tcp };
+            let req = kpx_core::trace::session::Request {
+                from: "node:me".into(),
+                to: format!("10.96.1.{}:80", i + 1),
+                protocol: Some(proto),
+                seed: i as u64,
+                ..Default::default()
+            };
+            let t = kpx_core::trace::session::trace(&text, &req, 2);
+            prop_assert!(t.is_ok(), "walk failed: {:?}", t.err());
+        }
     }
 
     /// Any edit of the seed scenario — characters dropped, doubled or replaced — gives a

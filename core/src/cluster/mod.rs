@@ -11,7 +11,7 @@
 
 pub mod kubectl;
 pub mod settings;
-mod slices;
+pub mod slices;
 mod validate;
 
 use crate::diag::{Diagnostic, InputError, Pos, Severity};

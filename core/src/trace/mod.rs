@@ -1,0 +1,418 @@
+//! Packet walks through the typed iptables dataplane (the same one the views render): each
+//! netfilter hook in order, every rule of every chain evaluated match by match, with a reason;
+//! jumps, returns, marks, DNAT and MASQUERADE applied to the packet; conntrack remembering the
+//! connection so later packets skip the nat rules.
+//!
+//! Sans-I/O and deterministic: every random choice (`-m statistic`) comes from a seeded
+//! generator that is part of the input.
+
+pub mod rng;
+pub mod session;
+
+use crate::cluster::settings::Settings;
+use crate::iptables::model::{Chain, ChainKind, Dataplane, Match, Rule, TableName, Target};
+use crate::iptables::render::{restore_rule, save_rule};
+use crate::iptables::Layout;
+use crate::net::join_host_port;
+use crate::proxy::Protocol;
+use rng::Rng;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// The 5-tuple and the bits of state the rules look at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Packet {
+    pub protocol: Protocol,
+    pub src: IpAddr,
+    pub sport: u16,
+    pub dst: IpAddr,
+    pub dport: u16,
+    /// The skb mark (KUBE-MARK-MASQ sets 0x4000).
+    pub mark: u32,
+    /// The interface it arrived on (`None` for a packet a local process sends).
+    pub in_interface: Option<String>,
+    /// Whether it arrived through a bridge port (pod traffic on a bridge CNI).
+    pub bridged: bool,
+}
+
+impl std::fmt::Display for Packet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} -> {}", self.protocol.lower(), join_host_port(self.src, self.sport), join_host_port(self.dst, self.dport))?;
+        if self.mark != 0 {
+            write!(f, " mark {:#x}", self.mark)?;
+        }
+        Ok(())
+    }
+}
+
+/// One thing that happened to the packet.
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    pub hook: &'static str,
+    pub table: &'static str,
+    pub chain: String,
+    /// The rule as the `restore` view shows it (built-in chains: as `save` shows it); `None` for
+    /// a chain's policy or a routing decision.
+    pub rule: Option<String>,
+    pub matched: bool,
+    /// What happened: `jump KUBE-SVC-…`, `DNAT to 172.17.0.3:80`, `no match`, `policy ACCEPT`…
+    pub action: String,
+    /// Why it matched or not, match by match.
+    pub why: String,
+    pub packet: Packet,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Delivered,
+    Dropped,
+    Rejected,
+}
+
+/// A conntrack entry: the original direction and the reply direction after NAT.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConntrackEntry {
+    pub protocol: Protocol,
+    pub original: (String, String),
+    pub reply: (String, String),
+    pub dnat: bool,
+    pub snat: bool,
+}
+
+impl ConntrackEntry {
+    /// `conntrack -L` style.
+    pub fn line(&self) -> String {
+        let split = |hp: &str| -> (String, String) {
+            let (h, p) = hp.rsplit_once(':').unwrap();
+            (h.trim_start_matches('[').trim_end_matches(']').to_string(), p.to_string())
+        };
+        let (os, osp) = split(&self.original.0);
+        let (od, odp) = split(&self.original.1);
+        let (rs, rsp) = split(&self.reply.0);
+        let (rd, rdp) = split(&self.reply.1);
+        let mut status = Vec::new();
+        if self.dnat {
+            status.push("DNAT");
+        }
+        if self.snat {
+            status.push("SNAT");
+        }
+        format!(
+            "{} src={os} dst={od} sport={osp} dport={odp} src={rs} dst={rd} sport={rsp} dport={rdp}{}",
+            self.protocol.lower(),
+            if status.is_empty() { String::new() } else { format!(" [{}]", status.join(",")) }
+        )
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Trace {
+    pub verdict: Verdict,
+    /// The endpoint the packet reached, `ip:port`.
+    pub endpoint: Option<String>,
+    /// The node it was delivered on.
+    pub node: Option<String>,
+    pub steps: Vec<Step>,
+    pub conntrack: Option<ConntrackEntry>,
+}
+
+/// Where a packet enters: from a pod (its interface is the pod's veth), from the node itself,
+/// or from outside through the node's uplink.
+#[derive(Clone, Debug)]
+pub enum Origin {
+    Pod { ip: IpAddr },
+    Node,
+    External { ip: IpAddr },
+}
+
+/// State that outlives one packet: `recent` lists (session affinity) and conntrack.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    /// `-m recent` lists: name → source addresses seen.
+    recent: BTreeMap<String, BTreeSet<IpAddr>>,
+    /// Established connections: original (src, sport, dst, dport) → the NATed packet.
+    connections: BTreeMap<(IpAddr, u16, IpAddr, u16, Protocol), (Packet, Trace)>,
+}
+
+/// What one walk needs about the node.
+pub struct Node<'a> {
+    pub dataplane: &'a Dataplane,
+    pub layout: Layout,
+    pub settings: &'a Settings,
+    /// The node each endpoint IP lives on (pod IPs, node IPs).
+    pub hosts: &'a BTreeMap<IpAddr, String>,
+}
+
+const MAX_STEPS: usize = 100_000;
+
+struct Walk<'a, 'b> {
+    node: &'a Node<'b>,
+    rng: &'a mut Rng,
+    state: &'a mut State,
+    steps: Vec<Step>,
+    packet: Packet,
+    dnat: bool,
+    snat: bool,
+}
+
+enum Outcome {
+    /// The hook's chains finished (ACCEPT, or fell off a built-in chain).
+    Continue,
+    Drop,
+    Reject,
+}
+
+impl Walk<'_, '_> {
+    fn rule_text(&self, chain: &Chain, rule: &Rule) -> String {
+        if chain.kind == ChainKind::BuiltIn {
+            save_rule(&chain.name, rule, self.node.settings.ipv6)
+        } else {
+            restore_rule(&chain.name, rule, self.node.layout)
+        }
+    }
+
+    /// Evaluates one match; the reason is for the reader.
+    fn matches(&mut self, m: &Match) -> Result<(bool, String), String> {
+        let p = &self.packet;
+        let s = self.node.settings;
+        Ok(match m {
+            Match::Comment { .. } | Match::Nfacct { .. } => (true, String::new()),
+            Match::Protocol { protocol } | Match::ProtocolOnly { protocol } => {
+                (p.protocol == *protocol, format!("protocol {} {} {}", p.protocol.lower(), if p.protocol == *protocol { "is" } else { "is not" }, protocol.lower()))
+            }
+            Match::Source { negated, cidr } => {
+                let inside = cidr.contains(p.src);
+                (inside != *negated, format!("source {} {} {}", p.src, if inside { "in" } else { "not in" }, cidr))
+            }
+            Match::Destination { negated, cidr } => {
+                let inside = cidr.contains(p.dst);
+                (inside != *negated, format!("destination {} {} {}", p.dst, if inside { "in" } else { "not in" }, cidr))
+            }
+            Match::DestinationPort { port } => (p.dport == *port, format!("dport {} {} {port}", p.dport, if p.dport == *port { "=" } else { "!=" })),
+            Match::InInterface { negated, name } => {
+                let iif = p.in_interface.clone().unwrap_or_default();
+                let hit = match name.strip_suffix('+') {
+                    Some(prefix) => iif.starts_with(prefix),
+                    None => iif == *name,
+                };
+                (hit != *negated, format!("in-interface {:?} vs {name}", iif))
+            }
+            Match::AddrType { negated, source, kind } => {
+                let ip = if *source { p.src } else { p.dst };
+                let local = kind == "LOCAL" && s.is_local_address(ip);
+                (local != *negated, format!("{} {ip} is {}a local address", if *source { "source" } else { "destination" }, if local { "" } else { "not " }))
+            }
+            Match::Mark { negated, value, mask } => {
+                let hit = p.mark & mask == *value;
+                (hit != *negated, format!("mark {:#x} & {mask:#x} {} {value:#x}", p.mark, if hit { "==" } else { "!=" }))
+            }
+            Match::Conntrack { negated, states } => {
+                let mut current = vec!["NEW"];
+                if self.dnat {
+                    current.push("DNAT");
+                }
+                let hit = states.split(',').any(|st| current.contains(&st));
+                (hit != *negated, format!("ctstate {} vs {states}", current.join(",")))
+            }
+            Match::Statistic { probability } => {
+                let pr: f64 = probability.parse().map_err(|_| format!("probability {probability}"))?;
+                let draw = self.rng.next_f64();
+                (draw < pr, format!("random {draw:.4} {} {probability}", if draw < pr { "<" } else { ">=" }))
+            }
+            Match::RecentCheck { name, .. } => {
+                let seen = self.state.recent.get(name).is_some_and(|s| s.contains(&p.src));
+                (seen, format!("{} {} in recent list {name}", p.src, if seen { "is" } else { "is not" }))
+            }
+            Match::RecentSet { name } => {
+                self.state.recent.entry(name.clone()).or_default().insert(p.src);
+                (true, format!("{} recorded in recent list {name}", p.src))
+            }
+            Match::PhysdevNotIn => (!p.bridged, format!("{}arrived through a bridge port", if p.bridged { "" } else { "not " })),
+            Match::Set { .. } | Match::Ipvs { .. } => return Err(format!("the iptables-mode walk cannot evaluate {m:?} (an IPVS-mode match)")),
+        })
+    }
+
+    fn step(&mut self, hook: &'static str, table: TableName, chain: &str, rule: Option<String>, matched: bool, action: String, why: String) -> Result<(), String> {
+        if self.steps.len() >= MAX_STEPS {
+            return Err("the walk did not terminate".into());
+        }
+        self.steps.push(Step { hook, table: table.as_str(), chain: chain.to_string(), rule, matched, action, why, packet: self.packet.clone() });
+        Ok(())
+    }
+
+    /// Runs a built-in chain of a table, following jumps; returns how the hook ends.
+    fn run(&mut self, hook: &'static str, table: TableName, builtin: &str) -> Result<Outcome, String> {
+        let dp = self.node.dataplane;
+        let Some(t) = dp.table(table) else { return Ok(Outcome::Continue) };
+        let Some(start) = t.chain(builtin) else { return Ok(Outcome::Continue) };
+        // (chain, next rule index)
+        let mut stack: Vec<(&Chain, usize)> = vec![(start, 0)];
+        while let Some((chain, i)) = stack.pop() {
+            let Some(rule) = chain.rules.get(i) else {
+                if chain.kind == ChainKind::BuiltIn {
+                    self.step(hook, table, &chain.name, None, false, "policy ACCEPT".into(), "end of the built-in chain".into())?;
+                    return Ok(Outcome::Continue);
+                }
+                // Falling off a user chain returns to the caller.
+                continue;
+            };
+            let text = self.rule_text(chain, rule);
+            let mut reasons = Vec::new();
+            let mut all = true;
+            for m in &rule.matches {
+                let (hit, why) = self.matches(m)?;
+                if !why.is_empty() {
+                    reasons.push(why);
+                }
+                if !hit {
+                    all = false;
+                    break;
+                }
+            }
+            let why = reasons.join("; ");
+            if !all {
+                self.step(hook, table, &chain.name, Some(text), false, "no match".into(), why)?;
+                stack.push((chain, i + 1));
+                continue;
+            }
+            match &rule.target {
+                None => {
+                    self.step(hook, table, &chain.name, Some(text), true, "no target: continue".into(), why)?;
+                    stack.push((chain, i + 1));
+                }
+                Some(Target::Jump { chain: to }) => {
+                    let next = t.chain(to).ok_or_else(|| format!("jump to missing chain {to}"))?;
+                    self.step(hook, table, &chain.name, Some(text), true, format!("jump {to}"), why)?;
+                    stack.push((chain, i + 1));
+                    stack.push((next, 0));
+                }
+                Some(Target::Return) => {
+                    self.step(hook, table, &chain.name, Some(text), true, "RETURN".into(), why)?;
+                    if chain.kind == ChainKind::BuiltIn {
+                        return Ok(Outcome::Continue);
+                    }
+                }
+                Some(Target::Accept) => {
+                    self.step(hook, table, &chain.name, Some(text), true, "ACCEPT".into(), why)?;
+                    return Ok(Outcome::Continue);
+                }
+                Some(Target::Drop) => {
+                    self.step(hook, table, &chain.name, Some(text), true, "DROP".into(), why)?;
+                    return Ok(Outcome::Drop);
+                }
+                Some(Target::Reject) => {
+                    self.step(hook, table, &chain.name, Some(text), true, "REJECT".into(), why)?;
+                    return Ok(Outcome::Reject);
+                }
+                Some(Target::Dnat { to }) => {
+                    let (ip, port) = to.rsplit_once(':').ok_or("DNAT target")?;
+                    self.packet.dst = ip.trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| "DNAT address")?;
+                    self.packet.dport = port.parse().map_err(|_| "DNAT port")?;
+                    self.dnat = true;
+                    self.step(hook, table, &chain.name, Some(text), true, format!("DNAT to {to}"), why)?;
+                    // A NAT target is terminal for the nat table.
+                    return Ok(Outcome::Continue);
+                }
+                Some(Target::Masquerade { .. }) => {
+                    let node_ip = self.node.settings.node_ip.ok_or("MASQUERADE needs the node's IP")?;
+                    self.packet.src = node_ip;
+                    self.snat = true;
+                    self.step(hook, table, &chain.name, Some(text), true, format!("MASQUERADE to {node_ip}"), why)?;
+                    return Ok(Outcome::Continue);
+                }
+                Some(Target::MarkOr { mark }) => {
+                    self.packet.mark |= mark;
+                    self.step(hook, table, &chain.name, Some(text), true, format!("MARK or {mark:#x}"), why)?;
+                    stack.push((chain, i + 1));
+                }
+                Some(Target::MarkXor { mark }) => {
+                    self.packet.mark ^= mark;
+                    self.step(hook, table, &chain.name, Some(text), true, format!("MARK xor {mark:#x}"), why)?;
+                    stack.push((chain, i + 1));
+                }
+                Some(Target::MarkSet { value, mask }) => {
+                    self.packet.mark = (self.packet.mark & !mask) ^ value;
+                    self.step(hook, table, &chain.name, Some(text), true, format!("MARK set {value:#x}/{mask:#x}"), why)?;
+                    stack.push((chain, i + 1));
+                }
+            }
+        }
+        Ok(Outcome::Continue)
+    }
+}
+
+/// Walks the first packet of a new connection (or a later packet of a known one, which
+/// conntrack translates without the nat rules).
+pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: &mut State) -> Result<Trace, String> {
+    let key = (packet.src, packet.sport, packet.dst, packet.dport, packet.protocol);
+    if let Some((translated, first)) = state.connections.get(&key) {
+        let mut trace = first.clone();
+        trace.steps = vec![Step {
+            hook: "conntrack",
+            table: "-",
+            chain: "-".to_string(),
+            rule: None,
+            matched: true,
+            action: format!("established connection: translated to {translated} without walking the nat rules"),
+            why: "conntrack has this connection".into(),
+            packet: translated.clone(),
+        }];
+        return Ok(trace);
+    }
+    let original = packet.clone();
+    let mut w = Walk { node, rng, state, steps: Vec::new(), packet, dnat: false, snat: false };
+    let local_process = matches!(origin, Origin::Node);
+    let outcome = |o: Outcome, w: &Walk| -> Option<Verdict> {
+        match o {
+            Outcome::Continue => None,
+            Outcome::Drop => Some(Verdict::Dropped),
+            Outcome::Reject => Some(Verdict::Rejected),
+        }
+        .filter(|_| !w.steps.is_empty())
+    };
+    let hooks: Vec<(&'static str, TableName, &str)> = if local_process {
+        vec![("OUTPUT", TableName::Nat, "OUTPUT"), ("OUTPUT", TableName::Filter, "OUTPUT")]
+    } else {
+        vec![("PREROUTING", TableName::Nat, "PREROUTING")]
+    };
+    let mut verdict = None;
+    for (hook, table, chain) in hooks {
+        let o = w.run(hook, table, chain)?;
+        if let Some(v) = outcome(o, &w) {
+            verdict = Some(v);
+            break;
+        }
+    }
+    if verdict.is_none() {
+        // Routing: a local destination goes up to INPUT, anything else is forwarded.
+        let local = w.node.settings.is_local_address(w.packet.dst);
+        if !local_process {
+            let hook = if local { "INPUT" } else { "FORWARD" };
+            w.step(hook, TableName::Filter, "-", None, true, format!("route: {} is {}", w.packet.dst, if local { "local" } else { "not local: forward" }), String::new())?;
+            let o = w.run(hook, TableName::Filter, hook)?;
+            verdict = outcome(o, &w);
+        }
+    }
+    if verdict.is_none() && !(w.node.settings.is_local_address(w.packet.dst) && !local_process) {
+        let o = w.run("POSTROUTING", TableName::Nat, "POSTROUTING")?;
+        verdict = outcome(o, &w);
+    }
+    let verdict = verdict.unwrap_or(Verdict::Delivered);
+    let delivered_to = (verdict == Verdict::Delivered).then(|| w.packet.dst);
+    let node_name = delivered_to.map(|ip| w.node.hosts.get(&ip).cloned().unwrap_or_else(|| w.node.settings.node_name.clone()));
+    let endpoint = (verdict == Verdict::Delivered && w.dnat).then(|| join_host_port(w.packet.dst, w.packet.dport));
+    let conntrack = (verdict == Verdict::Delivered).then(|| ConntrackEntry {
+        protocol: original.protocol,
+        original: (join_host_port(original.src, original.sport), join_host_port(original.dst, original.dport)),
+        reply: (join_host_port(w.packet.dst, w.packet.dport), join_host_port(w.packet.src, w.packet.sport)),
+        dnat: w.dnat,
+        snat: w.snat,
+    });
+    let trace = Trace { verdict, endpoint, node: node_name, steps: w.steps, conntrack };
+    if verdict == Verdict::Delivered {
+        w.state.connections.insert(key, (w.packet.clone(), trace.clone()));
+    }
+    Ok(trace)
+}

@@ -1,0 +1,198 @@
+//! From what the reader asks (`--from CLIENT --to DEST`) to packet walks on the right node.
+
+use super::rng::Rng;
+use super::{walk, Node, Origin, Packet, State, Trace, Verdict};
+use crate::cluster::settings::Mode;
+use crate::cluster::slices::pod_ip;
+use crate::proxy::Protocol;
+use crate::views::{analyze_on, Analysis};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// What to walk.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// A pod (`ns/name` or `name`), `node:NAME` (a process on that node), or an IP (a client
+    /// outside the cluster).
+    pub from: String,
+    /// `IP:PORT` or `ns/name[:port]`.
+    pub to: String,
+    pub protocol: Option<Protocol>,
+    pub mode: Option<Mode>,
+    pub seed: u64,
+}
+
+struct Resolved {
+    analysis: Analysis,
+    origin: Origin,
+    src: IpAddr,
+    dst: IpAddr,
+    dport: u16,
+    protocol: Protocol,
+    in_interface: Option<String>,
+    bridged: bool,
+}
+
+fn resolve(text: &str, req: &Request) -> Result<Resolved, String> {
+    let first = analyze_on(text, None).map_err(|e| e.to_string())?;
+    let c = &first.cluster;
+    // The client, and the node whose kube-proxy sees its packets first.
+    let (origin, src, node, in_interface, bridged) = if let Some(name) = req.from.strip_prefix("node:") {
+        let analysis = analyze_on(text, Some(name)).map_err(|e| e.to_string())?;
+        let ip = analysis.cluster.settings.node_ip.ok_or_else(|| format!("node {name} has no IP"))?;
+        (Origin::Node, ip, Some(name.to_string()), None, false)
+    } else if let Ok(ip) = req.from.parse::<IpAddr>() {
+        (Origin::External { ip }, ip, None, Some("eth0".to_string()), false)
+    } else {
+        let (ns, name) = req.from.split_once('/').unwrap_or(("default", req.from.as_str()));
+        let pod = c
+            .pods
+            .iter()
+            .find(|p| p.reference.namespace == ns && p.reference.name == name)
+            .ok_or_else(|| format!("no Pod {ns}/{name} in the input (a client is a Pod, node:NAME, or an IP)"))?;
+        let ip = pod_ip(&pod.object).ok_or_else(|| format!("Pod {ns}/{name} has no IP"))?;
+        let node = pod.object.spec.as_ref().and_then(|s| s.node_name.clone());
+        (Origin::Pod { ip }, ip, node, Some("cni0".to_string()), true)
+    };
+    // The destination.
+    let (dst, dport, proto_hint) = match req.to.rsplit_once(':').and_then(|(h, p)| Some((h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok()?, p.parse::<u16>().ok()?))) {
+        Some((ip, port)) => (ip, port, None),
+        None => {
+            let (svc, port) = match req.to.split_once(':') {
+                Some((s, p)) => (s, Some(p)),
+                None => (req.to.as_str(), None),
+            };
+            let (ns, name) = svc.split_once('/').unwrap_or(("default", svc));
+            let s = c
+                .services
+                .iter()
+                .find(|s| s.reference.namespace == ns && s.reference.name == name)
+                .ok_or_else(|| format!("no Service {ns}/{name} (a destination is IP:PORT or ns/name[:port])"))?;
+            let spec = s.object.spec.as_ref().unwrap();
+            let ports = spec.ports.clone().unwrap_or_default();
+            let p = match port {
+                None => ports.first(),
+                Some(want) => ports.iter().find(|p| p.name.as_deref() == Some(want) || p.port.to_string() == want),
+            }
+            .ok_or_else(|| format!("Service {ns}/{name} has no port {}", port.unwrap_or("")))?;
+            let ip: IpAddr = spec.cluster_ip.as_deref().and_then(crate::net::parse_ip).ok_or_else(|| format!("Service {ns}/{name} has no ClusterIP"))?;
+            (ip, p.port as u16, p.protocol.as_deref().and_then(Protocol::parse))
+        }
+    };
+    let protocol = req.protocol.or(proto_hint).unwrap_or(Protocol::Tcp);
+    // The node that handles the first packet: the client's, or for an outside client the node
+    // that owns the destination address (else the shown node).
+    let node = node.or_else(|| {
+        c.nodes.iter().find(|n| crate::cluster::node_address(&n.object, "InternalIP") == Some(dst)).and_then(|n| n.object.metadata.name.clone())
+    });
+    let analysis = match node {
+        Some(n) if n != c.settings.node_name => analyze_on(text, Some(&n)).map_err(|e| e.to_string())?,
+        _ => first,
+    };
+    Ok(Resolved { analysis, origin, src, dst, dport, protocol, in_interface, bridged })
+}
+
+fn hosts(a: &Analysis) -> BTreeMap<IpAddr, String> {
+    let mut m = BTreeMap::new();
+    for n in &a.cluster.nodes {
+        if let (Some(ip), Some(name)) = (crate::cluster::node_address(&n.object, "InternalIP"), &n.object.metadata.name) {
+            m.insert(ip, name.clone());
+        }
+    }
+    for sl in &a.cluster.slices {
+        for e in &sl.object.endpoints {
+            if let (Some(ip), Some(node)) = (e.addresses.first().and_then(|x| crate::net::parse_ip(x)), &e.node_name) {
+                m.insert(ip, node.clone());
+            }
+        }
+    }
+    for p in &a.cluster.pods {
+        if let (Some(ip), Some(node)) = (pod_ip(&p.object), p.object.spec.as_ref().and_then(|s| s.node_name.clone())) {
+            m.insert(ip, node);
+        }
+    }
+    m
+}
+
+/// The client's ephemeral port for its `i`-th connection.
+fn sport(i: usize) -> u16 {
+    40000 + (i % 20000) as u16
+}
+
+fn run(r: &Resolved, connections: usize, requests: usize, rng: &mut Rng, mut each: impl FnMut(usize, Trace)) -> Result<(), String> {
+    let a = &r.analysis;
+    let dp = a.iptables.as_ref().map_err(Clone::clone)?;
+    let layout = a.layout.clone()?;
+    let hosts = hosts(a);
+    let node = Node { dataplane: dp, layout, settings: &a.cluster.settings, hosts: &hosts };
+    let mut state = State::default();
+    for i in 0..connections {
+        for _ in 0..requests.max(1) {
+            let packet = Packet {
+                protocol: r.protocol,
+                src: r.src,
+                sport: sport(i),
+                dst: r.dst,
+                dport: r.dport,
+                mark: 0,
+                in_interface: r.in_interface.clone(),
+                bridged: r.bridged,
+            };
+            each(i, walk(&node, &r.origin, packet, rng, &mut state)?);
+        }
+    }
+    Ok(())
+}
+
+fn check_mode(req: &Request, r: &Resolved) -> Result<(), String> {
+    let mode = req.mode.unwrap_or(r.analysis.cluster.settings.mode);
+    if mode != Mode::Iptables {
+        return Err(format!("packet walks in {} mode are not built yet (iptables mode works today)", mode.as_str()));
+    }
+    Ok(())
+}
+
+/// Walks `packets` packets of one connection (the first through the rules, the rest through
+/// conntrack).
+pub fn trace(text: &str, req: &Request, packets: usize) -> Result<Vec<Trace>, String> {
+    let r = resolve(text, req)?;
+    check_mode(req, &r)?;
+    let mut rng = Rng::new(req.seed);
+    let mut out = Vec::new();
+    run(&r, 1, packets, &mut rng, |_, t| out.push(t))?;
+    Ok(out)
+}
+
+/// Many connections from one client to one destination.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Simulation {
+    pub connections: usize,
+    pub requests: usize,
+    /// `ip:port` → connections that reached it.
+    pub endpoints: BTreeMap<String, usize>,
+    /// Connections delivered without DNAT (to the destination itself).
+    pub direct: usize,
+    pub dropped: usize,
+    pub rejected: usize,
+}
+
+pub fn simulate(text: &str, req: &Request, connections: usize, requests: usize) -> Result<Simulation, String> {
+    let r = resolve(text, req)?;
+    check_mode(req, &r)?;
+    let mut rng = Rng::new(req.seed);
+    let mut sim = Simulation { connections, requests: requests.max(1), ..Default::default() };
+    let mut seen = std::collections::BTreeSet::new();
+    run(&r, connections, requests, &mut rng, |i, t| {
+        if !seen.insert(i) {
+            return;
+        }
+        match (t.verdict, &t.endpoint) {
+            (Verdict::Delivered, Some(ep)) => *sim.endpoints.entry(ep.clone()).or_default() += 1,
+            (Verdict::Delivered, None) => sim.direct += 1,
+            (Verdict::Dropped, _) => sim.dropped += 1,
+            (Verdict::Rejected, _) => sim.rejected += 1,
+        }
+    })?;
+    Ok(sim)
+}

@@ -1,0 +1,109 @@
+//! Packet walks (iptables mode): the path through the same dataplane the views show, the
+//! load-balancing it produces, and the named behaviours.
+
+mod common;
+
+use common::{render, shared_dir};
+use kpx_core::trace::session::{simulate, trace, Request};
+use kpx_core::trace::Verdict;
+
+fn seed() -> String {
+    std::fs::read_to_string(shared_dir().join("scenarios/seed-iptables.yaml")).unwrap()
+}
+
+fn req(from: &str, to: &str, seed: u64) -> Request {
+    Request { from: from.into(), to: to.into(), seed, ..Default::default() }
+}
+
+const NGINX_POD: &str = "default/nginx-deployment-9456bbbf9-6dmhv";
+
+#[test]
+fn a_pod_reaches_nginx_through_the_article_chains() {
+    let t = &trace(&seed(), &req(NGINX_POD, "10.109.134.113:8080", 7), 1).unwrap()[0];
+    assert_eq!(t.verdict, Verdict::Delivered);
+    let ep = t.endpoint.clone().unwrap();
+    assert!(["172.17.0.3:80", "172.17.0.4:80", "172.17.0.5:80"].contains(&ep.as_str()), "{ep}");
+    let chains: Vec<&str> = t.steps.iter().filter(|s| s.matched).map(|s| s.chain.as_str()).collect();
+    for c in ["PREROUTING", "KUBE-SERVICES", "KUBE-SVC-2CMXP7HKUVJN7L6M"] {
+        assert!(chains.contains(&c), "{c} not walked: {chains:?}");
+    }
+    assert!(chains.iter().any(|c| c.starts_with("KUBE-SEP-")));
+    // Every rule the walk cites is a rule the views show.
+    let restore = render(&seed(), "restore");
+    let save = render(&seed(), "save");
+    for s in &t.steps {
+        if let Some(rule) = &s.rule {
+            assert!(restore.lines().any(|l| l == rule) || save.lines().any(|l| l == rule), "not in any view: {rule}");
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_walk() {
+    let a = trace(&seed(), &req(NGINX_POD, "default/nginx", 42), 1).unwrap();
+    let b = trace(&seed(), &req(NGINX_POD, "default/nginx", 42), 1).unwrap();
+    assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+}
+
+#[test]
+fn thirty_thousand_connections_split_evenly() {
+    let sim = simulate(&seed(), &req(NGINX_POD, "10.109.134.113:8080", 1), 30_000, 1).unwrap();
+    assert_eq!(sim.endpoints.len(), 3);
+    for (ep, n) in &sim.endpoints {
+        let share = *n as f64 / 30_000.0;
+        assert!((share - 1.0 / 3.0).abs() < 0.015, "{ep}: {share}");
+    }
+}
+
+#[test]
+fn keep_alive_sticks_to_one_pod() {
+    let traces = trace(&seed(), &req(NGINX_POD, "10.109.134.113:8080", 3), 20).unwrap();
+    let first = traces[0].endpoint.clone();
+    assert!(traces.iter().all(|t| t.endpoint == first));
+    assert!(traces[1].steps.len() == 1 && traces[1].steps[0].hook == "conntrack", "later packets follow conntrack");
+}
+
+#[test]
+fn hairpin_is_masqueraded() {
+    // The tour's web pods are in the cluster CIDR; a pod reaching itself through its Service
+    // is marked by its SEP chain and masqueraded.
+    let tour = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scenarios/tour.yaml")).unwrap();
+    for s in 0..40 {
+        let t = &trace(&tour, &req("shop/web-jrwqx7wxmd-dkm8n", "shop/web", s), 1).unwrap()[0];
+        if t.endpoint.as_deref() == Some("10.244.1.2:8080") {
+            let c = t.conntrack.as_ref().unwrap();
+            assert!(c.snat, "hairpin traffic is masqueraded: {}", c.line());
+            return;
+        }
+    }
+    panic!("no seed sent the pod to itself");
+}
+
+#[test]
+fn no_endpoints_is_rejected() {
+    let tour = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scenarios/tour.yaml")).unwrap();
+    let t = &trace(&tour, &Request { protocol: Some(kpx_core::proxy::Protocol::Sctp), ..req("node:node-a", "10.96.200.1:3868", 1) }, 1).unwrap()[0];
+    assert_eq!(t.verdict, Verdict::Rejected);
+    assert!(t.steps.last().unwrap().rule.as_deref().unwrap().contains("has no endpoints"));
+}
+
+#[test]
+fn session_affinity_keeps_the_client_on_one_pod() {
+    let tour = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scenarios/tour.yaml")).unwrap();
+    let sim = simulate(&tour, &req("shop/web-jrwqx7wxmd-dkm8n", "shop/api", 9), 200, 1).unwrap();
+    assert_eq!(sim.endpoints.len(), 1, "{:?}", sim.endpoints);
+}
+
+#[test]
+fn node_port_from_outside_is_masqueraded_with_etp_cluster() {
+    let tour = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scenarios/tour.yaml")).unwrap();
+    let t = &trace(&tour, &req("203.0.113.50", "192.168.10.11:31443", 5), 1).unwrap()[0];
+    assert_eq!(t.verdict, Verdict::Delivered, "{:#?}", t.steps.last());
+    assert!(t.conntrack.as_ref().unwrap().snat, "eTP Cluster NodePort traffic is masqueraded");
+}
+
+#[test]
+fn other_modes_say_so() {
+    let e = trace(&seed(), &Request { mode: Some(kpx_core::cluster::settings::Mode::Ipvs), ..req(NGINX_POD, "default/nginx", 1) }, 1).unwrap_err();
+    assert!(e.contains("not built yet"), "{e}");
+}
