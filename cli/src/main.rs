@@ -121,6 +121,17 @@ enum Command {
         #[arg(default_value = "-")]
         file: String,
     },
+    /// Measure generated clusters: rules per table, payload bytes, rules the first packet meets.
+    Scale {
+        #[arg(long)]
+        services: usize,
+        #[arg(long)]
+        endpoints: usize,
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Open many connections and count where they land.
     Simulate {
         #[arg(long)]
@@ -191,6 +202,26 @@ fn main() -> ExitCode {
                     if let Some(c) = &t.conntrack {
                         println!("conntrack: {}", c.line());
                     }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Scale { services, endpoints, mode, format } => {
+            let mode = mode.map_or(Mode::Iptables, ModeArg::mode);
+            let m = match kpx_core::scale::measure(services, endpoints, mode) {
+                Ok(m) => m,
+                Err(e) => return fail(e),
+            };
+            if format == Format::Json {
+                println!("{}", serde_json::to_string_pretty(&m).unwrap());
+            } else {
+                println!("{} mode, {services} Services x {endpoints} endpoints", mode.as_str());
+                for (k, v) in &m.rules {
+                    println!("  {k:<16} {v:>10}");
+                }
+                println!("  payload bytes    {:>10}", m.restore_bytes);
+                if let Some(f) = &m.first_packet_rules {
+                    println!("  first packet: {:.1} rules on average, {} at most ({} Services walked)", f.mean, f.max, f.sampled);
                 }
             }
             ExitCode::SUCCESS

@@ -12,6 +12,7 @@ pub mod ipvs;
 pub mod net;
 pub mod nftables;
 pub mod proxy;
+pub mod scale;
 pub mod trace;
 pub mod views;
 

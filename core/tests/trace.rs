@@ -107,3 +107,30 @@ fn other_modes_say_so() {
     let e = trace(&seed(), &Request { mode: Some(kpx_core::cluster::settings::Mode::Ipvs), ..req(NGINX_POD, "default/nginx", 1) }, 1).unwrap_err();
     assert!(e.contains("not built yet"), "{e}");
 }
+
+#[test]
+fn external_traffic_policy_local_without_local_endpoints_drops() {
+    // The tour's `edge` LoadBalancer (eTP Local) has its only endpoint on node-b: node-a drops
+    // outside traffic to its NodePort, and keeps the client's address where it delivers.
+    let tour = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scenarios/tour.yaml")).unwrap();
+    let t = &trace(&tour, &req("203.0.113.50", "192.168.10.11:32080", 1), 1).unwrap()[0];
+    assert_eq!(t.verdict, Verdict::Dropped, "{:#?}", t.steps.last());
+    assert!(t.steps.last().unwrap().rule.as_deref().unwrap().contains("has no local endpoints"));
+    // web (eTP Local) has local endpoints on node-a: delivered without SNAT.
+    let t = &trace(&tour, &req("203.0.113.50", "192.168.10.11:30080", 1), 1).unwrap()[0];
+    assert_eq!(t.verdict, Verdict::Delivered);
+    let c = t.conntrack.as_ref().unwrap();
+    assert!(!c.snat, "the client's address is kept: {}", c.line());
+}
+
+#[test]
+fn scale_model_of_the_articles_cluster() {
+    let m = kpx_core::scale::measure(2000, 10, kpx_core::cluster::settings::Mode::Iptables).unwrap();
+    // Per NodePort Service: KUBE-SERVICES 1, KUBE-NODEPORTS 2, KUBE-EXT 2, KUBE-SVC 1 + 10, and
+    // 10 KUBE-SEP chains of 2 rules: 36, plus kube-proxy's 5 fixed nat rules.
+    assert_eq!(m.rules["nat"], 2000 * 36 + 5);
+    let fp = m.first_packet_rules.unwrap();
+    assert!(fp.max > 2000 && fp.mean > 900.0, "{fp:?}");
+    let n = kpx_core::scale::measure(2000, 10, kpx_core::cluster::settings::Mode::Nftables).unwrap();
+    assert_eq!(n.rules["chains"], 16 + 2000 * 12, "service, external and 10 endpoint chains per Service");
+}

@@ -111,14 +111,14 @@ pub(crate) struct OutFilter {
     pub provenance: Provenance,
 }
 
-struct Sets(Vec<IpSet>);
+/// The 17 sets and what each already holds (adding an entry twice keeps one, as ipset does).
+struct Sets(Vec<IpSet>, std::collections::HashSet<(usize, String)>);
 
 impl Sets {
     fn add(&mut self, base: &str, text: String, provenance: Provenance) {
         let i = IPSETS.iter().position(|(n, _, _)| *n == base).unwrap_or_else(|| panic!("no ipset {base}"));
-        let set = &mut self.0[i];
-        if !set.entries.iter().any(|e| e.text == text) {
-            set.entries.push(SetEntry { text, provenance });
+        if self.1.insert((i, text.clone())) {
+            self.0[i].entries.push(SetEntry { text, provenance });
         }
     }
 }
@@ -127,7 +127,7 @@ impl Sets {
 pub fn build(cluster: &Cluster) -> Ipvs {
     let s = &cluster.settings;
     let ipv6 = s.ipv6;
-    let mut sets = Sets(IPSETS.iter().map(|(n, k, c)| IpSet { name: set_name(n, ipv6), kind: k, comment: c, entries: vec![] }).collect());
+    let mut sets = Sets(IPSETS.iter().map(|(n, k, c)| IpSet { name: set_name(n, ipv6), kind: k, comment: c, entries: vec![] }).collect(), Default::default());
     let mut services = Vec::new();
     let mut bound: Vec<Bound> = Vec::new();
     let mut out_filters = Vec::new();

@@ -45,6 +45,10 @@ const JUMP_CHAINS: [(&str, &str, &str); 11] = [
 
 struct Builder<'a> {
     t: Table,
+    /// Set elements already added.
+    seen: std::collections::HashSet<(String, String)>,
+    /// Chain name → position, so large tables build in linear time.
+    chains: std::collections::HashMap<String, usize>,
     s: &'a Settings,
     /// `ip` / `ip6`, as in `ip daddr`.
     x: &'static str,
@@ -55,14 +59,18 @@ fn kp(setting: &'static str) -> Provenance {
 }
 
 impl Builder<'_> {
+    fn push_chain(&mut self, chain: Chain) {
+        self.chains.insert(chain.name.clone(), self.t.chains.len());
+        self.t.chains.push(chain);
+    }
     fn chain(&mut self, name: &str, comment: Option<&str>, provenance: Provenance) {
-        if self.t.chain(name).is_none() {
-            self.t.chains.push(Chain { name: name.into(), base: None, comment: comment.map(Into::into), rules: vec![], provenance });
+        if !self.chains.contains_key(name) {
+            self.push_chain(Chain { name: name.into(), base: None, comment: comment.map(Into::into), rules: vec![], provenance });
         }
     }
     fn rule(&mut self, chain: &str, text: String, provenance: Provenance) {
-        let c = self.t.chains.iter_mut().find(|c| c.name == chain).unwrap_or_else(|| panic!("no chain {chain}"));
-        c.rules.push(Rule { text, provenance });
+        let i = *self.chains.get(chain).unwrap_or_else(|| panic!("no chain {chain}"));
+        self.t.chains[i].rules.push(Rule { text, provenance });
     }
     fn set(&mut self, name: &str, comment: Option<&str>, flags: Option<&str>, timeout: Option<u32>, provenance: Provenance) {
         let type_ = if self.s.ipv6 { "ipv6_addr" } else { "ipv4_addr" };
@@ -71,7 +79,7 @@ impl Builder<'_> {
     fn set_element(&mut self, set: &str, key: String, provenance: Provenance) {
         let s = self.t.sets.iter_mut().find(|s| s.name == set).unwrap();
         // Adding an element twice (a ClusterIP with several ports) leaves one, as in nft.
-        if !s.elements.iter().any(|e| e.key == key) {
+        if self.seen.insert((set.to_string(), key.clone())) {
             s.elements.push(Element { key, comment: None, value: String::new(), provenance });
         }
     }
@@ -94,12 +102,14 @@ pub fn build(cluster: &Cluster) -> Table {
     let addr = if s.ipv6 { "ipv6_addr" } else { "ipv4_addr" };
     let mut b = Builder {
         t: Table { family: x, name: "kube-proxy", comment: "rules for kube-proxy", sets: vec![], maps: vec![], chains: vec![] },
+        chains: std::collections::HashMap::new(),
+        seen: std::collections::HashSet::new(),
         s,
         x,
     };
 
     for (name, type_, hook, priority) in BASE_CHAINS {
-        b.t.chains.push(Chain { name: name.into(), base: Some(BaseChain { type_, hook, priority }), comment: None, rules: vec![], provenance: kp("base chains") });
+        b.push_chain(Chain { name: name.into(), base: Some(BaseChain { type_, hook, priority }), comment: None, rules: vec![], provenance: kp("base chains") });
     }
     for (from, to, extra) in JUMP_CHAINS {
         b.chain(to, None, kp("base chains"));
