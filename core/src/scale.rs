@@ -95,7 +95,7 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
     let first_packet_rules = if mode == Mode::Iptables && services > 0 {
         let dp = a.iptables.as_ref().map_err(Clone::clone)?;
         let hosts = BTreeMap::new();
-        let node = Node { dataplane: dp, layout: a.layout.clone()?, settings: &a.cluster.settings, hosts: &hosts };
+        let node = Node { dataplane: dp, layout: a.layout.clone()?, settings: &a.cluster.settings, hosts: &hosts, ipvs: None };
         let src = a.cluster.settings.node_ip.ok_or("the generated node has no IP")?;
         let samples = services.min(25);
         let mut picks: Vec<usize> = (0..samples).map(|k| k * services / samples).collect();

@@ -104,7 +104,7 @@ fn node_port_from_outside_is_masqueraded_with_etp_cluster() {
 
 #[test]
 fn other_modes_say_so() {
-    let e = trace(&seed(), &Request { mode: Some(kpx_core::cluster::settings::Mode::Ipvs), ..req(NGINX_POD, "default/nginx", 1) }, 1).unwrap_err();
+    let e = trace(&seed(), &Request { mode: Some(kpx_core::cluster::settings::Mode::Nftables), ..req(NGINX_POD, "default/nginx", 1) }, 1).unwrap_err();
     assert!(e.contains("not built yet"), "{e}");
 }
 
@@ -133,4 +133,25 @@ fn scale_model_of_the_articles_cluster() {
     assert!(fp.max > 2000 && fp.mean > 900.0, "{fp:?}");
     let n = kpx_core::scale::measure(2000, 10, kpx_core::cluster::settings::Mode::Nftables).unwrap();
     assert_eq!(n.rules["chains"], 16 + 2000 * 12, "service, external and 10 endpoint chains per Service");
+}
+
+fn seed_ipvs() -> String {
+    std::fs::read_to_string(shared_dir().join("scenarios/seed-ipvs.yaml")).unwrap()
+}
+
+/// IPVS: the ClusterIP is local (kube-ipvs0), IPVS picks a real server round-robin: 30,000
+/// connections give exactly 10,000 each.
+#[test]
+fn ipvs_round_robin_is_exact() {
+    let sim = simulate(&seed_ipvs(), &req("node:minikube", "default/nginx", 1), 30_000, 1).unwrap();
+    assert_eq!(sim.endpoints.values().copied().collect::<Vec<_>>(), [10_000, 10_000, 10_000], "{:?}", sim.endpoints);
+    let t = &trace(&seed_ipvs(), &req("node:minikube", "10.109.134.113:8080", 1), 1).unwrap()[0];
+    assert!(t.steps.iter().any(|s| s.chain == "IPVS" && s.action.contains("virtual server TCP 10.109.134.113:8080")), "{:#?}", t.steps);
+}
+
+#[test]
+fn ipvs_persistence_keeps_a_client_on_one_real_server() {
+    let tour = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scenarios/tour.yaml")).unwrap().replace("mode: iptables", "mode: ipvs");
+    let sim = simulate(&tour, &req("shop/web-jrwqx7wxmd-dkm8n", "shop/api", 2), 100, 1).unwrap();
+    assert_eq!(sim.endpoints.len(), 1, "{:?}", sim.endpoints);
 }

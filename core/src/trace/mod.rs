@@ -134,6 +134,20 @@ pub struct State {
     recent: BTreeMap<String, BTreeSet<IpAddr>>,
     /// Established connections: original (src, sport, dst, dport) → the NATed packet.
     connections: BTreeMap<(IpAddr, u16, IpAddr, u16, Protocol), (Packet, Trace)>,
+    /// IPVS: the round-robin position of each virtual server.
+    rr: BTreeMap<String, usize>,
+    /// IPVS: persistence templates, (client, virtual server) → real server.
+    persistent: BTreeMap<(IpAddr, String), String>,
+    /// IPVS: connections per real server (for lc / wlc / sed / nq).
+    active: BTreeMap<String, usize>,
+}
+
+impl State {
+    /// The connection of this packet has closed: its conntrack entry goes (persistence
+    /// templates and `recent` lists stay, as in the kernel until they time out).
+    pub fn close(&mut self, p: &Packet) {
+        self.connections.remove(&(p.src, p.sport, p.dst, p.dport, p.protocol));
+    }
 }
 
 /// What one walk needs about the node.
@@ -143,12 +157,23 @@ pub struct Node<'a> {
     pub settings: &'a Settings,
     /// The node each endpoint IP lives on (pod IPs, node IPs).
     pub hosts: &'a BTreeMap<IpAddr, String>,
+    /// IPVS mode: the virtual servers, ipsets and kube-ipvs0 addresses.
+    pub ipvs: Option<&'a crate::ipvs::Ipvs>,
+}
+
+impl Node<'_> {
+    /// A local address: on an interface, or (IPVS) bound to kube-ipvs0.
+    fn is_local(&self, ip: IpAddr) -> bool {
+        self.settings.is_local_address(ip) || self.ipvs.is_some_and(|v| v.bound.iter().any(|b| b.ip == ip))
+    }
 }
 
 const MAX_STEPS: usize = 100_000;
 
 struct Walk<'a, 'b> {
     node: &'a Node<'b>,
+    /// The IPVS virtual server that handled the packet, if any.
+    ipvs_vs: Option<(IpAddr, Protocol, u16)>,
     rng: &'a mut Rng,
     state: &'a mut State,
     steps: Vec<Step>,
@@ -176,7 +201,6 @@ impl Walk<'_, '_> {
     /// Evaluates one match; the reason is for the reader.
     fn matches(&mut self, m: &Match) -> Result<(bool, String), String> {
         let p = &self.packet;
-        let s = self.node.settings;
         Ok(match m {
             Match::Comment { .. } | Match::Nfacct { .. } => (true, String::new()),
             Match::Protocol { protocol } | Match::ProtocolOnly { protocol } => {
@@ -201,7 +225,7 @@ impl Walk<'_, '_> {
             }
             Match::AddrType { negated, source, kind } => {
                 let ip = if *source { p.src } else { p.dst };
-                let local = kind == "LOCAL" && s.is_local_address(ip);
+                let local = kind == "LOCAL" && self.node.is_local(ip);
                 (local != *negated, format!("{} {ip} is {}a local address", if *source { "source" } else { "destination" }, if local { "" } else { "not " }))
             }
             Match::Mark { negated, value, mask } => {
@@ -230,7 +254,39 @@ impl Walk<'_, '_> {
                 (true, format!("{} recorded in recent list {name}", p.src))
             }
             Match::PhysdevNotIn => (!p.bridged, format!("{}arrived through a bridge port", if p.bridged { "" } else { "not " })),
-            Match::Set { .. } | Match::Ipvs { .. } => return Err(format!("the iptables-mode walk cannot evaluate {m:?} (an IPVS-mode match)")),
+            Match::Set { name, flags } => {
+                let ipvs = self.node.ipvs.ok_or_else(|| format!("--match-set {name} outside IPVS mode"))?;
+                let set = ipvs.ipsets.iter().find(|x| x.name == *name).ok_or_else(|| format!("no ipset {name}"))?;
+                let pick = |dir: &str, i: usize| -> String {
+                    match (dir, i) {
+                        ("dst", 0) => p.dst.to_string(),
+                        ("src", 0) => p.src.to_string(),
+                        ("dst", _) => format!("{}:{}", p.protocol.lower(), p.dport),
+                        ("src", _) => p.src.to_string(),
+                        _ => String::new(),
+                    }
+                };
+                let dirs: Vec<&str> = flags.split(',').collect();
+                let hit = match set.kind {
+                    "bitmap:port" => set.entries.iter().any(|e| e.text == p.dport.to_string()),
+                    "hash:ip" => set.entries.iter().any(|e| e.text == pick(dirs[0], 0)),
+                    "hash:ip,port" => {
+                        let key = if dirs[0] == "src" { format!("{},{}:{}", p.src, p.protocol.lower(), p.dport) } else { format!("{},{}", pick(dirs[0], 0), pick(dirs[1], 1)) };
+                        set.entries.iter().any(|e| e.text == key)
+                    }
+                    "hash:ip,port,ip" => set.entries.iter().any(|e| e.text == format!("{},{}:{},{}", p.dst, p.protocol.lower(), p.dport, p.src)),
+                    "hash:ip,port,net" => set.entries.iter().any(|e| {
+                        let prefix = format!("{},{}:{},", p.dst, p.protocol.lower(), p.dport);
+                        e.text.strip_prefix(&prefix).and_then(crate::net::Cidr::parse).is_some_and(|c| c.contains(p.src))
+                    }),
+                    other => return Err(format!("ipset type {other}")),
+                };
+                (hit, format!("{} in set {name} ({flags}): {}", if hit { "found" } else { "not found" }, set.kind))
+            }
+            Match::Ipvs { vaddr, vproto, vport } => {
+                let hit = self.ipvs_vs.as_ref().is_some_and(|(ip, pr, port)| ip == vaddr && pr == vproto && port == vport);
+                (hit, format!("IPVS virtual server {vaddr}:{vport} {}", if hit { "handled it" } else { "did not handle it" }))
+            }
         })
     }
 
@@ -362,7 +418,7 @@ pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: 
         return Ok(trace);
     }
     let original = packet.clone();
-    let mut w = Walk { node, rng, state, steps: Vec::new(), packet, dnat: false, snat: false };
+    let mut w = Walk { node, ipvs_vs: None, rng, state, steps: Vec::new(), packet, dnat: false, snat: false };
     let local_process = matches!(origin, Origin::Node);
     let outcome = |o: Outcome, w: &Walk| -> Option<Verdict> {
         match o {
@@ -387,7 +443,7 @@ pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: 
     }
     if verdict.is_none() {
         // Routing: a local destination goes up to INPUT, anything else is forwarded.
-        let local = w.node.settings.is_local_address(w.packet.dst);
+        let local = w.node.is_local(w.packet.dst);
         if !local_process {
             let hook = if local { "INPUT" } else { "FORWARD" };
             w.step(hook, TableName::Filter, "-", None, true, format!("route: {} is {}", w.packet.dst, if local { "local" } else { "not local: forward" }), String::new())?;
@@ -395,7 +451,14 @@ pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: 
             verdict = outcome(o, &w);
         }
     }
-    if verdict.is_none() && !(w.node.settings.is_local_address(w.packet.dst) && !local_process) {
+    // IPVS hooks in after the filter table: a virtual server on a local address takes the
+    // packet and sends it to a real server.
+    if verdict.is_none() {
+        if let Some(ipvs) = w.node.ipvs {
+            verdict = ipvs_schedule(&mut w, ipvs, local_process)?;
+        }
+    }
+    if verdict.is_none() && !(w.node.is_local(w.packet.dst) && !local_process && !w.dnat) {
         let o = w.run("POSTROUTING", TableName::Nat, "POSTROUTING")?;
         verdict = outcome(o, &w);
     }
@@ -415,4 +478,54 @@ pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: 
         w.state.connections.insert(key, (w.packet.clone(), trace.clone()));
     }
     Ok(trace)
+}
+
+/// IPVS at LOCAL_IN / LOCAL_OUT: find the virtual server, pick a real server with its
+/// scheduler (and persistence), DNAT to it.
+fn ipvs_schedule(w: &mut Walk, ipvs: &crate::ipvs::Ipvs, local_process: bool) -> Result<Option<Verdict>, String> {
+    let p = w.packet.clone();
+    let Some(vs) = ipvs.services.iter().find(|v| v.protocol == p.protocol && v.ip == p.dst && v.port == p.dport) else {
+        return Ok(None);
+    };
+    let hook = if local_process { "OUTPUT" } else { "INPUT" };
+    let key = format!("{} {}", vs.protocol.upper(), join_host_port(vs.ip, vs.port));
+    if vs.reals.is_empty() {
+        w.step(hook, TableName::Filter, "IPVS", None, true, format!("virtual server {key} has no real server: dropped"), String::new())?;
+        return Ok(Some(Verdict::Dropped));
+    }
+    let reals: Vec<String> = vs.reals.iter().map(|r| join_host_port(r.ip, r.port)).collect();
+    let persistent = vs.flags & crate::ipvs::FLAG_PERSISTENT != 0;
+    let template = persistent.then(|| w.state.persistent.get(&(p.src, key.clone())).cloned()).flatten();
+    let (chosen, why) = if let Some(t) = template.filter(|t| reals.contains(t)) {
+        (t, format!("persistence template for {} (persistent {})", p.src, vs.timeout))
+    } else {
+        let i = match vs.scheduler.as_str() {
+            "lc" | "wlc" | "sed" | "nq" => {
+                let (i, _) = reals.iter().enumerate().min_by_key(|(i, r)| (w.state.active.get(*r).copied().unwrap_or(0), *i)).unwrap();
+                i
+            }
+            "sh" | "mh" | "dh" => {
+                let h = crate::cluster::fnv1a(if vs.scheduler == "dh" { p.dst.to_string() } else { p.src.to_string() }.as_bytes());
+                (h % reals.len() as u64) as usize
+            }
+            _ => {
+                let n = w.state.rr.entry(key.clone()).or_insert(0);
+                let i = *n % reals.len();
+                *n += 1;
+                i
+            }
+        };
+        (reals[i].clone(), format!("scheduler {}", vs.scheduler))
+    };
+    if persistent {
+        w.state.persistent.insert((p.src, key.clone()), chosen.clone());
+    }
+    *w.state.active.entry(chosen.clone()).or_default() += 1;
+    let (ip, port) = chosen.rsplit_once(':').unwrap();
+    w.packet.dst = ip.trim_start_matches('[').trim_end_matches(']').parse().unwrap();
+    w.packet.dport = port.parse().unwrap();
+    w.dnat = true;
+    w.ipvs_vs = Some((vs.ip, vs.protocol, vs.port));
+    w.step(hook, TableName::Filter, "IPVS", None, true, format!("virtual server {key} -> real server {chosen} (Masq)"), why)?;
+    Ok(None)
 }

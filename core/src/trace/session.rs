@@ -115,52 +115,56 @@ fn hosts(a: &Analysis) -> BTreeMap<IpAddr, String> {
     m
 }
 
-/// The client's ephemeral port for its `i`-th connection.
+/// The client's ephemeral port for its `i`-th connection (Linux's default range).
 fn sport(i: usize) -> u16 {
-    40000 + (i % 20000) as u16
+    32768 + (i % 28232) as u16
 }
 
-fn run(r: &Resolved, connections: usize, requests: usize, rng: &mut Rng, mut each: impl FnMut(usize, Trace)) -> Result<(), String> {
+fn run(r: &Resolved, mode: Mode, connections: usize, requests: usize, rng: &mut Rng, mut each: impl FnMut(usize, Trace)) -> Result<(), String> {
     let a = &r.analysis;
-    let dp = a.iptables.as_ref().map_err(Clone::clone)?;
-    let layout = a.layout.clone()?;
     let hosts = hosts(a);
-    let node = Node { dataplane: dp, layout, settings: &a.cluster.settings, hosts: &hosts };
+    let node = if mode == Mode::Ipvs {
+        Node { dataplane: &a.ipvs.iptables, layout: crate::iptables::Layout::Current, settings: &a.cluster.settings, hosts: &hosts, ipvs: Some(&a.ipvs) }
+    } else {
+        Node { dataplane: a.iptables.as_ref().map_err(Clone::clone)?, layout: a.layout.clone()?, settings: &a.cluster.settings, hosts: &hosts, ipvs: None }
+    };
     let mut state = State::default();
     for i in 0..connections {
+        let packet = Packet {
+            protocol: r.protocol,
+            src: r.src,
+            sport: sport(i),
+            dst: r.dst,
+            dport: r.dport,
+            mark: 0,
+            in_interface: r.in_interface.clone(),
+            bridged: r.bridged,
+        };
         for _ in 0..requests.max(1) {
-            let packet = Packet {
-                protocol: r.protocol,
-                src: r.src,
-                sport: sport(i),
-                dst: r.dst,
-                dport: r.dport,
-                mark: 0,
-                in_interface: r.in_interface.clone(),
-                bridged: r.bridged,
-            };
-            each(i, walk(&node, &r.origin, packet, rng, &mut state)?);
+            each(i, walk(&node, &r.origin, packet.clone(), rng, &mut state)?);
         }
+        // The connection closes; its source port may be used again.
+        state.close(&packet);
     }
     Ok(())
 }
 
-fn check_mode(req: &Request, r: &Resolved) -> Result<(), String> {
+fn check_mode(req: &Request, r: &Resolved) -> Result<Mode, String> {
     let mode = req.mode.unwrap_or(r.analysis.cluster.settings.mode);
-    if mode != Mode::Iptables {
-        return Err(format!("packet walks in {} mode are not built yet (iptables mode works today)", mode.as_str()));
+    if mode == Mode::Nftables {
+        return Err("packet walks in nftables mode are not built yet (iptables and IPVS modes work today)".into());
     }
-    Ok(())
+    Ok(mode)
 }
 
 /// Walks `packets` packets of one connection (the first through the rules, the rest through
 /// conntrack).
 pub fn trace(text: &str, req: &Request, packets: usize) -> Result<Vec<Trace>, String> {
     let r = resolve(text, req)?;
-    check_mode(req, &r)?;
+    let mode = check_mode(req, &r)?;
     let mut rng = Rng::new(req.seed);
     let mut out = Vec::new();
-    run(&r, 1, packets, &mut rng, |_, t| out.push(t))?;
+    run(&r, mode, 1, packets, &mut rng, |_, t| out.push(t))?;
     Ok(out)
 }
 
@@ -179,11 +183,11 @@ pub struct Simulation {
 
 pub fn simulate(text: &str, req: &Request, connections: usize, requests: usize) -> Result<Simulation, String> {
     let r = resolve(text, req)?;
-    check_mode(req, &r)?;
+    let mode = check_mode(req, &r)?;
     let mut rng = Rng::new(req.seed);
     let mut sim = Simulation { connections, requests: requests.max(1), ..Default::default() };
     let mut seen = std::collections::BTreeSet::new();
-    run(&r, connections, requests, &mut rng, |i, t| {
+    run(&r, mode, connections, requests, &mut rng, |i, t| {
         if !seen.insert(i) {
             return;
         }
