@@ -124,10 +124,17 @@ fn no_fixture_is_forgotten() {
 #[test]
 fn upstream_ipvs_cases() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/upstream/ipvs");
-    let Ok(entries) = std::fs::read_dir(&root) else { return };
-    let mut cases: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
     cases.sort();
-    for dir in cases {
-        check_dir(&dir);
-    }
+    assert!(!cases.is_empty());
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|dir| {
+            std::panic::catch_unwind(|| check_dir(dir)).err().map(|e| {
+                let msg = e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+                format!("{}: {msg}", dir.display())
+            })
+        })
+        .collect();
+    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }

@@ -160,7 +160,7 @@ pub fn build(s: &Scenario, shown_node: Option<&str>) -> Result<Cluster, InputErr
         validate::service(svc, &mut errors, &mut warnings);
     }
     if errors.is_empty() {
-        services = validate::allocate(&s.services, &settings, &mut notes, &mut errors);
+        services = validate::allocate(&s.services, &settings, &mut notes, &mut errors, &mut warnings);
     }
     for svc in services.iter().filter(|s| !crate::proxy::handled_by_kube_proxy(&s.object)) {
         let proxy = svc.object.metadata.labels.as_ref().and_then(|l| l.get(crate::proxy::SERVICE_PROXY_NAME_LABEL)).cloned().unwrap_or_default();

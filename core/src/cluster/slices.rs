@@ -52,7 +52,7 @@ pub(super) fn derive(
 
     let mut slices: Vec<Item<EndpointSlice>> = Vec::new();
     for slice in &s.endpoint_slices {
-        validate_slice(slice, errors);
+        validate_slice(slice, errors, warnings);
         slices.push(Item::written(slice));
     }
     let has_slices = |ns: &str, name: &str| {
@@ -103,9 +103,15 @@ pub(super) fn derive(
     (pods, slices)
 }
 
-fn validate_slice(slice: &Located<EndpointSlice>, errors: &mut Vec<Diagnostic>) {
+fn validate_slice(slice: &Located<EndpointSlice>, errors: &mut Vec<Diagnostic>, warnings: &mut Vec<Diagnostic>) {
     let o = &slice.object;
-    if !["IPv4", "IPv6", "FQDN"].contains(&o.address_type.as_str()) {
+    if o.address_type.is_empty() {
+        // kube-apiserver requires it; kube-proxy ignores a slice of no address type.
+        warnings.push(Diagnostic::warning(
+            slice.pos(),
+            format!("{}: addressType is not set; kube-proxy ignores this EndpointSlice", slice.reference),
+        ));
+    } else if !["IPv4", "IPv6", "FQDN"].contains(&o.address_type.as_str()) {
         errors.push(Diagnostic::error(
             slice.pos_of(&path!["addressType"]),
             format!("{}: addressType: Unsupported value: \"{}\": supported values: \"FQDN\", \"IPv4\", \"IPv6\"", slice.reference, o.address_type),
@@ -124,12 +130,18 @@ fn validate_slice(slice: &Located<EndpointSlice>, errors: &mut Vec<Diagnostic>) 
     if o.address_type != "FQDN" {
         for (i, e) in o.endpoints.iter().enumerate() {
             for (j, a) in e.addresses.iter().enumerate() {
-                let ok = crate::net::parse_ip(a).is_some_and(|ip| ip.is_ipv6() == (o.address_type == "IPv6"));
-                if !ok {
-                    errors.push(Diagnostic::error(
-                        slice.pos_of(&path!["endpoints", i, "addresses", j]),
+                let pos = slice.pos_of(&path!["endpoints", i, "addresses", j]);
+                match crate::net::parse_ip(a) {
+                    None => errors.push(Diagnostic::error(
+                        pos,
                         format!("{}: endpoints[{i}].addresses[{j}]: Invalid value: \"{a}\": must be a valid {} address", slice.reference, o.address_type),
-                    ));
+                    )),
+                    // kube-apiserver would refuse it; kube-proxy skips an address of the other family.
+                    Some(ip) if ip.is_ipv6() != (o.address_type == "IPv6") => warnings.push(Diagnostic::warning(
+                        pos,
+                        format!("{}: endpoints[{i}].addresses[{j}]: \"{a}\" is not an {} address; kube-proxy ignores it", slice.reference, o.address_type),
+                    )),
+                    Some(_) => {}
                 }
             }
         }

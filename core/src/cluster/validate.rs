@@ -178,6 +178,7 @@ pub(super) fn allocate(
     settings: &Settings,
     notes: &mut Vec<Note>,
     errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
 ) -> Vec<Item<Service>> {
     let mut used_ips: BTreeMap<IpAddr, String> = BTreeMap::new();
     let mut used_ports: BTreeMap<i32, String> = BTreeMap::new();
@@ -188,8 +189,11 @@ pub(super) fn allocate(
         }
         let spec = svc.object.spec.as_ref().unwrap();
         if let Some(ip) = spec.cluster_ip.as_deref().and_then(parse_ip) {
+            // kube-apiserver refuses a second Service on an address; kube-proxy (and its tests)
+            // program both, so kpx warns and goes on.
             if let Some(other) = used_ips.insert(ip, svc.reference.to_string()) {
-                errors.push(invalid(svc, path!["spec", "clusterIP"], ip, &format!("provided IP is already allocated (to {other})")));
+                let w = invalid(svc, path!["spec", "clusterIP"], ip, &format!("provided IP is already allocated (to {other}); kube-apiserver would reject this"));
+                warnings.push(Diagnostic::warning(w.pos, w.message));
             }
         }
         for (i, p) in spec.ports.iter().flatten().enumerate() {
@@ -197,7 +201,8 @@ pub(super) fn allocate(
                 if np != 0 {
                     if let Some(other) = used_ports.insert(np, svc.reference.to_string()) {
                         if other != svc.reference.to_string() {
-                            errors.push(invalid(svc, path!["spec", "ports", i, "nodePort"], np, &format!("provided port is already allocated (to {other})")));
+                            let w = invalid(svc, path!["spec", "ports", i, "nodePort"], np, &format!("provided port is already allocated (to {other}); kube-apiserver would reject this"));
+                            warnings.push(Diagnostic::warning(w.pos, w.message));
                         }
                     }
                 }

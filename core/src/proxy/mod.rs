@@ -368,7 +368,7 @@ fn endpoints_for(sp: &ServicePort, slices: &[&Item<EndpointSlice>], ipv6: bool, 
                 continue;
             }
             for e in &o.endpoints {
-                let Some(ip) = e.addresses.first().and_then(|a| parse_ip(a)) else { continue };
+                let Some(ip) = e.addresses.first().and_then(|a| parse_ip(a)).filter(|ip| ip.is_ipv6() == ipv6) else { continue };
                 let cond = e.conditions.clone().unwrap_or_default();
                 let info = EndpointInfo {
                     ip,
