@@ -47,7 +47,7 @@ fn bad_addresses() {
 
 #[test]
 fn several_errors_are_all_reported_in_text_order() {
-    let text = format!("{SVC}  ports:\n  - {{port: 0}}\n  - {{port: 70000, name: b}}\n");
+    let text = format!("{SVC}  ports:\n  - {{port: -1}}\n  - {{port: 70000, name: b}}\n");
     let e = analyze(&text).err().unwrap();
     let lines: Vec<usize> = e.diagnostics.iter().map(|d| d.pos.line).collect();
     assert_eq!(lines, vec![6, 7]);

@@ -66,7 +66,11 @@ pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warn
     }
     let mut seen = BTreeSet::new();
     for (i, p) in ports.iter().enumerate() {
-        if !(1..=65535).contains(&p.port) {
+        if p.port == 0 {
+            // kube-apiserver refuses it; kube-proxy (and its tests) program port 0.
+            let w = invalid(svc, path!["spec", "ports", i, "port"], p.port, "must be between 1 and 65535, inclusive (kube-apiserver would reject this; kube-proxy programs port 0)");
+            warnings.push(Diagnostic::warning(w.pos, w.message));
+        } else if !(1..=65535).contains(&p.port) {
             errors.push(invalid(svc, path!["spec", "ports", i, "port"], p.port, "must be between 1 and 65535, inclusive"));
         }
         let proto = p.protocol.as_deref().unwrap_or("TCP");
