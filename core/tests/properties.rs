@@ -201,8 +201,10 @@ proptest! {
                 seed: i as u64,
                 ..Default::default()
             };
-            let t = kpx_core::trace::session::trace(&text, &req, 2);
-            prop_assert!(t.is_ok(), "walk failed: {:?}", t.err());
+            for mode in [kpx_core::cluster::settings::Mode::Iptables, kpx_core::cluster::settings::Mode::Ipvs, kpx_core::cluster::settings::Mode::Nftables] {
+                let t = kpx_core::trace::session::trace(&text, &kpx_core::trace::session::Request { mode: Some(mode), ..req.clone() }, 2);
+                prop_assert!(t.is_ok(), "{mode:?} walk failed: {:?}", t.err());
+            }
         }
     }
 

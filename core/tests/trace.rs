@@ -102,10 +102,32 @@ fn node_port_from_outside_is_masqueraded_with_etp_cluster() {
     assert!(t.conntrack.as_ref().unwrap().snat, "eTP Cluster NodePort traffic is masqueraded");
 }
 
+/// nftables mode: the vmap and `numgen random mod 3` send 30,000 connections evenly, and every
+/// rule a walk cites is a line of the `nft` view.
 #[test]
-fn other_modes_say_so() {
-    let e = trace(&seed(), &Request { mode: Some(kpx_core::cluster::settings::Mode::Nftables), ..req(NGINX_POD, "default/nginx", 1) }, 1).unwrap_err();
-    assert!(e.contains("not built yet"), "{e}");
+fn nftables_walks() {
+    let nft = kpx_core::cluster::settings::Mode::Nftables;
+    let r = Request { mode: Some(nft), ..req(NGINX_POD, "10.109.134.113:8080", 4) };
+    let sim = simulate(&seed(), &r, 30_000, 1).unwrap();
+    assert_eq!(sim.endpoints.len(), 3);
+    for (ep, n) in &sim.endpoints {
+        assert!((*n as f64 / 30_000.0 - 1.0 / 3.0).abs() < 0.015, "{ep}: {n}");
+    }
+    let t = &trace(&seed(), &r, 1).unwrap()[0];
+    let view = common::render_mode(&seed(), nft, "nft");
+    for s in &t.steps {
+        if let Some(rule) = &s.rule {
+            assert!(view.lines().any(|l| l == rule), "not in the nft view: {rule}");
+        }
+    }
+    let tour = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scenarios/tour.yaml")).unwrap();
+    // No endpoints: rejected; eTP Local without a local endpoint: dropped; affinity: one pod.
+    let t = &trace(&tour, &Request { mode: Some(nft), protocol: Some(kpx_core::proxy::Protocol::Sctp), ..req("node:node-a", "10.96.200.1:3868", 1) }, 1).unwrap()[0];
+    assert_eq!(t.verdict, Verdict::Rejected);
+    let t = &trace(&tour, &Request { mode: Some(nft), ..req("203.0.113.50", "192.168.10.11:32080", 1) }, 1).unwrap()[0];
+    assert_eq!(t.verdict, Verdict::Dropped);
+    let sim = simulate(&tour, &Request { mode: Some(nft), ..req("shop/web-jrwqx7wxmd-dkm8n", "shop/api", 9) }, 100, 1).unwrap();
+    assert_eq!(sim.endpoints.len(), 1, "{:?}", sim.endpoints);
 }
 
 #[test]

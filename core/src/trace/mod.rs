@@ -6,6 +6,7 @@
 //! Sans-I/O and deterministic: every random choice (`-m statistic`) comes from a seeded
 //! generator that is part of the input.
 
+pub mod nft;
 pub mod rng;
 pub mod session;
 
@@ -401,6 +402,24 @@ impl Walk<'_, '_> {
 
 /// Walks the first packet of a new connection (or a later packet of a known one, which
 /// conntrack translates without the nat rules).
+/// A later packet of a known connection: conntrack translates it, no rule is walked.
+pub fn established(state: &State, packet: &Packet) -> Option<Trace> {
+    let key = (packet.src, packet.sport, packet.dst, packet.dport, packet.protocol);
+    let (translated, first) = state.connections.get(&key)?;
+    let mut trace = first.clone();
+    trace.steps = vec![Step {
+        hook: "conntrack",
+        table: "-",
+        chain: "-".to_string(),
+        rule: None,
+        matched: true,
+        action: format!("established connection: translated to {translated} without walking the nat rules"),
+        why: "conntrack has this connection".into(),
+        packet: translated.clone(),
+    }];
+    Some(trace)
+}
+
 pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: &mut State) -> Result<Trace, String> {
     let key = (packet.src, packet.sport, packet.dst, packet.dport, packet.protocol);
     if let Some((translated, first)) = state.connections.get(&key) {

@@ -123,6 +123,21 @@ fn sport(i: usize) -> u16 {
 fn run(r: &Resolved, mode: Mode, connections: usize, requests: usize, rng: &mut Rng, mut each: impl FnMut(usize, Trace)) -> Result<(), String> {
     let a = &r.analysis;
     let hosts = hosts(a);
+    if mode == Mode::Nftables {
+        let mut state = State::default();
+        for i in 0..connections {
+            let packet = Packet { protocol: r.protocol, src: r.src, sport: sport(i), dst: r.dst, dport: r.dport, mark: 0, in_interface: r.in_interface.clone(), bridged: r.bridged };
+            for _ in 0..requests.max(1) {
+                let t = match super::established(&state, &packet) {
+                    Some(t) => t,
+                    None => super::nft::walk(&a.nftables, &a.cluster.settings, &hosts, &r.origin, packet.clone(), rng, &mut state)?,
+                };
+                each(i, t);
+            }
+            state.close(&packet);
+        }
+        return Ok(());
+    }
     let node = if mode == Mode::Ipvs {
         Node { dataplane: &a.ipvs.iptables, layout: crate::iptables::Layout::Current, settings: &a.cluster.settings, hosts: &hosts, ipvs: Some(&a.ipvs) }
     } else {
@@ -150,11 +165,7 @@ fn run(r: &Resolved, mode: Mode, connections: usize, requests: usize, rng: &mut 
 }
 
 fn check_mode(req: &Request, r: &Resolved) -> Result<Mode, String> {
-    let mode = req.mode.unwrap_or(r.analysis.cluster.settings.mode);
-    if mode == Mode::Nftables {
-        return Err("packet walks in nftables mode are not built yet (iptables and IPVS modes work today)".into());
-    }
-    Ok(mode)
+    Ok(req.mode.unwrap_or(r.analysis.cluster.settings.mode))
 }
 
 /// Walks `packets` packets of one connection (the first through the rules, the rest through
