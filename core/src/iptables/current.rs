@@ -91,7 +91,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     let p = sp.protocol;
     let proto = p.lower();
     let prov = |field: &'static str| ctx.service(sp, field);
-    let c = categorize(sp, &s.node_name, s.topology_labels.get("topology.kubernetes.io/zone").map(String::as_str));
+    let c = categorize(sp, s);
 
     let svc_chain = names::svc_chain(&spn, proto);
     let svl_chain = names::svl_chain(&spn, proto);
@@ -346,7 +346,7 @@ pub(super) fn endpoint_jumps(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, chain
             let ep = &sp.endpoints[i];
             let mut m = comment_for(ep);
             m.push(Match::RecentCheck { name: seps[i].clone(), seconds });
-            b.rule(Nat, chain, m, jump(seps[i].as_str()), ctx.endpoint(sp, ep, "spec.sessionAffinity"));
+            b.rule(Nat, chain, m, jump(seps[i].as_str()), ctx.endpoint(sp, ep));
         }
     }
     let n = eps.len();
@@ -356,7 +356,7 @@ pub(super) fn endpoint_jumps(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, chain
         if k < n - 1 {
             m.push(Match::Statistic { probability: format!("{:.10}", 1.0 / (n - k) as f64) });
         }
-        b.rule(Nat, chain, m, jump(seps[i].as_str()), ctx.endpoint(sp, ep, "endpoints"));
+        b.rule(Nat, chain, m, jump(seps[i].as_str()), ctx.endpoint(sp, ep));
     }
 }
 
@@ -364,7 +364,7 @@ pub(super) fn endpoint_jumps(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, chain
 pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, i: usize, sep: &str) {
     let spn = sp.spn();
     let ep = &sp.endpoints[i];
-    let prov = ctx.endpoint(sp, ep, "endpoints");
+    let prov = ctx.endpoint(sp, ep);
     b.chain(Nat, sep, KubeProxy, prov.clone());
     let c = || if ctx.large_cluster { vec![] } else { vec![comment(spn.clone())] };
     let mut m = c();

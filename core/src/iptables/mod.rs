@@ -60,16 +60,10 @@ impl Ctx<'_> {
         Provenance::KubeProxy { setting, config: proxy_config_ref() }
     }
     fn service(&self, sp: &ServicePort, field: &'static str) -> Provenance {
-        Provenance::ServicePort { service: sp.service.clone(), port_index: sp.port_index, field }
+        Provenance::service_port(sp, field)
     }
-    fn endpoint(&self, sp: &ServicePort, ep: &EndpointInfo, _why: &'static str) -> Provenance {
-        Provenance::Endpoint {
-            service: sp.service.clone(),
-            port_index: sp.port_index,
-            endpoint: ep.key(),
-            slice: ep.slice.clone(),
-            pod: ep.target.clone(),
-        }
+    fn endpoint(&self, sp: &ServicePort, ep: &EndpointInfo) -> Provenance {
+        Provenance::endpoint(sp, ep)
     }
     /// The local-traffic detector's "not from a pod" match (`IfNotLocal`).
     fn if_not_local(&self) -> Option<Match> {

@@ -166,6 +166,22 @@ pub enum Provenance {
 }
 
 impl Provenance {
+    /// A port of a Service, made by `field`.
+    pub fn service_port(sp: &crate::proxy::ServicePort, field: &'static str) -> Self {
+        Provenance::ServicePort { service: sp.service.clone(), port_index: sp.port_index, field }
+    }
+
+    /// One endpoint of a service port.
+    pub fn endpoint(sp: &crate::proxy::ServicePort, ep: &crate::proxy::EndpointInfo) -> Self {
+        Provenance::Endpoint {
+            service: sp.service.clone(),
+            port_index: sp.port_index,
+            endpoint: ep.key(),
+            slice: ep.slice.clone(),
+            pod: ep.target.clone(),
+        }
+    }
+
     /// A sentence for the reader: which object and field made this.
     pub fn describe(&self) -> String {
         match self {

@@ -169,15 +169,9 @@ fn service_port(
 ) {
     let s = &cluster.settings;
     let p = sp.protocol.lower();
-    let prov = |field: &'static str| Provenance::ServicePort { service: sp.service.clone(), port_index: sp.port_index, field };
-    let ep_prov = |ep: &EndpointInfo| Provenance::Endpoint {
-        service: sp.service.clone(),
-        port_index: sp.port_index,
-        endpoint: ep.key(),
-        slice: ep.slice.clone(),
-        pod: ep.target.clone(),
-    };
-    let c = categorize(sp, &s.node_name, s.topology_labels.get("topology.kubernetes.io/zone").map(String::as_str));
+    let prov = |field: &'static str| Provenance::service_port(sp, field);
+    let ep_prov = |ep: &EndpointInfo| Provenance::endpoint(sp, ep);
+    let c = categorize(sp, s);
     let internal: &[usize] = if sp.itp_local { &c.local } else { &c.cluster };
     // eTP Local without a local endpoint falls back to the cluster's (kubernetes#97081).
     let external: &[usize] = if sp.etp_local && !c.local.is_empty() { &c.local } else { &c.cluster };

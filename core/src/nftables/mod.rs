@@ -181,15 +181,9 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
     let local_chain = format!("local-{base}");
     let ext_chain = format!("external-{base}");
     let fw_chain = format!("firewall-{base}");
-    let prov = |field: &'static str| Provenance::ServicePort { service: sp.service.clone(), port_index: sp.port_index, field };
-    let ep_prov = |ep: &EndpointInfo| Provenance::Endpoint {
-        service: sp.service.clone(),
-        port_index: sp.port_index,
-        endpoint: ep.key(),
-        slice: ep.slice.clone(),
-        pod: ep.target.clone(),
-    };
-    let c = categorize(sp, &s.node_name, s.topology_labels.get("topology.kubernetes.io/zone").map(String::as_str));
+    let prov = |field: &'static str| Provenance::service_port(sp, field);
+    let ep_prov = |ep: &EndpointInfo| Provenance::endpoint(sp, ep);
+    let c = categorize(sp, s);
     let has_endpoints = c.has_any;
     let uses_cluster_chain = !c.cluster.is_empty() && sp.uses_cluster_endpoints();
     let uses_local_chain = !c.local.is_empty() && sp.uses_local_endpoints();

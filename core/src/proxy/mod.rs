@@ -144,7 +144,13 @@ enum Topology {
     SameZone,
 }
 
-pub fn categorize(sp: &ServicePort, node_name: &str, zone: Option<&str>) -> Categories {
+/// `CategorizeEndpoints` for the node of `settings` (its name and zone label).
+pub fn categorize(sp: &ServicePort, settings: &crate::cluster::settings::Settings) -> Categories {
+    let zone = settings.topology_labels.get("topology.kubernetes.io/zone").map(String::as_str);
+    categorize_on(sp, &settings.node_name, zone)
+}
+
+pub fn categorize_on(sp: &ServicePort, node_name: &str, zone: Option<&str>) -> Categories {
     let eps = &sp.endpoints;
     let mut c = Categories::default();
     let idx = |f: &dyn Fn(&EndpointInfo) -> bool| -> Vec<usize> { (0..eps.len()).filter(|i| f(&eps[*i])).collect() };

@@ -400,8 +400,6 @@ impl Walk<'_, '_> {
     }
 }
 
-/// Walks the first packet of a new connection (or a later packet of a known one, which
-/// conntrack translates without the nat rules).
 /// A later packet of a known connection: conntrack translates it, no rule is walked.
 pub fn established(state: &State, packet: &Packet) -> Option<Trace> {
     let key = (packet.src, packet.sport, packet.dst, packet.dport, packet.protocol);
@@ -420,20 +418,11 @@ pub fn established(state: &State, packet: &Packet) -> Option<Trace> {
     Some(trace)
 }
 
+/// Walks the first packet of a new connection (or a later packet of a known one, which
+/// conntrack translates without the nat rules).
 pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: &mut State) -> Result<Trace, String> {
     let key = (packet.src, packet.sport, packet.dst, packet.dport, packet.protocol);
-    if let Some((translated, first)) = state.connections.get(&key) {
-        let mut trace = first.clone();
-        trace.steps = vec![Step {
-            hook: "conntrack",
-            table: "-",
-            chain: "-".to_string(),
-            rule: None,
-            matched: true,
-            action: format!("established connection: translated to {translated} without walking the nat rules"),
-            why: "conntrack has this connection".into(),
-            packet: translated.clone(),
-        }];
+    if let Some(trace) = established(state, &packet) {
         return Ok(trace);
     }
     let original = packet.clone();
