@@ -6,7 +6,7 @@ use super::model::*;
 use super::{builtin_chains, forward_rules, install_jumps, masquerade_rules, Ctx, FilterVerdict, FILTER_JUMPS, FIREWALL_JUMPS, NAT_JUMPS};
 use crate::cluster::settings::Version;
 use crate::net::Cidr;
-use crate::proxy::{categorize, names, EndpointInfo, ServicePort};
+use crate::proxy::{categorize, names, EndpointInfo, Plan, ServicePort};
 use ChainKind::*;
 use TableName::*;
 
@@ -98,15 +98,12 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     let ext_chain = names::ext_chain(&spn, proto);
     let fw_chain = names::fw_chain(&spn, proto);
 
-    let has_endpoints = c.has_any;
-    let uses_cluster_chain = !c.cluster.is_empty() && sp.uses_cluster_endpoints();
-    let uses_local_chain = !c.local.is_empty() && sp.uses_local_endpoints();
+    let plan = Plan::of(sp, &c);
+    let (has_endpoints, uses_cluster_chain, uses_local_chain) = (plan.has_endpoints, plan.uses_cluster_chain, plan.uses_local_chain);
+    let (has_internal, has_external) = (plan.has_internal_endpoints, plan.has_external_endpoints);
+    let (uses_ext, uses_fw) = (plan.uses_external_chain, plan.uses_firewall_chain);
     let internal_chain = if sp.itp_local { &svl_chain } else { &svc_chain };
-    let has_internal = has_endpoints && !(sp.itp_local && c.local.is_empty());
     let external_policy_chain = if sp.etp_local { &svl_chain } else { &svc_chain };
-    let has_external = has_endpoints && !(sp.etp_local && c.local.is_empty());
-    let uses_ext = has_endpoints && sp.externally_accessible();
-    let uses_fw = has_endpoints && !sp.lb_vips.is_empty() && !sp.source_ranges.is_empty();
     let lb_chain = if uses_fw { &fw_chain } else { &ext_chain };
 
     let verdict = |has: bool| -> FilterVerdict {

@@ -12,7 +12,7 @@ use crate::cluster::settings::{LocalDetector, Settings};
 use crate::cluster::{proxy_config_ref, Cluster};
 use crate::iptables::model::Provenance;
 use crate::net::Cidr;
-use crate::proxy::{categorize, names, service_ports, EndpointInfo, ServicePort};
+use crate::proxy::{categorize, names, service_ports, EndpointInfo, Plan, ServicePort};
 use model::*;
 use std::net::IpAddr;
 
@@ -184,15 +184,12 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
     let prov = |field: &'static str| Provenance::service_port(sp, field);
     let ep_prov = |ep: &EndpointInfo| Provenance::endpoint(sp, ep);
     let c = categorize(sp, s);
-    let has_endpoints = c.has_any;
-    let uses_cluster_chain = !c.cluster.is_empty() && sp.uses_cluster_endpoints();
-    let uses_local_chain = !c.local.is_empty() && sp.uses_local_endpoints();
+    let plan = Plan::of(sp, &c);
+    let (has_endpoints, uses_cluster_chain, uses_local_chain) = (plan.has_endpoints, plan.uses_cluster_chain, plan.uses_local_chain);
+    let (has_internal, has_external) = (plan.has_internal_endpoints, plan.has_external_endpoints);
+    let (uses_ext, uses_fw) = (plan.uses_external_chain, plan.uses_firewall_chain);
     let internal_chain = if sp.itp_local { &local_chain } else { &svc_chain };
-    let has_internal = has_endpoints && !(sp.itp_local && c.local.is_empty());
     let external_policy_chain = if sp.etp_local { &local_chain } else { &svc_chain };
-    let has_external = has_endpoints && !(sp.etp_local && c.local.is_empty());
-    let uses_ext = has_endpoints && sp.externally_accessible();
-    let uses_fw = has_endpoints && !sp.lb_vips.is_empty() && !sp.source_ranges.is_empty();
     let verdict = |has: bool| if has_endpoints && !has { "drop".to_string() } else { "goto reject-chain".to_string() };
     let key = |ip: IpAddr, port: u16| format!("{ip} . {proto} . {port}");
     let ep_base = |ep: &EndpointInfo| names::nft_endpoint_base(&sp.namespace, &sp.name, proto, &sp.port_name, ep.ip, ep.port);

@@ -137,6 +137,38 @@ pub struct Categories {
     pub has_any: bool,
 }
 
+/// What `syncProxyRules` derives from the categories, the same in iptables and nftables mode
+/// (the variables of the same names in kube-proxy).
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    pub has_endpoints: bool,
+    /// A cluster-policy chain (KUBE-SVC / service-…) exists.
+    pub uses_cluster_chain: bool,
+    /// A local-policy chain (KUBE-SVL / local-…) exists.
+    pub uses_local_chain: bool,
+    pub has_internal_endpoints: bool,
+    pub has_external_endpoints: bool,
+    /// An external chain (KUBE-EXT / external-…) exists.
+    pub uses_external_chain: bool,
+    /// A firewall chain (loadBalancerSourceRanges) exists.
+    pub uses_firewall_chain: bool,
+}
+
+impl Plan {
+    pub fn of(sp: &ServicePort, c: &Categories) -> Plan {
+        let has = c.has_any;
+        Plan {
+            has_endpoints: has,
+            uses_cluster_chain: !c.cluster.is_empty() && sp.uses_cluster_endpoints(),
+            uses_local_chain: !c.local.is_empty() && sp.uses_local_endpoints(),
+            has_internal_endpoints: has && !(sp.itp_local && c.local.is_empty()),
+            has_external_endpoints: has && !(sp.etp_local && c.local.is_empty()),
+            uses_external_chain: has && sp.externally_accessible(),
+            uses_firewall_chain: has && !sp.lb_vips.is_empty() && !sp.source_ranges.is_empty(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Topology {
     None,
