@@ -31,8 +31,8 @@ pub struct Scale {
     /// Bytes of what kube-proxy hands the kernel in one full sync (iptables-restore input, or
     /// the nftables transaction).
     pub restore_bytes: usize,
-    /// Rules evaluated by the first packet to a ClusterIP (iptables mode; `None` where packet
-    /// walks are not built yet).
+    /// Rules evaluated by the first packet from the node to a ClusterIP (nftables: rules, a
+    /// verdict-map lookup counting as one; IPVS: the iptables rules, not IPVS's hash lookup).
     pub first_packet_rules: Option<FirstPacket>,
 }
 
@@ -92,11 +92,16 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
             restore_bytes = view("nft")?.len();
         }
     }
-    let first_packet_rules = if mode == Mode::Iptables && services > 0 {
-        let dp = a.iptables.as_ref().map_err(Clone::clone)?;
+    let first_packet_rules = if services > 0 {
         let hosts = BTreeMap::new();
-        let node = Node { dataplane: dp, layout: a.layout.clone()?, settings: &a.cluster.settings, hosts: &hosts, ipvs: None };
-        let src = a.cluster.settings.node_ip.ok_or("the generated node has no IP")?;
+        let settings = &a.cluster.settings;
+        let (dp, layout, ipvs) = match mode {
+            Mode::Iptables => (a.iptables.as_ref().map_err(Clone::clone)?, a.layout.clone()?, None),
+            Mode::Ipvs => (&a.ipvs.iptables, crate::iptables::Layout::Current, Some(&a.ipvs)),
+            Mode::Nftables => (a.iptables.as_ref().map_err(Clone::clone)?, a.layout.clone()?, None),
+        };
+        let node = Node { dataplane: dp, layout, settings, hosts: &hosts, ipvs };
+        let src = settings.node_ip.ok_or("the generated node has no IP")?;
         let samples = services.min(25);
         let mut picks: Vec<usize> = (0..samples).map(|k| k * services / samples).collect();
         picks.push(services - 1);
@@ -105,7 +110,12 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
         for s in &picks {
             let dst = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a60_0000u32 + 2 + *s as u32));
             let packet = Packet { protocol: Protocol::Tcp, src, sport: 40000, dst, dport: 80, mark: 0, in_interface: None, bridged: false };
-            let t = walk(&node, &Origin::Node, packet, &mut Rng::new(*s as u64), &mut State::default())?;
+            let (rng, state) = (&mut Rng::new(*s as u64), &mut State::default());
+            let t = if mode == Mode::Nftables {
+                crate::trace::nft::walk(&a.nftables, settings, &hosts, &Origin::Node, packet, rng, state)?
+            } else {
+                walk(&node, &Origin::Node, packet, rng, state)?
+            };
             counts.push(t.steps.iter().filter(|st| st.rule.is_some()).count());
         }
         Some(FirstPacket {

@@ -155,6 +155,12 @@ fn scale_model_of_the_articles_cluster() {
     assert!(fp.max > 2000 && fp.mean > 900.0, "{fp:?}");
     let n = kpx_core::scale::measure(2000, 10, kpx_core::cluster::settings::Mode::Nftables).unwrap();
     assert_eq!(n.rules["chains"], 16 + 2000 * 12, "service, external and 10 endpoint chains per Service");
+    // Verdict maps and IPVS's hash table: the first packet meets as many rules whatever the size.
+    for mode in [kpx_core::cluster::settings::Mode::Nftables, kpx_core::cluster::settings::Mode::Ipvs] {
+        let small = kpx_core::scale::measure(20, 10, mode).unwrap().first_packet_rules.unwrap();
+        let big = kpx_core::scale::measure(2000, 10, mode).unwrap().first_packet_rules.unwrap();
+        assert_eq!((small.max, big.max), (small.max, small.max), "{mode:?}");
+    }
 }
 
 fn seed_ipvs() -> String {
