@@ -49,6 +49,10 @@ fn the_same_seed_gives_the_same_walk() {
 fn thirty_thousand_connections_split_evenly() {
     let sim = simulate(&seed(), &req(NGINX_POD, "10.109.134.113:8080", 1), 30_000, 1).unwrap();
     assert_eq!(sim.endpoints.len(), 3);
+    // The cascade: conditional probabilities 1/3, 1/2, 1 give each endpoint 1/3.
+    let p: Vec<f64> = sim.rules.iter().map(|r| r.probability).collect();
+    assert_eq!(p, [0.3333333333, 0.5, 1.0]);
+    assert!(sim.rules.iter().all(|r| (r.observed_share - r.expected_share).abs() < 0.015));
     for (ep, n) in &sim.endpoints {
         let share = *n as f64 / 30_000.0;
         assert!((share - 1.0 / 3.0).abs() < 0.015, "{ep}: {share}");

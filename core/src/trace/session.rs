@@ -190,6 +190,22 @@ pub struct Simulation {
     pub direct: usize,
     pub dropped: usize,
     pub rejected: usize,
+    /// iptables mode: each load-balancing rule met, its conditional probability, and the
+    /// endpoint's effective share, expected and observed.
+    pub rules: Vec<RuleShare>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleShare {
+    pub chain: String,
+    /// The rule as the `restore` view shows it.
+    pub rule: String,
+    /// The rule's own (conditional) probability: `--probability`, or 1 for the last rule.
+    pub probability: f64,
+    pub endpoint: String,
+    /// 1/n for the n endpoints of the chain.
+    pub expected_share: f64,
+    pub observed_share: f64,
 }
 
 pub fn simulate(text: &str, req: &Request, connections: usize, requests: usize) -> Result<Simulation, String> {
@@ -198,10 +214,12 @@ pub fn simulate(text: &str, req: &Request, connections: usize, requests: usize) 
     let mut rng = Rng::new(req.seed);
     let mut sim = Simulation { connections, requests: requests.max(1), ..Default::default() };
     let mut seen = std::collections::BTreeSet::new();
+    let mut walked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     run(&r, mode, connections, requests, &mut rng, |i, t| {
         if !seen.insert(i) {
             return;
         }
+        walked.extend(t.steps.iter().filter(|s| s.matched).map(|s| s.chain.clone()));
         match (t.verdict, &t.endpoint) {
             (Verdict::Delivered, Some(ep)) => *sim.endpoints.entry(ep.clone()).or_default() += 1,
             (Verdict::Delivered, None) => sim.direct += 1,
@@ -209,5 +227,53 @@ pub fn simulate(text: &str, req: &Request, connections: usize, requests: usize) 
             (Verdict::Rejected, _) => sim.rejected += 1,
         }
     })?;
+    if mode == Mode::Iptables {
+        sim.rules = rule_shares(&r.analysis, &walked, &sim);
+    }
     Ok(sim)
+}
+
+/// The random-probability cascade of each KUBE-SVC/SVL/XLB chain the connections went through.
+fn rule_shares(a: &Analysis, walked: &std::collections::BTreeSet<String>, sim: &Simulation) -> Vec<RuleShare> {
+    use crate::iptables::model::{Match, TableName, Target};
+    let (Ok(dp), Ok(layout)) = (a.iptables.as_ref(), a.layout.clone()) else { return vec![] };
+    let Some(nat) = dp.table(TableName::Nat) else { return vec![] };
+    let mut out = Vec::new();
+    for chain in nat.chains.iter().filter(|c| walked.contains(&c.name) && ["KUBE-SVC-", "KUBE-SVL-", "KUBE-XLB-"].iter().any(|p| c.name.starts_with(p))) {
+        let lb: Vec<_> = chain
+            .rules
+            .iter()
+            .filter(|r| matches!(&r.target, Some(Target::Jump { chain }) if chain.starts_with("KUBE-SEP-")))
+            .filter(|r| !r.matches.iter().any(|m| matches!(m, Match::RecentCheck { .. })))
+            .collect();
+        let n = lb.len();
+        for r in lb {
+            let sep = r.target.as_ref().and_then(Target::jump_chain).unwrap();
+            let endpoint = nat
+                .chain(sep)
+                .and_then(|c| c.rules.iter().find_map(|x| match &x.target {
+                    Some(Target::Dnat { to }) => Some(to.clone()),
+                    _ => None,
+                }))
+                .unwrap_or_default();
+            let probability = r
+                .matches
+                .iter()
+                .find_map(|m| match m {
+                    Match::Statistic { probability } => probability.parse().ok(),
+                    _ => None,
+                })
+                .unwrap_or(1.0);
+            let observed = *sim.endpoints.get(&endpoint).unwrap_or(&0) as f64 / sim.connections.max(1) as f64;
+            out.push(RuleShare {
+                chain: chain.name.clone(),
+                rule: crate::iptables::render::restore_rule(&chain.name, r, layout),
+                probability,
+                endpoint,
+                expected_share: 1.0 / n as f64,
+                observed_share: observed,
+            });
+        }
+    }
+    out
 }
