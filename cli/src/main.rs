@@ -26,6 +26,8 @@ enum ProtoArg {
     Tcp,
     Udp,
     Sctp,
+    /// A ping (echo request).
+    Icmp,
 }
 
 impl ProtoArg {
@@ -34,6 +36,7 @@ impl ProtoArg {
             ProtoArg::Tcp => kpx_core::proxy::Protocol::Tcp,
             ProtoArg::Udp => kpx_core::proxy::Protocol::Udp,
             ProtoArg::Sctp => kpx_core::proxy::Protocol::Sctp,
+            ProtoArg::Icmp => kpx_core::proxy::Protocol::Icmp,
         }
     }
 }

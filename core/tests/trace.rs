@@ -187,3 +187,20 @@ fn ipvs_persistence_keeps_a_client_on_one_real_server() {
     let sim = simulate(&tour, &req("shop/web-jrwqx7wxmd-dkm8n", "shop/api", 2), 100, 1).unwrap();
     assert_eq!(sim.endpoints.len(), 1, "{:?}", sim.endpoints);
 }
+
+/// A ping to a ClusterIP is answered only where the address is local: IPVS binds it to
+/// kube-ipvs0; iptables leaves it to the default route (no answer); nftables rejects it
+/// (`cluster-ips-check`).
+#[test]
+fn ping_to_a_cluster_ip() {
+    use kpx_core::cluster::settings::Mode;
+    let text = seed_ipvs();
+    let ping = |mode| {
+        let r = Request { mode: Some(mode), protocol: Some(kpx_core::proxy::Protocol::Icmp), ..req("node:minikube", "10.109.134.113", 1) };
+        trace(&text, &r, 1).unwrap().remove(0)
+    };
+    let ipvs = ping(Mode::Ipvs);
+    assert_eq!((ipvs.verdict, ipvs.node.as_deref()), (Verdict::Delivered, Some("minikube")));
+    assert_eq!(ping(Mode::Iptables).verdict, Verdict::Dropped);
+    assert_eq!(ping(Mode::Nftables).verdict, Verdict::Rejected);
+}

@@ -207,6 +207,7 @@ fn save_part(m: &Match, r: &Rule, ipv6: bool) -> Part {
                 crate::proxy::Protocol::Tcp => 6,
                 crate::proxy::Protocol::Udp => 17,
                 crate::proxy::Protocol::Sctp => 132,
+                crate::proxy::Protocol::Icmp => 1,
             };
             format!("-m ipvs --vaddr {} --vproto {proto} --vport {vport}", Cidr::host(*vaddr).with_len())
         }
@@ -468,6 +469,7 @@ fn list_rule(r: &Rule, counters: (u64, u64), o: ListOptions, ipv6: bool) -> Stri
             crate::proxy::Protocol::Tcp => "6".into(),
             crate::proxy::Protocol::Udp => "17".into(),
             crate::proxy::Protocol::Sctp => "132".into(),
+            crate::proxy::Protocol::Icmp => "1".into(),
         },
     };
     write!(s, " {prot:<5}").unwrap();

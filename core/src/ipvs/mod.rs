@@ -258,6 +258,7 @@ fn service_port(
                     }
                 }
             }
+            Protocol::Icmp => {}
         }
         for ip in node_ips {
             add_vs(*ip, sp.node_port, external, prov("spec.ports.nodePort"));

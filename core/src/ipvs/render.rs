@@ -57,6 +57,7 @@ fn proto_number(p: Protocol) -> i64 {
         Protocol::Tcp => 6,
         Protocol::Udp => 17,
         Protocol::Sctp => 132,
+        Protocol::Icmp => 1,
     }
 }
 

@@ -21,6 +21,9 @@ pub enum Protocol {
     Udp,
     #[serde(rename = "SCTP")]
     Sctp,
+    /// Only for packets kpx walks (ping); no Service port is ICMP.
+    #[serde(rename = "ICMP")]
+    Icmp,
 }
 
 impl Protocol {
@@ -38,6 +41,7 @@ impl Protocol {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
             Protocol::Sctp => "sctp",
+            Protocol::Icmp => "icmp",
         }
     }
     pub fn upper(self) -> &'static str {
@@ -45,6 +49,7 @@ impl Protocol {
             Protocol::Tcp => "TCP",
             Protocol::Udp => "UDP",
             Protocol::Sctp => "SCTP",
+            Protocol::Icmp => "ICMP",
         }
     }
 }

@@ -400,6 +400,12 @@ impl Walk<'_, '_> {
     }
 }
 
+/// Whether nothing in the cluster holds `dst` (not local, no pod or node has it): a Service
+/// address kube-proxy did not translate goes out the default route, unanswered.
+pub(crate) fn nowhere(dst: IpAddr, is_local: impl Fn(IpAddr) -> bool, hosts: &BTreeMap<IpAddr, String>) -> bool {
+    !is_local(dst) && !hosts.contains_key(&dst)
+}
+
 /// A later packet of a known connection: conntrack translates it, no rule is walked.
 pub fn established(state: &State, packet: &Packet) -> Option<Trace> {
     let key = (packet.src, packet.sport, packet.dst, packet.dport, packet.protocol);
@@ -470,7 +476,11 @@ pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: 
         let o = w.run("POSTROUTING", TableName::Nat, "POSTROUTING")?;
         verdict = outcome(o, &w);
     }
-    let verdict = verdict.unwrap_or(Verdict::Delivered);
+    let mut verdict = verdict.unwrap_or(Verdict::Delivered);
+    if verdict == Verdict::Delivered && nowhere(w.packet.dst, |ip| w.node.is_local(ip), w.node.hosts) {
+        w.step("routing", TableName::Filter, "-", None, true, format!("no node or pod has {}: the packet leaves by the default route and nothing answers", w.packet.dst), String::new())?;
+        verdict = Verdict::Dropped;
+    }
     let delivered_to = (verdict == Verdict::Delivered).then(|| w.packet.dst);
     let node_name = delivered_to.map(|ip| w.node.hosts.get(&ip).cloned().unwrap_or_else(|| w.node.settings.node_name.clone()));
     let endpoint = (verdict == Verdict::Delivered && w.dnat).then(|| join_host_port(w.packet.dst, w.packet.dport));

@@ -302,7 +302,20 @@ pub fn walk(
             }
         }
     }
-    let verdict = verdict.unwrap_or(Verdict::Delivered);
+    let mut verdict = verdict.unwrap_or(Verdict::Delivered);
+    if verdict == Verdict::Delivered && super::nowhere(w.packet.dst, is_local, hosts) {
+        w.steps.push(Step {
+            hook: "routing",
+            table: "-",
+            chain: "-".into(),
+            rule: None,
+            matched: true,
+            action: format!("no node or pod has {}: the packet leaves by the default route and nothing answers", w.packet.dst),
+            why: String::new(),
+            packet: w.packet.clone(),
+        });
+        verdict = Verdict::Dropped;
+    }
     let delivered = verdict == Verdict::Delivered;
     let trace = Trace {
         verdict,

@@ -56,7 +56,8 @@ fn resolve(text: &str, req: &Request) -> Result<Resolved, String> {
         (Origin::Pod { ip }, ip, node, Some("cni0".to_string()), true)
     };
     // The destination.
-    let (dst, dport, proto_hint) = match req.to.rsplit_once(':').and_then(|(h, p)| Some((h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok()?, p.parse::<u16>().ok()?))) {
+    let bare: Option<IpAddr> = req.to.parse().ok();
+    let (dst, dport, proto_hint) = match bare.map(|ip| (ip, 0u16)).or_else(|| req.to.rsplit_once(':').and_then(|(h, p)| Some((h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok()?, p.parse::<u16>().ok()?)))) {
         Some((ip, port)) => (ip, port, None),
         None => {
             let (svc, port) = match req.to.split_once(':') {
