@@ -247,6 +247,9 @@ fn main() -> ExitCode {
                     println!("  {ep:<24} {n:>8}  {:>6.2}%", 100.0 * *n as f64 / sim.connections.max(1) as f64);
                 }
                 println!("  direct {}  dropped {}  rejected {}", sim.direct, sim.dropped, sim.rejected);
+                if let Some(table) = &sim.ipvsadm {
+                    print!("{table}");
+                }
                 if !sim.rules.is_empty() {
                     println!("rule probability (conditional) -> endpoint: expected share, observed share");
                     for r in &sim.rules {

@@ -177,6 +177,9 @@ fn seed_ipvs() -> String {
 fn ipvs_round_robin_is_exact() {
     let sim = simulate(&seed_ipvs(), &req("node:minikube", "default/nginx", 1), 30_000, 1).unwrap();
     assert_eq!(sim.endpoints.values().copied().collect::<Vec<_>>(), [10_000, 10_000, 10_000], "{:?}", sim.endpoints);
+    // The simulation feeds ipvsadm's counters: closed connections are InActConn.
+    let table = sim.ipvsadm.unwrap();
+    assert!(table.contains("  -> 172.17.0.3:80                Masq    1      0          10000     \n"), "{table}");
     let t = &trace(&seed_ipvs(), &req("node:minikube", "10.109.134.113:8080", 1), 1).unwrap()[0];
     assert!(t.steps.iter().any(|s| s.chain == "IPVS" && s.action.contains("virtual server TCP 10.109.134.113:8080")), "{:#?}", t.steps);
 }

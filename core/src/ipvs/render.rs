@@ -79,6 +79,12 @@ fn sched_flags(scheduler: &str, flags: u32) -> Option<String> {
 /// `ipvsadm -Ln` (ipvsadm 1.31): services sorted by protocol, address, port, destinations by
 /// address and port, with ipvsadm's own comparator. Connection counts are 0: nothing has flowed.
 pub fn ipvsadm_lines(ipvs: &Ipvs) -> Vec<Line<'_>> {
+    ipvsadm_lines_with(ipvs, &|_, _| (0, 0))
+}
+
+/// `ipvsadm -Ln` with connection counts: `counts(virtual server, real server)` gives
+/// (ActiveConn, InActConn), e.g. from a simulation.
+pub fn ipvsadm_lines_with<'a>(ipvs: &'a Ipvs, counts: &dyn Fn(&str, &str) -> (u64, u64)) -> Vec<Line<'a>> {
     let mut out = vec![
         Line { text: "IP Virtual Server version 1.2.1 (size=4096)".into(), source: None },
         Line { text: "Prot LocalAddress:Port Scheduler Flags".into(), source: None },
@@ -110,9 +116,11 @@ pub fn ipvsadm_lines(ipvs: &Ipvs) -> Vec<Line<'_>> {
             let r = addr_cmp(a.ip, b.ip);
             if r != 0 { r } else { a.port as i64 - b.port as i64 }
         });
+        let vs_key = format!("{} {}", vs.protocol.upper(), addr_port(vs.ip, vs.port));
         for rs in reals {
+            let (active, inactive) = counts(&vs_key, &addr_port(rs.ip, rs.port));
             out.push(Line {
-                text: format!("  -> {:<28} {:<7} {:<6} {:<10} {:<10}", addr_port(rs.ip, rs.port), "Masq", rs.weight, 0, 0),
+                text: format!("  -> {:<28} {:<7} {:<6} {:<10} {:<10}", addr_port(rs.ip, rs.port), "Masq", rs.weight, active, inactive),
                 source: Some(&rs.provenance),
             });
         }

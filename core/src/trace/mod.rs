@@ -117,6 +117,9 @@ pub struct Trace {
     pub node: Option<String>,
     pub steps: Vec<Step>,
     pub conntrack: Option<ConntrackEntry>,
+    /// IPVS mode: the virtual server (`TCP 10.96.0.1:443`) and the real server it chose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipvs: Option<(String, String)>,
 }
 
 /// Where a packet enters: from a pod (its interface is the pod's veth), from the node itself,
@@ -175,6 +178,8 @@ struct Walk<'a, 'b> {
     node: &'a Node<'b>,
     /// The IPVS virtual server that handled the packet, if any.
     ipvs_vs: Option<(IpAddr, Protocol, u16)>,
+    /// … as (virtual server, real server) for the trace.
+    ipvs_choice: Option<(String, String)>,
     rng: &'a mut Rng,
     state: &'a mut State,
     steps: Vec<Step>,
@@ -432,7 +437,7 @@ pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: 
         return Ok(trace);
     }
     let original = packet.clone();
-    let mut w = Walk { node, ipvs_vs: None, rng, state, steps: Vec::new(), packet, dnat: false, snat: false };
+    let mut w = Walk { node, ipvs_vs: None, ipvs_choice: None, rng, state, steps: Vec::new(), packet, dnat: false, snat: false };
     let local_process = matches!(origin, Origin::Node);
     let outcome = |o: Outcome, w: &Walk| -> Option<Verdict> {
         match o {
@@ -491,7 +496,8 @@ pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: 
         dnat: w.dnat,
         snat: w.snat,
     });
-    let trace = Trace { verdict, endpoint, node: node_name, steps: w.steps, conntrack };
+    let ipvs = w.ipvs_choice.take();
+    let trace = Trace { verdict, endpoint, node: node_name, steps: w.steps, conntrack, ipvs };
     if verdict == Verdict::Delivered {
         w.state.connections.insert(key, (w.packet.clone(), trace.clone()));
     }
@@ -544,6 +550,7 @@ fn ipvs_schedule(w: &mut Walk, ipvs: &crate::ipvs::Ipvs, local_process: bool) ->
     w.packet.dport = port.parse().unwrap();
     w.dnat = true;
     w.ipvs_vs = Some((vs.ip, vs.protocol, vs.port));
+    w.ipvs_choice = Some((key.clone(), chosen.clone()));
     w.step(hook, TableName::Filter, "IPVS", None, true, format!("virtual server {key} -> real server {chosen} (Masq)"), why)?;
     Ok(None)
 }

@@ -329,6 +329,7 @@ pub fn walk(
             snat: w.snat,
         }),
         steps: w.steps,
+        ipvs: None,
     };
     if delivered {
         let translated = w.packet.clone();

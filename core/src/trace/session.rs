@@ -191,6 +191,10 @@ pub struct Simulation {
     pub direct: usize,
     pub dropped: usize,
     pub rejected: usize,
+    /// IPVS mode: `ipvsadm -Ln` after the simulation — every connection closed, so each counts
+    /// in InActConn (TIME_WAIT) of the real server it reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipvsadm: Option<String>,
     /// iptables mode: each load-balancing rule met, its conditional probability, and the
     /// endpoint's effective share, expected and observed.
     pub rules: Vec<RuleShare>,
@@ -216,11 +220,15 @@ pub fn simulate(text: &str, req: &Request, connections: usize, requests: usize) 
     let mut sim = Simulation { connections, requests: requests.max(1), ..Default::default() };
     let mut seen = std::collections::BTreeSet::new();
     let mut walked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut chosen: BTreeMap<(String, String), u64> = BTreeMap::new();
     run(&r, mode, connections, requests, &mut rng, |i, t| {
         if !seen.insert(i) {
             return;
         }
         walked.extend(t.steps.iter().filter(|s| s.matched).map(|s| s.chain.clone()));
+        if let Some(pair) = &t.ipvs {
+            *chosen.entry(pair.clone()).or_default() += 1;
+        }
         match (t.verdict, &t.endpoint) {
             (Verdict::Delivered, Some(ep)) => *sim.endpoints.entry(ep.clone()).or_default() += 1,
             (Verdict::Delivered, None) => sim.direct += 1,
@@ -230,6 +238,10 @@ pub fn simulate(text: &str, req: &Request, connections: usize, requests: usize) 
     })?;
     if mode == Mode::Iptables {
         sim.rules = rule_shares(&r.analysis, &walked, &sim);
+    }
+    if mode == Mode::Ipvs {
+        let lines = crate::ipvs::render::ipvsadm_lines_with(&r.analysis.ipvs, &|vs, rs| (0, chosen.get(&(vs.to_string(), rs.to_string())).copied().unwrap_or(0)));
+        sim.ipvsadm = Some(lines.iter().map(|l| format!("{}\n", l.text)).collect());
     }
     Ok(sim)
 }
