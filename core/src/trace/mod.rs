@@ -83,7 +83,8 @@ pub struct ConntrackEntry {
 }
 
 impl ConntrackEntry {
-    /// `conntrack -L` style.
+    /// `conntrack -L` for the entry right after the first packet (`[UNREPLIED]`, the state and
+    /// timeout a fresh entry has); the layout of conntrack-tools.
     pub fn line(&self) -> String {
         let split = |hp: &str| -> (String, String) {
             let (h, p) = hp.rsplit_once(':').unwrap();
@@ -93,17 +94,24 @@ impl ConntrackEntry {
         let (od, odp) = split(&self.original.1);
         let (rs, rsp) = split(&self.reply.0);
         let (rd, rdp) = split(&self.reply.1);
-        let mut status = Vec::new();
-        if self.dnat {
-            status.push("DNAT");
-        }
-        if self.snat {
-            status.push("SNAT");
-        }
+        let (num, head) = match self.protocol {
+            Protocol::Tcp => (6, "120 SYN_SENT "),
+            Protocol::Udp => (17, "30 "),
+            Protocol::Sctp => (132, "3 CLOSED "),
+            Protocol::Icmp => (1, "30 "),
+        };
+        let ports = |sp: &str, dp: &str| match self.protocol {
+            Protocol::Icmp => format!("type=8 code=0 id={sp}"),
+            _ => format!("sport={sp} dport={dp}"),
+        };
+        let reply_ports = match self.protocol {
+            Protocol::Icmp => format!("type=0 code=0 id={osp}"),
+            _ => format!("sport={rsp} dport={rdp}"),
+        };
         format!(
-            "{} src={os} dst={od} sport={osp} dport={odp} src={rs} dst={rd} sport={rsp} dport={rdp}{}",
+            "{:<8} {num} {head}src={os} dst={od} {} [UNREPLIED] src={rs} dst={rd} {reply_ports} mark=0 use=1",
             self.protocol.lower(),
-            if status.is_empty() { String::new() } else { format!(" [{}]", status.join(",")) }
+            ports(&osp, &odp)
         )
     }
 }
@@ -411,6 +419,44 @@ pub(crate) fn nowhere(dst: IpAddr, is_local: impl Fn(IpAddr) -> bool, hosts: &BT
     !is_local(dst) && !hosts.contains_key(&dst)
 }
 
+/// The way back: the endpoint answers, conntrack reverses DNAT and SNAT, and the client sees
+/// the address it asked for.
+pub(crate) fn reply_steps(original: &Packet, translated: &Packet) -> Vec<Step> {
+    let reply = Packet {
+        protocol: translated.protocol,
+        src: translated.dst,
+        sport: translated.dport,
+        dst: translated.src,
+        dport: translated.sport,
+        mark: 0,
+        in_interface: None,
+        bridged: false,
+    };
+    let seen = Packet { src: original.dst, sport: original.dport, dst: original.src, dport: original.sport, ..reply.clone() };
+    vec![
+        Step {
+            hook: "reply",
+            table: "-",
+            chain: "-".into(),
+            rule: None,
+            matched: true,
+            action: format!("the endpoint answers: {reply}"),
+            why: String::new(),
+            packet: reply,
+        },
+        Step {
+            hook: "reply",
+            table: "-",
+            chain: "conntrack".into(),
+            rule: None,
+            matched: true,
+            action: format!("conntrack reverses the NAT: the client sees {seen}"),
+            why: "the reply matches the connection's reply tuple".into(),
+            packet: seen,
+        },
+    ]
+}
+
 /// A later packet of a known connection: conntrack translates it, no rule is walked.
 pub fn established(state: &State, packet: &Packet) -> Option<Trace> {
     let key = (packet.src, packet.sport, packet.dst, packet.dport, packet.protocol);
@@ -497,7 +543,11 @@ pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: 
         snat: w.snat,
     });
     let ipvs = w.ipvs_choice.take();
-    let trace = Trace { verdict, endpoint, node: node_name, steps: w.steps, conntrack, ipvs };
+    let mut steps = w.steps;
+    if verdict == Verdict::Delivered && (w.dnat || w.snat) {
+        steps.extend(reply_steps(&original, &w.packet));
+    }
+    let trace = Trace { verdict, endpoint, node: node_name, steps, conntrack, ipvs };
     if verdict == Verdict::Delivered {
         w.state.connections.insert(key, (w.packet.clone(), trace.clone()));
     }

@@ -317,6 +317,10 @@ pub fn walk(
         verdict = Verdict::Dropped;
     }
     let delivered = verdict == Verdict::Delivered;
+    if delivered && (w.dnat || w.snat) {
+        let back = super::reply_steps(&original, &w.packet);
+        w.steps.extend(back);
+    }
     let trace = Trace {
         verdict,
         endpoint: (delivered && w.dnat).then(|| join_host_port(w.packet.dst, w.packet.dport)),
