@@ -578,7 +578,20 @@ fn ipvs_schedule(w: &mut Walk, ipvs: &crate::ipvs::Ipvs, local_process: bool) ->
                 let (i, _) = reals.iter().enumerate().min_by_key(|(i, r)| (w.state.active.get(*r).copied().unwrap_or(0), *i)).unwrap();
                 i
             }
-            "sh" | "mh" | "dh" => {
+            "sh" => {
+                // ip_vs_sh: 256 buckets dealt to the real servers in turn (weight 1 each), the
+                // bucket of a client is hash_32(source, 8); the port joins in with sh-port.
+                let port = if vs.flags & crate::ipvs::FLAG_SCHED2 != 0 { p.sport as u32 } else { 0 };
+                let addr = match p.src {
+                    IpAddr::V4(a) => u32::from(a),
+                    IpAddr::V6(a) => a.octets().chunks(4).fold(0u32, |acc, c| acc ^ u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
+                };
+                let bucket = (port.wrapping_add(addr).wrapping_mul(0x61C8_8647) >> 24) as usize;
+                bucket % reals.len()
+            }
+            // mh (Maglev) and dh: a stable hash of the source (or destination) stands in for the
+            // kernel's lookup table; the same client always lands on the same real server.
+            "mh" | "dh" => {
                 let h = crate::cluster::fnv1a(if vs.scheduler == "dh" { p.dst.to_string() } else { p.src.to_string() }.as_bytes());
                 (h % reals.len() as u64) as usize
             }
