@@ -17,6 +17,10 @@ const PRESETS: &[(&str, &str, &str)] = &[
     ("article", "The article's cluster (kube-proxy 1.23)", include_str!("../../static/scenarios/seed-iptables.yaml")),
     ("article-ipvs", "The article's cluster in IPVS mode", include_str!("../../static/scenarios/seed-ipvs.yaml")),
     ("tour", "A tour of Service types and traffic policies", include_str!("../../static/scenarios/tour.yaml")),
+    ("hairpin", "Hairpin: a pod reaching itself through its Service", include_str!("../../static/scenarios/behaviours/hairpin.yaml")),
+    ("external-traffic-policy", "externalTrafficPolicy: Local on two nodes", include_str!("../../static/scenarios/behaviours/external-traffic-policy.yaml")),
+    ("session-affinity", "sessionAffinity: ClientIP", include_str!("../../static/scenarios/behaviours/session-affinity.yaml")),
+    ("no-endpoints", "A Service with no ready endpoint", include_str!("../../static/scenarios/behaviours/no-endpoints.yaml")),
 ];
 /// Where the reader's text is kept between visits, so it is never lost.
 const STORAGE_KEY: &str = "kpx.text";

@@ -1,0 +1,73 @@
+//! The named behaviours of a Service, each with its own scenario (static/scenarios/behaviours),
+//! walked in every mode.
+
+use kpx_core::cluster::settings::Mode;
+use kpx_core::trace::session::{simulate, trace, Request};
+use kpx_core::trace::Verdict;
+
+const MODES: [Mode; 3] = [Mode::Iptables, Mode::Ipvs, Mode::Nftables];
+
+fn scenario(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../static/scenarios/behaviours/{name}.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn req(from: &str, to: &str, mode: Mode) -> Request {
+    Request { from: from.into(), to: to.into(), mode: Some(mode), seed: 1, ..Default::default() }
+}
+
+#[test]
+fn hairpin_is_masqueraded_in_every_mode() {
+    let text = scenario("hairpin");
+    for mode in MODES {
+        let t = trace(&text, &req("web-0", "default/web", mode), 1).unwrap().remove(0);
+        assert_eq!(t.endpoint.as_deref(), Some("10.244.0.5:8080"), "{mode:?}");
+        assert!(t.conntrack.as_ref().unwrap().snat, "{mode:?}: a pod reaching itself is masqueraded");
+    }
+}
+
+#[test]
+fn external_traffic_policy_local() {
+    let text = scenario("external-traffic-policy");
+    for mode in MODES {
+        // node-a has the endpoint: delivered, the client's address kept.
+        let t = trace(&text, &req("203.0.113.9", "192.168.0.2:30080", mode), 1).unwrap().remove(0);
+        assert_eq!(t.verdict, Verdict::Delivered, "{mode:?}");
+        assert!(!t.conntrack.as_ref().unwrap().snat, "{mode:?}: the client IP is kept");
+        // node-b has none: iptables and nftables drop, IPVS falls back to the cluster's.
+        let t = trace(&text, &req("203.0.113.9", "192.168.0.3:30080", mode), 1).unwrap().remove(0);
+        let want = if mode == Mode::Ipvs { Verdict::Delivered } else { Verdict::Dropped };
+        assert_eq!(t.verdict, want, "{mode:?} on node-b");
+    }
+}
+
+#[test]
+fn session_affinity_in_every_mode() {
+    let text = scenario("session-affinity");
+    for mode in MODES {
+        let sim = simulate(&text, &req("client", "default/web", mode), 100, 1).unwrap();
+        assert_eq!(sim.endpoints.len(), 1, "{mode:?}: {:?}", sim.endpoints);
+        // Without affinity the same client spreads over the three pods.
+        let plain = text.replace("  sessionAffinity: ClientIP\n", "");
+        let sim = simulate(&plain, &req("client", "default/web", mode), 100, 1).unwrap();
+        assert_eq!(sim.endpoints.len(), 3, "{mode:?}: {:?}", sim.endpoints);
+    }
+}
+
+#[test]
+fn no_endpoints() {
+    let text = scenario("no-endpoints");
+    for mode in MODES {
+        let t = trace(&text, &req("node:node-a", "default/web", mode), 1).unwrap().remove(0);
+        let want = if mode == Mode::Ipvs { Verdict::Dropped } else { Verdict::Rejected };
+        assert_eq!(t.verdict, want, "{mode:?}");
+    }
+}
+
+#[test]
+fn keep_alive_in_every_mode() {
+    let text = scenario("session-affinity").replace("  sessionAffinity: ClientIP\n", "");
+    for mode in MODES {
+        let traces = trace(&text, &req("client", "default/web", mode), 10).unwrap();
+        assert!(traces.iter().all(|t| t.endpoint == traces[0].endpoint), "{mode:?}");
+    }
+}
