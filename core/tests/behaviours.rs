@@ -71,3 +71,14 @@ fn keep_alive_in_every_mode() {
         assert!(traces.iter().all(|t| t.endpoint == traces[0].endpoint), "{mode:?}");
     }
 }
+
+/// When the endpoint lives on another node, the walk goes on there: its rules leave the
+/// already-translated packet alone.
+#[test]
+fn the_hop_to_the_endpoints_node_is_walked() {
+    let text = scenario("external-traffic-policy");
+    let t = trace(&text, &req("203.0.113.9", "192.168.0.3:30080", Mode::Ipvs), 1).unwrap().remove(0);
+    assert!(t.steps.iter().any(|s| s.hook == "route" && s.action.contains("node-b sends")), "{:#?}", t.steps);
+    assert!(t.steps.iter().any(|s| s.action.starts_with("on node-a: ")));
+    assert_eq!((t.verdict, t.node.as_deref()), (Verdict::Delivered, Some("node-a")));
+}

@@ -177,7 +177,56 @@ pub fn trace(text: &str, req: &Request, packets: usize) -> Result<Vec<Trace>, St
     let mut rng = Rng::new(req.seed);
     let mut out = Vec::new();
     run(&r, mode, 1, packets, &mut rng, |_, t| out.push(t))?;
+    if let Some(first) = out.first_mut() {
+        hop(text, &r, mode, first, &mut rng)?;
+    }
     Ok(out)
+}
+
+/// When the endpoint lives on another node, the translated packet crosses to it: walk that
+/// node's rules too (they leave a pod-addressed packet alone, which is the point to see).
+fn hop(text: &str, r: &Resolved, mode: Mode, t: &mut Trace, rng: &mut Rng) -> Result<(), String> {
+    let here = r.analysis.cluster.settings.node_name.clone();
+    let (Some(there), Some(last)) = (t.node.clone(), t.steps.iter().rev().find(|s| s.hook != "reply").cloned()) else { return Ok(()) };
+    if there == here || t.verdict != Verdict::Delivered {
+        return Ok(());
+    }
+    let b = analyze_on(text, Some(&there)).map_err(|e| e.to_string())?;
+    let mut packet = last.packet.clone();
+    packet.mark = 0;
+    packet.in_interface = Some("eth0".into());
+    packet.bridged = false;
+    let hosts = hosts(&b);
+    let mut state = State::default();
+    let origin = Origin::External { ip: packet.src };
+    let second = if mode == Mode::Nftables {
+        super::nft::walk(&b.nftables, &b.cluster.settings, &hosts, &origin, packet.clone(), rng, &mut state)?
+    } else {
+        let node = if mode == Mode::Ipvs {
+            Node { dataplane: &b.ipvs.iptables, layout: crate::iptables::Layout::Current, settings: &b.cluster.settings, hosts: &hosts, ipvs: Some(&b.ipvs) }
+        } else {
+            Node { dataplane: b.iptables.as_ref().map_err(Clone::clone)?, layout: b.layout.clone()?, settings: &b.cluster.settings, hosts: &hosts, ipvs: None }
+        };
+        walk(&node, &origin, packet.clone(), rng, &mut state)?
+    };
+    let at = t.steps.iter().position(|s| s.hook == "reply").unwrap_or(t.steps.len());
+    let mut inserted = vec![super::Step {
+        hook: "route",
+        table: "-",
+        chain: "-".into(),
+        rule: None,
+        matched: true,
+        action: format!("{here} sends {packet} to {there}, where the endpoint lives"),
+        why: String::new(),
+        packet,
+    }];
+    inserted.extend(second.steps.into_iter().filter(|s| s.hook != "reply").map(|mut s| {
+        s.action = format!("on {there}: {}", s.action);
+        s
+    }));
+    t.steps.splice(at..at, inserted);
+    t.verdict = second.verdict;
+    Ok(())
 }
 
 /// Many connections from one client to one destination.
