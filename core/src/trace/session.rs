@@ -191,7 +191,8 @@ fn hop(text: &str, r: &Resolved, mode: Mode, t: &mut Trace, rng: &mut Rng) -> Re
     if there == here || t.verdict != Verdict::Delivered {
         return Ok(());
     }
-    let b = analyze_on(text, Some(&there)).map_err(|e| e.to_string())?;
+    // A node named only by an endpoint (no Node object) cannot be walked.
+    let Ok(b) = analyze_on(text, Some(&there)) else { return Ok(()) };
     let mut packet = last.packet.clone();
     packet.mark = 0;
     packet.in_interface = Some("eth0".into());
