@@ -13,7 +13,7 @@ mod common;
 use common::{available, full_restore, same, shared_dir, Netns};
 use kpx_core::iptables::model::TableName;
 use kpx_core::iptables::render::{save, Select};
-use kpx_core::views::{analyze, Analysis, Request};
+use kpx_core::views::{analyze, Request};
 
 /// The input with the nfacct counters turned off (this kernel has no nfacct).
 fn without_nfacct(input: &str) -> String {
