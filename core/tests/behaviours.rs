@@ -82,3 +82,17 @@ fn the_hop_to_the_endpoints_node_is_walked() {
     assert!(t.steps.iter().any(|s| s.action.starts_with("on node-a: ")));
     assert_eq!((t.verdict, t.node.as_deref()), (Verdict::Delivered, Some("node-a")));
 }
+
+/// IPVS mh (Maglev) with kube-proxy's mh-port flag: a client's connections spread over the
+/// real servers by source port, and each source port always lands on the same one.
+#[test]
+fn ipvs_maglev_hashes_the_source_port() {
+    let text = scenario("session-affinity").replace("  sessionAffinity: ClientIP\n", "").replace("hostnameOverride: node-a\n", "hostnameOverride: node-a\nmode: ipvs\nipvs: {scheduler: mh}\n");
+    let a = simulate(&text, &req("client", "default/web", Mode::Ipvs), 3000, 1).unwrap();
+    let b = simulate(&text, &req("client", "default/web", Mode::Ipvs), 3000, 99).unwrap();
+    assert_eq!(a.endpoints, b.endpoints, "mh does not depend on randomness");
+    assert_eq!(a.endpoints.len(), 3);
+    for n in a.endpoints.values() {
+        assert!((800..1200).contains(n), "{:?}", a.endpoints);
+    }
+}

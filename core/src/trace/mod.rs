@@ -6,6 +6,7 @@
 //! Sans-I/O and deterministic: every random choice (`-m statistic`) comes from a seeded
 //! generator that is part of the input.
 
+pub mod maglev;
 pub mod nft;
 pub mod rng;
 pub mod session;
@@ -589,9 +590,15 @@ fn ipvs_schedule(w: &mut Walk, ipvs: &crate::ipvs::Ipvs, local_process: bool) ->
                 let bucket = (port.wrapping_add(addr).wrapping_mul(0x61C8_8647) >> 24) as usize;
                 bucket % reals.len()
             }
-            // mh (Maglev) and dh: a stable hash of the source (or destination) stands in for the
-            // kernel's lookup table; the same client always lands on the same real server.
-            "mh" | "dh" => {
+            "mh" => {
+                // Maglev, as ip_vs_mh fills and reads its table. kube-proxy adds real servers in
+                // Go set order (random), so a node's table can differ; kpx adds them sorted.
+                let addrs: Vec<(IpAddr, u16)> = vs.reals.iter().map(|r| (r.ip, r.port)).collect();
+                let port = if vs.flags & crate::ipvs::FLAG_SCHED2 != 0 { p.sport } else { 0 };
+                maglev::pick(&maglev::table(&addrs), p.src, port)
+            }
+            // dh: a stable hash of the destination stands in for ip_vs_dh's table.
+            "dh" => {
                 let h = crate::cluster::fnv1a(if vs.scheduler == "dh" { p.dst.to_string() } else { p.src.to_string() }.as_bytes());
                 (h % reals.len() as u64) as usize
             }
