@@ -12,7 +12,7 @@ fn hsiphash(v: u32, key: u64) -> u32 {
     let (mut v0, mut v1, mut v2, mut v3) =
         (0x736f_6d65_7073_6575u64 ^ key, 0x646f_7261_6e64_6f6du64 ^ key, 0x6c79_6765_6e65_7261u64 ^ key, 0x7465_6462_7974_6573u64 ^ key);
     let b = (4u64 << 56) | v as u64;
-    let mut round = |v0: &mut u64, v1: &mut u64, v2: &mut u64, v3: &mut u64| {
+    let round = |v0: &mut u64, v1: &mut u64, v2: &mut u64, v3: &mut u64| {
         *v0 = v0.wrapping_add(*v1);
         *v1 = v1.rotate_left(13);
         *v1 ^= *v0;
