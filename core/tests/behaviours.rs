@@ -96,3 +96,18 @@ fn ipvs_maglev_hashes_the_source_port() {
         assert!((800..1200).contains(n), "{:?}", a.endpoints);
     }
 }
+
+/// In every mode a walk cites only rules the views print (the node's own views).
+#[test]
+fn walks_cite_only_rules_the_views_show() {
+    use kpx_core::views::{analyze, Request as View};
+    let text = scenario("hairpin");
+    let a = analyze(&text).unwrap();
+    for (mode, views) in [(Mode::Iptables, &["restore", "save"][..]), (Mode::Ipvs, &["restore", "save"][..]), (Mode::Nftables, &["nft"][..])] {
+        let shown: String = views.iter().map(|v| a.render(&View { mode: Some(mode), view: Some(v.to_string()), ..Default::default() }).unwrap()).collect();
+        let t = trace(&text, &req("web-0", "default/web", mode), 1).unwrap().remove(0);
+        for s in t.steps.iter().filter_map(|s| s.rule.as_ref()) {
+            assert!(shown.lines().any(|l| l == s), "{mode:?}: not in the views: {s}");
+        }
+    }
+}
