@@ -5,7 +5,8 @@
 use crate::cluster::settings::Mode;
 use crate::proxy::Protocol;
 use crate::trace::rng::Rng;
-use crate::trace::{walk, Node, Origin, Packet, State};
+use crate::trace::session::walk_in;
+use crate::trace::{Origin, Packet, State};
 use crate::views::{analyze, Request as ViewRequest};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -94,14 +95,7 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
     }
     let first_packet_rules = if services > 0 {
         let hosts = BTreeMap::new();
-        let settings = &a.cluster.settings;
-        let (dp, layout, ipvs) = match mode {
-            Mode::Iptables => (a.iptables.as_ref().map_err(Clone::clone)?, a.layout.clone()?, None),
-            Mode::Ipvs => (&a.ipvs.iptables, crate::iptables::Layout::Current, Some(&a.ipvs)),
-            Mode::Nftables => (a.iptables.as_ref().map_err(Clone::clone)?, a.layout.clone()?, None),
-        };
-        let node = Node { dataplane: dp, layout, settings, hosts: &hosts, ipvs };
-        let src = settings.node_ip.ok_or("the generated node has no IP")?;
+        let src = a.cluster.settings.node_ip.ok_or("the generated node has no IP")?;
         let samples = services.min(25);
         let mut picks: Vec<usize> = (0..samples).map(|k| k * services / samples).collect();
         picks.push(services - 1);
@@ -110,12 +104,7 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
         for s in &picks {
             let dst = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a60_0000u32 + 2 + *s as u32));
             let packet = Packet { protocol: Protocol::Tcp, src, sport: 40000, dst, dport: 80, mark: 0, in_interface: None, bridged: false };
-            let (rng, state) = (&mut Rng::new(*s as u64), &mut State::default());
-            let t = if mode == Mode::Nftables {
-                crate::trace::nft::walk(&a.nftables, settings, &hosts, &Origin::Node, packet, rng, state)?
-            } else {
-                walk(&node, &Origin::Node, packet, rng, state)?
-            };
+            let t = walk_in(&a, mode, &hosts, &Origin::Node, packet, &mut Rng::new(*s as u64), &mut State::default())?;
             counts.push(t.steps.iter().filter(|st| st.rule.is_some()).count());
         }
         Some(FirstPacket {

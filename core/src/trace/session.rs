@@ -121,29 +121,36 @@ fn sport(i: usize) -> u16 {
     32768 + (i % 28232) as u16
 }
 
-fn run(r: &Resolved, mode: Mode, connections: usize, requests: usize, rng: &mut Rng, mut each: impl FnMut(usize, Trace)) -> Result<(), String> {
-    let a = &r.analysis;
-    let hosts = hosts(a);
-    if mode == Mode::Nftables {
-        let mut state = State::default();
-        for i in 0..connections {
-            let packet = Packet { protocol: r.protocol, src: r.src, sport: sport(i), dst: r.dst, dport: r.dport, mark: 0, in_interface: r.in_interface.clone(), bridged: r.bridged };
-            for _ in 0..requests.max(1) {
-                let t = match super::established(&state, &packet) {
-                    Some(t) => t,
-                    None => super::nft::walk(&a.nftables, &a.cluster.settings, &hosts, &r.origin, packet.clone(), rng, &mut state)?,
-                };
-                each(i, t);
-            }
-            state.close(&packet);
-        }
-        return Ok(());
+/// One packet through the node `a` describes, in `mode`: conntrack first, then that mode's
+/// rules. The one place that picks a mode's walk.
+pub fn walk_in(
+    a: &Analysis,
+    mode: Mode,
+    hosts: &BTreeMap<IpAddr, String>,
+    origin: &Origin,
+    packet: Packet,
+    rng: &mut Rng,
+    state: &mut State,
+) -> Result<Trace, String> {
+    if let Some(t) = super::established(state, &packet) {
+        return Ok(t);
     }
-    let node = if mode == Mode::Ipvs {
-        Node { dataplane: &a.ipvs.iptables, layout: crate::iptables::Layout::Current, settings: &a.cluster.settings, hosts: &hosts, ipvs: Some(&a.ipvs) }
-    } else {
-        Node { dataplane: a.iptables.as_ref().map_err(Clone::clone)?, layout: a.layout.clone()?, settings: &a.cluster.settings, hosts: &hosts, ipvs: None }
-    };
+    let settings = &a.cluster.settings;
+    match mode {
+        Mode::Nftables => super::nft::walk(&a.nftables, settings, hosts, origin, packet, rng, state),
+        Mode::Ipvs => {
+            let node = Node { dataplane: &a.ipvs.iptables, layout: crate::iptables::Layout::Current, settings, hosts, ipvs: Some(&a.ipvs) };
+            walk(&node, origin, packet, rng, state)
+        }
+        Mode::Iptables => {
+            let node = Node { dataplane: a.iptables.as_ref().map_err(Clone::clone)?, layout: a.layout.clone()?, settings, hosts, ipvs: None };
+            walk(&node, origin, packet, rng, state)
+        }
+    }
+}
+
+fn run(r: &Resolved, mode: Mode, connections: usize, requests: usize, rng: &mut Rng, mut each: impl FnMut(usize, Trace)) -> Result<(), String> {
+    let hosts = hosts(&r.analysis);
     let mut state = State::default();
     for i in 0..connections {
         let packet = Packet {
@@ -157,7 +164,7 @@ fn run(r: &Resolved, mode: Mode, connections: usize, requests: usize, rng: &mut 
             bridged: r.bridged,
         };
         for _ in 0..requests.max(1) {
-            each(i, walk(&node, &r.origin, packet.clone(), rng, &mut state)?);
+            each(i, walk_in(&r.analysis, mode, &hosts, &r.origin, packet.clone(), rng, &mut state)?);
         }
         // The connection closes; its source port may be used again.
         state.close(&packet);
@@ -200,16 +207,7 @@ fn hop(text: &str, r: &Resolved, mode: Mode, t: &mut Trace, rng: &mut Rng) -> Re
     let hosts = hosts(&b);
     let mut state = State::default();
     let origin = Origin::External { ip: packet.src };
-    let second = if mode == Mode::Nftables {
-        super::nft::walk(&b.nftables, &b.cluster.settings, &hosts, &origin, packet.clone(), rng, &mut state)?
-    } else {
-        let node = if mode == Mode::Ipvs {
-            Node { dataplane: &b.ipvs.iptables, layout: crate::iptables::Layout::Current, settings: &b.cluster.settings, hosts: &hosts, ipvs: Some(&b.ipvs) }
-        } else {
-            Node { dataplane: b.iptables.as_ref().map_err(Clone::clone)?, layout: b.layout.clone()?, settings: &b.cluster.settings, hosts: &hosts, ipvs: None }
-        };
-        walk(&node, &origin, packet.clone(), rng, &mut state)?
-    };
+    let second = walk_in(&b, mode, &hosts, &origin, packet.clone(), rng, &mut state)?;
     let at = t.steps.iter().position(|s| s.hook == "reply").unwrap_or(t.steps.len());
     let mut inserted = vec![super::Step {
         hook: "route",
