@@ -8,7 +8,11 @@ use std::io::Read;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "kpx", version, about = "Shows exactly what kube-proxy programs on a node, from Service YAML")]
+#[command(
+    name = "kpx",
+    version,
+    about = "Shows exactly what kube-proxy programs on a node, from Service YAML"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -161,7 +165,9 @@ enum Command {
 fn read_input(file: &str) -> Result<String, String> {
     if file == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| format!("reading standard input: {e}"))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| format!("reading standard input: {e}"))?;
         Ok(s)
     } else {
         std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))
@@ -176,18 +182,37 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Trace { from, to, proto, mode, seed, packets, format, file } => {
+        Command::Trace {
+            from,
+            to,
+            proto,
+            mode,
+            seed,
+            packets,
+            format,
+            file,
+        } => {
             let text = match read_input(&file) {
                 Ok(t) => t,
                 Err(e) => return fail(e),
             };
-            let req = kpx_core::trace::session::Request { from, to, protocol: proto.map(ProtoArg::protocol), mode: mode.map(ModeArg::mode), seed };
+            let req = kpx_core::trace::session::Request {
+                from,
+                to,
+                protocol: proto.map(ProtoArg::protocol),
+                mode: mode.map(ModeArg::mode),
+                seed,
+            };
             let traces = match kpx_core::trace::session::trace(&text, &req, packets) {
                 Ok(t) => t,
                 Err(e) => return fail(e),
             };
             if format == Format::Json {
-                let json = if traces.len() == 1 { serde_json::to_string_pretty(&traces[0]) } else { serde_json::to_string_pretty(&traces) };
+                let json = if traces.len() == 1 {
+                    serde_json::to_string_pretty(&traces[0])
+                } else {
+                    serde_json::to_string_pretty(&traces)
+                };
                 println!("{}", json.unwrap());
             } else {
                 for (k, t) in traces.iter().enumerate() {
@@ -196,12 +221,25 @@ fn main() -> ExitCode {
                     }
                     for (i, s) in t.steps.iter().enumerate() {
                         let rule = s.rule.as_deref().unwrap_or("");
-                        println!("{:>3}. [{} {}/{}] {}  =>  {}", i + 1, s.hook, s.table, s.chain, rule, s.action);
+                        println!(
+                            "{:>3}. [{} {}/{}] {}  =>  {}",
+                            i + 1,
+                            s.hook,
+                            s.table,
+                            s.chain,
+                            rule,
+                            s.action
+                        );
                         if !s.why.is_empty() && s.matched {
                             println!("       because {}", s.why);
                         }
                     }
-                    println!("verdict: {:?}, endpoint: {}, node: {}", t.verdict, t.endpoint.as_deref().unwrap_or("-"), t.node.as_deref().unwrap_or("-"));
+                    println!(
+                        "verdict: {:?}, endpoint: {}, node: {}",
+                        t.verdict,
+                        t.endpoint.as_deref().unwrap_or("-"),
+                        t.node.as_deref().unwrap_or("-")
+                    );
                     if let Some(c) = &t.conntrack {
                         println!("conntrack: {}", c.line());
                     }
@@ -209,7 +247,12 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Scale { services, endpoints, mode, format } => {
+        Command::Scale {
+            services,
+            endpoints,
+            mode,
+            format,
+        } => {
             let mode = mode.map_or(Mode::Iptables, ModeArg::mode);
             let m = match kpx_core::scale::measure(services, endpoints, mode) {
                 Ok(m) => m,
@@ -218,23 +261,45 @@ fn main() -> ExitCode {
             if format == Format::Json {
                 println!("{}", serde_json::to_string_pretty(&m).unwrap());
             } else {
-                println!("{} mode, {services} Services x {endpoints} endpoints", mode.as_str());
+                println!(
+                    "{} mode, {services} Services x {endpoints} endpoints",
+                    mode.as_str()
+                );
                 for (k, v) in &m.rules {
                     println!("  {k:<16} {v:>10}");
                 }
                 println!("  payload bytes    {:>10}", m.restore_bytes);
                 if let Some(f) = &m.first_packet_rules {
-                    println!("  first packet: {:.1} rules on average, {} at most ({} Services walked)", f.mean, f.max, f.sampled);
+                    println!(
+                        "  first packet: {:.1} rules on average, {} at most ({} Services walked)",
+                        f.mean, f.max, f.sampled
+                    );
                 }
             }
             ExitCode::SUCCESS
         }
-        Command::Simulate { from, to, connections, requests, proto, mode, seed, format, file } => {
+        Command::Simulate {
+            from,
+            to,
+            connections,
+            requests,
+            proto,
+            mode,
+            seed,
+            format,
+            file,
+        } => {
             let text = match read_input(&file) {
                 Ok(t) => t,
                 Err(e) => return fail(e),
             };
-            let req = kpx_core::trace::session::Request { from, to, protocol: proto.map(ProtoArg::protocol), mode: mode.map(ModeArg::mode), seed };
+            let req = kpx_core::trace::session::Request {
+                from,
+                to,
+                protocol: proto.map(ProtoArg::protocol),
+                mode: mode.map(ModeArg::mode),
+                seed,
+            };
             let sim = match kpx_core::trace::session::simulate(&text, &req, connections, requests) {
                 Ok(s) => s,
                 Err(e) => return fail(e),
@@ -242,18 +307,30 @@ fn main() -> ExitCode {
             if format == Format::Json {
                 println!("{}", serde_json::to_string_pretty(&sim).unwrap());
             } else {
-                println!("{} connections x {} requests", sim.connections, sim.requests);
+                println!(
+                    "{} connections x {} requests",
+                    sim.connections, sim.requests
+                );
                 for (ep, n) in &sim.endpoints {
-                    println!("  {ep:<24} {n:>8}  {:>6.2}%", 100.0 * *n as f64 / sim.connections.max(1) as f64);
+                    println!(
+                        "  {ep:<24} {n:>8}  {:>6.2}%",
+                        100.0 * *n as f64 / sim.connections.max(1) as f64
+                    );
                 }
-                println!("  direct {}  dropped {}  rejected {}", sim.direct, sim.dropped, sim.rejected);
+                println!(
+                    "  direct {}  dropped {}  rejected {}",
+                    sim.direct, sim.dropped, sim.rejected
+                );
                 if let Some(table) = &sim.ipvsadm {
                     print!("{table}");
                 }
                 if !sim.rules.is_empty() {
                     println!("rule probability (conditional) -> endpoint: expected share, observed share");
                     for r in &sim.rules {
-                        println!("  {} p={:.4} -> {}: {:.4}, {:.4}", r.chain, r.probability, r.endpoint, r.expected_share, r.observed_share);
+                        println!(
+                            "  {} p={:.4} -> {}: {:.4}, {:.4}",
+                            r.chain, r.probability, r.endpoint, r.expected_share, r.observed_share
+                        );
                     }
                 }
             }
@@ -268,7 +345,18 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Render { mode, view, table, chain, numeric, all_namespaces, quiet, node, format, file } => {
+        Command::Render {
+            mode,
+            view,
+            table,
+            chain,
+            numeric,
+            all_namespaces,
+            quiet,
+            node,
+            format,
+            file,
+        } => {
             let text = match read_input(&file) {
                 Ok(t) => t,
                 Err(e) => {
@@ -276,7 +364,11 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let name = if file == "-" { "<stdin>".to_string() } else { file.clone() };
+            let name = if file == "-" {
+                "<stdin>".to_string()
+            } else {
+                file.clone()
+            };
             let analysis = match analyze_on(&text, node.as_deref()) {
                 Ok(a) => a,
                 Err(err) => {
@@ -291,7 +383,10 @@ fn main() -> ExitCode {
                 }
             };
             for w in &analysis.cluster.warnings {
-                eprintln!("{name}:{}:{}: warning: {}", w.pos.line, w.pos.col, w.message);
+                eprintln!(
+                    "{name}:{}:{}: warning: {}",
+                    w.pos.line, w.pos.col, w.message
+                );
             }
             // Every default kpx applied, so the reader sees what was assumed.
             if !quiet {
@@ -317,7 +412,11 @@ fn main() -> ExitCode {
                 numeric,
                 all_namespaces,
             };
-            let out = if format == Format::Json { analysis.json(&req) } else { analysis.render(&req) };
+            let out = if format == Format::Json {
+                analysis.json(&req)
+            } else {
+                analysis.render(&req)
+            };
             match out {
                 Ok(text) => {
                     print!("{text}");

@@ -21,7 +21,14 @@ fn cluster(services: usize, endpoints: usize) -> String {
         write!(y, "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: svc{s}-1\n  namespace: bench\n  labels: {{kubernetes.io/service-name: svc{s}}}\naddressType: IPv4\nports: [{{name: http, port: 8080}}]\nendpoints:\n").unwrap();
         for e in 0..endpoints {
             let n = s * endpoints + e;
-            writeln!(y, "- {{addresses: [10.244.{}.{}], nodeName: node-{}}}", n / 250, n % 250 + 2, if e % 2 == 0 { "a" } else { "b" }).unwrap();
+            writeln!(
+                y,
+                "- {{addresses: [10.244.{}.{}], nodeName: node-{}}}",
+                n / 250,
+                n % 250 + 2,
+                if e % 2 == 0 { "a" } else { "b" }
+            )
+            .unwrap();
         }
     }
     y
@@ -32,12 +39,20 @@ fn generate(c: &mut Criterion) {
     g.sample_size(10);
     for (services, endpoints) in [(10, 3), (100, 10), (1000, 10)] {
         let text = cluster(services, endpoints);
-        g.bench_with_input(BenchmarkId::from_parameter(format!("{services}x{endpoints}")), &text, |b, text| {
-            b.iter(|| {
-                let a = analyze(black_box(text)).unwrap();
-                a.render(&Request { view: Some("restore".into()), ..Default::default() }).unwrap()
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::from_parameter(format!("{services}x{endpoints}")),
+            &text,
+            |b, text| {
+                b.iter(|| {
+                    let a = analyze(black_box(text)).unwrap();
+                    a.render(&Request {
+                        view: Some("restore".into()),
+                        ..Default::default()
+                    })
+                    .unwrap()
+                })
+            },
+        );
     }
     g.finish();
 }
@@ -47,15 +62,27 @@ fn stages(c: &mut Criterion) {
     let text = cluster(1000, 10);
     let mut g = c.benchmark_group("stages_1000x10");
     g.sample_size(10);
-    g.bench_function("input::parse", |b| b.iter(|| kpx_core::input::parse(black_box(&text)).unwrap()));
+    g.bench_function("input::parse", |b| {
+        b.iter(|| kpx_core::input::parse(black_box(&text)).unwrap())
+    });
     let scenario = kpx_core::input::parse(&text).unwrap();
-    g.bench_function("cluster::build", |b| b.iter(|| kpx_core::cluster::build(black_box(&scenario), None).unwrap()));
+    g.bench_function("cluster::build", |b| {
+        b.iter(|| kpx_core::cluster::build(black_box(&scenario), None).unwrap())
+    });
     let cluster = kpx_core::cluster::build(&scenario, None).unwrap();
-    g.bench_function("iptables::build", |b| b.iter(|| kpx_core::iptables::build(black_box(&cluster)).unwrap()));
+    g.bench_function("iptables::build", |b| {
+        b.iter(|| kpx_core::iptables::build(black_box(&cluster)).unwrap())
+    });
     let a = analyze(&text).unwrap();
     for view in ["restore", "save"] {
         g.bench_function(format!("render {view}"), |b| {
-            b.iter(|| a.render(&Request { view: Some(view.into()), ..Default::default() }).unwrap())
+            b.iter(|| {
+                a.render(&Request {
+                    view: Some(view.into()),
+                    ..Default::default()
+                })
+                .unwrap()
+            })
         });
     }
     g.finish();

@@ -38,10 +38,18 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(pos: Pos, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, pos, message: message.into() }
+        Diagnostic {
+            severity: Severity::Error,
+            pos,
+            message: message.into(),
+        }
     }
     pub fn warning(pos: Pos, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, pos, message: message.into() }
+        Diagnostic {
+            severity: Severity::Warning,
+            pos,
+            message: message.into(),
+        }
     }
 }
 

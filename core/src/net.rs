@@ -13,7 +13,11 @@ pub fn parse_ip(text: &str) -> Option<IpAddr> {
         return Some(ip);
     }
     let parts: Vec<&str> = text.split('.').collect();
-    if parts.len() != 4 || parts.iter().any(|p| p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.len() != 4
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
     let mut octets = [0u8; 4];
@@ -47,7 +51,11 @@ impl Serialize for Cidr {
 
 impl Cidr {
     pub fn host(addr: IpAddr) -> Self {
-        Cidr { addr, len: max_len(addr), prefix: false }
+        Cidr {
+            addr,
+            len: max_len(addr),
+            prefix: false,
+        }
     }
 
     /// Parses `a.b.c.d/n` (masking host bits, as Go's `net.ParseCIDR` does) or a bare address.
@@ -58,7 +66,11 @@ impl Cidr {
             Some((a, l)) => {
                 let addr: IpAddr = parse_ip(a)?;
                 let len: u8 = l.parse().ok()?;
-                (len <= max_len(addr)).then(|| Cidr { addr: mask(addr, len), len, prefix: true })
+                (len <= max_len(addr)).then(|| Cidr {
+                    addr: mask(addr, len),
+                    len,
+                    prefix: true,
+                })
             }
         }
     }
@@ -74,7 +86,11 @@ impl Cidr {
     /// Number of addresses, saturating.
     pub fn size(&self) -> u128 {
         let bits = max_len(self.addr) - self.len;
-        if bits >= 128 { u128::MAX } else { 1u128 << bits }
+        if bits >= 128 {
+            u128::MAX
+        } else {
+            1u128 << bits
+        }
     }
 
     /// The `i`-th address of the prefix.
@@ -99,7 +115,11 @@ impl fmt::Display for Cidr {
 }
 
 pub fn max_len(addr: IpAddr) -> u8 {
-    if addr.is_ipv4() { 32 } else { 128 }
+    if addr.is_ipv4() {
+        32
+    } else {
+        128
+    }
 }
 
 pub fn same_family(a: IpAddr, b: IpAddr) -> bool {
@@ -109,11 +129,19 @@ pub fn same_family(a: IpAddr, b: IpAddr) -> bool {
 fn mask(addr: IpAddr, len: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
-            let m = if len == 0 { 0 } else { u32::MAX << (32 - len as u32) };
+            let m = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - len as u32)
+            };
             IpAddr::V4((u32::from(a) & m).into())
         }
         IpAddr::V6(a) => {
-            let m = if len == 0 { 0 } else { u128::MAX << (128 - len as u32) };
+            let m = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len as u32)
+            };
             IpAddr::V6((u128::from(a) & m).into())
         }
     }
@@ -134,15 +162,35 @@ mod tests {
 
     #[test]
     fn parse_masks_host_bits_and_prints_like_go() {
-        assert_eq!(Cidr::parse("10.244.1.7/16").unwrap().to_string(), "10.244.0.0/16");
-        assert_eq!(Cidr::parse(" 203.0.113.0/25").unwrap().to_string(), "203.0.113.0/25");
+        assert_eq!(
+            Cidr::parse("10.244.1.7/16").unwrap().to_string(),
+            "10.244.0.0/16"
+        );
+        assert_eq!(
+            Cidr::parse(" 203.0.113.0/25").unwrap().to_string(),
+            "203.0.113.0/25"
+        );
         assert_eq!(Cidr::parse("1.2.3.4").unwrap().to_string(), "1.2.3.4/32");
         assert!(Cidr::parse("1.2.3.4/33").is_none());
-        assert!(Cidr::parse("10.0.0.0/8").unwrap().contains("10.1.2.3".parse().unwrap()));
-        assert!(!Cidr::parse("10.0.0.0/8").unwrap().contains("::1".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.0/8")
+            .unwrap()
+            .contains("10.1.2.3".parse().unwrap()));
+        assert!(!Cidr::parse("10.0.0.0/8")
+            .unwrap()
+            .contains("::1".parse().unwrap()));
         // kube-proxy's sloppy parsing: decimal octets with leading zeros.
-        assert_eq!(Cidr::parse("203.0.113.000/025").unwrap().to_string(), "203.0.113.0/25");
-        assert_eq!(parse_ip("172.30.0.041"), Some("172.30.0.41".parse().unwrap()));
-        assert!(parse_ip("1.2.3.256").is_none() && parse_ip("1.2.3").is_none() && parse_ip("1.2.3.0041").is_none());
+        assert_eq!(
+            Cidr::parse("203.0.113.000/025").unwrap().to_string(),
+            "203.0.113.0/25"
+        );
+        assert_eq!(
+            parse_ip("172.30.0.041"),
+            Some("172.30.0.41".parse().unwrap())
+        );
+        assert!(
+            parse_ip("1.2.3.256").is_none()
+                && parse_ip("1.2.3").is_none()
+                && parse_ip("1.2.3.0041").is_none()
+        );
     }
 }

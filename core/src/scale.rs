@@ -49,7 +49,11 @@ pub fn generate(services: usize, endpoints: usize, mode: Mode) -> String {
         let ip = 0x0a60_0000u32 + 2 + s as u32; // 10.96.0.2 onwards
         let ip = std::net::Ipv4Addr::from(ip);
         // The NodePort range holds 2,768 ports; Services beyond that are ClusterIP only.
-        let (ty, node_port) = if s < 2768 { ("NodePort", format!(", nodePort: {}", 30000 + s)) } else { ("ClusterIP", String::new()) };
+        let (ty, node_port) = if s < 2768 {
+            ("NodePort", format!(", nodePort: {}", 30000 + s))
+        } else {
+            ("ClusterIP", String::new())
+        };
         write!(
             y,
             "---\napiVersion: v1\nkind: Service\nmetadata: {{name: svc{s}, namespace: scale}}\nspec:\n  type: {ty}\n  clusterIP: {ip}\n  ports:\n  - {{name: http, port: 80{node_port}}}\n"
@@ -59,7 +63,12 @@ pub fn generate(services: usize, endpoints: usize, mode: Mode) -> String {
         for e in 0..endpoints {
             let n = (s * endpoints + e) as u32;
             let ip = std::net::Ipv4Addr::from(0x0af4_0000u32 + 2 + n); // 10.244.0.2 onwards
-            writeln!(y, "- {{addresses: [{ip}], nodeName: node-{}}}", if e % 2 == 0 { "a" } else { "b" }).unwrap();
+            writeln!(
+                y,
+                "- {{addresses: [{ip}], nodeName: node-{}}}",
+                if e % 2 == 0 { "a" } else { "b" }
+            )
+            .unwrap();
         }
     }
     y
@@ -68,20 +77,41 @@ pub fn generate(services: usize, endpoints: usize, mode: Mode) -> String {
 pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, String> {
     let text = generate(services, endpoints, mode);
     let a = analyze(&text).map_err(|e| e.to_string())?;
-    let view = |v: &str| a.render(&ViewRequest { mode: Some(mode), view: Some(v.into()), ..Default::default() });
+    let view = |v: &str| {
+        a.render(&ViewRequest {
+            mode: Some(mode),
+            view: Some(v.into()),
+            ..Default::default()
+        })
+    };
     let mut rules = BTreeMap::new();
     let restore_bytes;
     match mode {
         Mode::Iptables | Mode::Ipvs => {
-            let dp = if mode == Mode::Ipvs { &a.ipvs.iptables } else { a.iptables.as_ref().map_err(Clone::clone)? };
+            let dp = if mode == Mode::Ipvs {
+                &a.ipvs.iptables
+            } else {
+                a.iptables.as_ref().map_err(Clone::clone)?
+            };
             for t in &dp.tables {
-                let n: usize = t.chains.iter().filter(|c| c.kind == crate::iptables::model::ChainKind::KubeProxy).map(|c| c.rules.len()).sum();
+                let n: usize = t
+                    .chains
+                    .iter()
+                    .filter(|c| c.kind == crate::iptables::model::ChainKind::KubeProxy)
+                    .map(|c| c.rules.len())
+                    .sum();
                 rules.insert(t.name.as_str().to_string(), n);
             }
             if mode == Mode::Ipvs {
                 rules.insert("virtual_servers".into(), a.ipvs.services.len());
-                rules.insert("real_servers".into(), a.ipvs.services.iter().map(|v| v.reals.len()).sum());
-                rules.insert("ipset_entries".into(), a.ipvs.ipsets.iter().map(|s| s.entries.len()).sum());
+                rules.insert(
+                    "real_servers".into(),
+                    a.ipvs.services.iter().map(|v| v.reals.len()).sum(),
+                );
+                rules.insert(
+                    "ipset_entries".into(),
+                    a.ipvs.ipsets.iter().map(|s| s.entries.len()).sum(),
+                );
             }
             restore_bytes = view("restore")?.len();
         }
@@ -89,22 +119,48 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
             let t = &a.nftables;
             rules.insert("rules".into(), t.chains.iter().map(|c| c.rules.len()).sum());
             rules.insert("chains".into(), t.chains.len());
-            rules.insert("elements".into(), t.maps.iter().map(|m| m.elements.len()).sum::<usize>() + t.sets.iter().map(|s| s.elements.len()).sum::<usize>());
+            rules.insert(
+                "elements".into(),
+                t.maps.iter().map(|m| m.elements.len()).sum::<usize>()
+                    + t.sets.iter().map(|s| s.elements.len()).sum::<usize>(),
+            );
             restore_bytes = view("nft")?.len();
         }
     }
     let first_packet_rules = if services > 0 {
         let hosts = BTreeMap::new();
-        let src = a.cluster.settings.node_ip.ok_or("the generated node has no IP")?;
+        let src = a
+            .cluster
+            .settings
+            .node_ip
+            .ok_or("the generated node has no IP")?;
         let samples = services.min(25);
         let mut picks: Vec<usize> = (0..samples).map(|k| k * services / samples).collect();
         picks.push(services - 1);
         picks.dedup();
         let mut counts = Vec::new();
         for s in &picks {
-            let dst = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a60_0000u32 + 2 + *s as u32));
-            let packet = Packet { protocol: Protocol::Tcp, src, sport: 40000, dst, dport: 80, mark: 0, in_interface: None, bridged: false };
-            let t = walk_in(&a, mode, &hosts, &Origin::Node, packet, &mut Rng::new(*s as u64), &mut State::default())?;
+            let dst =
+                std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a60_0000u32 + 2 + *s as u32));
+            let packet = Packet {
+                protocol: Protocol::Tcp,
+                src,
+                sport: 40000,
+                dst,
+                dport: 80,
+                mark: 0,
+                in_interface: None,
+                bridged: false,
+            };
+            let t = walk_in(
+                &a,
+                mode,
+                &hosts,
+                &Origin::Node,
+                packet,
+                &mut Rng::new(*s as u64),
+                &mut State::default(),
+            )?;
             counts.push(t.steps.iter().filter(|st| st.rule.is_some()).count());
         }
         Some(FirstPacket {
@@ -115,5 +171,12 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
     } else {
         None
     };
-    Ok(Scale { mode, services, endpoints, rules, restore_bytes, first_packet_rules })
+    Ok(Scale {
+        mode,
+        services,
+        endpoints,
+        rules,
+        restore_bytes,
+        first_packet_rules,
+    })
 }

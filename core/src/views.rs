@@ -20,31 +20,79 @@ pub struct ViewInfo {
 }
 
 const COMMON: &[ViewInfo] = &[
-    ViewInfo { name: "get-svc", description: "kubectl get svc [-A]" },
-    ViewInfo { name: "get-ep", description: "kubectl get ep [-A]" },
-    ViewInfo { name: "get-endpointslices", description: "kubectl get endpointslices [-A]" },
-    ViewInfo { name: "get-pods", description: "kubectl get pods [-A] -o wide" },
+    ViewInfo {
+        name: "get-svc",
+        description: "kubectl get svc [-A]",
+    },
+    ViewInfo {
+        name: "get-ep",
+        description: "kubectl get ep [-A]",
+    },
+    ViewInfo {
+        name: "get-endpointslices",
+        description: "kubectl get endpointslices [-A]",
+    },
+    ViewInfo {
+        name: "get-pods",
+        description: "kubectl get pods [-A] -o wide",
+    },
 ];
 
 const IPVS: &[ViewInfo] = &[
-    ViewInfo { name: "ipvsadm", description: "ipvsadm -Ln" },
-    ViewInfo { name: "addr", description: "ip addr show kube-ipvs0 (addresses sorted)" },
-    ViewInfo { name: "ipset", description: "ipset list (members sorted)" },
-    ViewInfo { name: "restore", description: "kube-proxy's iptables-restore input in IPVS mode" },
-    ViewInfo { name: "save", description: "iptables-save on the node (--table nat|filter)" },
-    ViewInfo { name: "list", description: "iptables -t TABLE -L [CHAIN] -v [-n]" },
+    ViewInfo {
+        name: "ipvsadm",
+        description: "ipvsadm -Ln",
+    },
+    ViewInfo {
+        name: "addr",
+        description: "ip addr show kube-ipvs0 (addresses sorted)",
+    },
+    ViewInfo {
+        name: "ipset",
+        description: "ipset list (members sorted)",
+    },
+    ViewInfo {
+        name: "restore",
+        description: "kube-proxy's iptables-restore input in IPVS mode",
+    },
+    ViewInfo {
+        name: "save",
+        description: "iptables-save on the node (--table nat|filter)",
+    },
+    ViewInfo {
+        name: "list",
+        description: "iptables -t TABLE -L [CHAIN] -v [-n]",
+    },
 ];
 
 const NFTABLES: &[ViewInfo] = &[
-    ViewInfo { name: "nft", description: "kube-proxy's nftables objects as `nft -f` input" },
-    ViewInfo { name: "nft-list", description: "nft list table ip kube-proxy (nft 1.0.6)" },
-    ViewInfo { name: "nft-load", description: "the objects as `nft -f` input in kube-proxy's creation order" },
+    ViewInfo {
+        name: "nft",
+        description: "kube-proxy's nftables objects as `nft -f` input",
+    },
+    ViewInfo {
+        name: "nft-list",
+        description: "nft list table ip kube-proxy (nft 1.0.6)",
+    },
+    ViewInfo {
+        name: "nft-load",
+        description: "the objects as `nft -f` input in kube-proxy's creation order",
+    },
 ];
 
 const IPTABLES: &[ViewInfo] = &[
-    ViewInfo { name: "restore", description: "kube-proxy's iptables-restore input (full sync)" },
-    ViewInfo { name: "save", description: "iptables-save on the node (--table nat|filter)" },
-    ViewInfo { name: "list", description: "iptables -t TABLE -L [CHAIN] -v [-n] (--table, --chain, --numeric)" },
+    ViewInfo {
+        name: "restore",
+        description: "kube-proxy's iptables-restore input (full sync)",
+    },
+    ViewInfo {
+        name: "save",
+        description: "iptables-save on the node (--table nat|filter)",
+    },
+    ViewInfo {
+        name: "list",
+        description: "iptables -t TABLE -L [CHAIN] -v [-n] (--table, --chain, --numeric)",
+    },
 ];
 
 /// The views of a mode, in the order `kpx views` lists them; the first is the default.
@@ -83,7 +131,13 @@ pub fn analyze_on(text: &str, node: Option<&str>) -> Result<Analysis, InputError
     let layout = Layout::for_version(cluster.settings.version);
     let nftables = crate::nftables::build(&cluster);
     let ipvs = crate::ipvs::build(&cluster);
-    Ok(Analysis { cluster, iptables, layout, nftables, ipvs })
+    Ok(Analysis {
+        cluster,
+        iptables,
+        layout,
+        nftables,
+        ipvs,
+    })
 }
 
 /// One line of a rendered view.
@@ -111,7 +165,11 @@ pub struct Request {
 impl Analysis {
     /// The nodes the reader can switch between, in input order (the shown one included).
     pub fn node_names(&self) -> Vec<String> {
-        self.cluster.nodes.iter().filter_map(|n| n.object.metadata.name.clone()).collect()
+        self.cluster
+            .nodes
+            .iter()
+            .filter_map(|n| n.object.metadata.name.clone())
+            .collect()
     }
 
     pub fn mode(&self, req: &Request) -> Mode {
@@ -120,44 +178,91 @@ impl Analysis {
 
     /// Renders a view as text.
     pub fn render(&self, req: &Request) -> Result<String, String> {
-        self.render_lines(req).map(|lines| lines.iter().map(|l| format!("{}\n", l.text)).collect())
+        self.render_lines(req)
+            .map(|lines| lines.iter().map(|l| format!("{}\n", l.text)).collect())
     }
 
     /// Renders a view line by line, each with why it is there where it stands for a chain or
     /// a rule (`None` for headers and kubectl tables).
     pub fn render_lines(&self, req: &Request) -> Result<Vec<ViewLine>, String> {
         let annotate = |lines: Vec<Line>| -> Vec<ViewLine> {
-            lines.into_iter().map(|l| ViewLine { why: l.source.map(|p| p.describe()), text: l.text }).collect()
+            lines
+                .into_iter()
+                .map(|l| ViewLine {
+                    why: l.source.map(|p| p.describe()),
+                    text: l.text,
+                })
+                .collect()
         };
-        let plain = |text: String| -> Vec<ViewLine> { text.lines().map(|t| ViewLine { text: t.to_string(), why: None }).collect() };
+        let plain = |text: String| -> Vec<ViewLine> {
+            text.lines()
+                .map(|t| ViewLine {
+                    text: t.to_string(),
+                    why: None,
+                })
+                .collect()
+        };
         let mode = self.mode(req);
         let available = views(mode);
-        let view = req.view.clone().unwrap_or_else(|| available[0].name.to_string());
+        let view = req
+            .view
+            .clone()
+            .unwrap_or_else(|| available[0].name.to_string());
         let c = &self.cluster;
-        let scope = if req.all_namespaces { kubectl::Scope::AllNamespaces } else { kubectl::Scope::DefaultNamespace };
+        let scope = if req.all_namespaces {
+            kubectl::Scope::AllNamespaces
+        } else {
+            kubectl::Scope::DefaultNamespace
+        };
         match view.as_str() {
             "get-svc" => Ok(plain(kubectl::get_svc(c, scope))),
             "get-ep" => Ok(plain(kubectl::get_ep(c, scope))),
             "get-endpointslices" => Ok(plain(kubectl::get_endpointslices(c, scope))),
             "get-pods" => Ok(plain(kubectl::get_pods(c, scope))),
-            "nft" if mode == Mode::Nftables => Ok(annotate(crate::nftables::render::nft_lines(&self.nftables))),
-            "nft-list" if mode == Mode::Nftables => Ok(annotate(crate::nftables::render::nft_list_lines(&self.nftables))),
-            "nft-load" if mode == Mode::Nftables => Ok(annotate(crate::nftables::render::creation_order_lines(&self.nftables))),
-            "ipvsadm" if mode == Mode::Ipvs => Ok(annotate(crate::ipvs::render::ipvsadm_lines(&self.ipvs))),
-            "addr" if mode == Mode::Ipvs => Ok(annotate(crate::ipvs::render::addr_lines(&self.ipvs, &self.cluster.settings))),
-            "ipset" if mode == Mode::Ipvs => Ok(annotate(crate::ipvs::render::ipset_lines(&self.ipvs))),
+            "nft" if mode == Mode::Nftables => {
+                Ok(annotate(crate::nftables::render::nft_lines(&self.nftables)))
+            }
+            "nft-list" if mode == Mode::Nftables => Ok(annotate(
+                crate::nftables::render::nft_list_lines(&self.nftables),
+            )),
+            "nft-load" if mode == Mode::Nftables => Ok(annotate(
+                crate::nftables::render::creation_order_lines(&self.nftables),
+            )),
+            "ipvsadm" if mode == Mode::Ipvs => {
+                Ok(annotate(crate::ipvs::render::ipvsadm_lines(&self.ipvs)))
+            }
+            "addr" if mode == Mode::Ipvs => Ok(annotate(crate::ipvs::render::addr_lines(
+                &self.ipvs,
+                &self.cluster.settings,
+            ))),
+            "ipset" if mode == Mode::Ipvs => {
+                Ok(annotate(crate::ipvs::render::ipset_lines(&self.ipvs)))
+            }
             "restore" | "save" | "list" if mode != Mode::Nftables => {
                 let (dp, layout) = if mode == Mode::Ipvs {
                     (&self.ipvs.iptables, Layout::Current)
                 } else {
-                    (self.iptables.as_ref().map_err(Clone::clone)?, self.layout.clone()?)
+                    (
+                        self.iptables.as_ref().map_err(Clone::clone)?,
+                        self.layout.clone()?,
+                    )
                 };
-                let sel = Select { table: req.table, chain: req.chain.as_deref() };
+                let sel = Select {
+                    table: req.table,
+                    chain: req.chain.as_deref(),
+                };
                 let ipv6 = c.settings.ipv6;
                 if let Some(chain) = &req.chain {
-                    let tables: Vec<_> = dp.tables.iter().filter(|t| req.table.is_none_or(|w| w == t.name)).collect();
+                    let tables: Vec<_> = dp
+                        .tables
+                        .iter()
+                        .filter(|t| req.table.is_none_or(|w| w == t.name))
+                        .collect();
                     if !tables.iter().any(|t| t.chain(chain).is_some()) {
-                        return Err(format!("no chain {chain} in the {} table", req.table.map_or("nat or filter", TableName::as_str)));
+                        return Err(format!(
+                            "no chain {chain} in the {} table",
+                            req.table.map_or("nat or filter", TableName::as_str)
+                        ));
                     }
                 }
                 match view.as_str() {
@@ -167,7 +272,10 @@ impl Analysis {
                         dp,
                         req.table.unwrap_or(TableName::Nat),
                         req.chain.as_deref(),
-                        ListOptions { verbose: true, numeric: req.numeric },
+                        ListOptions {
+                            verbose: true,
+                            numeric: req.numeric,
+                        },
                         ipv6,
                     )
                     .map(annotate),
@@ -176,7 +284,11 @@ impl Analysis {
             other => Err(format!(
                 "{} mode has no view {other:?}; its views: {}",
                 mode.as_str(),
-                available.iter().map(|v| v.name).collect::<Vec<_>>().join(", ")
+                available
+                    .iter()
+                    .map(|v| v.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
     }
@@ -188,7 +300,9 @@ impl Analysis {
                 let dp = self.iptables.as_ref().map_err(Clone::clone)?;
                 serde_json::to_string_pretty(dp).map_err(|e| e.to_string())
             }
-            Mode::Nftables => serde_json::to_string_pretty(&self.nftables).map_err(|e| e.to_string()),
+            Mode::Nftables => {
+                serde_json::to_string_pretty(&self.nftables).map_err(|e| e.to_string())
+            }
             Mode::Ipvs => serde_json::to_string_pretty(&self.ipvs).map_err(|e| e.to_string()),
         }
     }

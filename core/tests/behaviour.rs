@@ -13,7 +13,9 @@ fn with(extra_cfg: &str, env: &str, rest: &str) -> String {
 }
 
 fn svc(name: &str, spec: &str) -> String {
-    format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: ns}}\nspec:\n{spec}")
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: ns}}\nspec:\n{spec}"
+    )
 }
 
 fn slice(svc: &str, port_name: &str, endpoints: &[&str]) -> String {
@@ -32,17 +34,34 @@ fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
 
 #[test]
 fn headless_and_external_name_services_get_no_rules() {
-    let text = with("", "", &(svc("h", "  clusterIP: None\n  ports: [{port: 80}]\n") + "---\n" + &svc("x", "  type: ExternalName\n  externalName: example.com\n")));
+    let text = with(
+        "",
+        "",
+        &(svc("h", "  clusterIP: None\n  ports: [{port: 80}]\n")
+            + "---\n"
+            + &svc("x", "  type: ExternalName\n  externalName: example.com\n")),
+    );
     let out = render(&text, "restore");
     assert!(!out.contains("ns/h") && !out.contains("ns/x"), "{out}");
 }
 
 #[test]
 fn services_for_another_proxy_are_skipped() {
-    let text = with("", "", &(svc("other", "  clusterIP: 10.96.0.9\n  ports: [{port: 80}]\n").replace("namespace: ns}", "namespace: ns, labels: {service.kubernetes.io/service-proxy-name: cilium}}")));
+    let text = with(
+        "",
+        "",
+        &(svc("other", "  clusterIP: 10.96.0.9\n  ports: [{port: 80}]\n").replace(
+            "namespace: ns}",
+            "namespace: ns, labels: {service.kubernetes.io/service-proxy-name: cilium}}",
+        )),
+    );
     let a = analyze(&text).unwrap();
     assert!(!render(&text, "restore").contains("ns/other"));
-    assert!(a.cluster.notes.iter().any(|n| n.message.contains("another proxy handles it")));
+    assert!(a
+        .cluster
+        .notes
+        .iter()
+        .any(|n| n.message.contains("another proxy handles it")));
 }
 
 #[test]
@@ -54,24 +73,51 @@ fn a_configuration_without_cluster_cidr_has_no_local_detector() {
     );
     let out = render(&text, "restore");
     let svc_rules = lines_with(&out, "-A KUBE-SVC-");
-    assert_eq!(svc_rules.len(), 1, "only the jump to the endpoint, no masquerade rule:\n{out}");
+    assert_eq!(
+        svc_rules.len(),
+        1,
+        "only the jump to the endpoint, no masquerade rule:\n{out}"
+    );
 }
 
 #[test]
 fn masquerade_all_marks_every_cluster_ip_packet() {
-    let text = with("iptables: {masqueradeAll: true}\n", "", &(svc("web", "  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80}]\n") + &slice("web", "http", &["{addresses: [10.244.0.5]}"])));
+    let text = with(
+        "iptables: {masqueradeAll: true}\n",
+        "",
+        &(svc(
+            "web",
+            "  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80}]\n",
+        ) + &slice("web", "http", &["{addresses: [10.244.0.5]}"])),
+    );
     let out = render(&text, "restore");
-    let masq = lines_with(&out, "cluster IP\" -m tcp -p tcp -d 10.96.0.9 --dport 80 -j KUBE-MARK-MASQ");
+    let masq = lines_with(
+        &out,
+        "cluster IP\" -m tcp -p tcp -d 10.96.0.9 --dport 80 -j KUBE-MARK-MASQ",
+    );
     assert_eq!(masq.len(), 1, "{out}");
 }
 
 #[test]
 fn local_detector_by_interface() {
     for (cfg, not_local) in [
-        ("detectLocalMode: BridgeInterface\ndetectLocal: {bridgeInterface: cni0}\n", "! -i cni0 -j KUBE-MARK-MASQ"),
-        ("detectLocalMode: InterfaceNamePrefix\ndetectLocal: {interfaceNamePrefix: veth}\n", "! -i veth+ -j KUBE-MARK-MASQ"),
+        (
+            "detectLocalMode: BridgeInterface\ndetectLocal: {bridgeInterface: cni0}\n",
+            "! -i cni0 -j KUBE-MARK-MASQ",
+        ),
+        (
+            "detectLocalMode: InterfaceNamePrefix\ndetectLocal: {interfaceNamePrefix: veth}\n",
+            "! -i veth+ -j KUBE-MARK-MASQ",
+        ),
     ] {
-        let text = with(cfg, "", &(svc("web", "  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80}]\n") + &slice("web", "http", &["{addresses: [10.244.0.5]}"])));
+        let text = with(
+            cfg,
+            "",
+            &(svc(
+                "web",
+                "  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80}]\n",
+            ) + &slice("web", "http", &["{addresses: [10.244.0.5]}"])),
+        );
         let out = render(&text, "restore");
         assert!(out.contains(not_local), "{cfg}\n{out}");
     }
@@ -84,20 +130,37 @@ fn serving_terminating_endpoints_are_used_when_none_is_ready() {
         "{addresses: [10.244.0.6], conditions: {ready: false, serving: false, terminating: true}}",
     ])));
     let out = render(&text, "restore");
-    assert!(out.contains("--to-destination 10.244.0.5:8080") && !out.contains("10.244.0.6"), "{out}");
+    assert!(
+        out.contains("--to-destination 10.244.0.5:8080") && !out.contains("10.244.0.6"),
+        "{out}"
+    );
 }
 
 #[test]
 fn large_clusters_drop_endpoint_comments() {
-    let eps: Vec<String> = (0..1001).map(|i| format!("{{addresses: [10.244.{}.{}]}}", i / 200, i % 200 + 2)).collect();
+    let eps: Vec<String> = (0..1001)
+        .map(|i| format!("{{addresses: [10.244.{}.{}]}}", i / 200, i % 200 + 2))
+        .collect();
     let refs: Vec<&str> = eps.iter().map(String::as_str).collect();
-    let text = with("", "", &(svc("big", "  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80}]\n") + &slice("big", "http", &refs)));
+    let text = with(
+        "",
+        "",
+        &(svc(
+            "big",
+            "  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80}]\n",
+        ) + &slice("big", "http", &refs)),
+    );
     let out = render(&text, "restore");
-    assert!(out.contains("-A KUBE-SERVICES -m comment --comment \"ns/big:http cluster IP\""), "service rules keep their comments");
+    assert!(
+        out.contains("-A KUBE-SERVICES -m comment --comment \"ns/big:http cluster IP\""),
+        "service rules keep their comments"
+    );
     let sep = lines_with(&out, "-j DNAT --to-destination 10.244.0.2:8080");
     assert_eq!(sep.len(), 1);
     assert!(!sep[0].contains("--comment"), "{}", sep[0]);
-    assert!(lines_with(&out, "-m statistic").iter().all(|l| !l.contains("--comment")));
+    assert!(lines_with(&out, "-m statistic")
+        .iter()
+        .all(|l| !l.contains("--comment")));
 }
 
 #[test]
@@ -105,38 +168,74 @@ fn ip_mode_proxy_follows_the_release() {
     let spec = "  type: LoadBalancer\n  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80, nodePort: 30080}]\nstatus:\n  loadBalancer:\n    ingress: [{ip: 203.0.113.9, ipMode: Proxy}]\n";
     let rest = svc("lb", spec) + &slice("lb", "http", &["{addresses: [10.244.0.5]}"]);
     let new = render(&with("", "kubeProxyVersion: \"1.35\"\n", &rest), "restore");
-    assert!(!new.contains("203.0.113.9"), "LoadBalancerIPMode is on from 1.30:\n{new}");
+    assert!(
+        !new.contains("203.0.113.9"),
+        "LoadBalancerIPMode is on from 1.30:\n{new}"
+    );
     let old = render(&with("", "kubeProxyVersion: \"1.29\"\n", &rest), "restore");
-    assert!(old.contains("-d 203.0.113.9 --dport 80 -j KUBE-EXT-"), "before 1.30 the gate was off:\n{old}");
+    assert!(
+        old.contains("-d 203.0.113.9 --dport 80 -j KUBE-EXT-"),
+        "before 1.30 the gate was off:\n{old}"
+    );
 }
 
 #[test]
 fn loopback_node_port_addresses_keep_localhost_node_ports() {
-    let text = with("nodePortAddresses: [\"127.0.0.2/32\"]\n", "", &svc("web", "  clusterIP: 10.96.0.9\n  ports: [{port: 80}]\n"));
+    let text = with(
+        "nodePortAddresses: [\"127.0.0.2/32\"]\n",
+        "",
+        &svc("web", "  clusterIP: 10.96.0.9\n  ports: [{port: 80}]\n"),
+    );
     let out = render(&text, "restore");
     assert!(out.contains(":KUBE-FIREWALL - [0:0]"), "{out}");
-    let text = with("nodePortAddresses: [\"192.168.0.0/24\"]\n", "", &svc("web", "  clusterIP: 10.96.0.9\n  ports: [{port: 80}]\n"));
+    let text = with(
+        "nodePortAddresses: [\"192.168.0.0/24\"]\n",
+        "",
+        &svc("web", "  clusterIP: 10.96.0.9\n  ports: [{port: 80}]\n"),
+    );
     let out = render(&text, "restore");
     assert!(!out.contains(":KUBE-FIREWALL - [0:0]"), "{out}");
     // kube-proxy still ensures the chain and kubelet's jumps on the node.
     let save = render(&text, "save");
-    assert!(save.contains(":KUBE-FIREWALL - [0:0]") && save.contains("-A INPUT -j KUBE-FIREWALL"), "{save}");
+    assert!(
+        save.contains(":KUBE-FIREWALL - [0:0]") && save.contains("-A INPUT -j KUBE-FIREWALL"),
+        "{save}"
+    );
 }
 
 #[test]
 fn release_1_23_keeps_all_endpoints_when_both_policies_are_local() {
     let spec = "  type: LoadBalancer\n  clusterIP: 10.96.0.9\n  externalTrafficPolicy: Local\n  internalTrafficPolicy: Local\n  ports: [{name: http, port: 80, nodePort: 30080}]\n";
-    let rest = svc("lb", spec) + &slice("lb", "http", &["{addresses: [10.244.0.5], nodeName: me}", "{addresses: [10.244.1.5], nodeName: other}", "{addresses: [10.244.1.6], nodeName: other}"]);
+    let rest = svc("lb", spec)
+        + &slice(
+            "lb",
+            "http",
+            &[
+                "{addresses: [10.244.0.5], nodeName: me}",
+                "{addresses: [10.244.1.5], nodeName: other}",
+                "{addresses: [10.244.1.6], nodeName: other}",
+            ],
+        );
     let out = render(&with("", "kubeProxyVersion: \"1.23\"\n", &rest), "restore");
     assert_eq!(lines_with(&out, "-j DNAT").len(), 3, "{out}");
-    assert!(out.contains("\"route LOCAL traffic for ns/lb:http LB IP to service chain\""), "{out}");
+    assert!(
+        out.contains("\"route LOCAL traffic for ns/lb:http LB IP to service chain\""),
+        "{out}"
+    );
 }
 
 #[test]
 fn release_1_22_writes_host_addresses_with_32() {
-    let rest = svc("web", "  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80}]\n") + &slice("web", "http", &["{addresses: [10.244.0.5]}"]);
+    let rest = svc(
+        "web",
+        "  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80}]\n",
+    ) + &slice("web", "http", &["{addresses: [10.244.0.5]}"]);
     let out = render(&with("", "kubeProxyVersion: \"1.22\"\n", &rest), "restore");
-    assert!(out.contains("-d 10.96.0.9/32 --dport 80 -j KUBE-SVC-") && out.contains("-s 10.244.0.5/32 -j KUBE-MARK-MASQ"), "{out}");
+    assert!(
+        out.contains("-d 10.96.0.9/32 --dport 80 -j KUBE-SVC-")
+            && out.contains("-s 10.244.0.5/32 -j KUBE-MARK-MASQ"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -145,5 +244,9 @@ fn release_1_23_declares_the_firewall_chain_once_per_load_balancer_ip() {
     let rest = svc("lb", spec) + &slice("lb", "http", &["{addresses: [10.244.0.5]}"]);
     let out = render(&with("", "kubeProxyVersion: \"1.23\"\n", &rest), "restore");
     assert_eq!(lines_with(&out, ":KUBE-FW-").len(), 2, "{out}");
-    assert_eq!(lines_with(&out, "-j KUBE-MARK-DROP").len(), 2, "the FW rules are written per IP too:\n{out}");
+    assert_eq!(
+        lines_with(&out, "-j KUBE-MARK-DROP").len(),
+        2,
+        "the FW rules are written per IP too:\n{out}"
+    );
 }

@@ -8,20 +8,35 @@ use kpx_core::trace::Verdict;
 const MODES: [Mode; 3] = [Mode::Iptables, Mode::Ipvs, Mode::Nftables];
 
 fn scenario(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/../static/scenarios/behaviours/{name}.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!(
+        "{}/../static/scenarios/behaviours/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn req(from: &str, to: &str, mode: Mode) -> Request {
-    Request { from: from.into(), to: to.into(), mode: Some(mode), seed: 1, ..Default::default() }
+    Request {
+        from: from.into(),
+        to: to.into(),
+        mode: Some(mode),
+        seed: 1,
+        ..Default::default()
+    }
 }
 
 #[test]
 fn hairpin_is_masqueraded_in_every_mode() {
     let text = scenario("hairpin");
     for mode in MODES {
-        let t = trace(&text, &req("web-0", "default/web", mode), 1).unwrap().remove(0);
+        let t = trace(&text, &req("web-0", "default/web", mode), 1)
+            .unwrap()
+            .remove(0);
         assert_eq!(t.endpoint.as_deref(), Some("10.244.0.5:8080"), "{mode:?}");
-        assert!(t.conntrack.as_ref().unwrap().snat, "{mode:?}: a pod reaching itself is masqueraded");
+        assert!(
+            t.conntrack.as_ref().unwrap().snat,
+            "{mode:?}: a pod reaching itself is masqueraded"
+        );
     }
 }
 
@@ -30,12 +45,23 @@ fn external_traffic_policy_local() {
     let text = scenario("external-traffic-policy");
     for mode in MODES {
         // node-a has the endpoint: delivered, the client's address kept.
-        let t = trace(&text, &req("203.0.113.9", "192.168.0.2:30080", mode), 1).unwrap().remove(0);
+        let t = trace(&text, &req("203.0.113.9", "192.168.0.2:30080", mode), 1)
+            .unwrap()
+            .remove(0);
         assert_eq!(t.verdict, Verdict::Delivered, "{mode:?}");
-        assert!(!t.conntrack.as_ref().unwrap().snat, "{mode:?}: the client IP is kept");
+        assert!(
+            !t.conntrack.as_ref().unwrap().snat,
+            "{mode:?}: the client IP is kept"
+        );
         // node-b has none: iptables and nftables drop, IPVS falls back to the cluster's.
-        let t = trace(&text, &req("203.0.113.9", "192.168.0.3:30080", mode), 1).unwrap().remove(0);
-        let want = if mode == Mode::Ipvs { Verdict::Delivered } else { Verdict::Dropped };
+        let t = trace(&text, &req("203.0.113.9", "192.168.0.3:30080", mode), 1)
+            .unwrap()
+            .remove(0);
+        let want = if mode == Mode::Ipvs {
+            Verdict::Delivered
+        } else {
+            Verdict::Dropped
+        };
         assert_eq!(t.verdict, want, "{mode:?} on node-b");
     }
 }
@@ -57,8 +83,14 @@ fn session_affinity_in_every_mode() {
 fn no_endpoints() {
     let text = scenario("no-endpoints");
     for mode in MODES {
-        let t = trace(&text, &req("node:node-a", "default/web", mode), 1).unwrap().remove(0);
-        let want = if mode == Mode::Ipvs { Verdict::Dropped } else { Verdict::Rejected };
+        let t = trace(&text, &req("node:node-a", "default/web", mode), 1)
+            .unwrap()
+            .remove(0);
+        let want = if mode == Mode::Ipvs {
+            Verdict::Dropped
+        } else {
+            Verdict::Rejected
+        };
         assert_eq!(t.verdict, want, "{mode:?}");
     }
 }
@@ -68,7 +100,10 @@ fn keep_alive_in_every_mode() {
     let text = scenario("session-affinity").replace("  sessionAffinity: ClientIP\n", "");
     for mode in MODES {
         let traces = trace(&text, &req("client", "default/web", mode), 10).unwrap();
-        assert!(traces.iter().all(|t| t.endpoint == traces[0].endpoint), "{mode:?}");
+        assert!(
+            traces.iter().all(|t| t.endpoint == traces[0].endpoint),
+            "{mode:?}"
+        );
     }
 }
 
@@ -77,17 +112,37 @@ fn keep_alive_in_every_mode() {
 #[test]
 fn the_hop_to_the_endpoints_node_is_walked() {
     let text = scenario("external-traffic-policy");
-    let t = trace(&text, &req("203.0.113.9", "192.168.0.3:30080", Mode::Ipvs), 1).unwrap().remove(0);
-    assert!(t.steps.iter().any(|s| s.hook == "route" && s.action.contains("node-b sends")), "{:#?}", t.steps);
+    let t = trace(
+        &text,
+        &req("203.0.113.9", "192.168.0.3:30080", Mode::Ipvs),
+        1,
+    )
+    .unwrap()
+    .remove(0);
+    assert!(
+        t.steps
+            .iter()
+            .any(|s| s.hook == "route" && s.action.contains("node-b sends")),
+        "{:#?}",
+        t.steps
+    );
     assert!(t.steps.iter().any(|s| s.action.starts_with("on node-a: ")));
-    assert_eq!((t.verdict, t.node.as_deref()), (Verdict::Delivered, Some("node-a")));
+    assert_eq!(
+        (t.verdict, t.node.as_deref()),
+        (Verdict::Delivered, Some("node-a"))
+    );
 }
 
 /// IPVS mh (Maglev) with kube-proxy's mh-port flag: a client's connections spread over the
 /// real servers by source port, and each source port always lands on the same one.
 #[test]
 fn ipvs_maglev_hashes_the_source_port() {
-    let text = scenario("session-affinity").replace("  sessionAffinity: ClientIP\n", "").replace("hostnameOverride: node-a\n", "hostnameOverride: node-a\nmode: ipvs\nipvs: {scheduler: mh}\n");
+    let text = scenario("session-affinity")
+        .replace("  sessionAffinity: ClientIP\n", "")
+        .replace(
+            "hostnameOverride: node-a\n",
+            "hostnameOverride: node-a\nmode: ipvs\nipvs: {scheduler: mh}\n",
+        );
     let a = simulate(&text, &req("client", "default/web", Mode::Ipvs), 3000, 1).unwrap();
     let b = simulate(&text, &req("client", "default/web", Mode::Ipvs), 3000, 99).unwrap();
     assert_eq!(a.endpoints, b.endpoints, "mh does not depend on randomness");
@@ -103,11 +158,30 @@ fn walks_cite_only_rules_the_views_show() {
     use kpx_core::views::{analyze, Request as View};
     let text = scenario("hairpin");
     let a = analyze(&text).unwrap();
-    for (mode, views) in [(Mode::Iptables, &["restore", "save"][..]), (Mode::Ipvs, &["restore", "save"][..]), (Mode::Nftables, &["nft"][..])] {
-        let shown: String = views.iter().map(|v| a.render(&View { mode: Some(mode), view: Some(v.to_string()), ..Default::default() }).unwrap()).collect();
-        let t = trace(&text, &req("web-0", "default/web", mode), 1).unwrap().remove(0);
+    for (mode, views) in [
+        (Mode::Iptables, &["restore", "save"][..]),
+        (Mode::Ipvs, &["restore", "save"][..]),
+        (Mode::Nftables, &["nft"][..]),
+    ] {
+        let shown: String = views
+            .iter()
+            .map(|v| {
+                a.render(&View {
+                    mode: Some(mode),
+                    view: Some(v.to_string()),
+                    ..Default::default()
+                })
+                .unwrap()
+            })
+            .collect();
+        let t = trace(&text, &req("web-0", "default/web", mode), 1)
+            .unwrap()
+            .remove(0);
         for s in t.steps.iter().filter_map(|s| s.rule.as_ref()) {
-            assert!(shown.lines().any(|l| l == s), "{mode:?}: not in the views: {s}");
+            assert!(
+                shown.lines().any(|l| l == s),
+                "{mode:?}: not in the views: {s}"
+            );
         }
     }
 }

@@ -26,7 +26,12 @@ fn port_out_of_range_points_at_the_value() {
 #[test]
 fn wrong_type_names_the_field() {
     let e = first_error(&format!("{SVC}  ports:\n  - port: eighty\n"));
-    assert!(e.starts_with("6:11: Service default/web: spec.ports[0].port: invalid type: string \"eighty\""), "{e}");
+    assert!(
+        e.starts_with(
+            "6:11: Service default/web: spec.ports[0].port: invalid type: string \"eighty\""
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -34,15 +39,28 @@ fn unsupported_values_list_the_choices() {
     let e = first_error(&format!("{SVC}  type: Ingress\n  ports: [{{port: 80}}]\n"));
     assert_eq!(e, "5:9: Service default/web: spec.type: Unsupported value: \"Ingress\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"");
     let e = first_error(&format!("{SVC}  ports: [{{port: 80, protocol: ICMP}}]\n"));
-    assert!(e.contains("spec.ports[0].protocol: Unsupported value: \"ICMP\""), "{e}");
+    assert!(
+        e.contains("spec.ports[0].protocol: Unsupported value: \"ICMP\""),
+        "{e}"
+    );
 }
 
 #[test]
 fn bad_addresses() {
-    let e = first_error(&format!("{SVC}  clusterIP: 10.96.0.300\n  ports: [{{port: 80}}]\n"));
-    assert!(e.starts_with("5:14: Service default/web: spec.clusterIP: Invalid value: \"10.96.0.300\""), "{e}");
-    let e = first_error(&format!("{SVC}  externalIPs: [1.2.3]\n  ports: [{{port: 80}}]\n"));
-    assert!(e.contains("spec.externalIPs[0]: Invalid value: \"1.2.3\""), "{e}");
+    let e = first_error(&format!(
+        "{SVC}  clusterIP: 10.96.0.300\n  ports: [{{port: 80}}]\n"
+    ));
+    assert!(
+        e.starts_with("5:14: Service default/web: spec.clusterIP: Invalid value: \"10.96.0.300\""),
+        "{e}"
+    );
+    let e = first_error(&format!(
+        "{SVC}  externalIPs: [1.2.3]\n  ports: [{{port: 80}}]\n"
+    ));
+    assert!(
+        e.contains("spec.externalIPs[0]: Invalid value: \"1.2.3\""),
+        "{e}"
+    );
 }
 
 #[test]
@@ -66,14 +84,22 @@ fn duplicate_services_and_clashing_cluster_ips() {
     // kube-apiserver would refuse a clashing ClusterIP; kube-proxy programs both: a warning.
     let clash = format!("{SVC}  clusterIP: 10.96.0.5\n  ports: [{{port: 80}}]\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: other}}\nspec:\n  clusterIP: 10.96.0.5\n  ports: [{{port: 80}}]\n");
     let a = analyze(&clash).unwrap();
-    assert!(a.cluster.warnings.iter().any(|w| w.message.contains("provided IP is already allocated (to Service default/web)")), "{:?}", a.cluster.warnings);
+    assert!(
+        a.cluster.warnings.iter().any(|w| w
+            .message
+            .contains("provided IP is already allocated (to Service default/web)")),
+        "{:?}",
+        a.cluster.warnings
+    );
 }
 
 #[test]
 fn unknown_kinds_are_warnings_not_errors() {
     let a = analyze(&format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\n---\n{SVC}  ports: [{{port: 80}}]\n")).unwrap();
     assert_eq!(a.cluster.warnings.len(), 1);
-    assert!(a.cluster.warnings[0].message.contains("v1 ConfigMap is not something kube-proxy reads"));
+    assert!(a.cluster.warnings[0]
+        .message
+        .contains("v1 ConfigMap is not something kube-proxy reads"));
     assert_eq!(a.cluster.warnings[0].pos.line, 1);
 }
 
@@ -88,5 +114,8 @@ fn unsupported_release_is_explained() {
 fn v1_list_items_are_read_with_positions() {
     let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: a}\n  spec:\n    ports: [{port: 99999}]\n";
     let e = first_error(text);
-    assert!(e.starts_with("8:20: Service default/a: spec.ports[0].port"), "{e}");
+    assert!(
+        e.starts_with("8:20: Service default/a: spec.ports[0].port"),
+        "{e}"
+    );
 }

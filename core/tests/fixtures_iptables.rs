@@ -50,7 +50,10 @@ fn no_fixture_is_forgotten() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     cases.sort();
-    assert_eq!(cases, ["clusterip-two-services", "itp-local", "nodeport-etp-local"]);
+    assert_eq!(
+        cases,
+        ["clusterip-two-services", "itp-local", "nodeport-etp-local"]
+    );
 }
 
 /// Further cases of kube-proxy's iptables test suite at commit 531be812, transcribed into
@@ -58,17 +61,32 @@ fn no_fixture_is_forgotten() {
 #[test]
 fn upstream_iptables_cases() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/upstream/iptables");
-    let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     cases.sort();
-    assert!(cases.iter().any(|c| c.ends_with("overall")), "TestOverallIPTablesRules must be among them");
+    assert!(
+        cases.iter().any(|c| c.ends_with("overall")),
+        "TestOverallIPTablesRules must be among them"
+    );
     let mut failures = Vec::new();
     for dir in &cases {
         let input = std::fs::read_to_string(dir.join("input.yaml")).unwrap();
         let expected = std::fs::read_to_string(dir.join("expected.txt")).unwrap();
         let sorted = sort_iptables_rules(&restore_of(&input).replace("0x00004000", "0x4000"));
         if sorted != expected {
-            failures.push(format!("{}\n--- expected\n{expected}\n--- kpx (sorted)\n{sorted}", dir.display()));
+            failures.push(format!(
+                "{}\n--- expected\n{expected}\n--- kpx (sorted)\n{sorted}",
+                dir.display()
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

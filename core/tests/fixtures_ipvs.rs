@@ -23,7 +23,9 @@ fn sections(text: &str) -> BTreeMap<String, Vec<String>> {
             current = name.to_string();
             out.entry(current.clone()).or_default();
         } else {
-            out.entry(current.clone()).or_default().push(line.split_whitespace().collect::<Vec<_>>().join(" "));
+            out.entry(current.clone())
+                .or_default()
+                .push(line.split_whitespace().collect::<Vec<_>>().join(" "));
         }
     }
     out
@@ -40,27 +42,59 @@ fn check_dir(dir: &std::path::Path) {
     let expected = sections(&std::fs::read_to_string(dir.join("expected.txt")).unwrap());
     let a = analyze(&input).unwrap_or_else(|e| panic!("{case}: {e}"));
     let ipvs = &a.ipvs;
-    let vs_name = |v: &kpx_core::ipvs::VirtualServer| format!("{} {}", v.protocol.upper(), kpx_core::net::join_host_port(v.ip, v.port));
+    let vs_name = |v: &kpx_core::ipvs::VirtualServer| {
+        format!(
+            "{} {}",
+            v.protocol.upper(),
+            kpx_core::net::join_host_port(v.ip, v.port)
+        )
+    };
 
     if let Some(want) = expected.get("virtual-servers") {
         let mut want = want.clone();
-        let mut got: Vec<String> = ipvs.services.iter().map(|v| format!("{} scheduler={} flags={} timeout={}", vs_name(v), v.scheduler, v.flags, v.timeout)).collect();
+        let mut got: Vec<String> = ipvs
+            .services
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} scheduler={} flags={} timeout={}",
+                    vs_name(v),
+                    v.scheduler,
+                    v.flags,
+                    v.timeout
+                )
+            })
+            .collect();
         want.sort();
         got.sort();
         assert_eq!(got, want, "{case}: virtual servers");
     }
     if let Some(count) = expected.get("virtual-servers count") {
-        assert_eq!(ipvs.services.len().to_string(), count[0], "{case}: number of virtual servers");
+        assert_eq!(
+            ipvs.services.len().to_string(),
+            count[0],
+            "{case}: number of virtual servers"
+        );
     }
     if let Some(lines) = expected.get("real-servers") {
         let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for l in lines {
             let (vs, rs) = l.split_once(" -> ").unwrap();
-            want.entry(vs.to_string()).or_default().push(rs.split(' ').next().unwrap().to_string());
+            want.entry(vs.to_string())
+                .or_default()
+                .push(rs.split(' ').next().unwrap().to_string());
         }
         for (vs, rs) in want {
-            let v = ipvs.services.iter().find(|v| vs_name(v) == vs).unwrap_or_else(|| panic!("{case}: no virtual server {vs}"));
-            let mut got: Vec<String> = v.reals.iter().map(|r| kpx_core::net::join_host_port(r.ip, r.port)).collect();
+            let v = ipvs
+                .services
+                .iter()
+                .find(|v| vs_name(v) == vs)
+                .unwrap_or_else(|| panic!("{case}: no virtual server {vs}"));
+            let mut got: Vec<String> = v
+                .reals
+                .iter()
+                .map(|r| kpx_core::net::join_host_port(r.ip, r.port))
+                .collect();
             got.sort();
             assert_eq!(got, rs, "{case}: real servers of {vs}");
             assert!(v.reals.iter().all(|r| r.weight == 1));
@@ -68,7 +102,11 @@ fn check_dir(dir: &std::path::Path) {
     }
     for (section, lines) in &expected {
         if let Some(set) = section.strip_prefix("ipset ") {
-            let s = ipvs.ipsets.iter().find(|s| s.name == set).unwrap_or_else(|| panic!("{case}: no ipset {set}"));
+            let s = ipvs
+                .ipsets
+                .iter()
+                .find(|s| s.name == set)
+                .unwrap_or_else(|| panic!("{case}: no ipset {set}"));
             let mut got: Vec<String> = s.entries.iter().map(|e| e.text.clone()).collect();
             let mut want = lines.clone();
             got.sort();
@@ -78,8 +116,13 @@ fn check_dir(dir: &std::path::Path) {
         if let Some(chain) = section.strip_prefix("iptables ") {
             let mut got = Vec::new();
             // nat first, then filter, as checkIptables concatenates them.
-            for name in [kpx_core::iptables::model::TableName::Nat, kpx_core::iptables::model::TableName::Filter] {
-                let Some(c) = ipvs.iptables.table(name).and_then(|t| t.chain(chain)) else { continue };
+            for name in [
+                kpx_core::iptables::model::TableName::Nat,
+                kpx_core::iptables::model::TableName::Filter,
+            ] {
+                let Some(c) = ipvs.iptables.table(name).and_then(|t| t.chain(chain)) else {
+                    continue;
+                };
                 for r in &c.rules {
                     let target = match &r.target {
                         Some(Target::Jump { chain }) => chain.clone(),
@@ -94,7 +137,11 @@ fn check_dir(dir: &std::path::Path) {
                         Match::Set { name, .. } => Some(name.clone()),
                         _ => None,
                     });
-                    got.push(format!("{} -j {target} match-set {}", got.len() + 1, set.unwrap_or_else(|| "-".into())));
+                    got.push(format!(
+                        "{} -j {target} match-set {}",
+                        got.len() + 1,
+                        set.unwrap_or_else(|| "-".into())
+                    ));
                 }
             }
             assert_eq!(&got, lines, "{case}: iptables chain {chain}");
@@ -114,7 +161,10 @@ fn loadbalancer_source_ranges() {
 
 #[test]
 fn no_fixture_is_forgotten() {
-    let mut cases: Vec<String> = std::fs::read_dir(fixtures_dir().join("ipvs")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut cases: Vec<String> = std::fs::read_dir(fixtures_dir().join("ipvs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     cases.sort();
     assert_eq!(cases, ["loadbalancer-source-ranges", "nodeport-udp"]);
 }
@@ -124,17 +174,30 @@ fn no_fixture_is_forgotten() {
 #[test]
 fn upstream_ipvs_cases() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/upstream/ipvs");
-    let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     cases.sort();
     assert!(!cases.is_empty());
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|dir| {
             std::panic::catch_unwind(|| check_dir(dir)).err().map(|e| {
-                let msg = e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+                let msg = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
                 format!("{}: {msg}", dir.display())
             })
         })
         .collect();
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

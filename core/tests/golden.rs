@@ -3,30 +3,64 @@
 
 mod common;
 
-use kpx_core::iptables::model::TableName;
 use kpx_core::cluster::settings::Mode;
+use kpx_core::iptables::model::TableName;
 use kpx_core::views::{analyze, views, Request};
 
 fn all_views(name: &str, text: &str) {
     let a = analyze(text).unwrap();
-    for v in views(Mode::Nftables).iter().filter(|v| v.name.starts_with("nft")) {
-        let out = a.render(&Request { mode: Some(Mode::Nftables), view: Some(v.name.into()), ..Default::default() }).unwrap();
+    for v in views(Mode::Nftables)
+        .iter()
+        .filter(|v| v.name.starts_with("nft"))
+    {
+        let out = a
+            .render(&Request {
+                mode: Some(Mode::Nftables),
+                view: Some(v.name.into()),
+                ..Default::default()
+            })
+            .unwrap();
         insta::assert_snapshot!(format!("{name}__nftables-{}", v.name), out);
     }
-    for v in views(Mode::Ipvs).iter().filter(|v| !v.name.starts_with("get-")) {
-        let out = a.render(&Request { mode: Some(Mode::Ipvs), view: Some(v.name.into()), ..Default::default() }).unwrap();
+    for v in views(Mode::Ipvs)
+        .iter()
+        .filter(|v| !v.name.starts_with("get-"))
+    {
+        let out = a
+            .render(&Request {
+                mode: Some(Mode::Ipvs),
+                view: Some(v.name.into()),
+                ..Default::default()
+            })
+            .unwrap();
         insta::assert_snapshot!(format!("{name}__ipvs-{}", v.name), out);
     }
     for v in views(a.cluster.settings.mode) {
-        let out = a.render(&Request { view: Some(v.name.into()), ..Default::default() }).unwrap();
+        let out = a
+            .render(&Request {
+                view: Some(v.name.into()),
+                ..Default::default()
+            })
+            .unwrap();
         insta::assert_snapshot!(format!("{name}__{}", v.name), out);
         if v.name.starts_with("get-") {
-            let all = a.render(&Request { view: Some(v.name.into()), all_namespaces: true, ..Default::default() }).unwrap();
+            let all = a
+                .render(&Request {
+                    view: Some(v.name.into()),
+                    all_namespaces: true,
+                    ..Default::default()
+                })
+                .unwrap();
             insta::assert_snapshot!(format!("{name}__{}-A", v.name), all);
         }
     }
     let filter = a
-        .render(&Request { view: Some("list".into()), table: Some(TableName::Filter), numeric: true, ..Default::default() })
+        .render(&Request {
+            view: Some("list".into()),
+            table: Some(TableName::Filter),
+            numeric: true,
+            ..Default::default()
+        })
         .unwrap();
     insta::assert_snapshot!(format!("{name}__list-filter-numeric"), filter);
     let notes: Vec<String> = a.cluster.notes.iter().map(|n| n.message.clone()).collect();
@@ -40,12 +74,16 @@ fn tour() {
 
 #[test]
 fn seed_article_release() {
-    all_views("seed-1.23", include_str!("../../static/scenarios/seed-iptables.yaml"));
+    all_views(
+        "seed-1.23",
+        include_str!("../../static/scenarios/seed-iptables.yaml"),
+    );
 }
 
 #[test]
 fn seed_current_release() {
-    let text = std::fs::read_to_string(common::shared_dir().join("scenarios/seed-iptables.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(common::shared_dir().join("scenarios/seed-iptables.yaml")).unwrap();
     all_views("seed", &text);
 }
 
@@ -66,12 +104,18 @@ fn ipv6() {
 /// The tour in the article's release layout (KUBE-XLB, KUBE-FW for every LB IP, KUBE-MARK-DROP).
 #[test]
 fn tour_release_1_23() {
-    let text = include_str!("../../static/scenarios/tour.yaml")
-        .replacen("kind: NodeEnvironment\n", "kind: NodeEnvironment\nkubeProxyVersion: \"1.23\"\n", 1);
+    let text = include_str!("../../static/scenarios/tour.yaml").replacen(
+        "kind: NodeEnvironment\n",
+        "kind: NodeEnvironment\nkubeProxyVersion: \"1.23\"\n",
+        1,
+    );
     all_views("tour-1.23", &text);
 }
 
 #[test]
 fn seed_ipvs() {
-    all_views("seed-ipvs", include_str!("../../static/scenarios/seed-ipvs.yaml"));
+    all_views(
+        "seed-ipvs",
+        include_str!("../../static/scenarios/seed-ipvs.yaml"),
+    );
 }

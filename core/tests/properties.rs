@@ -33,8 +33,20 @@ struct Svc {
 }
 
 fn ep() -> impl Strategy<Value = Ep> {
-    (any::<(u8, u8)>(), any::<bool>(), prop::bool::weighted(0.8), any::<bool>(), prop::bool::weighted(0.2))
-        .prop_map(|(ip, local, ready, serving, terminating)| Ep { ip, local, ready, serving, terminating })
+    (
+        any::<(u8, u8)>(),
+        any::<bool>(),
+        prop::bool::weighted(0.8),
+        any::<bool>(),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(ip, local, ready, serving, terminating)| Ep {
+            ip,
+            local,
+            ready,
+            serving,
+            terminating,
+        })
 }
 
 fn svc() -> impl Strategy<Value = Svc> {
@@ -50,18 +62,31 @@ fn svc() -> impl Strategy<Value = Svc> {
         any::<bool>(),
         prop::collection::vec(ep(), 0..7),
     )
-        .prop_map(|(ty, etp_local, itp_local, affinity, external_ips, ingress, ranges, udp, named, endpoints)| Svc {
-            ty,
-            etp_local,
-            itp_local,
-            affinity,
-            external_ips,
-            ingress,
-            ranges,
-            udp,
-            named,
-            endpoints,
-        })
+        .prop_map(
+            |(
+                ty,
+                etp_local,
+                itp_local,
+                affinity,
+                external_ips,
+                ingress,
+                ranges,
+                udp,
+                named,
+                endpoints,
+            )| Svc {
+                ty,
+                etp_local,
+                itp_local,
+                affinity,
+                external_ips,
+                ingress,
+                ranges,
+                udp,
+                named,
+                endpoints,
+            },
+        )
 }
 
 fn yaml(services: &[Svc], version: &str, cluster_cidr: bool) -> String {
@@ -70,29 +95,56 @@ fn yaml(services: &[Svc], version: &str, cluster_cidr: bool) -> String {
     if !cluster_cidr {
         writeln!(y, "clusterCIDR: \"\"").unwrap();
     }
-    writeln!(y, "---\napiVersion: kpx/v1alpha1\nkind: NodeEnvironment\nkubeProxyVersion: \"{version}\"").unwrap();
+    writeln!(
+        y,
+        "---\napiVersion: kpx/v1alpha1\nkind: NodeEnvironment\nkubeProxyVersion: \"{version}\""
+    )
+    .unwrap();
     for (i, s) in services.iter().enumerate() {
         let ty = ["ClusterIP", "NodePort", "LoadBalancer"][s.ty];
         let proto = if s.udp { "UDP" } else { "TCP" };
         let name = if s.named { "p" } else { "" };
         writeln!(y, "---\napiVersion: v1\nkind: Service\nmetadata: {{name: s{i}, namespace: ns}}\nspec:\n  type: {ty}\n  clusterIP: 10.96.1.{}", i + 1).unwrap();
-        writeln!(y, "  externalTrafficPolicy: {}", if s.etp_local { "Local" } else { "Cluster" }).unwrap();
-        writeln!(y, "  internalTrafficPolicy: {}", if s.itp_local { "Local" } else { "Cluster" }).unwrap();
+        writeln!(
+            y,
+            "  externalTrafficPolicy: {}",
+            if s.etp_local { "Local" } else { "Cluster" }
+        )
+        .unwrap();
+        writeln!(
+            y,
+            "  internalTrafficPolicy: {}",
+            if s.itp_local { "Local" } else { "Cluster" }
+        )
+        .unwrap();
         if s.affinity {
             writeln!(y, "  sessionAffinity: ClientIP").unwrap();
         }
         if s.external_ips > 0 {
-            let ips: Vec<String> = (0..s.external_ips).map(|k| format!("192.0.2.{}", i * 4 + k + 1)).collect();
+            let ips: Vec<String> = (0..s.external_ips)
+                .map(|k| format!("192.0.2.{}", i * 4 + k + 1))
+                .collect();
             writeln!(y, "  externalIPs: [{}]", ips.join(", ")).unwrap();
         }
         if s.ranges > 0 {
             let r: Vec<String> = (0..s.ranges).map(|k| format!("203.0.{k}.0/24")).collect();
             writeln!(y, "  loadBalancerSourceRanges: [{}]", r.join(", ")).unwrap();
         }
-        writeln!(y, "  ports:\n  - {{name: \"{name}\", port: 80, protocol: {proto}}}").unwrap();
+        writeln!(
+            y,
+            "  ports:\n  - {{name: \"{name}\", port: 80, protocol: {proto}}}"
+        )
+        .unwrap();
         if s.ty == 2 && s.ingress > 0 {
-            let ips: Vec<String> = (0..s.ingress).map(|k| format!("{{ip: 198.51.100.{}}}", i * 4 + k + 1)).collect();
-            writeln!(y, "status:\n  loadBalancer:\n    ingress: [{}]", ips.join(", ")).unwrap();
+            let ips: Vec<String> = (0..s.ingress)
+                .map(|k| format!("{{ip: 198.51.100.{}}}", i * 4 + k + 1))
+                .collect();
+            writeln!(
+                y,
+                "status:\n  loadBalancer:\n    ingress: [{}]",
+                ips.join(", ")
+            )
+            .unwrap();
         }
         writeln!(y, "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: s{i}-a\n  namespace: ns\n  labels: {{kubernetes.io/service-name: s{i}}}\naddressType: IPv4\nports: [{{name: \"{name}\", port: 8080, protocol: {proto}}}]\nendpoints:").unwrap();
         if s.endpoints.is_empty() {
@@ -114,12 +166,22 @@ fn yaml(services: &[Svc], version: &str, cluster_cidr: bool) -> String {
 /// Walks the random-probability cascade of every KUBE-SVC/SVL chain.
 fn check_probabilities(dp: &Dataplane) -> Result<(), TestCaseError> {
     for t in &dp.tables {
-        for c in t.chains.iter().filter(|c| c.name.starts_with("KUBE-SVC-") || c.name.starts_with("KUBE-SVL-")) {
+        for c in t
+            .chains
+            .iter()
+            .filter(|c| c.name.starts_with("KUBE-SVC-") || c.name.starts_with("KUBE-SVL-"))
+        {
             let mut remaining = 1.0f64;
             let mut picks = Vec::new();
             for r in &c.rules {
-                let Some(Target::Jump { chain }) = &r.target else { continue };
-                if !chain.starts_with("KUBE-SEP-") || r.matches.iter().any(|m| matches!(m, Match::RecentCheck { .. })) {
+                let Some(Target::Jump { chain }) = &r.target else {
+                    continue;
+                };
+                if !chain.starts_with("KUBE-SEP-")
+                    || r.matches
+                        .iter()
+                        .any(|m| matches!(m, Match::RecentCheck { .. }))
+                {
                     continue;
                 }
                 let p = r.matches.iter().find_map(|m| match m {
@@ -139,9 +201,17 @@ fn check_probabilities(dp: &Dataplane) -> Result<(), TestCaseError> {
             }
             let n = picks.len() as f64;
             prop_assert!(n > 0.0, "{} has no endpoint jumps", c.name);
-            prop_assert!(remaining.abs() < 1e-12, "{}: the last jump must take what is left", c.name);
+            prop_assert!(
+                remaining.abs() < 1e-12,
+                "{}: the last jump must take what is left",
+                c.name
+            );
             for p in &picks {
-                prop_assert!((p - 1.0 / n).abs() < 1e-9, "{}: effective probability {p} != 1/{n}", c.name);
+                prop_assert!(
+                    (p - 1.0 / n).abs() < 1e-9,
+                    "{}: effective probability {p} != 1/{n}",
+                    c.name
+                );
             }
         }
     }
@@ -153,7 +223,12 @@ fn check_jumps(dp: &Dataplane) -> Result<(), TestCaseError> {
         for c in &t.chains {
             for r in &c.rules {
                 if let Some(Target::Jump { chain }) = &r.target {
-                    prop_assert!(t.chain(chain).is_some(), "{}: jump from {} to missing chain {chain}", t.name.as_str(), c.name);
+                    prop_assert!(
+                        t.chain(chain).is_some(),
+                        "{}: jump from {} to missing chain {chain}",
+                        t.name.as_str(),
+                        c.name
+                    );
                 }
             }
         }

@@ -30,19 +30,42 @@ fn check(tag: &str, input: &str) {
             ns.run(&["ipset", "add", &set.name, &e.text], None);
         }
     }
-    ns.run(&["iptables-restore"], Some(&full_restore(&ipvs.iptables, Layout::Current)));
+    ns.run(
+        &["iptables-restore"],
+        Some(&full_restore(&ipvs.iptables, Layout::Current)),
+    );
     let view = |v: &str, table: Option<TableName>, numeric: bool| {
-        a.render(&Request { mode: Some(Mode::Ipvs), view: Some(v.into()), table, numeric, ..Default::default() }).unwrap()
+        a.render(&Request {
+            mode: Some(Mode::Ipvs),
+            view: Some(v.into()),
+            table,
+            numeric,
+            ..Default::default()
+        })
+        .unwrap()
     };
-    let real: String = ns.run(&["iptables-save"], None).lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
-    same(&view("save", None, false), &real, &format!("{tag}: save vs iptables-save"));
+    let real: String = ns
+        .run(&["iptables-save"], None)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    same(
+        &view("save", None, false),
+        &real,
+        &format!("{tag}: save vs iptables-save"),
+    );
     for table in [TableName::Nat, TableName::Filter] {
         for numeric in [false, true] {
             let mut args = vec!["iptables", "-t", table.as_str(), "-L", "-v"];
             if numeric {
                 args.push("-n");
             }
-            same(&view("list", Some(table), numeric), &ns.run(&args, None), &format!("{tag}: list vs {}", args.join(" ")));
+            same(
+                &view("list", Some(table), numeric),
+                &ns.run(&args, None),
+                &format!("{tag}: list vs {}", args.join(" ")),
+            );
         }
     }
     // ipset list: compare with the kernel-dependent parts normalised.
@@ -67,7 +90,11 @@ fn check(tag: &str, input: &str) {
         blocks
     };
     let real = ns.run(&["ipset", "list"], None);
-    assert_eq!(normalise(&view("ipset", None, false)), normalise(&real), "{tag}: ipset view vs ipset list");
+    assert_eq!(
+        normalise(&view("ipset", None, false)),
+        normalise(&real),
+        "{tag}: ipset view vs ipset list"
+    );
 }
 
 fn read(p: &std::path::Path) -> String {
@@ -80,10 +107,18 @@ fn ipvs_mode_iptables_and_ipsets_match_the_real_tools() {
         return;
     }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    check("seed-ipvs", &read(&shared_dir().join("scenarios/seed-ipvs.yaml")));
-    check("nodeport-udp", &read(&shared_dir().join("fixtures/ipvs/nodeport-udp/input.yaml")));
+    check(
+        "seed-ipvs",
+        &read(&shared_dir().join("scenarios/seed-ipvs.yaml")),
+    );
+    check(
+        "nodeport-udp",
+        &read(&shared_dir().join("fixtures/ipvs/nodeport-udp/input.yaml")),
+    );
     // The tour with its source range holding the node IP (no KUBE-IPVS-OUT-FILTER rule, whose
     // `ipvs` match this kernel lacks), in IPVS mode.
-    let tour = read(&root.join("../static/scenarios/tour.yaml")).replace("mode: iptables", "mode: ipvs").replace("203.0.113.0/24", "192.168.10.0/24");
+    let tour = read(&root.join("../static/scenarios/tour.yaml"))
+        .replace("mode: iptables", "mode: ipvs")
+        .replace("203.0.113.0/24", "192.168.10.0/24");
     check("tour-ipvs", &tour);
 }

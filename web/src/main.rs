@@ -14,13 +14,41 @@ use yew::prelude::*;
 
 /// The shipped scenarios (static/scenarios/), compiled in so the page works offline.
 const PRESETS: &[(&str, &str, &str)] = &[
-    ("article", "The article's cluster (kube-proxy 1.23)", include_str!("../../static/scenarios/seed-iptables.yaml")),
-    ("article-ipvs", "The article's cluster in IPVS mode", include_str!("../../static/scenarios/seed-ipvs.yaml")),
-    ("tour", "A tour of Service types and traffic policies", include_str!("../../static/scenarios/tour.yaml")),
-    ("hairpin", "Hairpin: a pod reaching itself through its Service", include_str!("../../static/scenarios/behaviours/hairpin.yaml")),
-    ("external-traffic-policy", "externalTrafficPolicy: Local on two nodes", include_str!("../../static/scenarios/behaviours/external-traffic-policy.yaml")),
-    ("session-affinity", "sessionAffinity: ClientIP", include_str!("../../static/scenarios/behaviours/session-affinity.yaml")),
-    ("no-endpoints", "A Service with no ready endpoint", include_str!("../../static/scenarios/behaviours/no-endpoints.yaml")),
+    (
+        "article",
+        "The article's cluster (kube-proxy 1.23)",
+        include_str!("../../static/scenarios/seed-iptables.yaml"),
+    ),
+    (
+        "article-ipvs",
+        "The article's cluster in IPVS mode",
+        include_str!("../../static/scenarios/seed-ipvs.yaml"),
+    ),
+    (
+        "tour",
+        "A tour of Service types and traffic policies",
+        include_str!("../../static/scenarios/tour.yaml"),
+    ),
+    (
+        "hairpin",
+        "Hairpin: a pod reaching itself through its Service",
+        include_str!("../../static/scenarios/behaviours/hairpin.yaml"),
+    ),
+    (
+        "external-traffic-policy",
+        "externalTrafficPolicy: Local on two nodes",
+        include_str!("../../static/scenarios/behaviours/external-traffic-policy.yaml"),
+    ),
+    (
+        "session-affinity",
+        "sessionAffinity: ClientIP",
+        include_str!("../../static/scenarios/behaviours/session-affinity.yaml"),
+    ),
+    (
+        "no-endpoints",
+        "A Service with no ready endpoint",
+        include_str!("../../static/scenarios/behaviours/no-endpoints.yaml"),
+    ),
 ];
 /// Where the reader's text is kept between visits, so it is never lost.
 const STORAGE_KEY: &str = "kpx.text";
@@ -32,7 +60,9 @@ fn preset(name: &str) -> Option<&'static str> {
 /// `?preset=tour&view=list`: how a docs page embeds a given scenario and view.
 fn url_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
 }
 
 /// The text to start with: an explicit preset, else the reader's last text, else the article.
@@ -40,7 +70,10 @@ fn initial_text() -> String {
     if let Some(text) = url_param("preset").as_deref().and_then(preset) {
         return text.to_string();
     }
-    LocalStorage::get::<String>(STORAGE_KEY).ok().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| PRESETS[0].2.to_string())
+    LocalStorage::get::<String>(STORAGE_KEY)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| PRESETS[0].2.to_string())
 }
 
 /// What the reader sees below the editor.
@@ -90,25 +123,50 @@ fn compute(text: &str, choice: &State, node: Option<&str>) -> Result<Output, Vec
     // A view the mode lacks falls back to the mode's first view.
     let offered = views(mode);
     let wanted = choice.view.as_deref().unwrap_or(default_view(mode));
-    let view = offered.iter().find(|v| v.name == wanted).map_or(default_view(mode), |v| v.name);
-    let req = Request { mode: Some(mode), view: Some(view.to_string()), all_namespaces: choice.all_namespaces, ..Default::default() };
-    let rendered = analysis
-        .render_lines(&req)
-        .map_err(|msg| vec![Diagnostic { severity: Severity::Error, pos: Default::default(), message: msg }])?;
+    let view = offered
+        .iter()
+        .find(|v| v.name == wanted)
+        .map_or(default_view(mode), |v| v.name);
+    let req = Request {
+        mode: Some(mode),
+        view: Some(view.to_string()),
+        all_namespaces: choice.all_namespaces,
+        ..Default::default()
+    };
+    let rendered = analysis.render_lines(&req).map_err(|msg| {
+        vec![Diagnostic {
+            severity: Severity::Error,
+            pos: Default::default(),
+            message: msg,
+        }]
+    })?;
     Ok(Output {
         lines: rendered,
         mode,
         view: view.to_string(),
         node: analysis.cluster.settings.node_name.clone(),
         nodes: analysis.node_names(),
-        notes: analysis.cluster.notes.iter().map(|n| n.message.clone()).collect(),
+        notes: analysis
+            .cluster
+            .notes
+            .iter()
+            .map(|n| n.message.clone())
+            .collect(),
         warnings: analysis.cluster.warnings.clone(),
     })
 }
 
 impl State {
     fn new(text: String, view: Option<String>, mode: Option<Mode>) -> Self {
-        let mut s = State { text: String::new(), view, mode, node: None, all_namespaces: false, errors: vec![], last_good: Output::default() };
+        let mut s = State {
+            text: String::new(),
+            view,
+            mode,
+            node: None,
+            all_namespaces: false,
+            errors: vec![],
+            last_good: Output::default(),
+        };
         s.update(text);
         s
     }
@@ -134,11 +192,19 @@ impl State {
 }
 
 fn position(d: &Diagnostic) -> String {
-    if d.pos.line == 0 { String::new() } else { format!("line {}, col {}: ", d.pos.line, d.pos.col) }
+    if d.pos.line == 0 {
+        String::new()
+    } else {
+        format!("line {}, col {}: ", d.pos.line, d.pos.col)
+    }
 }
 
 /// A form-control handler: reads the control, sets one choice, renders again.
-fn on_change<V: 'static>(state: &UseStateHandle<State>, read: fn(Event) -> V, set: fn(&mut State, V)) -> Callback<Event> {
+fn on_change<V: 'static>(
+    state: &UseStateHandle<State>,
+    read: fn(Event) -> V,
+    set: fn(&mut State, V),
+) -> Callback<Event> {
     let state = state.clone();
     Callback::from(move |e: Event| {
         let mut next = (*state).clone();
@@ -154,13 +220,18 @@ fn select_value(e: Event) -> String {
 }
 
 fn checkbox_value(e: Event) -> bool {
-    e.target_unchecked_into::<web_sys::HtmlInputElement>().checked()
+    e.target_unchecked_into::<web_sys::HtmlInputElement>()
+        .checked()
 }
 
 #[function_component(App)]
 fn app() -> Html {
     let state = use_state(|| {
-        State::new(initial_text(), url_param("view"), url_param("mode").as_deref().and_then(Mode::parse))
+        State::new(
+            initial_text(),
+            url_param("view"),
+            url_param("mode").as_deref().and_then(Mode::parse),
+        )
     });
 
     let on_input = {
@@ -184,13 +255,20 @@ fn app() -> Html {
         let state = state.clone();
         Callback::from(move |e: Event| {
             let select = e.target_unchecked_into::<HtmlSelectElement>();
-            let Some(text) = preset(&select.value()) else { return };
+            let Some(text) = preset(&select.value()) else {
+                return;
+            };
             select.set_value("");
             // Replacing edited text needs the reader's word: their text is never lost silently.
             let edited = !PRESETS.iter().any(|p| p.2 == state.text);
             if edited {
                 let ok = web_sys::window()
-                    .and_then(|w| w.confirm_with_message("Replace your text with this scenario? Your edits will be lost.").ok())
+                    .and_then(|w| {
+                        w.confirm_with_message(
+                            "Replace your text with this scenario? Your edits will be lost.",
+                        )
+                        .ok()
+                    })
                     .unwrap_or(false);
                 if !ok {
                     return;

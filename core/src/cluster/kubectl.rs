@@ -68,7 +68,15 @@ fn row(cells: &[&str]) -> Vec<String> {
 
 /// `kubectl get svc [-A]`
 pub fn get_svc(c: &Cluster, scope: Scope) -> String {
-    let mut rows = vec![row(&["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"])];
+    let mut rows = vec![row(&[
+        "NAMESPACE",
+        "NAME",
+        "TYPE",
+        "CLUSTER-IP",
+        "EXTERNAL-IP",
+        "PORT(S)",
+        "AGE",
+    ])];
     for s in &c.services {
         let spec = s.object.spec.clone().unwrap_or_default();
         let ty = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
@@ -90,14 +98,25 @@ pub fn get_svc(c: &Cluster, scope: Scope) -> String {
             .collect();
         let external_ips = spec.external_ips.clone().unwrap_or_default();
         let external_text = match ty.as_str() {
-            "ExternalName" => spec.external_name.clone().unwrap_or_else(|| "<none>".into()),
+            "ExternalName" => spec
+                .external_name
+                .clone()
+                .unwrap_or_else(|| "<none>".into()),
             "LoadBalancer" => {
                 external.extend(ingress);
                 external.extend(external_ips);
-                if external.is_empty() { "<pending>".into() } else { external.join(",") }
+                if external.is_empty() {
+                    "<pending>".into()
+                } else {
+                    external.join(",")
+                }
             }
             _ => {
-                if external_ips.is_empty() { "<none>".into() } else { external_ips.join(",") }
+                if external_ips.is_empty() {
+                    "<none>".into()
+                } else {
+                    external_ips.join(",")
+                }
             }
         };
         let ports: Vec<String> = spec
@@ -112,7 +131,11 @@ pub fn get_svc(c: &Cluster, scope: Scope) -> String {
                 }
             })
             .collect();
-        let ports = if ports.is_empty() { "<none>".to_string() } else { ports.join(",") };
+        let ports = if ports.is_empty() {
+            "<none>".to_string()
+        } else {
+            ports.join(",")
+        };
         rows.push(vec![
             s.reference.namespace.clone(),
             s.reference.name.clone(),
@@ -148,7 +171,13 @@ pub fn get_ep(c: &Cluster, scope: Scope) -> String {
         }
         let slices = c.slices.iter().filter(|sl| {
             sl.reference.namespace == s.reference.namespace
-                && sl.object.metadata.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)) == Some(&s.reference.name)
+                && sl
+                    .object
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(SERVICE_NAME_LABEL))
+                    == Some(&s.reference.name)
         });
         // Endpoints subsets: grouped by port set, addresses sorted.
         let mut items = Vec::new();
@@ -167,19 +196,52 @@ pub fn get_ep(c: &Cluster, scope: Scope) -> String {
                 }
             }
         }
-        rows.push(vec![s.reference.namespace.clone(), s.reference.name.clone(), first_three(&items), AGE.into()]);
+        rows.push(vec![
+            s.reference.namespace.clone(),
+            s.reference.name.clone(),
+            first_three(&items),
+            AGE.into(),
+        ]);
     }
     finish(rows, scope)
 }
 
 /// `kubectl get endpointslices [-A]`
 pub fn get_endpointslices(c: &Cluster, scope: Scope) -> String {
-    let mut rows = vec![row(&["NAMESPACE", "NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"])];
+    let mut rows = vec![row(&[
+        "NAMESPACE",
+        "NAME",
+        "ADDRESSTYPE",
+        "PORTS",
+        "ENDPOINTS",
+        "AGE",
+    ])];
     for sl in &c.slices {
-        let ports: Vec<String> = sl.object.ports.iter().flatten().filter_map(|p| p.port.map(|n| n.to_string())).collect();
-        let addrs: Vec<String> = sl.object.endpoints.iter().flat_map(|e| e.addresses.iter().cloned()).collect();
-        let unset = |v: &[String]| if v.is_empty() { "<unset>".to_string() } else { first_three(v) };
-        let ports = if ports.is_empty() { "<unset>".into() } else { ports.join(",") };
+        let ports: Vec<String> = sl
+            .object
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| p.port.map(|n| n.to_string()))
+            .collect();
+        let addrs: Vec<String> = sl
+            .object
+            .endpoints
+            .iter()
+            .flat_map(|e| e.addresses.iter().cloned())
+            .collect();
+        let unset = |v: &[String]| {
+            if v.is_empty() {
+                "<unset>".to_string()
+            } else {
+                first_three(v)
+            }
+        };
+        let ports = if ports.is_empty() {
+            "<unset>".into()
+        } else {
+            ports.join(",")
+        };
         rows.push(vec![
             sl.reference.namespace.clone(),
             sl.reference.name.clone(),
@@ -195,15 +257,33 @@ pub fn get_endpointslices(c: &Cluster, scope: Scope) -> String {
 /// `kubectl get pods [-A] -o wide`
 pub fn get_pods(c: &Cluster, scope: Scope) -> String {
     let mut rows = vec![row(&[
-        "NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES",
+        "NAMESPACE",
+        "NAME",
+        "READY",
+        "STATUS",
+        "RESTARTS",
+        "AGE",
+        "IP",
+        "NODE",
+        "NOMINATED NODE",
+        "READINESS GATES",
     ])];
     for p in &c.pods {
-        let containers = p.object.spec.as_ref().map_or(0, |s| s.containers.len()).max(1);
+        let containers = p
+            .object
+            .spec
+            .as_ref()
+            .map_or(0, |s| s.containers.len())
+            .max(1);
         let ready = if pod_ready(&p.object) { containers } else { 0 };
         let status = if p.object.metadata.deletion_timestamp.is_some() {
             "Terminating".to_string()
         } else {
-            p.object.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_else(|| "Running".into())
+            p.object
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_else(|| "Running".into())
         };
         rows.push(vec![
             p.reference.namespace.clone(),
@@ -213,7 +293,11 @@ pub fn get_pods(c: &Cluster, scope: Scope) -> String {
             "0".into(),
             AGE.into(),
             pod_ip(&p.object).map_or("<none>".into(), |ip| ip.to_string()),
-            p.object.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_else(|| "<none>".into()),
+            p.object
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_else(|| "<none>".into()),
             "<none>".into(),
             "<none>".into(),
         ]);
@@ -229,6 +313,9 @@ mod tests {
             vec!["NAME".into(), "TYPE".into(), "AGE".into()],
             vec!["kubernetes".into(), "ClusterIP".into(), "6h12m".into()],
         ]);
-        assert_eq!(t, "NAME         TYPE        AGE\nkubernetes   ClusterIP   6h12m\n");
+        assert_eq!(
+            t,
+            "NAME         TYPE        AGE\nkubernetes   ClusterIP   6h12m\n"
+        );
     }
 }

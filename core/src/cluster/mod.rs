@@ -38,7 +38,10 @@ pub enum Origin {
     /// Written by the reader, at this position.
     Written { pos: Pos },
     /// Made by kpx standing in for a controller, from these input objects.
-    Derived { from: Vec<ObjectRef>, by: &'static str },
+    Derived {
+        from: Vec<ObjectRef>,
+        by: &'static str,
+    },
 }
 
 /// An object of the cluster with its name and origin.
@@ -51,7 +54,11 @@ pub struct Item<T> {
 
 impl<T: Clone> Item<T> {
     fn written(l: &Located<T>) -> Self {
-        Item { object: l.object.clone(), reference: l.reference.clone(), origin: Origin::Written { pos: l.pos() } }
+        Item {
+            object: l.object.clone(),
+            reference: l.reference.clone(),
+            origin: Origin::Written { pos: l.pos() },
+        }
     }
 }
 
@@ -120,57 +127,121 @@ pub fn build(s: &Scenario, shown_node: Option<&str>) -> Result<Cluster, InputErr
     let mut warnings = s.warnings.clone();
 
     // Which node's kube-proxy is shown.
-    let env_node = s.node_env.as_ref().and_then(|e| e.object.node_name.clone()).filter(|n| !n.is_empty());
-    let override_node =
-        s.proxy_config.as_ref().and_then(|c| c.object.hostname_override.clone()).filter(|n| !n.is_empty());
+    let env_node = s
+        .node_env
+        .as_ref()
+        .and_then(|e| e.object.node_name.clone())
+        .filter(|n| !n.is_empty());
+    let override_node = s
+        .proxy_config
+        .as_ref()
+        .and_then(|c| c.object.hostname_override.clone())
+        .filter(|n| !n.is_empty());
     let configured = env_node.clone().or(override_node.clone());
     if let Some(wanted) = shown_node {
-        if configured.as_deref() != Some(wanted) && !s.nodes.iter().any(|n| n.object.metadata.name.as_deref() == Some(wanted)) {
-            let mut names: Vec<String> = s.nodes.iter().filter_map(|n| n.object.metadata.name.clone()).collect();
+        if configured.as_deref() != Some(wanted)
+            && !s
+                .nodes
+                .iter()
+                .any(|n| n.object.metadata.name.as_deref() == Some(wanted))
+        {
+            let mut names: Vec<String> = s
+                .nodes
+                .iter()
+                .filter_map(|n| n.object.metadata.name.clone())
+                .collect();
             names.extend(configured.clone().filter(|c| !names.contains(c)));
             return Err(InputError {
-                diagnostics: vec![Diagnostic::error(Pos::default(), format!("no Node named {wanted:?}; the input has: {}", names.join(", ")))],
+                diagnostics: vec![Diagnostic::error(
+                    Pos::default(),
+                    format!(
+                        "no Node named {wanted:?}; the input has: {}",
+                        names.join(", ")
+                    ),
+                )],
             });
         }
     }
     // The NodeEnvironment's addresses describe its own node, not another one being shown.
-    let env_describes_shown_node = shown_node.is_none_or(|w| env_node.as_deref().is_none_or(|e| e == w));
+    let env_describes_shown_node =
+        shown_node.is_none_or(|w| env_node.as_deref().is_none_or(|e| e == w));
     let node_name = shown_node
         .map(str::to_string)
         .or(env_node)
         .or(override_node)
         .or_else(|| s.nodes.first().and_then(|n| n.object.metadata.name.clone()))
         .unwrap_or_else(|| {
-            notes.push(Note { pos: None, message: format!("no Node given: showing node {DEFAULT_NODE_NAME}") });
+            notes.push(Note {
+                pos: None,
+                message: format!("no Node given: showing node {DEFAULT_NODE_NAME}"),
+            });
             DEFAULT_NODE_NAME.to_string()
         });
 
     let mut nodes: Vec<Item<Node>> = s.nodes.iter().map(Item::written).collect();
-    if !nodes.iter().any(|n| n.object.metadata.name.as_deref() == Some(node_name.as_str())) {
+    if !nodes
+        .iter()
+        .any(|n| n.object.metadata.name.as_deref() == Some(node_name.as_str()))
+    {
         nodes.push(default_node(&node_name, nodes.len(), &mut notes));
     }
-    let node = nodes.iter().find(|n| n.object.metadata.name.as_deref() == Some(node_name.as_str())).unwrap();
+    let node = nodes
+        .iter()
+        .find(|n| n.object.metadata.name.as_deref() == Some(node_name.as_str()))
+        .unwrap();
     let internal_ip = node_address(&node.object, "InternalIP");
     let pod_cidr = node_pod_cidr(&node.object);
 
-    let settings = settings::resolve(s, &node_name, internal_ip, pod_cidr, env_describes_shown_node, &mut notes, &mut errors);
+    let settings = settings::resolve(
+        s,
+        &node_name,
+        internal_ip,
+        pod_cidr,
+        env_describes_shown_node,
+        &mut notes,
+        &mut errors,
+    );
 
     let mut services = Vec::new();
     for svc in &s.services {
         validate::service(svc, &mut errors, &mut warnings);
     }
     if errors.is_empty() {
-        services = validate::allocate(&s.services, &settings, &mut notes, &mut errors, &mut warnings);
+        services = validate::allocate(
+            &s.services,
+            &settings,
+            &mut notes,
+            &mut errors,
+            &mut warnings,
+        );
     }
-    for svc in services.iter().filter(|s| !crate::proxy::handled_by_kube_proxy(&s.object)) {
-        let proxy = svc.object.metadata.labels.as_ref().and_then(|l| l.get(crate::proxy::SERVICE_PROXY_NAME_LABEL)).cloned().unwrap_or_default();
+    for svc in services
+        .iter()
+        .filter(|s| !crate::proxy::handled_by_kube_proxy(&s.object))
+    {
+        let proxy = svc
+            .object
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(crate::proxy::SERVICE_PROXY_NAME_LABEL))
+            .cloned()
+            .unwrap_or_default();
         notes.push(Note {
             pos: match svc.origin { Origin::Written { pos } => Some(pos), _ => None },
             message: format!("{} is labelled {}={proxy}: another proxy handles it, kube-proxy writes no rules for it", svc.reference, crate::proxy::SERVICE_PROXY_NAME_LABEL),
         });
     }
     let (pods, slices) = if errors.is_empty() {
-        slices::derive(s, &services, &nodes, &settings, &mut notes, &mut warnings, &mut errors)
+        slices::derive(
+            s,
+            &services,
+            &nodes,
+            &settings,
+            &mut notes,
+            &mut warnings,
+            &mut errors,
+        )
     } else {
         (Vec::new(), Vec::new())
     };
@@ -178,16 +249,30 @@ pub fn build(s: &Scenario, shown_node: Option<&str>) -> Result<Cluster, InputErr
     if !errors.is_empty() {
         errors.sort_by_key(|d| d.pos);
         errors.dedup();
-        return Err(InputError { diagnostics: errors });
+        return Err(InputError {
+            diagnostics: errors,
+        });
     }
     warnings.retain(|w| w.severity == Severity::Warning);
     warnings.sort_by_key(|d| d.pos);
-    Ok(Cluster { settings, nodes, services, slices, pods, notes, warnings })
+    Ok(Cluster {
+        settings,
+        nodes,
+        services,
+        slices,
+        pods,
+        notes,
+        warnings,
+    })
 }
 
 fn default_node(name: &str, index: usize, notes: &mut Vec<Note>) -> Item<Node> {
     use k8s_openapi::api::core::v1::{NodeAddress, NodeSpec, NodeStatus};
-    let pod_cidr = if index == 0 { DEFAULT_POD_CIDR.to_string() } else { format!("10.244.{index}.0/24") };
+    let pod_cidr = if index == 0 {
+        DEFAULT_POD_CIDR.to_string()
+    } else {
+        format!("10.244.{index}.0/24")
+    };
     notes.push(Note {
         pos: None,
         message: format!(
@@ -200,16 +285,32 @@ fn default_node(name: &str, index: usize, notes: &mut Vec<Note>) -> Item<Node> {
             name: Some(name.to_string()),
             ..Default::default()
         },
-        spec: Some(NodeSpec { pod_cidr: Some(pod_cidr), ..Default::default() }),
+        spec: Some(NodeSpec {
+            pod_cidr: Some(pod_cidr),
+            ..Default::default()
+        }),
         status: Some(NodeStatus {
             addresses: Some(vec![
-                NodeAddress { type_: "InternalIP".into(), address: settings::DEFAULT_NODE_IP.into() },
-                NodeAddress { type_: "Hostname".into(), address: name.into() },
+                NodeAddress {
+                    type_: "InternalIP".into(),
+                    address: settings::DEFAULT_NODE_IP.into(),
+                },
+                NodeAddress {
+                    type_: "Hostname".into(),
+                    address: name.into(),
+                },
             ]),
             ..Default::default()
         }),
     };
-    Item { object: node, reference: ObjectRef::new("Node", "", name), origin: Origin::Derived { from: vec![], by: "kpx defaults" } }
+    Item {
+        object: node,
+        reference: ObjectRef::new("Node", "", name),
+        origin: Origin::Derived {
+            from: vec![],
+            by: "kpx defaults",
+        },
+    }
 }
 
 pub(crate) fn node_address(node: &Node, kind: &str) -> Option<IpAddr> {
@@ -224,5 +325,8 @@ pub(crate) fn node_address(node: &Node, kind: &str) -> Option<IpAddr> {
 
 pub(crate) fn node_pod_cidr(node: &Node) -> Option<Cidr> {
     let spec = node.spec.as_ref()?;
-    spec.pod_cidr.as_deref().or_else(|| spec.pod_cidrs.as_ref()?.first().map(String::as_str)).and_then(Cidr::parse)
+    spec.pod_cidr
+        .as_deref()
+        .or_else(|| spec.pod_cidrs.as_ref()?.first().map(String::as_str))
+        .and_then(Cidr::parse)
 }

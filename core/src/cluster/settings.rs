@@ -19,7 +19,10 @@ pub const DEFAULT_CLUSTER_CIDR: &str = "10.244.0.0/16";
 pub const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/12";
 pub const NODE_PORT_RANGE: (u16, u16) = (30000, 32767);
 /// The release whose rule layout is shown when `kubeProxyVersion` is not set.
-pub const DEFAULT_KUBE_PROXY_VERSION: Version = Version { major: 1, minor: 35 };
+pub const DEFAULT_KUBE_PROXY_VERSION: Version = Version {
+    major: 1,
+    minor: 35,
+};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -138,7 +141,9 @@ impl Settings {
     }
 
     pub fn is_local_address(&self, ip: IpAddr) -> bool {
-        self.interfaces.iter().any(|i| i.addresses.iter().any(|c| c.addr == ip))
+        self.interfaces
+            .iter()
+            .any(|i| i.addresses.iter().any(|c| c.addr == ip))
     }
 
     /// The node IPs NodePorts answer on when `nodePortAddresses` is set (kube-proxy's
@@ -182,16 +187,29 @@ pub(super) fn resolve(
 ) -> Settings {
     let default_cfg = KubeProxyConfiguration::default();
     let default_env = NodeEnvironment::default();
-    let cfg = s.proxy_config.as_ref().map(|l| &l.object).unwrap_or(&default_cfg);
-    let env = s.node_env.as_ref().map(|l| &l.object).unwrap_or(&default_env);
+    let cfg = s
+        .proxy_config
+        .as_ref()
+        .map(|l| &l.object)
+        .unwrap_or(&default_cfg);
+    let env = s
+        .node_env
+        .as_ref()
+        .map(|l| &l.object)
+        .unwrap_or(&default_env);
     let cfg_pos = |p: &[crate::input::Seg]| s.proxy_config.as_ref().map(|l| l.pos_of(p));
     let env_pos = |p: &[crate::input::Seg]| s.node_env.as_ref().map(|l| l.pos_of(p));
-    let mut err = |pos: Option<Pos>, msg: String| errors.push(Diagnostic::error(pos.unwrap_or_default(), msg));
+    let mut err = |pos: Option<Pos>, msg: String| {
+        errors.push(Diagnostic::error(pos.unwrap_or_default(), msg))
+    };
 
     let mode = match cfg.mode.as_deref() {
         None | Some("") => Mode::Iptables,
         Some(m) => Mode::parse(m).unwrap_or_else(|| {
-            err(cfg_pos(&path!["mode"]), format!("mode {m:?} is not one of iptables, ipvs, nftables"));
+            err(
+                cfg_pos(&path!["mode"]),
+                format!("mode {m:?} is not one of iptables, ipvs, nftables"),
+            );
             Mode::Iptables
         }),
     };
@@ -200,27 +218,42 @@ pub(super) fn resolve(
         None | Some("IPv4") => false,
         Some("IPv6") => true,
         Some(other) => {
-            err(env_pos(&path!["ipFamily"]), format!("ipFamily {other:?} must be IPv4 or IPv6"));
+            err(
+                env_pos(&path!["ipFamily"]),
+                format!("ipFamily {other:?} must be IPv4 or IPv6"),
+            );
             false
         }
     };
 
-    let parse_cidr = |text: &str, pos: Option<Pos>, what: &str, errs: &mut dyn FnMut(Option<Pos>, String)| {
-        let c = Cidr::parse(text);
-        if c.is_none() {
-            errs(pos, format!("{what} {text:?} is not a valid CIDR"));
-        }
-        c
-    };
+    let parse_cidr =
+        |text: &str, pos: Option<Pos>, what: &str, errs: &mut dyn FnMut(Option<Pos>, String)| {
+            let c = Cidr::parse(text);
+            if c.is_none() {
+                errs(pos, format!("{what} {text:?} is not a valid CIDR"));
+            }
+            c
+        };
 
-    let env_node_ip = if env_describes_node { env.node_ip.clone() } else { None };
-    let env_interfaces = if env_describes_node { env.interfaces.clone() } else { None };
+    let env_node_ip = if env_describes_node {
+        env.node_ip.clone()
+    } else {
+        None
+    };
+    let env_interfaces = if env_describes_node {
+        env.interfaces.clone()
+    } else {
+        None
+    };
     let node_ip: Option<IpAddr> = match &env_node_ip {
         Some(None) => None,
         Some(Some(text)) => match crate::net::parse_ip(text) {
             Some(ip) => Some(ip),
             None => {
-                err(env_pos(&path!["nodeIP"]), format!("nodeIP {text:?} is not an IP address"));
+                err(
+                    env_pos(&path!["nodeIP"]),
+                    format!("nodeIP {text:?} is not an IP address"),
+                );
                 None
             }
         },
@@ -234,7 +267,11 @@ pub(super) fn resolve(
     let cluster_cidr = match cfg.cluster_cidr.as_deref() {
         // No kube-proxy configuration at all: assume a typical cluster.
         None if s.proxy_config.is_none() => {
-            note(notes, None, format!("no KubeProxyConfiguration: assumed clusterCIDR {DEFAULT_CLUSTER_CIDR}"));
+            note(
+                notes,
+                None,
+                format!("no KubeProxyConfiguration: assumed clusterCIDR {DEFAULT_CLUSTER_CIDR}"),
+            );
             Cidr::parse(DEFAULT_CLUSTER_CIDR)
         }
         // A configuration without it is kube-proxy's default: no local-traffic detector.
@@ -247,7 +284,12 @@ pub(super) fn resolve(
         Some(text) => {
             let mut found = None;
             for part in text.split(',') {
-                if let Some(c) = parse_cidr(part, cfg_pos(&path!["clusterCIDR"]), "clusterCIDR", &mut err) {
+                if let Some(c) = parse_cidr(
+                    part,
+                    cfg_pos(&path!["clusterCIDR"]),
+                    "clusterCIDR",
+                    &mut err,
+                ) {
                     if c.addr.is_ipv6() == ipv6 && found.is_none() {
                         found = Some(c);
                     }
@@ -258,22 +300,41 @@ pub(super) fn resolve(
     };
 
     let detect_local = match cfg.detect_local_mode.as_deref() {
-        None | Some("") | Some("ClusterCIDR") => cluster_cidr.map_or(LocalDetector::None, LocalDetector::Cidr),
+        None | Some("") | Some("ClusterCIDR") => {
+            cluster_cidr.map_or(LocalDetector::None, LocalDetector::Cidr)
+        }
         Some("NodeCIDR") => node_pod_cidr.map_or(LocalDetector::None, LocalDetector::Cidr),
         Some("BridgeInterface") => {
-            match cfg.detect_local.as_ref().and_then(|d| d.bridge_interface.clone()).filter(|b| !b.is_empty()) {
+            match cfg
+                .detect_local
+                .as_ref()
+                .and_then(|d| d.bridge_interface.clone())
+                .filter(|b| !b.is_empty())
+            {
                 Some(b) => LocalDetector::Bridge(b),
                 None => {
-                    err(cfg_pos(&path!["detectLocal"]), "detectLocalMode BridgeInterface needs detectLocal.bridgeInterface".into());
+                    err(
+                        cfg_pos(&path!["detectLocal"]),
+                        "detectLocalMode BridgeInterface needs detectLocal.bridgeInterface".into(),
+                    );
                     LocalDetector::None
                 }
             }
         }
         Some("InterfaceNamePrefix") => {
-            match cfg.detect_local.as_ref().and_then(|d| d.interface_name_prefix.clone()).filter(|b| !b.is_empty()) {
+            match cfg
+                .detect_local
+                .as_ref()
+                .and_then(|d| d.interface_name_prefix.clone())
+                .filter(|b| !b.is_empty())
+            {
                 Some(p) => LocalDetector::InterfacePrefix(p),
                 None => {
-                    err(cfg_pos(&path!["detectLocal"]), "detectLocalMode InterfaceNamePrefix needs detectLocal.interfaceNamePrefix".into());
+                    err(
+                        cfg_pos(&path!["detectLocal"]),
+                        "detectLocalMode InterfaceNamePrefix needs detectLocal.interfaceNamePrefix"
+                            .into(),
+                    );
                     LocalDetector::None
                 }
             }
@@ -291,7 +352,12 @@ pub(super) fn resolve(
             node_port_addresses.extend(node_ip.filter(|ip| !ip.is_loopback()).map(Cidr::host));
             continue;
         }
-        if let Some(c) = parse_cidr(text, cfg_pos(&path!["nodePortAddresses", i]), "nodePortAddresses entry", &mut err) {
+        if let Some(c) = parse_cidr(
+            text,
+            cfg_pos(&path!["nodePortAddresses", i]),
+            "nodePortAddresses entry",
+            &mut err,
+        ) {
             node_port_addresses.push(c);
         }
     }
@@ -299,13 +365,22 @@ pub(super) fn resolve(
     let ipt = cfg.iptables.clone().unwrap_or_default();
     let nft = cfg.nftables.clone().unwrap_or_default();
     let (masquerade_all, bit) = match mode {
-        Mode::Nftables => (nft.masquerade_all.unwrap_or(false), nft.masquerade_bit.unwrap_or(14)),
-        _ => (ipt.masquerade_all.unwrap_or(false), ipt.masquerade_bit.unwrap_or(14)),
+        Mode::Nftables => (
+            nft.masquerade_all.unwrap_or(false),
+            nft.masquerade_bit.unwrap_or(14),
+        ),
+        _ => (
+            ipt.masquerade_all.unwrap_or(false),
+            ipt.masquerade_bit.unwrap_or(14),
+        ),
     };
     let masquerade_bit = if (0..=31).contains(&bit) {
         bit as u32
     } else {
-        err(cfg_pos(&path!["iptables", "masqueradeBit"]), format!("masqueradeBit {bit} must be between 0 and 31"));
+        err(
+            cfg_pos(&path!["iptables", "masqueradeBit"]),
+            format!("masqueradeBit {bit} must be between 0 and 31"),
+        );
         14
     };
     node_port_addresses.retain(|c| c.addr.is_ipv6() == ipv6);
@@ -317,13 +392,20 @@ pub(super) fn resolve(
     let localhost_node_ports = localhost_requested
         && !ipv6
         && (node_port_addresses.is_empty()
-            || node_port_addresses.iter().any(|c| c.addr.is_loopback() || c.contains(loopback_start)));
+            || node_port_addresses
+                .iter()
+                .any(|c| c.addr.is_loopback() || c.contains(loopback_start)));
 
     let mut service_cidrs = Vec::new();
     match &env.service_cidrs {
         Some(list) => {
             for text in list {
-                if let Some(c) = parse_cidr(text, env_pos(&path!["serviceCIDRs"]), "serviceCIDRs entry", &mut err) {
+                if let Some(c) = parse_cidr(
+                    text,
+                    env_pos(&path!["serviceCIDRs"]),
+                    "serviceCIDRs entry",
+                    &mut err,
+                ) {
                     service_cidrs.push(c);
                 }
             }
@@ -336,29 +418,54 @@ pub(super) fn resolve(
             let mut out = Vec::new();
             for (name, addrs) in map {
                 let list: Vec<String> = match addrs {
-                    serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+                    serde_json::Value::Array(a) => a
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect(),
                     serde_json::Value::String(s) => vec![s.clone()],
                     _ => Vec::new(),
                 };
                 let mut addresses = Vec::new();
                 for a in list {
-                    if let Some(c) = parse_cidr(&a, env_pos(&path!["interfaces", name.as_str()]), "interface address", &mut err) {
+                    if let Some(c) = parse_cidr(
+                        &a,
+                        env_pos(&path!["interfaces", name.as_str()]),
+                        "interface address",
+                        &mut err,
+                    ) {
                         // Keep the address itself, not the masked network.
-                        let addr: Option<IpAddr> = a.split('/').next().and_then(crate::net::parse_ip);
-                        addresses.push(Cidr { addr: addr.unwrap_or(c.addr), ..c });
+                        let addr: Option<IpAddr> =
+                            a.split('/').next().and_then(crate::net::parse_ip);
+                        addresses.push(Cidr {
+                            addr: addr.unwrap_or(c.addr),
+                            ..c
+                        });
                     }
                 }
-                out.push(Interface { name: name.clone(), addresses });
+                out.push(Interface {
+                    name: name.clone(),
+                    addresses,
+                });
             }
             out
         }
         None => {
             let mut lo = vec![Cidr::parse("127.0.0.1/8").unwrap()];
             lo[0].addr = "127.0.0.1".parse().unwrap();
-            let mut out = vec![Interface { name: "lo".into(), addresses: lo }];
+            let mut out = vec![Interface {
+                name: "lo".into(),
+                addresses: lo,
+            }];
             if let Some(ip) = node_ip {
                 let len = if ip.is_ipv4() { 24 } else { 64 };
-                out.push(Interface { name: "eth0".into(), addresses: vec![Cidr { addr: ip, len, prefix: true }] });
+                out.push(Interface {
+                    name: "eth0".into(),
+                    addresses: vec![Cidr {
+                        addr: ip,
+                        len,
+                        prefix: true,
+                    }],
+                });
             }
             out
         }
@@ -366,21 +473,34 @@ pub(super) fn resolve(
 
     let counters = env.nfacct_counters.clone();
     let nfacct = NfacctCounters {
-        ct_state_invalid_dropped_pkts: counters.as_ref().map_or(true, |c| c.get("ct_state_invalid_dropped_pkts").copied().unwrap_or(false)),
-        localhost_nps_accepted_pkts: counters.as_ref().map_or(true, |c| c.get("localhost_nps_accepted_pkts").copied().unwrap_or(false)),
+        ct_state_invalid_dropped_pkts: counters.as_ref().map_or(true, |c| {
+            c.get("ct_state_invalid_dropped_pkts")
+                .copied()
+                .unwrap_or(false)
+        }),
+        localhost_nps_accepted_pkts: counters.as_ref().map_or(true, |c| {
+            c.get("localhost_nps_accepted_pkts")
+                .copied()
+                .unwrap_or(false)
+        }),
     };
 
     let version = match env.kube_proxy_version.as_deref() {
         None => DEFAULT_KUBE_PROXY_VERSION,
         Some(text) => Version::parse(text).unwrap_or_else(|| {
-            err(env_pos(&path!["kubeProxyVersion"]), format!("kubeProxyVersion {text:?} is not a version like \"1.35\""));
+            err(
+                env_pos(&path!["kubeProxyVersion"]),
+                format!("kubeProxyVersion {text:?} is not a version like \"1.35\""),
+            );
             DEFAULT_KUBE_PROXY_VERSION
         }),
     };
 
     let mut assumed = Vec::new();
     if env.kube_proxy_version.is_none() {
-        assumed.push(format!("kube-proxy {DEFAULT_KUBE_PROXY_VERSION} rule layout"));
+        assumed.push(format!(
+            "kube-proxy {DEFAULT_KUBE_PROXY_VERSION} rule layout"
+        ));
     }
     if env.nfacct_counters.is_none() {
         assumed.push("nfacct counters present".to_string());
@@ -389,13 +509,25 @@ pub(super) fn resolve(
         assumed.push("iptables with --random-fully".to_string());
     }
     if !assumed.is_empty() {
-        note(notes, None, format!("node facts not given (NodeEnvironment), assumed a current node: {}", assumed.join(", ")));
+        note(
+            notes,
+            None,
+            format!(
+                "node facts not given (NodeEnvironment), assumed a current node: {}",
+                assumed.join(", ")
+            ),
+        );
     }
 
     let ipvs = cfg.ipvs.clone().unwrap_or_default();
     let mut ipvs_exclude_cidrs = Vec::new();
     for text in ipvs.exclude_cidrs.iter().flatten() {
-        if let Some(c) = parse_cidr(text, cfg_pos(&path!["ipvs", "excludeCIDRs"]), "excludeCIDRs entry", &mut err) {
+        if let Some(c) = parse_cidr(
+            text,
+            cfg_pos(&path!["ipvs", "excludeCIDRs"]),
+            "excludeCIDRs entry",
+            &mut err,
+        ) {
             ipvs_exclude_cidrs.push(c);
         }
     }
@@ -418,9 +550,11 @@ pub(super) fn resolve(
         tcp_be_liberal: env.conntrack_tcp_be_liberal.unwrap_or(false),
         topology_labels: env.topology_labels.clone().unwrap_or_default(),
         version,
-        ipvs_scheduler: ipvs.scheduler.filter(|s| !s.is_empty()).unwrap_or_else(|| "rr".into()),
+        ipvs_scheduler: ipvs
+            .scheduler
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "rr".into()),
         ipvs_strict_arp: ipvs.strict_arp.unwrap_or(false),
         ipvs_exclude_cidrs,
     }
 }
-

@@ -6,7 +6,9 @@ use super::{node_pod_cidr, safe_suffix, Item, Note, Origin};
 use crate::diag::Diagnostic;
 use crate::input::{Located, ObjectRef, Scenario};
 use crate::path;
-use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, PodCondition, PodStatus, Service, ServicePort};
+use k8s_openapi::api::core::v1::{
+    Node, ObjectReference, Pod, PodCondition, PodStatus, Service, ServicePort,
+};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -18,11 +20,17 @@ const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 
 fn ns_of(meta: &ObjectMeta) -> &str {
-    meta.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or("default")
+    meta.namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default")
 }
 
 fn selects(selector: &BTreeMap<String, String>, labels: Option<&BTreeMap<String, String>>) -> bool {
-    !selector.is_empty() && selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+    !selector.is_empty()
+        && selector
+            .iter()
+            .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }
 
 pub fn pod_ready(pod: &Pod) -> bool {
@@ -34,7 +42,11 @@ pub fn pod_ready(pod: &Pod) -> bool {
 
 pub fn pod_ip(pod: &Pod) -> Option<IpAddr> {
     let st = pod.status.as_ref()?;
-    crate::net::parse_ip(st.pod_ip.as_deref().or_else(|| st.pod_ips.as_ref()?.first().map(|p| p.ip.as_str()))?)
+    crate::net::parse_ip(
+        st.pod_ip
+            .as_deref()
+            .or_else(|| st.pod_ips.as_ref()?.first().map(|p| p.ip.as_str()))?,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -58,7 +70,14 @@ pub(super) fn derive(
     let has_slices = |ns: &str, name: &str| {
         s.endpoint_slices.iter().any(|sl| {
             ns_of(&sl.object.metadata) == ns
-                && sl.object.metadata.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)).map(String::as_str) == Some(name)
+                && sl
+                    .object
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(SERVICE_NAME_LABEL))
+                    .map(String::as_str)
+                    == Some(name)
         })
     };
 
@@ -70,18 +89,29 @@ pub(super) fn derive(
             continue;
         }
         let selector = spec.selector.clone().unwrap_or_default();
-        let endpoints = s.endpoints.iter().find(|e| e.reference.namespace == ns && e.reference.name == name);
+        let endpoints = s
+            .endpoints
+            .iter()
+            .find(|e| e.reference.namespace == ns && e.reference.name == name);
         if !selector.is_empty() {
             let selected: Vec<&Item<Pod>> = pods
                 .iter()
-                .filter(|p| ns_of(&p.object.metadata) == ns && selects(&selector, p.object.metadata.labels.as_ref()))
+                .filter(|p| {
+                    ns_of(&p.object.metadata) == ns
+                        && selects(&selector, p.object.metadata.labels.as_ref())
+                })
                 .collect();
             if selected.is_empty() {
                 if endpoints.is_none() {
-                    let sel: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let sel: Vec<String> =
+                        selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
                     notes.push(Note {
                         pos: None,
-                        message: format!("{}: no Pod matches its selector {}: it has no endpoints", svc.reference, sel.join(",")),
+                        message: format!(
+                            "{}: no Pod matches its selector {}: it has no endpoints",
+                            svc.reference,
+                            sel.join(",")
+                        ),
                     });
                 }
                 if let Some(ep) = endpoints {
@@ -89,7 +119,10 @@ pub(super) fn derive(
                     // record of what the controller saw.
                     notes.push(Note {
                         pos: Some(ep.pos()),
-                        message: format!("{}: no Pods match the selector of {}; its endpoints are taken from {}", svc.reference, svc.reference, ep.reference),
+                        message: format!(
+                            "{}: no Pods match the selector of {}; its endpoints are taken from {}",
+                            svc.reference, svc.reference, ep.reference
+                        ),
                     });
                     slices.extend(mirror(ep, settings));
                 }
@@ -103,13 +136,20 @@ pub(super) fn derive(
     (pods, slices)
 }
 
-fn validate_slice(slice: &Located<EndpointSlice>, errors: &mut Vec<Diagnostic>, warnings: &mut Vec<Diagnostic>) {
+fn validate_slice(
+    slice: &Located<EndpointSlice>,
+    errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) {
     let o = &slice.object;
     if o.address_type.is_empty() {
         // kube-apiserver requires it; kube-proxy ignores a slice of no address type.
         warnings.push(Diagnostic::warning(
             slice.pos(),
-            format!("{}: addressType is not set; kube-proxy ignores this EndpointSlice", slice.reference),
+            format!(
+                "{}: addressType is not set; kube-proxy ignores this EndpointSlice",
+                slice.reference
+            ),
         ));
     } else if !["IPv4", "IPv6", "FQDN"].contains(&o.address_type.as_str()) {
         errors.push(Diagnostic::error(
@@ -149,7 +189,11 @@ fn validate_slice(slice: &Located<EndpointSlice>, errors: &mut Vec<Diagnostic>, 
 }
 
 fn address_type(settings: &Settings) -> &'static str {
-    if settings.ipv6 { "IPv6" } else { "IPv4" }
+    if settings.ipv6 {
+        "IPv6"
+    } else {
+        "IPv4"
+    }
 }
 
 fn slice_meta(ns: &str, service: &str, seed: &str, managed_by: &str) -> ObjectMeta {
@@ -172,10 +216,16 @@ fn target_port(sp: &ServicePort, pod: &Pod) -> Option<i32> {
         None => Some(sp.port),
         Some(IntOrString::Int(n)) => Some(*n),
         Some(IntOrString::String(s)) => s.parse().ok().or_else(|| {
-            pod.spec.as_ref()?.containers.iter().flat_map(|c| c.ports.iter().flatten()).find_map(|cp| {
-                (cp.name.as_deref() == Some(s.as_str()) && cp.protocol.as_deref().unwrap_or("TCP") == proto)
-                    .then_some(cp.container_port)
-            })
+            pod.spec
+                .as_ref()?
+                .containers
+                .iter()
+                .flat_map(|c| c.ports.iter().flatten())
+                .find_map(|cp| {
+                    (cp.name.as_deref() == Some(s.as_str())
+                        && cp.protocol.as_deref().unwrap_or("TCP") == proto)
+                        .then_some(cp.container_port)
+                })
         }),
     }
 }
@@ -192,10 +242,17 @@ fn from_pods(
     let spec = svc.object.spec.as_ref().unwrap();
     let ns = svc.reference.namespace.as_str();
     let publish_not_ready = spec.publish_not_ready_addresses == Some(true);
-    let mut groups: BTreeMap<Vec<(String, i32, String)>, (Vec<Endpoint>, Vec<ObjectRef>)> = BTreeMap::new();
+    let mut groups: BTreeMap<Vec<(String, i32, String)>, (Vec<Endpoint>, Vec<ObjectRef>)> =
+        BTreeMap::new();
     for pod in pods {
         let Some(ip) = pod_ip(&pod.object) else {
-            notes.push(Note { pos: None, message: format!("{} has no podIP yet: not an endpoint of {}", pod.reference, svc.reference) });
+            notes.push(Note {
+                pos: None,
+                message: format!(
+                    "{} has no podIP yet: not an endpoint of {}",
+                    pod.reference, svc.reference
+                ),
+            });
             continue;
         };
         if ip.is_ipv6() != settings.ipv6 {
@@ -220,11 +277,23 @@ fn from_pods(
         let ready = (publish_not_ready || ready_pod) && !(terminating && !publish_not_ready);
         let node_name = pod.object.spec.as_ref().and_then(|s| s.node_name.clone());
         let zone = node_name.as_ref().and_then(|n| {
-            nodes.iter().find(|x| x.object.metadata.name.as_ref() == Some(n))?.object.metadata.labels.as_ref()?.get(ZONE_LABEL).cloned()
+            nodes
+                .iter()
+                .find(|x| x.object.metadata.name.as_ref() == Some(n))?
+                .object
+                .metadata
+                .labels
+                .as_ref()?
+                .get(ZONE_LABEL)
+                .cloned()
         });
         let endpoint = Endpoint {
             addresses: vec![ip.to_string()],
-            conditions: Some(EndpointConditions { ready: Some(ready), serving: Some(ready_pod), terminating: Some(terminating) }),
+            conditions: Some(EndpointConditions {
+                ready: Some(ready),
+                serving: Some(ready_pod),
+                terminating: Some(terminating),
+            }),
             node_name,
             zone,
             target_ref: Some(ObjectReference {
@@ -246,24 +315,51 @@ fn from_pods(
         }
         let seed = format!("{}{:?}", svc.reference, ports);
         let slice = EndpointSlice {
-            metadata: slice_meta(ns, &svc.reference.name, &seed, "endpointslice-controller.k8s.io"),
+            metadata: slice_meta(
+                ns,
+                &svc.reference.name,
+                &seed,
+                "endpointslice-controller.k8s.io",
+            ),
             address_type: address_type(settings).into(),
             endpoints,
             ports: Some(
                 ports
                     .iter()
-                    .map(|(name, port, proto)| EndpointPort { name: Some(name.clone()), port: Some(*port), protocol: Some(proto.clone()), app_protocol: None })
+                    .map(|(name, port, proto)| EndpointPort {
+                        name: Some(name.clone()),
+                        port: Some(*port),
+                        protocol: Some(proto.clone()),
+                        app_protocol: None,
+                    })
                     .collect(),
             ),
         };
         let name = slice.metadata.name.clone().unwrap();
-        notes.push(Note { pos: None, message: format!("EndpointSlice {ns}/{name} derived from {} Pod(s) selected by {}", pod_refs.len(), svc.reference) });
+        notes.push(Note {
+            pos: None,
+            message: format!(
+                "EndpointSlice {ns}/{name} derived from {} Pod(s) selected by {}",
+                pod_refs.len(),
+                svc.reference
+            ),
+        });
         let mut from = vec![svc.reference.clone()];
         from.extend(pod_refs);
-        out.push(Item { object: slice, reference: ObjectRef::new("EndpointSlice", ns, &name), origin: Origin::Derived { from, by: "EndpointSlice controller" } });
+        out.push(Item {
+            object: slice,
+            reference: ObjectRef::new("EndpointSlice", ns, &name),
+            origin: Origin::Derived {
+                from,
+                by: "EndpointSlice controller",
+            },
+        });
     }
     if out.is_empty() {
-        notes.push(Note { pos: None, message: format!("{}: no Pod is an endpoint", svc.reference) });
+        notes.push(Note {
+            pos: None,
+            message: format!("{}: no Pod is an endpoint", svc.reference),
+        });
     }
     out
 }
@@ -276,21 +372,33 @@ fn int_or_string(v: &IntOrString) -> String {
 }
 
 /// The mirroring controller: legacy Endpoints → one slice per subset.
-fn mirror(ep: &Located<k8s_openapi::api::core::v1::Endpoints>, settings: &Settings) -> Vec<Item<EndpointSlice>> {
+fn mirror(
+    ep: &Located<k8s_openapi::api::core::v1::Endpoints>,
+    settings: &Settings,
+) -> Vec<Item<EndpointSlice>> {
     let ns = ep.reference.namespace.as_str();
     let name = ep.reference.name.as_str();
     let mut out = Vec::new();
     for (i, subset) in ep.object.subsets.iter().flatten().enumerate() {
         let mut endpoints = Vec::new();
-        for (addrs, ready) in [(&subset.addresses, true), (&subset.not_ready_addresses, false)] {
+        for (addrs, ready) in [
+            (&subset.addresses, true),
+            (&subset.not_ready_addresses, false),
+        ] {
             for a in addrs.iter().flatten() {
-                let Some(ip) = crate::net::parse_ip(&a.ip) else { continue };
+                let Some(ip) = crate::net::parse_ip(&a.ip) else {
+                    continue;
+                };
                 if ip.is_ipv6() != settings.ipv6 {
                     continue;
                 }
                 endpoints.push(Endpoint {
                     addresses: vec![ip.to_string()],
-                    conditions: Some(EndpointConditions { ready: Some(ready), serving: Some(ready), terminating: Some(false) }),
+                    conditions: Some(EndpointConditions {
+                        ready: Some(ready),
+                        serving: Some(ready),
+                        terminating: Some(false),
+                    }),
                     node_name: a.node_name.clone(),
                     hostname: a.hostname.clone(),
                     target_ref: a.target_ref.clone(),
@@ -302,10 +410,20 @@ fn mirror(ep: &Located<k8s_openapi::api::core::v1::Endpoints>, settings: &Settin
             .ports
             .iter()
             .flatten()
-            .map(|p| EndpointPort { name: Some(p.name.clone().unwrap_or_default()), port: Some(p.port), protocol: Some(p.protocol.clone().unwrap_or_else(|| "TCP".into())), app_protocol: p.app_protocol.clone() })
+            .map(|p| EndpointPort {
+                name: Some(p.name.clone().unwrap_or_default()),
+                port: Some(p.port),
+                protocol: Some(p.protocol.clone().unwrap_or_else(|| "TCP".into())),
+                app_protocol: p.app_protocol.clone(),
+            })
             .collect();
         let slice = EndpointSlice {
-            metadata: slice_meta(ns, name, &format!("{}#{i}", ep.reference), "endpointslicemirroring-controller.k8s.io"),
+            metadata: slice_meta(
+                ns,
+                name,
+                &format!("{}#{i}", ep.reference),
+                "endpointslicemirroring-controller.k8s.io",
+            ),
             address_type: address_type(settings).into(),
             endpoints,
             ports: Some(ports),
@@ -314,7 +432,10 @@ fn mirror(ep: &Located<k8s_openapi::api::core::v1::Endpoints>, settings: &Settin
         out.push(Item {
             object: slice,
             reference: ObjectRef::new("EndpointSlice", ns, &slice_name),
-            origin: Origin::Derived { from: vec![ep.reference.clone()], by: "EndpointSlice mirroring controller" },
+            origin: Origin::Derived {
+                from: vec![ep.reference.clone()],
+                by: "EndpointSlice mirroring controller",
+            },
         });
     }
     out
@@ -322,14 +443,23 @@ fn mirror(ep: &Located<k8s_openapi::api::core::v1::Endpoints>, settings: &Settin
 
 /// Pods for Deployments that have none written: `<deploy>-<hash>-<5 chars>`, spread over the
 /// nodes in turn, with IPs from each node's podCIDR.
-fn generate_deployment_pods(s: &Scenario, nodes: &[Item<Node>], pods: &mut Vec<Item<Pod>>, notes: &mut Vec<Note>) {
+fn generate_deployment_pods(
+    s: &Scenario,
+    nodes: &[Item<Node>],
+    pods: &mut Vec<Item<Pod>>,
+    notes: &mut Vec<Note>,
+) {
     let mut used: BTreeSet<IpAddr> = pods.iter().filter_map(|p| pod_ip(&p.object)).collect();
     let mut next_node = 0usize;
     for d in &s.deployments {
         let ns = d.reference.namespace.clone();
-        let Some(spec) = d.object.spec.as_ref() else { continue };
+        let Some(spec) = d.object.spec.as_ref() else {
+            continue;
+        };
         let selector = spec.selector.match_labels.clone().unwrap_or_default();
-        let exists = pods.iter().any(|p| ns_of(&p.object.metadata) == ns && selects(&selector, p.object.metadata.labels.as_ref()));
+        let exists = pods.iter().any(|p| {
+            ns_of(&p.object.metadata) == ns && selects(&selector, p.object.metadata.labels.as_ref())
+        });
         if exists || nodes.is_empty() {
             continue;
         }
@@ -339,27 +469,62 @@ fn generate_deployment_pods(s: &Scenario, nodes: &[Item<Node>], pods: &mut Vec<I
             let node = &nodes[next_node % nodes.len()];
             next_node += 1;
             let node_name = node.object.metadata.name.clone().unwrap_or_default();
-            let cidr = node_pod_cidr(&node.object).or_else(|| crate::net::Cidr::parse(super::settings::DEFAULT_POD_CIDR)).unwrap();
-            let ip = (2..cidr.size().min(65536).saturating_sub(1)).map(|k| cidr.nth(k)).find(|ip| !used.contains(ip)).unwrap_or(cidr.nth(2));
+            let cidr = node_pod_cidr(&node.object)
+                .or_else(|| crate::net::Cidr::parse(super::settings::DEFAULT_POD_CIDR))
+                .unwrap();
+            let ip = (2..cidr.size().min(65536).saturating_sub(1))
+                .map(|k| cidr.nth(k))
+                .find(|ip| !used.contains(ip))
+                .unwrap_or(cidr.nth(2));
             used.insert(ip);
-            let name = format!("{}-{hash}-{}", d.reference.name, safe_suffix(&format!("{}#{i}", d.reference), 5));
+            let name = format!(
+                "{}-{hash}-{}",
+                d.reference.name,
+                safe_suffix(&format!("{}#{i}", d.reference), 5)
+            );
             let template = &spec.template;
-            let mut labels = template.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
+            let mut labels = template
+                .metadata
+                .as_ref()
+                .and_then(|m| m.labels.clone())
+                .unwrap_or_default();
             labels.insert("pod-template-hash".into(), hash.clone());
             let mut pod_spec = template.spec.clone().unwrap_or_default();
             pod_spec.node_name = Some(node_name.clone());
             let pod = Pod {
-                metadata: ObjectMeta { name: Some(name.clone()), namespace: Some(ns.clone()), labels: Some(labels), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(name.clone()),
+                    namespace: Some(ns.clone()),
+                    labels: Some(labels),
+                    ..Default::default()
+                },
                 spec: Some(pod_spec),
                 status: Some(PodStatus {
                     phase: Some("Running".into()),
                     pod_ip: Some(ip.to_string()),
-                    conditions: Some(vec![PodCondition { type_: "Ready".into(), status: "True".into(), ..Default::default() }]),
+                    conditions: Some(vec![PodCondition {
+                        type_: "Ready".into(),
+                        status: "True".into(),
+                        ..Default::default()
+                    }]),
                     ..Default::default()
                 }),
             };
-            notes.push(Note { pos: Some(d.pos()), message: format!("Pod {ns}/{name} ({ip} on {node_name}) generated for {}", d.reference) });
-            pods.push(Item { object: pod, reference: ObjectRef::new("Pod", &ns, &name), origin: Origin::Derived { from: vec![d.reference.clone()], by: "Deployment controller" } });
+            notes.push(Note {
+                pos: Some(d.pos()),
+                message: format!(
+                    "Pod {ns}/{name} ({ip} on {node_name}) generated for {}",
+                    d.reference
+                ),
+            });
+            pods.push(Item {
+                object: pod,
+                reference: ObjectRef::new("Pod", &ns, &name),
+                origin: Origin::Derived {
+                    from: vec![d.reference.clone()],
+                    by: "Deployment controller",
+                },
+            });
         }
     }
 }

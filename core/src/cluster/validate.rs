@@ -11,10 +11,19 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-fn invalid(svc: &Located<Service>, p: Vec<Seg>, value: impl std::fmt::Display, why: &str) -> Diagnostic {
+fn invalid(
+    svc: &Located<Service>,
+    p: Vec<Seg>,
+    value: impl std::fmt::Display,
+    why: &str,
+) -> Diagnostic {
     Diagnostic::error(
         svc.pos_of(&p),
-        format!("{}: {}: Invalid value: {value}: {why}", svc.reference, display_path(&p)),
+        format!(
+            "{}: {}: Invalid value: {value}: {why}",
+            svc.reference,
+            display_path(&p)
+        ),
     )
 }
 
@@ -35,34 +44,58 @@ fn unsupported(svc: &Located<Service>, p: Vec<Seg>, value: &str, allowed: &[&str
 fn is_port_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 15
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && s.chars().any(|c| c.is_ascii_lowercase())
         && !s.starts_with('-')
         && !s.ends_with('-')
         && !s.contains("--")
 }
 
-pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warnings: &mut Vec<Diagnostic>) {
+pub(super) fn service(
+    svc: &Located<Service>,
+    errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) {
     let s = &svc.object;
     if s.metadata.name.as_deref().unwrap_or("").is_empty() {
-        errors.push(Diagnostic::error(svc.pos_of(&path!["metadata"]), "Service: metadata.name: Required value".to_string()));
+        errors.push(Diagnostic::error(
+            svc.pos_of(&path!["metadata"]),
+            "Service: metadata.name: Required value".to_string(),
+        ));
     }
     let Some(spec) = &s.spec else {
-        errors.push(Diagnostic::error(svc.pos(), format!("{}: spec: Required value", svc.reference)));
+        errors.push(Diagnostic::error(
+            svc.pos(),
+            format!("{}: spec: Required value", svc.reference),
+        ));
         return;
     };
     let ty = spec.type_.as_deref().unwrap_or("ClusterIP");
     if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&ty) {
-        errors.push(unsupported(svc, path!["spec", "type"], ty, &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]));
+        errors.push(unsupported(
+            svc,
+            path!["spec", "type"],
+            ty,
+            &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
+        ));
     }
     if let Some(ip) = spec.cluster_ip.as_deref() {
         if !ip.is_empty() && ip != "None" && parse_ip(ip).is_none() {
-            errors.push(invalid(svc, path!["spec", "clusterIP"], format!("\"{ip}\""), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"));
+            errors.push(invalid(
+                svc,
+                path!["spec", "clusterIP"],
+                format!("\"{ip}\""),
+                "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+            ));
         }
     }
     let ports = spec.ports.as_deref().unwrap_or(&[]);
     if ports.is_empty() && ty != "ExternalName" && spec.cluster_ip.as_deref() != Some("None") {
-        errors.push(Diagnostic::error(svc.pos_of(&path!["spec"]), format!("{}: spec.ports: Required value", svc.reference)));
+        errors.push(Diagnostic::error(
+            svc.pos_of(&path!["spec"]),
+            format!("{}: spec.ports: Required value", svc.reference),
+        ));
     }
     let mut seen = BTreeSet::new();
     for (i, p) in ports.iter().enumerate() {
@@ -71,11 +104,21 @@ pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warn
             let w = invalid(svc, path!["spec", "ports", i, "port"], p.port, "must be between 1 and 65535, inclusive (kube-apiserver would reject this; kube-proxy programs port 0)");
             warnings.push(Diagnostic::warning(w.pos, w.message));
         } else if !(1..=65535).contains(&p.port) {
-            errors.push(invalid(svc, path!["spec", "ports", i, "port"], p.port, "must be between 1 and 65535, inclusive"));
+            errors.push(invalid(
+                svc,
+                path!["spec", "ports", i, "port"],
+                p.port,
+                "must be between 1 and 65535, inclusive",
+            ));
         }
         let proto = p.protocol.as_deref().unwrap_or("TCP");
         if !["TCP", "UDP", "SCTP"].contains(&proto) {
-            errors.push(unsupported(svc, path!["spec", "ports", i, "protocol"], proto, &["SCTP", "TCP", "UDP"]));
+            errors.push(unsupported(
+                svc,
+                path!["spec", "ports", i, "protocol"],
+                proto,
+                &["SCTP", "TCP", "UDP"],
+            ));
         }
         if let Some(np) = p.node_port {
             if np == 0 && (ty == "NodePort" || ty == "LoadBalancer") {
@@ -85,8 +128,15 @@ pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warn
                 ));
             }
             if !(0..=65535).contains(&np) {
-                errors.push(invalid(svc, path!["spec", "ports", i, "nodePort"], np, "must be between 1 and 65535, inclusive"));
-            } else if np != 0 && !(NODE_PORT_RANGE.0 as i32..=NODE_PORT_RANGE.1 as i32).contains(&np) {
+                errors.push(invalid(
+                    svc,
+                    path!["spec", "ports", i, "nodePort"],
+                    np,
+                    "must be between 1 and 65535, inclusive",
+                ));
+            } else if np != 0
+                && !(NODE_PORT_RANGE.0 as i32..=NODE_PORT_RANGE.1 as i32).contains(&np)
+            {
                 warnings.push(Diagnostic::warning(
                     svc.pos_of(&path!["spec", "ports", i, "nodePort"]),
                     format!(
@@ -97,9 +147,12 @@ pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warn
             }
         }
         match &p.target_port {
-            Some(IntOrString::Int(t)) if !(1..=65535).contains(t) => {
-                errors.push(invalid(svc, path!["spec", "ports", i, "targetPort"], t, "must be between 1 and 65535, inclusive"))
-            }
+            Some(IntOrString::Int(t)) if !(1..=65535).contains(t) => errors.push(invalid(
+                svc,
+                path!["spec", "ports", i, "targetPort"],
+                t,
+                "must be between 1 and 65535, inclusive",
+            )),
             Some(IntOrString::String(name)) if !is_port_name(name) => {
                 // kubectl writes numbers as strings sometimes ("8080"): accept those.
                 if name.parse::<u16>().map_or(true, |n| n == 0) {
@@ -125,10 +178,23 @@ pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warn
     for (i, ip) in spec.external_ips.iter().flatten().enumerate() {
         addresses.push((path!["spec", "externalIPs", i], ip));
     }
-    for (i, r) in spec.load_balancer_source_ranges.iter().flatten().enumerate() {
+    for (i, r) in spec
+        .load_balancer_source_ranges
+        .iter()
+        .flatten()
+        .enumerate()
+    {
         addresses.push((path!["spec", "loadBalancerSourceRanges", i], r));
     }
-    for (i, ing) in s.status.as_ref().and_then(|st| st.load_balancer.as_ref()).and_then(|lb| lb.ingress.as_ref()).into_iter().flatten().enumerate() {
+    for (i, ing) in s
+        .status
+        .as_ref()
+        .and_then(|st| st.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         if let Some(ip) = ing.ip.as_deref() {
             addresses.push((path!["status", "loadBalancer", "ingress", i, "ip"], ip));
         }
@@ -141,35 +207,94 @@ pub(super) fn service(svc: &Located<Service>, errors: &mut Vec<Diagnostic>, warn
             ));
         }
     }
-    let one_of = |value: &Option<String>, field: &str, allowed: &[&str], errors: &mut Vec<Diagnostic>| {
-        if let Some(v) = value {
-            if !allowed.contains(&v.as_str()) {
-                errors.push(unsupported(svc, path!["spec", field], v, allowed));
+    let one_of =
+        |value: &Option<String>, field: &str, allowed: &[&str], errors: &mut Vec<Diagnostic>| {
+            if let Some(v) = value {
+                if !allowed.contains(&v.as_str()) {
+                    errors.push(unsupported(svc, path!["spec", field], v, allowed));
+                }
             }
-        }
-    };
-    one_of(&spec.session_affinity, "sessionAffinity", &["ClientIP", "None"], errors);
-    one_of(&spec.external_traffic_policy, "externalTrafficPolicy", &["Cluster", "Local"], errors);
-    one_of(&spec.internal_traffic_policy, "internalTrafficPolicy", &["Cluster", "Local"], errors);
-    if let Some(t) = spec.session_affinity_config.as_ref().and_then(|c| c.client_ip.as_ref()).and_then(|c| c.timeout_seconds) {
+        };
+    one_of(
+        &spec.session_affinity,
+        "sessionAffinity",
+        &["ClientIP", "None"],
+        errors,
+    );
+    one_of(
+        &spec.external_traffic_policy,
+        "externalTrafficPolicy",
+        &["Cluster", "Local"],
+        errors,
+    );
+    one_of(
+        &spec.internal_traffic_policy,
+        "internalTrafficPolicy",
+        &["Cluster", "Local"],
+        errors,
+    );
+    if let Some(t) = spec
+        .session_affinity_config
+        .as_ref()
+        .and_then(|c| c.client_ip.as_ref())
+        .and_then(|c| c.timeout_seconds)
+    {
         if !(1..=86400).contains(&t) {
-            errors.push(invalid(svc, path!["spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds"], t, "must be between 1 and 86400, inclusive"));
+            errors.push(invalid(
+                svc,
+                path![
+                    "spec",
+                    "sessionAffinityConfig",
+                    "clientIP",
+                    "timeoutSeconds"
+                ],
+                t,
+                "must be between 1 and 86400, inclusive",
+            ));
         }
     }
     for (i, ip) in spec.external_ips.iter().flatten().enumerate() {
         if parse_ip(ip).is_none() {
-            errors.push(invalid(svc, path!["spec", "externalIPs", i], format!("\"{ip}\""), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"));
+            errors.push(invalid(
+                svc,
+                path!["spec", "externalIPs", i],
+                format!("\"{ip}\""),
+                "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+            ));
         }
     }
-    for (i, r) in spec.load_balancer_source_ranges.iter().flatten().enumerate() {
+    for (i, r) in spec
+        .load_balancer_source_ranges
+        .iter()
+        .flatten()
+        .enumerate()
+    {
         if Cidr::parse(r).is_none() {
-            errors.push(invalid(svc, path!["spec", "loadBalancerSourceRanges", i], format!("\"{r}\""), "must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24"));
+            errors.push(invalid(
+                svc,
+                path!["spec", "loadBalancerSourceRanges", i],
+                format!("\"{r}\""),
+                "must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24",
+            ));
         }
     }
-    for (i, ing) in s.status.as_ref().and_then(|st| st.load_balancer.as_ref()).and_then(|lb| lb.ingress.as_ref()).into_iter().flatten().enumerate() {
+    for (i, ing) in s
+        .status
+        .as_ref()
+        .and_then(|st| st.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         if let Some(ip) = &ing.ip {
             if parse_ip(ip).is_none() {
-                errors.push(invalid(svc, path!["status", "loadBalancer", "ingress", i, "ip"], format!("\"{ip}\""), "must be a valid IP address"));
+                errors.push(invalid(
+                    svc,
+                    path!["status", "loadBalancer", "ingress", i, "ip"],
+                    format!("\"{ip}\""),
+                    "must be a valid IP address",
+                ));
             }
         }
     }
@@ -189,7 +314,10 @@ pub(super) fn allocate(
     let mut names = BTreeSet::new();
     for svc in written {
         if !names.insert(svc.reference.clone()) {
-            errors.push(Diagnostic::error(svc.pos(), format!("{} is defined twice", svc.reference)));
+            errors.push(Diagnostic::error(
+                svc.pos(),
+                format!("{} is defined twice", svc.reference),
+            ));
         }
         let spec = svc.object.spec.as_ref().unwrap();
         if let Some(ip) = spec.cluster_ip.as_deref().and_then(parse_ip) {
@@ -217,7 +345,11 @@ pub(super) fn allocate(
         }
     }
 
-    let service_cidr = settings.service_cidrs.iter().find(|c| c.addr.is_ipv6() == settings.ipv6).copied();
+    let service_cidr = settings
+        .service_cidrs
+        .iter()
+        .find(|c| c.addr.is_ipv6() == settings.ipv6)
+        .copied();
     let mut out = Vec::new();
     for svc in written {
         let mut object = svc.object.clone();
@@ -225,12 +357,16 @@ pub(super) fn allocate(
         let spec = object.spec.as_mut().unwrap();
         let ty = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
         let headless = spec.cluster_ip.as_deref() == Some("None");
-        if ty != "ExternalName" && !headless && spec.cluster_ip.as_deref().unwrap_or("").is_empty() {
+        if ty != "ExternalName" && !headless && spec.cluster_ip.as_deref().unwrap_or("").is_empty()
+        {
             if let Some(cidr) = service_cidr {
                 let ip = allocate_ip(&cidr, &reference.to_string(), &used_ips);
                 used_ips.insert(ip, reference.to_string());
                 spec.cluster_ip = Some(ip.to_string());
-                notes.push(Note { pos: Some(svc.pos_of(&path!["spec"])), message: format!("{reference}: clusterIP {ip} allocated from {cidr}") });
+                notes.push(Note {
+                    pos: Some(svc.pos_of(&path!["spec"])),
+                    message: format!("{reference}: clusterIP {ip} allocated from {cidr}"),
+                });
             }
         }
         if let Some(ip) = spec.cluster_ip.clone() {
@@ -238,7 +374,8 @@ pub(super) fn allocate(
                 spec.cluster_ips = Some(vec![ip]);
             }
         }
-        let wants_node_ports = ty == "NodePort" || (ty == "LoadBalancer" && spec.allocate_load_balancer_node_ports != Some(false));
+        let wants_node_ports = ty == "NodePort"
+            || (ty == "LoadBalancer" && spec.allocate_load_balancer_node_ports != Some(false));
         if wants_node_ports {
             for (i, p) in spec.ports.iter_mut().flatten().enumerate() {
                 // Absent: allocate, as kube-apiserver does. An explicit 0 is kept: kube-proxy
@@ -247,7 +384,13 @@ pub(super) fn allocate(
                     let np = allocate_port(&format!("{reference}:{i}"), &used_ports);
                     used_ports.insert(np, reference.to_string());
                     p.node_port = Some(np);
-                    notes.push(Note { pos: Some(svc.pos_of(&path!["spec", "ports", i])), message: format!("{reference}: nodePort {np} allocated for port {}", p.port) });
+                    notes.push(Note {
+                        pos: Some(svc.pos_of(&path!["spec", "ports", i])),
+                        message: format!(
+                            "{reference}: nodePort {np} allocated for port {}",
+                            p.port
+                        ),
+                    });
                 }
             }
         }
@@ -256,9 +399,16 @@ pub(super) fn allocate(
             let np = allocate_port(&format!("{reference}:healthcheck"), &used_ports);
             used_ports.insert(np, reference.to_string());
             spec.health_check_node_port = Some(np);
-            notes.push(Note { pos: Some(svc.pos_of(&path!["spec"])), message: format!("{reference}: healthCheckNodePort {np} allocated") });
+            notes.push(Note {
+                pos: Some(svc.pos_of(&path!["spec"])),
+                message: format!("{reference}: healthCheckNodePort {np} allocated"),
+            });
         }
-        out.push(Item { object, reference, origin: Origin::Written { pos: svc.pos() } });
+        out.push(Item {
+            object,
+            reference,
+            origin: Origin::Written { pos: svc.pos() },
+        });
     }
     out
 }

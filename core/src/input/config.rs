@@ -92,7 +92,11 @@ fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D:
         Many(Vec<String>),
     }
     Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
-        OneOrMany::One(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
         OneOrMany::Many(v) => v,
     }))
 }

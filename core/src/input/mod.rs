@@ -47,7 +47,11 @@ pub struct ObjectRef {
 
 impl ObjectRef {
     pub fn new(kind: &str, namespace: &str, name: &str) -> Self {
-        ObjectRef { kind: kind.into(), namespace: namespace.into(), name: name.into() }
+        ObjectRef {
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -78,7 +82,9 @@ pub struct Scenario {
 
 /// Parses the reader's text. All shape errors are collected, not only the first.
 pub fn parse(text: &str) -> Result<Scenario, InputError> {
-    let docs = yaml::load(text).map_err(|d| InputError { diagnostics: vec![d] })?;
+    let docs = yaml::load(text).map_err(|d| InputError {
+        diagnostics: vec![d],
+    })?;
     let mut scenario = Scenario::default();
     let mut errors = Vec::new();
     for doc in docs {
@@ -90,7 +96,9 @@ pub fn parse(text: &str) -> Result<Scenario, InputError> {
         Ok(scenario)
     } else {
         errors.sort_by_key(|d| d.pos);
-        Err(InputError { diagnostics: errors })
+        Err(InputError {
+            diagnostics: errors,
+        })
     }
 }
 
@@ -106,15 +114,30 @@ fn add_object(s: &mut Scenario, value: Value, spans: Spans) -> Result<(), Diagno
         ));
     }
     let kind = str_field(&value, "kind").unwrap_or_default().to_string();
-    let api_version = str_field(&value, "apiVersion").unwrap_or_default().to_string();
+    let api_version = str_field(&value, "apiVersion")
+        .unwrap_or_default()
+        .to_string();
     if kind.is_empty() {
         return Err(Diagnostic::error(spans.pos, "this document has no `kind`"));
     }
     let meta = value.get("metadata");
-    let name = meta.and_then(|m| str_field(m, "name")).unwrap_or_default().to_string();
-    let namespace = meta.and_then(|m| str_field(m, "namespace")).unwrap_or_default().to_string();
-    let namespaced = !matches!(kind.as_str(), "Node" | "KubeProxyConfiguration" | "NodeEnvironment" | "List");
-    let namespace = if namespaced && namespace.is_empty() { "default".to_string() } else { namespace };
+    let name = meta
+        .and_then(|m| str_field(m, "name"))
+        .unwrap_or_default()
+        .to_string();
+    let namespace = meta
+        .and_then(|m| str_field(m, "namespace"))
+        .unwrap_or_default()
+        .to_string();
+    let namespaced = !matches!(
+        kind.as_str(),
+        "Node" | "KubeProxyConfiguration" | "NodeEnvironment" | "List"
+    );
+    let namespace = if namespaced && namespace.is_empty() {
+        "default".to_string()
+    } else {
+        namespace
+    };
     let reference = ObjectRef::new(&kind, &namespace, &name);
 
     let api_group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
@@ -124,7 +147,10 @@ fn add_object(s: &mut Scenario, value: Value, spans: Spans) -> Result<(), Diagno
                 Some(Value::Array(items)) => items.clone(),
                 Some(Value::Null) | None => Vec::new(),
                 Some(_) => {
-                    return Err(Diagnostic::error(spans.locate(&path!["items"]), "`items` of a List must be a list"))
+                    return Err(Diagnostic::error(
+                        spans.locate(&path!["items"]),
+                        "`items` of a List must be a list",
+                    ))
                 }
             };
             let mut first_error = None;
@@ -137,15 +163,23 @@ fn add_object(s: &mut Scenario, value: Value, spans: Spans) -> Result<(), Diagno
             first_error.map_or(Ok(()), Err)
         }
         ("", "Service") => push(&mut s.services, value, spans, reference),
-        ("discovery.k8s.io", "EndpointSlice") => push(&mut s.endpoint_slices, value, spans, reference),
+        ("discovery.k8s.io", "EndpointSlice") => {
+            push(&mut s.endpoint_slices, value, spans, reference)
+        }
         ("", "Endpoints") => push(&mut s.endpoints, value, spans, reference),
         ("", "Pod") => push(&mut s.pods, value, spans, reference),
         ("apps", "Deployment") => push(&mut s.deployments, value, spans, reference),
         ("", "Node") => push(&mut s.nodes, value, spans, reference),
-        ("kubeproxy.config.k8s.io", "KubeProxyConfiguration") => {
-            single(&mut s.proxy_config, &mut s.warnings, value, spans, reference)
+        ("kubeproxy.config.k8s.io", "KubeProxyConfiguration") => single(
+            &mut s.proxy_config,
+            &mut s.warnings,
+            value,
+            spans,
+            reference,
+        ),
+        ("kpx", "NodeEnvironment") => {
+            single(&mut s.node_env, &mut s.warnings, value, spans, reference)
         }
-        ("kpx", "NodeEnvironment") => single(&mut s.node_env, &mut s.warnings, value, spans, reference),
         _ => {
             s.warnings.push(Diagnostic::warning(
                 spans.pos,
@@ -156,7 +190,11 @@ fn add_object(s: &mut Scenario, value: Value, spans: Spans) -> Result<(), Diagno
     }
 }
 
-fn deserialize<T: DeserializeOwned>(value: Value, spans: &Spans, reference: &ObjectRef) -> Result<T, Diagnostic> {
+fn deserialize<T: DeserializeOwned>(
+    value: Value,
+    spans: &Spans,
+    reference: &ObjectRef,
+) -> Result<T, Diagnostic> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let path: Vec<Seg> = e
             .path()
@@ -185,7 +223,11 @@ fn push<T: DeserializeOwned>(
     reference: ObjectRef,
 ) -> Result<(), Diagnostic> {
     let object = deserialize(value, &spans, &reference)?;
-    list.push(Located { object, spans, reference });
+    list.push(Located {
+        object,
+        spans,
+        reference,
+    });
     Ok(())
 }
 
@@ -200,10 +242,17 @@ fn single<T: DeserializeOwned>(
     if slot.is_some() {
         warnings.push(Diagnostic::warning(
             spans.pos,
-            format!("a second {} document; the first one is used", reference.kind),
+            format!(
+                "a second {} document; the first one is used",
+                reference.kind
+            ),
         ));
         return Ok(());
     }
-    *slot = Some(Located { object, spans, reference });
+    *slot = Some(Located {
+        object,
+        spans,
+        reference,
+    });
     Ok(())
 }

@@ -72,7 +72,9 @@ impl Spans {
         for seg in path {
             let next = match (seg, &node.children) {
                 (Seg::Index(i), Children::Seq(items)) => items.get(*i),
-                (Seg::Key(k), Children::Map(entries)) => entries.iter().find(|(key, _)| key == k).map(|(_, v)| v),
+                (Seg::Key(k), Children::Map(entries)) => {
+                    entries.iter().find(|(key, _)| key == k).map(|(_, v)| v)
+                }
                 _ => None,
             };
             match next {
@@ -93,7 +95,10 @@ impl Spans {
     pub fn subtree(&self, path: &[Seg]) -> Spans {
         match self.walk(path) {
             (node, true) => node.clone(),
-            (node, false) => Spans { pos: node.pos, children: Children::None },
+            (node, false) => Spans {
+                pos: node.pos,
+                children: Children::None,
+            },
         }
     }
 }
@@ -106,7 +111,10 @@ pub struct Document {
 }
 
 fn pos_of(marker: &saphyr::Marker) -> Pos {
-    Pos { line: marker.line().max(1), col: marker.col() + 1 }
+    Pos {
+        line: marker.line().max(1),
+        col: marker.col() + 1,
+    }
 }
 
 /// Parses every document of `text`. Empty documents (only comments, or `---` alone) are dropped.
@@ -127,7 +135,15 @@ pub fn load(text: &str) -> Result<Vec<Document>, Diagnostic> {
 
 fn convert(node: &MarkedYamlOwned) -> Result<(Value, Spans), Diagnostic> {
     let pos = pos_of(&node.span.start);
-    let leaf = |value| Ok((value, Spans { pos, children: Children::None }));
+    let leaf = |value| {
+        Ok((
+            value,
+            Spans {
+                pos,
+                children: Children::None,
+            },
+        ))
+    };
     match &node.data {
         YamlDataOwned::Value(scalar) => leaf(scalar_to_json(scalar)),
         YamlDataOwned::Representation(text, _, _) => leaf(Value::String(text.clone())),
@@ -140,7 +156,13 @@ fn convert(node: &MarkedYamlOwned) -> Result<(Value, Spans), Diagnostic> {
                 values.push(v);
                 spans.push(s);
             }
-            Ok((Value::Array(values), Spans { pos, children: Children::Seq(spans) }))
+            Ok((
+                Value::Array(values),
+                Spans {
+                    pos,
+                    children: Children::Seq(spans),
+                },
+            ))
         }
         YamlDataOwned::Mapping(entries) => {
             let mut map = Map::new();
@@ -164,11 +186,18 @@ fn convert(node: &MarkedYamlOwned) -> Result<(Value, Spans), Diagnostic> {
                 map.insert(key.clone(), value);
                 spans.push((key, span));
             }
-            Ok((Value::Object(map), Spans { pos, children: Children::Map(spans) }))
+            Ok((
+                Value::Object(map),
+                Spans {
+                    pos,
+                    children: Children::Map(spans),
+                },
+            ))
         }
-        YamlDataOwned::Alias(_) => {
-            Err(Diagnostic::error(pos, "YAML aliases (*name) are not supported; write the value out"))
-        }
+        YamlDataOwned::Alias(_) => Err(Diagnostic::error(
+            pos,
+            "YAML aliases (*name) are not supported; write the value out",
+        )),
         YamlDataOwned::BadValue => Err(Diagnostic::error(pos, "this YAML value could not be read")),
     }
 }
@@ -178,9 +207,9 @@ fn scalar_to_json(s: &ScalarOwned) -> Value {
         ScalarOwned::Null => Value::Null,
         ScalarOwned::Boolean(b) => Value::Bool(*b),
         ScalarOwned::Integer(i) => Value::Number((*i).into()),
-        ScalarOwned::FloatingPoint(f) => {
-            Number::from_f64(f.into_inner()).map(Value::Number).unwrap_or(Value::Null)
-        }
+        ScalarOwned::FloatingPoint(f) => Number::from_f64(f.into_inner())
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         ScalarOwned::String(s) => Value::String(s.clone()),
     }
 }
@@ -191,8 +220,8 @@ mod tests {
 
     #[test]
     fn positions_follow_the_text() {
-        let docs = load("a: 1\n---\nkind: Service\nspec:\n  ports:\n  - port: 80\n    name: x\n")
-            .unwrap();
+        let docs =
+            load("a: 1\n---\nkind: Service\nspec:\n  ports:\n  - port: 80\n    name: x\n").unwrap();
         assert_eq!(docs.len(), 2);
         let p = docs[1].spans.locate(&path!["spec", "ports", 0, "name"]);
         assert_eq!(p, Pos { line: 7, col: 11 });
@@ -213,4 +242,3 @@ mod tests {
         assert_eq!(load("# only a comment\n---\n---\na: 1\n").unwrap().len(), 1);
     }
 }
-

@@ -14,8 +14,14 @@ impl Builder {
     pub fn new() -> Self {
         Builder {
             tables: vec![
-                Table { name: TableName::Filter, chains: Vec::new() },
-                Table { name: TableName::Nat, chains: Vec::new() },
+                Table {
+                    name: TableName::Filter,
+                    chains: Vec::new(),
+                },
+                Table {
+                    name: TableName::Nat,
+                    chains: Vec::new(),
+                },
             ],
             index: [HashMap::new(), HashMap::new()],
             written: 0,
@@ -34,7 +40,9 @@ impl Builder {
     }
 
     fn position(&self, t: TableName, chain: &str) -> usize {
-        *self.index[Self::slot(t)].get(chain).unwrap_or_else(|| panic!("rule for undeclared chain {chain} in {t:?}"))
+        *self.index[Self::slot(t)]
+            .get(chain)
+            .unwrap_or_else(|| panic!("rule for undeclared chain {chain} in {t:?}"))
     }
 
     /// Declares a chain (once); later declarations of the same chain are no-ops.
@@ -43,7 +51,13 @@ impl Builder {
             return;
         }
         let table = self.table_mut(t);
-        table.chains.push(Chain { name: name.to_string(), kind, rules: Vec::new(), provenance, declarations: 1 });
+        table.chains.push(Chain {
+            name: name.to_string(),
+            kind,
+            rules: Vec::new(),
+            provenance,
+            declarations: 1,
+        });
         let i = table.chains.len() - 1;
         self.index[Self::slot(t)].insert(name.to_string(), i);
     }
@@ -55,22 +69,51 @@ impl Builder {
     }
 
     /// Appends a rule to a declared chain.
-    pub fn rule(&mut self, t: TableName, chain: &str, matches: Vec<Match>, target: Option<Target>, provenance: Provenance) {
+    pub fn rule(
+        &mut self,
+        t: TableName,
+        chain: &str,
+        matches: Vec<Match>,
+        target: Option<Target>,
+        provenance: Provenance,
+    ) {
         let i = self.position(t, chain);
         self.written += 1;
         let order = self.written;
-        self.table_mut(t).chains[i].rules.push(Rule { order, matches, target, provenance });
+        self.table_mut(t).chains[i].rules.push(Rule {
+            order,
+            matches,
+            target,
+            provenance,
+        });
     }
 
     /// Prepends a jump rule to a built-in chain, as `EnsureRule(Prepend, …)` does on a fresh
     /// node: the last one ensured ends up first.
-    pub fn prepend(&mut self, t: TableName, chain: &str, matches: Vec<Match>, target: Target, provenance: Provenance) {
+    pub fn prepend(
+        &mut self,
+        t: TableName,
+        chain: &str,
+        matches: Vec<Match>,
+        target: Target,
+        provenance: Provenance,
+    ) {
         let i = self.position(t, chain);
-        self.table_mut(t).chains[i].rules.insert(0, Rule { order: 0, matches, target: Some(target), provenance });
+        self.table_mut(t).chains[i].rules.insert(
+            0,
+            Rule {
+                order: 0,
+                matches,
+                target: Some(target),
+                provenance,
+            },
+        );
     }
 
     pub fn finish(self) -> Dataplane {
-        Dataplane { tables: self.tables }
+        Dataplane {
+            tables: self.tables,
+        }
     }
 }
 
@@ -79,5 +122,7 @@ pub(crate) fn comment(text: impl Into<String>) -> Match {
 }
 
 pub(crate) fn jump(chain: impl Into<String>) -> Option<Target> {
-    Some(Target::Jump { chain: chain.into() })
+    Some(Target::Jump {
+        chain: chain.into(),
+    })
 }

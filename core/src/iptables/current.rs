@@ -3,38 +3,78 @@
 
 use super::builder::{comment, jump, Builder};
 use super::model::*;
-use super::{builtin_chains, forward_rules, install_jumps, masquerade_rules, Ctx, FilterVerdict, FILTER_JUMPS, FIREWALL_JUMPS, NAT_JUMPS};
+use super::{
+    builtin_chains, forward_rules, install_jumps, masquerade_rules, Ctx, FilterVerdict,
+    FILTER_JUMPS, FIREWALL_JUMPS, NAT_JUMPS,
+};
 use crate::cluster::settings::Version;
 use crate::net::Cidr;
 use crate::proxy::{categorize, names, EndpointInfo, Plan, ServicePort};
 use ChainKind::*;
 use TableName::*;
 
-const NODEPORTS_TAIL: &str = "kubernetes service nodeports; NOTE: this must be the last rule in this chain";
+const NODEPORTS_TAIL: &str =
+    "kubernetes service nodeports; NOTE: this must be the last rule in this chain";
 
 pub(super) fn build(ctx: &Ctx) -> Dataplane {
     let s = ctx.settings;
     let kp = |setting| ctx.kube_proxy(setting);
-    let nfacct_supported = s.version >= Version { major: 1, minor: 29 };
+    let nfacct_supported = s.version
+        >= Version {
+            major: 1,
+            minor: 29,
+        };
     let mut b = Builder::new();
     let localhost_firewall = !s.ipv6 && s.localhost_node_ports;
 
     // Built-in chains and kube-proxy's jumps into its own chains (not in the restore input).
     builtin_chains(&mut b, ctx);
-    for name in ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL"] {
+    for name in [
+        "KUBE-SERVICES",
+        "KUBE-EXTERNAL-SERVICES",
+        "KUBE-FORWARD",
+        "KUBE-NODEPORTS",
+        "KUBE-PROXY-FIREWALL",
+    ] {
         b.chain(Filter, name, KubeProxy, kp("base chains"));
     }
     // kube-proxy always ensures kubelet's KUBE-FIREWALL chain and its jumps; its restore input
     // declares (and fills) it only for IPv4 with localhostNodePorts.
-    let firewall_kind = if localhost_firewall { KubeProxy } else { Ensured };
-    b.chain(Filter, "KUBE-FIREWALL", firewall_kind, kp("iptables.localhostNodePorts"));
-    for name in ["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"] {
+    let firewall_kind = if localhost_firewall {
+        KubeProxy
+    } else {
+        Ensured
+    };
+    b.chain(
+        Filter,
+        "KUBE-FIREWALL",
+        firewall_kind,
+        kp("iptables.localhostNodePorts"),
+    );
+    for name in [
+        "KUBE-SERVICES",
+        "KUBE-NODEPORTS",
+        "KUBE-POSTROUTING",
+        "KUBE-MARK-MASQ",
+    ] {
         b.chain(Nat, name, KubeProxy, kp("base chains"));
     }
-    install_jumps(&mut b, ctx, &[&FILTER_JUMPS[..], &FIREWALL_JUMPS, &NAT_JUMPS].concat());
+    install_jumps(
+        &mut b,
+        ctx,
+        &[&FILTER_JUMPS[..], &FIREWALL_JUMPS, &NAT_JUMPS].concat(),
+    );
     // iptablesKubeletJumpChains: no comment, on every node.
     for chain in ["INPUT", "OUTPUT"] {
-        b.prepend(Filter, chain, vec![], Target::Jump { chain: "KUBE-FIREWALL".into() }, kp("kubelet jump chains"));
+        b.prepend(
+            Filter,
+            chain,
+            vec![],
+            Target::Jump {
+                chain: "KUBE-FIREWALL".into(),
+            },
+            kp("kubelet jump chains"),
+        );
     }
     if localhost_firewall {
         b.rule(
@@ -42,9 +82,18 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
             "KUBE-FIREWALL",
             vec![
                 comment("block incoming localnet connections"),
-                Match::Destination { negated: false, cidr: Cidr::parse("127.0.0.0/8").unwrap() },
-                Match::Source { negated: true, cidr: Cidr::parse("127.0.0.0/8").unwrap() },
-                Match::Conntrack { negated: true, states: "RELATED,ESTABLISHED,DNAT".into() },
+                Match::Destination {
+                    negated: false,
+                    cidr: Cidr::parse("127.0.0.0/8").unwrap(),
+                },
+                Match::Source {
+                    negated: true,
+                    cidr: Cidr::parse("127.0.0.0/8").unwrap(),
+                },
+                Match::Conntrack {
+                    negated: true,
+                    states: "RELATED,ESTABLISHED,DNAT".into(),
+                },
             ],
             Some(Target::Drop),
             kp("iptables.localhostNodePorts"),
@@ -59,13 +108,32 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
 
     // The NodePort tail rule: last in nat KUBE-SERVICES.
     if s.node_ports_on_all_addresses() {
-        let mut m = vec![comment(NODEPORTS_TAIL), Match::AddrType { negated: false, source: false, kind: "LOCAL".into() }];
+        let mut m = vec![
+            comment(NODEPORTS_TAIL),
+            Match::AddrType {
+                negated: false,
+                source: false,
+                kind: "LOCAL".into(),
+            },
+        ];
         if s.ipv6 {
-            m.push(Match::Destination { negated: true, cidr: Cidr::parse("::1/128").unwrap() });
+            m.push(Match::Destination {
+                negated: true,
+                cidr: Cidr::parse("::1/128").unwrap(),
+            });
         } else if !s.localhost_node_ports {
-            m.push(Match::Destination { negated: true, cidr: Cidr::parse("127.0.0.0/8").unwrap() });
+            m.push(Match::Destination {
+                negated: true,
+                cidr: Cidr::parse("127.0.0.0/8").unwrap(),
+            });
         }
-        b.rule(Nat, "KUBE-SERVICES", m, jump("KUBE-NODEPORTS"), kp("nodePortAddresses"));
+        b.rule(
+            Nat,
+            "KUBE-SERVICES",
+            m,
+            jump("KUBE-NODEPORTS"),
+            kp("nodePortAddresses"),
+        );
     } else {
         for ip in s.node_port_ips() {
             if ip.is_loopback() && !(ip.is_ipv4() && s.localhost_node_ports) {
@@ -74,14 +142,25 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
             b.rule(
                 Nat,
                 "KUBE-SERVICES",
-                vec![comment(NODEPORTS_TAIL), Match::Destination { negated: false, cidr: Cidr::host(ip) }],
+                vec![
+                    comment(NODEPORTS_TAIL),
+                    Match::Destination {
+                        negated: false,
+                        cidr: Cidr::host(ip),
+                    },
+                ],
                 jump("KUBE-NODEPORTS"),
                 kp("nodePortAddresses"),
             );
         }
     }
 
-    forward_rules(&mut b, ctx, !s.tcp_be_liberal, nfacct_supported && s.nfacct.ct_state_invalid_dropped_pkts);
+    forward_rules(
+        &mut b,
+        ctx,
+        !s.tcp_be_liberal,
+        nfacct_supported && s.nfacct.ct_state_invalid_dropped_pkts,
+    );
     b.finish()
 }
 
@@ -99,7 +178,11 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     let fw_chain = names::fw_chain(&spn, proto);
 
     let plan = Plan::of(sp, &c);
-    let (has_endpoints, uses_cluster_chain, uses_local_chain) = (plan.has_endpoints, plan.uses_cluster_chain, plan.uses_local_chain);
+    let (has_endpoints, uses_cluster_chain, uses_local_chain) = (
+        plan.has_endpoints,
+        plan.uses_cluster_chain,
+        plan.uses_local_chain,
+    );
     let (has_internal, has_external) = (plan.has_internal_endpoints, plan.has_external_endpoints);
     let (uses_ext, uses_fw) = (plan.uses_external_chain, plan.uses_firewall_chain);
     let internal_chain = if sp.itp_local { &svl_chain } else { &svc_chain };
@@ -108,30 +191,57 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
 
     let verdict = |has: bool| -> FilterVerdict {
         if !has_endpoints {
-            FilterVerdict { comment: format!("{spn} has no endpoints"), target: Target::Reject }
+            FilterVerdict {
+                comment: format!("{spn} has no endpoints"),
+                target: Target::Reject,
+            }
         } else if !has {
-            FilterVerdict { comment: format!("{spn} has no local endpoints"), target: Target::Drop }
+            FilterVerdict {
+                comment: format!("{spn} has no local endpoints"),
+                target: Target::Drop,
+            }
         } else {
-            FilterVerdict { comment: String::new(), target: Target::Accept }
+            FilterVerdict {
+                comment: String::new(),
+                target: Target::Accept,
+            }
         }
     };
     let internal_verdict = verdict(has_internal);
     let external_verdict = verdict(has_external);
-    let dst = |ip| Match::Destination { negated: false, cidr: Cidr::host(ip) };
+    let dst = |ip| Match::Destination {
+        negated: false,
+        cidr: Cidr::host(ip),
+    };
     let dport = |port| Match::DestinationPort { port };
 
     // Chain declarations (nat), in kube-proxy's order.
     if uses_ext {
-        b.chain(Nat, &ext_chain, KubeProxy, prov("spec.externalTrafficPolicy"));
+        b.chain(
+            Nat,
+            &ext_chain,
+            KubeProxy,
+            prov("spec.externalTrafficPolicy"),
+        );
     }
     if uses_fw {
-        b.chain(Nat, &fw_chain, KubeProxy, prov("spec.loadBalancerSourceRanges"));
+        b.chain(
+            Nat,
+            &fw_chain,
+            KubeProxy,
+            prov("spec.loadBalancerSourceRanges"),
+        );
     }
     if uses_cluster_chain {
         b.chain(Nat, &svc_chain, KubeProxy, prov("spec.ports"));
     }
     if uses_local_chain {
-        b.chain(Nat, &svl_chain, KubeProxy, prov("spec.internalTrafficPolicy"));
+        b.chain(
+            Nat,
+            &svl_chain,
+            KubeProxy,
+            prov("spec.internalTrafficPolicy"),
+        );
     }
 
     // ClusterIP.
@@ -139,7 +249,12 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
         b.rule(
             Nat,
             "KUBE-SERVICES",
-            vec![comment(format!("{spn} cluster IP")), Match::Protocol { protocol: p }, dst(sp.cluster_ip), dport(sp.port)],
+            vec![
+                comment(format!("{spn} cluster IP")),
+                Match::Protocol { protocol: p },
+                dst(sp.cluster_ip),
+                dport(sp.port),
+            ],
             jump(internal_chain.as_str()),
             prov("spec.clusterIP"),
         );
@@ -147,7 +262,12 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
         b.rule(
             Filter,
             "KUBE-SERVICES",
-            vec![comment(internal_verdict.comment.clone()), Match::Protocol { protocol: p }, dst(sp.cluster_ip), dport(sp.port)],
+            vec![
+                comment(internal_verdict.comment.clone()),
+                Match::Protocol { protocol: p },
+                dst(sp.cluster_ip),
+                dport(sp.port),
+            ],
             Some(internal_verdict.target.clone()),
             prov("spec.clusterIP"),
         );
@@ -158,7 +278,12 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
             b.rule(
                 Nat,
                 "KUBE-SERVICES",
-                vec![comment(format!("{spn} external IP")), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)],
+                vec![
+                    comment(format!("{spn} external IP")),
+                    Match::Protocol { protocol: p },
+                    dst(*ip),
+                    dport(sp.port),
+                ],
                 jump(ext_chain.as_str()),
                 prov("spec.externalIPs"),
             );
@@ -167,7 +292,12 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
             b.rule(
                 Filter,
                 "KUBE-EXTERNAL-SERVICES",
-                vec![comment(external_verdict.comment.clone()), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)],
+                vec![
+                    comment(external_verdict.comment.clone()),
+                    Match::Protocol { protocol: p },
+                    dst(*ip),
+                    dport(sp.port),
+                ],
                 Some(external_verdict.target.clone()),
                 prov("spec.externalIPs"),
             );
@@ -179,7 +309,12 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
             b.rule(
                 Nat,
                 "KUBE-SERVICES",
-                vec![comment(format!("{spn} loadbalancer IP")), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)],
+                vec![
+                    comment(format!("{spn} loadbalancer IP")),
+                    Match::Protocol { protocol: p },
+                    dst(*ip),
+                    dport(sp.port),
+                ],
                 jump(lb_chain.as_str()),
                 prov("status.loadBalancer.ingress"),
             );
@@ -188,7 +323,12 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
             b.rule(
                 Filter,
                 "KUBE-PROXY-FIREWALL",
-                vec![comment(format!("{spn} traffic not accepted by {fw_chain}")), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)],
+                vec![
+                    comment(format!("{spn} traffic not accepted by {fw_chain}")),
+                    Match::Protocol { protocol: p },
+                    dst(*ip),
+                    dport(sp.port),
+                ],
                 Some(Target::Drop),
                 prov("spec.loadBalancerSourceRanges"),
             );
@@ -199,7 +339,12 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
             b.rule(
                 Filter,
                 "KUBE-EXTERNAL-SERVICES",
-                vec![comment(external_verdict.comment.clone()), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)],
+                vec![
+                    comment(external_verdict.comment.clone()),
+                    Match::Protocol { protocol: p },
+                    dst(*ip),
+                    dport(sp.port),
+                ],
                 Some(external_verdict.target.clone()),
                 prov("status.loadBalancer.ingress"),
             );
@@ -208,16 +353,25 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     // NodePort.
     if sp.node_port != 0 {
         if has_endpoints {
-            if !s.ipv6 && s.localhost_node_ports && nfacct_supported && s.nfacct.localhost_nps_accepted_pkts {
+            if !s.ipv6
+                && s.localhost_node_ports
+                && nfacct_supported
+                && s.nfacct.localhost_nps_accepted_pkts
+            {
                 b.rule(
                     Nat,
                     "KUBE-NODEPORTS",
                     vec![
                         comment(spn.clone()),
                         Match::Protocol { protocol: p },
-                        Match::Destination { negated: false, cidr: Cidr::parse("127.0.0.0/8").unwrap() },
+                        Match::Destination {
+                            negated: false,
+                            cidr: Cidr::parse("127.0.0.0/8").unwrap(),
+                        },
                         dport(sp.node_port),
-                        Match::Nfacct { name: "localhost_nps_accepted_pkts".into() },
+                        Match::Nfacct {
+                            name: "localhost_nps_accepted_pkts".into(),
+                        },
                     ],
                     jump(ext_chain.as_str()),
                     prov("spec.ports.nodePort"),
@@ -226,7 +380,11 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
             b.rule(
                 Nat,
                 "KUBE-NODEPORTS",
-                vec![comment(spn.clone()), Match::Protocol { protocol: p }, dport(sp.node_port)],
+                vec![
+                    comment(spn.clone()),
+                    Match::Protocol { protocol: p },
+                    dport(sp.node_port),
+                ],
                 jump(ext_chain.as_str()),
                 prov("spec.ports.nodePort"),
             );
@@ -237,7 +395,11 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                 "KUBE-EXTERNAL-SERVICES",
                 vec![
                     comment(external_verdict.comment.clone()),
-                    Match::AddrType { negated: false, source: false, kind: "LOCAL".into() },
+                    Match::AddrType {
+                        negated: false,
+                        source: false,
+                        kind: "LOCAL".into(),
+                    },
                     Match::Protocol { protocol: p },
                     dport(sp.node_port),
                 ],
@@ -253,7 +415,9 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
             "KUBE-NODEPORTS",
             vec![
                 comment(format!("{spn} health check node port")),
-                Match::Protocol { protocol: crate::proxy::Protocol::Tcp },
+                Match::Protocol {
+                    protocol: crate::proxy::Protocol::Tcp,
+                },
                 dport(sp.health_check_node_port),
             ],
             Some(Target::Accept),
@@ -263,29 +427,95 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
 
     // ClusterIP masquerade, first rule of the internal traffic chain.
     if has_internal {
-        let base = vec![comment(format!("{spn} cluster IP")), Match::Protocol { protocol: p }, dst(sp.cluster_ip), dport(sp.port)];
+        let base = vec![
+            comment(format!("{spn} cluster IP")),
+            Match::Protocol { protocol: p },
+            dst(sp.cluster_ip),
+            dport(sp.port),
+        ];
         if s.masquerade_all {
-            b.rule(Nat, internal_chain, base, jump("KUBE-MARK-MASQ"), ctx.kube_proxy("iptables.masqueradeAll"));
+            b.rule(
+                Nat,
+                internal_chain,
+                base,
+                jump("KUBE-MARK-MASQ"),
+                ctx.kube_proxy("iptables.masqueradeAll"),
+            );
         } else if let Some(not_local) = ctx.if_not_local() {
             let mut m = base;
             m.push(not_local);
-            b.rule(Nat, internal_chain, m, jump("KUBE-MARK-MASQ"), ctx.kube_proxy("clusterCIDR"));
+            b.rule(
+                Nat,
+                internal_chain,
+                m,
+                jump("KUBE-MARK-MASQ"),
+                ctx.kube_proxy("clusterCIDR"),
+            );
         }
     }
     // KUBE-EXT-*.
     if uses_ext {
         if !sp.etp_local {
-            b.rule(Nat, &ext_chain, vec![comment(format!("masquerade traffic for {spn} external destinations"))], jump("KUBE-MARK-MASQ"), prov("spec.externalTrafficPolicy"));
+            b.rule(
+                Nat,
+                &ext_chain,
+                vec![comment(format!(
+                    "masquerade traffic for {spn} external destinations"
+                ))],
+                jump("KUBE-MARK-MASQ"),
+                prov("spec.externalTrafficPolicy"),
+            );
         } else {
             if let Some(local) = ctx.if_local() {
-                b.rule(Nat, &ext_chain, vec![comment(format!("pod traffic for {spn} external destinations")), local], jump(svc_chain.as_str()), prov("spec.externalTrafficPolicy"));
+                b.rule(
+                    Nat,
+                    &ext_chain,
+                    vec![
+                        comment(format!("pod traffic for {spn} external destinations")),
+                        local,
+                    ],
+                    jump(svc_chain.as_str()),
+                    prov("spec.externalTrafficPolicy"),
+                );
             }
-            let src_local = || Match::AddrType { negated: false, source: true, kind: "LOCAL".into() };
-            b.rule(Nat, &ext_chain, vec![comment(format!("masquerade LOCAL traffic for {spn} external destinations")), src_local()], jump("KUBE-MARK-MASQ"), prov("spec.externalTrafficPolicy"));
-            b.rule(Nat, &ext_chain, vec![comment(format!("route LOCAL traffic for {spn} external destinations")), src_local()], jump(svc_chain.as_str()), prov("spec.externalTrafficPolicy"));
+            let src_local = || Match::AddrType {
+                negated: false,
+                source: true,
+                kind: "LOCAL".into(),
+            };
+            b.rule(
+                Nat,
+                &ext_chain,
+                vec![
+                    comment(format!(
+                        "masquerade LOCAL traffic for {spn} external destinations"
+                    )),
+                    src_local(),
+                ],
+                jump("KUBE-MARK-MASQ"),
+                prov("spec.externalTrafficPolicy"),
+            );
+            b.rule(
+                Nat,
+                &ext_chain,
+                vec![
+                    comment(format!(
+                        "route LOCAL traffic for {spn} external destinations"
+                    )),
+                    src_local(),
+                ],
+                jump(svc_chain.as_str()),
+                prov("spec.externalTrafficPolicy"),
+            );
         }
         if has_external {
-            b.rule(Nat, &ext_chain, vec![], jump(external_policy_chain.as_str()), prov("spec.externalTrafficPolicy"));
+            b.rule(
+                Nat,
+                &ext_chain,
+                vec![],
+                jump(external_policy_chain.as_str()),
+                prov("spec.externalTrafficPolicy"),
+            );
         }
     }
     // KUBE-FW-*.
@@ -294,24 +524,46 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
             b.rule(
                 Nat,
                 &fw_chain,
-                vec![comment(format!("{spn} loadbalancer IP")), Match::Source { negated: false, cidr: *range }],
+                vec![
+                    comment(format!("{spn} loadbalancer IP")),
+                    Match::Source {
+                        negated: false,
+                        cidr: *range,
+                    },
+                ],
                 jump(ext_chain.as_str()),
                 prov("spec.loadBalancerSourceRanges"),
             );
         }
-        let node_in_range = s.node_ip.is_some_and(|ip| sp.source_ranges.iter().any(|r| r.contains(ip)));
+        let node_in_range = s
+            .node_ip
+            .is_some_and(|ip| sp.source_ranges.iter().any(|r| r.contains(ip)));
         if node_in_range {
             for ip in &sp.lb_vips {
                 b.rule(
                     Nat,
                     &fw_chain,
-                    vec![comment(format!("{spn} loadbalancer IP")), Match::Source { negated: false, cidr: Cidr::host(*ip) }],
+                    vec![
+                        comment(format!("{spn} loadbalancer IP")),
+                        Match::Source {
+                            negated: false,
+                            cidr: Cidr::host(*ip),
+                        },
+                    ],
                     jump(ext_chain.as_str()),
                     prov("spec.loadBalancerSourceRanges"),
                 );
             }
         }
-        b.rule(Nat, &fw_chain, vec![comment(format!("other traffic to {spn} will be dropped by KUBE-PROXY-FIREWALL"))], None, prov("spec.loadBalancerSourceRanges"));
+        b.rule(
+            Nat,
+            &fw_chain,
+            vec![comment(format!(
+                "other traffic to {spn} will be dropped by KUBE-PROXY-FIREWALL"
+            ))],
+            None,
+            prov("spec.loadBalancerSourceRanges"),
+        );
     }
     let seps = super::sep_names(sp);
     if uses_cluster_chain {
@@ -327,7 +579,14 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
 
 /// `writeServiceToEndpointRules`: affinity checks, then the random-probability cascade over
 /// the endpoints `eps` (indexes into `sp.endpoints`; `seps` are their chain names).
-pub(super) fn endpoint_jumps(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, chain: &str, eps: &[usize], seps: &[String]) {
+pub(super) fn endpoint_jumps(
+    b: &mut Builder,
+    ctx: &Ctx,
+    sp: &ServicePort,
+    chain: &str,
+    eps: &[usize],
+    seps: &[String],
+) {
     let spn = sp.spn();
     let comment_for = |ep: &EndpointInfo| -> Vec<Match> {
         if ctx.large_cluster {
@@ -342,7 +601,10 @@ pub(super) fn endpoint_jumps(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, chain
         for &i in eps {
             let ep = &sp.endpoints[i];
             let mut m = comment_for(ep);
-            m.push(Match::RecentCheck { name: seps[i].clone(), seconds });
+            m.push(Match::RecentCheck {
+                name: seps[i].clone(),
+                seconds,
+            });
             b.rule(Nat, chain, m, jump(seps[i].as_str()), ctx.endpoint(sp, ep));
         }
     }
@@ -351,7 +613,9 @@ pub(super) fn endpoint_jumps(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, chain
         let ep = &sp.endpoints[i];
         let mut m = comment_for(ep);
         if k < n - 1 {
-            m.push(Match::Statistic { probability: format!("{:.10}", 1.0 / (n - k) as f64) });
+            m.push(Match::Statistic {
+                probability: format!("{:.10}", 1.0 / (n - k) as f64),
+            });
         }
         b.rule(Nat, chain, m, jump(seps[i].as_str()), ctx.endpoint(sp, ep));
     }
@@ -363,14 +627,27 @@ pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, i: usize, 
     let ep = &sp.endpoints[i];
     let prov = ctx.endpoint(sp, ep);
     b.chain(Nat, sep, KubeProxy, prov.clone());
-    let c = || if ctx.large_cluster { vec![] } else { vec![comment(spn.clone())] };
+    let c = || {
+        if ctx.large_cluster {
+            vec![]
+        } else {
+            vec![comment(spn.clone())]
+        }
+    };
     let mut m = c();
-    m.push(Match::Source { negated: false, cidr: Cidr::host(ep.ip) });
+    m.push(Match::Source {
+        negated: false,
+        cidr: Cidr::host(ep.ip),
+    });
     b.rule(Nat, sep, m, jump("KUBE-MARK-MASQ"), prov.clone());
     let mut m = c();
     if sp.affinity_timeout.is_some() {
-        m.push(Match::RecentSet { name: sep.to_string() });
+        m.push(Match::RecentSet {
+            name: sep.to_string(),
+        });
     }
-    m.push(Match::Protocol { protocol: sp.protocol });
+    m.push(Match::Protocol {
+        protocol: sp.protocol,
+    });
     b.rule(Nat, sep, m, Some(Target::Dnat { to: ep.key() }), prov);
 }

@@ -5,8 +5,8 @@
 //! [`render`] are pure functions of it.
 
 pub(crate) mod builder;
-pub(crate) mod ipvs_rules;
 mod current;
+pub(crate) mod ipvs_rules;
 pub mod model;
 pub mod render;
 mod services_db;
@@ -30,7 +30,8 @@ pub enum Layout {
 
 impl Layout {
     pub fn for_version(v: Version) -> Result<Layout, String> {
-        let supported = "kpx knows the layouts of kube-proxy 1.22-1.23 (the article's) and 1.25 onwards";
+        let supported =
+            "kpx knows the layouts of kube-proxy 1.22-1.23 (the article's) and 1.25 onwards";
         match (v.major, v.minor) {
             (1, 22) => Ok(Layout::V1_23 { host_suffix: true }),
             (1, 23) => Ok(Layout::V1_23 { host_suffix: false }),
@@ -57,7 +58,10 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn kube_proxy(&self, setting: &'static str) -> Provenance {
-        Provenance::KubeProxy { setting, config: proxy_config_ref() }
+        Provenance::KubeProxy {
+            setting,
+            config: proxy_config_ref(),
+        }
     }
     fn service(&self, sp: &ServicePort, field: &'static str) -> Provenance {
         Provenance::service_port(sp, field)
@@ -79,8 +83,14 @@ pub(crate) fn detector_match(d: &LocalDetector, negated: bool) -> Option<Match> 
     match d {
         LocalDetector::None => None,
         LocalDetector::Cidr(c) => Some(Match::Source { negated, cidr: *c }),
-        LocalDetector::Bridge(name) => Some(Match::InInterface { negated, name: name.clone() }),
-        LocalDetector::InterfacePrefix(p) => Some(Match::InInterface { negated, name: format!("{p}+") }),
+        LocalDetector::Bridge(name) => Some(Match::InInterface {
+            negated,
+            name: name.clone(),
+        }),
+        LocalDetector::InterfacePrefix(p) => Some(Match::InInterface {
+            negated,
+            name: format!("{p}+"),
+        }),
     }
 }
 
@@ -100,7 +110,12 @@ fn builtin_chains(b: &mut Builder, ctx: &Ctx) {
         b.chain(TableName::Nat, name, ChainKind::BuiltIn, prov.clone());
     }
     for t in [TableName::Filter, TableName::Nat] {
-        b.chain(t, "KUBE-PROXY-CANARY", ChainKind::Ensured, ctx.kube_proxy("iptables monitor"));
+        b.chain(
+            t,
+            "KUBE-PROXY-CANARY",
+            ChainKind::Ensured,
+            ctx.kube_proxy("iptables monitor"),
+        );
     }
 }
 
@@ -115,32 +130,116 @@ pub(crate) struct JumpChain {
     to: &'static str,
 }
 
-const fn jc(table: TableName, from: &'static str, new_only: bool, comment: &'static str, to: &'static str) -> JumpChain {
-    JumpChain { table, from, new_only, comment, to }
+const fn jc(
+    table: TableName,
+    from: &'static str,
+    new_only: bool,
+    comment: &'static str,
+    to: &'static str,
+) -> JumpChain {
+    JumpChain {
+        table,
+        from,
+        new_only,
+        comment,
+        to,
+    }
 }
 
 /// The filter-table jumps every layout since 1.21 installs, in kube-proxy's list order.
 const FILTER_JUMPS: [JumpChain; 6] = [
-    jc(TableName::Filter, "INPUT", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
-    jc(TableName::Filter, "FORWARD", true, "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
-    jc(TableName::Filter, "INPUT", false, "kubernetes health check service ports", "KUBE-NODEPORTS"),
-    jc(TableName::Filter, "FORWARD", true, "kubernetes service portals", "KUBE-SERVICES"),
-    jc(TableName::Filter, "OUTPUT", true, "kubernetes service portals", "KUBE-SERVICES"),
-    jc(TableName::Filter, "FORWARD", false, "kubernetes forwarding rules", "KUBE-FORWARD"),
+    jc(
+        TableName::Filter,
+        "INPUT",
+        true,
+        "kubernetes externally-visible service portals",
+        "KUBE-EXTERNAL-SERVICES",
+    ),
+    jc(
+        TableName::Filter,
+        "FORWARD",
+        true,
+        "kubernetes externally-visible service portals",
+        "KUBE-EXTERNAL-SERVICES",
+    ),
+    jc(
+        TableName::Filter,
+        "INPUT",
+        false,
+        "kubernetes health check service ports",
+        "KUBE-NODEPORTS",
+    ),
+    jc(
+        TableName::Filter,
+        "FORWARD",
+        true,
+        "kubernetes service portals",
+        "KUBE-SERVICES",
+    ),
+    jc(
+        TableName::Filter,
+        "OUTPUT",
+        true,
+        "kubernetes service portals",
+        "KUBE-SERVICES",
+    ),
+    jc(
+        TableName::Filter,
+        "FORWARD",
+        false,
+        "kubernetes forwarding rules",
+        "KUBE-FORWARD",
+    ),
 ];
 
 /// KUBE-PROXY-FIREWALL's jumps (≥ 1.25), listed after the filter jumps.
 const FIREWALL_JUMPS: [JumpChain; 3] = [
-    jc(TableName::Filter, "INPUT", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
-    jc(TableName::Filter, "OUTPUT", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
-    jc(TableName::Filter, "FORWARD", true, "kubernetes load balancer firewall", "KUBE-PROXY-FIREWALL"),
+    jc(
+        TableName::Filter,
+        "INPUT",
+        true,
+        "kubernetes load balancer firewall",
+        "KUBE-PROXY-FIREWALL",
+    ),
+    jc(
+        TableName::Filter,
+        "OUTPUT",
+        true,
+        "kubernetes load balancer firewall",
+        "KUBE-PROXY-FIREWALL",
+    ),
+    jc(
+        TableName::Filter,
+        "FORWARD",
+        true,
+        "kubernetes load balancer firewall",
+        "KUBE-PROXY-FIREWALL",
+    ),
 ];
 
 /// The nat-table jumps, last in the list.
 const NAT_JUMPS: [JumpChain; 3] = [
-    jc(TableName::Nat, "OUTPUT", false, "kubernetes service portals", "KUBE-SERVICES"),
-    jc(TableName::Nat, "PREROUTING", false, "kubernetes service portals", "KUBE-SERVICES"),
-    jc(TableName::Nat, "POSTROUTING", false, "kubernetes postrouting rules", "KUBE-POSTROUTING"),
+    jc(
+        TableName::Nat,
+        "OUTPUT",
+        false,
+        "kubernetes service portals",
+        "KUBE-SERVICES",
+    ),
+    jc(
+        TableName::Nat,
+        "PREROUTING",
+        false,
+        "kubernetes service portals",
+        "KUBE-SERVICES",
+    ),
+    jc(
+        TableName::Nat,
+        "POSTROUTING",
+        false,
+        "kubernetes postrouting rules",
+        "KUBE-POSTROUTING",
+    ),
 ];
 
 /// Installs the jumps as `EnsureRule(Prepend, …)` does on a fresh node, in list order.
@@ -148,10 +247,21 @@ fn install_jumps(b: &mut Builder, ctx: &Ctx, jumps: &[JumpChain]) {
     for j in jumps {
         let mut m = Vec::new();
         if j.new_only {
-            m.push(Match::Conntrack { negated: false, states: "NEW".into() });
+            m.push(Match::Conntrack {
+                negated: false,
+                states: "NEW".into(),
+            });
         }
         m.push(builder::comment(j.comment));
-        b.prepend(j.table, j.from, m, Target::Jump { chain: j.to.to_string() }, ctx.kube_proxy("jump chains"));
+        b.prepend(
+            j.table,
+            j.from,
+            m,
+            Target::Jump {
+                chain: j.to.to_string(),
+            },
+            ctx.kube_proxy("jump chains"),
+        );
     }
 }
 
@@ -160,16 +270,42 @@ fn masquerade_rules(b: &mut Builder, ctx: &Ctx) {
     let mark = ctx.settings.masquerade_mark();
     let bit = || ctx.kube_proxy("iptables.masqueradeBit");
     let nat = TableName::Nat;
-    b.rule(nat, "KUBE-POSTROUTING", vec![Match::Mark { negated: true, value: mark, mask: mark }], Some(Target::Return), bit());
-    b.rule(nat, "KUBE-POSTROUTING", vec![], Some(Target::MarkXor { mark }), bit());
     b.rule(
         nat,
         "KUBE-POSTROUTING",
-        vec![builder::comment("kubernetes service traffic requiring SNAT")],
-        Some(Target::Masquerade { random_fully: ctx.settings.random_fully }),
+        vec![Match::Mark {
+            negated: true,
+            value: mark,
+            mask: mark,
+        }],
+        Some(Target::Return),
+        bit(),
+    );
+    b.rule(
+        nat,
+        "KUBE-POSTROUTING",
+        vec![],
+        Some(Target::MarkXor { mark }),
+        bit(),
+    );
+    b.rule(
+        nat,
+        "KUBE-POSTROUTING",
+        vec![builder::comment(
+            "kubernetes service traffic requiring SNAT",
+        )],
+        Some(Target::Masquerade {
+            random_fully: ctx.settings.random_fully,
+        }),
         ctx.kube_proxy("masquerade"),
     );
-    b.rule(nat, "KUBE-MARK-MASQ", vec![], Some(Target::MarkOr { mark }), bit());
+    b.rule(
+        nat,
+        "KUBE-MARK-MASQ",
+        vec![],
+        Some(Target::MarkOr { mark }),
+        bit(),
+    );
 }
 
 /// KUBE-FORWARD: drop INVALID (unless conntrack is liberal), accept marked and established.
@@ -177,23 +313,47 @@ fn forward_rules(b: &mut Builder, ctx: &Ctx, invalid_drop: bool, invalid_nfacct:
     let mark = ctx.settings.masquerade_mark();
     let filter = TableName::Filter;
     if invalid_drop {
-        let mut m = vec![Match::Conntrack { negated: false, states: "INVALID".into() }];
+        let mut m = vec![Match::Conntrack {
+            negated: false,
+            states: "INVALID".into(),
+        }];
         if invalid_nfacct {
-            m.push(Match::Nfacct { name: "ct_state_invalid_dropped_pkts".into() });
+            m.push(Match::Nfacct {
+                name: "ct_state_invalid_dropped_pkts".into(),
+            });
         }
-        b.rule(filter, "KUBE-FORWARD", m, Some(Target::Drop), ctx.kube_proxy("conntrack"));
+        b.rule(
+            filter,
+            "KUBE-FORWARD",
+            m,
+            Some(Target::Drop),
+            ctx.kube_proxy("conntrack"),
+        );
     }
     b.rule(
         filter,
         "KUBE-FORWARD",
-        vec![builder::comment("kubernetes forwarding rules"), Match::Mark { negated: false, value: mark, mask: mark }],
+        vec![
+            builder::comment("kubernetes forwarding rules"),
+            Match::Mark {
+                negated: false,
+                value: mark,
+                mask: mark,
+            },
+        ],
         Some(Target::Accept),
         ctx.kube_proxy("iptables.masqueradeBit"),
     );
     b.rule(
         filter,
         "KUBE-FORWARD",
-        vec![builder::comment("kubernetes forwarding conntrack rule"), Match::Conntrack { negated: false, states: "RELATED,ESTABLISHED".into() }],
+        vec![
+            builder::comment("kubernetes forwarding conntrack rule"),
+            Match::Conntrack {
+                negated: false,
+                states: "RELATED,ESTABLISHED".into(),
+            },
+        ],
         Some(Target::Accept),
         ctx.kube_proxy("conntrack"),
     );
@@ -220,7 +380,10 @@ pub fn build(cluster: &Cluster) -> Result<Dataplane, String> {
 /// sync: each name is computed once).
 pub(crate) fn sep_names(sp: &ServicePort) -> Vec<String> {
     let spn = sp.spn();
-    sp.endpoints.iter().map(|e| crate::proxy::names::sep_chain(&spn, sp.protocol.lower(), &e.key())).collect()
+    sp.endpoints
+        .iter()
+        .map(|e| crate::proxy::names::sep_chain(&spn, sp.protocol.lower(), &e.key()))
+        .collect()
 }
 
 /// The `127.0.0.0/8` prefix, which several fixed rules use.

@@ -99,47 +99,104 @@ pub struct Rule {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "match", rename_all = "kebab-case")]
 pub enum Match {
-    Comment { text: String },
+    Comment {
+        text: String,
+    },
     /// `-m tcp -p tcp`: the protocol and its match module.
-    Protocol { protocol: Protocol },
-    Source { negated: bool, cidr: Cidr },
-    Destination { negated: bool, cidr: Cidr },
+    Protocol {
+        protocol: Protocol,
+    },
+    Source {
+        negated: bool,
+        cidr: Cidr,
+    },
+    Destination {
+        negated: bool,
+        cidr: Cidr,
+    },
     /// `--dport N` of the protocol module.
-    DestinationPort { port: u16 },
-    InInterface { negated: bool, name: String },
-    AddrType { negated: bool, source: bool, kind: String },
-    Mark { negated: bool, value: u32, mask: u32 },
-    Conntrack { negated: bool, states: String },
+    DestinationPort {
+        port: u16,
+    },
+    InInterface {
+        negated: bool,
+        name: String,
+    },
+    AddrType {
+        negated: bool,
+        source: bool,
+        kind: String,
+    },
+    Mark {
+        negated: bool,
+        value: u32,
+        mask: u32,
+    },
+    Conntrack {
+        negated: bool,
+        states: String,
+    },
     /// `%0.10f` text, exactly as kube-proxy wrote it.
-    Statistic { probability: String },
-    RecentCheck { name: String, seconds: u32 },
-    RecentSet { name: String },
-    Nfacct { name: String },
+    Statistic {
+        probability: String,
+    },
+    RecentCheck {
+        name: String,
+        seconds: u32,
+    },
+    RecentSet {
+        name: String,
+    },
+    Nfacct {
+        name: String,
+    },
     PhysdevNotIn,
     /// `-p tcp` without the protocol's match module (IPVS mode's NodePort rules).
-    ProtocolOnly { protocol: Protocol },
+    ProtocolOnly {
+        protocol: Protocol,
+    },
     /// `-m set --match-set NAME dst,dst`.
-    Set { name: String, flags: String },
+    Set {
+        name: String,
+        flags: String,
+    },
     /// `-m ipvs --vaddr A --vproto P --vport N` (IPVS mode's KUBE-IPVS-OUT-FILTER).
-    Ipvs { vaddr: std::net::IpAddr, vproto: Protocol, vport: u16 },
+    Ipvs {
+        vaddr: std::net::IpAddr,
+        vproto: Protocol,
+        vport: u16,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "target", rename_all = "kebab-case")]
 pub enum Target {
-    Jump { chain: String },
+    Jump {
+        chain: String,
+    },
     Accept,
     Drop,
     Return,
     Reject,
-    Dnat { to: String },
-    Masquerade { random_fully: bool },
+    Dnat {
+        to: String,
+    },
+    Masquerade {
+        random_fully: bool,
+    },
     /// kube-proxy's `--or-mark`.
-    MarkOr { mark: u32 },
+    MarkOr {
+        mark: u32,
+    },
     /// kube-proxy's `--xor-mark`.
-    MarkXor { mark: u32 },
+    MarkXor {
+        mark: u32,
+    },
     /// `--set-xmark value/mask`, as old releases and kubelet write it.
-    MarkSet { value: u32, mask: u32 },
+    MarkSet {
+        value: u32,
+        mask: u32,
+    },
 }
 
 impl Target {
@@ -156,19 +213,36 @@ impl Target {
 #[serde(tag = "from", rename_all = "kebab-case")]
 pub enum Provenance {
     /// A rule every kube-proxy writes; shaped by its settings.
-    KubeProxy { setting: &'static str, config: ObjectRef },
+    KubeProxy {
+        setting: &'static str,
+        config: ObjectRef,
+    },
     /// Written by kubelet, not kube-proxy.
     Kubelet,
     /// A port of a Service: `field` is the Service field that made it.
-    ServicePort { service: ObjectRef, port_index: usize, field: &'static str },
+    ServicePort {
+        service: ObjectRef,
+        port_index: usize,
+        field: &'static str,
+    },
     /// One endpoint of a service port.
-    Endpoint { service: ObjectRef, port_index: usize, endpoint: String, slice: ObjectRef, pod: Option<ObjectRef> },
+    Endpoint {
+        service: ObjectRef,
+        port_index: usize,
+        endpoint: String,
+        slice: ObjectRef,
+        pod: Option<ObjectRef>,
+    },
 }
 
 impl Provenance {
     /// A port of a Service, made by `field`.
     pub fn service_port(sp: &crate::proxy::ServicePort, field: &'static str) -> Self {
-        Provenance::ServicePort { service: sp.service.clone(), port_index: sp.port_index, field }
+        Provenance::ServicePort {
+            service: sp.service.clone(),
+            port_index: sp.port_index,
+            field,
+        }
     }
 
     /// One endpoint of a service port.
@@ -187,11 +261,23 @@ impl Provenance {
         match self {
             Provenance::KubeProxy { setting, .. } => format!("kube-proxy itself ({setting})"),
             Provenance::Kubelet => "kubelet (kube-proxy only jumps to it)".to_string(),
-            Provenance::ServicePort { service, port_index, field } => {
+            Provenance::ServicePort {
+                service,
+                port_index,
+                field,
+            } => {
                 format!("{service}, spec.ports[{port_index}] ({field})")
             }
-            Provenance::Endpoint { service, port_index, endpoint, slice, pod } => {
-                let mut s = format!("{service}, spec.ports[{port_index}]: endpoint {endpoint} from {slice}");
+            Provenance::Endpoint {
+                service,
+                port_index,
+                endpoint,
+                slice,
+                pod,
+            } => {
+                let mut s = format!(
+                    "{service}, spec.ports[{port_index}]: endpoint {endpoint} from {slice}"
+                );
                 if let Some(pod) = pod {
                     s.push_str(&format!(" ({pod})"));
                 }
@@ -206,7 +292,12 @@ impl Provenance {
             Provenance::KubeProxy { config, .. } => vec![config],
             Provenance::Kubelet => vec![],
             Provenance::ServicePort { service, .. } => vec![service],
-            Provenance::Endpoint { service, slice, pod, .. } => {
+            Provenance::Endpoint {
+                service,
+                slice,
+                pod,
+                ..
+            } => {
                 let mut v = vec![service, slice];
                 v.extend(pod.iter());
                 v

@@ -22,7 +22,9 @@ pub struct Select<'a> {
 impl Select<'_> {
     fn tables<'d>(&self, dp: &'d Dataplane) -> impl Iterator<Item = &'d Table> + use<'d, '_> {
         let want = self.table;
-        dp.tables.iter().filter(move |t| want.is_none_or(|w| w == t.name))
+        dp.tables
+            .iter()
+            .filter(move |t| want.is_none_or(|w| w == t.name))
     }
 }
 
@@ -39,7 +41,10 @@ impl<'a> Line<'a> {
         Line { text, source: None }
     }
     fn of(text: String, source: &'a Provenance) -> Self {
-        Line { text, source: Some(source) }
+        Line {
+            text,
+            source: Some(source),
+        }
     }
 }
 
@@ -56,11 +61,19 @@ pub fn join(lines: &[Line]) -> String {
 // ---------------------------------------------------------------- restore (kube-proxy's text)
 
 fn quote_if_spaced(text: &str) -> String {
-    if text.contains(' ') { format!("\"{text}\"") } else { text.to_string() }
+    if text.contains(' ') {
+        format!("\"{text}\"")
+    } else {
+        text.to_string()
+    }
 }
 
 fn restore_addr(c: &Cidr, layout: Layout) -> String {
-    if c.is_host() && !c.prefix && !layout.host_suffix() { c.addr.to_string() } else { c.to_string() }
+    if c.is_host() && !c.prefix && !layout.host_suffix() {
+        c.addr.to_string()
+    } else {
+        c.to_string()
+    }
 }
 
 fn restore_match(m: &Match, layout: Layout) -> String {
@@ -68,23 +81,52 @@ fn restore_match(m: &Match, layout: Layout) -> String {
     match m {
         Match::Comment { text } => format!("-m comment --comment {}", quote_if_spaced(text)),
         Match::Protocol { protocol } => format!("-m {0} -p {0}", protocol.lower()),
-        Match::Source { negated, cidr } => format!("{}-s {}", not(*negated), restore_addr(cidr, layout)),
-        Match::Destination { negated, cidr } => format!("{}-d {}", not(*negated), restore_addr(cidr, layout)),
+        Match::Source { negated, cidr } => {
+            format!("{}-s {}", not(*negated), restore_addr(cidr, layout))
+        }
+        Match::Destination { negated, cidr } => {
+            format!("{}-d {}", not(*negated), restore_addr(cidr, layout))
+        }
         Match::DestinationPort { port } => format!("--dport {port}"),
         Match::InInterface { negated, name } => format!("{}-i {name}", not(*negated)),
-        Match::AddrType { negated, source, kind } => {
-            format!("-m addrtype {}--{}-type {kind}", not(*negated), if *source { "src" } else { "dst" })
+        Match::AddrType {
+            negated,
+            source,
+            kind,
+        } => {
+            format!(
+                "-m addrtype {}--{}-type {kind}",
+                not(*negated),
+                if *source { "src" } else { "dst" }
+            )
         }
-        Match::Mark { negated, value, mask } => format!("-m mark {}--mark {value:#010x}/{mask:#010x}", not(*negated)),
-        Match::Conntrack { negated, states } => format!("-m conntrack {}--ctstate {states}", not(*negated)),
-        Match::Statistic { probability } => format!("-m statistic --mode random --probability {probability}"),
-        Match::RecentCheck { name, seconds } => format!("-m recent --name {name} --rcheck --seconds {seconds} --reap"),
+        Match::Mark {
+            negated,
+            value,
+            mask,
+        } => format!("-m mark {}--mark {value:#010x}/{mask:#010x}", not(*negated)),
+        Match::Conntrack { negated, states } => {
+            format!("-m conntrack {}--ctstate {states}", not(*negated))
+        }
+        Match::Statistic { probability } => {
+            format!("-m statistic --mode random --probability {probability}")
+        }
+        Match::RecentCheck { name, seconds } => {
+            format!("-m recent --name {name} --rcheck --seconds {seconds} --reap")
+        }
         Match::RecentSet { name } => format!("-m recent --name {name} --set"),
         Match::Nfacct { name } => format!("-m nfacct --nfacct-name {name}"),
         Match::PhysdevNotIn => "-m physdev ! --physdev-is-in".into(),
         Match::ProtocolOnly { protocol } => format!("-p {}", protocol.lower()),
         Match::Set { name, flags } => format!("-m set --match-set {name} {flags}"),
-        Match::Ipvs { vaddr, vproto, vport } => format!("-m ipvs --vaddr {vaddr} --vproto {} --vport {vport}", vproto.lower()),
+        Match::Ipvs {
+            vaddr,
+            vproto,
+            vport,
+        } => format!(
+            "-m ipvs --vaddr {vaddr} --vproto {} --vport {vport}",
+            vproto.lower()
+        ),
     }
 }
 
@@ -97,11 +139,17 @@ fn restore_target(t: &Target) -> String {
         Target::Reject => "-j REJECT".into(),
         Target::Dnat { to } => format!("-j DNAT --to-destination {to}"),
         Target::Masquerade { random_fully } => {
-            if *random_fully { "-j MASQUERADE --random-fully".into() } else { "-j MASQUERADE".into() }
+            if *random_fully {
+                "-j MASQUERADE --random-fully".into()
+            } else {
+                "-j MASQUERADE".into()
+            }
         }
         Target::MarkOr { mark } => format!("-j MARK --or-mark {mark:#010x}"),
         Target::MarkXor { mark } => format!("-j MARK --xor-mark {mark:#010x}"),
-        Target::MarkSet { value, mask } => format!("-j MARK --set-xmark {value:#010x}/{mask:#010x}"),
+        Target::MarkSet { value, mask } => {
+            format!("-j MARK --set-xmark {value:#010x}/{mask:#010x}")
+        }
     }
 }
 
@@ -120,7 +168,11 @@ pub fn restore_rule(chain: &str, r: &Rule, layout: Layout) -> String {
 pub fn restore_lines<'d>(dp: &'d Dataplane, layout: Layout, sel: Select) -> Vec<Line<'d>> {
     let mut out = Vec::new();
     for t in sel.tables(dp) {
-        let chains: Vec<&Chain> = t.chains.iter().filter(|c| c.kind == ChainKind::KubeProxy).collect();
+        let chains: Vec<&Chain> = t
+            .chains
+            .iter()
+            .filter(|c| c.kind == ChainKind::KubeProxy)
+            .collect();
         out.push(Line::plain(format!("*{}", t.name.as_str())));
         for c in &chains {
             for _ in 0..c.declarations {
@@ -150,7 +202,10 @@ pub fn restore(dp: &Dataplane, layout: Layout, sel: Select) -> String {
 /// `xtables_save_string`: bare when made only of `[A-Za-z0-9_-]`, else double-quoted with
 /// `"`, `\` and `'` escaped.
 pub fn save_string(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         s.to_string()
     } else {
         let mut q = String::from("\"");
@@ -188,7 +243,11 @@ fn dport_of(r: &Rule) -> Option<u16> {
 
 /// The `recent` match's default mask, printed by family.
 fn recent_mask(ipv6: bool) -> &'static str {
-    if ipv6 { "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" } else { "255.255.255.255" }
+    if ipv6 {
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+    } else {
+        "255.255.255.255"
+    }
 }
 
 fn save_part(m: &Match, r: &Rule, ipv6: bool) -> Part {
@@ -202,32 +261,62 @@ fn save_part(m: &Match, r: &Rule, ipv6: bool) -> Part {
         Match::Set { name, flags } => format!("-m set --match-set {name} {flags}"),
         // libxt_ipvs prints the address with its mask and the protocol by number (not observed:
         // this kernel has no IPVS).
-        Match::Ipvs { vaddr, vproto, vport } => {
+        Match::Ipvs {
+            vaddr,
+            vproto,
+            vport,
+        } => {
             let proto = match vproto {
                 crate::proxy::Protocol::Tcp => 6,
                 crate::proxy::Protocol::Udp => 17,
                 crate::proxy::Protocol::Sctp => 132,
                 crate::proxy::Protocol::Icmp => 1,
             };
-            format!("-m ipvs --vaddr {} --vproto {proto} --vport {vport}", Cidr::host(*vaddr).with_len())
+            format!(
+                "-m ipvs --vaddr {} --vproto {proto} --vport {vport}",
+                Cidr::host(*vaddr).with_len()
+            )
         }
         Match::Comment { text } => format!("-m comment --comment {}", save_string(text)),
         Match::Protocol { protocol } => match dport_of(r) {
             Some(p) => format!("-m {} --dport {p}", protocol.lower()),
             None => format!("-m {}", protocol.lower()),
         },
-        Match::AddrType { negated, source, kind } => {
-            format!("-m addrtype {}--{}-type {kind}", not(*negated), if *source { "src" } else { "dst" })
+        Match::AddrType {
+            negated,
+            source,
+            kind,
+        } => {
+            format!(
+                "-m addrtype {}--{}-type {kind}",
+                not(*negated),
+                if *source { "src" } else { "dst" }
+            )
         }
-        Match::Mark { negated, value, mask } => format!("-m mark {}--mark {value:#x}/{mask:#x}", not(*negated)),
-        Match::Conntrack { negated, states } => format!("-m conntrack {}--ctstate {states}", not(*negated)),
+        Match::Mark {
+            negated,
+            value,
+            mask,
+        } => format!("-m mark {}--mark {value:#x}/{mask:#x}", not(*negated)),
+        Match::Conntrack { negated, states } => {
+            format!("-m conntrack {}--ctstate {states}", not(*negated))
+        }
         Match::Statistic { probability } => {
-            format!("-m statistic --mode random --probability {}", kernel_probability(probability))
+            format!(
+                "-m statistic --mode random --probability {}",
+                kernel_probability(probability)
+            )
         }
         Match::RecentCheck { name, seconds } => {
-            format!("-m recent --rcheck --seconds {seconds} --reap --name {name} --mask {} --rsource", recent_mask(ipv6))
+            format!(
+                "-m recent --rcheck --seconds {seconds} --reap --name {name} --mask {} --rsource",
+                recent_mask(ipv6)
+            )
         }
-        Match::RecentSet { name } => format!("-m recent --set --name {name} --mask {} --rsource", recent_mask(ipv6)),
+        Match::RecentSet { name } => format!(
+            "-m recent --set --name {name} --mask {} --rsource",
+            recent_mask(ipv6)
+        ),
         // libxt_nfacct prints its name through xtables_save_string, which adds a space.
         Match::Nfacct { name } => format!("-m nfacct --nfacct-name  {}", save_string(name)),
         Match::PhysdevNotIn => "-m physdev ! --physdev-is-in".into(),
@@ -237,7 +326,14 @@ fn save_part(m: &Match, r: &Rule, ipv6: bool) -> Part {
 fn save_target(t: &Target, ipv6: bool) -> String {
     match t {
         Target::Reject => {
-            format!("-j REJECT --reject-with {}", if ipv6 { "icmp6-port-unreachable" } else { "icmp-port-unreachable" })
+            format!(
+                "-j REJECT --reject-with {}",
+                if ipv6 {
+                    "icmp6-port-unreachable"
+                } else {
+                    "icmp-port-unreachable"
+                }
+            )
         }
         Target::MarkOr { mark } => format!("-j MARK --set-xmark {mark:#x}/{mark:#x}"),
         Target::MarkXor { mark } => format!("-j MARK --set-xmark {mark:#x}/0x0"),
@@ -290,8 +386,15 @@ fn builtin_order(t: TableName) -> &'static [&'static str] {
 
 /// Chains in the order iptables (nf_tables) lists them: built-ins, then the rest sorted.
 fn listing_order(t: &Table) -> Vec<&Chain> {
-    let mut out: Vec<&Chain> = builtin_order(t.name).iter().filter_map(|n| t.chain(n)).collect();
-    let mut user: Vec<&Chain> = t.chains.iter().filter(|c| c.kind != ChainKind::BuiltIn).collect();
+    let mut out: Vec<&Chain> = builtin_order(t.name)
+        .iter()
+        .filter_map(|n| t.chain(n))
+        .collect();
+    let mut user: Vec<&Chain> = t
+        .chains
+        .iter()
+        .filter(|c| c.kind != ChainKind::BuiltIn)
+        .collect();
     user.sort_by(|a, b| a.name.cmp(&b.name));
     out.extend(user);
     out
@@ -307,8 +410,15 @@ pub fn save_lines<'d>(dp: &'d Dataplane, ipv6: bool, sel: Select) -> Vec<Line<'d
         let chains = listing_order(t);
         out.push(Line::plain(format!("*{}", t.name.as_str())));
         for c in &chains {
-            let policy = if c.kind == ChainKind::BuiltIn { "ACCEPT" } else { "-" };
-            out.push(Line::of(format!(":{} {policy} [0:0]", c.name), &c.provenance));
+            let policy = if c.kind == ChainKind::BuiltIn {
+                "ACCEPT"
+            } else {
+                "-"
+            };
+            out.push(Line::of(
+                format!(":{} {policy} [0:0]", c.name),
+                &c.provenance,
+            ));
         }
         for c in &chains {
             if sel.chain.is_some_and(|want| want != c.name) {
@@ -354,44 +464,72 @@ fn list_matches(r: &Rule, numeric: bool, ipv6: bool) -> String {
                     None => write!(s, " {p}").unwrap(),
                 }
             }
-            Match::AddrType { negated, source, kind } => write!(
+            Match::AddrType {
+                negated,
+                source,
+                kind,
+            } => write!(
                 s,
                 " ADDRTYPE match {}-type {}{kind}",
                 if *source { "src" } else { "dst" },
                 if *negated { "!" } else { "" }
             )
             .unwrap(),
-            Match::Mark { negated, value, mask } => {
-                write!(s, " mark match {}{value:#x}/{mask:#x}", if *negated { "! " } else { "" }).unwrap()
-            }
+            Match::Mark {
+                negated,
+                value,
+                mask,
+            } => write!(
+                s,
+                " mark match {}{value:#x}/{mask:#x}",
+                if *negated { "! " } else { "" }
+            )
+            .unwrap(),
             Match::Conntrack { negated, states } => {
                 write!(s, " {}ctstate {states}", if *negated { "! " } else { "" }).unwrap()
             }
-            Match::Statistic { probability } => {
-                write!(s, " statistic mode random probability {}", kernel_probability(probability)).unwrap()
-            }
+            Match::Statistic { probability } => write!(
+                s,
+                " statistic mode random probability {}",
+                kernel_probability(probability)
+            )
+            .unwrap(),
             Match::RecentCheck { name, seconds } => write!(
                 s,
                 " recent: CHECK seconds: {seconds} reap name: {name} side: source mask: {}",
                 recent_mask(ipv6)
             )
             .unwrap(),
-            Match::RecentSet { name } => {
-                write!(s, " recent: SET name: {name} side: source mask: {}", recent_mask(ipv6)).unwrap()
-            }
+            Match::RecentSet { name } => write!(
+                s,
+                " recent: SET name: {name} side: source mask: {}",
+                recent_mask(ipv6)
+            )
+            .unwrap(),
             Match::Nfacct { name } => write!(s, " nfacct-name  {}", save_string(name)).unwrap(),
             Match::PhysdevNotIn => s.push_str(" PHYSDEV match ! --physdev-is-in"),
             Match::Set { name, flags } => write!(s, " match-set {name} {flags}").unwrap(),
-            Match::Ipvs { vaddr, vproto, vport } => write!(s, " vaddr {vaddr} vproto {} vport {vport}", vproto.lower()).unwrap(),
+            Match::Ipvs {
+                vaddr,
+                vproto,
+                vport,
+            } => write!(s, " vaddr {vaddr} vproto {} vport {vport}", vproto.lower()).unwrap(),
             Match::ProtocolOnly { .. } => {}
-            Match::Source { .. } | Match::Destination { .. } | Match::InInterface { .. } | Match::DestinationPort { .. } => {}
+            Match::Source { .. }
+            | Match::Destination { .. }
+            | Match::InInterface { .. }
+            | Match::DestinationPort { .. } => {}
         }
     }
     if let Some(t) = &r.target {
         match t {
             Target::Dnat { to } => write!(s, " to:{to}").unwrap(),
             Target::Masquerade { random_fully: true } => s.push_str(" random-fully"),
-            Target::Reject => s.push_str(if ipv6 { " reject-with icmp6-port-unreachable" } else { " reject-with icmp-port-unreachable" }),
+            Target::Reject => s.push_str(if ipv6 {
+                " reject-with icmp6-port-unreachable"
+            } else {
+                " reject-with icmp-port-unreachable"
+            }),
             Target::MarkOr { mark } => write!(s, " MARK or {mark:#x}").unwrap(),
             Target::MarkXor { mark } => write!(s, " MARK xor {mark:#x}").unwrap(),
             Target::MarkSet { value, mask } => {
@@ -417,7 +555,9 @@ fn target_name(t: &Option<Target>) -> String {
         Some(Target::Reject) => "REJECT".into(),
         Some(Target::Dnat { .. }) => "DNAT".into(),
         Some(Target::Masquerade { .. }) => "MASQUERADE".into(),
-        Some(Target::MarkOr { .. } | Target::MarkXor { .. } | Target::MarkSet { .. }) => "MARK".into(),
+        Some(Target::MarkOr { .. } | Target::MarkXor { .. } | Target::MarkSet { .. }) => {
+            "MARK".into()
+        }
     }
 }
 
@@ -435,7 +575,11 @@ fn list_addr(r: &Rule, source: bool, numeric: bool, ipv6: bool) -> String {
             // host addresses would go through the resolver, which kpx leaves numeric.
             let name = if numeric { None } else { network_name(c.addr) };
             let addr = name.map_or_else(|| c.addr.to_string(), str::to_string);
-            let text = if c.is_host() { addr } else { format!("{addr}/{}", c.len) };
+            let text = if c.is_host() {
+                addr
+            } else {
+                format!("{addr}/{}", c.len)
+            };
             format!("{}{text}", if negated { "!" } else { " " })
         }
     }
@@ -480,7 +624,9 @@ fn list_rule(r: &Rule, counters: (u64, u64), o: ListOptions, ipv6: bool) -> Stri
             .matches
             .iter()
             .find_map(|m| match m {
-                Match::InInterface { negated, name } => Some(format!("{}{name}", if *negated { "!" } else { "" })),
+                Match::InInterface { negated, name } => {
+                    Some(format!("{}{name}", if *negated { "!" } else { "" }))
+                }
                 _ => None,
             })
             .unwrap_or_else(|| any.to_string());
@@ -495,14 +641,31 @@ fn list_rule(r: &Rule, counters: (u64, u64), o: ListOptions, ipv6: bool) -> Stri
 }
 
 /// `iptables -t TABLE -L [CHAIN] [-v] [-n]`. Counters are 0: nothing has flowed.
-pub fn list_lines<'d>(dp: &'d Dataplane, table: TableName, chain: Option<&str>, o: ListOptions, ipv6: bool) -> Result<Vec<Line<'d>>, String> {
-    let t = dp.table(table).ok_or_else(|| format!("no table {}", table.as_str()))?;
+pub fn list_lines<'d>(
+    dp: &'d Dataplane,
+    table: TableName,
+    chain: Option<&str>,
+    o: ListOptions,
+    ipv6: bool,
+) -> Result<Vec<Line<'d>>, String> {
+    let t = dp
+        .table(table)
+        .ok_or_else(|| format!("no table {}", table.as_str()))?;
     let chains: Vec<&Chain> = match chain {
-        Some(name) => vec![t.chain(name).ok_or_else(|| format!("iptables: No chain/target/match by that name. ({name} is not in the {} table)", table.as_str()))?],
+        Some(name) => vec![t.chain(name).ok_or_else(|| {
+            format!(
+                "iptables: No chain/target/match by that name. ({name} is not in the {} table)",
+                table.as_str()
+            )
+        })?],
         None => listing_order(t),
     };
     let refs = |name: &str| -> usize {
-        t.chains.iter().flat_map(|c| c.rules.iter()).filter(|r| r.target.as_ref().and_then(Target::jump_chain) == Some(name)).count()
+        t.chains
+            .iter()
+            .flat_map(|c| c.rules.iter())
+            .filter(|r| r.target.as_ref().and_then(Target::jump_chain) == Some(name))
+            .count()
     };
     let mut out = Vec::new();
     for (i, c) in chains.into_iter().enumerate() {
@@ -510,7 +673,9 @@ pub fn list_lines<'d>(dp: &'d Dataplane, table: TableName, chain: Option<&str>, 
             out.push(Line::plain(String::new()));
         }
         let head = match (c.kind, o.verbose) {
-            (ChainKind::BuiltIn, true) => format!("Chain {} (policy ACCEPT 0 packets, 0 bytes)", c.name),
+            (ChainKind::BuiltIn, true) => {
+                format!("Chain {} (policy ACCEPT 0 packets, 0 bytes)", c.name)
+            }
             (ChainKind::BuiltIn, false) => format!("Chain {} (policy ACCEPT)", c.name),
             _ => format!("Chain {} ({} references)", c.name, refs(&c.name)),
         };
@@ -527,6 +692,12 @@ pub fn list_lines<'d>(dp: &'d Dataplane, table: TableName, chain: Option<&str>, 
     Ok(out)
 }
 
-pub fn list(dp: &Dataplane, table: TableName, chain: Option<&str>, o: ListOptions, ipv6: bool) -> Result<String, String> {
+pub fn list(
+    dp: &Dataplane,
+    table: TableName,
+    chain: Option<&str>,
+    o: ListOptions,
+    ipv6: bool,
+) -> Result<String, String> {
     list_lines(dp, table, chain, o, ipv6).map(|l| join(&l))
 }

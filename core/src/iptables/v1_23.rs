@@ -6,13 +6,17 @@
 use super::builder::{comment, jump, Builder};
 use super::current::{endpoint_jumps, sep_chain};
 use super::model::*;
-use super::{builtin_chains, forward_rules, install_jumps, loopback_v4, masquerade_rules, Ctx, FILTER_JUMPS, NAT_JUMPS};
+use super::{
+    builtin_chains, forward_rules, install_jumps, loopback_v4, masquerade_rules, Ctx, FILTER_JUMPS,
+    NAT_JUMPS,
+};
 use crate::net::Cidr;
 use crate::proxy::{names, ServicePort};
 use ChainKind::*;
 use TableName::*;
 
-const NODEPORTS_TAIL: &str = "kubernetes service nodeports; NOTE: this must be the last rule in this chain";
+const NODEPORTS_TAIL: &str =
+    "kubernetes service nodeports; NOTE: this must be the last rule in this chain";
 /// kubelet's KUBE-MARK-DROP mark (bit 15).
 const DROP_MARK: u32 = 0x8000;
 
@@ -22,15 +26,34 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     let mut b = Builder::new();
 
     builtin_chains(&mut b, ctx);
-    for name in ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-NODEPORTS"] {
+    for name in [
+        "KUBE-SERVICES",
+        "KUBE-EXTERNAL-SERVICES",
+        "KUBE-FORWARD",
+        "KUBE-NODEPORTS",
+    ] {
         b.chain(Filter, name, KubeProxy, kp("base chains"));
     }
-    for name in ["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"] {
+    for name in [
+        "KUBE-SERVICES",
+        "KUBE-NODEPORTS",
+        "KUBE-POSTROUTING",
+        "KUBE-MARK-MASQ",
+    ] {
         b.chain(Nat, name, KubeProxy, kp("base chains"));
     }
     // kube-proxy only ensures KUBE-MARK-DROP exists; kubelet owns its rule.
     b.chain(Nat, "KUBE-MARK-DROP", Kubelet, Provenance::Kubelet);
-    b.rule(Nat, "KUBE-MARK-DROP", vec![], Some(Target::MarkSet { value: DROP_MARK, mask: DROP_MARK }), Provenance::Kubelet);
+    b.rule(
+        Nat,
+        "KUBE-MARK-DROP",
+        vec![],
+        Some(Target::MarkSet {
+            value: DROP_MARK,
+            mask: DROP_MARK,
+        }),
+        Provenance::Kubelet,
+    );
 
     install_jumps(&mut b, ctx, &[&FILTER_JUMPS[..], &NAT_JUMPS].concat());
     masquerade_rules(&mut b, ctx);
@@ -43,13 +66,32 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
         b.rule(
             Nat,
             "KUBE-SERVICES",
-            vec![comment(NODEPORTS_TAIL), Match::AddrType { negated: false, source: false, kind: "LOCAL".into() }],
+            vec![
+                comment(NODEPORTS_TAIL),
+                Match::AddrType {
+                    negated: false,
+                    source: false,
+                    kind: "LOCAL".into(),
+                },
+            ],
             jump("KUBE-NODEPORTS"),
             kp("nodePortAddresses"),
         );
     } else {
         for ip in s.node_port_ips() {
-            b.rule(Nat, "KUBE-SERVICES", vec![comment(NODEPORTS_TAIL), Match::Destination { negated: false, cidr: Cidr::host(ip) }], jump("KUBE-NODEPORTS"), kp("nodePortAddresses"));
+            b.rule(
+                Nat,
+                "KUBE-SERVICES",
+                vec![
+                    comment(NODEPORTS_TAIL),
+                    Match::Destination {
+                        negated: false,
+                        cidr: Cidr::host(ip),
+                    },
+                ],
+                jump("KUBE-NODEPORTS"),
+                kp("nodePortAddresses"),
+            );
         }
     }
 
@@ -75,10 +117,17 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
     let ready: Vec<usize> = (0..sp.endpoints.len())
         .filter(|&i| sp.endpoints[i].ready && (!itp_filter || sp.endpoints[i].is_local))
         .collect();
-    let local: Vec<usize> = ready.iter().copied().filter(|&i| sp.endpoints[i].is_local).collect();
+    let local: Vec<usize> = ready
+        .iter()
+        .copied()
+        .filter(|&i| sp.endpoints[i].is_local)
+        .collect();
     let seps = super::sep_names(sp);
     let has_endpoints = !ready.is_empty();
-    let dst = |ip| Match::Destination { negated: false, cidr: Cidr::host(ip) };
+    let dst = |ip| Match::Destination {
+        negated: false,
+        cidr: Cidr::host(ip),
+    };
     let dport = |port| Match::DestinationPort { port };
     let no_endpoints = format!("{spn} has no endpoints");
 
@@ -89,93 +138,260 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
         b.chain(Nat, &svc_chain, KubeProxy, prov("spec.ports"));
     }
     if sp.etp_local {
-        b.chain(Nat, &xlb_chain, KubeProxy, prov("spec.externalTrafficPolicy"));
+        b.chain(
+            Nat,
+            &xlb_chain,
+            KubeProxy,
+            prov("spec.externalTrafficPolicy"),
+        );
     }
     let external_target = if sp.etp_local { &xlb_chain } else { &svc_chain };
 
     // ClusterIP.
-    let cip = vec![comment(format!("{spn} cluster IP")), Match::Protocol { protocol: p }, dst(sp.cluster_ip), dport(sp.port)];
+    let cip = vec![
+        comment(format!("{spn} cluster IP")),
+        Match::Protocol { protocol: p },
+        dst(sp.cluster_ip),
+        dport(sp.port),
+    ];
     if has_endpoints {
         if s.masquerade_all {
-            b.rule(Nat, &svc_chain, cip.clone(), jump("KUBE-MARK-MASQ"), ctx.kube_proxy("iptables.masqueradeAll"));
+            b.rule(
+                Nat,
+                &svc_chain,
+                cip.clone(),
+                jump("KUBE-MARK-MASQ"),
+                ctx.kube_proxy("iptables.masqueradeAll"),
+            );
         } else if let Some(not_local) = ctx.if_not_local() {
             let mut m = cip.clone();
             m.push(not_local);
-            b.rule(Nat, &svc_chain, m, jump("KUBE-MARK-MASQ"), ctx.kube_proxy("clusterCIDR"));
+            b.rule(
+                Nat,
+                &svc_chain,
+                m,
+                jump("KUBE-MARK-MASQ"),
+                ctx.kube_proxy("clusterCIDR"),
+            );
         }
-        b.rule(Nat, "KUBE-SERVICES", cip, jump(svc_chain.as_str()), prov("spec.clusterIP"));
+        b.rule(
+            Nat,
+            "KUBE-SERVICES",
+            cip,
+            jump(svc_chain.as_str()),
+            prov("spec.clusterIP"),
+        );
     } else {
         let mut m = cip;
         m[0] = comment(no_endpoints.clone());
-        b.rule(Filter, "KUBE-SERVICES", m, Some(Target::Reject), prov("spec.clusterIP"));
+        b.rule(
+            Filter,
+            "KUBE-SERVICES",
+            m,
+            Some(Target::Reject),
+            prov("spec.clusterIP"),
+        );
     }
     // externalIPs.
     for ip in &sp.external_ips {
-        let args = vec![comment(format!("{spn} external IP")), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)];
+        let args = vec![
+            comment(format!("{spn} external IP")),
+            Match::Protocol { protocol: p },
+            dst(*ip),
+            dport(sp.port),
+        ];
         if has_endpoints {
             if !sp.etp_local {
                 let mut m = args.clone();
                 m.extend(ctx.if_not_local());
-                b.rule(Nat, &svc_chain, m, jump("KUBE-MARK-MASQ"), prov("spec.externalIPs"));
+                b.rule(
+                    Nat,
+                    &svc_chain,
+                    m,
+                    jump("KUBE-MARK-MASQ"),
+                    prov("spec.externalIPs"),
+                );
             }
-            b.rule(Nat, "KUBE-SERVICES", args, jump(external_target.as_str()), prov("spec.externalIPs"));
+            b.rule(
+                Nat,
+                "KUBE-SERVICES",
+                args,
+                jump(external_target.as_str()),
+                prov("spec.externalIPs"),
+            );
         } else {
             let mut m = args;
             m[0] = comment(no_endpoints.clone());
-            b.rule(Filter, "KUBE-EXTERNAL-SERVICES", m, Some(Target::Reject), prov("spec.externalIPs"));
+            b.rule(
+                Filter,
+                "KUBE-EXTERNAL-SERVICES",
+                m,
+                Some(Target::Reject),
+                prov("spec.externalIPs"),
+            );
         }
     }
     // LoadBalancer ingress IPs: every one goes through KUBE-FW-*.
     for (k, ip) in sp.lb_vips.iter().enumerate() {
-        let args = vec![comment(format!("{spn} loadbalancer IP")), Match::Protocol { protocol: p }, dst(*ip), dport(sp.port)];
+        let args = vec![
+            comment(format!("{spn} loadbalancer IP")),
+            Match::Protocol { protocol: p },
+            dst(*ip),
+            dport(sp.port),
+        ];
         if has_endpoints {
             // The chain line is written once per LoadBalancer IP.
             if k == 0 {
-                b.chain(Nat, &fw_chain, KubeProxy, prov("status.loadBalancer.ingress"));
+                b.chain(
+                    Nat,
+                    &fw_chain,
+                    KubeProxy,
+                    prov("status.loadBalancer.ingress"),
+                );
             } else {
                 b.redeclare(Nat, &fw_chain);
             }
-            b.rule(Nat, "KUBE-SERVICES", args, jump(fw_chain.as_str()), prov("status.loadBalancer.ingress"));
+            b.rule(
+                Nat,
+                "KUBE-SERVICES",
+                args,
+                jump(fw_chain.as_str()),
+                prov("status.loadBalancer.ingress"),
+            );
             let fw_comment = || comment(format!("{spn} loadbalancer IP"));
             if !sp.etp_local {
-                b.rule(Nat, &fw_chain, vec![fw_comment()], jump("KUBE-MARK-MASQ"), prov("status.loadBalancer.ingress"));
+                b.rule(
+                    Nat,
+                    &fw_chain,
+                    vec![fw_comment()],
+                    jump("KUBE-MARK-MASQ"),
+                    prov("status.loadBalancer.ingress"),
+                );
             }
             if sp.source_ranges.is_empty() {
-                b.rule(Nat, &fw_chain, vec![fw_comment()], jump(external_target.as_str()), prov("status.loadBalancer.ingress"));
+                b.rule(
+                    Nat,
+                    &fw_chain,
+                    vec![fw_comment()],
+                    jump(external_target.as_str()),
+                    prov("status.loadBalancer.ingress"),
+                );
             } else {
                 for range in &sp.source_ranges {
-                    b.rule(Nat, &fw_chain, vec![fw_comment(), Match::Source { negated: false, cidr: *range }], jump(external_target.as_str()), prov("spec.loadBalancerSourceRanges"));
+                    b.rule(
+                        Nat,
+                        &fw_chain,
+                        vec![
+                            fw_comment(),
+                            Match::Source {
+                                negated: false,
+                                cidr: *range,
+                            },
+                        ],
+                        jump(external_target.as_str()),
+                        prov("spec.loadBalancerSourceRanges"),
+                    );
                 }
-                if s.node_ip.is_some_and(|n| sp.source_ranges.iter().any(|r| r.contains(n))) {
-                    b.rule(Nat, &fw_chain, vec![fw_comment(), Match::Source { negated: false, cidr: Cidr::host(*ip) }], jump(external_target.as_str()), prov("spec.loadBalancerSourceRanges"));
+                if s.node_ip
+                    .is_some_and(|n| sp.source_ranges.iter().any(|r| r.contains(n)))
+                {
+                    b.rule(
+                        Nat,
+                        &fw_chain,
+                        vec![
+                            fw_comment(),
+                            Match::Source {
+                                negated: false,
+                                cidr: Cidr::host(*ip),
+                            },
+                        ],
+                        jump(external_target.as_str()),
+                        prov("spec.loadBalancerSourceRanges"),
+                    );
                 }
             }
-            b.rule(Nat, &fw_chain, vec![fw_comment()], jump("KUBE-MARK-DROP"), prov("status.loadBalancer.ingress"));
+            b.rule(
+                Nat,
+                &fw_chain,
+                vec![fw_comment()],
+                jump("KUBE-MARK-DROP"),
+                prov("status.loadBalancer.ingress"),
+            );
         } else {
             let mut m = args;
             m[0] = comment(no_endpoints.clone());
-            b.rule(Filter, "KUBE-EXTERNAL-SERVICES", m, Some(Target::Reject), prov("status.loadBalancer.ingress"));
+            b.rule(
+                Filter,
+                "KUBE-EXTERNAL-SERVICES",
+                m,
+                Some(Target::Reject),
+                prov("status.loadBalancer.ingress"),
+            );
         }
     }
     // NodePort.
     if sp.node_port != 0 && (s.node_ports_on_all_addresses() || !s.node_port_ips().is_empty()) {
-        let args = vec![comment(spn.clone()), Match::Protocol { protocol: p }, dport(sp.node_port)];
+        let args = vec![
+            comment(spn.clone()),
+            Match::Protocol { protocol: p },
+            dport(sp.node_port),
+        ];
         if has_endpoints {
             if !sp.etp_local {
-                b.rule(Nat, &svc_chain, args.clone(), jump("KUBE-MARK-MASQ"), prov("spec.ports.nodePort"));
-                b.rule(Nat, "KUBE-NODEPORTS", args, jump(svc_chain.as_str()), prov("spec.ports.nodePort"));
+                b.rule(
+                    Nat,
+                    &svc_chain,
+                    args.clone(),
+                    jump("KUBE-MARK-MASQ"),
+                    prov("spec.ports.nodePort"),
+                );
+                b.rule(
+                    Nat,
+                    "KUBE-NODEPORTS",
+                    args,
+                    jump(svc_chain.as_str()),
+                    prov("spec.ports.nodePort"),
+                );
             } else {
-                let lo = if s.ipv6 { Cidr::parse("::1/128").unwrap() } else { loopback_v4() };
+                let lo = if s.ipv6 {
+                    Cidr::parse("::1/128").unwrap()
+                } else {
+                    loopback_v4()
+                };
                 let mut m = args.clone();
-                m.push(Match::Source { negated: false, cidr: lo });
-                b.rule(Nat, "KUBE-NODEPORTS", m, jump("KUBE-MARK-MASQ"), prov("spec.externalTrafficPolicy"));
-                b.rule(Nat, "KUBE-NODEPORTS", args, jump(xlb_chain.as_str()), prov("spec.ports.nodePort"));
+                m.push(Match::Source {
+                    negated: false,
+                    cidr: lo,
+                });
+                b.rule(
+                    Nat,
+                    "KUBE-NODEPORTS",
+                    m,
+                    jump("KUBE-MARK-MASQ"),
+                    prov("spec.externalTrafficPolicy"),
+                );
+                b.rule(
+                    Nat,
+                    "KUBE-NODEPORTS",
+                    args,
+                    jump(xlb_chain.as_str()),
+                    prov("spec.ports.nodePort"),
+                );
             }
         } else {
             b.rule(
                 Filter,
                 "KUBE-EXTERNAL-SERVICES",
-                vec![comment(no_endpoints.clone()), Match::AddrType { negated: false, source: false, kind: "LOCAL".into() }, Match::Protocol { protocol: p }, dport(sp.node_port)],
+                vec![
+                    comment(no_endpoints.clone()),
+                    Match::AddrType {
+                        negated: false,
+                        source: false,
+                        kind: "LOCAL".into(),
+                    },
+                    Match::Protocol { protocol: p },
+                    dport(sp.node_port),
+                ],
                 Some(Target::Reject),
                 prov("spec.ports.nodePort"),
             );
@@ -185,7 +401,13 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
         b.rule(
             Filter,
             "KUBE-NODEPORTS",
-            vec![comment(format!("{spn} health check node port")), Match::Protocol { protocol: crate::proxy::Protocol::Tcp }, dport(sp.health_check_node_port)],
+            vec![
+                comment(format!("{spn} health check node port")),
+                Match::Protocol {
+                    protocol: crate::proxy::Protocol::Tcp,
+                },
+                dport(sp.health_check_node_port),
+            ],
             Some(Target::Accept),
             prov("spec.healthCheckNodePort"),
         );
@@ -198,13 +420,52 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
         return;
     }
     if let Some(local_match) = ctx.if_local() {
-        b.rule(Nat, &xlb_chain, vec![comment("Redirect pods trying to reach external loadbalancer VIP to clusterIP"), local_match], jump(svc_chain.as_str()), prov("spec.externalTrafficPolicy"));
+        b.rule(
+            Nat,
+            &xlb_chain,
+            vec![
+                comment("Redirect pods trying to reach external loadbalancer VIP to clusterIP"),
+                local_match,
+            ],
+            jump(svc_chain.as_str()),
+            prov("spec.externalTrafficPolicy"),
+        );
     }
-    let src_local = || Match::AddrType { negated: false, source: true, kind: "LOCAL".into() };
-    b.rule(Nat, &xlb_chain, vec![comment(format!("masquerade LOCAL traffic for {spn} LB IP")), src_local()], jump("KUBE-MARK-MASQ"), prov("spec.externalTrafficPolicy"));
-    b.rule(Nat, &xlb_chain, vec![comment(format!("route LOCAL traffic for {spn} LB IP to service chain")), src_local()], jump(svc_chain.as_str()), prov("spec.externalTrafficPolicy"));
+    let src_local = || Match::AddrType {
+        negated: false,
+        source: true,
+        kind: "LOCAL".into(),
+    };
+    b.rule(
+        Nat,
+        &xlb_chain,
+        vec![
+            comment(format!("masquerade LOCAL traffic for {spn} LB IP")),
+            src_local(),
+        ],
+        jump("KUBE-MARK-MASQ"),
+        prov("spec.externalTrafficPolicy"),
+    );
+    b.rule(
+        Nat,
+        &xlb_chain,
+        vec![
+            comment(format!(
+                "route LOCAL traffic for {spn} LB IP to service chain"
+            )),
+            src_local(),
+        ],
+        jump(svc_chain.as_str()),
+        prov("spec.externalTrafficPolicy"),
+    );
     if local.is_empty() {
-        b.rule(Nat, &xlb_chain, vec![comment(format!("{spn} has no local endpoints"))], jump("KUBE-MARK-DROP"), prov("spec.externalTrafficPolicy"));
+        b.rule(
+            Nat,
+            &xlb_chain,
+            vec![comment(format!("{spn} has no local endpoints"))],
+            jump("KUBE-MARK-DROP"),
+            prov("spec.externalTrafficPolicy"),
+        );
     } else {
         endpoint_jumps(b, ctx, sp, &xlb_chain, &local, &seps);
     }

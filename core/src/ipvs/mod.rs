@@ -72,23 +72,91 @@ pub struct SetEntry {
 
 /// kube-proxy's ipsets, in `ipsetInfo` order: (name, type, comment).
 pub const IPSETS: [(&str, &str, &str); 17] = [
-    ("KUBE-LOOP-BACK", "hash:ip,port,ip", "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose"),
-    ("KUBE-CLUSTER-IP", "hash:ip,port", "Kubernetes service cluster ip + port for masquerade purpose"),
-    ("KUBE-EXTERNAL-IP", "hash:ip,port", "Kubernetes service external ip + port for masquerade and filter purpose"),
-    ("KUBE-EXTERNAL-IP-LOCAL", "hash:ip,port", "Kubernetes service external ip + port with externalTrafficPolicy=local"),
-    ("KUBE-LOAD-BALANCER", "hash:ip,port", "Kubernetes service lb portal"),
-    ("KUBE-LOAD-BALANCER-LOCAL", "hash:ip,port", "Kubernetes service load balancer ip + port with externalTrafficPolicy=local"),
-    ("KUBE-LOAD-BALANCER-FW", "hash:ip,port", "Kubernetes service load balancer ip + port for load balancer with sourceRange"),
-    ("KUBE-LOAD-BALANCER-SOURCE-CIDR", "hash:ip,port,net", "Kubernetes service load balancer ip + port + source cidr for packet filter purpose"),
-    ("KUBE-LOAD-BALANCER-SOURCE-IP", "hash:ip,port,ip", "Kubernetes service load balancer ip + port + source IP for packet filter purpose"),
-    ("KUBE-NODE-PORT-TCP", "bitmap:port", "Kubernetes nodeport TCP port for masquerade purpose"),
-    ("KUBE-NODE-PORT-LOCAL-TCP", "bitmap:port", "Kubernetes nodeport TCP port with externalTrafficPolicy=local"),
-    ("KUBE-NODE-PORT-UDP", "bitmap:port", "Kubernetes nodeport UDP port for masquerade purpose"),
-    ("KUBE-NODE-PORT-LOCAL-UDP", "bitmap:port", "Kubernetes nodeport UDP port with externalTrafficPolicy=local"),
-    ("KUBE-NODE-PORT-SCTP-HASH", "hash:ip,port", "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'"),
-    ("KUBE-NODE-PORT-LOCAL-SCTP-HASH", "hash:ip,port", "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'"),
-    ("KUBE-HEALTH-CHECK-NODE-PORT", "bitmap:port", "Kubernetes health check node port"),
-    ("KUBE-IPVS-IPS", "hash:ip", "Addresses on the ipvs interface"),
+    (
+        "KUBE-LOOP-BACK",
+        "hash:ip,port,ip",
+        "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose",
+    ),
+    (
+        "KUBE-CLUSTER-IP",
+        "hash:ip,port",
+        "Kubernetes service cluster ip + port for masquerade purpose",
+    ),
+    (
+        "KUBE-EXTERNAL-IP",
+        "hash:ip,port",
+        "Kubernetes service external ip + port for masquerade and filter purpose",
+    ),
+    (
+        "KUBE-EXTERNAL-IP-LOCAL",
+        "hash:ip,port",
+        "Kubernetes service external ip + port with externalTrafficPolicy=local",
+    ),
+    (
+        "KUBE-LOAD-BALANCER",
+        "hash:ip,port",
+        "Kubernetes service lb portal",
+    ),
+    (
+        "KUBE-LOAD-BALANCER-LOCAL",
+        "hash:ip,port",
+        "Kubernetes service load balancer ip + port with externalTrafficPolicy=local",
+    ),
+    (
+        "KUBE-LOAD-BALANCER-FW",
+        "hash:ip,port",
+        "Kubernetes service load balancer ip + port for load balancer with sourceRange",
+    ),
+    (
+        "KUBE-LOAD-BALANCER-SOURCE-CIDR",
+        "hash:ip,port,net",
+        "Kubernetes service load balancer ip + port + source cidr for packet filter purpose",
+    ),
+    (
+        "KUBE-LOAD-BALANCER-SOURCE-IP",
+        "hash:ip,port,ip",
+        "Kubernetes service load balancer ip + port + source IP for packet filter purpose",
+    ),
+    (
+        "KUBE-NODE-PORT-TCP",
+        "bitmap:port",
+        "Kubernetes nodeport TCP port for masquerade purpose",
+    ),
+    (
+        "KUBE-NODE-PORT-LOCAL-TCP",
+        "bitmap:port",
+        "Kubernetes nodeport TCP port with externalTrafficPolicy=local",
+    ),
+    (
+        "KUBE-NODE-PORT-UDP",
+        "bitmap:port",
+        "Kubernetes nodeport UDP port for masquerade purpose",
+    ),
+    (
+        "KUBE-NODE-PORT-LOCAL-UDP",
+        "bitmap:port",
+        "Kubernetes nodeport UDP port with externalTrafficPolicy=local",
+    ),
+    (
+        "KUBE-NODE-PORT-SCTP-HASH",
+        "hash:ip,port",
+        "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'",
+    ),
+    (
+        "KUBE-NODE-PORT-LOCAL-SCTP-HASH",
+        "hash:ip,port",
+        "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'",
+    ),
+    (
+        "KUBE-HEALTH-CHECK-NODE-PORT",
+        "bitmap:port",
+        "Kubernetes health check node port",
+    ),
+    (
+        "KUBE-IPVS-IPS",
+        "hash:ip",
+        "Addresses on the ipvs interface",
+    ),
 ];
 
 /// The set's name for the proxier's family: `KUBE-6-…`, cut to 31 characters, for IPv6.
@@ -116,7 +184,10 @@ struct Sets(Vec<IpSet>, std::collections::HashSet<(usize, String)>);
 
 impl Sets {
     fn add(&mut self, base: &str, text: String, provenance: Provenance) {
-        let i = IPSETS.iter().position(|(n, _, _)| *n == base).unwrap_or_else(|| panic!("no ipset {base}"));
+        let i = IPSETS
+            .iter()
+            .position(|(n, _, _)| *n == base)
+            .unwrap_or_else(|| panic!("no ipset {base}"));
         if self.1.insert((i, text.clone())) {
             self.0[i].entries.push(SetEntry { text, provenance });
         }
@@ -127,7 +198,18 @@ impl Sets {
 pub fn build(cluster: &Cluster) -> Ipvs {
     let s = &cluster.settings;
     let ipv6 = s.ipv6;
-    let mut sets = Sets(IPSETS.iter().map(|(n, k, c)| IpSet { name: set_name(n, ipv6), kind: k, comment: c, entries: vec![] }).collect(), Default::default());
+    let mut sets = Sets(
+        IPSETS
+            .iter()
+            .map(|(n, k, c)| IpSet {
+                name: set_name(n, ipv6),
+                kind: k,
+                comment: c,
+                entries: vec![],
+            })
+            .collect(),
+        Default::default(),
+    );
     let mut services = Vec::new();
     let mut bound: Vec<Bound> = Vec::new();
     let mut out_filters = Vec::new();
@@ -144,18 +226,35 @@ pub fn build(cluster: &Cluster) -> Ipvs {
         }
         v
     } else {
-        s.node_port_ips().into_iter().filter(|ip| !ip.is_loopback()).collect()
+        s.node_port_ips()
+            .into_iter()
+            .filter(|ip| !ip.is_loopback())
+            .collect()
     };
 
     for sp in service_ports(cluster) {
-        service_port(cluster, &sp, &node_ips, &mut sets, &mut services, &mut bound, &mut out_filters);
+        service_port(
+            cluster,
+            &sp,
+            &node_ips,
+            &mut sets,
+            &mut services,
+            &mut bound,
+            &mut out_filters,
+        );
     }
     bound.sort_by_key(|b| b.ip);
     for b in &bound {
         sets.add("KUBE-IPVS-IPS", b.ip.to_string(), b.provenance.clone());
     }
     let iptables = crate::iptables::ipvs_rules::build(cluster, &sets.0, &out_filters);
-    Ipvs { ipv6, bound, services, ipsets: sets.0, iptables }
+    Ipvs {
+        ipv6,
+        bound,
+        services,
+        ipsets: sets.0,
+        iptables,
+    }
 }
 
 fn service_port(
@@ -174,7 +273,11 @@ fn service_port(
     let c = categorize(sp, s);
     let internal: &[usize] = if sp.itp_local { &c.local } else { &c.cluster };
     // eTP Local without a local endpoint falls back to the cluster's (kubernetes#97081).
-    let external: &[usize] = if sp.etp_local && !c.local.is_empty() { &c.local } else { &c.cluster };
+    let external: &[usize] = if sp.etp_local && !c.local.is_empty() {
+        &c.local
+    } else {
+        &c.cluster
+    };
     let scheduler = s.ipvs_scheduler.clone();
     let mut flags = 0;
     if sp.affinity_timeout.is_some() {
@@ -189,10 +292,24 @@ fn service_port(
             .iter()
             .map(|&i| {
                 let e = &sp.endpoints[i];
-                RealServer { ip: e.ip, port: e.port, weight: 1, provenance: ep_prov(e) }
+                RealServer {
+                    ip: e.ip,
+                    port: e.port,
+                    weight: 1,
+                    provenance: ep_prov(e),
+                }
             })
             .collect();
-        services.push(VirtualServer { protocol: sp.protocol, ip, port, scheduler: scheduler.clone(), flags, timeout: sp.affinity_timeout.unwrap_or(0), reals, provenance });
+        services.push(VirtualServer {
+            protocol: sp.protocol,
+            ip,
+            port,
+            scheduler: scheduler.clone(),
+            flags,
+            timeout: sp.affinity_timeout.unwrap_or(0),
+            reals,
+            provenance,
+        });
     };
     let mut bind = |ip: IpAddr, provenance: Provenance| {
         if !bound.iter().any(|b| b.ip == ip) {
@@ -202,16 +319,32 @@ fn service_port(
 
     // Hairpin: every local endpoint, whatever its conditions.
     for e in sp.endpoints.iter().filter(|e| e.is_local) {
-        sets.add("KUBE-LOOP-BACK", format!("{},{p}:{},{}", e.ip, e.port, e.ip), ep_prov(e));
+        sets.add(
+            "KUBE-LOOP-BACK",
+            format!("{},{p}:{},{}", e.ip, e.port, e.ip),
+            ep_prov(e),
+        );
     }
     // ClusterIP.
-    sets.add("KUBE-CLUSTER-IP", format!("{},{p}:{}", sp.cluster_ip, sp.port), prov("spec.clusterIP"));
+    sets.add(
+        "KUBE-CLUSTER-IP",
+        format!("{},{p}:{}", sp.cluster_ip, sp.port),
+        prov("spec.clusterIP"),
+    );
     add_vs(sp.cluster_ip, sp.port, internal, prov("spec.clusterIP"));
     bind(sp.cluster_ip, prov("spec.clusterIP"));
     // externalIPs.
     for ip in &sp.external_ips {
-        let set = if sp.etp_local { "KUBE-EXTERNAL-IP-LOCAL" } else { "KUBE-EXTERNAL-IP" };
-        sets.add(set, format!("{ip},{p}:{}", sp.port), prov("spec.externalIPs"));
+        let set = if sp.etp_local {
+            "KUBE-EXTERNAL-IP-LOCAL"
+        } else {
+            "KUBE-EXTERNAL-IP"
+        };
+        sets.add(
+            set,
+            format!("{ip},{p}:{}", sp.port),
+            prov("spec.externalIPs"),
+        );
         add_vs(*ip, sp.port, external, prov("spec.externalIPs"));
         if !is_node_address(ip) {
             bind(*ip, prov("spec.externalIPs"));
@@ -220,19 +353,46 @@ fn service_port(
     // LoadBalancer ingress IPs.
     for ip in &sp.lb_vips {
         let entry = format!("{ip},{p}:{}", sp.port);
-        sets.add("KUBE-LOAD-BALANCER", entry.clone(), prov("status.loadBalancer.ingress"));
+        sets.add(
+            "KUBE-LOAD-BALANCER",
+            entry.clone(),
+            prov("status.loadBalancer.ingress"),
+        );
         if sp.etp_local {
-            sets.add("KUBE-LOAD-BALANCER-LOCAL", entry.clone(), prov("spec.externalTrafficPolicy"));
+            sets.add(
+                "KUBE-LOAD-BALANCER-LOCAL",
+                entry.clone(),
+                prov("spec.externalTrafficPolicy"),
+            );
         }
         if !sp.source_ranges.is_empty() {
-            sets.add("KUBE-LOAD-BALANCER-FW", entry.clone(), prov("spec.loadBalancerSourceRanges"));
+            sets.add(
+                "KUBE-LOAD-BALANCER-FW",
+                entry.clone(),
+                prov("spec.loadBalancerSourceRanges"),
+            );
             for r in &sp.source_ranges {
-                sets.add("KUBE-LOAD-BALANCER-SOURCE-CIDR", format!("{entry},{r}"), prov("spec.loadBalancerSourceRanges"));
+                sets.add(
+                    "KUBE-LOAD-BALANCER-SOURCE-CIDR",
+                    format!("{entry},{r}"),
+                    prov("spec.loadBalancerSourceRanges"),
+                );
             }
-            if s.node_ip.is_some_and(|n| sp.source_ranges.iter().any(|r| r.contains(n))) {
-                sets.add("KUBE-LOAD-BALANCER-SOURCE-IP", format!("{entry},{ip}"), prov("spec.loadBalancerSourceRanges"));
+            if s.node_ip
+                .is_some_and(|n| sp.source_ranges.iter().any(|r| r.contains(n)))
+            {
+                sets.add(
+                    "KUBE-LOAD-BALANCER-SOURCE-IP",
+                    format!("{entry},{ip}"),
+                    prov("spec.loadBalancerSourceRanges"),
+                );
             } else {
-                out_filters.push(OutFilter { ip: *ip, protocol: sp.protocol, port: sp.port, provenance: prov("spec.loadBalancerSourceRanges") });
+                out_filters.push(OutFilter {
+                    ip: *ip,
+                    protocol: sp.protocol,
+                    port: sp.port,
+                    provenance: prov("spec.loadBalancerSourceRanges"),
+                });
             }
         }
         add_vs(*ip, sp.port, external, prov("status.loadBalancer.ingress"));
@@ -245,16 +405,32 @@ fn service_port(
         match sp.protocol {
             Protocol::Tcp | Protocol::Udp => {
                 let up = sp.protocol.upper();
-                sets.add(&format!("KUBE-NODE-PORT-{up}"), sp.node_port.to_string(), prov("spec.ports.nodePort"));
+                sets.add(
+                    &format!("KUBE-NODE-PORT-{up}"),
+                    sp.node_port.to_string(),
+                    prov("spec.ports.nodePort"),
+                );
                 if sp.etp_local {
-                    sets.add(&format!("KUBE-NODE-PORT-LOCAL-{up}"), sp.node_port.to_string(), prov("spec.externalTrafficPolicy"));
+                    sets.add(
+                        &format!("KUBE-NODE-PORT-LOCAL-{up}"),
+                        sp.node_port.to_string(),
+                        prov("spec.externalTrafficPolicy"),
+                    );
                 }
             }
             Protocol::Sctp => {
                 for ip in node_ips {
-                    sets.add("KUBE-NODE-PORT-SCTP-HASH", format!("{ip},sctp:{}", sp.node_port), prov("spec.ports.nodePort"));
+                    sets.add(
+                        "KUBE-NODE-PORT-SCTP-HASH",
+                        format!("{ip},sctp:{}", sp.node_port),
+                        prov("spec.ports.nodePort"),
+                    );
                     if sp.etp_local {
-                        sets.add("KUBE-NODE-PORT-LOCAL-SCTP-HASH", format!("{ip},sctp:{}", sp.node_port), prov("spec.externalTrafficPolicy"));
+                        sets.add(
+                            "KUBE-NODE-PORT-LOCAL-SCTP-HASH",
+                            format!("{ip},sctp:{}", sp.node_port),
+                            prov("spec.externalTrafficPolicy"),
+                        );
                     }
                 }
             }
@@ -265,6 +441,10 @@ fn service_port(
         }
     }
     if sp.health_check_node_port != 0 {
-        sets.add("KUBE-HEALTH-CHECK-NODE-PORT", sp.health_check_node_port.to_string(), prov("spec.healthCheckNodePort"));
+        sets.add(
+            "KUBE-HEALTH-CHECK-NODE-PORT",
+            sp.health_check_node_port.to_string(),
+            prov("spec.healthCheckNodePort"),
+        );
     }
 }

@@ -40,7 +40,11 @@ fn addr_cmp(a: IpAddr, b: IpAddr) -> i64 {
     let words = |ip: IpAddr| -> Vec<u32> {
         match ip {
             IpAddr::V4(x) => vec![u32::from(x)],
-            IpAddr::V6(x) => x.octets().chunks(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            IpAddr::V6(x) => x
+                .octets()
+                .chunks(4)
+                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
         }
     };
     for (x, y) in words(a).iter().zip(words(b)) {
@@ -72,7 +76,11 @@ fn sched_flags(scheduler: &str, flags: u32) -> Option<String> {
         "mh" => &[(0x8, "mh-fallback"), (0x10, "mh-port")],
         _ => &[(0x8, "flag-1"), (0x10, "flag-2"), (0x20, "flag-3")],
     };
-    let set: Vec<&str> = names.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, n)| *n).collect();
+    let set: Vec<&str> = names
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, n)| *n)
+        .collect();
     (!set.is_empty()).then(|| set.join(","))
 }
 
@@ -84,11 +92,23 @@ pub fn ipvsadm_lines(ipvs: &Ipvs) -> Vec<Line<'_>> {
 
 /// `ipvsadm -Ln` with connection counts: `counts(virtual server, real server)` gives
 /// (ActiveConn, InActConn), e.g. from a simulation.
-pub fn ipvsadm_lines_with<'a>(ipvs: &'a Ipvs, counts: &dyn Fn(&str, &str) -> (u64, u64)) -> Vec<Line<'a>> {
+pub fn ipvsadm_lines_with<'a>(
+    ipvs: &'a Ipvs,
+    counts: &dyn Fn(&str, &str) -> (u64, u64),
+) -> Vec<Line<'a>> {
     let mut out = vec![
-        Line { text: "IP Virtual Server version 1.2.1 (size=4096)".into(), source: None },
-        Line { text: "Prot LocalAddress:Port Scheduler Flags".into(), source: None },
-        Line { text: "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn".into(), source: None },
+        Line {
+            text: "IP Virtual Server version 1.2.1 (size=4096)".into(),
+            source: None,
+        },
+        Line {
+            text: "Prot LocalAddress:Port Scheduler Flags".into(),
+            source: None,
+        },
+        Line {
+            text: "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn".into(),
+            source: None,
+        },
     ];
     let mut services: Vec<&VirtualServer> = ipvs.services.iter().collect();
     glibc_msort(&mut services, &|a, b| {
@@ -103,24 +123,43 @@ pub fn ipvsadm_lines_with<'a>(ipvs: &'a Ipvs, counts: &dyn Fn(&str, &str) -> (u6
         a.port as i64 - b.port as i64
     });
     for vs in services {
-        let mut line = format!("{:<4} {} {}", vs.protocol.upper(), addr_port(vs.ip, vs.port), vs.scheduler);
+        let mut line = format!(
+            "{:<4} {} {}",
+            vs.protocol.upper(),
+            addr_port(vs.ip, vs.port),
+            vs.scheduler
+        );
         if let Some(f) = sched_flags(&vs.scheduler, vs.flags) {
             line.push_str(&format!(" ({f})"));
         }
         if vs.flags & FLAG_PERSISTENT != 0 {
             line.push_str(&format!(" persistent {}", vs.timeout));
         }
-        out.push(Line { text: line, source: Some(&vs.provenance) });
+        out.push(Line {
+            text: line,
+            source: Some(&vs.provenance),
+        });
         let mut reals: Vec<&RealServer> = vs.reals.iter().collect();
         glibc_msort(&mut reals, &|a, b| {
             let r = addr_cmp(a.ip, b.ip);
-            if r != 0 { r } else { a.port as i64 - b.port as i64 }
+            if r != 0 {
+                r
+            } else {
+                a.port as i64 - b.port as i64
+            }
         });
         let vs_key = format!("{} {}", vs.protocol.upper(), addr_port(vs.ip, vs.port));
         for rs in reals {
             let (active, inactive) = counts(&vs_key, &addr_port(rs.ip, rs.port));
             out.push(Line {
-                text: format!("  -> {:<28} {:<7} {:<6} {:<10} {:<10}", addr_port(rs.ip, rs.port), "Masq", rs.weight, active, inactive),
+                text: format!(
+                    "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
+                    addr_port(rs.ip, rs.port),
+                    "Masq",
+                    rs.weight,
+                    active,
+                    inactive
+                ),
                 source: Some(&rs.provenance),
             });
         }
@@ -130,10 +169,21 @@ pub fn ipvsadm_lines_with<'a>(ipvs: &'a Ipvs, counts: &dyn Fn(&str, &str) -> (u6
 
 /// `ip addr show kube-ipvs0` (iproute2). The interface index and MAC are illustrative (the
 /// kernel picks them); addresses are sorted (the kernel keeps kube-proxy's random order).
-pub fn addr_lines<'a>(ipvs: &'a Ipvs, settings: &crate::cluster::settings::Settings) -> Vec<Line<'a>> {
+pub fn addr_lines<'a>(
+    ipvs: &'a Ipvs,
+    settings: &crate::cluster::settings::Settings,
+) -> Vec<Line<'a>> {
     let index = settings.interfaces.len() + 1;
     let h = crate::cluster::fnv1a(settings.node_name.as_bytes()).to_be_bytes();
-    let mac = format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", (h[0] & 0xfe) | 0x02, h[1], h[2], h[3], h[4], h[5]);
+    let mac = format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        (h[0] & 0xfe) | 0x02,
+        h[1],
+        h[2],
+        h[3],
+        h[4],
+        h[5]
+    );
     let mut out = vec![
         Line { text: format!("{index}: kube-ipvs0: <BROADCAST,NOARP> mtu 1500 qdisc noop state DOWN group default "), source: None },
         Line { text: format!("    link/ether {mac} brd ff:ff:ff:ff:ff:ff"), source: None },
@@ -143,8 +193,14 @@ pub fn addr_lines<'a>(ipvs: &'a Ipvs, settings: &crate::cluster::settings::Setti
             IpAddr::V4(a) => format!("    inet {a}/32 scope global kube-ipvs0"),
             IpAddr::V6(a) => format!("    inet6 {a}/128 scope global "),
         };
-        out.push(Line { text, source: Some(&b.provenance) });
-        out.push(Line { text: "       valid_lft forever preferred_lft forever".into(), source: None });
+        out.push(Line {
+            text,
+            source: Some(&b.provenance),
+        });
+        out.push(Line {
+            text: "       valid_lft forever preferred_lft forever".into(),
+            source: None,
+        });
     }
     out
 }
@@ -176,14 +232,21 @@ pub fn ipset_lines<'a>(ipvs: &'a Ipvs) -> Vec<Line<'a>> {
             .tables
             .iter()
             .flat_map(|t| t.chains.iter().flat_map(|c| c.rules.iter()))
-            .filter(|r| r.matches.iter().any(|m| matches!(m, Match::Set { name: n, .. } if n == name)))
+            .filter(|r| {
+                r.matches
+                    .iter()
+                    .any(|m| matches!(m, Match::Set { name: n, .. } if n == name))
+            })
             .count()
     };
     let family = if ipvs.ipv6 { "inet6" } else { "inet" };
     let mut out = Vec::new();
     for (i, set) in ipvs.ipsets.iter().enumerate() {
         if i > 0 {
-            out.push(Line { text: String::new(), source: None });
+            out.push(Line {
+                text: String::new(),
+                source: None,
+            });
         }
         let header = if set.kind == "bitmap:port" {
             "range 0-65535".to_string()
@@ -204,7 +267,10 @@ pub fn ipset_lines<'a>(ipvs: &'a Ipvs) -> Vec<Line<'a>> {
         let mut members: Vec<&SetEntry> = set.entries.iter().collect();
         members.sort_by(|a, b| member_order(&a.text, &b.text));
         for m in members {
-            out.push(Line { text: m.text.clone(), source: Some(&m.provenance) });
+            out.push(Line {
+                text: m.text.clone(),
+                source: Some(&m.provenance),
+            });
         }
     }
     out

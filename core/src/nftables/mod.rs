@@ -36,7 +36,11 @@ const JUMP_CHAINS: [(&str, &str, &str); 11] = [
     ("filter-output", "service-endpoints-check", "ct state new"),
     ("filter-forward", "cluster-ips-check", "ct state new"),
     ("filter-output", "cluster-ips-check", "ct state new"),
-    ("filter-prerouting-pre-dnat", "firewall-check", "ct state new"),
+    (
+        "filter-prerouting-pre-dnat",
+        "firewall-check",
+        "ct state new",
+    ),
     ("filter-output-pre-dnat", "firewall-check", "ct state new"),
     ("nat-output", "services", ""),
     ("nat-prerouting", "services", ""),
@@ -55,7 +59,10 @@ struct Builder<'a> {
 }
 
 fn kp(setting: &'static str) -> Provenance {
-    Provenance::KubeProxy { setting, config: proxy_config_ref() }
+    Provenance::KubeProxy {
+        setting,
+        config: proxy_config_ref(),
+    }
 }
 
 impl Builder<'_> {
@@ -65,30 +72,81 @@ impl Builder<'_> {
     }
     fn chain(&mut self, name: &str, comment: Option<&str>, provenance: Provenance) {
         if !self.chains.contains_key(name) {
-            self.push_chain(Chain { name: name.into(), base: None, comment: comment.map(Into::into), rules: vec![], provenance });
+            self.push_chain(Chain {
+                name: name.into(),
+                base: None,
+                comment: comment.map(Into::into),
+                rules: vec![],
+                provenance,
+            });
         }
     }
     fn rule(&mut self, chain: &str, text: String, provenance: Provenance) {
-        let i = *self.chains.get(chain).unwrap_or_else(|| panic!("no chain {chain}"));
+        let i = *self
+            .chains
+            .get(chain)
+            .unwrap_or_else(|| panic!("no chain {chain}"));
         self.t.chains[i].rules.push(Rule { text, provenance });
     }
-    fn set(&mut self, name: &str, comment: Option<&str>, flags: Option<&str>, timeout: Option<u32>, provenance: Provenance) {
-        let type_ = if self.s.ipv6 { "ipv6_addr" } else { "ipv4_addr" };
-        self.t.sets.push(Set { name: name.into(), type_: type_.into(), comment: comment.map(Into::into), flags: flags.map(Into::into), timeout, elements: vec![], provenance });
+    fn set(
+        &mut self,
+        name: &str,
+        comment: Option<&str>,
+        flags: Option<&str>,
+        timeout: Option<u32>,
+        provenance: Provenance,
+    ) {
+        let type_ = if self.s.ipv6 {
+            "ipv6_addr"
+        } else {
+            "ipv4_addr"
+        };
+        self.t.sets.push(Set {
+            name: name.into(),
+            type_: type_.into(),
+            comment: comment.map(Into::into),
+            flags: flags.map(Into::into),
+            timeout,
+            elements: vec![],
+            provenance,
+        });
     }
     fn set_element(&mut self, set: &str, key: String, provenance: Provenance) {
         let s = self.t.sets.iter_mut().find(|s| s.name == set).unwrap();
         // Adding an element twice (a ClusterIP with several ports) leaves one, as in nft.
         if self.seen.insert((set.to_string(), key.clone())) {
-            s.elements.push(Element { key, comment: None, value: String::new(), provenance });
+            s.elements.push(Element {
+                key,
+                comment: None,
+                value: String::new(),
+                provenance,
+            });
         }
     }
     fn map(&mut self, name: &str, key: &str, comment: &str) {
-        self.t.maps.push(Map { name: name.into(), type_: format!("{key} : verdict"), comment: Some(comment.into()), elements: vec![], provenance: kp("base objects") });
+        self.t.maps.push(Map {
+            name: name.into(),
+            type_: format!("{key} : verdict"),
+            comment: Some(comment.into()),
+            elements: vec![],
+            provenance: kp("base objects"),
+        });
     }
-    fn map_element(&mut self, map: &str, key: String, comment: Option<String>, value: String, provenance: Provenance) {
+    fn map_element(
+        &mut self,
+        map: &str,
+        key: String,
+        comment: Option<String>,
+        value: String,
+        provenance: Provenance,
+    ) {
         let m = self.t.maps.iter_mut().find(|m| m.name == map).unwrap();
-        m.elements.push(Element { key, comment, value, provenance });
+        m.elements.push(Element {
+            key,
+            comment,
+            value,
+            provenance,
+        });
     }
     fn mark(&self) -> String {
         format!("{:#010x}", self.s.masquerade_mark())
@@ -101,7 +159,14 @@ pub fn build(cluster: &Cluster) -> Table {
     let x = if s.ipv6 { "ip6" } else { "ip" };
     let addr = if s.ipv6 { "ipv6_addr" } else { "ipv4_addr" };
     let mut b = Builder {
-        t: Table { family: x, name: "kube-proxy", comment: "rules for kube-proxy", sets: vec![], maps: vec![], chains: vec![] },
+        t: Table {
+            family: x,
+            name: "kube-proxy",
+            comment: "rules for kube-proxy",
+            sets: vec![],
+            maps: vec![],
+            chains: vec![],
+        },
         chains: std::collections::HashMap::new(),
         seen: std::collections::HashSet::new(),
         s,
@@ -109,51 +174,162 @@ pub fn build(cluster: &Cluster) -> Table {
     };
 
     for (name, type_, hook, priority) in BASE_CHAINS {
-        b.push_chain(Chain { name: name.into(), base: Some(BaseChain { type_, hook, priority }), comment: None, rules: vec![], provenance: kp("base chains") });
+        b.push_chain(Chain {
+            name: name.into(),
+            base: Some(BaseChain {
+                type_,
+                hook,
+                priority,
+            }),
+            comment: None,
+            rules: vec![],
+            provenance: kp("base chains"),
+        });
     }
     for (from, to, extra) in JUMP_CHAINS {
         b.chain(to, None, kp("base chains"));
-        let text = if extra.is_empty() { format!("jump {to}") } else { format!("{extra} jump {to}") };
+        let text = if extra.is_empty() {
+            format!("jump {to}")
+        } else {
+            format!("{extra} jump {to}")
+        };
         b.rule(from, text, kp("jump chains"));
     }
-    for name in ["services", "cluster-ips-check", "masquerading", "mark-for-masquerade"] {
+    for name in [
+        "services",
+        "cluster-ips-check",
+        "masquerading",
+        "mark-for-masquerade",
+    ] {
         b.chain(name, None, kp("base chains"));
     }
     let mark = b.mark();
-    b.rule("mark-for-masquerade", format!("mark set mark or {mark}"), kp("nftables.masqueradeBit"));
-    b.rule("masquerading", format!("mark and {mark} == 0 return"), kp("nftables.masqueradeBit"));
-    b.rule("masquerading", format!("mark set mark xor {mark}"), kp("nftables.masqueradeBit"));
-    b.rule("masquerading", "masquerade fully-random".into(), kp("masquerade"));
+    b.rule(
+        "mark-for-masquerade",
+        format!("mark set mark or {mark}"),
+        kp("nftables.masqueradeBit"),
+    );
+    b.rule(
+        "masquerading",
+        format!("mark and {mark} == 0 return"),
+        kp("nftables.masqueradeBit"),
+    );
+    b.rule(
+        "masquerading",
+        format!("mark set mark xor {mark}"),
+        kp("nftables.masqueradeBit"),
+    );
+    b.rule(
+        "masquerading",
+        "masquerade fully-random".into(),
+        kp("masquerade"),
+    );
 
-    b.set("cluster-ips", Some("Active ClusterIPs"), None, None, kp("base objects"));
+    b.set(
+        "cluster-ips",
+        Some("Active ClusterIPs"),
+        None,
+        None,
+        kp("base objects"),
+    );
     let match_all = s.node_ports_on_all_addresses();
     if !match_all {
-        b.set("nodeport-ips", Some("IPs that accept NodePort traffic"), None, None, kp("nodePortAddresses"));
+        b.set(
+            "nodeport-ips",
+            Some("IPs that accept NodePort traffic"),
+            None,
+            None,
+            kp("nodePortAddresses"),
+        );
         for ip in s.node_port_ips() {
             b.set_element("nodeport-ips", ip.to_string(), kp("nodePortAddresses"));
         }
     }
     let svc_key = format!("{addr} . inet_proto . inet_service");
-    b.map("no-endpoint-services", &svc_key, "vmap to drop or reject packets to services with no endpoints");
-    b.map("no-endpoint-nodeports", "inet_proto . inet_service", "vmap to drop or reject packets to service nodeports with no endpoints");
-    b.chain("reject-chain", Some("helper for @no-endpoint-services / @no-endpoint-nodeports"), kp("base chains"));
+    b.map(
+        "no-endpoint-services",
+        &svc_key,
+        "vmap to drop or reject packets to services with no endpoints",
+    );
+    b.map(
+        "no-endpoint-nodeports",
+        "inet_proto . inet_service",
+        "vmap to drop or reject packets to service nodeports with no endpoints",
+    );
+    b.chain(
+        "reject-chain",
+        Some("helper for @no-endpoint-services / @no-endpoint-nodeports"),
+        kp("base chains"),
+    );
     b.rule("reject-chain", "reject".into(), kp("base chains"));
-    b.rule("service-endpoints-check", format!("{x} daddr . meta l4proto . th dport vmap @no-endpoint-services"), kp("base chains"));
+    b.rule(
+        "service-endpoints-check",
+        format!("{x} daddr . meta l4proto . th dport vmap @no-endpoint-services"),
+        kp("base chains"),
+    );
     let loopback = if s.ipv6 { "::1" } else { "127.0.0.0/8" };
-    let nodeport_dst = if match_all { format!("{x} daddr != {loopback}") } else { format!("{x} daddr @nodeport-ips") };
-    b.rule("nodeport-endpoints-check", format!("{nodeport_dst} meta l4proto . th dport vmap @no-endpoint-nodeports"), kp("nodePortAddresses"));
+    let nodeport_dst = if match_all {
+        format!("{x} daddr != {loopback}")
+    } else {
+        format!("{x} daddr @nodeport-ips")
+    };
+    b.rule(
+        "nodeport-endpoints-check",
+        format!("{nodeport_dst} meta l4proto . th dport vmap @no-endpoint-nodeports"),
+        kp("nodePortAddresses"),
+    );
     b.rule("cluster-ips-check", format!("{x} daddr @cluster-ips reject comment \"Reject traffic to invalid ports of ClusterIPs\""), kp("base chains"));
-    let cidrs: Vec<String> = s.service_cidrs.iter().filter(|c| c.addr.is_ipv6() == s.ipv6).map(|c| c.to_string()).collect();
+    let cidrs: Vec<String> = s
+        .service_cidrs
+        .iter()
+        .filter(|c| c.addr.is_ipv6() == s.ipv6)
+        .map(|c| c.to_string())
+        .collect();
     if !cidrs.is_empty() {
-        b.rule("cluster-ips-check", format!("{x} daddr {{ {} }} drop comment \"Drop traffic to unallocated ClusterIPs\"", cidrs.join(", ")), kp("serviceCIDRs"));
+        b.rule(
+            "cluster-ips-check",
+            format!(
+                "{x} daddr {{ {} }} drop comment \"Drop traffic to unallocated ClusterIPs\"",
+                cidrs.join(", ")
+            ),
+            kp("serviceCIDRs"),
+        );
     }
-    b.map("firewall-ips", &svc_key, "destinations that are subject to LoadBalancerSourceRanges");
-    b.rule("firewall-check", format!("{x} daddr . meta l4proto . th dport vmap @firewall-ips"), kp("base chains"));
-    b.map("service-ips", &svc_key, "ClusterIP, ExternalIP and LoadBalancer IP traffic");
-    b.map("service-nodeports", "inet_proto . inet_service", "NodePort traffic");
-    b.rule("services", format!("{x} daddr . meta l4proto . th dport vmap @service-ips"), kp("base chains"));
-    let nodeport_dispatch = if match_all { format!("fib daddr type local {x} daddr != {loopback}") } else { format!("{x} daddr @nodeport-ips") };
-    b.rule("services", format!("{nodeport_dispatch} meta l4proto . th dport vmap @service-nodeports"), kp("nodePortAddresses"));
+    b.map(
+        "firewall-ips",
+        &svc_key,
+        "destinations that are subject to LoadBalancerSourceRanges",
+    );
+    b.rule(
+        "firewall-check",
+        format!("{x} daddr . meta l4proto . th dport vmap @firewall-ips"),
+        kp("base chains"),
+    );
+    b.map(
+        "service-ips",
+        &svc_key,
+        "ClusterIP, ExternalIP and LoadBalancer IP traffic",
+    );
+    b.map(
+        "service-nodeports",
+        "inet_proto . inet_service",
+        "NodePort traffic",
+    );
+    b.rule(
+        "services",
+        format!("{x} daddr . meta l4proto . th dport vmap @service-ips"),
+        kp("base chains"),
+    );
+    let nodeport_dispatch = if match_all {
+        format!("fib daddr type local {x} daddr != {loopback}")
+    } else {
+        format!("{x} daddr @nodeport-ips")
+    };
+    b.rule(
+        "services",
+        format!("{nodeport_dispatch} meta l4proto . th dport vmap @service-nodeports"),
+        kp("nodePortAddresses"),
+    );
 
     for sp in service_ports(cluster) {
         service_port(&mut b, &sp);
@@ -185,14 +361,41 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
     let ep_prov = |ep: &EndpointInfo| Provenance::endpoint(sp, ep);
     let c = categorize(sp, s);
     let plan = Plan::of(sp, &c);
-    let (has_endpoints, uses_cluster_chain, uses_local_chain) = (plan.has_endpoints, plan.uses_cluster_chain, plan.uses_local_chain);
+    let (has_endpoints, uses_cluster_chain, uses_local_chain) = (
+        plan.has_endpoints,
+        plan.uses_cluster_chain,
+        plan.uses_local_chain,
+    );
     let (has_internal, has_external) = (plan.has_internal_endpoints, plan.has_external_endpoints);
     let (uses_ext, uses_fw) = (plan.uses_external_chain, plan.uses_firewall_chain);
-    let internal_chain = if sp.itp_local { &local_chain } else { &svc_chain };
-    let external_policy_chain = if sp.etp_local { &local_chain } else { &svc_chain };
-    let verdict = |has: bool| if has_endpoints && !has { "drop".to_string() } else { "goto reject-chain".to_string() };
+    let internal_chain = if sp.itp_local {
+        &local_chain
+    } else {
+        &svc_chain
+    };
+    let external_policy_chain = if sp.etp_local {
+        &local_chain
+    } else {
+        &svc_chain
+    };
+    let verdict = |has: bool| {
+        if has_endpoints && !has {
+            "drop".to_string()
+        } else {
+            "goto reject-chain".to_string()
+        }
+    };
     let key = |ip: IpAddr, port: u16| format!("{ip} . {proto} . {port}");
-    let ep_base = |ep: &EndpointInfo| names::nft_endpoint_base(&sp.namespace, &sp.name, proto, &sp.port_name, ep.ip, ep.port);
+    let ep_base = |ep: &EndpointInfo| {
+        names::nft_endpoint_base(
+            &sp.namespace,
+            &sp.name,
+            proto,
+            &sp.port_name,
+            ep.ip,
+            ep.port,
+        )
+    };
 
     if uses_cluster_chain {
         b.chain(&svc_chain, None, prov("spec.ports"));
@@ -208,97 +411,234 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
     }
 
     // ClusterIP.
-    b.set_element("cluster-ips", sp.cluster_ip.to_string(), prov("spec.clusterIP"));
+    b.set_element(
+        "cluster-ips",
+        sp.cluster_ip.to_string(),
+        prov("spec.clusterIP"),
+    );
     if has_internal {
-        b.map_element("service-ips", key(sp.cluster_ip, sp.port), None, format!("goto {internal_chain}"), prov("spec.clusterIP"));
+        b.map_element(
+            "service-ips",
+            key(sp.cluster_ip, sp.port),
+            None,
+            format!("goto {internal_chain}"),
+            prov("spec.clusterIP"),
+        );
     } else {
-        b.map_element("no-endpoint-services", key(sp.cluster_ip, sp.port), Some(spn.clone()), verdict(has_internal), prov("spec.clusterIP"));
+        b.map_element(
+            "no-endpoint-services",
+            key(sp.cluster_ip, sp.port),
+            Some(spn.clone()),
+            verdict(has_internal),
+            prov("spec.clusterIP"),
+        );
     }
     // externalIPs and LoadBalancer IPs.
-    for (ips, field) in [(&sp.external_ips, "spec.externalIPs"), (&sp.lb_vips, "status.loadBalancer.ingress")] {
+    for (ips, field) in [
+        (&sp.external_ips, "spec.externalIPs"),
+        (&sp.lb_vips, "status.loadBalancer.ingress"),
+    ] {
         for ip in ips.iter() {
             if has_endpoints {
-                b.map_element("service-ips", key(*ip, sp.port), None, format!("goto {ext_chain}"), prov(field));
+                b.map_element(
+                    "service-ips",
+                    key(*ip, sp.port),
+                    None,
+                    format!("goto {ext_chain}"),
+                    prov(field),
+                );
             }
             if !has_external {
-                b.map_element("no-endpoint-services", key(*ip, sp.port), Some(spn.clone()), verdict(has_external), prov(field));
+                b.map_element(
+                    "no-endpoint-services",
+                    key(*ip, sp.port),
+                    Some(spn.clone()),
+                    verdict(has_external),
+                    prov(field),
+                );
             }
         }
     }
     if uses_fw {
         for ip in &sp.lb_vips {
-            b.map_element("firewall-ips", key(*ip, sp.port), None, format!("goto {fw_chain}"), prov("spec.loadBalancerSourceRanges"));
+            b.map_element(
+                "firewall-ips",
+                key(*ip, sp.port),
+                None,
+                format!("goto {fw_chain}"),
+                prov("spec.loadBalancerSourceRanges"),
+            );
         }
     }
     // NodePort.
     if sp.node_port != 0 {
         let np_key = format!("{proto} . {}", sp.node_port);
         if has_endpoints {
-            b.map_element("service-nodeports", np_key.clone(), None, format!("goto {ext_chain}"), prov("spec.ports.nodePort"));
+            b.map_element(
+                "service-nodeports",
+                np_key.clone(),
+                None,
+                format!("goto {ext_chain}"),
+                prov("spec.ports.nodePort"),
+            );
         }
         if !has_external {
-            b.map_element("no-endpoint-nodeports", np_key, Some(spn.clone()), verdict(has_external), prov("spec.ports.nodePort"));
+            b.map_element(
+                "no-endpoint-nodeports",
+                np_key,
+                Some(spn.clone()),
+                verdict(has_external),
+                prov("spec.ports.nodePort"),
+            );
         }
     }
 
     // Internal traffic: masquerade what is not from a pod.
     if has_internal {
         if s.masquerade_all {
-            b.rule(internal_chain, format!("{x} daddr {} jump mark-for-masquerade", sp.cluster_ip), Provenance::KubeProxy { setting: "nftables.masqueradeAll", config: proxy_config_ref() });
+            b.rule(
+                internal_chain,
+                format!("{x} daddr {} jump mark-for-masquerade", sp.cluster_ip),
+                Provenance::KubeProxy {
+                    setting: "nftables.masqueradeAll",
+                    config: proxy_config_ref(),
+                },
+            );
         } else if let Some(not_local) = detector(&s.detect_local, x, false) {
-            b.rule(internal_chain, format!("{x} daddr {} {not_local} jump mark-for-masquerade", sp.cluster_ip), Provenance::KubeProxy { setting: "clusterCIDR", config: proxy_config_ref() });
+            b.rule(
+                internal_chain,
+                format!(
+                    "{x} daddr {} {not_local} jump mark-for-masquerade",
+                    sp.cluster_ip
+                ),
+                Provenance::KubeProxy {
+                    setting: "clusterCIDR",
+                    config: proxy_config_ref(),
+                },
+            );
         }
     }
     // External traffic.
     if uses_ext {
         if !sp.etp_local {
-            b.rule(&ext_chain, "jump mark-for-masquerade".into(), prov("spec.externalTrafficPolicy"));
+            b.rule(
+                &ext_chain,
+                "jump mark-for-masquerade".into(),
+                prov("spec.externalTrafficPolicy"),
+            );
         } else {
             if let Some(local) = detector(&s.detect_local, x, true) {
-                b.rule(&ext_chain, format!("{local} goto {svc_chain} comment \"short-circuit pod traffic\""), prov("spec.externalTrafficPolicy"));
+                b.rule(
+                    &ext_chain,
+                    format!("{local} goto {svc_chain} comment \"short-circuit pod traffic\""),
+                    prov("spec.externalTrafficPolicy"),
+                );
             }
             b.rule(&ext_chain, "fib saddr type local jump mark-for-masquerade comment \"masquerade local traffic\"".into(), prov("spec.externalTrafficPolicy"));
-            b.rule(&ext_chain, format!("fib saddr type local goto {svc_chain} comment \"short-circuit local traffic\""), prov("spec.externalTrafficPolicy"));
+            b.rule(
+                &ext_chain,
+                format!(
+                    "fib saddr type local goto {svc_chain} comment \"short-circuit local traffic\""
+                ),
+                prov("spec.externalTrafficPolicy"),
+            );
         }
         if has_external {
-            b.rule(&ext_chain, format!("goto {external_policy_chain}"), prov("spec.externalTrafficPolicy"));
+            b.rule(
+                &ext_chain,
+                format!("goto {external_policy_chain}"),
+                prov("spec.externalTrafficPolicy"),
+            );
         }
     }
     // Source ranges.
     if uses_fw {
         let mut allowed: Vec<String> = sp.source_ranges.iter().map(Cidr::to_string).collect();
-        if s.node_ip.is_some_and(|n| sp.source_ranges.iter().any(|r| r.contains(n))) {
+        if s.node_ip
+            .is_some_and(|n| sp.source_ranges.iter().any(|r| r.contains(n)))
+        {
             allowed.extend(sp.lb_vips.iter().map(IpAddr::to_string));
         }
-        b.rule(&fw_chain, format!("{x} saddr != {{ {} }} drop", allowed.join(", ")), prov("spec.loadBalancerSourceRanges"));
+        b.rule(
+            &fw_chain,
+            format!("{x} saddr != {{ {} }} drop", allowed.join(", ")),
+            prov("spec.loadBalancerSourceRanges"),
+        );
     }
     // Load balancing.
     let affinity = |ep: &EndpointInfo| format!("affinity-{}", ep_base(ep));
-    for (used, chain) in [(uses_cluster_chain, &svc_chain), (uses_local_chain, &local_chain)] {
+    for (used, chain) in [
+        (uses_cluster_chain, &svc_chain),
+        (uses_local_chain, &local_chain),
+    ] {
         if !used {
             continue;
         }
-        let eps: Vec<&EndpointInfo> = (if chain == &svc_chain { &c.cluster } else { &c.local }).iter().map(|i| &sp.endpoints[*i]).collect();
+        let eps: Vec<&EndpointInfo> = (if chain == &svc_chain {
+            &c.cluster
+        } else {
+            &c.local
+        })
+        .iter()
+        .map(|i| &sp.endpoints[*i])
+        .collect();
         if sp.affinity_timeout.is_some() {
             for ep in &eps {
-                b.rule(chain, format!("{x} saddr @{} goto endpoint-{}", affinity(ep), ep_base(ep)), ep_prov(ep));
+                b.rule(
+                    chain,
+                    format!("{x} saddr @{} goto endpoint-{}", affinity(ep), ep_base(ep)),
+                    ep_prov(ep),
+                );
             }
         }
-        let targets: Vec<String> = eps.iter().enumerate().map(|(i, ep)| format!("{i} : goto endpoint-{}", ep_base(ep))).collect();
-        b.rule(chain, format!("numgen random mod {} vmap {{ {} }}", eps.len(), targets.join(" , ")), prov("endpoints"));
+        let targets: Vec<String> = eps
+            .iter()
+            .enumerate()
+            .map(|(i, ep)| format!("{i} : goto endpoint-{}", ep_base(ep)))
+            .collect();
+        b.rule(
+            chain,
+            format!(
+                "numgen random mod {} vmap {{ {} }}",
+                eps.len(),
+                targets.join(" , ")
+            ),
+            prov("endpoints"),
+        );
     }
     // Endpoint chains (and their affinity sets).
     for i in &c.all_reachable {
         let ep = &sp.endpoints[*i];
         let name = format!("endpoint-{}", ep_base(ep));
         if let Some(timeout) = sp.affinity_timeout {
-            b.set(&affinity(ep), None, Some("dynamic,timeout"), Some(timeout), ep_prov(ep));
+            b.set(
+                &affinity(ep),
+                None,
+                Some("dynamic,timeout"),
+                Some(timeout),
+                ep_prov(ep),
+            );
         }
         b.chain(&name, None, ep_prov(ep));
-        b.rule(&name, format!("{x} saddr {} jump mark-for-masquerade", ep.ip), ep_prov(ep));
+        b.rule(
+            &name,
+            format!("{x} saddr {} jump mark-for-masquerade", ep.ip),
+            ep_prov(ep),
+        );
         if sp.affinity_timeout.is_some() {
-            b.rule(&name, format!("update @{} {{ {x} saddr }}", affinity(ep)), ep_prov(ep));
+            b.rule(
+                &name,
+                format!("update @{} {{ {x} saddr }}", affinity(ep)),
+                ep_prov(ep),
+            );
         }
-        b.rule(&name, format!("meta l4proto {proto} dnat to {}", crate::net::join_host_port(ep.ip, ep.port)), ep_prov(ep));
+        b.rule(
+            &name,
+            format!(
+                "meta l4proto {proto} dnat to {}",
+                crate::net::join_host_port(ep.ip, ep.port)
+            ),
+            ep_prov(ep),
+        );
     }
 }

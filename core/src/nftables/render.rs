@@ -30,17 +30,26 @@ fn sorted<'a, T>(items: &'a [T], name: impl Fn(&T) -> &str) -> Vec<&'a T> {
 pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
     let p = format!("{} {}", t.family, t.name);
     let mut out = Vec::new();
-    out.push(Line { text: format!("add table {p} {{ comment {} ; }}", q(t.comment)), source: None });
+    out.push(Line {
+        text: format!("add table {p} {{ comment {} ; }}", q(t.comment)),
+        source: None,
+    });
     let chains = sorted(&t.chains, |c| &c.name);
     let sets = sorted(&t.sets, |s| &s.name);
     let maps = sorted(&t.maps, |m| &m.name);
     for c in &chains {
         let props = match (&c.base, &c.comment) {
-            (Some(b), _) => format!(" {{ type {} hook {} priority {} ; }}", b.type_, b.hook, b.priority),
+            (Some(b), _) => format!(
+                " {{ type {} hook {} priority {} ; }}",
+                b.type_, b.hook, b.priority
+            ),
             (None, Some(comment)) => format!(" {{ comment {} ; }}", q(comment)),
             (None, None) => String::new(),
         };
-        out.push(Line { text: format!("add chain {p} {}{props}", c.name), source: Some(&c.provenance) });
+        out.push(Line {
+            text: format!("add chain {p} {}{props}", c.name),
+            source: Some(&c.provenance),
+        });
     }
     for s in &sets {
         let mut props = format!("type {} ;", s.type_);
@@ -53,28 +62,43 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
         if let Some(c) = &s.comment {
             props.push_str(&format!(" comment {} ;", q(c)));
         }
-        out.push(Line { text: format!("add set {p} {} {{ {props} }}", s.name), source: Some(&s.provenance) });
+        out.push(Line {
+            text: format!("add set {p} {} {{ {props} }}", s.name),
+            source: Some(&s.provenance),
+        });
     }
     for m in &maps {
         let mut props = format!("type {} ;", m.type_);
         if let Some(c) = &m.comment {
             props.push_str(&format!(" comment {} ;", q(c)));
         }
-        out.push(Line { text: format!("add map {p} {} {{ {props} }}", m.name), source: Some(&m.provenance) });
+        out.push(Line {
+            text: format!("add map {p} {} {{ {props} }}", m.name),
+            source: Some(&m.provenance),
+        });
     }
     for c in &chains {
         for r in &c.rules {
-            out.push(Line { text: format!("add rule {p} {} {}", c.name, r.text), source: Some(&r.provenance) });
+            out.push(Line {
+                text: format!("add rule {p} {} {}", c.name, r.text),
+                source: Some(&r.provenance),
+            });
         }
     }
     for s in &sets {
         for e in &s.elements {
-            out.push(Line { text: format!("add element {p} {} {{ {} }}", s.name, element_text(e)), source: Some(&e.provenance) });
+            out.push(Line {
+                text: format!("add element {p} {} {{ {} }}", s.name, element_text(e)),
+                source: Some(&e.provenance),
+            });
         }
     }
     for m in &maps {
         for e in &m.elements {
-            out.push(Line { text: format!("add element {p} {} {{ {} }}", m.name, element_text(e)), source: Some(&e.provenance) });
+            out.push(Line {
+                text: format!("add element {p} {} {{ {} }}", m.name, element_text(e)),
+                source: Some(&e.provenance),
+            });
         }
     }
     out
@@ -93,11 +117,19 @@ pub fn creation_order_lines(t: &Table) -> Vec<Line<'_>> {
         _ => 4,
     };
     // Re-derive the creation order from the model rather than the sorted dump.
-    let created: Vec<&str> =
-        t.sets.iter().map(|s| s.name.as_str()).chain(t.maps.iter().map(|m| m.name.as_str())).chain(t.chains.iter().map(|c| c.name.as_str())).collect();
+    let created: Vec<&str> = t
+        .sets
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(t.maps.iter().map(|m| m.name.as_str()))
+        .chain(t.chains.iter().map(|c| c.name.as_str()))
+        .collect();
     let position = |l: &Line| {
         let name = l.text.split(' ').nth(4).unwrap_or("");
-        created.iter().position(|n| *n == name).unwrap_or(usize::MAX)
+        created
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or(usize::MAX)
     };
     all.sort_by_key(|l| (rank(l), position(l)));
     let mut out = vec![header];
@@ -109,7 +141,14 @@ pub fn creation_order_lines(t: &Table) -> Vec<Line<'_>> {
 
 /// nft's priority names (`prio2str`): within 10 of a standard priority that suits the hook.
 fn priority(hook: &str, prio: i32) -> String {
-    const STANDARD: [(&str, i32); 6] = [("raw", -300), ("mangle", -150), ("dstnat", -100), ("filter", 0), ("security", 50), ("srcnat", 100)];
+    const STANDARD: [(&str, i32); 6] = [
+        ("raw", -300),
+        ("mangle", -150),
+        ("dstnat", -100),
+        ("filter", 0),
+        ("security", 50),
+        ("srcnat", 100),
+    ];
     for (name, value) in STANDARD {
         if (prio - value).abs() <= 10 {
             let fits = match name {
@@ -139,17 +178,29 @@ fn duration(mut secs: u32) -> String {
             secs %= size;
         }
     }
-    if out.is_empty() { "0s".into() } else { out }
+    if out.is_empty() {
+        "0s".into()
+    } else {
+        out
+    }
 }
 
 /// How `nft list` re-spells kube-proxy's rule text.
 fn listed_rule(text: &str) -> String {
     let mut t = text.to_string();
     // Mark arithmetic is printed with `meta` and 32-bit hex.
-    let hex = |s: &str| u32::from_str_radix(s.trim_start_matches("0x"), 16).map(|v| format!("{v:#010x}")).unwrap_or_else(|_| s.to_string());
+    let hex = |s: &str| {
+        u32::from_str_radix(s.trim_start_matches("0x"), 16)
+            .map(|v| format!("{v:#010x}"))
+            .unwrap_or_else(|_| s.to_string())
+    };
     let words: Vec<&str> = t.split(' ').collect();
     if let ["mark", "set", "mark", op @ ("or" | "xor"), m] = words.as_slice() {
-        t = format!("meta mark set meta mark {} {}", if *op == "or" { "|" } else { "^" }, hex(m));
+        t = format!(
+            "meta mark set meta mark {} {}",
+            if *op == "or" { "|" } else { "^" },
+            hex(m)
+        );
     } else if let ["mark", "and", m, "==", "0", rest @ ..] = words.as_slice() {
         t = format!("meta mark & {} == 0x00000000 {}", hex(m), rest.join(" "));
     }
@@ -157,7 +208,9 @@ fn listed_rule(text: &str) -> String {
     let mut out = String::new();
     let mut rest = t.as_str();
     while let Some(open) = rest.find("{ ") {
-        let Some(close) = rest[open..].find(" }") else { break };
+        let Some(close) = rest[open..].find(" }") else {
+            break;
+        };
         let inner = &rest[open + 2..open + close];
         out.push_str(&rest[..open]);
         if !inner.contains(' ') && !inner.contains(',') {
@@ -210,73 +263,144 @@ fn elements_block(elements: &[Element], per_line: usize) -> Option<String> {
     sorted.sort_by_key(|e| element_order(&e.key));
     let texts: Vec<String> = sorted.iter().map(|e| element_text(e)).collect();
     let lines: Vec<String> = texts.chunks(per_line).map(|c| c.join(", ")).collect();
-    Some(format!("\t\telements = {{ {} }}", lines.join(",\n\t\t\t     ")))
+    Some(format!(
+        "\t\telements = {{ {} }}",
+        lines.join(",\n\t\t\t     ")
+    ))
 }
 
 /// `nft list table <family> kube-proxy` as nft 1.0.6 prints it: sets, then maps, then chains,
 /// each in kube-proxy's creation order; elements sorted as nft sorts them.
 pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
-    let mut out = vec![Line { text: format!("table {} {} {{", t.family, t.name), source: None }];
-    out.push(Line { text: format!("\tcomment {}", q(t.comment)), source: None });
+    let mut out = vec![Line {
+        text: format!("table {} {} {{", t.family, t.name),
+        source: None,
+    }];
+    out.push(Line {
+        text: format!("\tcomment {}", q(t.comment)),
+        source: None,
+    });
     let mut blocks: Vec<Vec<Line>> = Vec::new();
     for s in &t.sets {
-        let mut b = vec![Line { text: format!("\tset {} {{", s.name), source: Some(&s.provenance) }];
-        b.push(Line { text: format!("\t\ttype {}", s.type_), source: None });
+        let mut b = vec![Line {
+            text: format!("\tset {} {{", s.name),
+            source: Some(&s.provenance),
+        }];
+        b.push(Line {
+            text: format!("\t\ttype {}", s.type_),
+            source: None,
+        });
         if s.flags.as_deref().is_some_and(|f| f.contains("dynamic")) {
-            b.push(Line { text: "\t\tsize 65535".into(), source: None });
+            b.push(Line {
+                text: "\t\tsize 65535".into(),
+                source: None,
+            });
         }
         if let Some(f) = &s.flags {
-            b.push(Line { text: format!("\t\tflags {f}"), source: None });
+            b.push(Line {
+                text: format!("\t\tflags {f}"),
+                source: None,
+            });
         }
         if let Some(secs) = s.timeout {
-            b.push(Line { text: format!("\t\ttimeout {}", duration(secs)), source: None });
+            b.push(Line {
+                text: format!("\t\ttimeout {}", duration(secs)),
+                source: None,
+            });
         }
         if let Some(c) = &s.comment {
-            b.push(Line { text: format!("\t\tcomment {}", q(c)), source: None });
+            b.push(Line {
+                text: format!("\t\tcomment {}", q(c)),
+                source: None,
+            });
         }
         // nft puts two IPv4 addresses on a line, other types one (`calculate_delim`).
         let per_line = if s.type_ == "ipv4_addr" { 2 } else { 1 };
         if let Some(e) = elements_block(&s.elements, per_line) {
-            b.push(Line { text: e, source: None });
+            b.push(Line {
+                text: e,
+                source: None,
+            });
         }
-        b.push(Line { text: "\t}".into(), source: None });
+        b.push(Line {
+            text: "\t}".into(),
+            source: None,
+        });
         blocks.push(b);
     }
     for m in &t.maps {
-        let mut b = vec![Line { text: format!("\tmap {} {{", m.name), source: Some(&m.provenance) }];
-        b.push(Line { text: format!("\t\ttype {}", m.type_), source: None });
+        let mut b = vec![Line {
+            text: format!("\tmap {} {{", m.name),
+            source: Some(&m.provenance),
+        }];
+        b.push(Line {
+            text: format!("\t\ttype {}", m.type_),
+            source: None,
+        });
         if let Some(c) = &m.comment {
-            b.push(Line { text: format!("\t\tcomment {}", q(c)), source: None });
+            b.push(Line {
+                text: format!("\t\tcomment {}", q(c)),
+                source: None,
+            });
         }
         if let Some(e) = elements_block(&m.elements, 1) {
-            b.push(Line { text: e, source: None });
+            b.push(Line {
+                text: e,
+                source: None,
+            });
         }
-        b.push(Line { text: "\t}".into(), source: None });
+        b.push(Line {
+            text: "\t}".into(),
+            source: None,
+        });
         blocks.push(b);
     }
     for c in &t.chains {
-        let mut b = vec![Line { text: format!("\tchain {} {{", c.name), source: Some(&c.provenance) }];
+        let mut b = vec![Line {
+            text: format!("\tchain {} {{", c.name),
+            source: Some(&c.provenance),
+        }];
         if let Some(base) = &c.base {
             b.push(Line {
-                text: format!("\t\ttype {} hook {} priority {}; policy accept;", base.type_, base.hook, priority(base.hook, base.priority)),
+                text: format!(
+                    "\t\ttype {} hook {} priority {}; policy accept;",
+                    base.type_,
+                    base.hook,
+                    priority(base.hook, base.priority)
+                ),
                 source: None,
             });
         }
         if let Some(comment) = &c.comment {
-            b.push(Line { text: format!("\t\tcomment {}", q(comment)), source: None });
+            b.push(Line {
+                text: format!("\t\tcomment {}", q(comment)),
+                source: None,
+            });
         }
         for r in &c.rules {
-            b.push(Line { text: format!("\t\t{}", listed_rule(&r.text)), source: Some(&r.provenance) });
+            b.push(Line {
+                text: format!("\t\t{}", listed_rule(&r.text)),
+                source: Some(&r.provenance),
+            });
         }
-        b.push(Line { text: "\t}".into(), source: None });
+        b.push(Line {
+            text: "\t}".into(),
+            source: None,
+        });
         blocks.push(b);
     }
     for (i, b) in blocks.into_iter().enumerate() {
         if i > 0 {
-            out.push(Line { text: String::new(), source: None });
+            out.push(Line {
+                text: String::new(),
+                source: None,
+            });
         }
         out.extend(b);
     }
-    out.push(Line { text: "}".into(), source: None });
+    out.push(Line {
+        text: "}".into(),
+        source: None,
+    });
     out
 }

@@ -183,14 +183,19 @@ enum Topology {
 
 /// `CategorizeEndpoints` for the node of `settings` (its name and zone label).
 pub fn categorize(sp: &ServicePort, settings: &crate::cluster::settings::Settings) -> Categories {
-    let zone = settings.topology_labels.get("topology.kubernetes.io/zone").map(String::as_str);
+    let zone = settings
+        .topology_labels
+        .get("topology.kubernetes.io/zone")
+        .map(String::as_str);
     categorize_on(sp, &settings.node_name, zone)
 }
 
 pub fn categorize_on(sp: &ServicePort, node_name: &str, zone: Option<&str>) -> Categories {
     let eps = &sp.endpoints;
     let mut c = Categories::default();
-    let idx = |f: &dyn Fn(&EndpointInfo) -> bool| -> Vec<usize> { (0..eps.len()).filter(|i| f(&eps[*i])).collect() };
+    let idx = |f: &dyn Fn(&EndpointInfo) -> bool| -> Vec<usize> {
+        (0..eps.len()).filter(|i| f(&eps[*i])).collect()
+    };
 
     let mut topology = Topology::None;
     if sp.uses_cluster_endpoints() {
@@ -244,7 +249,8 @@ pub fn categorize_on(sp: &ServicePort, node_name: &str, zone: Option<&str>) -> C
 }
 
 fn topology_mode(eps: &[EndpointInfo], node_name: &str, zone: Option<&str>) -> Topology {
-    let (mut node_hit, mut all_node_hints, mut zone_hit, mut all_zone_hints) = (false, true, false, true);
+    let (mut node_hit, mut all_node_hints, mut zone_hit, mut all_zone_hints) =
+        (false, true, false, true);
     for e in eps.iter().filter(|e| e.ready) {
         if e.node_hints.is_empty() {
             all_node_hints = false;
@@ -273,16 +279,40 @@ pub fn service_ports(cluster: &Cluster) -> Vec<ServicePort> {
     // Slices by (namespace, kubernetes.io/service-name), as kube-proxy's slice cache keys them.
     let mut slices: HashMap<(&str, &str), Vec<&Item<EndpointSlice>>> = HashMap::new();
     // kube-proxy's informer also skips slices labelled service.kubernetes.io/headless.
-    let watched = |sl: &&Item<EndpointSlice>| sl.object.metadata.labels.as_ref().is_none_or(|l| !l.contains_key("service.kubernetes.io/headless"));
+    let watched = |sl: &&Item<EndpointSlice>| {
+        sl.object
+            .metadata
+            .labels
+            .as_ref()
+            .is_none_or(|l| !l.contains_key("service.kubernetes.io/headless"))
+    };
     for sl in cluster.slices.iter().filter(watched) {
-        if let Some(name) = sl.object.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")) {
-            slices.entry((sl.reference.namespace.as_str(), name.as_str())).or_default().push(sl);
+        if let Some(name) = sl
+            .object
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("kubernetes.io/service-name"))
+        {
+            slices
+                .entry((sl.reference.namespace.as_str(), name.as_str()))
+                .or_default()
+                .push(sl);
         }
     }
     let gates = FeatureGates::of(s.version);
     let mut out = Vec::new();
-    for svc in cluster.services.iter().filter(|s| handled_by_kube_proxy(&s.object)) {
-        let mine = slices.get(&(svc.reference.namespace.as_str(), svc.reference.name.as_str())).map_or(&[][..], Vec::as_slice);
+    for svc in cluster
+        .services
+        .iter()
+        .filter(|s| handled_by_kube_proxy(&s.object))
+    {
+        let mine = slices
+            .get(&(
+                svc.reference.namespace.as_str(),
+                svc.reference.name.as_str(),
+            ))
+            .map_or(&[][..], Vec::as_slice);
         out.extend(ports_of(svc, mine, s.ipv6, &s.node_name, gates));
     }
     out
@@ -293,7 +323,10 @@ pub const SERVICE_PROXY_NAME_LABEL: &str = "service.kubernetes.io/service-proxy-
 
 /// kube-proxy watches Services without `service.kubernetes.io/service-proxy-name`.
 pub fn handled_by_kube_proxy(svc: &Service) -> bool {
-    svc.metadata.labels.as_ref().is_none_or(|l| !l.contains_key(SERVICE_PROXY_NAME_LABEL))
+    svc.metadata
+        .labels
+        .as_ref()
+        .is_none_or(|l| !l.contains_key(SERVICE_PROXY_NAME_LABEL))
 }
 
 /// Feature gates whose default changes what kube-proxy programs, by release.
@@ -308,7 +341,10 @@ struct FeatureGates {
 impl FeatureGates {
     fn of(v: crate::cluster::settings::Version) -> Self {
         let at_least = |minor| v.major > 1 || (v.major == 1 && v.minor >= minor);
-        FeatureGates { lb_ip_mode: at_least(30), node_hints: at_least(34) }
+        FeatureGates {
+            lb_ip_mode: at_least(30),
+            node_hints: at_least(34),
+        }
     }
 }
 
@@ -316,8 +352,16 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
     crate::net::parse_ip(s)
 }
 
-fn ports_of(svc: &Item<Service>, slices: &[&Item<EndpointSlice>], ipv6: bool, node_name: &str, gates: FeatureGates) -> Vec<ServicePort> {
-    let Some(spec) = &svc.object.spec else { return vec![] };
+fn ports_of(
+    svc: &Item<Service>,
+    slices: &[&Item<EndpointSlice>],
+    ipv6: bool,
+    node_name: &str,
+    gates: FeatureGates,
+) -> Vec<ServicePort> {
+    let Some(spec) = &svc.object.spec else {
+        return vec![];
+    };
     let ty = spec.type_.as_deref().unwrap_or("ClusterIP");
     // proxyutil.ShouldSkipService: headless, ExternalName, no ClusterIP.
     if ty == "ExternalName" {
@@ -330,9 +374,17 @@ fn ports_of(svc: &Item<Service>, slices: &[&Item<EndpointSlice>], ipv6: bool, no
         .chain(spec.cluster_ip.iter())
         .filter_map(|s| parse_ip(s))
         .find(|ip| ip.is_ipv6() == ipv6);
-    let Some(cluster_ip) = cluster_ip else { return vec![] };
+    let Some(cluster_ip) = cluster_ip else {
+        return vec![];
+    };
     let fam = |ip: &IpAddr| ip.is_ipv6() == ipv6;
-    let external_ips: Vec<IpAddr> = spec.external_ips.iter().flatten().filter_map(|s| parse_ip(s)).filter(fam).collect();
+    let external_ips: Vec<IpAddr> = spec
+        .external_ips
+        .iter()
+        .flatten()
+        .filter_map(|s| parse_ip(s))
+        .filter(fam)
+        .collect();
     let lb_vips: Vec<IpAddr> = svc
         .object
         .status
@@ -363,11 +415,17 @@ fn ports_of(svc: &Item<Service>, slices: &[&Item<EndpointSlice>], ipv6: bool, no
     let external_type = is_lb || ty == "NodePort" || !external_ips.is_empty();
     let etp_local = external_type && spec.external_traffic_policy.as_deref() == Some("Local");
     let itp_local = spec.internal_traffic_policy.as_deref() == Some("Local");
-    let hc = if is_lb && etp_local { spec.health_check_node_port.unwrap_or(0).clamp(0, 65535) as u16 } else { 0 };
+    let hc = if is_lb && etp_local {
+        spec.health_check_node_port.unwrap_or(0).clamp(0, 65535) as u16
+    } else {
+        0
+    };
 
     let mut out = Vec::new();
     for (i, p) in spec.ports.iter().flatten().enumerate() {
-        let Some(protocol) = Protocol::parse(p.protocol.as_deref().unwrap_or("TCP")) else { continue };
+        let Some(protocol) = Protocol::parse(p.protocol.as_deref().unwrap_or("TCP")) else {
+            continue;
+        };
         let mut sp = ServicePort {
             service: svc.reference.clone(),
             namespace: svc.reference.namespace.clone(),
@@ -397,7 +455,13 @@ fn ports_of(svc: &Item<Service>, slices: &[&Item<EndpointSlice>], ipv6: bool, no
 /// The endpoint map entry of a service port: slices labelled for the Service, ports with the
 /// same name and protocol, first address of each endpoint; duplicates resolved as kube-proxy
 /// does; sorted by `ip:port` string.
-fn endpoints_for(sp: &ServicePort, slices: &[&Item<EndpointSlice>], ipv6: bool, node_name: &str, gates: FeatureGates) -> Vec<EndpointInfo> {
+fn endpoints_for(
+    sp: &ServicePort,
+    slices: &[&Item<EndpointSlice>],
+    ipv6: bool,
+    node_name: &str,
+    gates: FeatureGates,
+) -> Vec<EndpointInfo> {
     let want_type = if ipv6 { "IPv6" } else { "IPv4" };
     let mut map: BTreeMap<String, EndpointInfo> = BTreeMap::new();
     for sl in slices {
@@ -406,12 +470,24 @@ fn endpoints_for(sp: &ServicePort, slices: &[&Item<EndpointSlice>], ipv6: bool, 
             continue;
         }
         for p in o.ports.iter().flatten() {
-            let (Some(name), Some(port)) = (p.name.as_ref(), p.port) else { continue };
-            if port == 0 || *name != sp.port_name || p.protocol.as_deref().unwrap_or("TCP") != sp.protocol.upper() {
+            let (Some(name), Some(port)) = (p.name.as_ref(), p.port) else {
+                continue;
+            };
+            if port == 0
+                || *name != sp.port_name
+                || p.protocol.as_deref().unwrap_or("TCP") != sp.protocol.upper()
+            {
                 continue;
             }
             for e in &o.endpoints {
-                let Some(ip) = e.addresses.first().and_then(|a| parse_ip(a)).filter(|ip| ip.is_ipv6() == ipv6) else { continue };
+                let Some(ip) = e
+                    .addresses
+                    .first()
+                    .and_then(|a| parse_ip(a))
+                    .filter(|ip| ip.is_ipv6() == ipv6)
+                else {
+                    continue;
+                };
                 let cond = e.conditions.clone().unwrap_or_default();
                 let info = EndpointInfo {
                     ip,
@@ -421,15 +497,32 @@ fn endpoints_for(sp: &ServicePort, slices: &[&Item<EndpointSlice>], ipv6: bool, 
                     terminating: cond.terminating.unwrap_or(false),
                     is_local: e.node_name.as_deref() == Some(node_name),
                     node_name: e.node_name.clone(),
-                    zone_hints: e.hints.as_ref().and_then(|h| h.for_zones.as_ref()).into_iter().flatten().map(|z| z.name.clone()).collect(),
+                    zone_hints: e
+                        .hints
+                        .as_ref()
+                        .and_then(|h| h.for_zones.as_ref())
+                        .into_iter()
+                        .flatten()
+                        .map(|z| z.name.clone())
+                        .collect(),
                     node_hints: if gates.node_hints {
-                        e.hints.as_ref().and_then(|h| h.for_nodes.as_ref()).into_iter().flatten().map(|z| z.name.clone()).collect()
+                        e.hints
+                            .as_ref()
+                            .and_then(|h| h.for_nodes.as_ref())
+                            .into_iter()
+                            .flatten()
+                            .map(|z| z.name.clone())
+                            .collect()
                     } else {
                         Vec::new()
                     },
                     slice: sl.reference.clone(),
                     target: e.target_ref.as_ref().and_then(|t| {
-                        Some(ObjectRef::new(t.kind.as_deref().unwrap_or("Pod"), t.namespace.as_deref().unwrap_or(&sp.namespace), t.name.as_deref()?))
+                        Some(ObjectRef::new(
+                            t.kind.as_deref().unwrap_or("Pod"),
+                            t.namespace.as_deref().unwrap_or(&sp.namespace),
+                            t.name.as_deref()?,
+                        ))
                     }),
                 };
                 let key = info.key();

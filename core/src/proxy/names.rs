@@ -59,9 +59,18 @@ pub fn nft_service_port_base(namespace: &str, name: &str, proto: &str, port_name
 }
 
 /// `ns/svc/proto/portName__ip/port` (IPv6 `:` written as `.`), an endpoint's nftables name base.
-pub fn nft_endpoint_base(namespace: &str, name: &str, proto: &str, port_name: &str, ip: std::net::IpAddr, port: u16) -> String {
+pub fn nft_endpoint_base(
+    namespace: &str,
+    name: &str,
+    proto: &str,
+    port_name: &str,
+    ip: std::net::IpAddr,
+    port: u16,
+) -> String {
     let ip = ip.to_string().replace(':', ".");
-    nft_hash_and_truncate(&format!("{namespace}/{name}/{proto}/{port_name}__{ip}/{port}"))
+    nft_hash_and_truncate(&format!(
+        "{namespace}/{name}/{proto}/{port_name}__{ip}/{port}"
+    ))
 }
 
 #[cfg(test)]
@@ -73,16 +82,34 @@ mod tests {
     fn names_match_kube_proxy() {
         assert_eq!(port_proto_hash("ns1/svc1:p80", "tcp"), "XPGD46QRK7WJZT7O");
         assert_eq!(port_proto_hash("ns1/svc1", "tcp"), "AQI2S6QIMU7PVVRP");
-        assert_eq!(sep_chain("ns1/svc1:p80", "tcp", "10.180.0.1:80"), "KUBE-SEP-SXIVWICOYRO3J4NJ");
-        assert_eq!(svc_chain("default/nginx", "tcp"), "KUBE-SVC-2CMXP7HKUVJN7L6M");
-        assert_eq!(svc_chain("default/kubernetes:https", "tcp"), "KUBE-SVC-NPX46M4PTMTKRN6Y");
-        assert_eq!(svc_chain("kube-system/kube-dns:dns", "udp"), "KUBE-SVC-TCOU7JCQXEZGVUNU");
+        assert_eq!(
+            sep_chain("ns1/svc1:p80", "tcp", "10.180.0.1:80"),
+            "KUBE-SEP-SXIVWICOYRO3J4NJ"
+        );
+        assert_eq!(
+            svc_chain("default/nginx", "tcp"),
+            "KUBE-SVC-2CMXP7HKUVJN7L6M"
+        );
+        assert_eq!(
+            svc_chain("default/kubernetes:https", "tcp"),
+            "KUBE-SVC-NPX46M4PTMTKRN6Y"
+        );
+        assert_eq!(
+            svc_chain("kube-system/kube-dns:dns", "udp"),
+            "KUBE-SVC-TCOU7JCQXEZGVUNU"
+        );
     }
 
     #[test]
     fn nftables_names_match_kube_proxy() {
-        assert_eq!(nft_service_port_base("ns1", "svc1", "tcp", "p80"), "ULMVA6XW-ns1/svc1/tcp/p80");
+        assert_eq!(
+            nft_service_port_base("ns1", "svc1", "tcp", "p80"),
+            "ULMVA6XW-ns1/svc1/tcp/p80"
+        );
         let ip = "10.180.0.1".parse().unwrap();
-        assert_eq!(nft_endpoint_base("ns1", "svc1", "tcp", "p80", ip, 80), "5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80");
+        assert_eq!(
+            nft_endpoint_base("ns1", "svc1", "tcp", "p80", ip, 80),
+            "5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
+        );
     }
 }

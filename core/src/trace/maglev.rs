@@ -9,8 +9,12 @@ const HASH2: u64 = 2_654_446_892;
 
 /// `hsiphash(&v, 4, key)` on 64-bit kernels: SipHash-1-3 with k0 = k1 = `key`, low 32 bits.
 fn hsiphash(v: u32, key: u64) -> u32 {
-    let (mut v0, mut v1, mut v2, mut v3) =
-        (0x736f_6d65_7073_6575u64 ^ key, 0x646f_7261_6e64_6f6du64 ^ key, 0x6c79_6765_6e65_7261u64 ^ key, 0x7465_6462_7974_6573u64 ^ key);
+    let (mut v0, mut v1, mut v2, mut v3) = (
+        0x736f_6d65_7073_6575u64 ^ key,
+        0x646f_7261_6e64_6f6du64 ^ key,
+        0x6c79_6765_6e65_7261u64 ^ key,
+        0x7465_6462_7974_6573u64 ^ key,
+    );
     let b = (4u64 << 56) | v as u64;
     let round = |v0: &mut u64, v1: &mut u64, v2: &mut u64, v3: &mut u64| {
         *v0 = v0.wrapping_add(*v1);
@@ -42,7 +46,9 @@ fn hsiphash(v: u32, key: u64) -> u32 {
 fn hashkey(addr: std::net::IpAddr, port: u16, key: u64) -> u32 {
     let fold = match addr {
         std::net::IpAddr::V4(a) => u32::from(a),
-        std::net::IpAddr::V6(a) => a.octets().chunks(4).fold(0, |acc, c| acc ^ u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
+        std::net::IpAddr::V6(a) => a.octets().chunks(4).fold(0, |acc, c| {
+            acc ^ u32::from_be_bytes([c[0], c[1], c[2], c[3]])
+        }),
     };
     hsiphash((port as u32).wrapping_add(fold), key)
 }
@@ -97,12 +103,17 @@ mod tests {
         assert_eq!(hashkey(ip("10.0.0.1"), 80, HASH1), 0x439c_0cbe);
         assert_eq!(hashkey(ip("10.0.0.1"), 80, HASH2), 0x97b3_dc47);
         assert_eq!(hashkey(ip("10.0.0.2"), 80, HASH1), 0xa1cf_683b);
-        assert_eq!(hashkey(ip("192.168.1.10"), 0, HASH1) as usize % TABLE_SIZE, 3323);
+        assert_eq!(
+            hashkey(ip("192.168.1.10"), 0, HASH1) as usize % TABLE_SIZE,
+            3323
+        );
     }
 
     #[test]
     fn every_slot_is_filled_evenly() {
-        let reals: Vec<(std::net::IpAddr, u16)> = (1..=3).map(|i| (format!("10.0.0.{i}").parse().unwrap(), 80)).collect();
+        let reals: Vec<(std::net::IpAddr, u16)> = (1..=3)
+            .map(|i| (format!("10.0.0.{i}").parse().unwrap(), 80))
+            .collect();
         let t = table(&reals);
         assert!(t.iter().all(|&i| i < 3));
         for i in 0..3 {

@@ -40,7 +40,13 @@ pub struct Packet {
 
 impl std::fmt::Display for Packet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} -> {}", self.protocol.lower(), join_host_port(self.src, self.sport), join_host_port(self.dst, self.dport))?;
+        write!(
+            f,
+            "{} {} -> {}",
+            self.protocol.lower(),
+            join_host_port(self.src, self.sport),
+            join_host_port(self.dst, self.dport)
+        )?;
         if self.mark != 0 {
             write!(f, " mark {:#x}", self.mark)?;
         }
@@ -89,7 +95,10 @@ impl ConntrackEntry {
     pub fn line(&self) -> String {
         let split = |hp: &str| -> (String, String) {
             let (h, p) = hp.rsplit_once(':').unwrap();
-            (h.trim_start_matches('[').trim_end_matches(']').to_string(), p.to_string())
+            (
+                h.trim_start_matches('[').trim_end_matches(']').to_string(),
+                p.to_string(),
+            )
         };
         let (os, osp) = split(&self.original.0);
         let (od, odp) = split(&self.original.1);
@@ -159,7 +168,8 @@ impl State {
     /// The connection of this packet has closed: its conntrack entry goes (persistence
     /// templates and `recent` lists stay, as in the kernel until they time out).
     pub fn close(&mut self, p: &Packet) {
-        self.connections.remove(&(p.src, p.sport, p.dst, p.dport, p.protocol));
+        self.connections
+            .remove(&(p.src, p.sport, p.dst, p.dport, p.protocol));
     }
 }
 
@@ -177,7 +187,10 @@ pub struct Node<'a> {
 impl Node<'_> {
     /// A local address: on an interface, or (IPVS) bound to kube-ipvs0.
     fn is_local(&self, ip: IpAddr) -> bool {
-        self.settings.is_local_address(ip) || self.ipvs.is_some_and(|v| v.bound.iter().any(|b| b.ip == ip))
+        self.settings.is_local_address(ip)
+            || self
+                .ipvs
+                .is_some_and(|v| v.bound.iter().any(|b| b.ip == ip))
     }
 }
 
@@ -218,18 +231,51 @@ impl Walk<'_, '_> {
         let p = &self.packet;
         Ok(match m {
             Match::Comment { .. } | Match::Nfacct { .. } => (true, String::new()),
-            Match::Protocol { protocol } | Match::ProtocolOnly { protocol } => {
-                (p.protocol == *protocol, format!("protocol {} {} {}", p.protocol.lower(), if p.protocol == *protocol { "is" } else { "is not" }, protocol.lower()))
-            }
+            Match::Protocol { protocol } | Match::ProtocolOnly { protocol } => (
+                p.protocol == *protocol,
+                format!(
+                    "protocol {} {} {}",
+                    p.protocol.lower(),
+                    if p.protocol == *protocol {
+                        "is"
+                    } else {
+                        "is not"
+                    },
+                    protocol.lower()
+                ),
+            ),
             Match::Source { negated, cidr } => {
                 let inside = cidr.contains(p.src);
-                (inside != *negated, format!("source {} {} {}", p.src, if inside { "in" } else { "not in" }, cidr))
+                (
+                    inside != *negated,
+                    format!(
+                        "source {} {} {}",
+                        p.src,
+                        if inside { "in" } else { "not in" },
+                        cidr
+                    ),
+                )
             }
             Match::Destination { negated, cidr } => {
                 let inside = cidr.contains(p.dst);
-                (inside != *negated, format!("destination {} {} {}", p.dst, if inside { "in" } else { "not in" }, cidr))
+                (
+                    inside != *negated,
+                    format!(
+                        "destination {} {} {}",
+                        p.dst,
+                        if inside { "in" } else { "not in" },
+                        cidr
+                    ),
+                )
             }
-            Match::DestinationPort { port } => (p.dport == *port, format!("dport {} {} {port}", p.dport, if p.dport == *port { "=" } else { "!=" })),
+            Match::DestinationPort { port } => (
+                p.dport == *port,
+                format!(
+                    "dport {} {} {port}",
+                    p.dport,
+                    if p.dport == *port { "=" } else { "!=" }
+                ),
+            ),
             Match::InInterface { negated, name } => {
                 let iif = p.in_interface.clone().unwrap_or_default();
                 let hit = match name.strip_suffix('+') {
@@ -238,14 +284,36 @@ impl Walk<'_, '_> {
                 };
                 (hit != *negated, format!("in-interface {:?} vs {name}", iif))
             }
-            Match::AddrType { negated, source, kind } => {
+            Match::AddrType {
+                negated,
+                source,
+                kind,
+            } => {
                 let ip = if *source { p.src } else { p.dst };
                 let local = kind == "LOCAL" && self.node.is_local(ip);
-                (local != *negated, format!("{} {ip} is {}a local address", if *source { "source" } else { "destination" }, if local { "" } else { "not " }))
+                (
+                    local != *negated,
+                    format!(
+                        "{} {ip} is {}a local address",
+                        if *source { "source" } else { "destination" },
+                        if local { "" } else { "not " }
+                    ),
+                )
             }
-            Match::Mark { negated, value, mask } => {
+            Match::Mark {
+                negated,
+                value,
+                mask,
+            } => {
                 let hit = p.mark & mask == *value;
-                (hit != *negated, format!("mark {:#x} & {mask:#x} {} {value:#x}", p.mark, if hit { "==" } else { "!=" }))
+                (
+                    hit != *negated,
+                    format!(
+                        "mark {:#x} & {mask:#x} {} {value:#x}",
+                        p.mark,
+                        if hit { "==" } else { "!=" }
+                    ),
+                )
             }
             Match::Conntrack { negated, states } => {
                 let mut current = vec!["NEW"];
@@ -253,25 +321,64 @@ impl Walk<'_, '_> {
                     current.push("DNAT");
                 }
                 let hit = states.split(',').any(|st| current.contains(&st));
-                (hit != *negated, format!("ctstate {} vs {states}", current.join(",")))
+                (
+                    hit != *negated,
+                    format!("ctstate {} vs {states}", current.join(",")),
+                )
             }
             Match::Statistic { probability } => {
-                let pr: f64 = probability.parse().map_err(|_| format!("probability {probability}"))?;
+                let pr: f64 = probability
+                    .parse()
+                    .map_err(|_| format!("probability {probability}"))?;
                 let draw = self.rng.next_f64();
-                (draw < pr, format!("random {draw:.4} {} {probability}", if draw < pr { "<" } else { ">=" }))
+                (
+                    draw < pr,
+                    format!(
+                        "random {draw:.4} {} {probability}",
+                        if draw < pr { "<" } else { ">=" }
+                    ),
+                )
             }
             Match::RecentCheck { name, .. } => {
-                let seen = self.state.recent.get(name).is_some_and(|s| s.contains(&p.src));
-                (seen, format!("{} {} in recent list {name}", p.src, if seen { "is" } else { "is not" }))
+                let seen = self
+                    .state
+                    .recent
+                    .get(name)
+                    .is_some_and(|s| s.contains(&p.src));
+                (
+                    seen,
+                    format!(
+                        "{} {} in recent list {name}",
+                        p.src,
+                        if seen { "is" } else { "is not" }
+                    ),
+                )
             }
             Match::RecentSet { name } => {
-                self.state.recent.entry(name.clone()).or_default().insert(p.src);
+                self.state
+                    .recent
+                    .entry(name.clone())
+                    .or_default()
+                    .insert(p.src);
                 (true, format!("{} recorded in recent list {name}", p.src))
             }
-            Match::PhysdevNotIn => (!p.bridged, format!("{}arrived through a bridge port", if p.bridged { "" } else { "not " })),
+            Match::PhysdevNotIn => (
+                !p.bridged,
+                format!(
+                    "{}arrived through a bridge port",
+                    if p.bridged { "" } else { "not " }
+                ),
+            ),
             Match::Set { name, flags } => {
-                let ipvs = self.node.ipvs.ok_or_else(|| format!("--match-set {name} outside IPVS mode"))?;
-                let set = ipvs.ipsets.iter().find(|x| x.name == *name).ok_or_else(|| format!("no ipset {name}"))?;
+                let ipvs = self
+                    .node
+                    .ipvs
+                    .ok_or_else(|| format!("--match-set {name} outside IPVS mode"))?;
+                let set = ipvs
+                    .ipsets
+                    .iter()
+                    .find(|x| x.name == *name)
+                    .ok_or_else(|| format!("no ipset {name}"))?;
                 let pick = |dir: &str, i: usize| -> String {
                     match (dir, i) {
                         ("dst", 0) => p.dst.to_string(),
@@ -286,44 +393,112 @@ impl Walk<'_, '_> {
                     "bitmap:port" => set.entries.iter().any(|e| e.text == p.dport.to_string()),
                     "hash:ip" => set.entries.iter().any(|e| e.text == pick(dirs[0], 0)),
                     "hash:ip,port" => {
-                        let key = if dirs[0] == "src" { format!("{},{}:{}", p.src, p.protocol.lower(), p.dport) } else { format!("{},{}", pick(dirs[0], 0), pick(dirs[1], 1)) };
+                        let key = if dirs[0] == "src" {
+                            format!("{},{}:{}", p.src, p.protocol.lower(), p.dport)
+                        } else {
+                            format!("{},{}", pick(dirs[0], 0), pick(dirs[1], 1))
+                        };
                         set.entries.iter().any(|e| e.text == key)
                     }
-                    "hash:ip,port,ip" => set.entries.iter().any(|e| e.text == format!("{},{}:{},{}", p.dst, p.protocol.lower(), p.dport, p.src)),
+                    "hash:ip,port,ip" => set.entries.iter().any(|e| {
+                        e.text == format!("{},{}:{},{}", p.dst, p.protocol.lower(), p.dport, p.src)
+                    }),
                     "hash:ip,port,net" => set.entries.iter().any(|e| {
                         let prefix = format!("{},{}:{},", p.dst, p.protocol.lower(), p.dport);
-                        e.text.strip_prefix(&prefix).and_then(crate::net::Cidr::parse).is_some_and(|c| c.contains(p.src))
+                        e.text
+                            .strip_prefix(&prefix)
+                            .and_then(crate::net::Cidr::parse)
+                            .is_some_and(|c| c.contains(p.src))
                     }),
                     other => return Err(format!("ipset type {other}")),
                 };
-                (hit, format!("{} in set {name} ({flags}): {}", if hit { "found" } else { "not found" }, set.kind))
+                (
+                    hit,
+                    format!(
+                        "{} in set {name} ({flags}): {}",
+                        if hit { "found" } else { "not found" },
+                        set.kind
+                    ),
+                )
             }
-            Match::Ipvs { vaddr, vproto, vport } => {
-                let hit = self.ipvs_vs.as_ref().is_some_and(|(ip, pr, port)| ip == vaddr && pr == vproto && port == vport);
-                (hit, format!("IPVS virtual server {vaddr}:{vport} {}", if hit { "handled it" } else { "did not handle it" }))
+            Match::Ipvs {
+                vaddr,
+                vproto,
+                vport,
+            } => {
+                let hit = self
+                    .ipvs_vs
+                    .as_ref()
+                    .is_some_and(|(ip, pr, port)| ip == vaddr && pr == vproto && port == vport);
+                (
+                    hit,
+                    format!(
+                        "IPVS virtual server {vaddr}:{vport} {}",
+                        if hit {
+                            "handled it"
+                        } else {
+                            "did not handle it"
+                        }
+                    ),
+                )
             }
         })
     }
 
-    fn step(&mut self, hook: &'static str, table: TableName, chain: &str, rule: Option<String>, matched: bool, action: String, why: String) -> Result<(), String> {
+    fn step(
+        &mut self,
+        hook: &'static str,
+        table: TableName,
+        chain: &str,
+        rule: Option<String>,
+        matched: bool,
+        action: String,
+        why: String,
+    ) -> Result<(), String> {
         if self.steps.len() >= MAX_STEPS {
             return Err("the walk did not terminate".into());
         }
-        self.steps.push(Step { hook, table: table.as_str(), chain: chain.to_string(), rule, matched, action, why, packet: self.packet.clone() });
+        self.steps.push(Step {
+            hook,
+            table: table.as_str(),
+            chain: chain.to_string(),
+            rule,
+            matched,
+            action,
+            why,
+            packet: self.packet.clone(),
+        });
         Ok(())
     }
 
     /// Runs a built-in chain of a table, following jumps; returns how the hook ends.
-    fn run(&mut self, hook: &'static str, table: TableName, builtin: &str) -> Result<Outcome, String> {
+    fn run(
+        &mut self,
+        hook: &'static str,
+        table: TableName,
+        builtin: &str,
+    ) -> Result<Outcome, String> {
         let dp = self.node.dataplane;
-        let Some(t) = dp.table(table) else { return Ok(Outcome::Continue) };
-        let Some(start) = t.chain(builtin) else { return Ok(Outcome::Continue) };
+        let Some(t) = dp.table(table) else {
+            return Ok(Outcome::Continue);
+        };
+        let Some(start) = t.chain(builtin) else {
+            return Ok(Outcome::Continue);
+        };
         // (chain, next rule index)
         let mut stack: Vec<(&Chain, usize)> = vec![(start, 0)];
         while let Some((chain, i)) = stack.pop() {
             let Some(rule) = chain.rules.get(i) else {
                 if chain.kind == ChainKind::BuiltIn {
-                    self.step(hook, table, &chain.name, None, false, "policy ACCEPT".into(), "end of the built-in chain".into())?;
+                    self.step(
+                        hook,
+                        table,
+                        &chain.name,
+                        None,
+                        false,
+                        "policy ACCEPT".into(),
+                        "end of the built-in chain".into(),
+                    )?;
                     return Ok(Outcome::Continue);
                 }
                 // Falling off a user chain returns to the caller.
@@ -344,68 +519,174 @@ impl Walk<'_, '_> {
             }
             let why = reasons.join("; ");
             if !all {
-                self.step(hook, table, &chain.name, Some(text), false, "no match".into(), why)?;
+                self.step(
+                    hook,
+                    table,
+                    &chain.name,
+                    Some(text),
+                    false,
+                    "no match".into(),
+                    why,
+                )?;
                 stack.push((chain, i + 1));
                 continue;
             }
             match &rule.target {
                 None => {
-                    self.step(hook, table, &chain.name, Some(text), true, "no target: continue".into(), why)?;
+                    self.step(
+                        hook,
+                        table,
+                        &chain.name,
+                        Some(text),
+                        true,
+                        "no target: continue".into(),
+                        why,
+                    )?;
                     stack.push((chain, i + 1));
                 }
                 Some(Target::Jump { chain: to }) => {
-                    let next = t.chain(to).ok_or_else(|| format!("jump to missing chain {to}"))?;
-                    self.step(hook, table, &chain.name, Some(text), true, format!("jump {to}"), why)?;
+                    let next = t
+                        .chain(to)
+                        .ok_or_else(|| format!("jump to missing chain {to}"))?;
+                    self.step(
+                        hook,
+                        table,
+                        &chain.name,
+                        Some(text),
+                        true,
+                        format!("jump {to}"),
+                        why,
+                    )?;
                     stack.push((chain, i + 1));
                     stack.push((next, 0));
                 }
                 Some(Target::Return) => {
-                    self.step(hook, table, &chain.name, Some(text), true, "RETURN".into(), why)?;
+                    self.step(
+                        hook,
+                        table,
+                        &chain.name,
+                        Some(text),
+                        true,
+                        "RETURN".into(),
+                        why,
+                    )?;
                     if chain.kind == ChainKind::BuiltIn {
                         return Ok(Outcome::Continue);
                     }
                 }
                 Some(Target::Accept) => {
-                    self.step(hook, table, &chain.name, Some(text), true, "ACCEPT".into(), why)?;
+                    self.step(
+                        hook,
+                        table,
+                        &chain.name,
+                        Some(text),
+                        true,
+                        "ACCEPT".into(),
+                        why,
+                    )?;
                     return Ok(Outcome::Continue);
                 }
                 Some(Target::Drop) => {
-                    self.step(hook, table, &chain.name, Some(text), true, "DROP".into(), why)?;
+                    self.step(
+                        hook,
+                        table,
+                        &chain.name,
+                        Some(text),
+                        true,
+                        "DROP".into(),
+                        why,
+                    )?;
                     return Ok(Outcome::Drop);
                 }
                 Some(Target::Reject) => {
-                    self.step(hook, table, &chain.name, Some(text), true, "REJECT".into(), why)?;
+                    self.step(
+                        hook,
+                        table,
+                        &chain.name,
+                        Some(text),
+                        true,
+                        "REJECT".into(),
+                        why,
+                    )?;
                     return Ok(Outcome::Reject);
                 }
                 Some(Target::Dnat { to }) => {
                     let (ip, port) = to.rsplit_once(':').ok_or("DNAT target")?;
-                    self.packet.dst = ip.trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| "DNAT address")?;
+                    self.packet.dst = ip
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse()
+                        .map_err(|_| "DNAT address")?;
                     self.packet.dport = port.parse().map_err(|_| "DNAT port")?;
                     self.dnat = true;
-                    self.step(hook, table, &chain.name, Some(text), true, format!("DNAT to {to}"), why)?;
+                    self.step(
+                        hook,
+                        table,
+                        &chain.name,
+                        Some(text),
+                        true,
+                        format!("DNAT to {to}"),
+                        why,
+                    )?;
                     // A NAT target is terminal for the nat table.
                     return Ok(Outcome::Continue);
                 }
                 Some(Target::Masquerade { .. }) => {
-                    let node_ip = self.node.settings.node_ip.ok_or("MASQUERADE needs the node's IP")?;
+                    let node_ip = self
+                        .node
+                        .settings
+                        .node_ip
+                        .ok_or("MASQUERADE needs the node's IP")?;
                     self.packet.src = node_ip;
                     self.snat = true;
-                    self.step(hook, table, &chain.name, Some(text), true, format!("MASQUERADE to {node_ip}"), why)?;
+                    self.step(
+                        hook,
+                        table,
+                        &chain.name,
+                        Some(text),
+                        true,
+                        format!("MASQUERADE to {node_ip}"),
+                        why,
+                    )?;
                     return Ok(Outcome::Continue);
                 }
                 Some(Target::MarkOr { mark }) => {
                     self.packet.mark |= mark;
-                    self.step(hook, table, &chain.name, Some(text), true, format!("MARK or {mark:#x}"), why)?;
+                    self.step(
+                        hook,
+                        table,
+                        &chain.name,
+                        Some(text),
+                        true,
+                        format!("MARK or {mark:#x}"),
+                        why,
+                    )?;
                     stack.push((chain, i + 1));
                 }
                 Some(Target::MarkXor { mark }) => {
                     self.packet.mark ^= mark;
-                    self.step(hook, table, &chain.name, Some(text), true, format!("MARK xor {mark:#x}"), why)?;
+                    self.step(
+                        hook,
+                        table,
+                        &chain.name,
+                        Some(text),
+                        true,
+                        format!("MARK xor {mark:#x}"),
+                        why,
+                    )?;
                     stack.push((chain, i + 1));
                 }
                 Some(Target::MarkSet { value, mask }) => {
                     self.packet.mark = (self.packet.mark & !mask) ^ value;
-                    self.step(hook, table, &chain.name, Some(text), true, format!("MARK set {value:#x}/{mask:#x}"), why)?;
+                    self.step(
+                        hook,
+                        table,
+                        &chain.name,
+                        Some(text),
+                        true,
+                        format!("MARK set {value:#x}/{mask:#x}"),
+                        why,
+                    )?;
                     stack.push((chain, i + 1));
                 }
             }
@@ -416,7 +697,11 @@ impl Walk<'_, '_> {
 
 /// Whether nothing in the cluster holds `dst` (not local, no pod or node has it): a Service
 /// address kube-proxy did not translate goes out the default route, unanswered.
-pub(crate) fn nowhere(dst: IpAddr, is_local: impl Fn(IpAddr) -> bool, hosts: &BTreeMap<IpAddr, String>) -> bool {
+pub(crate) fn nowhere(
+    dst: IpAddr,
+    is_local: impl Fn(IpAddr) -> bool,
+    hosts: &BTreeMap<IpAddr, String>,
+) -> bool {
     !is_local(dst) && !hosts.contains_key(&dst)
 }
 
@@ -433,7 +718,13 @@ pub(crate) fn reply_steps(original: &Packet, translated: &Packet) -> Vec<Step> {
         in_interface: None,
         bridged: false,
     };
-    let seen = Packet { src: original.dst, sport: original.dport, dst: original.src, dport: original.sport, ..reply.clone() };
+    let seen = Packet {
+        src: original.dst,
+        sport: original.dport,
+        dst: original.src,
+        dport: original.sport,
+        ..reply.clone()
+    };
     vec![
         Step {
             hook: "reply",
@@ -460,7 +751,13 @@ pub(crate) fn reply_steps(original: &Packet, translated: &Packet) -> Vec<Step> {
 
 /// A later packet of a known connection: conntrack translates it, no rule is walked.
 pub fn established(state: &State, packet: &Packet) -> Option<Trace> {
-    let key = (packet.src, packet.sport, packet.dst, packet.dport, packet.protocol);
+    let key = (
+        packet.src,
+        packet.sport,
+        packet.dst,
+        packet.dport,
+        packet.protocol,
+    );
     let (translated, first) = state.connections.get(&key)?;
     let mut trace = first.clone();
     trace.steps = vec![Step {
@@ -469,7 +766,9 @@ pub fn established(state: &State, packet: &Packet) -> Option<Trace> {
         chain: "-".to_string(),
         rule: None,
         matched: true,
-        action: format!("established connection: translated to {translated} without walking the nat rules"),
+        action: format!(
+            "established connection: translated to {translated} without walking the nat rules"
+        ),
         why: "conntrack has this connection".into(),
         packet: translated.clone(),
     }];
@@ -478,13 +777,35 @@ pub fn established(state: &State, packet: &Packet) -> Option<Trace> {
 
 /// Walks the first packet of a new connection (or a later packet of a known one, which
 /// conntrack translates without the nat rules).
-pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: &mut State) -> Result<Trace, String> {
-    let key = (packet.src, packet.sport, packet.dst, packet.dport, packet.protocol);
+pub fn walk(
+    node: &Node,
+    origin: &Origin,
+    packet: Packet,
+    rng: &mut Rng,
+    state: &mut State,
+) -> Result<Trace, String> {
+    let key = (
+        packet.src,
+        packet.sport,
+        packet.dst,
+        packet.dport,
+        packet.protocol,
+    );
     if let Some(trace) = established(state, &packet) {
         return Ok(trace);
     }
     let original = packet.clone();
-    let mut w = Walk { node, ipvs_vs: None, ipvs_choice: None, rng, state, steps: Vec::new(), packet, dnat: false, snat: false };
+    let mut w = Walk {
+        node,
+        ipvs_vs: None,
+        ipvs_choice: None,
+        rng,
+        state,
+        steps: Vec::new(),
+        packet,
+        dnat: false,
+        snat: false,
+    };
     let local_process = matches!(origin, Origin::Node);
     let outcome = |o: Outcome, w: &Walk| -> Option<Verdict> {
         match o {
@@ -495,7 +816,10 @@ pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: 
         .filter(|_| !w.steps.is_empty())
     };
     let hooks: Vec<(&'static str, TableName, &str)> = if local_process {
-        vec![("OUTPUT", TableName::Nat, "OUTPUT"), ("OUTPUT", TableName::Filter, "OUTPUT")]
+        vec![
+            ("OUTPUT", TableName::Nat, "OUTPUT"),
+            ("OUTPUT", TableName::Filter, "OUTPUT"),
+        ]
     } else {
         vec![("PREROUTING", TableName::Nat, "PREROUTING")]
     };
@@ -512,7 +836,19 @@ pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: 
         let local = w.node.is_local(w.packet.dst);
         if !local_process {
             let hook = if local { "INPUT" } else { "FORWARD" };
-            w.step(hook, TableName::Filter, "-", None, true, format!("route: {} is {}", w.packet.dst, if local { "local" } else { "not local: forward" }), String::new())?;
+            w.step(
+                hook,
+                TableName::Filter,
+                "-",
+                None,
+                true,
+                format!(
+                    "route: {} is {}",
+                    w.packet.dst,
+                    if local { "local" } else { "not local: forward" }
+                ),
+                String::new(),
+            )?;
             let o = w.run(hook, TableName::Filter, hook)?;
             verdict = outcome(o, &w);
         }
@@ -529,17 +865,43 @@ pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: 
         verdict = outcome(o, &w);
     }
     let mut verdict = verdict.unwrap_or(Verdict::Delivered);
-    if verdict == Verdict::Delivered && nowhere(w.packet.dst, |ip| w.node.is_local(ip), w.node.hosts) {
-        w.step("routing", TableName::Filter, "-", None, true, format!("no node or pod has {}: the packet leaves by the default route and nothing answers", w.packet.dst), String::new())?;
+    if verdict == Verdict::Delivered
+        && nowhere(w.packet.dst, |ip| w.node.is_local(ip), w.node.hosts)
+    {
+        w.step(
+            "routing",
+            TableName::Filter,
+            "-",
+            None,
+            true,
+            format!(
+                "no node or pod has {}: the packet leaves by the default route and nothing answers",
+                w.packet.dst
+            ),
+            String::new(),
+        )?;
         verdict = Verdict::Dropped;
     }
     let delivered_to = (verdict == Verdict::Delivered).then(|| w.packet.dst);
-    let node_name = delivered_to.map(|ip| w.node.hosts.get(&ip).cloned().unwrap_or_else(|| w.node.settings.node_name.clone()));
-    let endpoint = (verdict == Verdict::Delivered && w.dnat).then(|| join_host_port(w.packet.dst, w.packet.dport));
+    let node_name = delivered_to.map(|ip| {
+        w.node
+            .hosts
+            .get(&ip)
+            .cloned()
+            .unwrap_or_else(|| w.node.settings.node_name.clone())
+    });
+    let endpoint = (verdict == Verdict::Delivered && w.dnat)
+        .then(|| join_host_port(w.packet.dst, w.packet.dport));
     let conntrack = (verdict == Verdict::Delivered).then(|| ConntrackEntry {
         protocol: original.protocol,
-        original: (join_host_port(original.src, original.sport), join_host_port(original.dst, original.dport)),
-        reply: (join_host_port(w.packet.dst, w.packet.dport), join_host_port(w.packet.src, w.packet.sport)),
+        original: (
+            join_host_port(original.src, original.sport),
+            join_host_port(original.dst, original.dport),
+        ),
+        reply: (
+            join_host_port(w.packet.dst, w.packet.dport),
+            join_host_port(w.packet.src, w.packet.sport),
+        ),
         dnat: w.dnat,
         snat: w.snat,
     });
@@ -548,44 +910,91 @@ pub fn walk(node: &Node, origin: &Origin, packet: Packet, rng: &mut Rng, state: 
     if verdict == Verdict::Delivered && (w.dnat || w.snat) {
         steps.extend(reply_steps(&original, &w.packet));
     }
-    let trace = Trace { verdict, endpoint, node: node_name, steps, conntrack, ipvs };
+    let trace = Trace {
+        verdict,
+        endpoint,
+        node: node_name,
+        steps,
+        conntrack,
+        ipvs,
+    };
     if verdict == Verdict::Delivered {
-        w.state.connections.insert(key, (w.packet.clone(), trace.clone()));
+        w.state
+            .connections
+            .insert(key, (w.packet.clone(), trace.clone()));
     }
     Ok(trace)
 }
 
 /// IPVS at LOCAL_IN / LOCAL_OUT: find the virtual server, pick a real server with its
 /// scheduler (and persistence), DNAT to it.
-fn ipvs_schedule(w: &mut Walk, ipvs: &crate::ipvs::Ipvs, local_process: bool) -> Result<Option<Verdict>, String> {
+fn ipvs_schedule(
+    w: &mut Walk,
+    ipvs: &crate::ipvs::Ipvs,
+    local_process: bool,
+) -> Result<Option<Verdict>, String> {
     let p = w.packet.clone();
-    let Some(vs) = ipvs.services.iter().find(|v| v.protocol == p.protocol && v.ip == p.dst && v.port == p.dport) else {
+    let Some(vs) = ipvs
+        .services
+        .iter()
+        .find(|v| v.protocol == p.protocol && v.ip == p.dst && v.port == p.dport)
+    else {
         return Ok(None);
     };
     let hook = if local_process { "OUTPUT" } else { "INPUT" };
     let key = format!("{} {}", vs.protocol.upper(), join_host_port(vs.ip, vs.port));
     if vs.reals.is_empty() {
-        w.step(hook, TableName::Filter, "IPVS", None, true, format!("virtual server {key} has no real server: dropped"), String::new())?;
+        w.step(
+            hook,
+            TableName::Filter,
+            "IPVS",
+            None,
+            true,
+            format!("virtual server {key} has no real server: dropped"),
+            String::new(),
+        )?;
         return Ok(Some(Verdict::Dropped));
     }
-    let reals: Vec<String> = vs.reals.iter().map(|r| join_host_port(r.ip, r.port)).collect();
+    let reals: Vec<String> = vs
+        .reals
+        .iter()
+        .map(|r| join_host_port(r.ip, r.port))
+        .collect();
     let persistent = vs.flags & crate::ipvs::FLAG_PERSISTENT != 0;
-    let template = persistent.then(|| w.state.persistent.get(&(p.src, key.clone())).cloned()).flatten();
+    let template = persistent
+        .then(|| w.state.persistent.get(&(p.src, key.clone())).cloned())
+        .flatten();
     let (chosen, why) = if let Some(t) = template.filter(|t| reals.contains(t)) {
-        (t, format!("persistence template for {} (persistent {})", p.src, vs.timeout))
+        (
+            t,
+            format!(
+                "persistence template for {} (persistent {})",
+                p.src, vs.timeout
+            ),
+        )
     } else {
         let i = match vs.scheduler.as_str() {
             "lc" | "wlc" | "sed" | "nq" => {
-                let (i, _) = reals.iter().enumerate().min_by_key(|(i, r)| (w.state.active.get(*r).copied().unwrap_or(0), *i)).unwrap();
+                let (i, _) = reals
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(i, r)| (w.state.active.get(*r).copied().unwrap_or(0), *i))
+                    .unwrap();
                 i
             }
             "sh" => {
                 // ip_vs_sh: 256 buckets dealt to the real servers in turn (weight 1 each), the
                 // bucket of a client is hash_32(source, 8); the port joins in with sh-port.
-                let port = if vs.flags & crate::ipvs::FLAG_SCHED2 != 0 { p.sport as u32 } else { 0 };
+                let port = if vs.flags & crate::ipvs::FLAG_SCHED2 != 0 {
+                    p.sport as u32
+                } else {
+                    0
+                };
                 let addr = match p.src {
                     IpAddr::V4(a) => u32::from(a),
-                    IpAddr::V6(a) => a.octets().chunks(4).fold(0u32, |acc, c| acc ^ u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
+                    IpAddr::V6(a) => a.octets().chunks(4).fold(0u32, |acc, c| {
+                        acc ^ u32::from_be_bytes([c[0], c[1], c[2], c[3]])
+                    }),
                 };
                 let bucket = (port.wrapping_add(addr).wrapping_mul(0x61C8_8647) >> 24) as usize;
                 bucket % reals.len()
@@ -594,12 +1003,23 @@ fn ipvs_schedule(w: &mut Walk, ipvs: &crate::ipvs::Ipvs, local_process: bool) ->
                 // Maglev, as ip_vs_mh fills and reads its table. kube-proxy adds real servers in
                 // Go set order (random), so a node's table can differ; kpx adds them sorted.
                 let addrs: Vec<(IpAddr, u16)> = vs.reals.iter().map(|r| (r.ip, r.port)).collect();
-                let port = if vs.flags & crate::ipvs::FLAG_SCHED2 != 0 { p.sport } else { 0 };
+                let port = if vs.flags & crate::ipvs::FLAG_SCHED2 != 0 {
+                    p.sport
+                } else {
+                    0
+                };
                 maglev::pick(&maglev::table(&addrs), p.src, port)
             }
             // dh: a stable hash of the destination stands in for ip_vs_dh's table.
             "dh" => {
-                let h = crate::cluster::fnv1a(if vs.scheduler == "dh" { p.dst.to_string() } else { p.src.to_string() }.as_bytes());
+                let h = crate::cluster::fnv1a(
+                    if vs.scheduler == "dh" {
+                        p.dst.to_string()
+                    } else {
+                        p.src.to_string()
+                    }
+                    .as_bytes(),
+                );
                 (h % reals.len() as u64) as usize
             }
             _ => {
@@ -612,15 +1032,29 @@ fn ipvs_schedule(w: &mut Walk, ipvs: &crate::ipvs::Ipvs, local_process: bool) ->
         (reals[i].clone(), format!("scheduler {}", vs.scheduler))
     };
     if persistent {
-        w.state.persistent.insert((p.src, key.clone()), chosen.clone());
+        w.state
+            .persistent
+            .insert((p.src, key.clone()), chosen.clone());
     }
     *w.state.active.entry(chosen.clone()).or_default() += 1;
     let (ip, port) = chosen.rsplit_once(':').unwrap();
-    w.packet.dst = ip.trim_start_matches('[').trim_end_matches(']').parse().unwrap();
+    w.packet.dst = ip
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .unwrap();
     w.packet.dport = port.parse().unwrap();
     w.dnat = true;
     w.ipvs_vs = Some((vs.ip, vs.protocol, vs.port));
     w.ipvs_choice = Some((key.clone(), chosen.clone()));
-    w.step(hook, TableName::Filter, "IPVS", None, true, format!("virtual server {key} -> real server {chosen} (Masq)"), why)?;
+    w.step(
+        hook,
+        TableName::Filter,
+        "IPVS",
+        None,
+        true,
+        format!("virtual server {key} -> real server {chosen} (Masq)"),
+        why,
+    )?;
     Ok(None)
 }

@@ -38,26 +38,53 @@ fn resolve(text: &str, req: &Request) -> Result<Resolved, String> {
     let first = analyze_on(text, None).map_err(|e| e.to_string())?;
     let c = &first.cluster;
     // The client, and the node whose kube-proxy sees its packets first.
-    let (origin, src, node, in_interface, bridged) = if let Some(name) = req.from.strip_prefix("node:") {
+    let (origin, src, node, in_interface, bridged) = if let Some(name) =
+        req.from.strip_prefix("node:")
+    {
         let analysis = analyze_on(text, Some(name)).map_err(|e| e.to_string())?;
-        let ip = analysis.cluster.settings.node_ip.ok_or_else(|| format!("node {name} has no IP"))?;
+        let ip = analysis
+            .cluster
+            .settings
+            .node_ip
+            .ok_or_else(|| format!("node {name} has no IP"))?;
         (Origin::Node, ip, Some(name.to_string()), None, false)
     } else if let Ok(ip) = req.from.parse::<IpAddr>() {
-        (Origin::External { ip }, ip, None, Some("eth0".to_string()), false)
+        (
+            Origin::External { ip },
+            ip,
+            None,
+            Some("eth0".to_string()),
+            false,
+        )
     } else {
-        let (ns, name) = req.from.split_once('/').unwrap_or(("default", req.from.as_str()));
+        let (ns, name) = req
+            .from
+            .split_once('/')
+            .unwrap_or(("default", req.from.as_str()));
         let pod = c
             .pods
             .iter()
             .find(|p| p.reference.namespace == ns && p.reference.name == name)
-            .ok_or_else(|| format!("no Pod {ns}/{name} in the input (a client is a Pod, node:NAME, or an IP)"))?;
+            .ok_or_else(|| {
+                format!("no Pod {ns}/{name} in the input (a client is a Pod, node:NAME, or an IP)")
+            })?;
         let ip = pod_ip(&pod.object).ok_or_else(|| format!("Pod {ns}/{name} has no IP"))?;
         let node = pod.object.spec.as_ref().and_then(|s| s.node_name.clone());
         (Origin::Pod { ip }, ip, node, Some("cni0".to_string()), true)
     };
     // The destination.
     let bare: Option<IpAddr> = req.to.parse().ok();
-    let (dst, dport, proto_hint) = match bare.map(|ip| (ip, 0u16)).or_else(|| req.to.rsplit_once(':').and_then(|(h, p)| Some((h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok()?, p.parse::<u16>().ok()?)))) {
+    let (dst, dport, proto_hint) = match bare.map(|ip| (ip, 0u16)).or_else(|| {
+        req.to.rsplit_once(':').and_then(|(h, p)| {
+            Some((
+                h.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+                    .ok()?,
+                p.parse::<u16>().ok()?,
+            ))
+        })
+    }) {
         Some((ip, port)) => (ip, port, None),
         None => {
             let (svc, port) = match req.to.split_once(':') {
@@ -69,47 +96,82 @@ fn resolve(text: &str, req: &Request) -> Result<Resolved, String> {
                 .services
                 .iter()
                 .find(|s| s.reference.namespace == ns && s.reference.name == name)
-                .ok_or_else(|| format!("no Service {ns}/{name} (a destination is IP:PORT or ns/name[:port])"))?;
+                .ok_or_else(|| {
+                    format!("no Service {ns}/{name} (a destination is IP:PORT or ns/name[:port])")
+                })?;
             let spec = s.object.spec.as_ref().unwrap();
             let ports = spec.ports.clone().unwrap_or_default();
             let p = match port {
                 None => ports.first(),
-                Some(want) => ports.iter().find(|p| p.name.as_deref() == Some(want) || p.port.to_string() == want),
+                Some(want) => ports
+                    .iter()
+                    .find(|p| p.name.as_deref() == Some(want) || p.port.to_string() == want),
             }
             .ok_or_else(|| format!("Service {ns}/{name} has no port {}", port.unwrap_or("")))?;
-            let ip: IpAddr = spec.cluster_ip.as_deref().and_then(crate::net::parse_ip).ok_or_else(|| format!("Service {ns}/{name} has no ClusterIP"))?;
-            (ip, p.port as u16, p.protocol.as_deref().and_then(Protocol::parse))
+            let ip: IpAddr = spec
+                .cluster_ip
+                .as_deref()
+                .and_then(crate::net::parse_ip)
+                .ok_or_else(|| format!("Service {ns}/{name} has no ClusterIP"))?;
+            (
+                ip,
+                p.port as u16,
+                p.protocol.as_deref().and_then(Protocol::parse),
+            )
         }
     };
     let protocol = req.protocol.or(proto_hint).unwrap_or(Protocol::Tcp);
     // The node that handles the first packet: the client's, or for an outside client the node
     // that owns the destination address (else the shown node).
     let node = node.or_else(|| {
-        c.nodes.iter().find(|n| crate::cluster::node_address(&n.object, "InternalIP") == Some(dst)).and_then(|n| n.object.metadata.name.clone())
+        c.nodes
+            .iter()
+            .find(|n| crate::cluster::node_address(&n.object, "InternalIP") == Some(dst))
+            .and_then(|n| n.object.metadata.name.clone())
     });
     let analysis = match node {
-        Some(n) if n != c.settings.node_name => analyze_on(text, Some(&n)).map_err(|e| e.to_string())?,
+        Some(n) if n != c.settings.node_name => {
+            analyze_on(text, Some(&n)).map_err(|e| e.to_string())?
+        }
         _ => first,
     };
-    Ok(Resolved { analysis, origin, src, dst, dport, protocol, in_interface, bridged })
+    Ok(Resolved {
+        analysis,
+        origin,
+        src,
+        dst,
+        dport,
+        protocol,
+        in_interface,
+        bridged,
+    })
 }
 
 fn hosts(a: &Analysis) -> BTreeMap<IpAddr, String> {
     let mut m = BTreeMap::new();
     for n in &a.cluster.nodes {
-        if let (Some(ip), Some(name)) = (crate::cluster::node_address(&n.object, "InternalIP"), &n.object.metadata.name) {
+        if let (Some(ip), Some(name)) = (
+            crate::cluster::node_address(&n.object, "InternalIP"),
+            &n.object.metadata.name,
+        ) {
             m.insert(ip, name.clone());
         }
     }
     for sl in &a.cluster.slices {
         for e in &sl.object.endpoints {
-            if let (Some(ip), Some(node)) = (e.addresses.first().and_then(|x| crate::net::parse_ip(x)), &e.node_name) {
+            if let (Some(ip), Some(node)) = (
+                e.addresses.first().and_then(|x| crate::net::parse_ip(x)),
+                &e.node_name,
+            ) {
                 m.insert(ip, node.clone());
             }
         }
     }
     for p in &a.cluster.pods {
-        if let (Some(ip), Some(node)) = (pod_ip(&p.object), p.object.spec.as_ref().and_then(|s| s.node_name.clone())) {
+        if let (Some(ip), Some(node)) = (
+            pod_ip(&p.object),
+            p.object.spec.as_ref().and_then(|s| s.node_name.clone()),
+        ) {
             m.insert(ip, node);
         }
     }
@@ -137,19 +199,40 @@ pub fn walk_in(
     }
     let settings = &a.cluster.settings;
     match mode {
-        Mode::Nftables => super::nft::walk(&a.nftables, settings, hosts, origin, packet, rng, state),
+        Mode::Nftables => {
+            super::nft::walk(&a.nftables, settings, hosts, origin, packet, rng, state)
+        }
         Mode::Ipvs => {
-            let node = Node { dataplane: &a.ipvs.iptables, layout: crate::iptables::Layout::Current, settings, hosts, ipvs: Some(&a.ipvs) };
+            let node = Node {
+                dataplane: &a.ipvs.iptables,
+                layout: crate::iptables::Layout::Current,
+                settings,
+                hosts,
+                ipvs: Some(&a.ipvs),
+            };
             walk(&node, origin, packet, rng, state)
         }
         Mode::Iptables => {
-            let node = Node { dataplane: a.iptables.as_ref().map_err(Clone::clone)?, layout: a.layout.clone()?, settings, hosts, ipvs: None };
+            let node = Node {
+                dataplane: a.iptables.as_ref().map_err(Clone::clone)?,
+                layout: a.layout.clone()?,
+                settings,
+                hosts,
+                ipvs: None,
+            };
             walk(&node, origin, packet, rng, state)
         }
     }
 }
 
-fn run(r: &Resolved, mode: Mode, connections: usize, requests: usize, rng: &mut Rng, mut each: impl FnMut(usize, Trace)) -> Result<(), String> {
+fn run(
+    r: &Resolved,
+    mode: Mode,
+    connections: usize,
+    requests: usize,
+    rng: &mut Rng,
+    mut each: impl FnMut(usize, Trace),
+) -> Result<(), String> {
     let hosts = hosts(&r.analysis);
     let mut state = State::default();
     for i in 0..connections {
@@ -164,7 +247,18 @@ fn run(r: &Resolved, mode: Mode, connections: usize, requests: usize, rng: &mut 
             bridged: r.bridged,
         };
         for _ in 0..requests.max(1) {
-            each(i, walk_in(&r.analysis, mode, &hosts, &r.origin, packet.clone(), rng, &mut state)?);
+            each(
+                i,
+                walk_in(
+                    &r.analysis,
+                    mode,
+                    &hosts,
+                    &r.origin,
+                    packet.clone(),
+                    rng,
+                    &mut state,
+                )?,
+            );
         }
         // The connection closes; its source port may be used again.
         state.close(&packet);
@@ -194,12 +288,19 @@ pub fn trace(text: &str, req: &Request, packets: usize) -> Result<Vec<Trace>, St
 /// node's rules too (they leave a pod-addressed packet alone, which is the point to see).
 fn hop(text: &str, r: &Resolved, mode: Mode, t: &mut Trace, rng: &mut Rng) -> Result<(), String> {
     let here = r.analysis.cluster.settings.node_name.clone();
-    let (Some(there), Some(last)) = (t.node.clone(), t.steps.iter().rev().find(|s| s.hook != "reply").cloned()) else { return Ok(()) };
+    let (Some(there), Some(last)) = (
+        t.node.clone(),
+        t.steps.iter().rev().find(|s| s.hook != "reply").cloned(),
+    ) else {
+        return Ok(());
+    };
     if there == here || t.verdict != Verdict::Delivered {
         return Ok(());
     }
     // A node named only by an endpoint (no Node object) cannot be walked.
-    let Ok(b) = analyze_on(text, Some(&there)) else { return Ok(()) };
+    let Ok(b) = analyze_on(text, Some(&there)) else {
+        return Ok(());
+    };
     let mut packet = last.packet.clone();
     packet.mark = 0;
     packet.in_interface = Some("eth0".into());
@@ -208,7 +309,11 @@ fn hop(text: &str, r: &Resolved, mode: Mode, t: &mut Trace, rng: &mut Rng) -> Re
     let mut state = State::default();
     let origin = Origin::External { ip: packet.src };
     let second = walk_in(&b, mode, &hosts, &origin, packet.clone(), rng, &mut state)?;
-    let at = t.steps.iter().position(|s| s.hook == "reply").unwrap_or(t.steps.len());
+    let at = t
+        .steps
+        .iter()
+        .position(|s| s.hook == "reply")
+        .unwrap_or(t.steps.len());
     let mut inserted = vec![super::Step {
         hook: "route",
         table: "-",
@@ -219,10 +324,16 @@ fn hop(text: &str, r: &Resolved, mode: Mode, t: &mut Trace, rng: &mut Rng) -> Re
         why: String::new(),
         packet,
     }];
-    inserted.extend(second.steps.into_iter().filter(|s| s.hook != "reply").map(|mut s| {
-        s.action = format!("on {there}: {}", s.action);
-        s
-    }));
+    inserted.extend(
+        second
+            .steps
+            .into_iter()
+            .filter(|s| s.hook != "reply")
+            .map(|mut s| {
+                s.action = format!("on {there}: {}", s.action);
+                s
+            }),
+    );
     t.steps.splice(at..at, inserted);
     t.verdict = second.verdict;
     Ok(())
@@ -261,11 +372,20 @@ pub struct RuleShare {
     pub observed_share: f64,
 }
 
-pub fn simulate(text: &str, req: &Request, connections: usize, requests: usize) -> Result<Simulation, String> {
+pub fn simulate(
+    text: &str,
+    req: &Request,
+    connections: usize,
+    requests: usize,
+) -> Result<Simulation, String> {
     let r = resolve(text, req)?;
     let mode = check_mode(req, &r)?;
     let mut rng = Rng::new(req.seed);
-    let mut sim = Simulation { connections, requests: requests.max(1), ..Default::default() };
+    let mut sim = Simulation {
+        connections,
+        requests: requests.max(1),
+        ..Default::default()
+    };
     let mut seen = std::collections::BTreeSet::new();
     let mut walked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut chosen: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -273,7 +393,12 @@ pub fn simulate(text: &str, req: &Request, connections: usize, requests: usize) 
         if !seen.insert(i) {
             return;
         }
-        walked.extend(t.steps.iter().filter(|s| s.matched).map(|s| s.chain.clone()));
+        walked.extend(
+            t.steps
+                .iter()
+                .filter(|s| s.matched)
+                .map(|s| s.chain.clone()),
+        );
         if let Some(pair) = &t.ipvs {
             *chosen.entry(pair.clone()).or_default() += 1;
         }
@@ -288,19 +413,40 @@ pub fn simulate(text: &str, req: &Request, connections: usize, requests: usize) 
         sim.rules = rule_shares(&r.analysis, &walked, &sim);
     }
     if mode == Mode::Ipvs {
-        let lines = crate::ipvs::render::ipvsadm_lines_with(&r.analysis.ipvs, &|vs, rs| (0, chosen.get(&(vs.to_string(), rs.to_string())).copied().unwrap_or(0)));
+        let lines = crate::ipvs::render::ipvsadm_lines_with(&r.analysis.ipvs, &|vs, rs| {
+            (
+                0,
+                chosen
+                    .get(&(vs.to_string(), rs.to_string()))
+                    .copied()
+                    .unwrap_or(0),
+            )
+        });
         sim.ipvsadm = Some(lines.iter().map(|l| format!("{}\n", l.text)).collect());
     }
     Ok(sim)
 }
 
 /// The random-probability cascade of each KUBE-SVC/SVL/XLB chain the connections went through.
-fn rule_shares(a: &Analysis, walked: &std::collections::BTreeSet<String>, sim: &Simulation) -> Vec<RuleShare> {
+fn rule_shares(
+    a: &Analysis,
+    walked: &std::collections::BTreeSet<String>,
+    sim: &Simulation,
+) -> Vec<RuleShare> {
     use crate::iptables::model::{Match, TableName, Target};
-    let (Ok(dp), Ok(layout)) = (a.iptables.as_ref(), a.layout.clone()) else { return vec![] };
-    let Some(nat) = dp.table(TableName::Nat) else { return vec![] };
+    let (Ok(dp), Ok(layout)) = (a.iptables.as_ref(), a.layout.clone()) else {
+        return vec![];
+    };
+    let Some(nat) = dp.table(TableName::Nat) else {
+        return vec![];
+    };
     let mut out = Vec::new();
-    for chain in nat.chains.iter().filter(|c| walked.contains(&c.name) && ["KUBE-SVC-", "KUBE-SVL-", "KUBE-XLB-"].iter().any(|p| c.name.starts_with(p))) {
+    for chain in nat.chains.iter().filter(|c| {
+        walked.contains(&c.name)
+            && ["KUBE-SVC-", "KUBE-SVL-", "KUBE-XLB-"]
+                .iter()
+                .any(|p| c.name.starts_with(p))
+    }) {
         let lb: Vec<_> = chain
             .rules
             .iter()
@@ -312,10 +458,12 @@ fn rule_shares(a: &Analysis, walked: &std::collections::BTreeSet<String>, sim: &
             let sep = r.target.as_ref().and_then(Target::jump_chain).unwrap();
             let endpoint = nat
                 .chain(sep)
-                .and_then(|c| c.rules.iter().find_map(|x| match &x.target {
-                    Some(Target::Dnat { to }) => Some(to.clone()),
-                    _ => None,
-                }))
+                .and_then(|c| {
+                    c.rules.iter().find_map(|x| match &x.target {
+                        Some(Target::Dnat { to }) => Some(to.clone()),
+                        _ => None,
+                    })
+                })
                 .unwrap_or_default();
             let probability = r
                 .matches
@@ -325,7 +473,8 @@ fn rule_shares(a: &Analysis, walked: &std::collections::BTreeSet<String>, sim: &
                     _ => None,
                 })
                 .unwrap_or(1.0);
-            let observed = *sim.endpoints.get(&endpoint).unwrap_or(&0) as f64 / sim.connections.max(1) as f64;
+            let observed =
+                *sim.endpoints.get(&endpoint).unwrap_or(&0) as f64 / sim.connections.max(1) as f64;
             out.push(RuleShare {
                 chain: chain.name.clone(),
                 rule: crate::iptables::render::restore_rule(&chain.name, r, layout),

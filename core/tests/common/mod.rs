@@ -19,7 +19,11 @@ pub fn shared_dir() -> PathBuf {
 
 pub fn render(input: &str, view: &str) -> String {
     let a = analyze(input).unwrap_or_else(|e| panic!("input rejected:\n{e}"));
-    a.render(&Request { view: Some(view.into()), ..Default::default() }).unwrap()
+    a.render(&Request {
+        view: Some(view.into()),
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 pub fn restore_of(input: &str) -> String {
@@ -60,13 +64,22 @@ pub fn sort_iptables_rules(text: &str) -> String {
         }
         for c in &chains {
             let cname = chain_of(c);
-            let mut mine: Vec<&String> =
-                rules.iter().filter(|r| r.split(' ').nth(1) == Some(cname.as_str())).collect();
+            let mut mine: Vec<&String> = rules
+                .iter()
+                .filter(|r| r.split(' ').nth(1) == Some(cname.as_str()))
+                .collect();
             if cname == "KUBE-NODEPORTS" || cname == "KUBE-SERVICES" {
                 let key = |r: &str| -> (bool, String) {
                     let last = r.contains("must be the last rule");
-                    let comment = r.split("--comment ").nth(1).unwrap_or("").trim_start_matches('"');
-                    let svc: String = comment.chars().take_while(|c| *c != ' ' && *c != ':').collect();
+                    let comment = r
+                        .split("--comment ")
+                        .nth(1)
+                        .unwrap_or("")
+                        .trim_start_matches('"');
+                    let svc: String = comment
+                        .chars()
+                        .take_while(|c| *c != ' ' && *c != ':')
+                        .collect();
                     (last, svc)
                 };
                 mine.sort_by_key(|r| key(r));
@@ -94,17 +107,31 @@ pub fn sort_nftables_transaction(text: &str) -> String {
         Some("element") => 5,
         _ => 6,
     };
-    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).collect();
+    let mut lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect();
     lines.sort_by(|a, b| {
         let key = |l: &str| (rank(l), l.split(' ').nth(4).unwrap_or("").to_string());
-        key(a).cmp(&key(b)).then_with(|| if rank(a) == 2 { std::cmp::Ordering::Equal } else { a.cmp(b) })
+        key(a).cmp(&key(b)).then_with(|| {
+            if rank(a) == 2 {
+                std::cmp::Ordering::Equal
+            } else {
+                a.cmp(b)
+            }
+        })
     });
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
 pub fn render_mode(input: &str, mode: kpx_core::cluster::settings::Mode, view: &str) -> String {
     let a = analyze(input).unwrap_or_else(|e| panic!("input rejected:\n{e}"));
-    a.render(&Request { mode: Some(mode), view: Some(view.into()), ..Default::default() }).unwrap()
+    a.render(&Request {
+        mode: Some(mode),
+        view: Some(view.into()),
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 // ---------------------------------------------------------------- the real tools
@@ -115,8 +142,14 @@ use std::process::{Command, Stdio};
 /// Whether the real iptables / nft can be used here (root, `ip netns`). Without them a test
 /// says so and passes, unless KPX_REQUIRE_REAL_IPTABLES=1 (scripts/test.sh sets it as root).
 pub fn available() -> bool {
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
-    let tools = ["iptables-restore", "nft", "ipset"].iter().all(|t| Command::new(t).arg("--version").output().is_ok());
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
+    let tools = ["iptables-restore", "nft", "ipset"]
+        .iter()
+        .all(|t| Command::new(t).arg("--version").output().is_ok());
     let ok = root && tools;
     if !ok {
         assert!(
@@ -135,20 +168,40 @@ impl Netns {
     pub fn new(tag: &str) -> Netns {
         let name = format!("kpx-{}-{tag}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        let st = Command::new("ip").args(["netns", "add", &name]).status().unwrap();
+        let st = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
         assert!(st.success(), "ip netns add {name}");
         Netns(name)
     }
     pub fn run(&self, args: &[&str], stdin: Option<&str>) -> String {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.0]).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.args(["netns", "exec", &self.0])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         let mut child = cmd.spawn().unwrap();
         if let Some(text) = stdin {
-            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
         }
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{args:?} failed: {}\ninput:\n{}", String::from_utf8_lossy(&out.stderr), stdin.unwrap_or(""));
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}\ninput:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            stdin.unwrap_or("")
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 }
@@ -165,7 +218,11 @@ pub fn same(ours: &str, real: &str, what: &str) {
         return;
     }
     let (a, b): (Vec<&str>, Vec<&str>) = (ours.lines().collect(), real.lines().collect());
-    let i = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    let i = a
+        .iter()
+        .zip(&b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
     panic!(
         "{what}: first difference at line {}\n  kpx : {:?}\n  real: {:?}\n(kpx has {} lines, the tool {})",
         i + 1,
@@ -178,18 +235,27 @@ pub fn same(ours: &str, real: &str, what: &str) {
 
 /// Every chain of a dataplane (built-in jumps, kube-proxy's, kubelet's, the canary) as one
 /// iptables-restore input, in kube-proxy's own spelling.
-pub fn full_restore(dp: &kpx_core::iptables::model::Dataplane, layout: kpx_core::iptables::Layout) -> String {
+pub fn full_restore(
+    dp: &kpx_core::iptables::model::Dataplane,
+    layout: kpx_core::iptables::Layout,
+) -> String {
     use kpx_core::iptables::model::ChainKind;
     let mut out = String::new();
     for t in &dp.tables {
         out.push_str(&format!("*{}\n", t.name.as_str()));
         for c in &t.chains {
-            let policy = if c.kind == ChainKind::BuiltIn { "ACCEPT" } else { "-" };
+            let policy = if c.kind == ChainKind::BuiltIn {
+                "ACCEPT"
+            } else {
+                "-"
+            };
             out.push_str(&format!(":{} {policy} [0:0]\n", c.name));
         }
         for c in &t.chains {
             for r in &c.rules {
-                out.push_str(&kpx_core::iptables::render::restore_rule(&c.name, r, layout));
+                out.push_str(&kpx_core::iptables::render::restore_rule(
+                    &c.name, r, layout,
+                ));
                 out.push('\n');
             }
         }
