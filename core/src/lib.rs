@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod diag;
+pub mod explain;
 pub mod input;
 pub mod iptables;
 pub mod ipvs;
@@ -13,6 +14,7 @@ pub mod net;
 pub mod nftables;
 pub mod proxy;
 pub mod scale;
+pub mod share;
 pub mod trace;
 pub mod views;
 

@@ -7,10 +7,12 @@ use crate::cluster::settings::Mode;
 use crate::cluster::{self, kubectl, Cluster};
 use crate::diag::InputError;
 use crate::input;
-use crate::iptables::model::{Dataplane, TableName};
+use crate::input::{LineRange, ObjectRef};
+use crate::iptables::model::{Dataplane, Provenance, TableName};
 use crate::iptables::render::{self, Line, ListOptions, Select};
 use crate::iptables::{self, Layout};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// A view a mode offers.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -116,6 +118,9 @@ pub struct Analysis {
     pub nftables: crate::nftables::model::Table,
     /// IPVS mode's state.
     pub ipvs: crate::ipvs::Ipvs,
+    /// Where each object of the cluster is written in the reader's text (an object kpx made,
+    /// such as a Deployment's Pod, points at what it was made from).
+    pub written: BTreeMap<ObjectRef, Vec<LineRange>>,
 }
 
 /// Parses and builds everything for `text`, on the node the input names.
@@ -131,13 +136,46 @@ pub fn analyze_on(text: &str, node: Option<&str>) -> Result<Analysis, InputError
     let layout = Layout::for_version(cluster.settings.version);
     let nftables = crate::nftables::build(&cluster);
     let ipvs = crate::ipvs::build(&cluster);
+    let written = written_lines(&scenario, &cluster);
     Ok(Analysis {
         cluster,
         iptables,
         layout,
         nftables,
         ipvs,
+        written,
     })
+}
+
+fn written_lines(
+    scenario: &input::Scenario,
+    cluster: &Cluster,
+) -> BTreeMap<ObjectRef, Vec<LineRange>> {
+    let mut written: BTreeMap<ObjectRef, Vec<LineRange>> = BTreeMap::new();
+    for (reference, lines) in scenario.written_lines() {
+        // Rules cite the configuration by kind alone: whatever its name, it is the one.
+        let reference = if reference.kind == "KubeProxyConfiguration" {
+            cluster::proxy_config_ref()
+        } else {
+            reference
+        };
+        written.entry(reference).or_default().push(lines);
+    }
+    let derived = cluster
+        .slices
+        .iter()
+        .map(|i| (&i.reference, &i.origin))
+        .chain(cluster.pods.iter().map(|i| (&i.reference, &i.origin)));
+    for (reference, origin) in derived {
+        if let cluster::Origin::Derived { from, .. } = origin {
+            let lines: Vec<LineRange> = from
+                .iter()
+                .flat_map(|f| written.get(f).cloned().unwrap_or_default())
+                .collect();
+            written.entry(reference.clone()).or_insert(lines);
+        }
+    }
+    written
 }
 
 /// One line of a rendered view.
@@ -146,6 +184,24 @@ pub struct ViewLine {
     pub text: String,
     /// Why the chain or rule on this line exists, for the reader.
     pub why: Option<String>,
+    /// The lines of the reader's text that made it (the objects `why` names).
+    pub written: Vec<LineRange>,
+    /// The chain, set or map the line declares.
+    pub defines: Option<String>,
+    /// A load-balancing step's odds, in words.
+    pub odds: Option<String>,
+}
+
+impl ViewLine {
+    fn plain(text: &str) -> Self {
+        ViewLine {
+            text: text.to_string(),
+            why: None,
+            written: vec![],
+            defines: None,
+            odds: None,
+        }
+    }
 }
 
 /// What to render.
@@ -186,22 +242,28 @@ impl Analysis {
     /// a rule (`None` for headers and kubectl tables).
     pub fn render_lines(&self, req: &Request) -> Result<Vec<ViewLine>, String> {
         let annotate = |lines: Vec<Line>| -> Vec<ViewLine> {
-            lines
-                .into_iter()
-                .map(|l| ViewLine {
-                    why: l.source.map(|p| p.describe()),
-                    text: l.text,
-                })
-                .collect()
+            let mut out = Vec::with_capacity(lines.len());
+            for l in lines {
+                let written = l.source.map(|p| self.written_by(p)).unwrap_or_default();
+                let why = l.source.map(|p| p.describe());
+                // A line of text per view line (nft prints a set's elements over several).
+                for (i, text) in l.text.split('\n').enumerate() {
+                    out.push(ViewLine {
+                        text: text.to_string(),
+                        why: why.clone(),
+                        written: written.clone(),
+                        defines: if i == 0 {
+                            l.defines.map(str::to_string)
+                        } else {
+                            None
+                        },
+                        odds: if i == 0 { l.odds.clone() } else { None },
+                    });
+                }
+            }
+            out
         };
-        let plain = |text: String| -> Vec<ViewLine> {
-            text.lines()
-                .map(|t| ViewLine {
-                    text: t.to_string(),
-                    why: None,
-                })
-                .collect()
-        };
+        let plain = |text: String| -> Vec<ViewLine> { text.lines().map(ViewLine::plain).collect() };
         let mode = self.mode(req);
         let available = views(mode);
         let view = req
@@ -291,6 +353,27 @@ impl Analysis {
                     .join(", ")
             )),
         }
+    }
+
+    /// The lines of the reader's text behind a provenance: the Service, and for an endpoint
+    /// its Pod (or, without one, its EndpointSlice or Endpoints).
+    pub fn written_by(&self, p: &Provenance) -> Vec<LineRange> {
+        let objects: Vec<&ObjectRef> = match p {
+            Provenance::Endpoint {
+                service,
+                slice,
+                pod,
+                ..
+            } => vec![service, pod.as_ref().unwrap_or(slice)],
+            other => other.objects(),
+        };
+        let mut lines: Vec<LineRange> = objects
+            .into_iter()
+            .flat_map(|o| self.written.get(o).cloned().unwrap_or_default())
+            .collect();
+        lines.sort();
+        lines.dedup();
+        lines
     }
 
     /// The typed dataplane of a mode as JSON (`--format json`).

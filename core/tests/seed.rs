@@ -243,3 +243,56 @@ fn article_ipvsadm_and_kube_ipvs0_lines() {
         assert!(addr.contains(&line), "{addr}");
     }
 }
+
+/// What the page shows beside the rules: the YAML behind a rule, its odds, what it declares.
+#[test]
+fn view_lines_carry_their_explanations() {
+    use kpx_core::views::{analyze, Request};
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../static/scenarios/seed-iptables.yaml"
+    ))
+    .unwrap();
+    let a = analyze(&text).unwrap();
+    let lines = a
+        .render_lines(&Request {
+            view: Some("save".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let pod_line = text
+        .lines()
+        .position(|l| l.contains("name: nginx-deployment-9456bbbf9-zbtt2"))
+        .unwrap()
+        + 1;
+    let dnat = lines
+        .iter()
+        .find(|l| l.text.contains("-j DNAT") && l.text.contains("172.17.0.3:80"))
+        .unwrap();
+    assert!(
+        dnat.written
+            .iter()
+            .any(|r| r.first <= pod_line && pod_line <= r.last),
+        "{:?} misses line {pod_line}",
+        dnat.written
+    );
+    let cascade: Vec<&str> = lines
+        .iter()
+        .filter(|l| {
+            l.text.starts_with("-A KUBE-SVC-2CMXP7HKUVJN7L6M") && l.text.contains("KUBE-SEP-")
+        })
+        .map(|l| l.odds.as_deref().unwrap())
+        .collect();
+    assert_eq!(cascade.len(), 3);
+    assert!(
+        cascade[0].starts_with("Endpoint 1 of 3") && cascade[0].contains("probability 1/3"),
+        "{}",
+        cascade[0]
+    );
+    assert!(cascade[1].contains("2/3 × 1/2 = 1/3"), "{}", cascade[1]);
+    assert!(cascade[2].contains("no random test"), "{}", cascade[2]);
+    assert!(lines.iter().any(
+        |l| l.defines.as_deref() == Some("KUBE-SVC-2CMXP7HKUVJN7L6M")
+            && l.text.starts_with(":KUBE-SVC-2CMXP7HKUVJN7L6M")
+    ));
+}

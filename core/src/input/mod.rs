@@ -80,6 +80,42 @@ pub struct Scenario {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// Lines `first..=last` of the reader's text (1-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct LineRange {
+    pub first: usize,
+    pub last: usize,
+}
+
+impl<T> Located<T> {
+    /// The lines the object is written on.
+    pub fn lines(&self) -> LineRange {
+        LineRange {
+            first: self.spans.pos.line,
+            last: self.spans.last_line,
+        }
+    }
+}
+
+impl Scenario {
+    /// Every written object and the lines it is written on.
+    pub fn written_lines(&self) -> Vec<(ObjectRef, LineRange)> {
+        fn add<T>(out: &mut Vec<(ObjectRef, LineRange)>, items: &[Located<T>]) {
+            out.extend(items.iter().map(|l| (l.reference.clone(), l.lines())));
+        }
+        let mut out = Vec::new();
+        add(&mut out, &self.services);
+        add(&mut out, &self.endpoint_slices);
+        add(&mut out, &self.endpoints);
+        add(&mut out, &self.pods);
+        add(&mut out, &self.deployments);
+        add(&mut out, &self.nodes);
+        add(&mut out, self.proxy_config.as_slice());
+        add(&mut out, self.node_env.as_slice());
+        out
+    }
+}
+
 /// Parses the reader's text. All shape errors are collected, not only the first.
 pub fn parse(text: &str) -> Result<Scenario, InputError> {
     let docs = yaml::load(text).map_err(|d| InputError {

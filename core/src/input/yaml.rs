@@ -55,6 +55,8 @@ pub fn display_path(path: &[Seg]) -> String {
 #[derive(Clone, Debug)]
 pub struct Spans {
     pub pos: Pos,
+    /// The last line the node's text is on.
+    pub last_line: usize,
     children: Children,
 }
 
@@ -97,6 +99,7 @@ impl Spans {
             (node, true) => node.clone(),
             (node, false) => Spans {
                 pos: node.pos,
+                last_line: node.pos.line,
                 children: Children::None,
             },
         }
@@ -135,11 +138,20 @@ pub fn load(text: &str) -> Result<Vec<Document>, Diagnostic> {
 
 fn convert(node: &MarkedYamlOwned) -> Result<(Value, Spans), Diagnostic> {
     let pos = pos_of(&node.span.start);
+    // A block node's span ends where the next token starts: at column 0 of the line after.
+    let end = &node.span.end;
+    let last_line = if end.col() == 0 && end.line() > pos.line {
+        end.line() - 1
+    } else {
+        end.line()
+    }
+    .max(pos.line);
     let leaf = |value| {
         Ok((
             value,
             Spans {
                 pos,
+                last_line,
                 children: Children::None,
             },
         ))
@@ -160,6 +172,7 @@ fn convert(node: &MarkedYamlOwned) -> Result<(Value, Spans), Diagnostic> {
                 Value::Array(values),
                 Spans {
                     pos,
+                    last_line,
                     children: Children::Seq(spans),
                 },
             ))
@@ -190,6 +203,7 @@ fn convert(node: &MarkedYamlOwned) -> Result<(Value, Spans), Diagnostic> {
                 Value::Object(map),
                 Spans {
                     pos,
+                    last_line,
                     children: Children::Map(spans),
                 },
             ))

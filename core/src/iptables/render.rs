@@ -30,20 +30,39 @@ impl Select<'_> {
 
 /// One line of a text view and, where it stands for a chain or a rule, why that exists (the
 /// page shows it on hover).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Line<'a> {
     pub text: String,
     pub source: Option<&'a Provenance>,
+    /// The chain, set or map this line declares: where a link to that name leads.
+    pub defines: Option<&'a str>,
+    /// For a load-balancing step, its odds in words ([`crate::explain::odds`]).
+    pub odds: Option<String>,
 }
 
 impl<'a> Line<'a> {
     fn plain(text: String) -> Self {
-        Line { text, source: None }
-    }
-    fn of(text: String, source: &'a Provenance) -> Self {
         Line {
             text,
-            source: Some(source),
+            ..Default::default()
+        }
+    }
+    /// The line declaring `chain`.
+    fn declaring(text: String, chain: &'a Chain) -> Self {
+        Line {
+            text,
+            source: Some(&chain.provenance),
+            defines: Some(&chain.name),
+            odds: None,
+        }
+    }
+    /// A rule's line, with its load-balancing odds when it has some.
+    fn rule(text: String, rule: &'a Rule, odds: &mut crate::explain::odds::Cascade) -> Self {
+        Line {
+            text,
+            source: Some(&rule.provenance),
+            defines: None,
+            odds: odds.next(),
         }
     }
 }
@@ -176,17 +195,22 @@ pub fn restore_lines<'d>(dp: &'d Dataplane, layout: Layout, sel: Select) -> Vec<
         out.push(Line::plain(format!("*{}", t.name.as_str())));
         for c in &chains {
             for _ in 0..c.declarations {
-                out.push(Line::of(format!(":{} - [0:0]", c.name), &c.provenance));
+                out.push(Line::declaring(format!(":{} - [0:0]", c.name), c));
             }
         }
-        let mut rules: Vec<(&str, &Rule)> = chains
+        let mut rules: Vec<(&Chain, &Rule)> = chains
             .iter()
             .filter(|c| sel.chain.is_none_or(|want| want == c.name))
-            .flat_map(|c| c.rules.iter().map(move |r| (c.name.as_str(), r)))
+            .flat_map(|c| c.rules.iter().map(move |r| (*c, r)))
             .collect();
         rules.sort_by_key(|(_, r)| r.order);
+        let mut odds: std::collections::HashMap<&str, crate::explain::odds::Cascade> =
+            Default::default();
         for (chain, r) in rules {
-            out.push(Line::of(restore_rule(chain, r, layout), &r.provenance));
+            let cascade = odds
+                .entry(&chain.name)
+                .or_insert_with(|| crate::explain::odds::Cascade::of(chain));
+            out.push(Line::rule(restore_rule(&chain.name, r, layout), r, cascade));
         }
         out.push(Line::plain("COMMIT".into()));
     }
@@ -415,17 +439,15 @@ pub fn save_lines<'d>(dp: &'d Dataplane, ipv6: bool, sel: Select) -> Vec<Line<'d
             } else {
                 "-"
             };
-            out.push(Line::of(
-                format!(":{} {policy} [0:0]", c.name),
-                &c.provenance,
-            ));
+            out.push(Line::declaring(format!(":{} {policy} [0:0]", c.name), c));
         }
         for c in &chains {
             if sel.chain.is_some_and(|want| want != c.name) {
                 continue;
             }
+            let mut odds = crate::explain::odds::Cascade::of(c);
             for r in &c.rules {
-                out.push(Line::of(save_rule(&c.name, r, ipv6), &r.provenance));
+                out.push(Line::rule(save_rule(&c.name, r, ipv6), r, &mut odds));
             }
         }
         out.push(Line::plain("COMMIT".into()));
@@ -679,14 +701,15 @@ pub fn list_lines<'d>(
             (ChainKind::BuiltIn, false) => format!("Chain {} (policy ACCEPT)", c.name),
             _ => format!("Chain {} ({} references)", c.name, refs(&c.name)),
         };
-        out.push(Line::of(head, &c.provenance));
+        out.push(Line::declaring(head, c));
         out.push(Line::plain(if o.verbose {
             " pkts bytes target     prot opt in     out     source               destination         ".into()
         } else {
             "target     prot opt source               destination         ".into()
         }));
+        let mut odds = crate::explain::odds::Cascade::of(c);
         for r in &c.rules {
-            out.push(Line::of(list_rule(r, (0, 0), o, ipv6), &r.provenance));
+            out.push(Line::rule(list_rule(r, (0, 0), o, ipv6), r, &mut odds));
         }
     }
     Ok(out)

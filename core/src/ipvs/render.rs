@@ -100,14 +100,17 @@ pub fn ipvsadm_lines_with<'a>(
         Line {
             text: "IP Virtual Server version 1.2.1 (size=4096)".into(),
             source: None,
+            ..Default::default()
         },
         Line {
             text: "Prot LocalAddress:Port Scheduler Flags".into(),
             source: None,
+            ..Default::default()
         },
         Line {
             text: "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn".into(),
             source: None,
+            ..Default::default()
         },
     ];
     let mut services: Vec<&VirtualServer> = ipvs.services.iter().collect();
@@ -138,6 +141,7 @@ pub fn ipvsadm_lines_with<'a>(
         out.push(Line {
             text: line,
             source: Some(&vs.provenance),
+            ..Default::default()
         });
         let mut reals: Vec<&RealServer> = vs.reals.iter().collect();
         glibc_msort(&mut reals, &|a, b| {
@@ -161,6 +165,8 @@ pub fn ipvsadm_lines_with<'a>(
                     inactive
                 ),
                 source: Some(&rs.provenance),
+                odds: crate::explain::odds::ipvs_real_server(vs),
+                ..Default::default()
             });
         }
     }
@@ -185,8 +191,8 @@ pub fn addr_lines<'a>(
         h[5]
     );
     let mut out = vec![
-        Line { text: format!("{index}: kube-ipvs0: <BROADCAST,NOARP> mtu 1500 qdisc noop state DOWN group default "), source: None },
-        Line { text: format!("    link/ether {mac} brd ff:ff:ff:ff:ff:ff"), source: None },
+        Line { text: format!("{index}: kube-ipvs0: <BROADCAST,NOARP> mtu 1500 qdisc noop state DOWN group default "), source: None, ..Default::default() },
+        Line { text: format!("    link/ether {mac} brd ff:ff:ff:ff:ff:ff"), source: None, ..Default::default() },
     ];
     for b in &ipvs.bound {
         let text = match b.ip {
@@ -196,10 +202,12 @@ pub fn addr_lines<'a>(
         out.push(Line {
             text,
             source: Some(&b.provenance),
+            ..Default::default()
         });
         out.push(Line {
             text: "       valid_lft forever preferred_lft forever".into(),
             source: None,
+            ..Default::default()
         });
     }
     out
@@ -246,6 +254,7 @@ pub fn ipset_lines<'a>(ipvs: &'a Ipvs) -> Vec<Line<'a>> {
             out.push(Line {
                 text: String::new(),
                 source: None,
+                ..Default::default()
             });
         }
         let header = if set.kind == "bitmap:port" {
@@ -253,8 +262,12 @@ pub fn ipset_lines<'a>(ipvs: &'a Ipvs) -> Vec<Line<'a>> {
         } else {
             format!("family {family} hashsize 1024 maxelem 65536")
         };
+        out.push(Line {
+            text: format!("Name: {}", set.name),
+            defines: Some(&set.name),
+            ..Default::default()
+        });
         for text in [
-            format!("Name: {}", set.name),
             format!("Type: {}", set.kind),
             format!("Revision: {}", revision(set.kind)),
             format!("Header: {header}"),
@@ -262,7 +275,11 @@ pub fn ipset_lines<'a>(ipvs: &'a Ipvs) -> Vec<Line<'a>> {
             format!("Number of entries: {}", set.entries.len()),
             "Members:".to_string(),
         ] {
-            out.push(Line { text, source: None });
+            out.push(Line {
+                text,
+                source: None,
+                ..Default::default()
+            });
         }
         let mut members: Vec<&SetEntry> = set.entries.iter().collect();
         members.sort_by(|a, b| member_order(&a.text, &b.text));
@@ -270,6 +287,7 @@ pub fn ipset_lines<'a>(ipvs: &'a Ipvs) -> Vec<Line<'a>> {
             out.push(Line {
                 text: m.text.clone(),
                 source: Some(&m.provenance),
+                ..Default::default()
             });
         }
     }

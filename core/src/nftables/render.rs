@@ -33,6 +33,7 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
     out.push(Line {
         text: format!("add table {p} {{ comment {} ; }}", q(t.comment)),
         source: None,
+        ..Default::default()
     });
     let chains = sorted(&t.chains, |c| &c.name);
     let sets = sorted(&t.sets, |s| &s.name);
@@ -49,6 +50,8 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
         out.push(Line {
             text: format!("add chain {p} {}{props}", c.name),
             source: Some(&c.provenance),
+            defines: Some(&c.name),
+            ..Default::default()
         });
     }
     for s in &sets {
@@ -65,6 +68,8 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
         out.push(Line {
             text: format!("add set {p} {} {{ {props} }}", s.name),
             source: Some(&s.provenance),
+            defines: Some(&s.name),
+            ..Default::default()
         });
     }
     for m in &maps {
@@ -75,6 +80,8 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
         out.push(Line {
             text: format!("add map {p} {} {{ {props} }}", m.name),
             source: Some(&m.provenance),
+            defines: Some(&m.name),
+            ..Default::default()
         });
     }
     for c in &chains {
@@ -82,6 +89,8 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
             out.push(Line {
                 text: format!("add rule {p} {} {}", c.name, r.text),
                 source: Some(&r.provenance),
+                odds: crate::explain::odds::nft_rule(&r.text),
+                ..Default::default()
             });
         }
     }
@@ -90,6 +99,7 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
             out.push(Line {
                 text: format!("add element {p} {} {{ {} }}", s.name, element_text(e)),
                 source: Some(&e.provenance),
+                ..Default::default()
             });
         }
     }
@@ -98,6 +108,7 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
             out.push(Line {
                 text: format!("add element {p} {} {{ {} }}", m.name, element_text(e)),
                 source: Some(&e.provenance),
+                ..Default::default()
             });
         }
     }
@@ -275,43 +286,52 @@ pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
     let mut out = vec![Line {
         text: format!("table {} {} {{", t.family, t.name),
         source: None,
+        ..Default::default()
     }];
     out.push(Line {
         text: format!("\tcomment {}", q(t.comment)),
         source: None,
+        ..Default::default()
     });
     let mut blocks: Vec<Vec<Line>> = Vec::new();
     for s in &t.sets {
         let mut b = vec![Line {
             text: format!("\tset {} {{", s.name),
             source: Some(&s.provenance),
+            defines: Some(&s.name),
+            ..Default::default()
         }];
         b.push(Line {
             text: format!("\t\ttype {}", s.type_),
             source: None,
+            ..Default::default()
         });
         if s.flags.as_deref().is_some_and(|f| f.contains("dynamic")) {
             b.push(Line {
                 text: "\t\tsize 65535".into(),
                 source: None,
+                ..Default::default()
             });
         }
         if let Some(f) = &s.flags {
             b.push(Line {
                 text: format!("\t\tflags {f}"),
                 source: None,
+                ..Default::default()
             });
         }
         if let Some(secs) = s.timeout {
             b.push(Line {
                 text: format!("\t\ttimeout {}", duration(secs)),
                 source: None,
+                ..Default::default()
             });
         }
         if let Some(c) = &s.comment {
             b.push(Line {
                 text: format!("\t\tcomment {}", q(c)),
                 source: None,
+                ..Default::default()
             });
         }
         // nft puts two IPv4 addresses on a line, other types one (`calculate_delim`).
@@ -320,11 +340,13 @@ pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
             b.push(Line {
                 text: e,
                 source: None,
+                ..Default::default()
             });
         }
         b.push(Line {
             text: "\t}".into(),
             source: None,
+            ..Default::default()
         });
         blocks.push(b);
     }
@@ -332,26 +354,32 @@ pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
         let mut b = vec![Line {
             text: format!("\tmap {} {{", m.name),
             source: Some(&m.provenance),
+            defines: Some(&m.name),
+            ..Default::default()
         }];
         b.push(Line {
             text: format!("\t\ttype {}", m.type_),
             source: None,
+            ..Default::default()
         });
         if let Some(c) = &m.comment {
             b.push(Line {
                 text: format!("\t\tcomment {}", q(c)),
                 source: None,
+                ..Default::default()
             });
         }
         if let Some(e) = elements_block(&m.elements, 1) {
             b.push(Line {
                 text: e,
                 source: None,
+                ..Default::default()
             });
         }
         b.push(Line {
             text: "\t}".into(),
             source: None,
+            ..Default::default()
         });
         blocks.push(b);
     }
@@ -359,6 +387,8 @@ pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
         let mut b = vec![Line {
             text: format!("\tchain {} {{", c.name),
             source: Some(&c.provenance),
+            defines: Some(&c.name),
+            ..Default::default()
         }];
         if let Some(base) = &c.base {
             b.push(Line {
@@ -369,23 +399,28 @@ pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
                     priority(base.hook, base.priority)
                 ),
                 source: None,
+                ..Default::default()
             });
         }
         if let Some(comment) = &c.comment {
             b.push(Line {
                 text: format!("\t\tcomment {}", q(comment)),
                 source: None,
+                ..Default::default()
             });
         }
         for r in &c.rules {
             b.push(Line {
                 text: format!("\t\t{}", listed_rule(&r.text)),
                 source: Some(&r.provenance),
+                odds: crate::explain::odds::nft_rule(&r.text),
+                ..Default::default()
             });
         }
         b.push(Line {
             text: "\t}".into(),
             source: None,
+            ..Default::default()
         });
         blocks.push(b);
     }
@@ -394,6 +429,7 @@ pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
             out.push(Line {
                 text: String::new(),
                 source: None,
+                ..Default::default()
             });
         }
         out.extend(b);
@@ -401,6 +437,7 @@ pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
     out.push(Line {
         text: "}".into(),
         source: None,
+        ..Default::default()
     });
     out
 }
