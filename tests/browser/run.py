@@ -2,10 +2,13 @@
 """Browser tests: the built site (dist/) in a real headless Chromium, driven over WebDriver.
 
 Standard library only. Serves dist/ on a free loopback port, starts Debian's chromedriver
-with a fresh profile, and checks what a reader sees: the seed scenario's live `save` view,
-typing that changes the rules, a YAML error with line and column that keeps the last good
-output, and switching views. Ends with the line "N passed, N failed".
+with a fresh profile per test, and checks what a reader sees and does: the article's rules on
+load, edits that change every view and are marked, errors at line:col that keep the last good
+output, every mode and the side-by-side compare, provenance on hover, links that reproduce a
+state, scenarios. Every test fails on a console error. Screenshots of the main states are
+written to target/browser-screenshots/ for review. Ends with "browser: N passed, N failed".
 """
+import base64
 import functools
 import http.server
 import json
@@ -22,6 +25,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIST = os.path.join(ROOT, "dist")
+SHOTS = os.path.join(ROOT, "target", "browser-screenshots")
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C WebDriver element key
 CHROME_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -45,10 +49,15 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
 
 class Driver:
     def __init__(self, port):
+        self.port = port
         self.base = f"http://127.0.0.1:{port}"
         self.profile = tempfile.mkdtemp(prefix="kpx-chromium-")
-        caps = {"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
-            "binary": "/usr/bin/chromium", "args": CHROME_ARGS + [f"--user-data-dir={self.profile}"]}}}}
+        self.downloads = tempfile.mkdtemp(prefix="kpx-downloads-")
+        caps = {"capabilities": {"alwaysMatch": {
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium", "args": CHROME_ARGS + [f"--user-data-dir={self.profile}"],
+                "prefs": {"download.default_directory": self.downloads, "download.prompt_for_download": False}}}}}
         self.session = self.call("POST", "/session", caps)["sessionId"]
 
     def call(self, method, path, body=None):
@@ -89,49 +98,137 @@ class Driver:
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
+    def console_errors(self):
+        """Severe console entries since the last call (Chromium's browser log)."""
+        entries = self.s("POST", "/se/log", {"type": "browser"}) or []
+        return [e["message"] for e in entries if e.get("level") == "SEVERE"]
+
+    def screenshot(self, name):
+        os.makedirs(SHOTS, exist_ok=True)
+        with open(os.path.join(SHOTS, name + ".png"), "wb") as f:
+            f.write(base64.b64decode(self.s("GET", "/screenshot")))
+
+    def hover(self, element):
+        self.s("POST", "/actions", {"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+                                                 "actions": [{"type": "pointerMove", "duration": 0, "x": 0, "y": 0,
+                                                              "origin": element}]}]})
+
+    def click(self, css):
+        self.s("POST", f"/element/{self.find(css)}/click", {})
+
     def quit(self):
         try:
             self.s("DELETE", "")
         finally:
             shutil.rmtree(self.profile, ignore_errors=True)
+            shutil.rmtree(self.downloads, ignore_errors=True)
 
 
 ARTICLE_LINE = ('-A KUBE-SVC-2CMXP7HKUVJN7L6M -m comment --comment "default/nginx" '
                 '-m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-C2Y64IBVPH4YIBGX')
+FOURTH_POD = """---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: nginx-deployment-9456bbbf9-q4new
+  namespace: default
+  labels: {app: nginx}
+spec:
+  nodeName: minikube
+  containers: [{name: nginx, ports: [{containerPort: 80}]}]
+status:
+  podIP: 172.17.0.6
+  conditions: [{type: Ready, status: "True"}]
+"""
 
 
-def output(d):
-    return d.js("return document.querySelector('#output').textContent")
+def output(d, which="#output"):
+    """What the reader sees in a view: its lines, one per line."""
+    return d.js(f"const o = document.querySelector('{which}'); return o ? o.innerText : ''")
 
 
-def test_seed_scenario_is_loaded_and_rendered(d, site):
+def choose(d, css, value):
+    d.js("const s = document.querySelector(arguments[0]); s.value = arguments[1];"
+         "s.dispatchEvent(new Event('change', {bubbles: true}));", css, value)
+
+
+def tab(d, view, pane="output"):
+    """Clicks a view's tab in a pane."""
+    d.js("document.querySelector(arguments[0]).closest('.pane').querySelector(`.tab[data-view='${arguments[1]}']`).click()",
+         f"#{pane}", view)
+
+
+def set_text(d, text):
+    d.js("const e = document.querySelector('#editor'); e.value = arguments[0];"
+         "e.dispatchEvent(new InputEvent('input', {bubbles: true}));", text)
+
+
+def editor_text(d):
+    return d.js("return document.querySelector('#editor').value")
+
+
+def open_article(d, site):
     d.get(site)
-    d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
-    editor = d.js("return document.querySelector('#editor').value")
-    assert "name: nginx" in editor and "10.109.134.113" in editor, editor[:200]
+    d.wait_for("the article's save view", lambda: ARTICLE_LINE in output(d))
 
 
-def test_typing_a_service_updates_the_rules(d, site):
-    d.get(site)
-    d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
-    d.js("const e = document.querySelector('#editor'); e.focus(); e.setSelectionRange(e.value.length, e.value.length);")
-    d.type("#editor", "---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\n"
-                      "spec:\n  clusterIP: 10.96.5.5\n  ports:\n  - {port: 80}\n")
-    want = ('-A KUBE-SERVICES -d 10.96.5.5/32 -p tcp -m comment --comment "default/web has no endpoints" '
-            '-m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable')
-    d.wait_for("the new Service's REJECT rule", lambda: want in output(d))
+def test_article_scenario_shows_its_chains_on_load(d, site):
+    open_article(d, site)
+    text = output(d)
+    for chain in ["KUBE-SERVICES", "KUBE-SVC-2CMXP7HKUVJN7L6M", "KUBE-SEP-C2Y64IBVPH4YIBGX", "KUBE-MARK-MASQ", "KUBE-POSTROUTING"]:
+        assert chain in text, chain
+    assert "name: nginx" in editor_text(d) and "10.109.134.113" in editor_text(d)
+    assert "The article's cluster" in d.text("#about summary")
+    # The editor's coloured copy is the text itself, line for line.
+    copy = d.js("return [...document.querySelectorAll('.colours .cl')].map(l => l.textContent.replace('\u200b', '')).join('\\n')")
+    assert copy == editor_text(d)
+    assert d.js("return document.querySelectorAll('.colours .y-key').length") > 50
+    assert d.js("return document.querySelectorAll('.gutter .gl').length") == editor_text(d).count("\n") + 1
+    d.screenshot("iptables-article")
+
+
+def test_a_fourth_replica_updates_every_view_and_marks_the_diff(d, site):
+    open_article(d, site)
+    set_text(d, editor_text(d) + FOURTH_POD)
+    quarter = '-m statistic --mode random --probability 0.25000000000 -j KUBE-SEP-'
+    d.wait_for("a four-way cascade", lambda: quarter in output(d))
+    added = d.js("return [...document.querySelectorAll('#output .vl.added')].map(l => l.innerText)")
+    assert any("172.17.0.6" in a for a in added), added
+    assert any(a.startswith("-A KUBE-SVC-2CMXP7HKUVJN7L6M") for a in added), added
+    changes = d.text("#changes")
+    assert "added" in changes and "removed" in changes and "rule in KUBE-SVC-2CMXP7HKUVJN7L6M" in changes, changes
+    assert "172.17.0.6:80" in changes, changes
+    d.screenshot("iptables-fourth-replica-diff")
+    tab(d, "list")
+    d.wait_for("iptables -L with four endpoints", lambda: "statistic mode random probability 0.25000000000" in output(d))
+    assert d.js("return document.querySelectorAll('#output .vl.added').length") > 0
+    choose(d, "#mode", "ipvs")
+    d.wait_for("ipvsadm with four real servers", lambda: "  -> 172.17.0.6:80                Masq    1      0          0" in output(d))
+    assert any("172.17.0.6" in a for a in d.js("return [...document.querySelectorAll('#output .vl.added')].map(l => l.innerText)"))
+    choose(d, "#mode", "nftables")
+    d.wait_for("numgen over four", lambda: "numgen random mod 4 vmap" in output(d))
+    d.screenshot("nftables-fourth-replica-diff")
+    # The next edit clears the marks.
+    set_text(d, editor_text(d).replace("port: 8080, targetPort: 80", "port: 8081, targetPort: 80"))
+    d.wait_for("the port edit", lambda: "10.109.134.113 . tcp . 8081" in output(d))
+    added = d.js("return [...document.querySelectorAll('#output .vl.added')].map(l => l.innerText)")
+    assert added and all("172.17.0.6" not in a or "8081" in a for a in added), added
 
 
 def test_invalid_yaml_shows_line_and_column_and_keeps_output(d, site):
-    d.get(site)
-    d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
-    lines = d.js("return document.querySelector('#editor').value.split('\\n').length")
+    open_article(d, site)
+    lines = editor_text(d).count("\n") + 1
     d.js("const e = document.querySelector('#editor'); e.focus(); e.setSelectionRange(e.value.length, e.value.length);")
     d.type("#editor", "---\nkind: Service\nspec: {ports: [\n")
     err = d.wait_for("an error", lambda: d.text("#errors"))
     assert "line " in err and "col " in err, err
-    assert int(err.split("line ")[1].split(",")[0]) >= lines, (err, lines)
+    line = int(err.split("line ")[1].split(",")[0])
+    assert line >= lines, (err, lines)
     assert ARTICLE_LINE in output(d), "the last good output must stay"
+    assert d.js("return document.querySelector('.output').classList.contains('stale')")
+    marked = d.js("return [...document.querySelectorAll('.gutter .gl.err')].map(g => +g.textContent)")
+    assert marked == [line], (marked, line)
+    d.screenshot("iptables-error")
     # An out-of-range port: the API server's words, at the field's position.
     d.js("const e = document.querySelector('#editor');"
          "e.value = e.value.replace('spec: {ports: [\\n', '');"
@@ -140,92 +237,218 @@ def test_invalid_yaml_shows_line_and_column_and_keeps_output(d, site):
     err = d.wait_for("a port error", lambda: "70000" in d.text("#errors") and d.text("#errors"))
     assert "must be between 1 and 65535, inclusive" in err and "line " in err, err
     assert ARTICLE_LINE in output(d)
+    # Clicking the error puts the caret there.
+    d.click("#errors .goto")
+    caret_line = d.js("const e = document.querySelector('#editor'); return e.value.slice(0, e.selectionStart).split('\\n').length")
+    assert caret_line == int(err.split("line ")[1].split(",")[0]), caret_line
 
 
-def test_switching_views(d, site):
-    d.get(site)
-    d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
-    d.js("const s = document.querySelector('#view'); s.value = 'get-svc';"
-         "s.dispatchEvent(new Event('change', {bubbles: true}));")
-    d.wait_for("kubectl get svc", lambda: "nginx        ClusterIP   10.109.134.113" in output(d))
-    assert "kube-dns" not in output(d), "plain kubectl get shows the default namespace"
-    d.js("const c = document.querySelector('#all-namespaces'); c.click();")
-    d.wait_for("kubectl get svc -A", lambda: "kube-system   kube-dns" in output(d))
-    d.js("const s = document.querySelector('#view'); s.value = 'list';"
-         "s.dispatchEvent(new Event('change', {bubbles: true}));")
-    d.wait_for("iptables -L", lambda: "tcp dpt:webcache" in output(d))
+def test_every_mode_and_the_compare_view_render(d, site):
+    open_article(d, site)
+    choose(d, "#compare", "nftables")
+    d.wait_for("nft list beside iptables-save",
+               lambda: "numgen random mod 3 vmap" in output(d, "#output-2") and ARTICLE_LINE in output(d))
+    d.screenshot("compare-iptables-nftables")
+    choose(d, "#mode", "ipvs")
+    d.wait_for("ipvsadm beside nft", lambda: "TCP  10.109.134.113:8080 rr" in output(d))
+    choose(d, "#output-2-mode", "iptables")
+    d.wait_for("iptables beside ipvsadm", lambda: ARTICLE_LINE in output(d, "#output-2"))
+    d.screenshot("compare-ipvs-iptables")
+    tab(d, "list", "output-2")
+    d.wait_for("iptables -L in the compared pane", lambda: "Chain KUBE-SERVICES" in output(d, "#output-2"))
+    choose(d, "#compare", "")
+    d.wait_for("one pane again", lambda: not d.js("return !!document.querySelector('#output-2')"))
+
+
+def test_each_view_is_a_tab(d, site):
+    open_article(d, site)
+    expected = {
+        "iptables": {"restore": "*nat", "save": ARTICLE_LINE, "list": "tcp dpt:webcache", "get-svc": "nginx        ClusterIP   10.109.134.113",
+                     "get-ep": "172.17.0.3:80", "get-endpointslices": "nginx-", "get-pods": "nginx-deployment-9456bbbf9-zbtt2"},
+        "ipvs": {"ipvsadm": "TCP  10.109.134.113:8080 rr", "addr": "inet 10.109.134.113/32 scope global kube-ipvs0",
+                 "ipset": "Name: KUBE-CLUSTER-IP", "save": "-A KUBE-SERVICES"},
+        "nftables": {"nft": "add chain ip kube-proxy services", "nft-list": "table ip kube-proxy {", "nft-load": "add table ip kube-proxy"},
+    }
+    for mode, views in expected.items():
+        choose(d, "#mode", mode)
+        for view, want in views.items():
+            tab(d, view)
+            d.wait_for(f"{mode} {view}", lambda: want in output(d))
+            assert d.js("return document.querySelector('.tab[aria-selected=true]').dataset.view") == view
+        d.screenshot(f"{mode}-views")
+
+
+def test_hovering_a_sep_rule_names_its_pod_and_highlights_its_yaml(d, site):
+    open_article(d, site)
+    rule = d.js("""for (const l of document.querySelectorAll('#output .vl'))
+                     if (l.innerText.startsWith('-A KUBE-SEP-C2Y64IBVPH4YIBGX') && l.innerText.includes('DNAT')) return l;""")
+    d.hover(rule)
+    why = d.wait_for("the explanation", lambda: "Pod default/nginx-deployment-9456bbbf9-zbtt2" in d.text("#why") and d.text("#why"))
+    assert "endpoint 172.17.0.3:80" in why and "Service default/nginx" in why, why
+    marked = d.js("return [...document.querySelectorAll('.colours .cl.src')].map(l => l.textContent)")
+    assert any("name: nginx-deployment-9456bbbf9-zbtt2" in m for m in marked), marked
+    assert any("podIP: 172.17.0.3" in m for m in marked), marked
+    assert not any("nginx-deployment-9456bbbf9-6dmhv" in m for m in marked), "only this endpoint's pod"
+    glossary = d.text("#glossary")
+    assert "DNAT" in glossary and "Destination NAT" in glossary, glossary
+    d.screenshot("iptables-hover-provenance")
+
+
+def test_glossary_odds_and_chain_links(d, site):
+    open_article(d, site)
+    odds = d.js("return [...document.querySelectorAll('#output .odds')].map(o => o.innerText)")
+    assert any("Endpoint 1 of 3" in o and "1/3" in o for o in odds), odds
+    assert any("2/3 × 1/2 = 1/3" in o for o in odds), odds
+    title = d.js("return document.querySelector(\"#output .term[data-term='KUBE-MARK-MASQ']\").title")
+    assert "0x4000" in title, title
+    assert d.js("return document.querySelector(\"#output .term[data-term='statistic']\").title").startswith("Random match")
+    # A chain name leads to where the chain is declared.
+    d.js("document.querySelector(\"#output .link[data-link='KUBE-SVC-2CMXP7HKUVJN7L6M']\").click()")
+    d.wait_for("the declaration selected",
+               lambda: d.js("return document.querySelector('#output .vl.selected').innerText").startswith(":KUBE-SVC-2CMXP7HKUVJN7L6M"))
+    # Keyboard: the next line, and the explanation follows.
+    d.js("document.querySelector('.output').focus()")
+    d.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": [
+        {"type": "keyDown", "value": "\ue015"}, {"type": "keyUp", "value": "\ue015"}]}]})
+    d.wait_for("the next line selected",
+               lambda: d.js("return document.querySelector('#output .vl.selected').innerText").startswith(":KUBE-SVC-")
+               and d.text("#explain") != "")
+    choose(d, "#mode", "nftables")
+    d.wait_for("nft-list", lambda: "numgen random mod 3" in output(d))
+    odds = d.js("return [...document.querySelectorAll('#output .odds')].map(o => o.innerText)")
+    assert any("each of the 3 endpoints gets 1/3" in o for o in odds), odds
+    choose(d, "#mode", "ipvs")
+    d.wait_for("ipvsadm", lambda: "rr" in output(d))
+    odds = d.js("return [...document.querySelectorAll('#output .odds')].map(o => o.innerText)")
+    assert any("each gets 1 in 3" in o for o in odds), odds
+
+
+def test_a_copied_link_restores_the_state_in_a_fresh_page(d, site):
+    open_article(d, site)
+    set_text(d, editor_text(d) + FOURTH_POD)
+    choose(d, "#mode", "ipvs")
+    tab(d, "addr")
+    choose(d, "#compare", "nftables")
+    d.wait_for("kube-ipvs0 beside nft", lambda: "kube-ipvs0" in output(d) and "numgen random mod 4" in output(d, "#output-2"))
+    d.click("#copy-link")
+    d.wait_for("copied", lambda: "Link copied" in d.text(".share"))
+    link = d.js("return document.querySelector('#share-url').value")
+    assert "#k1." in link, link
+    want = (editor_text(d), output(d), output(d, "#output-2"))
+    fresh = Driver(d.port)
+    try:
+        fresh.get(link)
+        fresh.wait_for("the same views", lambda: output(fresh) == want[1] and output(fresh, "#output-2") == want[2])
+        assert editor_text(fresh) == want[0]
+        assert fresh.js("return document.querySelector('#mode').value") == "ipvs"
+        assert fresh.js("return document.querySelector('.tab[aria-selected=true]').dataset.view") == "addr"
+        assert not fresh.console_errors()
+    finally:
+        fresh.quit()
+
+
+def test_a_bad_link_says_so_and_keeps_the_page_working(d, site):
+    open_article(d, site)
+    d.get(site + "#k1.definitely-not-a-state")
+    d.wait_for("the problem", lambda: "could not be opened" in d.text("#link-problem"))
+    d.wait_for("the last work", lambda: ARTICLE_LINE in output(d))
 
 
 def test_text_survives_a_reload(d, site):
-    d.get(site)
-    d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
-    d.js("const e = document.querySelector('#editor');"
-         "e.value = e.value.replace('port: 8080, targetPort: 80', 'port: 8081, targetPort: 80');"
-         "e.dispatchEvent(new InputEvent('input', {bubbles: true}));")
+    open_article(d, site)
+    set_text(d, editor_text(d).replace("port: 8080, targetPort: 80", "port: 8081, targetPort: 80"))
     d.wait_for("the edited port", lambda: "--dport 8081" in output(d))
-    d.get(site)
+    d.js("location.reload()")
     d.wait_for("the edited text after reload", lambda: "--dport 8081" in output(d))
-    assert "port: 8081" in d.js("return document.querySelector('#editor').value")
+    assert "port: 8081" in editor_text(d)
+    # A new visit without the link starts from the saved work too.
+    d.get(site)
+    d.wait_for("the edited text on a new visit", lambda: "--dport 8081" in output(d))
 
 
-def test_embedding_with_url_parameters(d, site):
-    d.get(site + "?preset=tour&view=list")
+def test_opening_a_scenario_by_url(d, site):
+    d.get(site + "?scenario=tour&view=list")
     d.wait_for("the tour in the list view",
                lambda: "Chain KUBE-SERVICES" in output(d) and "shop/web:http" in output(d))
-    assert d.js("return document.querySelector('#view').value") == "list"
+    assert d.js("return document.querySelector('.tab[aria-selected=true]').dataset.view") == "list"
+    d.get(site + "?preset=article-ipvs")
+    d.wait_for("the IPVS article", lambda: "TCP  10.109.134.113:8080 rr" in output(d))
 
 
-def test_loading_a_preset(d, site):
-    d.get(site)
-    d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
-    d.js("const s = document.querySelector('#preset'); s.value = 'tour';"
-         "s.dispatchEvent(new Event('change', {bubbles: true}));")
-    d.wait_for("the tour's rules", lambda: "KUBE-FW-OTVU7MV6PRR7MW2X" in output(d))
+def test_every_scenario_loads_explains_itself_and_renders(d, site):
+    open_article(d, site)
+    ids = d.js("return [...document.querySelectorAll('#scenario option')].map(o => o.value).filter(v => v)")
+    assert len(ids) >= 14, ids
+    for sc in ids:
+        choose(d, "#scenario", sc)
+        d.wait_for(f"scenario {sc}", lambda: d.js("return document.querySelector('#about summary')?.innerText || ''")
+                   and output(d).strip() and not d.text("#errors"))
+        about = d.text("#about")
+        assert len(about) > 80, (sc, about)
+        # Its three modes all render.
+        for mode in ["iptables", "ipvs", "nftables"]:
+            choose(d, "#mode", mode)
+            d.wait_for(f"{sc} in {mode}", lambda: output(d).strip() and not d.js("return !!document.querySelector('.problem')"))
+        if sc in ("probabilities", "ping-clusterip", "external-traffic-policy"):
+            d.screenshot(f"scenario-{sc}")
+
+
+def test_loading_a_scenario_over_edits_asks_first(d, site):
+    open_article(d, site)
+    set_text(d, editor_text(d).replace("port: 8080, targetPort: 80", "port: 8082, targetPort: 80"))
+    d.wait_for("the edit", lambda: "--dport 8082" in output(d))
+    d.js("window.confirm = () => false")
+    choose(d, "#scenario", "tour")
+    time.sleep(0.3)
+    assert "port: 8082" in editor_text(d), "a refused confirm keeps the text"
+    d.js("window.confirm = () => true")
+    choose(d, "#scenario", "tour")
+    d.wait_for("the tour", lambda: "KUBE-FW-OTVU7MV6PRR7MW2X" in output(d))
+    # Reset returns to the scenario's text.
+    set_text(d, editor_text(d) + "\n# a note\n")
+    d.click("#reset")
+    d.wait_for("the tour's own text", lambda: "# a note" not in editor_text(d))
+
+
+def test_download_gives_the_text(d, site):
+    open_article(d, site)
+    set_text(d, editor_text(d) + "# mine\n")
+    d.click("#download")
+    path = os.path.join(d.downloads, "kpx-cluster.yaml")
+    d.wait_for("the downloaded file", lambda: os.path.exists(path) and open(path).read() == editor_text(d))
+
+
+def test_kubectl_views_and_namespaces(d, site):
+    open_article(d, site)
+    tab(d, "get-svc")
+    d.wait_for("kubectl get svc", lambda: "nginx        ClusterIP   10.109.134.113" in output(d))
+    assert "kube-dns" not in output(d), "plain kubectl get shows the default namespace"
+    d.click("#all-namespaces")
+    d.wait_for("kubectl get svc -A", lambda: "kube-system   kube-dns" in output(d))
 
 
 def test_switching_nodes(d, site):
-    d.get(site + "?preset=tour")
+    d.get(site + "?scenario=tour")
     local_a = '-A KUBE-SVL-67NZLRHBNDSAWJRO -m comment --comment "shop/web:http -> 10.244.1.3:8080" -j KUBE-SEP-CACHYPJ5WX3OY2BV'
     d.wait_for("node-a's local endpoints", lambda: local_a in output(d))
-    d.js("const s = document.querySelector('#node'); s.value = 'node-b';"
-         "s.dispatchEvent(new Event('change', {bubbles: true}));")
+    choose(d, "#node", "node-b")
     local_b = '-A KUBE-SVL-67NZLRHBNDSAWJRO -m comment --comment "shop/web:http -> 10.244.2.2:8080" -j KUBE-SEP-LYOGWTXD3FSSWSCA'
     d.wait_for("node-b's local endpoint", lambda: local_b in output(d))
     assert local_a not in output(d)
 
 
-def test_rules_say_why_they_exist(d, site):
+def test_a_long_view_is_virtualised(d, site):
+    services = "".join(
+        f"---\napiVersion: v1\nkind: Service\nmetadata: {{name: s{i}}}\nspec:\n  clusterIP: 10.96.{i // 250}.{i % 250 + 1}\n"
+        f"  ports: [{{port: 80}}]\n" for i in range(1600))
     d.get(site)
-    d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
-    why = d.js("""for (const s of document.querySelectorAll('#output .why'))
-                    if (s.textContent.startsWith('-A KUBE-SVC-2CMXP7HKUVJN7L6M') && s.textContent.includes('C2Y64IBVPH4YIBGX'))
-                      return s.title;
-                  return null;""")
-    assert why and "Service default/nginx" in why and "endpoint 172.17.0.3:80" in why and "Pod default/nginx-deployment-9456bbbf9-zbtt2" in why, why
-
-
-def test_switching_to_nftables_mode(d, site):
-    d.get(site)
-    d.wait_for("the save view", lambda: ARTICLE_LINE in output(d))
-    d.js("const s = document.querySelector('#mode'); s.value = 'nftables';"
-         "s.dispatchEvent(new Event('change', {bubbles: true}));")
-    d.wait_for("nft list", lambda: output(d).startswith("table ip kube-proxy {") and "numgen random mod 3 vmap" in output(d))
-    assert d.js("return document.querySelector('#view').value") == "nft-list"
-    d.js("const s = document.querySelector('#view'); s.value = 'nft';"
-         "s.dispatchEvent(new Event('change', {bubbles: true}));")
-    d.wait_for("the nft view",
-               lambda: "add element ip kube-proxy service-ips { 10.109.134.113 . tcp . 8080 : goto service-" in output(d))
-
-
-def test_ipvs_preset_and_views(d, site):
-    d.get(site + "?preset=article-ipvs")
-    d.wait_for("ipvsadm -Ln", lambda: output(d).startswith("IP Virtual Server version 1.2.1 (size=4096)")
-               and "TCP  10.109.134.113:8080 rr" in output(d))
-    assert d.js("return document.querySelector('#mode').value") == "ipvs", "the input's mode is shown"
-    assert "  -> 172.17.0.3:80                Masq    1      0          0" in output(d)
-    d.js("const s = document.querySelector('#view'); s.value = 'addr';"
-         "s.dispatchEvent(new Event('change', {bubbles: true}));")
-    d.wait_for("kube-ipvs0", lambda: "    inet 10.96.0.10/32 scope global kube-ipvs0" in output(d))
+    d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
+    set_text(d, editor_text(d) + services)
+    d.wait_for("1,600 more Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')"))
+    drawn = d.js("return document.querySelectorAll('#output .vl').length")
+    assert 0 < drawn < 400, drawn
+    d.js("const o = document.querySelector('.output'); o.scrollTop = o.scrollHeight")
+    d.wait_for("the end of the view", lambda: "COMMIT" in output(d).split("\n")[-1])
 
 
 def main():
@@ -248,10 +471,15 @@ def main():
             except OSError:
                 time.sleep(0.1)
         tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+        # `run.py WORD…` runs the tests whose names contain a WORD (while working on them).
+        if len(sys.argv) > 1:
+            tests = [t for t in tests if any(w in t.__name__ for w in sys.argv[1:])]
         for t in tests:
             d = Driver(driver_port)
             try:
                 t(d, site)
+                errors = d.console_errors()
+                assert not errors, f"console errors: {errors}"
                 passed += 1
                 print(f"test {t.__name__} ... ok")
             except Exception:

@@ -1,0 +1,118 @@
+//! The YAML editor: a plain textarea (so typing, undo and IME behave as the browser makes
+//! them) over a coloured copy of its text, with line numbers, error markers, and the lines
+//! behind the hovered rule highlighted.
+
+use crate::highlight;
+use kpx_core::input::LineRange;
+use kpx_core::Diagnostic;
+use web_sys::{HtmlElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+/// Above this many lines the colours are left out: the text stays responsive.
+const MAX_COLOURED_LINES: usize = 4000;
+/// The editor's line height in pixels (kpx.css sets the same).
+pub const LINE_HEIGHT: f64 = 19.0;
+
+#[derive(Properties, PartialEq)]
+pub struct EditorProps {
+    pub text: String,
+    pub errors: Vec<Diagnostic>,
+    /// Lines to highlight: what made the rule under the pointer.
+    pub highlight: Vec<LineRange>,
+    pub oninput: Callback<String>,
+    /// Scrolls to show this line when it changes and is out of sight (1-based).
+    #[prop_or_default]
+    pub reveal: Option<usize>,
+}
+
+#[function_component(Editor)]
+pub fn editor(p: &EditorProps) -> Html {
+    let textarea = use_node_ref();
+    let colours = use_node_ref();
+    let gutter = use_node_ref();
+
+    let onscroll = {
+        let (textarea, colours, gutter) = (textarea.clone(), colours.clone(), gutter.clone());
+        Callback::from(move |_: Event| {
+            let Some(t) = textarea.cast::<HtmlTextAreaElement>() else { return };
+            for el in [colours.cast::<HtmlElement>(), gutter.cast::<HtmlElement>()].into_iter().flatten() {
+                el.set_scroll_top(t.scroll_top());
+            }
+            if let Some(c) = colours.cast::<HtmlElement>() {
+                c.set_scroll_left(t.scroll_left());
+            }
+        })
+    };
+    let oninput = {
+        let cb = p.oninput.clone();
+        Callback::from(move |e: InputEvent| cb.emit(e.target_unchecked_into::<HtmlTextAreaElement>().value()))
+    };
+
+    // Bring the highlighted lines into view when they change (a click on a rule).
+    {
+        let textarea = textarea.clone();
+        use_effect_with(p.reveal, move |reveal| {
+            if let (Some(line), Some(t)) = (reveal, textarea.cast::<HtmlTextAreaElement>()) {
+                // Only when the line is out of sight: pointing along the rules must not shake
+                // the text that is already in view.
+                let at = (*line as f64 - 1.0) * LINE_HEIGHT;
+                let (top, height) = (t.scroll_top() as f64, t.client_height() as f64);
+                if at < top || at + LINE_HEIGHT > top + height {
+                    t.set_scroll_top((at - 2.0 * LINE_HEIGHT).max(0.0) as i32);
+                }
+            }
+        });
+    }
+
+    let error_lines: Vec<(usize, usize, &str)> = p.errors.iter().filter(|d| d.pos.line > 0).map(|d| (d.pos.line, d.pos.col, d.message.as_str())).collect();
+    let lines: Vec<&str> = p.text.split('\n').collect();
+    let marked = |n: usize| p.highlight.iter().any(|r| r.first <= n && n <= r.last);
+    let error_at = |n: usize| error_lines.iter().find(|e| e.0 == n);
+
+    let gutter_html = lines.iter().enumerate().map(|(i, _)| {
+        let n = i + 1;
+        match error_at(n) {
+            Some((_, col, msg)) => html! { <div class="gl err" title={format!("line {n}, col {col}: {msg}")}>{ n }</div> },
+            None => html! { <div class={classes!("gl", marked(n).then_some("src"))}>{ n }</div> },
+        }
+    });
+    let coloured = lines.len() <= MAX_COLOURED_LINES;
+    let colour_html = lines.iter().enumerate().map(|(i, line)| {
+        let n = i + 1;
+        let class = classes!("cl", marked(n).then_some("src"), error_at(n).is_some().then_some("err"));
+        if !coloured {
+            return html! { <div {class}>{ *line }{ "\u{200b}" }</div> };
+        }
+        html! {
+            <div {class}>
+                { for highlight::line(line).into_iter().map(|(kind, piece)| match kind.class() {
+                    "" => html! { { piece } },
+                    c => html! { <span class={c}>{ piece }</span> },
+                }) }
+                { "\u{200b}" }
+            </div>
+        }
+    });
+
+    html! {
+        <div class={classes!("editor", coloured.then_some("coloured"))}>
+            <div class="gutter" ref={gutter} aria-hidden="true">{ for gutter_html }</div>
+            <div class="code">
+                <div class="colours" ref={colours} aria-hidden="true">{ for colour_html }</div>
+                <textarea id="editor" ref={textarea} spellcheck="false" wrap="off" autocapitalize="off" autocomplete="off"
+                    aria-label="Cluster YAML" value={p.text.clone()} {oninput} {onscroll} />
+            </div>
+        </div>
+    }
+}
+
+/// Puts the caret at `line`:`col` of the editor and scrolls there (from an error message).
+pub fn go_to(line: usize, col: usize) {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Some(t) = doc.get_element_by_id("editor").and_then(|e| wasm_bindgen::JsCast::dyn_into::<HtmlTextAreaElement>(e).ok()) else { return };
+    let text = t.value();
+    let offset: usize = text.split('\n').take(line.saturating_sub(1)).map(|l| l.encode_utf16().count() + 1).sum::<usize>() + col.saturating_sub(1);
+    let _ = t.focus();
+    let _ = t.set_selection_range(offset as u32, offset as u32);
+    t.set_scroll_top(((line as f64 - 3.0).max(0.0) * LINE_HEIGHT) as i32);
+}

@@ -1,0 +1,238 @@
+//! One mode's view of the dataplane: tabs for every view, the lines with their glossary terms
+//! and links, each load-balancing step's odds in words, and what the last edit changed.
+//! Long views are virtualised: only the rows in sight are in the DOM.
+
+use crate::state::Pane;
+use kpx_core::cluster::settings::Mode;
+use kpx_core::explain::tokens;
+use kpx_core::views::views;
+use std::collections::HashSet;
+use web_sys::{Element, HtmlElement, HtmlSelectElement};
+use yew::prelude::*;
+
+/// Row height in pixels for virtualised views (kpx.css sets the same).
+pub const ROW_HEIGHT: f64 = 18.0;
+/// Views longer than this are virtualised.
+const VIRTUAL_FROM: usize = 1500;
+/// Rows drawn beyond the visible ones, above and below.
+const OVERSCAN: usize = 30;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Row {
+    Line(usize),
+    Odds(usize),
+}
+
+#[derive(Properties, PartialEq)]
+pub struct OutputProps {
+    /// `output` for the main view, `output-2` for the compared one.
+    pub id: AttrValue,
+    pub pane: Pane,
+    pub selected: Option<usize>,
+    pub onselect: Callback<Option<usize>>,
+    pub onhover: Callback<Option<usize>>,
+    pub onview: Callback<String>,
+    pub onmode: Callback<String>,
+    /// The mode picker's label.
+    pub label: AttrValue,
+    /// Extra controls for this pane's toolbar.
+    #[prop_or_default]
+    pub children: Html,
+    pub stale: bool,
+}
+
+#[function_component(Output)]
+pub fn output(p: &OutputProps) -> Html {
+    let container = use_node_ref();
+    let scroll_top = use_state(|| 0.0_f64);
+    let pane = &p.pane;
+    let lines = &pane.lines;
+    let declared: HashSet<&str> = lines.iter().filter_map(|l| l.defines.as_deref()).collect();
+    let rows: Vec<Row> = lines
+        .iter()
+        .enumerate()
+        .flat_map(|(i, l)| std::iter::once(Row::Line(i)).chain(l.odds.is_some().then_some(Row::Odds(i))))
+        .collect();
+    let virtual_rows = rows.len() > VIRTUAL_FROM;
+    let selected_at_start = p.selected;
+
+    // Scroll a line into view (a link followed, a key pressed).
+    let reveal = {
+        let container = container.clone();
+        let rows = rows.clone();
+        move |line: usize| {
+            let Some(el) = container.cast::<HtmlElement>() else { return };
+            let Some(row) = rows.iter().position(|r| *r == Row::Line(line)) else { return };
+            let top = row as f64 * ROW_HEIGHT;
+            let height = el.client_height() as f64;
+            let now = el.scroll_top() as f64;
+            if top < now || top + ROW_HEIGHT > now + height {
+                el.set_scroll_top((top - height / 3.0).max(0.0) as i32);
+            }
+        }
+    };
+    // After an edit, bring its first addition into view; on opening a link, its selected line.
+    {
+        let reveal = reveal.clone();
+        let first_added = pane.changes.added.iter().position(|a| *a);
+        use_effect_with(pane.changes.clone(), move |_| {
+            if let Some(i) = first_added {
+                reveal(i);
+            }
+        });
+    }
+    {
+        let reveal = reveal.clone();
+        use_effect_with((), move |_| {
+            if let Some(i) = selected_at_start {
+                reveal(i);
+            }
+        });
+    }
+    let follow = {
+        let (onselect, lines, reveal) = (p.onselect.clone(), lines.clone(), reveal.clone());
+        move |name: &str| {
+            if let Some(i) = lines.iter().position(|l| l.defines.as_deref() == Some(name)) {
+                onselect.emit(Some(i));
+                reveal(i);
+            }
+        }
+    };
+    let onclick = {
+        let (onselect, follow) = (p.onselect.clone(), follow.clone());
+        Callback::from(move |e: MouseEvent| {
+            let Some(target) = e.target_dyn_into::<Element>() else { return };
+            if let Some(link) = target.closest("[data-link]").ok().flatten() {
+                follow(&link.get_attribute("data-link").unwrap_or_default());
+                return;
+            }
+            if let Some(line) = target.closest("[data-i]").ok().flatten() {
+                onselect.emit(line.get_attribute("data-i").and_then(|i| i.parse().ok()));
+            }
+        })
+    };
+    let onmouseover = {
+        let onhover = p.onhover.clone();
+        Callback::from(move |e: MouseEvent| {
+            let line = e.target_dyn_into::<Element>().and_then(|t| t.closest("[data-i]").ok().flatten());
+            onhover.emit(line.and_then(|l| l.get_attribute("data-i")).and_then(|i| i.parse().ok()));
+        })
+    };
+    let onmouseleave = {
+        let onhover = p.onhover.clone();
+        Callback::from(move |_: MouseEvent| onhover.emit(None))
+    };
+    let onkeydown = {
+        let (onselect, selected, n, reveal) = (p.onselect.clone(), p.selected, lines.len(), reveal.clone());
+        Callback::from(move |e: KeyboardEvent| {
+            let next = match (e.key().as_str(), selected) {
+                ("ArrowDown", None) | ("Home", _) => Some(0),
+                ("ArrowDown", Some(i)) => Some((i + 1).min(n.saturating_sub(1))),
+                ("ArrowUp", Some(i)) => Some(i.saturating_sub(1)),
+                ("End", _) => Some(n.saturating_sub(1)),
+                ("Escape", _) => None,
+                _ => return,
+            };
+            e.prevent_default();
+            if let Some(i) = next {
+                reveal(i);
+            }
+            onselect.emit(next);
+        })
+    };
+    let onscroll = {
+        let (container, scroll_top) = (container.clone(), scroll_top.clone());
+        Callback::from(move |_: Event| {
+            if let Some(el) = container.cast::<HtmlElement>() {
+                scroll_top.set(el.scroll_top() as f64);
+            }
+        })
+    };
+    let onmode = {
+        let cb = p.onmode.clone();
+        Callback::from(move |e: Event| cb.emit(e.target_unchecked_into::<HtmlSelectElement>().value()))
+    };
+
+    // The rows to draw: all of them, or the window in sight.
+    let (first, last) = if virtual_rows {
+        let height = container.cast::<HtmlElement>().map_or(900.0, |el| el.client_height() as f64);
+        let first = ((*scroll_top / ROW_HEIGHT) as usize).saturating_sub(OVERSCAN).min(rows.len());
+        let last = (((*scroll_top + height) / ROW_HEIGHT) as usize + OVERSCAN).min(rows.len());
+        (first, last)
+    } else {
+        (0, rows.len())
+    };
+    let draw = |row: &Row| -> Html {
+        match *row {
+            Row::Line(i) => {
+                let l = &lines[i];
+                let added = pane.changes.added.get(i).copied().unwrap_or(false);
+                let class = classes!(
+                    "vl",
+                    added.then_some("added"),
+                    (p.selected == Some(i)).then_some("selected"),
+                    l.why.is_some().then_some("why"),
+                    l.defines.is_some().then_some("declares"),
+                );
+                html! {
+                    <div {class} data-i={i.to_string()} title={l.why.clone()} id={format!("{}-line-{i}", p.id)}
+                        role="option" aria-selected={(p.selected == Some(i)).to_string()}>
+                        { for tokens(&l.text, &|w| declared.contains(w) && l.defines.as_deref() != Some(w)).into_iter().map(|t| {
+                            match (t.term, t.link) {
+                                (None, None) => html! { { t.text } },
+                                (term, link) => html! {
+                                    <span class={classes!(term.map(|_| "term"), link.map(|_| "link"))}
+                                        data-term={term.map(|t| t.key)}
+                                        data-link={link.map(str::to_string)}
+                                        title={term.map(|t| t.text)}>{ t.text }</span>
+                                },
+                            }
+                        }) }
+                        if l.text.is_empty() { { "\u{200b}" } }
+                    </div>
+                }
+            }
+            Row::Odds(i) => html! {
+                <div class="odds" data-i={i.to_string()} data-odds-for={i.to_string()}>{ "↳ " }{ lines[i].odds.clone().unwrap_or_default() }</div>
+            },
+        }
+    };
+    let pad = |n: usize| html! { <div class="pad" style={format!("height: {}px", n as f64 * ROW_HEIGHT)} /> };
+
+    html! {
+        <section class="pane" aria-label={format!("{} mode", pane.mode.as_str())}>
+            <div class="toolbar">
+                <label for={format!("{}-mode", p.id)}>{ p.label.clone() }</label>
+                <select id={if p.id == "output" { "mode".to_string() } else { format!("{}-mode", p.id) }} onchange={onmode}>
+                    { for [Mode::Iptables, Mode::Ipvs, Mode::Nftables].into_iter().map(|m| html! {
+                        <option value={m.as_str()} selected={m == pane.mode}>{ m.as_str() }</option>
+                    }) }
+                </select>
+                { p.children.clone() }
+            </div>
+            <div class="tabs" role="tablist" aria-label="Views">
+                { for views(pane.mode).into_iter().map(|v| {
+                    let onview = p.onview.clone();
+                    let name = v.name;
+                    html! {
+                        <button role="tab" class="tab" data-view={name} aria-selected={(name == pane.view).to_string()}
+                            title={v.description} onclick={Callback::from(move |_| onview.emit(name.to_string()))}>{ name }</button>
+                    }
+                }) }
+            </div>
+            if let Some(problem) = &pane.problem {
+                <p class="problem" role="status">{ problem }</p>
+            }
+            <div class={classes!("output", p.stale.then_some("stale"), virtual_rows.then_some("virtual"))} ref={container}
+                tabindex="0" role="listbox" aria-label={format!("{} — {} (↑ ↓ to step through lines)", pane.mode.as_str(), pane.view)}
+                aria-activedescendant={p.selected.map(|i| format!("{}-line-{i}", p.id))}
+                {onclick} {onmouseover} {onmouseleave} {onkeydown} {onscroll}>
+                <div id={p.id.clone()} class="lines">
+                    { pad(first) }
+                    { for rows[first..last].iter().map(draw) }
+                    { pad(rows.len() - last) }
+                </div>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,104 @@
+//! The shipped scenarios (static/scenarios/), compiled in so the page works offline.
+//!
+//! Each file explains itself in its leading comment block — the title on the first line,
+//! paragraphs after, `# Open: mode=… view=…` for how the page opens it, `# Try: kpx …` for the
+//! command line — so the YAML a reader downloads carries its explanation.
+
+use kpx_core::cluster::settings::Mode;
+
+pub struct Scenario {
+    pub id: &'static str,
+    pub text: &'static str,
+    /// The explanation, when it cannot live in the file: the article's two clusters must stay
+    /// byte-identical to the shared scenarios, so theirs sit beside them in `.about` files.
+    header: Option<&'static str>,
+}
+
+macro_rules! scenarios {
+    ($($id:literal => $file:literal $(about $about:literal)?),+ $(,)?) => {
+        pub const ALL: &[Scenario] = &[$(Scenario {
+            id: $id,
+            text: include_str!(concat!("../../static/scenarios/", $file)),
+            header: scenarios!(@about $($about)?),
+        }),+];
+    };
+    (@about) => { None };
+    (@about $about:literal) => { Some(include_str!(concat!("../../static/scenarios/", $about))) };
+}
+
+scenarios! {
+    "article" => "seed-iptables.yaml" about "seed-iptables.about",
+    "article-ipvs" => "seed-ipvs.yaml" about "seed-ipvs.about",
+    "probabilities" => "questions/probabilities.yaml",
+    "keep-alive" => "questions/keep-alive.yaml",
+    "three-modes" => "questions/three-modes.yaml",
+    "mark-masq" => "questions/mark-masq.yaml",
+    "hairpin" => "behaviours/hairpin.yaml",
+    "external-traffic-policy" => "behaviours/external-traffic-policy.yaml",
+    "ping-clusterip" => "questions/ping-clusterip.yaml",
+    "no-endpoints" => "behaviours/no-endpoints.yaml",
+    "session-affinity" => "behaviours/session-affinity.yaml",
+    "nodeport" => "questions/nodeport.yaml",
+    "loadbalancer-source-ranges" => "questions/loadbalancer-source-ranges.yaml",
+    "tour" => "tour.yaml",
+}
+
+pub fn find(id: &str) -> Option<&'static Scenario> {
+    ALL.iter().find(|s| s.id == id)
+}
+
+/// Which scenario's text this is, if it is one unchanged.
+pub fn unchanged(text: &str) -> Option<&'static Scenario> {
+    ALL.iter().find(|s| s.text == text)
+}
+
+/// A scenario's explanation, read from its header.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct About {
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    pub mode: Option<Mode>,
+    pub view: Option<String>,
+    pub commands: Vec<String>,
+}
+
+impl Scenario {
+    pub fn about(&self) -> About {
+        about(self.header.unwrap_or(self.text))
+    }
+}
+
+/// Reads the leading comment block of `text`.
+pub fn about(text: &str) -> About {
+    let mut about = About::default();
+    let mut paragraph = String::new();
+    let header = text.lines().map_while(|l| l.strip_prefix('#')).map(|l| l.strip_prefix(' ').unwrap_or(l));
+    for (i, line) in header.enumerate() {
+        if i == 0 {
+            about.title = line.trim().to_string();
+        } else if let Some(open) = line.strip_prefix("Open:") {
+            for setting in open.split_whitespace() {
+                match setting.split_once('=') {
+                    Some(("mode", m)) => about.mode = Mode::parse(m),
+                    Some(("view", v)) => about.view = Some(v.to_string()),
+                    _ => {}
+                }
+            }
+        } else if let Some(cmd) = line.strip_prefix("Try:") {
+            about.commands.push(cmd.trim().to_string());
+        } else if line.trim().is_empty() {
+            if !paragraph.is_empty() {
+                about.paragraphs.push(std::mem::take(&mut paragraph));
+            }
+        } else {
+            if !paragraph.is_empty() {
+                paragraph.push(' ');
+            }
+            paragraph.push_str(line.trim());
+        }
+    }
+    if !paragraph.is_empty() {
+        about.paragraphs.push(paragraph);
+    }
+    about
+}

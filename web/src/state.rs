@@ -1,0 +1,227 @@
+//! The page's state: what the reader wrote and chose, and what kpx-core made of it.
+//!
+//! One value owns everything; every view is derived from it in [`State::refresh`]. Two
+//! results are kept on purpose: the last good analysis (a typo never blanks the screen) and
+//! the one before the last edit (what the edit changed is marked until the next edit).
+
+use crate::diff::Changes;
+use crate::scenarios;
+use kpx_core::cluster::settings::Mode;
+use kpx_core::share::Shared;
+use kpx_core::views::{analyze_on, views, Analysis, Request, ViewLine};
+use kpx_core::Diagnostic;
+use std::rc::Rc;
+
+/// One rendered view of one mode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pane {
+    pub mode: Mode,
+    pub view: &'static str,
+    pub lines: Rc<Vec<ViewLine>>,
+    /// What the last edit changed here (empty before any edit).
+    pub changes: Rc<Changes>,
+    /// Why the view cannot be shown (a release whose layout kpx lacks, say).
+    pub problem: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct State {
+    pub text: String,
+    /// The scenario the text came from (its explanation is shown, Reset returns to it).
+    pub scenario: Option<&'static str>,
+    /// `None`: the input's KubeProxyConfiguration.mode.
+    pub mode: Option<Mode>,
+    /// `None`: the mode's default view.
+    pub view: Option<String>,
+    /// A second mode shown side by side.
+    pub compare: Option<Mode>,
+    pub compare_view: Option<String>,
+    /// `None`: the node the input names.
+    pub node: Option<String>,
+    pub all_namespaces: bool,
+    /// The selected line of the main view.
+    pub selected: Option<usize>,
+    /// Problems of the current text (empty when it rendered).
+    pub errors: Vec<Diagnostic>,
+    /// The last text that analysed cleanly, and its analysis.
+    good: Option<(String, Rc<Analysis>)>,
+    /// The good text before the last edit that changed the dataplane.
+    before_edit: Option<String>,
+    pub primary: Option<Pane>,
+    pub secondary: Option<Pane>,
+    pub nodes: Vec<String>,
+    pub shown_node: String,
+    pub notes: Vec<String>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// What each mode shows first: what the node itself would print.
+pub fn default_view(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Iptables => "save",
+        Mode::Ipvs => "ipvsadm",
+        Mode::Nftables => "nft-list",
+    }
+}
+
+/// The view `wanted` if the mode has it, else the mode's default.
+fn view_of(mode: Mode, wanted: Option<&str>) -> &'static str {
+    let offered = views(mode);
+    let wanted = wanted.unwrap_or(default_view(mode));
+    offered.iter().find(|v| v.name == wanted).map_or(default_view(mode), |v| v.name)
+}
+
+fn render(a: &Analysis, mode: Mode, view: &'static str, all_namespaces: bool) -> Result<Vec<ViewLine>, String> {
+    a.render_lines(&Request { mode: Some(mode), view: Some(view.to_string()), all_namespaces, ..Default::default() })
+}
+
+impl State {
+    pub fn new(text: String) -> Self {
+        let mut s = State {
+            text: String::new(),
+            scenario: None,
+            mode: None,
+            view: None,
+            compare: None,
+            compare_view: None,
+            node: None,
+            all_namespaces: false,
+            selected: None,
+            errors: vec![],
+            good: None,
+            before_edit: None,
+            primary: None,
+            secondary: None,
+            nodes: vec![],
+            shown_node: String::new(),
+            notes: vec![],
+            warnings: vec![],
+        };
+        s.scenario = scenarios::unchanged(&text).map(|sc| sc.id);
+        s.edit(text);
+        s
+    }
+
+    /// A state from a shared link.
+    pub fn from_shared(shared: Shared) -> Self {
+        let mut s = State::new(shared.text);
+        s.scenario = shared.scenario.as_deref().and_then(scenarios::find).map(|sc| sc.id).or(s.scenario);
+        s.mode = shared.mode.as_deref().and_then(Mode::parse);
+        s.view = shared.view;
+        s.compare = shared.compare.as_deref().and_then(Mode::parse);
+        s.node = shared.node;
+        s.selected = shared.line;
+        s.refresh();
+        s
+    }
+
+    /// What a link must carry to reproduce this state.
+    pub fn shared(&self) -> Shared {
+        Shared {
+            text: self.text.clone(),
+            mode: self.mode.map(|m| m.as_str().to_string()),
+            view: self.view.clone(),
+            node: self.node.clone(),
+            compare: self.compare.map(|m| m.as_str().to_string()),
+            line: self.selected,
+            scenario: self.scenario.map(str::to_string),
+        }
+    }
+
+    /// Opens a scenario the way its header asks.
+    pub fn load_scenario(&mut self, sc: &'static scenarios::Scenario) {
+        let about = sc.about();
+        self.mode = about.mode;
+        self.view = about.view;
+        self.compare_view = None;
+        self.node = None;
+        self.selected = None;
+        self.before_edit = None;
+        self.good = None;
+        self.scenario = Some(sc.id);
+        self.edit(sc.text.to_string());
+    }
+
+    /// The reader changed the text.
+    pub fn edit(&mut self, text: String) {
+        self.text = text;
+        match analyze_on(&self.text, self.node.as_deref()) {
+            Ok(a) => self.accept(a),
+            Err(e) => {
+                // A chosen node that the edit removed falls back to the input's own.
+                if self.node.is_some() {
+                    if let Ok(a) = analyze_on(&self.text, None) {
+                        self.node = None;
+                        self.accept(a);
+                        return;
+                    }
+                }
+                self.errors = e.diagnostics;
+            }
+        }
+    }
+
+    fn accept(&mut self, a: Analysis) {
+        self.errors.clear();
+        if let Some((old_text, old)) = &self.good {
+            if *old_text != self.text && self.dataplane_differs(old, &a) {
+                self.before_edit = Some(old_text.clone());
+                self.selected = None;
+            }
+        }
+        self.good = Some((self.text.clone(), Rc::new(a)));
+        self.refresh();
+    }
+
+    /// Whether an edit changed what kube-proxy programs (a comment or spacing does not).
+    fn dataplane_differs(&self, old: &Analysis, new: &Analysis) -> bool {
+        [Mode::Iptables, Mode::Ipvs, Mode::Nftables].into_iter().any(|m| {
+            let view = default_view(m);
+            render(old, m, view, true).ok() != render(new, m, view, true).ok()
+        }) || old.cluster.services.len() != new.cluster.services.len()
+    }
+
+    /// Re-analyses for a changed node (both the text and the text before the last edit).
+    pub fn set_node(&mut self, node: String) {
+        self.node = Some(node);
+        self.selected = None;
+        self.good = None;
+        let text = std::mem::take(&mut self.text);
+        self.edit(text);
+    }
+
+    /// Derives everything shown from the choices and the last good analysis.
+    pub fn refresh(&mut self) {
+        let Some((_, a)) = &self.good else { return };
+        let a = a.clone();
+        let before = self.before_edit.as_deref().and_then(|t| analyze_on(t, self.node.as_deref()).ok());
+        let pane = |mode: Mode, wanted: Option<&str>| -> Pane {
+            let view = view_of(mode, wanted);
+            match render(&a, mode, view, self.all_namespaces) {
+                Ok(lines) => {
+                    let changes = match before.as_ref().map(|b| render(b, mode, view, self.all_namespaces)) {
+                        Some(Ok(old)) => Changes::between(&old, &lines),
+                        _ => Changes::default(),
+                    };
+                    Pane { mode, view, lines: Rc::new(lines), changes: Rc::new(changes), problem: None }
+                }
+                Err(problem) => Pane { mode, view, lines: Rc::default(), changes: Rc::default(), problem: Some(problem) },
+            }
+        };
+        let mode = self.mode.unwrap_or(a.cluster.settings.mode);
+        self.primary = Some(pane(mode, self.view.as_deref()));
+        self.secondary = self.compare.map(|m| pane(m, self.compare_view.as_deref()));
+        if self.selected.is_some_and(|i| self.primary.as_ref().is_none_or(|p| i >= p.lines.len())) {
+            self.selected = None;
+        }
+        self.nodes = a.node_names();
+        self.shown_node = a.cluster.settings.node_name.clone();
+        self.notes = a.cluster.notes.iter().map(|n| n.message.clone()).collect();
+        self.warnings = a.cluster.warnings.clone();
+    }
+
+    /// Whether the text is a shipped scenario's, unedited.
+    pub fn edited(&self) -> bool {
+        scenarios::unchanged(&self.text).is_none()
+    }
+}
