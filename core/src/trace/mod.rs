@@ -950,10 +950,11 @@ fn ipvs_schedule(
             "IPVS",
             None,
             true,
-            format!("virtual server {key} has no real server: dropped"),
+            // ip_vs_leave(): no destination, so IPVS answers ICMP port unreachable itself.
+            format!("virtual server {key} has no real server: IPVS answers ICMP port unreachable and drops the packet"),
             String::new(),
         )?;
-        return Ok(Some(Verdict::Dropped));
+        return Ok(Some(Verdict::Rejected));
     }
     let reals: Vec<String> = vs
         .reals
