@@ -130,12 +130,14 @@ enum Command {
     },
     /// Measure generated clusters: rules per table, payload bytes, rules the first packet meets.
     Scale {
-        #[arg(long)]
-        services: usize,
+        /// Services to generate; a comma-separated list measures each size.
+        #[arg(long, value_delimiter = ',', required = true)]
+        services: Vec<usize>,
         #[arg(long)]
         endpoints: usize,
+        /// The mode (iptables if none); repeat to measure several.
         #[arg(long, value_enum)]
-        mode: Option<ModeArg>,
+        mode: Vec<ModeArg>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -253,14 +255,27 @@ fn main() -> ExitCode {
             mode,
             format,
         } => {
-            let mode = mode.map_or(Mode::Iptables, ModeArg::mode);
-            let m = match kpx_core::scale::measure(services, endpoints, mode) {
-                Ok(m) => m,
-                Err(e) => return fail(e),
-            };
+            let modes: Vec<Mode> = if mode.is_empty() { vec![Mode::Iptables] } else { mode.into_iter().map(ModeArg::mode).collect() };
+            let mut all = Vec::new();
+            for &mode in &modes {
+                for &services in &services {
+                    match kpx_core::scale::measure(services, endpoints, mode) {
+                        Ok(m) => all.push(m),
+                        Err(e) => return fail(e),
+                    }
+                }
+            }
+            // One measurement prints as an object, several as a list (the page's scaling chart).
             if format == Format::Json {
-                println!("{}", serde_json::to_string_pretty(&m).unwrap());
-            } else {
+                let json = match all.as_slice() {
+                    [one] => serde_json::to_string_pretty(one),
+                    many => serde_json::to_string_pretty(many),
+                };
+                println!("{}", json.unwrap());
+                return ExitCode::SUCCESS;
+            }
+            for m in &all {
+                let (mode, services) = (m.mode, m.services);
                 println!(
                     "{} mode, {services} Services x {endpoints} endpoints",
                     mode.as_str()
@@ -311,11 +326,20 @@ fn main() -> ExitCode {
                     "{} connections x {} requests",
                     sim.connections, sim.requests
                 );
+                println!("  {:<24} {:>11} {:>8}", "endpoint", "connections", "share");
                 for (ep, n) in &sim.endpoints {
                     println!(
-                        "  {ep:<24} {n:>8}  {:>6.2}%",
+                        "  {ep:<24} {n:>11}  {:>6.2}%",
                         100.0 * *n as f64 / sim.connections.max(1) as f64
                     );
+                }
+                if sim.requests > 1 {
+                    // Keep-alive: every request of a connection goes where its first packet went.
+                    println!("  {:<24} {:>11} {:>8}", "endpoint", "requests", "share");
+                    let total = sim.connections * sim.requests;
+                    for (ep, n) in &sim.requests_by_endpoint {
+                        println!("  {ep:<24} {n:>11}  {:>6.2}%", 100.0 * *n as f64 / total.max(1) as f64);
+                    }
                 }
                 println!(
                     "  direct {}  dropped {}  rejected {}",

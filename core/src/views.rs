@@ -190,6 +190,8 @@ pub struct ViewLine {
     pub defines: Option<String>,
     /// A load-balancing step's odds, in words.
     pub odds: Option<String>,
+    /// The rule (virtual server, real server) the line shows, as walks name it.
+    pub anchor: Option<String>,
 }
 
 impl ViewLine {
@@ -200,6 +202,7 @@ impl ViewLine {
             written: vec![],
             defines: None,
             odds: None,
+            anchor: None,
         }
     }
 }
@@ -258,6 +261,7 @@ impl Analysis {
                             None
                         },
                         odds: if i == 0 { l.odds.clone() } else { None },
+                        anchor: if i == 0 { l.anchor.clone() } else { None },
                     });
                 }
             }

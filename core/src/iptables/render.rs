@@ -38,6 +38,8 @@ pub struct Line<'a> {
     pub defines: Option<&'a str>,
     /// For a load-balancing step, its odds in words ([`crate::explain::odds`]).
     pub odds: Option<String>,
+    /// The rule, virtual server or real server the line shows ([`crate::explain::anchor`]).
+    pub anchor: Option<String>,
 }
 
 impl<'a> Line<'a> {
@@ -53,16 +55,22 @@ impl<'a> Line<'a> {
             text,
             source: Some(&chain.provenance),
             defines: Some(&chain.name),
-            odds: None,
+            ..Default::default()
         }
     }
-    /// A rule's line, with its load-balancing odds when it has some.
-    fn rule(text: String, rule: &'a Rule, odds: &mut crate::explain::odds::Cascade) -> Self {
+    /// The `index`-th rule of `chain` in `table`, with its load-balancing odds when it has some.
+    fn rule(
+        text: String,
+        rule: &'a Rule,
+        odds: &mut crate::explain::odds::Cascade,
+        (table, chain, index): (TableName, &str, usize),
+    ) -> Self {
         Line {
             text,
             source: Some(&rule.provenance),
             defines: None,
             odds: odds.next(),
+            anchor: Some(crate::explain::anchor::iptables(table.as_str(), chain, index)),
         }
     }
 }
@@ -198,19 +206,20 @@ pub fn restore_lines<'d>(dp: &'d Dataplane, layout: Layout, sel: Select) -> Vec<
                 out.push(Line::declaring(format!(":{} - [0:0]", c.name), c));
             }
         }
-        let mut rules: Vec<(&Chain, &Rule)> = chains
+        let mut rules: Vec<(&Chain, usize, &Rule)> = chains
             .iter()
             .filter(|c| sel.chain.is_none_or(|want| want == c.name))
-            .flat_map(|c| c.rules.iter().map(move |r| (*c, r)))
+            .flat_map(|c| c.rules.iter().enumerate().map(move |(i, r)| (*c, i, r)))
             .collect();
-        rules.sort_by_key(|(_, r)| r.order);
+        rules.sort_by_key(|(_, _, r)| r.order);
         let mut odds: std::collections::HashMap<&str, crate::explain::odds::Cascade> =
             Default::default();
-        for (chain, r) in rules {
+        for (chain, i, r) in rules {
             let cascade = odds
                 .entry(&chain.name)
                 .or_insert_with(|| crate::explain::odds::Cascade::of(chain));
-            out.push(Line::rule(restore_rule(&chain.name, r, layout), r, cascade));
+            let at = (t.name, chain.name.as_str(), i);
+            out.push(Line::rule(restore_rule(&chain.name, r, layout), r, cascade, at));
         }
         out.push(Line::plain("COMMIT".into()));
     }
@@ -446,8 +455,9 @@ pub fn save_lines<'d>(dp: &'d Dataplane, ipv6: bool, sel: Select) -> Vec<Line<'d
                 continue;
             }
             let mut odds = crate::explain::odds::Cascade::of(c);
-            for r in &c.rules {
-                out.push(Line::rule(save_rule(&c.name, r, ipv6), r, &mut odds));
+            for (i, r) in c.rules.iter().enumerate() {
+                let at = (t.name, c.name.as_str(), i);
+                out.push(Line::rule(save_rule(&c.name, r, ipv6), r, &mut odds, at));
             }
         }
         out.push(Line::plain("COMMIT".into()));
@@ -708,8 +718,9 @@ pub fn list_lines<'d>(
             "target     prot opt source               destination         ".into()
         }));
         let mut odds = crate::explain::odds::Cascade::of(c);
-        for r in &c.rules {
-            out.push(Line::rule(list_rule(r, (0, 0), o, ipv6), r, &mut odds));
+        for (i, r) in c.rules.iter().enumerate() {
+            let at = (table, c.name.as_str(), i);
+            out.push(Line::rule(list_rule(r, (0, 0), o, ipv6), r, &mut odds, at));
         }
     }
     Ok(out)

@@ -85,11 +85,12 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
         });
     }
     for c in &chains {
-        for r in &c.rules {
+        for (i, r) in c.rules.iter().enumerate() {
             out.push(Line {
                 text: format!("add rule {p} {} {}", c.name, r.text),
                 source: Some(&r.provenance),
                 odds: crate::explain::odds::nft_rule(&r.text),
+                anchor: Some(crate::explain::anchor::nft(&c.name, i)),
                 ..Default::default()
             });
         }
@@ -409,11 +410,12 @@ pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
                 ..Default::default()
             });
         }
-        for r in &c.rules {
+        for (i, r) in c.rules.iter().enumerate() {
             b.push(Line {
                 text: format!("\t\t{}", listed_rule(&r.text)),
                 source: Some(&r.provenance),
                 odds: crate::explain::odds::nft_rule(&r.text),
+                anchor: Some(crate::explain::anchor::nft(&c.name, i)),
                 ..Default::default()
             });
         }

@@ -66,6 +66,10 @@ pub struct Step {
     pub matched: bool,
     /// What happened: `jump KUBE-SVC-…`, `DNAT to 172.17.0.3:80`, `no match`, `policy ACCEPT`…
     pub action: String,
+    /// The rule (or IPVS server) evaluated, as the views' lines name it
+    /// ([`crate::explain::anchor`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<String>,
     /// Why it matched or not, match by match.
     pub why: String,
     pub packet: Packet,
@@ -208,6 +212,8 @@ struct Walk<'a, 'b> {
     packet: Packet,
     dnat: bool,
     snat: bool,
+    /// The rule being evaluated, for the step that reports it.
+    anchor: Option<String>,
 }
 
 enum Outcome {
@@ -465,6 +471,7 @@ impl Walk<'_, '_> {
             rule,
             matched,
             action,
+            anchor: self.anchor.take(),
             why,
             packet: self.packet.clone(),
         });
@@ -505,6 +512,7 @@ impl Walk<'_, '_> {
                 continue;
             };
             let text = self.rule_text(chain, rule);
+            self.anchor = Some(crate::explain::anchor::iptables(table.as_str(), &chain.name, i));
             let mut reasons = Vec::new();
             let mut all = true;
             for m in &rule.matches {
@@ -734,6 +742,7 @@ pub(crate) fn reply_steps(original: &Packet, translated: &Packet) -> Vec<Step> {
             matched: true,
             action: format!("the endpoint answers: {reply}"),
             why: String::new(),
+            anchor: None,
             packet: reply,
         },
         Step {
@@ -744,6 +753,7 @@ pub(crate) fn reply_steps(original: &Packet, translated: &Packet) -> Vec<Step> {
             matched: true,
             action: format!("conntrack reverses the NAT: the client sees {seen}"),
             why: "the reply matches the connection's reply tuple".into(),
+            anchor: None,
             packet: seen,
         },
     ]
@@ -770,6 +780,7 @@ pub fn established(state: &State, packet: &Packet) -> Option<Trace> {
             "established connection: translated to {translated} without walking the nat rules"
         ),
         why: "conntrack has this connection".into(),
+        anchor: None,
         packet: translated.clone(),
     }];
     Some(trace)
@@ -805,6 +816,7 @@ pub fn walk(
         packet,
         dnat: false,
         snat: false,
+        anchor: None,
     };
     let local_process = matches!(origin, Origin::Node);
     let outcome = |o: Outcome, w: &Walk| -> Option<Verdict> {
@@ -1048,6 +1060,7 @@ fn ipvs_schedule(
     w.dnat = true;
     w.ipvs_vs = Some((vs.ip, vs.protocol, vs.port));
     w.ipvs_choice = Some((key.clone(), chosen.clone()));
+    w.anchor = Some(crate::explain::anchor::ipvs_real(vs.protocol, vs.ip, vs.port, w.packet.dst, w.packet.dport));
     w.step(
         hook,
         TableName::Filter,

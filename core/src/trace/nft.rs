@@ -325,6 +325,7 @@ impl NftWalk<'_> {
                 matched,
                 action,
                 why,
+                anchor: Some(crate::explain::anchor::nft(&chain.name, i)),
                 packet: self.packet.clone(),
             });
             let find = |name: &str| {
@@ -435,6 +436,7 @@ pub fn walk(
                 w.packet.dst
             ),
             why: String::new(),
+            anchor: None,
             packet: w.packet.clone(),
         });
         verdict = Verdict::Dropped;

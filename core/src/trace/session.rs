@@ -322,6 +322,7 @@ fn hop(text: &str, r: &Resolved, mode: Mode, t: &mut Trace, rng: &mut Rng) -> Re
         matched: true,
         action: format!("{here} sends {packet} to {there}, where the endpoint lives"),
         why: String::new(),
+        anchor: None,
         packet,
     }];
     inserted.extend(
@@ -346,6 +347,9 @@ pub struct Simulation {
     pub requests: usize,
     /// `ip:port` → connections that reached it.
     pub endpoints: BTreeMap<String, usize>,
+    /// `ip:port` → requests (packets of every connection) that reached it: with keep-alive,
+    /// all of a connection's requests land where its first packet did.
+    pub requests_by_endpoint: BTreeMap<String, usize>,
     /// Connections delivered without DNAT (to the destination itself).
     pub direct: usize,
     pub dropped: usize,
@@ -390,6 +394,9 @@ pub fn simulate(
     let mut walked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut chosen: BTreeMap<(String, String), u64> = BTreeMap::new();
     run(&r, mode, connections, requests, &mut rng, |i, t| {
+        if let (Verdict::Delivered, Some(ep)) = (t.verdict, &t.endpoint) {
+            *sim.requests_by_endpoint.entry(ep.clone()).or_default() += 1;
+        }
         if !seen.insert(i) {
             return;
         }
