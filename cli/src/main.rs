@@ -255,7 +255,11 @@ fn main() -> ExitCode {
             mode,
             format,
         } => {
-            let modes: Vec<Mode> = if mode.is_empty() { vec![Mode::Iptables] } else { mode.into_iter().map(ModeArg::mode).collect() };
+            let modes: Vec<Mode> = if mode.is_empty() {
+                vec![Mode::Iptables]
+            } else {
+                mode.into_iter().map(ModeArg::mode).collect()
+            };
             let mut all = Vec::new();
             for &mode in &modes {
                 for &services in &services {
@@ -338,7 +342,10 @@ fn main() -> ExitCode {
                     println!("  {:<24} {:>11} {:>8}", "endpoint", "requests", "share");
                     let total = sim.connections * sim.requests;
                     for (ep, n) in &sim.requests_by_endpoint {
-                        println!("  {ep:<24} {n:>11}  {:>6.2}%", 100.0 * *n as f64 / total.max(1) as f64);
+                        println!(
+                            "  {ep:<24} {n:>11}  {:>6.2}%",
+                            100.0 * *n as f64 / total.max(1) as f64
+                        );
                     }
                 }
                 println!(

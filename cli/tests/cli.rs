@@ -319,12 +319,29 @@ fn trace_and_simulate_in_json() {
 #[test]
 fn the_scaling_charts_data_is_current() {
     let args = [
-        "scale", "--services", "10,30,100,300,1000,2000", "--endpoints", "10",
-        "--mode", "iptables", "--mode", "ipvs", "--mode", "nftables", "--format", "json",
+        "scale",
+        "--services",
+        "10,30,100,300,1000,2000",
+        "--endpoints",
+        "10",
+        "--mode",
+        "iptables",
+        "--mode",
+        "ipvs",
+        "--mode",
+        "nftables",
+        "--format",
+        "json",
     ];
     let out = kpx(&args, None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scale.json")).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scale.json"))
+            .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         shipped,

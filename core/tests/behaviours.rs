@@ -188,7 +188,14 @@ fn walks_cite_only_rules_the_views_show() {
 #[test]
 fn every_step_of_a_walk_is_anchored_in_the_views() {
     use kpx_core::views::{analyze, Request as View};
-    for (name, from, to) in [("hairpin", "web-0", "default/web"), ("external-traffic-policy", "203.0.113.9", "192.168.0.2:30080")] {
+    for (name, from, to) in [
+        ("hairpin", "web-0", "default/web"),
+        (
+            "external-traffic-policy",
+            "203.0.113.9",
+            "192.168.0.2:30080",
+        ),
+    ] {
         let text = scenario(name);
         let a = analyze(&text).unwrap();
         for (mode, views) in [
@@ -199,13 +206,28 @@ fn every_step_of_a_walk_is_anchored_in_the_views() {
             let t = trace(&text, &req(from, to, mode), 1).unwrap().remove(0);
             let anchored: Vec<&str> = t.steps.iter().filter_map(|s| s.anchor.as_deref()).collect();
             let rules = t.steps.iter().filter(|s| s.rule.is_some()).count();
-            assert!(anchored.len() >= rules && rules > 0, "{name} {mode:?}: every rule step has an anchor");
+            assert!(
+                anchored.len() >= rules && rules > 0,
+                "{name} {mode:?}: every rule step has an anchor"
+            );
             for view in views {
-                let lines = a.render_lines(&View { mode: Some(mode), view: Some(view.to_string()), ..Default::default() }).unwrap();
+                let lines = a
+                    .render_lines(&View {
+                        mode: Some(mode),
+                        view: Some(view.to_string()),
+                        ..Default::default()
+                    })
+                    .unwrap();
                 let kind = if *view == "ipvsadm" { "ipvs " } else { "" };
-                for anchor in anchored.iter().filter(|a| a.starts_with(kind) && (kind.is_empty()) != a.starts_with("ipvs ")) {
+                for anchor in anchored
+                    .iter()
+                    .filter(|a| a.starts_with(kind) && (kind.is_empty()) != a.starts_with("ipvs "))
+                {
                     let line = lines.iter().find(|l| l.anchor.as_deref() == Some(*anchor));
-                    assert!(line.is_some(), "{name} {mode:?} {view}: no line for {anchor}");
+                    assert!(
+                        line.is_some(),
+                        "{name} {mode:?} {view}: no line for {anchor}"
+                    );
                 }
             }
         }

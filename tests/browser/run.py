@@ -451,6 +451,176 @@ def test_a_long_view_is_virtualised(d, site):
     d.wait_for("the end of the view", lambda: "COMMIT" in output(d).split("\n")[-1])
 
 
+NGINX_PODS = {"172.17.0.3:80", "172.17.0.4:80", "172.17.0.5:80"}
+
+
+def card(d, i=0):
+    return d.js(f"const c = document.querySelector('#card-{i}'); return c ? {{anchor: c.dataset.anchor || null, chain: c.dataset.chain, packet: +c.dataset.packet, text: c.innerText}} : null")
+
+
+def position(d):
+    return d.text("#walk-position")
+
+
+def open_walk(d, site, mode):
+    open_article(d, site + "?scenario=article")
+    if mode != "iptables":
+        choose(d, "#mode", mode)
+    d.click("#stage-packet")
+    d.wait_for("the walk", lambda: card(d) is not None)
+    assert "nginx" in d.js("const s = document.querySelector('#walk-to'); return s.options[s.selectedIndex].text")
+    assert d.js("return document.querySelector('#walk-from').value").startswith("kube-system/coredns")
+
+
+def step_through(d, check=None):
+    """Steps to the end; returns the cards seen (check(card) at each step)."""
+    seen = []
+    while True:
+        c = card(d)
+        seen.append(c)
+        if check:
+            check(c)
+        if d.js("return document.querySelector('#walk-forward').disabled"):
+            return seen
+        before = position(d)
+        d.click("#walk-forward")
+        d.wait_for("the next step", lambda: position(d) != before)
+
+
+def lit(d, pane="#output"):
+    return d.js(f"const l = document.querySelector('{pane} .vl.current'); return l ? {{anchor: l.dataset.anchor, text: l.innerText}} : null")
+
+
+def check_lit(d, view_has):
+    def check(c):
+        if c["anchor"] and view_has(c["anchor"]):
+            line = d.wait_for(f"the rule of {c['anchor']} lit", lambda: (lit(d) or {}).get("anchor") == c["anchor"] and lit(d))
+            assert line["anchor"] == c["anchor"], (line, c)
+    return check
+
+
+def delivered_to(d, i=0):
+    h = d.text(f"#walk-{i} h3")
+    return h.split("delivered to ")[1].split(" ")[0] if "delivered to " in h else h
+
+
+def test_a_packet_walks_through_iptables(d, site):
+    open_walk(d, site, "iptables")
+    cards = step_through(d, check_lit(d, lambda a: a.startswith("iptables ")))
+    chains = [c["chain"] for c in cards]
+    for want in ["PREROUTING", "KUBE-SERVICES", "KUBE-SVC-2CMXP7HKUVJN7L6M", "KUBE-POSTROUTING"]:
+        assert want in chains, (want, chains)
+    assert any(c.startswith("KUBE-SEP-") for c in chains), chains
+    assert any("DNAT to 172.17.0." in c["text"] for c in cards)
+    assert any("random 0." in c["text"] for c in cards), "the statistic rules show their draw"
+    reached = delivered_to(d)
+    assert reached in NGINX_PODS, reached
+    assert d.js("return document.querySelector('.topology .pod.reached').dataset.endpoint") == reached
+    assert "conntrack -L" in d.text("#card-0") or d.js("return !!document.querySelector('#conntrack-0')")
+    # Back: the previous step, and its rule lit.
+    end = position(d)
+    d.click("#walk-back")
+    d.wait_for("a step back", lambda: position(d) != end)
+    c = card(d)
+    if c["anchor"]:
+        d.wait_for("the previous rule lit", lambda: (lit(d) or {}).get("anchor") == c["anchor"])
+    # The same seed reaches the same pod again.
+    d.click("#walk-reset")
+    d.wait_for("the first step", lambda: position(d).startswith("step 1 "))
+    step_through(d)
+    assert delivered_to(d) == reached
+
+
+def test_a_packet_walks_through_ipvs(d, site):
+    open_walk(d, site, "ipvs")
+    cards = step_through(d, check_lit(d, lambda a: a.startswith("ipvs ")))
+    ipvs = [c for c in cards if c["chain"] == "IPVS"]
+    assert ipvs and "virtual server TCP 10.109.134.113:8080 -> real server 172.17.0." in ipvs[0]["text"], ipvs
+    assert delivered_to(d) in NGINX_PODS
+
+
+def test_a_packet_walks_through_nftables(d, site):
+    open_walk(d, site, "nftables")
+    cards = step_through(d, check_lit(d, lambda a: a.startswith("nft ")))
+    chains = [c["chain"] for c in cards]
+    assert "services" in chains and any(c.startswith("service-") for c in chains) and any(c.startswith("endpoint-") for c in chains), chains
+    assert any("numgen drew" in c["text"] for c in cards), "numgen shows its draw"
+    assert any("vmap" in c["text"] and c["chain"] == "services" for c in cards)
+    assert delivered_to(d) in NGINX_PODS
+
+
+def test_the_second_packet_of_a_connection_skips_the_nat_rules(d, site):
+    open_walk(d, site, "iptables")
+    d.click("#walk-same")
+    c = d.wait_for("packet 2", lambda: card(d)["packet"] == 2 and card(d))
+    assert "established connection" in c["text"] and "without walking the nat rules" in c["text"], c
+    assert lit(d) is None, "no rule is evaluated"
+    step_through(d)
+    later = [card(d)]
+    assert all(x["packet"] == 2 for x in later)
+    steps = d.js("return [...document.querySelectorAll('#steps-0 li[data-frame]')].map(l => l.innerText)")
+    second = steps[[i for i, s in enumerate(steps) if s.startswith("conntrack")][0]:]
+    assert not any("KUBE-SERVICES" in s for s in second), second
+
+
+def test_mid_flight_screenshots_and_compare(d, site):
+    for mode in ["iptables", "ipvs", "nftables"]:
+        open_walk(d, site, mode)
+        for _ in range({"iptables": 9, "ipvs": 6, "nftables": 5}[mode]):
+            before = position(d)
+            d.click("#walk-forward")
+            d.wait_for("a step", lambda: position(d) != before)
+        d.screenshot(f"walk-{mode}-mid-flight")
+    # The same packet, two modes.
+    choose(d, "#mode", "iptables")
+    choose(d, "#compare", "nftables")
+    d.wait_for("two walks", lambda: d.js("return !!document.querySelector('#walk-1')"))
+    d.js("document.querySelector('#walk-play').click()")
+    d.wait_for("both panes lit", lambda: lit(d) and lit(d, "#output-2"), timeout=60)
+    d.screenshot("walk-compare-playing")
+    d.wait_for("the end", lambda: d.js("return document.querySelector('#walk-forward').disabled"), timeout=90)
+    assert delivered_to(d, 0) in NGINX_PODS and delivered_to(d, 1) in NGINX_PODS
+
+
+def bars_match_counts(d, run):
+    """The bars' heights are proportional to the counts in the chart's table."""
+    counts = d.js("return [...arguments[0].querySelectorAll('.counts td.count')].map(t => +t.innerText)", run)
+    heights = d.js("return [...arguments[0].querySelectorAll('svg rect')].filter(r => (r.getAttribute('fill') || '').toUpperCase() == '#24608A').map(r => +r.getAttribute('height'))", run)
+    nonzero = [c for c in counts if c]
+    assert len(heights) == len(counts) or len(heights) == len(nonzero), (heights, counts)
+    bars = [h for h in heights if h > 0]
+    if bars:
+        k = max(bars) / max(counts)
+        for h, c in zip(sorted(bars), sorted(nonzero)):
+            assert abs(h - c * k) <= 1.5, (heights, counts)
+    return counts
+
+
+def test_send_1000_connections_draws_the_chart(d, site):
+    open_article(d, site)
+    choose(d, "#compare", "ipvs")
+    d.click("#stage-charts")
+    d.click("#send-1000")
+    d.wait_for("two charts", lambda: d.js("return document.querySelectorAll('.run').length") == 2)
+    for run in d.js("return [...document.querySelectorAll('.run')]"):
+        counts = bars_match_counts(d, run)
+        assert sum(counts) == 1000 and len(counts) == 3, counts
+        assert all(250 < c < 420 for c in counts), counts
+    assert "even share: 333" in d.js("return document.querySelector('.run svg').textContent")
+    shares = d.text(".run[data-mode=iptables] .shares")
+    assert "0.3333" in shares and "0.5000" in shares, shares
+    ipvsadm = d.text(".run[data-mode=ipvs] .ipvsadm")
+    assert "TCP  10.109.134.113:8080 rr" in ipvsadm and "334" in ipvsadm and "333" in ipvsadm, ipvsadm
+    d.screenshot("charts-1000-connections")
+    d.click("#keep-alive")
+    d.wait_for("keep-alive charts", lambda: "kept-alive" in d.js("return document.querySelector('.run svg').textContent"))
+    counts = bars_match_counts(d, d.js("return document.querySelector('.run')"))
+    assert sorted(counts) == [0, 0, 1000], counts
+    scaling = d.js("return document.querySelector('.scaling svg').textContent")
+    assert "article: 2,000 NodePort Services" in scaling and "its estimate: 20,000" in scaling
+    d.screenshot("charts-keep-alive-and-scaling")
+
+
 def main():
     if not os.path.exists(os.path.join(DIST, "index.html")):
         print("dist/index.html missing: build the site first (trunk build --release)", file=sys.stderr)

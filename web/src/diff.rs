@@ -66,9 +66,15 @@ pub fn describe(text: &str) -> String {
     } else if t.starts_with("-> ") {
         format!("real server {}", word(&t[3..]))
     } else if ["TCP ", "UDP ", "SCTP "].iter().any(|p| t.starts_with(p)) {
-        format!("virtual server {}", t.split_whitespace().nth(1).unwrap_or(""))
+        format!(
+            "virtual server {}",
+            t.split_whitespace().nth(1).unwrap_or("")
+        )
     } else if let Some(rest) = t.strip_prefix("add rule ") {
-        format!("nftables rule in {}", rest.split_whitespace().nth(2).unwrap_or(""))
+        format!(
+            "nftables rule in {}",
+            rest.split_whitespace().nth(2).unwrap_or("")
+        )
     } else if t.starts_with("add element ") {
         format!("element of {}", t.split_whitespace().nth(4).unwrap_or(""))
     } else if let Some(rest) = t.strip_prefix("inet ").or_else(|| t.strip_prefix("inet6 ")) {

@@ -34,8 +34,13 @@ pub fn editor(p: &EditorProps) -> Html {
     let onscroll = {
         let (textarea, colours, gutter) = (textarea.clone(), colours.clone(), gutter.clone());
         Callback::from(move |_: Event| {
-            let Some(t) = textarea.cast::<HtmlTextAreaElement>() else { return };
-            for el in [colours.cast::<HtmlElement>(), gutter.cast::<HtmlElement>()].into_iter().flatten() {
+            let Some(t) = textarea.cast::<HtmlTextAreaElement>() else {
+                return;
+            };
+            for el in [colours.cast::<HtmlElement>(), gutter.cast::<HtmlElement>()]
+                .into_iter()
+                .flatten()
+            {
                 el.set_scroll_top(t.scroll_top());
             }
             if let Some(c) = colours.cast::<HtmlElement>() {
@@ -45,7 +50,9 @@ pub fn editor(p: &EditorProps) -> Html {
     };
     let oninput = {
         let cb = p.oninput.clone();
-        Callback::from(move |e: InputEvent| cb.emit(e.target_unchecked_into::<HtmlTextAreaElement>().value()))
+        Callback::from(move |e: InputEvent| {
+            cb.emit(e.target_unchecked_into::<HtmlTextAreaElement>().value())
+        })
     };
 
     // Bring the highlighted lines into view when they change (a click on a rule).
@@ -64,7 +71,12 @@ pub fn editor(p: &EditorProps) -> Html {
         });
     }
 
-    let error_lines: Vec<(usize, usize, &str)> = p.errors.iter().filter(|d| d.pos.line > 0).map(|d| (d.pos.line, d.pos.col, d.message.as_str())).collect();
+    let error_lines: Vec<(usize, usize, &str)> = p
+        .errors
+        .iter()
+        .filter(|d| d.pos.line > 0)
+        .map(|d| (d.pos.line, d.pos.col, d.message.as_str()))
+        .collect();
     let lines: Vec<&str> = p.text.split('\n').collect();
     let marked = |n: usize| p.highlight.iter().any(|r| r.first <= n && n <= r.last);
     let error_at = |n: usize| error_lines.iter().find(|e| e.0 == n);
@@ -79,7 +91,11 @@ pub fn editor(p: &EditorProps) -> Html {
     let coloured = lines.len() <= MAX_COLOURED_LINES;
     let colour_html = lines.iter().enumerate().map(|(i, line)| {
         let n = i + 1;
-        let class = classes!("cl", marked(n).then_some("src"), error_at(n).is_some().then_some("err"));
+        let class = classes!(
+            "cl",
+            marked(n).then_some("src"),
+            error_at(n).is_some().then_some("err")
+        );
         if !coloured {
             return html! { <div {class}>{ *line }{ "\u{200b}" }</div> };
         }
@@ -108,10 +124,22 @@ pub fn editor(p: &EditorProps) -> Html {
 
 /// Puts the caret at `line`:`col` of the editor and scrolls there (from an error message).
 pub fn go_to(line: usize, col: usize) {
-    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
-    let Some(t) = doc.get_element_by_id("editor").and_then(|e| wasm_bindgen::JsCast::dyn_into::<HtmlTextAreaElement>(e).ok()) else { return };
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let Some(t) = doc
+        .get_element_by_id("editor")
+        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<HtmlTextAreaElement>(e).ok())
+    else {
+        return;
+    };
     let text = t.value();
-    let offset: usize = text.split('\n').take(line.saturating_sub(1)).map(|l| l.encode_utf16().count() + 1).sum::<usize>() + col.saturating_sub(1);
+    let offset: usize = text
+        .split('\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.encode_utf16().count() + 1)
+        .sum::<usize>()
+        + col.saturating_sub(1);
     let _ = t.focus();
     let _ = t.set_selection_range(offset as u32, offset as u32);
     t.set_scroll_top(((line as f64 - 3.0).max(0.0) * LINE_HEIGHT) as i32);

@@ -36,7 +36,10 @@ fn flow_char(c: char) -> bool {
 fn classify(word: &str) -> Kind {
     if word.parse::<f64>().is_ok() {
         Kind::Number
-    } else if matches!(word, "true" | "false" | "null" | "~" | "True" | "False" | "Null") {
+    } else if matches!(
+        word,
+        "true" | "false" | "null" | "~" | "True" | "False" | "Null"
+    ) {
         Kind::Literal
     } else {
         Kind::Plain
@@ -75,7 +78,10 @@ pub fn line(text: &str) -> Vec<(Kind, &str)> {
             }
             let end = at((j + 1).min(bytes.len()));
             let after_is_key = text[end..].starts_with(':');
-            out.push((if after_is_key { Kind::Key } else { Kind::Str }, &text[start..end]));
+            out.push((
+                if after_is_key { Kind::Key } else { Kind::Str },
+                &text[start..end],
+            ));
             i = (j + 1).min(bytes.len());
             continue;
         }
@@ -92,7 +98,11 @@ pub fn line(text: &str) -> Vec<(Kind, &str)> {
             if ch.is_whitespace() || flow_char(ch) {
                 break;
             }
-            if ch == ':' && bytes.get(j + 1).is_none_or(|b| b.1.is_whitespace() || flow_char(b.1)) {
+            if ch == ':'
+                && bytes
+                    .get(j + 1)
+                    .is_none_or(|b| b.1.is_whitespace() || flow_char(b.1))
+            {
                 key = true;
                 break;
             }

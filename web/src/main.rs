@@ -4,11 +4,14 @@
 //! draws them: the editor ([`editor`]), one pane per shown mode ([`output`]), and beside them
 //! why the line under the pointer exists, what its words mean, and what the last edit changed.
 
+mod charts;
 mod diff;
 mod editor;
 mod highlight;
 mod output;
+mod packet;
 mod scenarios;
+mod stage;
 mod state;
 
 use editor::Editor;
@@ -19,8 +22,10 @@ use kpx_core::share;
 use kpx_core::views::ViewLine;
 use kpx_core::Diagnostic;
 use output::Output;
+use stage::{ChartsPanel, Cmd, PacketPanel, Playback};
 use state::{Pane, State};
 use std::collections::HashSet;
+use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -33,11 +38,15 @@ const OLD_STORAGE_KEY: &str = "kpx.text";
 /// `?scenario=tour&mode=ipvs&view=list`: how a docs page opens a given scenario and view.
 fn url_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
 }
 
 fn location_hash() -> String {
-    web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
+    web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default()
 }
 
 /// The state to start with, and a problem with the link that was opened, if any.
@@ -56,9 +65,15 @@ fn initial() -> (State, Option<String>) {
         let mut s = State::new(String::new());
         s.load_scenario(sc);
         s
-    } else if let Some(shared) = LocalStorage::get::<String>(STORAGE_KEY).ok().and_then(|s| share::decode(&s).ok()) {
+    } else if let Some(shared) = LocalStorage::get::<String>(STORAGE_KEY)
+        .ok()
+        .and_then(|s| share::decode(&s).ok())
+    {
         State::from_shared(shared)
-    } else if let Some(text) = LocalStorage::get::<String>(OLD_STORAGE_KEY).ok().filter(|t| !t.trim().is_empty()) {
+    } else if let Some(text) = LocalStorage::get::<String>(OLD_STORAGE_KEY)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
         State::new(text)
     } else {
         let mut s = State::new(String::new());
@@ -84,18 +99,29 @@ fn position(d: &Diagnostic) -> String {
 }
 
 fn confirm(question: &str) -> bool {
-    web_sys::window().and_then(|w| w.confirm_with_message(question).ok()).unwrap_or(false)
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(question).ok())
+        .unwrap_or(false)
 }
 
 /// Offers the text as a file (`kpx-cluster.yaml`).
 fn download(text: &str) {
-    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
     let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
     let bag = web_sys::BlobPropertyBag::new();
     bag.set_type("application/yaml");
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &bag) else { return };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
-    if let Ok(a) = doc.create_element("a").map(|a| a.unchecked_into::<web_sys::HtmlAnchorElement>()) {
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &bag) else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+        return;
+    };
+    if let Ok(a) = doc
+        .create_element("a")
+        .map(|a| a.unchecked_into::<web_sys::HtmlAnchorElement>())
+    {
         a.set_href(&url);
         a.set_download("kpx-cluster.yaml");
         a.click();
@@ -105,10 +131,31 @@ fn download(text: &str) {
 
 /// The page's address with `fragment`.
 fn link_to(fragment: &str) -> String {
-    let Some(loc) = web_sys::window().map(|w| w.location()) else { return String::new() };
+    let Some(loc) = web_sys::window().map(|w| w.location()) else {
+        return String::new();
+    };
     let href = loc.href().unwrap_or_default();
     let base = href.split('#').next().unwrap_or_default();
     format!("{base}#{fragment}")
+}
+
+/// What the stage under the rules shows.
+#[derive(Clone, Copy, PartialEq)]
+enum Tab {
+    Explain,
+    Packet,
+    Charts,
+}
+
+/// Whether the reader asked for less motion: the packet then jumps from step to step.
+fn reduced_motion() -> bool {
+    web_sys::window()
+        .and_then(|w| {
+            w.match_media("(prefers-reduced-motion: reduce)")
+                .ok()
+                .flatten()
+        })
+        .is_some_and(|m| m.matches())
 }
 
 #[function_component(App)]
@@ -119,6 +166,93 @@ fn app() -> Html {
     // The line under the pointer: (pane, line); pane 0 is the main view.
     let hover = use_state(|| None::<(usize, usize)>);
     let copied = use_state(|| false);
+    let tab = use_state(|| Tab::Explain);
+    let walk_from = use_state(|| None::<String>);
+    let walk_dest = use_state(|| None::<String>);
+    let seed = use_state(|| 1u64);
+    let playback = use_reducer(Playback::default);
+
+    // The packet walk: who sends where, walked in every shown mode. Computed only while the
+    // walk or the charts are on screen.
+    let active = *tab != Tab::Explain;
+    let good = state.good().map(|(t, a)| (t.to_string(), a.clone()));
+    let good_text = good.as_ref().map(|g| g.0.clone()).unwrap_or_default();
+    let choices = {
+        let analysis = good.as_ref().map(|g| g.1.clone());
+        use_memo((good_text.clone(), active), move |(_, active)| {
+            match (analysis, active) {
+                (Some(a), true) => {
+                    let dests = packet::destinations(&a);
+                    (Rc::new(packet::clients(&a)), Rc::new(dests))
+                }
+                _ => (Rc::default(), Rc::default()),
+            }
+        })
+    };
+    let (clients, dests) = (choices.0.clone(), choices.1.clone());
+    let dest_index = (*walk_dest)
+        .as_ref()
+        .and_then(|label| dests.iter().position(|d| d.label == *label))
+        .unwrap_or_else(|| packet::default_destination(&dests));
+    let dest = dests.get(dest_index).cloned();
+    let from = (*walk_from)
+        .clone()
+        .filter(|f| clients.iter().any(|c| c.0 == *f))
+        .unwrap_or_else(|| packet::default_client(&clients, dest.as_ref()));
+    let modes = state.shown_modes();
+    let walk_key = (
+        good_text.clone(),
+        modes.clone(),
+        from.clone(),
+        dest.as_ref().map(|d| d.to.clone()),
+        *seed,
+        *tab == Tab::Packet,
+    );
+    let walks = {
+        let dest = dest.clone();
+        use_memo(
+            walk_key.clone(),
+            move |(text, modes, from, _, seed, on)| match (&dest, on) {
+                (Some(d), true) => packet::walk(text, modes, from, d, *seed),
+                _ => Vec::new(),
+            },
+        )
+    };
+    {
+        let playback = playback.clone();
+        use_effect_with(walk_key, move |_| playback.dispatch(Cmd::Reset));
+    }
+    let frames_len = walks
+        .iter()
+        .filter_map(|w| w.as_ref().ok())
+        .map(|w| w.frames.len())
+        .max()
+        .unwrap_or(0);
+    {
+        let dispatcher = playback.dispatcher();
+        use_effect_with(
+            (playback.playing, playback.speed, frames_len),
+            move |(playing, speed, len)| {
+                let len = *len;
+                let timer = playing.then(|| {
+                    gloo::timers::callback::Interval::new(stage::step_ms(*speed), move || {
+                        dispatcher.dispatch(Cmd::Forward(len))
+                    })
+                });
+                move || drop(timer)
+            },
+        );
+    }
+    let current_anchor = |pane: usize| -> Option<AttrValue> {
+        if *tab != Tab::Packet {
+            return None;
+        }
+        let w = walks.get(pane)?.as_ref().ok()?;
+        let f = w
+            .frames
+            .get(playback.at.min(w.frames.len().saturating_sub(1)))?;
+        f.step.anchor.clone().map(AttrValue::from)
+    };
 
     // Every change is kept: in the address (a reload or a copied link reproduces it) and in
     // local storage (a new visit starts where the reader left).
@@ -129,7 +263,11 @@ fn app() -> Html {
         use_effect_with(fragment, move |fragment| {
             let _ = LocalStorage::set(STORAGE_KEY, fragment.as_str());
             if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-                let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("#{fragment}")));
+                let _ = history.replace_state_with_url(
+                    &wasm_bindgen::JsValue::NULL,
+                    "",
+                    Some(&format!("#{fragment}")),
+                );
             }
         });
     }
@@ -140,15 +278,16 @@ fn app() -> Html {
         let (state, link_problem) = (state.clone(), link_problem.clone());
         use_effect_with((), move |_| {
             // (`replaceState`, which keeps the address current, fires no hashchange.)
-            let listener = gloo::events::EventListener::new(&gloo::utils::window(), "hashchange", move |_| {
-                match share::decode(&location_hash()) {
-                    Ok(shared) => {
-                        link_problem.set(None);
-                        state.set(State::from_shared(shared));
+            let listener =
+                gloo::events::EventListener::new(&gloo::utils::window(), "hashchange", move |_| {
+                    match share::decode(&location_hash()) {
+                        Ok(shared) => {
+                            link_problem.set(None);
+                            state.set(State::from_shared(shared));
+                        }
+                        Err(e) => link_problem.set(Some(e)),
                     }
-                    Err(e) => link_problem.set(Some(e)),
-                }
-            });
+                });
             move || drop(listener)
         });
     }
@@ -209,10 +348,14 @@ fn app() -> Html {
         let state = state.clone();
         Callback::from(move |e: Event| {
             let select = e.target_unchecked_into::<HtmlSelectElement>();
-            let Some(sc) = scenarios::find(&select.value()) else { return };
+            let Some(sc) = scenarios::find(&select.value()) else {
+                return;
+            };
             select.set_value("");
             // Replacing edited text needs the reader's word: their text is never lost silently.
-            if state.edited() && !confirm("Replace your text with this scenario? Your edits will be lost.") {
+            if state.edited()
+                && !confirm("Replace your text with this scenario? Your edits will be lost.")
+            {
                 return;
             }
             let mut next = (*state).clone();
@@ -223,8 +366,15 @@ fn app() -> Html {
     let on_reset = {
         let state = state.clone();
         Callback::from(move |_: MouseEvent| {
-            let sc = state.scenario.and_then(scenarios::find).unwrap_or(&scenarios::ALL[0]);
-            if state.edited() && !confirm(&format!("Go back to the scenario's original text? Your edits will be lost.")) {
+            let sc = state
+                .scenario
+                .and_then(scenarios::find)
+                .unwrap_or(&scenarios::ALL[0]);
+            if state.edited()
+                && !confirm(&format!(
+                    "Go back to the scenario's original text? Your edits will be lost."
+                ))
+            {
                 return;
             }
             let mut next = (*state).clone();
@@ -254,14 +404,28 @@ fn app() -> Html {
     let s = &*state;
     let stale = !s.errors.is_empty();
     let pane_line = |pane: usize, line: usize| -> Option<ViewLine> {
-        let p: &Pane = if pane == 0 { s.primary.as_ref()? } else { s.secondary.as_ref()? };
+        let p: &Pane = if pane == 0 {
+            s.primary.as_ref()?
+        } else {
+            s.secondary.as_ref()?
+        };
         p.lines.get(line).cloned()
     };
-    let focus: Option<ViewLine> = hover.and_then(|(p, l)| pane_line(p, l)).or_else(|| s.selected.and_then(|l| pane_line(0, l)));
-    let highlight = focus.as_ref().map(|l| l.written.clone()).unwrap_or_default();
-    let reveal = focus.as_ref().and_then(|l| l.written.last().map(|r| r.first));
+    let focus: Option<ViewLine> = hover
+        .and_then(|(p, l)| pane_line(p, l))
+        .or_else(|| s.selected.and_then(|l| pane_line(0, l)));
+    let highlight = focus
+        .as_ref()
+        .map(|l| l.written.clone())
+        .unwrap_or_default();
+    let reveal = focus
+        .as_ref()
+        .and_then(|l| l.written.last().map(|r| r.first));
     let about = s.scenario.and_then(scenarios::find).map(|sc| sc.about());
-    let view_is_kubectl = s.primary.as_ref().is_some_and(|p| p.view.starts_with("get-"));
+    let view_is_kubectl = s
+        .primary
+        .as_ref()
+        .is_some_and(|p| p.view.starts_with("get-"));
 
     html! {
         <main class={classes!("kpx", s.compare.is_some().then_some("comparing"))}>
@@ -324,17 +488,44 @@ fn app() -> Html {
                 <div class="panes">
                     if let Some(pane) = &s.primary {
                         <Output id="output" label="Mode" pane={pane.clone()} selected={s.selected} onselect={on_select.clone()}
-                            onhover={hover_in(0)} onview={on_view} onmode={on_mode} {stale} />
+                            onhover={hover_in(0)} onview={on_view} onmode={on_mode} {stale} current={current_anchor(0)} />
                     }
                     if let Some(pane) = &s.secondary {
                         <Output id="output-2" label="Compared mode" pane={pane.clone()} selected={None::<usize>} onselect={Callback::noop()}
-                            onhover={hover_in(1)} onview={on_compare_view} onmode={on_compare_mode} {stale} />
+                            onhover={hover_in(1)} onview={on_compare_view} onmode={on_compare_mode} {stale} current={current_anchor(1)} />
                     }
                 </div>
-                <Explain line={focus} />
-                if let Some(pane) = &s.primary {
-                    <Changes pane={pane.clone()} onselect={on_select.clone()} />
-                }
+                <section class={classes!("stage", (*tab != Tab::Explain).then_some("wide"))} aria-label="Explanations, packet walk and charts">
+                    <div class="tabs stage-tabs" role="tablist">
+                        { for [(Tab::Explain, "stage-explain", "Why this line"), (Tab::Packet, "stage-packet", "Packet walk"), (Tab::Charts, "stage-charts", "Charts")].into_iter().map(|(t, id, label)| {
+                            let tab = tab.clone();
+                            html! { <button role="tab" class="tab" {id} aria-selected={(*tab == t).to_string()} onclick={Callback::from(move |_| tab.set(t))}>{ label }</button> }
+                        }) }
+                    </div>
+                    { match *tab {
+                        Tab::Explain => html! {
+                            <>
+                                <Explain line={focus} />
+                                if let Some(pane) = &s.primary {
+                                    <Changes pane={pane.clone()} onselect={on_select.clone()} />
+                                }
+                            </>
+                        },
+                        Tab::Packet => html! {
+                            <PacketPanel walks={Rc::new((*walks).clone())} playback={Rc::new((*playback).clone())}
+                                oncmd={let d = playback.dispatcher(); Callback::from(move |c| d.dispatch(c))}
+                                clients={clients.clone()} from={AttrValue::from(from.clone())}
+                                onfrom={let f = walk_from.clone(); Callback::from(move |v: String| f.set(Some(v)))}
+                                dests={dests.clone()} dest={dest_index}
+                                ondest={let f = walk_dest.clone(); let dests = dests.clone(); Callback::from(move |i: usize| f.set(dests.get(i).map(|d| d.label.clone())))}
+                                onnew={let s = seed.clone(); Callback::from(move |_| s.set(*s + 1))}
+                                reduced_motion={reduced_motion()} />
+                        },
+                        Tab::Charts => html! {
+                            <ChartsPanel text={AttrValue::from(good_text.clone())} modes={modes.clone()} from={AttrValue::from(from.clone())} dest={dest.clone()} />
+                        },
+                    } }
+                </section>
                 if !s.warnings.is_empty() {
                     <ul id="warnings" class="warnings">
                         { for s.warnings.iter().map(|w| html! { <li>{ format!("{}{}", position(w), w.message) }</li> }) }
@@ -367,7 +558,11 @@ fn explain(p: &ExplainProps) -> Html {
         };
     };
     let mut seen = HashSet::new();
-    let terms: Vec<_> = tokens(&l.text, &|_| false).into_iter().filter_map(|t| t.term).filter(|t| seen.insert(t.key)).collect();
+    let terms: Vec<_> = tokens(&l.text, &|_| false)
+        .into_iter()
+        .filter_map(|t| t.term)
+        .filter(|t| seen.insert(t.key))
+        .collect();
     html! {
         <aside id="explain" class="explain" aria-live="polite">
             <pre class="line">{ &l.text }</pre>
@@ -407,10 +602,21 @@ fn changes(p: &ChangesProps) -> Html {
     if c.is_empty() {
         return html! {};
     }
-    let added: Vec<(usize, &ViewLine)> = p.pane.lines.iter().enumerate().zip(&c.added).filter(|(_, a)| **a).map(|(l, _)| l).collect();
+    let added: Vec<(usize, &ViewLine)> = p
+        .pane
+        .lines
+        .iter()
+        .enumerate()
+        .zip(&c.added)
+        .filter(|(_, a)| **a)
+        .map(|(l, _)| l)
+        .collect();
     let item = |sign: &'static str, class: &'static str, at: Option<usize>, l: &ViewLine| {
         let what = diff::describe(&l.text);
-        let because = l.why.as_ref().map(|why| html! { <span class="because">{ format!(" — {why}") }</span> });
+        let because = l
+            .why
+            .as_ref()
+            .map(|why| html! { <span class="because">{ format!(" — {why}") }</span> });
         html! {
             <li class={class} title={l.text.clone()}>
                 if let Some(i) = at {

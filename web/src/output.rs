@@ -39,6 +39,9 @@ pub struct OutputProps {
     #[prop_or_default]
     pub children: Html,
     pub stale: bool,
+    /// The rule a packet walk is evaluating now ([`kpx_core::explain::anchor`]).
+    #[prop_or_default]
+    pub current: Option<AttrValue>,
 }
 
 #[function_component(Output)]
@@ -51,7 +54,9 @@ pub fn output(p: &OutputProps) -> Html {
     let rows: Vec<Row> = lines
         .iter()
         .enumerate()
-        .flat_map(|(i, l)| std::iter::once(Row::Line(i)).chain(l.odds.is_some().then_some(Row::Odds(i))))
+        .flat_map(|(i, l)| {
+            std::iter::once(Row::Line(i)).chain(l.odds.is_some().then_some(Row::Odds(i)))
+        })
         .collect();
     let virtual_rows = rows.len() > VIRTUAL_FROM;
     let selected_at_start = p.selected;
@@ -61,8 +66,12 @@ pub fn output(p: &OutputProps) -> Html {
         let container = container.clone();
         let rows = rows.clone();
         move |line: usize| {
-            let Some(el) = container.cast::<HtmlElement>() else { return };
-            let Some(row) = rows.iter().position(|r| *r == Row::Line(line)) else { return };
+            let Some(el) = container.cast::<HtmlElement>() else {
+                return;
+            };
+            let Some(row) = rows.iter().position(|r| *r == Row::Line(line)) else {
+                return;
+            };
             let top = row as f64 * ROW_HEIGHT;
             let height = el.client_height() as f64;
             let now = el.scroll_top() as f64;
@@ -71,6 +80,20 @@ pub fn output(p: &OutputProps) -> Html {
             }
         }
     };
+    // The rule the packet walk is at: lit and kept in view.
+    let current_line = p.current.as_ref().and_then(|c| {
+        lines
+            .iter()
+            .position(|l| l.anchor.as_deref() == Some(c.as_str()))
+    });
+    {
+        let reveal = reveal.clone();
+        use_effect_with(current_line, move |line| {
+            if let Some(i) = line {
+                reveal(*i);
+            }
+        });
+    }
     // After an edit, bring its first addition into view; on opening a link, its selected line.
     {
         let reveal = reveal.clone();
@@ -92,7 +115,10 @@ pub fn output(p: &OutputProps) -> Html {
     let follow = {
         let (onselect, lines, reveal) = (p.onselect.clone(), lines.clone(), reveal.clone());
         move |name: &str| {
-            if let Some(i) = lines.iter().position(|l| l.defines.as_deref() == Some(name)) {
+            if let Some(i) = lines
+                .iter()
+                .position(|l| l.defines.as_deref() == Some(name))
+            {
                 onselect.emit(Some(i));
                 reveal(i);
             }
@@ -101,7 +127,9 @@ pub fn output(p: &OutputProps) -> Html {
     let onclick = {
         let (onselect, follow) = (p.onselect.clone(), follow.clone());
         Callback::from(move |e: MouseEvent| {
-            let Some(target) = e.target_dyn_into::<Element>() else { return };
+            let Some(target) = e.target_dyn_into::<Element>() else {
+                return;
+            };
             if let Some(link) = target.closest("[data-link]").ok().flatten() {
                 follow(&link.get_attribute("data-link").unwrap_or_default());
                 return;
@@ -114,8 +142,13 @@ pub fn output(p: &OutputProps) -> Html {
     let onmouseover = {
         let onhover = p.onhover.clone();
         Callback::from(move |e: MouseEvent| {
-            let line = e.target_dyn_into::<Element>().and_then(|t| t.closest("[data-i]").ok().flatten());
-            onhover.emit(line.and_then(|l| l.get_attribute("data-i")).and_then(|i| i.parse().ok()));
+            let line = e
+                .target_dyn_into::<Element>()
+                .and_then(|t| t.closest("[data-i]").ok().flatten());
+            onhover.emit(
+                line.and_then(|l| l.get_attribute("data-i"))
+                    .and_then(|i| i.parse().ok()),
+            );
         })
     };
     let onmouseleave = {
@@ -123,7 +156,8 @@ pub fn output(p: &OutputProps) -> Html {
         Callback::from(move |_: MouseEvent| onhover.emit(None))
     };
     let onkeydown = {
-        let (onselect, selected, n, reveal) = (p.onselect.clone(), p.selected, lines.len(), reveal.clone());
+        let (onselect, selected, n, reveal) =
+            (p.onselect.clone(), p.selected, lines.len(), reveal.clone());
         Callback::from(move |e: KeyboardEvent| {
             let next = match (e.key().as_str(), selected) {
                 ("ArrowDown", None) | ("Home", _) => Some(0),
@@ -150,13 +184,19 @@ pub fn output(p: &OutputProps) -> Html {
     };
     let onmode = {
         let cb = p.onmode.clone();
-        Callback::from(move |e: Event| cb.emit(e.target_unchecked_into::<HtmlSelectElement>().value()))
+        Callback::from(move |e: Event| {
+            cb.emit(e.target_unchecked_into::<HtmlSelectElement>().value())
+        })
     };
 
     // The rows to draw: all of them, or the window in sight.
     let (first, last) = if virtual_rows {
-        let height = container.cast::<HtmlElement>().map_or(900.0, |el| el.client_height() as f64);
-        let first = ((*scroll_top / ROW_HEIGHT) as usize).saturating_sub(OVERSCAN).min(rows.len());
+        let height = container
+            .cast::<HtmlElement>()
+            .map_or(900.0, |el| el.client_height() as f64);
+        let first = ((*scroll_top / ROW_HEIGHT) as usize)
+            .saturating_sub(OVERSCAN)
+            .min(rows.len());
         let last = (((*scroll_top + height) / ROW_HEIGHT) as usize + OVERSCAN).min(rows.len());
         (first, last)
     } else {
@@ -171,12 +211,13 @@ pub fn output(p: &OutputProps) -> Html {
                     "vl",
                     added.then_some("added"),
                     (p.selected == Some(i)).then_some("selected"),
+                    (current_line == Some(i)).then_some("current"),
                     l.why.is_some().then_some("why"),
                     l.defines.is_some().then_some("declares"),
                 );
                 html! {
                     <div {class} data-i={i.to_string()} title={l.why.clone()} id={format!("{}-line-{i}", p.id)}
-                        role="option" aria-selected={(p.selected == Some(i)).to_string()}>
+                        role="option" aria-selected={(p.selected == Some(i)).to_string()} data-anchor={l.anchor.clone()}>
                         { for tokens(&l.text, &|w| declared.contains(w) && l.defines.as_deref() != Some(w)).into_iter().map(|t| {
                             match (t.term, t.link) {
                                 (None, None) => html! { { t.text } },

@@ -72,7 +72,10 @@ impl Scenario {
 pub fn about(text: &str) -> About {
     let mut about = About::default();
     let mut paragraph = String::new();
-    let header = text.lines().map_while(|l| l.strip_prefix('#')).map(|l| l.strip_prefix(' ').unwrap_or(l));
+    let header = text
+        .lines()
+        .map_while(|l| l.strip_prefix('#'))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l));
     for (i, line) in header.enumerate() {
         if i == 0 {
             about.title = line.trim().to_string();

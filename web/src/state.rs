@@ -68,11 +68,24 @@ pub fn default_view(mode: Mode) -> &'static str {
 fn view_of(mode: Mode, wanted: Option<&str>) -> &'static str {
     let offered = views(mode);
     let wanted = wanted.unwrap_or(default_view(mode));
-    offered.iter().find(|v| v.name == wanted).map_or(default_view(mode), |v| v.name)
+    offered
+        .iter()
+        .find(|v| v.name == wanted)
+        .map_or(default_view(mode), |v| v.name)
 }
 
-fn render(a: &Analysis, mode: Mode, view: &'static str, all_namespaces: bool) -> Result<Vec<ViewLine>, String> {
-    a.render_lines(&Request { mode: Some(mode), view: Some(view.to_string()), all_namespaces, ..Default::default() })
+fn render(
+    a: &Analysis,
+    mode: Mode,
+    view: &'static str,
+    all_namespaces: bool,
+) -> Result<Vec<ViewLine>, String> {
+    a.render_lines(&Request {
+        mode: Some(mode),
+        view: Some(view.to_string()),
+        all_namespaces,
+        ..Default::default()
+    })
 }
 
 impl State {
@@ -105,7 +118,12 @@ impl State {
     /// A state from a shared link.
     pub fn from_shared(shared: Shared) -> Self {
         let mut s = State::new(shared.text);
-        s.scenario = shared.scenario.as_deref().and_then(scenarios::find).map(|sc| sc.id).or(s.scenario);
+        s.scenario = shared
+            .scenario
+            .as_deref()
+            .and_then(scenarios::find)
+            .map(|sc| sc.id)
+            .or(s.scenario);
         s.mode = shared.mode.as_deref().and_then(Mode::parse);
         s.view = shared.view;
         s.compare = shared.compare.as_deref().and_then(Mode::parse);
@@ -175,10 +193,13 @@ impl State {
 
     /// Whether an edit changed what kube-proxy programs (a comment or spacing does not).
     fn dataplane_differs(&self, old: &Analysis, new: &Analysis) -> bool {
-        [Mode::Iptables, Mode::Ipvs, Mode::Nftables].into_iter().any(|m| {
-            let view = default_view(m);
-            render(old, m, view, true).ok() != render(new, m, view, true).ok()
-        }) || old.cluster.services.len() != new.cluster.services.len()
+        [Mode::Iptables, Mode::Ipvs, Mode::Nftables]
+            .into_iter()
+            .any(|m| {
+                let view = default_view(m);
+                render(old, m, view, true).ok() != render(new, m, view, true).ok()
+            })
+            || old.cluster.services.len() != new.cluster.services.len()
     }
 
     /// Re-analyses for a changed node (both the text and the text before the last edit).
@@ -194,30 +215,65 @@ impl State {
     pub fn refresh(&mut self) {
         let Some((_, a)) = &self.good else { return };
         let a = a.clone();
-        let before = self.before_edit.as_deref().and_then(|t| analyze_on(t, self.node.as_deref()).ok());
+        let before = self
+            .before_edit
+            .as_deref()
+            .and_then(|t| analyze_on(t, self.node.as_deref()).ok());
         let pane = |mode: Mode, wanted: Option<&str>| -> Pane {
             let view = view_of(mode, wanted);
             match render(&a, mode, view, self.all_namespaces) {
                 Ok(lines) => {
-                    let changes = match before.as_ref().map(|b| render(b, mode, view, self.all_namespaces)) {
+                    let changes = match before
+                        .as_ref()
+                        .map(|b| render(b, mode, view, self.all_namespaces))
+                    {
                         Some(Ok(old)) => Changes::between(&old, &lines),
                         _ => Changes::default(),
                     };
-                    Pane { mode, view, lines: Rc::new(lines), changes: Rc::new(changes), problem: None }
+                    Pane {
+                        mode,
+                        view,
+                        lines: Rc::new(lines),
+                        changes: Rc::new(changes),
+                        problem: None,
+                    }
                 }
-                Err(problem) => Pane { mode, view, lines: Rc::default(), changes: Rc::default(), problem: Some(problem) },
+                Err(problem) => Pane {
+                    mode,
+                    view,
+                    lines: Rc::default(),
+                    changes: Rc::default(),
+                    problem: Some(problem),
+                },
             }
         };
         let mode = self.mode.unwrap_or(a.cluster.settings.mode);
         self.primary = Some(pane(mode, self.view.as_deref()));
         self.secondary = self.compare.map(|m| pane(m, self.compare_view.as_deref()));
-        if self.selected.is_some_and(|i| self.primary.as_ref().is_none_or(|p| i >= p.lines.len())) {
+        if self
+            .selected
+            .is_some_and(|i| self.primary.as_ref().is_none_or(|p| i >= p.lines.len()))
+        {
             self.selected = None;
         }
         self.nodes = a.node_names();
         self.shown_node = a.cluster.settings.node_name.clone();
         self.notes = a.cluster.notes.iter().map(|n| n.message.clone()).collect();
         self.warnings = a.cluster.warnings.clone();
+    }
+
+    /// The last text that analysed cleanly, and its analysis.
+    pub fn good(&self) -> Option<(&str, &Rc<Analysis>)> {
+        self.good.as_ref().map(|(t, a)| (t.as_str(), a))
+    }
+
+    /// The modes shown: the main one, and the compared one.
+    pub fn shown_modes(&self) -> Vec<Mode> {
+        self.primary
+            .iter()
+            .chain(self.secondary.iter())
+            .map(|p| p.mode)
+            .collect()
     }
 
     /// Whether the text is a shipped scenario's, unedited.

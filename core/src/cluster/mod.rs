@@ -313,7 +313,8 @@ fn default_node(name: &str, index: usize, notes: &mut Vec<Note>) -> Item<Node> {
     }
 }
 
-pub(crate) fn node_address(node: &Node, kind: &str) -> Option<IpAddr> {
+/// A node's address of a kind (`InternalIP`, `ExternalIP`) from its status.
+pub fn node_address(node: &Node, kind: &str) -> Option<IpAddr> {
     node.status
         .as_ref()?
         .addresses

@@ -16,10 +16,24 @@ pub fn nft(chain: &str, index: usize) -> String {
 
 /// An IPVS virtual server.
 pub fn ipvs_virtual(protocol: Protocol, ip: IpAddr, port: u16) -> String {
-    format!("ipvs {} {}", protocol.upper(), crate::net::join_host_port(ip, port))
+    format!(
+        "ipvs {} {}",
+        protocol.upper(),
+        crate::net::join_host_port(ip, port)
+    )
 }
 
 /// A real server of an IPVS virtual server.
-pub fn ipvs_real(protocol: Protocol, ip: IpAddr, port: u16, real_ip: IpAddr, real_port: u16) -> String {
-    format!("{} -> {}", ipvs_virtual(protocol, ip, port), crate::net::join_host_port(real_ip, real_port))
+pub fn ipvs_real(
+    protocol: Protocol,
+    ip: IpAddr,
+    port: u16,
+    real_ip: IpAddr,
+    real_port: u16,
+) -> String {
+    format!(
+        "{} -> {}",
+        ipvs_virtual(protocol, ip, port),
+        crate::net::join_host_port(real_ip, real_port)
+    )
 }

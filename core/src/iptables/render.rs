@@ -70,7 +70,11 @@ impl<'a> Line<'a> {
             source: Some(&rule.provenance),
             defines: None,
             odds: odds.next(),
-            anchor: Some(crate::explain::anchor::iptables(table.as_str(), chain, index)),
+            anchor: Some(crate::explain::anchor::iptables(
+                table.as_str(),
+                chain,
+                index,
+            )),
         }
     }
 }
@@ -219,7 +223,12 @@ pub fn restore_lines<'d>(dp: &'d Dataplane, layout: Layout, sel: Select) -> Vec<
                 .entry(&chain.name)
                 .or_insert_with(|| crate::explain::odds::Cascade::of(chain));
             let at = (t.name, chain.name.as_str(), i);
-            out.push(Line::rule(restore_rule(&chain.name, r, layout), r, cascade, at));
+            out.push(Line::rule(
+                restore_rule(&chain.name, r, layout),
+                r,
+                cascade,
+                at,
+            ));
         }
         out.push(Line::plain("COMMIT".into()));
     }

@@ -141,7 +141,11 @@ pub fn ipvsadm_lines_with<'a>(
         out.push(Line {
             text: line,
             source: Some(&vs.provenance),
-            anchor: Some(crate::explain::anchor::ipvs_virtual(vs.protocol, vs.ip, vs.port)),
+            anchor: Some(crate::explain::anchor::ipvs_virtual(
+                vs.protocol,
+                vs.ip,
+                vs.port,
+            )),
             ..Default::default()
         });
         let mut reals: Vec<&RealServer> = vs.reals.iter().collect();
@@ -167,7 +171,13 @@ pub fn ipvsadm_lines_with<'a>(
                 ),
                 source: Some(&rs.provenance),
                 odds: crate::explain::odds::ipvs_real_server(vs),
-                anchor: Some(crate::explain::anchor::ipvs_real(vs.protocol, vs.ip, vs.port, rs.ip, rs.port)),
+                anchor: Some(crate::explain::anchor::ipvs_real(
+                    vs.protocol,
+                    vs.ip,
+                    vs.port,
+                    rs.ip,
+                    rs.port,
+                )),
                 ..Default::default()
             });
         }

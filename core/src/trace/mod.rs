@@ -55,7 +55,7 @@ impl std::fmt::Display for Packet {
 }
 
 /// One thing that happened to the packet.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Step {
     pub hook: &'static str,
     pub table: &'static str,
@@ -84,7 +84,7 @@ pub enum Verdict {
 }
 
 /// A conntrack entry: the original direction and the reply direction after NAT.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConntrackEntry {
     pub protocol: Protocol,
     pub original: (String, String),
@@ -130,7 +130,7 @@ impl ConntrackEntry {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Trace {
     pub verdict: Verdict,
     /// The endpoint the packet reached, `ip:port`.
@@ -512,7 +512,11 @@ impl Walk<'_, '_> {
                 continue;
             };
             let text = self.rule_text(chain, rule);
-            self.anchor = Some(crate::explain::anchor::iptables(table.as_str(), &chain.name, i));
+            self.anchor = Some(crate::explain::anchor::iptables(
+                table.as_str(),
+                &chain.name,
+                i,
+            ));
             let mut reasons = Vec::new();
             let mut all = true;
             for m in &rule.matches {
@@ -1060,7 +1064,13 @@ fn ipvs_schedule(
     w.dnat = true;
     w.ipvs_vs = Some((vs.ip, vs.protocol, vs.port));
     w.ipvs_choice = Some((key.clone(), chosen.clone()));
-    w.anchor = Some(crate::explain::anchor::ipvs_real(vs.protocol, vs.ip, vs.port, w.packet.dst, w.packet.dport));
+    w.anchor = Some(crate::explain::anchor::ipvs_real(
+        vs.protocol,
+        vs.ip,
+        vs.port,
+        w.packet.dst,
+        w.packet.dport,
+    ));
     w.step(
         hook,
         TableName::Filter,
