@@ -37,6 +37,21 @@ pub struct Shared {
     /// The scenario the text started from (its explanation is shown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
+    /// The panel under the rules: `explain`, `packet` or `charts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panel: Option<String>,
+    /// The packet walk's client (`ns/pod`, `node:NAME` or an IP) and destination
+    /// (`PROTO IP:PORT`, e.g. `tcp 10.109.134.113:8080`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The walk's seed (another "new connection" draws another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// The walk's step (0-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
 }
 
 /// The fragment (without `#`) for `state`.
@@ -95,6 +110,11 @@ mod tests {
             compare: Some("nftables".into()),
             line: Some(3),
             scenario: Some("article".into()),
+            panel: Some("packet".into()),
+            from: Some("kube-system/coredns".into()),
+            to: Some("tcp 10.109.134.113:8080".into()),
+            seed: Some(7),
+            step: Some(12),
         }
     }
 

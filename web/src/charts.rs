@@ -1,6 +1,7 @@
 //! Charts, drawn with plotters into SVG text: where simulated connections land, and how the
 //! rules grow with the number of Services in each mode.
 
+use crate::i18n::{t, tf, Lang};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::Deserialize;
@@ -45,7 +46,13 @@ fn svg(
 }
 
 /// Bars per endpoint, each labelled with its count, and the even share as a line.
-pub fn bars(title: &str, y_label: &str, bars: &[(String, usize)], even: Option<f64>) -> String {
+pub fn bars(
+    lang: Lang,
+    title: &str,
+    y_label: &str,
+    bars: &[(String, usize)],
+    even: Option<f64>,
+) -> String {
     let n = bars.len().max(1);
     let top = bars
         .iter()
@@ -103,7 +110,7 @@ pub fn bars(title: &str, y_label: &str, bars: &[(String, usize)], even: Option<f
                     EXPECTED.stroke_width(2),
                 ))
                 .map_err(|e| e.to_string())?
-                .label(format!("even share: {e:.0}"))
+                .label(tf(lang, "even share: {}", &[&format!("{e:.0}")]))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], EXPECTED.stroke_width(2)));
             chart
                 .configure_series_labels()
@@ -142,24 +149,26 @@ pub const ARTICLE_ESTIMATE: f64 = 20_000.0;
 
 /// Two log-log panels: what kube-proxy programs, and what the first packet of a connection
 /// is checked against, as Services grow.
-pub fn scaling(data: &[Measure]) -> String {
+pub fn scaling(lang: Lang, data: &[Measure]) -> String {
     svg(940, 340, |root| {
         let (left, right) = root.split_horizontally(470);
         let programmed = |m: &Measure| m.rules.values().sum::<usize>() as f64;
         let first = |m: &Measure| m.first_packet_rules.as_ref().map_or(0.0, |f| f.mean);
         panel(
+            lang,
             &left,
-            "What kube-proxy programs",
-            "rules and entries",
+            t(lang, "What kube-proxy programs"),
+            t(lang, "rules and entries"),
             data,
             &programmed,
             5.0..500_000.0,
             true,
         )?;
         panel(
+            lang,
             &right,
-            "Rules the first packet meets",
-            "rules evaluated",
+            t(lang, "Rules the first packet meets"),
+            t(lang, "rules evaluated"),
             data,
             &first,
             5.0..5_000.0,
@@ -170,6 +179,7 @@ pub fn scaling(data: &[Measure]) -> String {
 }
 
 fn panel(
+    lang: Lang,
     area: &DrawingArea<SVGBackend, Shift>,
     title: &str,
     y_desc: &str,
@@ -187,7 +197,7 @@ fn panel(
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
-        .x_desc("Services (10 endpoints each)")
+        .x_desc(t(lang, "Services (10 endpoints each)"))
         .y_desc(y_desc)
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|v| format!("{v:.0}"))
@@ -217,7 +227,7 @@ fn panel(
         .map_err(|e| e.to_string())?;
     chart
         .draw_series([Text::new(
-            "article: 2,000 NodePort Services",
+            t(lang, "article: 2,000 NodePort Services"),
             (ARTICLE_SERVICES * 0.55, y.end * 0.45),
             ("sans-serif", 11).into_font().color(&BLACK),
         )])
@@ -232,7 +242,7 @@ fn panel(
             .map_err(|e| e.to_string())?;
         chart
             .draw_series([Text::new(
-                "its estimate: 20,000",
+                t(lang, "its estimate: 20,000"),
                 (ARTICLE_SERVICES * 0.18, ARTICLE_ESTIMATE * 0.7),
                 ("sans-serif", 11).into_font().color(&BLACK),
             )])

@@ -23,6 +23,9 @@ pub struct EditorProps {
     /// Scrolls to show this line when it changes and is out of sight (1-based).
     #[prop_or_default]
     pub reveal: Option<usize>,
+    /// Embedded read-only: the text can be read and selected, not changed.
+    #[prop_or_default]
+    pub readonly: bool,
 }
 
 #[function_component(Editor)]
@@ -116,7 +119,7 @@ pub fn editor(p: &EditorProps) -> Html {
             <div class="code">
                 <div class="colours" ref={colours} aria-hidden="true">{ for colour_html }</div>
                 <textarea id="editor" ref={textarea} spellcheck="false" wrap="off" autocapitalize="off" autocomplete="off"
-                    aria-label="Cluster YAML" value={p.text.clone()} {oninput} {onscroll} />
+                    aria-label="Cluster YAML" value={p.text.clone()} readonly={p.readonly} {oninput} {onscroll} />
             </div>
         </div>
     }

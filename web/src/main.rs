@@ -1,30 +1,34 @@
 //! kpx in the browser: edit a cluster's YAML, see exactly what kube-proxy programs on the node.
 //!
 //! All computing is kpx-core's; this crate holds the reader's text and choices ([`state`]) and
-//! draws them: the editor ([`editor`]), one pane per shown mode ([`output`]), and beside them
-//! why the line under the pointer exists, what its words mean, and what the last edit changed.
+//! draws them: the editor ([`editor`]), one pane per shown mode ([`output`]), and under them
+//! the stage ([`stage`]): why the focused line exists ([`panels`]), the packet walk
+//! ([`packet`]) and the charts ([`charts`]). The page speaks English or Chinese ([`i18n`]), and
+//! runs full-page, in presenter mode, or embedded in a docs page (`?embed=1`, [`Options`]).
 
 mod charts;
 mod diff;
 mod editor;
 mod highlight;
+mod i18n;
 mod output;
 mod packet;
+mod panels;
 mod scenarios;
 mod stage;
 mod state;
 
 use editor::Editor;
 use gloo::storage::{LocalStorage, Storage};
+use i18n::{t, tf, Lang};
 use kpx_core::cluster::settings::Mode;
-use kpx_core::explain::tokens;
 use kpx_core::share;
 use kpx_core::views::ViewLine;
 use kpx_core::Diagnostic;
 use output::Output;
+use panels::{Changes, Explain};
 use stage::{ChartsPanel, Cmd, PacketPanel, Playback};
 use state::{Pane, State};
-use std::collections::HashSet;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -34,13 +38,18 @@ use yew::prelude::*;
 const STORAGE_KEY: &str = "kpx.state";
 /// Where versions before links kept the text alone.
 const OLD_STORAGE_KEY: &str = "kpx.text";
+const LANG_KEY: &str = "kpx.lang";
+const THEME_KEY: &str = "kpx.theme";
 
-/// `?scenario=tour&mode=ipvs&view=list`: how a docs page opens a given scenario and view.
 fn url_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
     web_sys::UrlSearchParams::new_with_str(&search)
         .ok()?
         .get(name)
+}
+
+fn flag(name: &str) -> Option<bool> {
+    url_param(name).map(|v| matches!(v.as_str(), "1" | "true" | "yes" | ""))
 }
 
 fn location_hash() -> String {
@@ -49,19 +58,75 @@ fn location_hash() -> String {
         .unwrap_or_default()
 }
 
+/// How the page is shown, from its address: `?embed=1&editor=0&readonly=1&lang=zh&theme=dark
+/// &presenter=1` (the state itself — scenario, mode, view, walk — is read by [`initial`]).
+#[derive(Clone, Debug, PartialEq)]
+struct Options {
+    /// Embedded in another page: only the chosen parts, an "Open in kpx" link, and the height
+    /// posted to the parent (static/embed.js sizes the iframe with it).
+    embed: bool,
+    /// Show the editor (default: yes, except embedded).
+    editor: bool,
+    readonly: bool,
+    presenter: bool,
+}
+
+fn options() -> Options {
+    let embed = flag("embed").unwrap_or(false);
+    Options {
+        embed,
+        editor: flag("editor").unwrap_or(!embed),
+        readonly: flag("readonly").unwrap_or(false),
+        presenter: flag("presenter").unwrap_or(false),
+    }
+}
+
+/// The language: `?lang=`, else the reader's last choice, else the browser's.
+fn initial_lang() -> Lang {
+    url_param("lang")
+        .and_then(|l| Lang::parse(&l))
+        .or_else(|| {
+            LocalStorage::get::<String>(LANG_KEY)
+                .ok()
+                .and_then(|l| Lang::parse(&l))
+        })
+        .or_else(|| {
+            web_sys::window()
+                .and_then(|w| w.navigator().language())
+                .and_then(|l| Lang::parse(&l))
+        })
+        .unwrap_or_default()
+}
+
+/// The theme: `light`, `dark`, or empty to follow the system.
+fn initial_theme() -> String {
+    url_param("theme")
+        .or_else(|| LocalStorage::get::<String>(THEME_KEY).ok())
+        .filter(|t| t == "light" || t == "dark")
+        .unwrap_or_default()
+}
+
 /// The state to start with, and a problem with the link that was opened, if any.
-/// A link wins; then `?scenario=`; then the reader's saved work; then the article.
+/// A link wins; then `?scenario=`; then the reader's saved work; then the article. Address
+/// parameters (`mode`, `view`, `compare`, `panel`, `from`, `to`, `step`) apply on top.
 fn initial() -> (State, Option<String>) {
     let mut problem = None;
     let hash = location_hash();
-    if hash.len() > 1 {
+    let from_link = if hash.len() > 1 {
         match share::decode(&hash) {
-            Ok(shared) => return (State::from_shared(shared), None),
-            Err(e) => problem = Some(e),
+            Ok(shared) => Some(State::from_shared(shared)),
+            Err(e) => {
+                problem = Some(e);
+                None
+            }
         }
-    }
+    } else {
+        None
+    };
     let wanted = url_param("scenario").or_else(|| url_param("preset"));
-    let mut state = if let Some(sc) = wanted.as_deref().and_then(scenarios::find) {
+    let mut state = if let Some(s) = from_link {
+        s
+    } else if let Some(sc) = wanted.as_deref().and_then(scenarios::find) {
         let mut s = State::new(String::new());
         s.load_scenario(sc);
         s
@@ -86,15 +151,35 @@ fn initial() -> (State, Option<String>) {
     if let Some(view) = url_param("view") {
         state.view = Some(view);
     }
+    if let Some(mode) = url_param("compare").as_deref().and_then(Mode::parse) {
+        state.compare = Some(mode);
+    }
+    if let Some(panel) =
+        url_param("panel").filter(|p| ["explain", "packet", "charts"].contains(&p.as_str()))
+    {
+        state.panel = panel;
+    }
+    if let Some(from) = url_param("from") {
+        state.walk_from = Some(from);
+    }
+    if let Some(to) = url_param("to") {
+        state.walk_to = Some(to);
+    }
+    if let Some(step) = url_param("step").and_then(|s| s.parse::<usize>().ok()) {
+        state.start_step = step.saturating_sub(1);
+        if url_param("panel").is_none() {
+            state.panel = "packet".into();
+        }
+    }
     state.refresh();
     (state, problem)
 }
 
-fn position(d: &Diagnostic) -> String {
+fn position(lang: Lang, d: &Diagnostic) -> String {
     if d.pos.line == 0 {
         String::new()
     } else {
-        format!("line {}, col {}: ", d.pos.line, d.pos.col)
+        tf(lang, "line {}, col {}: ", &[&d.pos.line, &d.pos.col])
     }
 }
 
@@ -129,13 +214,18 @@ fn download(text: &str) {
     let _ = web_sys::Url::revoke_object_url(&url);
 }
 
-/// The page's address with `fragment`.
-fn link_to(fragment: &str) -> String {
+/// The page's address with `fragment` (and without the embed's parameters when `full`).
+fn link_to(fragment: &str, full: bool) -> String {
     let Some(loc) = web_sys::window().map(|w| w.location()) else {
         return String::new();
     };
     let href = loc.href().unwrap_or_default();
     let base = href.split('#').next().unwrap_or_default();
+    let base = if full {
+        base.split('?').next().unwrap_or_default()
+    } else {
+        base
+    };
     format!("{base}#{fragment}")
 }
 
@@ -145,6 +235,23 @@ enum Tab {
     Explain,
     Packet,
     Charts,
+}
+
+impl Tab {
+    fn parse(s: &str) -> Tab {
+        match s {
+            "packet" => Tab::Packet,
+            "charts" => Tab::Charts,
+            _ => Tab::Explain,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Tab::Explain => "explain",
+            Tab::Packet => "packet",
+            Tab::Charts => "charts",
+        }
+    }
 }
 
 /// Whether the reader asked for less motion: the packet then jumps from step to step.
@@ -158,55 +265,75 @@ fn reduced_motion() -> bool {
         .is_some_and(|m| m.matches())
 }
 
+/// Whether a key press belongs to a text field (shortcuts stay out of the reader's typing).
+fn typing(e: &web_sys::KeyboardEvent) -> bool {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| {
+            matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                || el.closest("[contenteditable]").ok().flatten().is_some()
+        })
+}
+
 #[function_component(App)]
 fn app() -> Html {
+    let opts = use_memo((), |_| options());
     let start = use_memo((), |_| initial());
     let state = use_state(|| start.0.clone());
     let link_problem = use_state(|| start.1.clone());
+    let lang = use_state(initial_lang);
+    let theme = use_state(initial_theme);
+    let presenter = use_state(|| opts.presenter);
+    let help = use_state(|| false);
     // The line under the pointer: (pane, line); pane 0 is the main view.
     let hover = use_state(|| None::<(usize, usize)>);
     let copied = use_state(|| false);
-    let tab = use_state(|| Tab::Explain);
-    let walk_from = use_state(|| None::<String>);
-    let walk_dest = use_state(|| None::<String>);
-    let seed = use_state(|| 1u64);
-    let playback = use_reducer(Playback::default);
+    let start_step = start.0.start_step;
+    let playback = use_reducer(move || Playback {
+        at: start_step,
+        ..Default::default()
+    });
+    let l = *lang;
 
     // The packet walk: who sends where, walked in every shown mode. Computed only while the
     // walk or the charts are on screen.
-    let active = *tab != Tab::Explain;
+    let tab = Tab::parse(&state.panel);
+    let active = tab != Tab::Explain;
     let good = state.good().map(|(t, a)| (t.to_string(), a.clone()));
     let good_text = good.as_ref().map(|g| g.0.clone()).unwrap_or_default();
     let choices = {
         let analysis = good.as_ref().map(|g| g.1.clone());
-        use_memo((good_text.clone(), active), move |(_, active)| {
-            match (analysis, active) {
-                (Some(a), true) => {
-                    let dests = packet::destinations(&a);
-                    (Rc::new(packet::clients(&a)), Rc::new(dests))
-                }
+        use_memo(
+            (good_text.clone(), active, l),
+            move |(_, active, l)| match (analysis, active) {
+                (Some(a), true) => (
+                    Rc::new(packet::clients(*l, &a)),
+                    Rc::new(packet::destinations(&a)),
+                ),
                 _ => (Rc::default(), Rc::default()),
-            }
-        })
+            },
+        )
     };
     let (clients, dests) = (choices.0.clone(), choices.1.clone());
-    let dest_index = (*walk_dest)
+    let dest_index = state
+        .walk_to
         .as_ref()
-        .and_then(|label| dests.iter().position(|d| d.label == *label))
+        .and_then(|key| dests.iter().position(|d| d.key() == *key || d.to == *key))
         .unwrap_or_else(|| packet::default_destination(&dests));
     let dest = dests.get(dest_index).cloned();
-    let from = (*walk_from)
+    let from = state
+        .walk_from
         .clone()
-        .filter(|f| clients.iter().any(|c| c.0 == *f))
+        .filter(|f| clients.iter().any(|c| c.0 == *f) || f.parse::<std::net::IpAddr>().is_ok())
         .unwrap_or_else(|| packet::default_client(&clients, dest.as_ref()));
     let modes = state.shown_modes();
     let walk_key = (
         good_text.clone(),
         modes.clone(),
         from.clone(),
-        dest.as_ref().map(|d| d.to.clone()),
-        *seed,
-        *tab == Tab::Packet,
+        dest.as_ref().map(|d| d.key()),
+        state.seed,
+        tab == Tab::Packet,
     );
     let walks = {
         let dest = dest.clone();
@@ -219,8 +346,14 @@ fn app() -> Html {
         )
     };
     {
+        // A new walk starts at its first step (a link's step only applies to the first one).
         let playback = playback.clone();
-        use_effect_with(walk_key, move |_| playback.dispatch(Cmd::Reset));
+        let first = use_mut_ref(|| true);
+        use_effect_with(walk_key, move |(_, _, _, _, _, on)| {
+            if *on && !std::mem::replace(&mut *first.borrow_mut(), false) {
+                playback.dispatch(Cmd::Reset);
+            }
+        });
     }
     let frames_len = walks
         .iter()
@@ -243,41 +376,111 @@ fn app() -> Html {
             },
         );
     }
+    let frame_of = |pane: usize| {
+        let w = walks.get(pane)?.as_ref().ok()?;
+        w.frames
+            .get(playback.at.min(w.frames.len().saturating_sub(1)))
+            .cloned()
+    };
     let current_anchor = |pane: usize| -> Option<AttrValue> {
-        if *tab != Tab::Packet {
+        if tab != Tab::Packet {
             return None;
         }
-        let w = walks.get(pane)?.as_ref().ok()?;
-        let f = w
-            .frames
-            .get(playback.at.min(w.frames.len().saturating_sub(1)))?;
-        f.step.anchor.clone().map(AttrValue::from)
+        frame_of(pane)?.step.anchor.map(AttrValue::from)
+    };
+    // What a screen reader hears at each step.
+    let spoken = if tab == Tab::Packet {
+        frame_of(0)
+            .map(|f| {
+                tf(
+                    l,
+                    "Step {}: {}",
+                    &[
+                        &(playback.at + 1),
+                        &format!(
+                            "{} {} {}: {}",
+                            f.step.hook, f.step.table, f.step.chain, f.step.action
+                        ),
+                    ],
+                )
+            })
+            .unwrap_or_default()
+    } else {
+        String::new()
     };
 
     // Every change is kept: in the address (a reload or a copied link reproduces it) and in
-    // local storage (a new visit starts where the reader left).
-    let shared = state.shared();
-    let fragment = use_memo(shared.clone(), share::encode);
+    // local storage (a new visit starts where the reader left). An embed leaves both alone.
+    let mut shared = state.shared();
+    if tab == Tab::Packet && playback.at > 0 && !playback.playing {
+        shared.step = Some(playback.at + 1);
+    }
+    let fragment = use_memo(shared, share::encode);
     {
-        let fragment = fragment.clone();
+        let (fragment, embed) = (fragment.clone(), opts.embed);
         use_effect_with(fragment, move |fragment| {
-            let _ = LocalStorage::set(STORAGE_KEY, fragment.as_str());
-            if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-                let _ = history.replace_state_with_url(
-                    &wasm_bindgen::JsValue::NULL,
-                    "",
-                    Some(&format!("#{fragment}")),
-                );
+            if !embed {
+                let _ = LocalStorage::set(STORAGE_KEY, fragment.as_str());
+                if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+                    let _ = history.replace_state_with_url(
+                        &wasm_bindgen::JsValue::NULL,
+                        "",
+                        Some(&format!("#{fragment}")),
+                    );
+                }
             }
         });
     }
-
+    // Language and theme: on the document, and remembered.
+    {
+        let embed = opts.embed;
+        use_effect_with((*lang, (*theme).clone()), move |(lang, theme)| {
+            if let Some(root) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.document_element())
+            {
+                let _ = root.set_attribute("lang", lang.tag());
+                let _ = if theme.is_empty() {
+                    root.remove_attribute("data-theme")
+                } else {
+                    root.set_attribute("data-theme", theme)
+                };
+            }
+            if !embed {
+                let _ = LocalStorage::set(LANG_KEY, lang.tag());
+                let _ = LocalStorage::set(THEME_KEY, theme.as_str());
+            }
+        });
+    }
+    // Embedded: tell the parent page how tall the content is, after every render and resize.
+    {
+        let embed = opts.embed;
+        use_effect(move || {
+            let post = move || {
+                let Some(w) = web_sys::window() else { return };
+                let height = w
+                    .document()
+                    .and_then(|d| d.document_element())
+                    .map_or(0, |e| e.scroll_height());
+                if let Ok(Some(parent)) = w.parent() {
+                    let msg = js_sys::Object::new();
+                    let _ = js_sys::Reflect::set(&msg, &"type".into(), &"kpx:height".into());
+                    let _ = js_sys::Reflect::set(&msg, &"height".into(), &height.into());
+                    let _ = parent.post_message(&msg, "*");
+                }
+            };
+            let listener = embed.then(|| {
+                post();
+                gloo::events::EventListener::new(&gloo::utils::window(), "resize", move |_| post())
+            });
+            move || drop(listener)
+        });
+    }
     // A link pasted into this tab changes only the fragment: the page does not reload, so the
-    // new state is read here.
+    // new state is read here. (`replaceState`, which keeps the address current, fires none.)
     {
         let (state, link_problem) = (state.clone(), link_problem.clone());
         use_effect_with((), move |_| {
-            // (`replaceState`, which keeps the address current, fires no hashchange.)
             let listener =
                 gloo::events::EventListener::new(&gloo::utils::window(), "hashchange", move |_| {
                     match share::decode(&location_hash()) {
@@ -290,6 +493,56 @@ fn app() -> Html {
                 });
             move || drop(listener)
         });
+    }
+    // Keyboard: space plays or pauses the walk, ← → step, Home resets, P presenter mode,
+    // ? this help — never while the reader is typing in a field.
+    {
+        let (state, dispatcher, presenter, help) = (
+            state.clone(),
+            playback.dispatcher(),
+            presenter.clone(),
+            help.clone(),
+        );
+        use_effect_with(
+            (frames_len, state.panel.clone(), *presenter, *help),
+            move |(len, _, _, _)| {
+                let len = *len;
+                let listener =
+                    gloo::events::EventListener::new(&gloo::utils::window(), "keydown", move |e| {
+                        let Some(e) = e.dyn_ref::<web_sys::KeyboardEvent>() else {
+                            return;
+                        };
+                        if typing(e) || e.ctrl_key() || e.meta_key() || e.alt_key() {
+                            return;
+                        }
+                        let to_walk = |state: &UseStateHandle<State>| {
+                            if state.panel != "packet" {
+                                let mut next = (**state).clone();
+                                next.panel = "packet".into();
+                                state.set(next);
+                            }
+                        };
+                        match e.key().as_str() {
+                            " " => {
+                                to_walk(&state);
+                                dispatcher.dispatch(Cmd::Toggle(len));
+                            }
+                            "ArrowRight" => {
+                                to_walk(&state);
+                                dispatcher.dispatch(Cmd::Forward(len));
+                            }
+                            "ArrowLeft" => dispatcher.dispatch(Cmd::Back),
+                            "Home" => dispatcher.dispatch(Cmd::Reset),
+                            "p" | "P" => presenter.set(!*presenter),
+                            "?" => help.set(!*help),
+                            "Escape" => help.set(false),
+                            _ => return,
+                        }
+                        e.prevent_default();
+                    });
+                move || drop(listener)
+            },
+        );
     }
 
     let update = |f: fn(&mut State, String)| {
@@ -316,17 +569,23 @@ fn app() -> Html {
         s.compare_view = Some(view);
         s.refresh();
     });
-    let on_compare_mode = update(|s, mode| {
-        s.compare = Mode::parse(&mode);
-        s.compare_view = None;
-        s.refresh();
-    });
     let on_compare = update(|s, mode| {
         s.compare = Mode::parse(&mode);
         s.compare_view = None;
         s.refresh();
     });
     let on_node = update(|s, node| s.set_node(node));
+    let on_panel = update(|s, panel| s.panel = panel);
+    let on_from = update(|s, from| s.walk_from = Some(from));
+    let on_to = update(|s, to| s.walk_to = Some(to));
+    let on_new_connection = {
+        let state = state.clone();
+        Callback::from(move |_| {
+            let mut next = (*state).clone();
+            next.seed += 1;
+            state.set(next);
+        })
+    };
     let on_select = {
         let state = state.clone();
         Callback::from(move |line: Option<usize>| {
@@ -354,7 +613,10 @@ fn app() -> Html {
             select.set_value("");
             // Replacing edited text needs the reader's word: their text is never lost silently.
             if state.edited()
-                && !confirm("Replace your text with this scenario? Your edits will be lost.")
+                && !confirm(t(
+                    l,
+                    "Replace your text with this scenario? Your edits will be lost.",
+                ))
             {
                 return;
             }
@@ -371,8 +633,9 @@ fn app() -> Html {
                 .and_then(scenarios::find)
                 .unwrap_or(&scenarios::ALL[0]);
             if state.edited()
-                && !confirm(&format!(
-                    "Go back to the scenario's original text? Your edits will be lost."
+                && !confirm(t(
+                    l,
+                    "Go back to the scenario's original text? Your edits will be lost.",
                 ))
             {
                 return;
@@ -389,16 +652,44 @@ fn app() -> Html {
     let on_copy = {
         let (fragment, copied) = (fragment.clone(), copied.clone());
         Callback::from(move |_: MouseEvent| {
-            let url = link_to(&fragment);
+            let url = link_to(&fragment, true);
             if let Some(w) = web_sys::window() {
                 let _ = w.navigator().clipboard().write_text(&url);
             }
             copied.set(true);
         })
     };
+    let on_lang = {
+        let lang = lang.clone();
+        Callback::from(move |e: Event| {
+            lang.set(
+                Lang::parse(&e.target_unchecked_into::<HtmlSelectElement>().value())
+                    .unwrap_or_default(),
+            )
+        })
+    };
+    let on_theme = {
+        let theme = theme.clone();
+        Callback::from(move |e: Event| {
+            theme.set(e.target_unchecked_into::<HtmlSelectElement>().value())
+        })
+    };
+    let on_presenter = {
+        let presenter = presenter.clone();
+        Callback::from(move |_: MouseEvent| presenter.set(!*presenter))
+    };
+    let on_help = {
+        let help = help.clone();
+        Callback::from(move |_: MouseEvent| help.set(!*help))
+    };
     let hover_in = |pane: usize| {
         let hover = hover.clone();
         Callback::from(move |line: Option<usize>| hover.set(line.map(|l| (pane, l))))
+    };
+    let select_cb = |cb: Callback<String>| {
+        Callback::from(move |e: Event| {
+            cb.emit(e.target_unchecked_into::<HtmlSelectElement>().value())
+        })
     };
 
     let s = &*state;
@@ -421,88 +712,128 @@ fn app() -> Html {
     let reveal = focus
         .as_ref()
         .and_then(|l| l.written.last().map(|r| r.first));
-    let about = s.scenario.and_then(scenarios::find).map(|sc| sc.about());
+    let about = s
+        .scenario
+        .and_then(scenarios::find)
+        .map(|sc| sc.about(l.tag()));
     let view_is_kubectl = s
         .primary
         .as_ref()
         .is_some_and(|p| p.view.starts_with("get-"));
+    let show_editor = opts.editor && !*presenter;
+    let main_class = classes!(
+        "kpx",
+        s.compare.is_some().then_some("comparing"),
+        (*presenter).then_some("presenter"),
+        opts.embed.then_some("embed"),
+        (!show_editor).then_some("no-editor"),
+    );
 
     html! {
-        <main class={classes!("kpx", s.compare.is_some().then_some("comparing"))}>
+        <ContextProvider<Lang> context={l}>
+        <main class={main_class}>
+            <a class="skip" href="#output">{ t(l, "Skip to the rules") }</a>
             <header>
                 <h1>{ "kpx" }</h1>
-                <p class="tagline">{ "Edit the cluster; see exactly what kube-proxy programs on the node." }</p>
-                <div class="share">
-                    <button id="copy-link" onclick={on_copy}>{ "Copy link" }</button>
-                    <input id="share-url" readonly=true aria-label="Link to this state" value={link_to(&fragment)} />
-                    if *copied { <span role="status" class="copied">{ "Link copied" }</span> }
+                if opts.embed {
+                    <p class="tagline">{ about.as_ref().map(|a| a.title.clone()).unwrap_or_default() }</p>
+                    <a id="open-in-kpx" class="open" href={link_to(&fragment, true)} target="_blank" rel="noopener">{ t(l, "Open in kpx") }</a>
+                } else {
+                    <p class="tagline">{ t(l, "Edit the cluster; see exactly what kube-proxy programs on the node.") }</p>
+                    <div class="share">
+                        <button id="copy-link" onclick={on_copy}>{ t(l, "Copy link") }</button>
+                        <input id="share-url" readonly=true aria-label={t(l, "Link to this state")} value={link_to(&fragment, true)} />
+                        if *copied { <span role="status" class="copied">{ t(l, "Link copied") }</span> }
+                    </div>
+                }
+                <div class="prefs">
+                    <label for="lang">{ t(l, "Language") }</label>
+                    <select id="lang" onchange={on_lang}>
+                        <option value="en" selected={l == Lang::En}>{ "English" }</option>
+                        <option value="zh-CN" selected={l == Lang::Zh}>{ "简体中文" }</option>
+                    </select>
+                    <label for="theme">{ t(l, "Theme") }</label>
+                    <select id="theme" onchange={on_theme}>
+                        <option value="" selected={theme.is_empty()}>{ t(l, "as the system") }</option>
+                        <option value="light" selected={*theme == "light"}>{ t(l, "light") }</option>
+                        <option value="dark" selected={*theme == "dark"}>{ t(l, "dark") }</option>
+                    </select>
+                    <button id="presenter" aria-pressed={presenter.to_string()} onclick={on_presenter}
+                        title={t(l, "Large type, high contrast, editor hidden; keys: ← → step, space play, ? help")}>{ t(l, "Presenter mode") }</button>
+                    <button id="shortcuts" onclick={on_help} aria-expanded={help.to_string()}>{ t(l, "Shortcuts (?)") }</button>
                 </div>
             </header>
             if let Some(problem) = &*link_problem {
-                <p id="link-problem" class="banner" role="alert">{ format!("This link could not be opened: {problem}. Showing your last work instead.") }</p>
+                <p id="link-problem" class="banner" role="alert">{ tf(l, "This link could not be opened: {}. Showing your last work instead.", &[problem]) }</p>
             }
-            <section class="editor-pane" aria-label="Cluster YAML">
+            if *help {
+                <Help onclose={let h = help.clone(); Callback::from(move |_| h.set(false))} />
+            }
+            if show_editor {
+                <section class="editor-pane" aria-label={t(l, "Cluster YAML")}>
+                    <div class="toolbar">
+                        <select id="scenario" onchange={on_scenario} aria-label={t(l, "Load a scenario")}>
+                            <option value="" selected=true>{ t(l, "Load a scenario…") }</option>
+                            { for scenarios::ALL.iter().map(|sc| html! { <option value={sc.id}>{ sc.about(l.tag()).title }</option> }) }
+                        </select>
+                        <button id="reset" onclick={on_reset} title={t(l, "Back to the scenario's original text")}>{ t(l, "Reset") }</button>
+                        <button id="download" onclick={on_download} title={t(l, "Save the YAML as a file")}>{ t(l, "Download YAML") }</button>
+                    </div>
+                    if let Some(about) = &about {
+                        <details id="about" class="about" open=true>
+                            <summary>{ about.title.clone() }</summary>
+                            { for about.paragraphs.iter().map(|p| html! { <p>{ p }</p> }) }
+                            if !about.commands.is_empty() {
+                                <p class="try">{ t(l, "On the command line: ") }{ for about.commands.iter().map(|c| html! { <code>{ c }</code> }) }</p>
+                            }
+                        </details>
+                    }
+                    <Editor text={s.text.clone()} errors={s.errors.clone()} {highlight} oninput={on_input} {reveal} readonly={opts.readonly} />
+                    <div id="errors" class={classes!("errors", stale.then_some("has-errors"))} role="status">
+                        { for s.errors.iter().map(|d| {
+                            let (line, col) = (d.pos.line, d.pos.col);
+                            html! { <p class="error"><button class="goto" onclick={Callback::from(move |_| editor::go_to(line, col))}>{ format!("{}{}", position(l, d), d.message) }</button></p> }
+                        }) }
+                    </div>
+                </section>
+            }
+            <section class="output-area" aria-label={t(l, "What kube-proxy programs")}>
                 <div class="toolbar">
-                    <select id="scenario" onchange={on_scenario} aria-label="Load a scenario">
-                        <option value="" selected=true>{ "Load a scenario…" }</option>
-                        { for scenarios::ALL.iter().map(|sc| html! { <option value={sc.id}>{ sc.about().title }</option> }) }
-                    </select>
-                    <button id="reset" onclick={on_reset} title="Back to the scenario's original text">{ "Reset" }</button>
-                    <button id="download" onclick={on_download} title="Save the YAML as a file">{ "Download YAML" }</button>
-                </div>
-                if let Some(about) = about {
-                    <details id="about" class="about" open=true>
-                        <summary>{ about.title }</summary>
-                        { for about.paragraphs.iter().map(|p| html! { <p>{ p }</p> }) }
-                        if !about.commands.is_empty() {
-                            <p class="try">{ "On the command line: " }{ for about.commands.iter().map(|c| html! { <code>{ c }</code> }) }</p>
-                        }
-                    </details>
-                }
-                <Editor text={s.text.clone()} errors={s.errors.clone()} {highlight} oninput={on_input} {reveal} />
-                <div id="errors" class={classes!("errors", stale.then_some("has-errors"))} role="status">
-                    { for s.errors.iter().map(|d| {
-                        let (line, col) = (d.pos.line, d.pos.col);
-                        html! { <p class="error"><button class="goto" onclick={Callback::from(move |_| editor::go_to(line, col))}>{ format!("{}{}", position(d), d.message) }</button></p> }
-                    }) }
-                </div>
-            </section>
-            <section class="output-area" aria-label="What kube-proxy programs">
-                <div class="toolbar">
-                    <label for="node">{ "Node" }</label>
-                    <select id="node" onchange={let cb = on_node.clone(); Callback::from(move |e: Event| cb.emit(e.target_unchecked_into::<HtmlSelectElement>().value()))}>
+                    <label for="node">{ t(l, "Node") }</label>
+                    <select id="node" onchange={select_cb(on_node)}>
                         { for s.nodes.iter().map(|n| html! { <option value={n.clone()} selected={*n == s.shown_node}>{ n }</option> }) }
                     </select>
-                    <label for="compare">{ "Compare with" }</label>
-                    <select id="compare" onchange={let cb = on_compare.clone(); Callback::from(move |e: Event| cb.emit(e.target_unchecked_into::<HtmlSelectElement>().value()))}>
-                        <option value="" selected={s.compare.is_none()}>{ "nothing" }</option>
+                    <label for="compare">{ t(l, "Compare with") }</label>
+                    <select id="compare" onchange={select_cb(on_compare.clone())}>
+                        <option value="" selected={s.compare.is_none()}>{ t(l, "nothing") }</option>
                         { for [Mode::Iptables, Mode::Ipvs, Mode::Nftables].into_iter().map(|m| html! {
-                            <option value={m.as_str()} selected={s.compare == Some(m)}>{ format!("{} mode", m.as_str()) }</option>
+                            <option value={m.as_str()} selected={s.compare == Some(m)}>{ tf(l, "{} mode", &[&m.as_str()]) }</option>
                         }) }
                     </select>
                     if view_is_kubectl {
-                        <label class="check"><input id="all-namespaces" type="checkbox" checked={s.all_namespaces} onchange={on_all_namespaces} />{ "-A (all namespaces)" }</label>
+                        <label class="check"><input id="all-namespaces" type="checkbox" checked={s.all_namespaces} onchange={on_all_namespaces} />{ t(l, "-A (all namespaces)") }</label>
                     }
-                    if stale { <span class="stale">{ "showing the last valid input" }</span> }
+                    if stale { <span class="stale">{ t(l, "showing the last valid input") }</span> }
                 </div>
                 <div class="panes">
                     if let Some(pane) = &s.primary {
-                        <Output id="output" label="Mode" pane={pane.clone()} selected={s.selected} onselect={on_select.clone()}
+                        <Output id="output" label={t(l, "Mode")} pane={pane.clone()} selected={s.selected} onselect={on_select.clone()}
                             onhover={hover_in(0)} onview={on_view} onmode={on_mode} {stale} current={current_anchor(0)} />
                     }
                     if let Some(pane) = &s.secondary {
-                        <Output id="output-2" label="Compared mode" pane={pane.clone()} selected={None::<usize>} onselect={Callback::noop()}
-                            onhover={hover_in(1)} onview={on_compare_view} onmode={on_compare_mode} {stale} current={current_anchor(1)} />
+                        <Output id="output-2" label={t(l, "Compared mode")} pane={pane.clone()} selected={None::<usize>} onselect={Callback::noop()}
+                            onhover={hover_in(1)} onview={on_compare_view} onmode={on_compare} {stale} current={current_anchor(1)} />
                     }
                 </div>
-                <section class={classes!("stage", (*tab != Tab::Explain).then_some("wide"))} aria-label="Explanations, packet walk and charts">
+                <section class={classes!("stage", (tab != Tab::Explain).then_some("wide"))} aria-label={t(l, "Explanations, packet walk and charts")}>
                     <div class="tabs stage-tabs" role="tablist">
-                        { for [(Tab::Explain, "stage-explain", "Why this line"), (Tab::Packet, "stage-packet", "Packet walk"), (Tab::Charts, "stage-charts", "Charts")].into_iter().map(|(t, id, label)| {
-                            let tab = tab.clone();
-                            html! { <button role="tab" class="tab" {id} aria-selected={(*tab == t).to_string()} onclick={Callback::from(move |_| tab.set(t))}>{ label }</button> }
+                        { for [(Tab::Explain, "stage-explain", "Why this line"), (Tab::Packet, "stage-packet", "Packet walk"), (Tab::Charts, "stage-charts", "Charts")].into_iter().map(|(t_, id, label)| {
+                            let on_panel = on_panel.clone();
+                            html! { <button role="tab" class="tab" {id} aria-selected={(tab == t_).to_string()} onclick={Callback::from(move |_| on_panel.emit(t_.name().to_string()))}>{ t(l, label) }</button> }
                         }) }
                     </div>
-                    { match *tab {
+                    <div id="live" class="visually-hidden" aria-live="polite">{ spoken }</div>
+                    { match tab {
                         Tab::Explain => html! {
                             <>
                                 <Explain line={focus} />
@@ -514,12 +845,10 @@ fn app() -> Html {
                         Tab::Packet => html! {
                             <PacketPanel walks={Rc::new((*walks).clone())} playback={Rc::new((*playback).clone())}
                                 oncmd={let d = playback.dispatcher(); Callback::from(move |c| d.dispatch(c))}
-                                clients={clients.clone()} from={AttrValue::from(from.clone())}
-                                onfrom={let f = walk_from.clone(); Callback::from(move |v: String| f.set(Some(v)))}
+                                clients={clients.clone()} from={AttrValue::from(from.clone())} onfrom={on_from}
                                 dests={dests.clone()} dest={dest_index}
-                                ondest={let f = walk_dest.clone(); let dests = dests.clone(); Callback::from(move |i: usize| f.set(dests.get(i).map(|d| d.label.clone())))}
-                                onnew={let s = seed.clone(); Callback::from(move |_| s.set(*s + 1))}
-                                reduced_motion={reduced_motion()} />
+                                ondest={let dests = dests.clone(); Callback::from(move |i: usize| if let Some(d) = dests.get(i) { on_to.emit(d.key()) })}
+                                onnew={on_new_connection} reduced_motion={reduced_motion()} />
                         },
                         Tab::Charts => html! {
                             <ChartsPanel text={AttrValue::from(good_text.clone())} modes={modes.clone()} from={AttrValue::from(from.clone())} dest={dest.clone()} />
@@ -528,116 +857,56 @@ fn app() -> Html {
                 </section>
                 if !s.warnings.is_empty() {
                     <ul id="warnings" class="warnings">
-                        { for s.warnings.iter().map(|w| html! { <li>{ format!("{}{}", position(w), w.message) }</li> }) }
+                        { for s.warnings.iter().map(|w| html! { <li>{ format!("{}{}", position(l, w), w.message) }</li> }) }
                     </ul>
                 }
                 if !s.notes.is_empty() {
                     <details id="notes" class="notes">
-                        <summary>{ format!("What kpx assumed or derived ({})", s.notes.len()) }</summary>
+                        <summary>{ tf(l, "What kpx assumed or derived ({})", &[&s.notes.len()]) }</summary>
                         <ul>{ for s.notes.iter().map(|n| html! { <li>{ n }</li> }) }</ul>
                     </details>
                 }
             </section>
         </main>
+        </ContextProvider<Lang>>
     }
 }
 
 #[derive(Properties, PartialEq)]
-struct ExplainProps {
-    line: Option<ViewLine>,
+struct HelpProps {
+    onclose: Callback<()>,
 }
 
-/// Why the line under the pointer (or the selected one) exists, its odds, and its words.
-#[function_component(Explain)]
-fn explain(p: &ExplainProps) -> Html {
-    let Some(l) = &p.line else {
-        return html! {
-            <aside id="explain" class="explain" aria-live="polite">
-                <p class="hint">{ "Point at a line (or click it, then use ↑ ↓) to see why it exists, which YAML made it, and what its words mean." }</p>
-            </aside>
-        };
-    };
-    let mut seen = HashSet::new();
-    let terms: Vec<_> = tokens(&l.text, &|_| false)
-        .into_iter()
-        .filter_map(|t| t.term)
-        .filter(|t| seen.insert(t.key))
-        .collect();
-    html! {
-        <aside id="explain" class="explain" aria-live="polite">
-            <pre class="line">{ &l.text }</pre>
-            if let Some(why) = &l.why {
-                <p id="why"><strong>{ "Why: " }</strong>{ why }</p>
+/// The keyboard shortcuts, as a dialog.
+#[function_component(Help)]
+fn help(p: &HelpProps) -> Html {
+    let l = i18n::use_lang();
+    let close = use_node_ref();
+    {
+        let close = close.clone();
+        use_effect_with((), move |_| {
+            if let Some(b) = close.cast::<web_sys::HtmlElement>() {
+                let _ = b.focus();
             }
-            if !l.written.is_empty() {
-                <p class="written">{ "Written at " }{ for l.written.iter().map(|r| {
-                    let first = r.first;
-                    html! { <button class="goto" onclick={Callback::from(move |_| editor::go_to(first, 1))}>{ format!("lines {}–{}", r.first, r.last) }</button> }
-                }) }</p>
-            }
-            if let Some(odds) = &l.odds {
-                <p id="odds"><strong>{ "Odds: " }</strong>{ odds }</p>
-            }
-            if !terms.is_empty() {
-                <dl id="glossary" class="glossary">
-                    { for terms.iter().map(|t| html! { <><dt>{ t.spellings[0] }</dt><dd>{ t.text }</dd></> }) }
-                </dl>
-            }
-        </aside>
+        });
     }
-}
-
-#[derive(Properties, PartialEq)]
-struct ChangesProps {
-    pane: Pane,
-    /// Selects an added line in the view.
-    onselect: Callback<Option<usize>>,
-}
-
-/// What the last edit added to and removed from this view, in words.
-#[function_component(Changes)]
-fn changes(p: &ChangesProps) -> Html {
-    const SHOWN: usize = 40;
-    let c = &p.pane.changes;
-    if c.is_empty() {
-        return html! {};
-    }
-    let added: Vec<(usize, &ViewLine)> = p
-        .pane
-        .lines
-        .iter()
-        .enumerate()
-        .zip(&c.added)
-        .filter(|(_, a)| **a)
-        .map(|(l, _)| l)
-        .collect();
-    let item = |sign: &'static str, class: &'static str, at: Option<usize>, l: &ViewLine| {
-        let what = diff::describe(&l.text);
-        let because = l
-            .why
-            .as_ref()
-            .map(|why| html! { <span class="because">{ format!(" — {why}") }</span> });
-        html! {
-            <li class={class} title={l.text.clone()}>
-                if let Some(i) = at {
-                    <button class="goto" onclick={let cb = p.onselect.clone(); Callback::from(move |_| cb.emit(Some(i)))}>{ format!("{sign} {what}") }</button>
-                } else {
-                    { format!("{sign} {what}") }
-                }
-                { for because }
-            </li>
-        }
-    };
-    let more = (added.len() + c.removed.len()).saturating_sub(SHOWN);
+    let keys: [(&str, &'static str); 7] = [
+        ("Space", "play or pause the packet"),
+        ("→", "step forward"),
+        ("←", "step back"),
+        ("Home", "back to the first step"),
+        ("P", "presenter mode on or off"),
+        ("?", "this help"),
+        ("↑ ↓", "in a rules view: the next or previous line"),
+    ];
+    let onclose = p.onclose.clone();
     html! {
-        <section id="changes" class="changes" aria-live="polite">
-            <h2>{ format!("Your last edit: {} added, {} removed in this view", added.len(), c.removed.len()) }</h2>
-            <ul>
-                { for added.iter().take(SHOWN).map(|(i, l)| item("+", "added", Some(*i), l)) }
-                { for c.removed.iter().take(SHOWN.saturating_sub(added.len())).map(|l| item("−", "removed", None, l)) }
-                if more > 0 { <li>{ format!("… and {more} more") }</li> }
-            </ul>
-        </section>
+        <div id="help" class="dialog" role="dialog" aria-modal="true" aria-labelledby="help-title">
+            <h2 id="help-title">{ t(l, "Keyboard shortcuts") }</h2>
+            <dl>{ for keys.iter().map(|(k, what)| html! { <><dt><kbd>{ *k }</kbd></dt><dd>{ t(l, what) }</dd></> }) }</dl>
+            <p class="hint">{ t(l, "keys work when the focus is not in a text field") }</p>
+            <button ref={close} id="help-close" onclick={Callback::from(move |_| onclose.emit(()))}>{ t(l, "Close") }</button>
+        </div>
     }
 }
 

@@ -2,6 +2,7 @@
 //! and links, each load-balancing step's odds in words, and what the last edit changed.
 //! Long views are virtualised: only the rows in sight are in the DOM.
 
+use crate::i18n::{t, tf, use_lang};
 use crate::state::Pane;
 use kpx_core::cluster::settings::Mode;
 use kpx_core::explain::tokens;
@@ -46,6 +47,7 @@ pub struct OutputProps {
 
 #[function_component(Output)]
 pub fn output(p: &OutputProps) -> Html {
+    let l = use_lang();
     let container = use_node_ref();
     let scroll_top = use_state(|| 0.0_f64);
     let pane = &p.pane;
@@ -251,7 +253,7 @@ pub fn output(p: &OutputProps) -> Html {
                 </select>
                 { p.children.clone() }
             </div>
-            <div class="tabs" role="tablist" aria-label="Views">
+            <div class="tabs" role="tablist" aria-label={t(l, "Views")}>
                 { for views(pane.mode).into_iter().map(|v| {
                     let onview = p.onview.clone();
                     let name = v.name;
@@ -265,7 +267,7 @@ pub fn output(p: &OutputProps) -> Html {
                 <p class="problem" role="status">{ problem }</p>
             }
             <div class={classes!("output", p.stale.then_some("stale"), virtual_rows.then_some("virtual"))} ref={container}
-                tabindex="0" role="listbox" aria-label={format!("{} — {} (↑ ↓ to step through lines)", pane.mode.as_str(), pane.view)}
+                tabindex="0" role="listbox" aria-label={tf(l, "{} — {} (↑ ↓ to step through lines)", &[&pane.mode.as_str(), &pane.view])}
                 aria-activedescendant={p.selected.map(|i| format!("{}-line-{i}", p.id))}
                 {onclick} {onmouseover} {onmouseleave} {onkeydown} {onscroll}>
                 <div id={p.id.clone()} class="lines">

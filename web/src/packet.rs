@@ -2,6 +2,7 @@
 //! hook and chain by chain on a small topology, step by step with its words beside it. The
 //! drawing only shows what the trace says; it never invents a path.
 
+use crate::i18n::{t, tf, use_lang, Lang};
 use kpx_core::cluster::settings::Mode;
 use kpx_core::net::join_host_port;
 use kpx_core::proxy::{service_ports, Protocol};
@@ -20,6 +21,13 @@ pub struct Destination {
     pub protocol: Protocol,
     /// The endpoints behind it: `ip:port` and the Pod's name (if the slice names one).
     pub endpoints: Vec<(String, String)>,
+}
+
+impl Destination {
+    /// How links name it: `PROTO IP:PORT`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.protocol.lower(), self.to)
+    }
 }
 
 /// Every Service address a client can reach: ClusterIPs, NodePorts on each node, external and
@@ -107,7 +115,7 @@ pub fn destinations(a: &Analysis) -> Vec<Destination> {
 }
 
 /// Who can send: every Pod with an IP, a process on each node, a client outside.
-pub fn clients(a: &Analysis) -> Vec<(String, String)> {
+pub fn clients(lang: Lang, a: &Analysis) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = a
         .cluster
         .pods
@@ -125,11 +133,14 @@ pub fn clients(a: &Analysis) -> Vec<(String, String)> {
         })
         .collect();
     for name in a.node_names() {
-        out.push((format!("node:{name}"), format!("a process on node {name}")));
+        out.push((
+            format!("node:{name}"),
+            tf(lang, "a process on node {}", &[&name]),
+        ));
     }
     out.push((
         OUTSIDE.to_string(),
-        format!("a client outside the cluster ({OUTSIDE})"),
+        tf(lang, "a client outside the cluster ({})", &[&OUTSIDE]),
     ));
     out
 }
@@ -358,6 +369,7 @@ pub struct TopologyProps {
 /// The node and its hooks, the client on the left, the endpoints on the right, and the packet.
 #[function_component(Topology)]
 pub fn topology(p: &TopologyProps) -> Html {
+    let l = use_lang();
     let boxes = layout(p.mode);
     let at = p.at.min(p.frames.len().saturating_sub(1));
     let current = p.frames.get(at).map(|f| stage_of(p.mode, &f.step));
@@ -413,12 +425,12 @@ pub fn topology(p: &TopologyProps) -> Html {
         dot.0, dot.1, p.glide_ms
     );
     html! {
-        <svg class="topology" viewBox="0 0 960 230" role="img" aria-label={format!("{} mode: where the packet is", p.mode.as_str())}>
+        <svg class="topology" viewBox="0 0 960 230" role="img" aria-label={tf(l, "{} mode: where the packet is", &[&p.mode.as_str()])}>
             <rect class="node" x="105" y="8" width="690" height="214" rx="8" />
-            <text class="node-label" x="115" y="218">{ "the node (netfilter hooks and kube-proxy's chains)" }</text>
+            <text class="node-label" x="115" y="218">{ t(l, "the node (netfilter hooks and kube-proxy's chains)") }</text>
             <g class="client">
                 <rect x={(CLIENT_X - 30.0).to_string()} y="85" width="70" height="50" rx="6" />
-                <text x={(CLIENT_X + 5.0).to_string()} y="106" text-anchor="middle">{ "client" }</text>
+                <text x={(CLIENT_X + 5.0).to_string()} y="106" text-anchor="middle">{ t(l, "client") }</text>
                 <text class="small" x={(CLIENT_X + 5.0).to_string()} y="122" text-anchor="middle">{ short(&p.client) }</text>
             </g>
             { for boxes.iter().filter(|b| !(p.mode == Mode::Ipvs && matches!(b.0, Stage::Service | Stage::Endpoint))).map(|(stage, x, y, label)| {
@@ -457,17 +469,14 @@ fn short(s: &str) -> String {
 }
 
 /// The verdict in words.
-pub fn verdict_words(t: &Trace) -> String {
-    match (t.verdict, &t.endpoint) {
-        (Verdict::Delivered, Some(ep)) => format!(
-            "delivered to {ep}{}",
-            t.node
-                .as_ref()
-                .map(|n| format!(" on {n}"))
-                .unwrap_or_default()
-        ),
-        (Verdict::Delivered, None) => "delivered".into(),
-        (Verdict::Dropped, _) => "dropped".into(),
-        (Verdict::Rejected, _) => "rejected".into(),
+pub fn verdict_words(lang: Lang, tr: &Trace) -> String {
+    match (tr.verdict, &tr.endpoint, &tr.node) {
+        (Verdict::Delivered, Some(ep), Some(node)) => {
+            tf(lang, "delivered to {} on {}", &[ep, node])
+        }
+        (Verdict::Delivered, Some(ep), None) => tf(lang, "delivered to {}", &[ep]),
+        (Verdict::Delivered, None, _) => t(lang, "delivered").into(),
+        (Verdict::Dropped, ..) => t(lang, "dropped").into(),
+        (Verdict::Rejected, ..) => t(lang, "rejected").into(),
     }
 }

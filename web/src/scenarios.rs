@@ -2,7 +2,8 @@
 //!
 //! Each file explains itself in its leading comment block — the title on the first line,
 //! paragraphs after, `# Open: mode=… view=…` for how the page opens it, `# Try: kpx …` for the
-//! command line — so the YAML a reader downloads carries its explanation.
+//! command line — so the YAML a reader downloads carries its explanation. A line
+//! `# zh-CN: <title>` starts the same explanation in Simplified Chinese (title, paragraphs).
 
 use kpx_core::cluster::settings::Mode;
 
@@ -63,20 +64,36 @@ pub struct About {
 }
 
 impl Scenario {
-    pub fn about(&self) -> About {
-        about(self.header.unwrap_or(self.text))
+    /// The explanation in `lang` (`en` or `zh…`), English where there is no translation.
+    pub fn about(&self, lang: &str) -> About {
+        about(self.header.unwrap_or(self.text), lang)
     }
 }
 
-/// Reads the leading comment block of `text`.
-pub fn about(text: &str) -> About {
-    let mut about = About::default();
-    let mut paragraph = String::new();
-    let header = text
+/// Reads the leading comment block of `text`, in `lang`.
+pub fn about(text: &str, lang: &str) -> About {
+    let header: Vec<&str> = text
         .lines()
         .map_while(|l| l.strip_prefix('#'))
-        .map(|l| l.strip_prefix(' ').unwrap_or(l));
-    for (i, line) in header.enumerate() {
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    let zh_at = header.iter().position(|l| l.starts_with("zh-CN:"));
+    let mut about = read(&header[..zh_at.unwrap_or(header.len())]);
+    if let (true, Some(at)) = (lang.starts_with("zh"), zh_at) {
+        let mut zh = header[at..].to_vec();
+        zh[0] = zh[0].trim_start_matches("zh-CN:");
+        let zh = read(&zh);
+        about.title = zh.title;
+        about.paragraphs = zh.paragraphs;
+    }
+    about
+}
+
+/// Title, paragraphs, `Open:` and `Try:` of a header's lines.
+fn read(header: &[&str]) -> About {
+    let mut about = About::default();
+    let mut paragraph = String::new();
+    for (i, line) in header.iter().enumerate() {
         if i == 0 {
             about.title = line.trim().to_string();
         } else if let Some(open) = line.strip_prefix("Open:") {

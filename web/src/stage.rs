@@ -3,6 +3,7 @@
 //! and the rule of the current step is lit in each mode's rules view (see `App`).
 
 use crate::charts;
+use crate::i18n::{t, tf, use_lang};
 use crate::packet::{verdict_words, Destination, Topology, Walk};
 use kpx_core::net::join_host_port;
 use kpx_core::trace::session::{simulate, Request};
@@ -37,6 +38,8 @@ pub enum Cmd {
     Goto(usize),
     Play,
     Pause,
+    /// Play, or pause when playing; from the end, play from the start.
+    Toggle(usize),
     Reset,
     Speed(u32),
 }
@@ -63,6 +66,12 @@ impl Reducible for Playback {
                 p.playing = false;
             }
             Cmd::Play => p.playing = true,
+            Cmd::Toggle(len) => {
+                if !p.playing && p.at + 1 >= len {
+                    p.at = 0;
+                }
+                p.playing = !p.playing && len > 1;
+            }
             Cmd::Pause => p.playing = false,
             Cmd::Reset => {
                 p.at = 0;
@@ -98,6 +107,7 @@ pub struct PacketProps {
 /// The packet walk: controls, then one drawing and step list per shown mode.
 #[function_component(PacketPanel)]
 pub fn packet_panel(p: &PacketProps) -> Html {
+    let l = use_lang();
     let len = p
         .walks
         .iter()
@@ -174,29 +184,29 @@ pub fn packet_panel(p: &PacketProps) -> Html {
     html! {
         <div id="packet" class="packet-panel">
             <div class="toolbar packet-controls">
-                <label for="walk-from">{ "From" }</label>
+                <label for="walk-from">{ t(l, "From") }</label>
                 <select id="walk-from" onchange={onfrom}>
                     { for p.clients.iter().map(|(v, label)| html! { <option value={v.clone()} selected={*v == *p.from}>{ label }</option> }) }
                 </select>
-                <label for="walk-to">{ "to" }</label>
+                <label for="walk-to">{ t(l, "to") }</label>
                 <select id="walk-to" onchange={ondest}>
                     { for p.dests.iter().enumerate().map(|(i, d)| html! { <option value={i.to_string()} selected={i == p.dest}>{ &d.label }</option> }) }
                 </select>
             </div>
-            <div class="toolbar packet-controls" role="group" aria-label="Packet controls">
-                <button id="walk-reset" onclick={cmd(|| Cmd::Reset)} title="Back to the first step">{ "Reset" }</button>
-                <button id="walk-back" onclick={cmd(|| Cmd::Back)} disabled={at == 0}>{ "◀ Back" }</button>
-                <button id="walk-play" onclick={play}>{ if p.playback.playing { "Pause" } else { "Play ▶" } }</button>
-                <button id="walk-forward" onclick={forward} disabled={at + 1 >= len}>{ "Step ▶" }</button>
-                <label for="walk-speed">{ "Speed" }</label>
+            <div class="toolbar packet-controls" role="group" aria-label={t(l, "Packet controls")}>
+                <button id="walk-reset" onclick={cmd(|| Cmd::Reset)} title={t(l, "Back to the first step")}>{ t(l, "Reset") }</button>
+                <button id="walk-back" onclick={cmd(|| Cmd::Back)} disabled={at == 0}>{ t(l, "◀ Back") }</button>
+                <button id="walk-play" onclick={play}>{ if p.playback.playing { t(l, "Pause") } else { t(l, "Play ▶") } }</button>
+                <button id="walk-forward" onclick={forward} disabled={at + 1 >= len}>{ t(l, "Step ▶") }</button>
+                <label for="walk-speed">{ t(l, "Speed") }</label>
                 <select id="walk-speed" onchange={onspeed}>
                     { for [(50, "½×"), (100, "1×"), (200, "2×"), (400, "4×"), (1000, "10×")].into_iter().map(|(v, l)| html! {
                         <option value={v.to_string()} selected={v == p.playback.speed}>{ l }</option>
                     }) }
                 </select>
-                <button id="walk-new" onclick={onnew} title="Another connection: new random draws">{ "New connection" }</button>
-                <button id="walk-same" onclick={same} disabled={second.is_none()} title="The connection's next packet: conntrack already knows it">{ "Same connection: next packet" }</button>
-                <span class="position" id="walk-position">{ format!("step {} of {len}", at + 1) }</span>
+                <button id="walk-new" onclick={onnew} title={t(l, "Another connection: new random draws")}>{ t(l, "New connection") }</button>
+                <button id="walk-same" onclick={same} disabled={second.is_none()} title={t(l, "The connection's next packet: conntrack already knows it")}>{ t(l, "Same connection: next packet") }</button>
+                <span class="position" id="walk-position">{ tf(l, "step {} of {}", &[&(at + 1), &len]) }</span>
             </div>
             <div class="walks">
                 { for p.walks.iter().enumerate().map(|(i, w)| match w {
@@ -226,11 +236,12 @@ fn addr(ip: std::net::IpAddr, port: u16) -> String {
 /// One mode's walk: the drawing, the header card and the step list.
 #[function_component(WalkView)]
 fn walk_view(p: &WalkProps) -> Html {
+    let l = use_lang();
     let w = &p.walk;
     let frames = Rc::new(w.frames.clone());
     let at = p.at.min(frames.len().saturating_sub(1));
     let Some(frame) = frames.get(at) else {
-        return html! { <p>{ "no steps" }</p> };
+        return html! { <p>{ t(l, "no steps") }</p> };
     };
     let first = &w.traces[0];
     let original: &Packet = &frames[0].step.packet;
@@ -238,17 +249,23 @@ fn walk_view(p: &WalkProps) -> Html {
     let reply = frame.step.hook == "reply";
     let mut rewrites = Vec::new();
     if !reply && (now.dst, now.dport) != (original.dst, original.dport) {
-        rewrites.push(format!(
+        rewrites.push(tf(
+            l,
             "DNAT: destination {} → {}",
-            addr(original.dst, original.dport),
-            addr(now.dst, now.dport)
+            &[
+                &addr(original.dst, original.dport),
+                &addr(now.dst, now.dport),
+            ],
         ));
     }
     if !reply && now.src != original.src {
-        rewrites.push(format!(
+        rewrites.push(tf(
+            l,
             "MASQUERADE: source {} → {}",
-            addr(original.src, original.sport),
-            addr(now.src, now.sport)
+            &[
+                &addr(original.src, original.sport),
+                &addr(now.src, now.sport),
+            ],
         ));
     }
     let endpoints = Rc::new(
@@ -275,25 +292,25 @@ fn walk_view(p: &WalkProps) -> Html {
         .flatten();
     let packet_no = frame.packet;
     let outcome = if arrived {
-        format!(": {}", verdict_words(&w.traces[packet_no - 1]))
+        format!(": {}", verdict_words(l, &w.traces[packet_no - 1]))
     } else {
         String::new()
     };
     html! {
         <section class="walk" data-mode={w.mode.as_str()} id={format!("walk-{}", p.index)}>
-            <h3>{ format!("{} mode — packet {packet_no} of the connection{outcome}", w.mode.as_str()) }</h3>
+            <h3>{ tf(l, "{} mode — packet {} of the connection{}", &[&w.mode.as_str(), &packet_no, &outcome]) }</h3>
             <Topology mode={w.mode} frames={frames.clone()} {at} client={p.from.clone()} {endpoints} {reached} glide_ms={p.glide_ms} />
             <div class="walk-detail">
                 <div class="card" id={format!("card-{}", p.index)} aria-live="polite" data-anchor={frame.step.anchor.clone()}
                     data-chain={frame.step.chain.clone()} data-packet={packet_no.to_string()}>
-                    <p class="packet-now"><strong>{ if reply { "reply " } else { "packet " } }</strong><code>{ now.to_string() }</code></p>
+                    <p class="packet-now"><strong>{ if reply { t(l, "reply ") } else { t(l, "packet ") } }</strong><code>{ now.to_string() }</code></p>
                     if !reply && original != now {
-                        <p class="packet-was">{ "sent as " }<code>{ original.to_string() }</code></p>
+                        <p class="packet-was">{ t(l, "sent as ") }<code>{ original.to_string() }</code></p>
                     }
                     { for rewrites.iter().map(|r| html! { <p class="rewrite">{ r }</p> }) }
                     <p class="where"><strong>{ format!("{} {} {}", frame.step.hook, frame.step.table, frame.step.chain) }</strong>{ format!(": {}", frame.step.action) }</p>
                     if !frame.step.why.is_empty() {
-                        <p class="because">{ format!("because {}", frame.step.why) }</p>
+                        <p class="because">{ tf(l, "because {}", &[&frame.step.why]) }</p>
                     }
                     if let Some(rule) = &frame.step.rule {
                         <pre class="rule">{ rule }</pre>
@@ -308,7 +325,7 @@ fn walk_view(p: &WalkProps) -> Html {
                         let class = classes!((i == at).then_some("current"), (i < at).then_some("done"), f.step.matched.then_some("matched"));
                         let oncmd = p.oncmd.clone();
                         let head = (i == 0 || frames[i - 1].packet != f.packet).then(|| html! {
-                            <li class="packet-head">{ if f.packet == 1 { "packet 1: a new connection" } else { "packet 2: the same connection" } }</li>
+                            <li class="packet-head">{ if f.packet == 1 { t(l, "packet 1: a new connection") } else { t(l, "packet 2: the same connection") } }</li>
                         });
                         html! {
                             <>
@@ -350,8 +367,9 @@ struct Run {
 /// rules grow with the cluster.
 #[function_component(ChartsPanel)]
 pub fn charts_panel(p: &ChartsProps) -> Html {
+    let l = use_lang();
     let runs = use_state(Vec::<Run>::new);
-    let scaling = use_memo((), |_| charts::scaling(&charts::scale_data()));
+    let scaling = use_memo(l, |l| charts::scaling(*l, &charts::scale_data()));
     let run = |connections: usize, requests: usize| {
         let (runs, text, modes, from, dest) = (
             runs.clone(),
@@ -403,21 +421,26 @@ pub fn charts_panel(p: &ChartsProps) -> Html {
                             let even = (!bars.is_empty())
                                 .then(|| (connections * requests) as f64 / bars.len() as f64);
                             let title = if keep_alive {
-                                format!(
-                                    "{} mode: {requests} requests on 1 kept-alive connection",
-                                    mode.as_str()
+                                tf(
+                                    l,
+                                    "{} mode: {} requests on 1 kept-alive connection",
+                                    &[&mode.as_str(), &requests],
                                 )
                             } else {
-                                format!(
-                                    "{} mode: where {connections} new connections land",
-                                    mode.as_str()
+                                tf(
+                                    l,
+                                    "{} mode: where {} new connections land",
+                                    &[&mode.as_str(), &connections],
                                 )
                             };
-                            let y = if keep_alive {
-                                "requests"
-                            } else {
-                                "connections"
-                            };
+                            let y = t(
+                                l,
+                                if keep_alive {
+                                    "requests"
+                                } else {
+                                    "connections"
+                                },
+                            );
                             let rules = sim
                                 .rules
                                 .iter()
@@ -431,6 +454,7 @@ pub fn charts_panel(p: &ChartsProps) -> Html {
                                 })
                                 .collect();
                             let svg = Ok(charts::bars(
+                                l,
                                 &title,
                                 y,
                                 &bars,
@@ -455,9 +479,9 @@ pub fn charts_panel(p: &ChartsProps) -> Html {
     html! {
         <div id="charts" class="charts-panel">
             <div class="toolbar">
-                <button id="send-1000" onclick={run(1000, 1)}>{ "Send 1,000 connections" }</button>
-                <button id="keep-alive" onclick={run(1, 1000)}>{ "Keep-alive: 1 connection, 1,000 requests" }</button>
-                <span class="hint">{ "from the packet walk's client to its destination" }</span>
+                <button id="send-1000" onclick={run(1000, 1)}>{ t(l, "Send 1,000 connections") }</button>
+                <button id="keep-alive" onclick={run(1, 1000)}>{ t(l, "Keep-alive: 1 connection, 1,000 requests") }</button>
+                <span class="hint">{ t(l, "from the packet walk's client to its destination") }</span>
             </div>
             <div class="runs">
                 { for runs.iter().map(|r| html! {
@@ -468,7 +492,7 @@ pub fn charts_panel(p: &ChartsProps) -> Html {
                         } }
                         if !r.rules.is_empty() {
                             <table class="shares">
-                                <thead><tr><th>{ "rule" }</th><th>{ "its probability (conditional)" }</th><th>{ "endpoint's share: expected" }</th><th>{ "observed" }</th></tr></thead>
+                                <thead><tr><th>{ t(l, "rule") }</th><th>{ t(l, "its probability (conditional)") }</th><th>{ t(l, "endpoint's share: expected") }</th><th>{ t(l, "observed") }</th></tr></thead>
                                 <tbody>
                                     { for r.rules.iter().map(|(rule, p, e, o)| html! {
                                         <tr><td><code>{ rule }</code></td><td>{ format!("{p:.4}") }</td><td>{ format!("{e:.4}") }</td><td>{ format!("{o:.4}") }</td></tr>
@@ -477,7 +501,7 @@ pub fn charts_panel(p: &ChartsProps) -> Html {
                             </table>
                         }
                         <table class="counts">
-                            <thead><tr><th>{ "endpoint" }</th><th>{ if r.keep_alive { "requests" } else { "connections" } }</th></tr></thead>
+                            <thead><tr><th>{ t(l, "endpoint") }</th><th>{ t(l, if r.keep_alive { "requests" } else { "connections" }) }</th></tr></thead>
                             <tbody>{ for r.bars.iter().map(|(ep, n)| html! { <tr><td>{ ep }</td><td class="count">{ n }</td></tr> }) }</tbody>
                         </table>
                         if let Some(table) = &r.ipvsadm {
@@ -487,9 +511,9 @@ pub fn charts_panel(p: &ChartsProps) -> Html {
                 }) }
             </div>
             <section class="scaling">
-                <h3>{ "As the cluster grows (kpx scale: NodePort Services × 10 endpoints, measured)" }</h3>
+                <h3>{ t(l, "As the cluster grows (kpx scale: NodePort Services × 10 endpoints, measured)") }</h3>
                 { Html::from_html_unchecked(AttrValue::from((*scaling).clone())) }
-                <p class="hint">{ "The article estimates 20,000 iptables rules for 2,000 NodePort Services of 10 pods; kube-proxy's rules for that cluster, as kpx builds them, number 72,009. In iptables mode the first packet of a connection walks KUBE-SERVICES rule by rule, so its cost grows with the Services; nftables looks the Service up in a verdict map and IPVS in a hash table, so theirs stay flat." }</p>
+                <p class="hint">{ t(l, "The article estimates 20,000 iptables rules for 2,000 NodePort Services of 10 pods; kube-proxy's rules for that cluster, as kpx builds them, number 72,009. In iptables mode the first packet of a connection walks KUBE-SERVICES rule by rule, so its cost grows with the Services; nftables looks the Service up in a verdict map and IPVS in a hash table, so theirs stay flat.") }</p>
             </section>
         </div>
     }

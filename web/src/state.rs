@@ -41,6 +41,14 @@ pub struct State {
     pub all_namespaces: bool,
     /// The selected line of the main view.
     pub selected: Option<usize>,
+    /// The panel under the rules: `explain`, `packet` or `charts`.
+    pub panel: String,
+    /// The packet walk: client, destination (`Destination::key`), seed, and the step a link
+    /// opened at.
+    pub walk_from: Option<String>,
+    pub walk_to: Option<String>,
+    pub seed: u64,
+    pub start_step: usize,
     /// Problems of the current text (empty when it rendered).
     pub errors: Vec<Diagnostic>,
     /// The last text that analysed cleanly, and its analysis.
@@ -100,6 +108,11 @@ impl State {
             node: None,
             all_namespaces: false,
             selected: None,
+            panel: "explain".into(),
+            walk_from: None,
+            walk_to: None,
+            seed: 1,
+            start_step: 0,
             errors: vec![],
             good: None,
             before_edit: None,
@@ -129,6 +142,11 @@ impl State {
         s.compare = shared.compare.as_deref().and_then(Mode::parse);
         s.node = shared.node;
         s.selected = shared.line;
+        s.panel = shared.panel.unwrap_or_else(|| "explain".into());
+        s.walk_from = shared.from;
+        s.walk_to = shared.to;
+        s.seed = shared.seed.unwrap_or(1);
+        s.start_step = shared.step.unwrap_or(0);
         s.refresh();
         s
     }
@@ -143,12 +161,17 @@ impl State {
             compare: self.compare.map(|m| m.as_str().to_string()),
             line: self.selected,
             scenario: self.scenario.map(str::to_string),
+            panel: (self.panel != "explain").then(|| self.panel.clone()),
+            from: self.walk_from.clone(),
+            to: self.walk_to.clone(),
+            seed: (self.seed != 1).then_some(self.seed),
+            step: None,
         }
     }
 
     /// Opens a scenario the way its header asks.
     pub fn load_scenario(&mut self, sc: &'static scenarios::Scenario) {
-        let about = sc.about();
+        let about = sc.about("en");
         self.mode = about.mode;
         self.view = about.view;
         self.compare_view = None;
