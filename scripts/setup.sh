@@ -28,9 +28,10 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wbg" ]; then
   cargo install wasm-bindgen-cli --version "$wbg" --force
 fi
 
-# wasm-opt from the npm registry (binaryen 132), local to the repository.
-if [ ! -x tools/node_modules/.bin/wasm-opt ]; then
-  say "installing binaryen (wasm-opt) from npm into tools/"
+# From the npm registry, local to the repository: wasm-opt (binaryen 132) and axe-core (the
+# browser tests' accessibility audit), at the versions in tools/package-lock.json.
+if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ ! -f tools/node_modules/axe-core/axe.min.js ]; then
+  say "installing binaryen (wasm-opt) and axe-core from npm into tools/"
   npm ci --prefix tools --no-audit --no-fund
 fi
 

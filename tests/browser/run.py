@@ -113,6 +113,23 @@ class Driver:
                                                  "actions": [{"type": "pointerMove", "duration": 0, "x": 0, "y": 0,
                                                               "origin": element}]}]})
 
+    def frame(self, element=None):
+        """Switches into an iframe element (or back to the page with None)."""
+        self.s("POST", "/frame", {"id": element})
+
+    def cdp(self, cmd, params):
+        return self.s("POST", "/goog/cdp/execute", {"cmd": cmd, "params": params})
+
+    def size(self, width, height):
+        self.s("POST", "/window/rect", {"width": width, "height": height})
+
+    def js_async(self, script, *args):
+        return self.s("POST", "/execute/async", {"script": script, "args": list(args)})
+
+    def key(self, value):
+        self.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": [
+            {"type": "keyDown", "value": value}, {"type": "keyUp", "value": value}]}]})
+
     def click(self, css):
         self.s("POST", f"/element/{self.find(css)}/click", {})
 
@@ -621,13 +638,242 @@ def test_send_1000_connections_draws_the_chart(d, site):
     d.screenshot("charts-keep-alive-and-scaling")
 
 
+ROOT_SRC = os.path.join(ROOT, "web", "src")
+AXE = os.path.join(ROOT, "tools", "node_modules", "axe-core", "axe.min.js")
+
+
+def test_every_ui_string_is_translated(d, site):
+    """Every English string the page passes through t / tf / en has its Chinese (i18n.rs)."""
+    import re
+    sources = {f: open(os.path.join(ROOT_SRC, f)).read() for f in os.listdir(ROOT_SRC) if f.endswith(".rs")}
+    table = sources["i18n.rs"].split("const ZH")[1]
+    translated = set(re.findall(r'^\s*\("((?:[^"\\]|\\.)*)",\s*"', table, re.M))
+    used = set()
+    for name, text in sources.items():
+        if name == "i18n.rs":
+            continue
+        used |= set(re.findall(r'\b(?:t|tf)\(\s*\*?(?:l|lang)\s*,\s*"((?:[^"\\]|\\.)*)"', text))
+        used |= set(re.findall(r'\bi18n::en\(\s*"((?:[^"\\]|\\.)*)"\s*\)', text))
+    assert len(used) > 100, len(used)
+    missing = sorted(used - translated)
+    assert not missing, f"no Chinese for: {missing}"
+
+
+def axe(d, name):
+    """Runs axe-core on the page; fails on serious or critical violations."""
+    d.js(open(AXE).read())
+    result = d.js_async("const done = arguments[arguments.length - 1];"
+                        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')), help: v.help}))), e => done([{id: 'error', impact: 'critical', help: String(e)}]))")
+    bad = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert not bad, f"{name}: {json.dumps(bad, indent=1)}"
+    return result
+
+
+def test_accessibility_of_the_main_states(d, site):
+    open_article(d, site + "?scenario=article")
+    axe(d, "article, save view")
+    d.hover(d.js("return document.querySelector('#output .vl.why')"))
+    axe(d, "a line explained")
+    d.click("#stage-packet")
+    d.wait_for("the walk", lambda: card(d) is not None)
+    d.click("#walk-forward")
+    axe(d, "packet walk")
+    d.click("#stage-charts")
+    d.click("#send-1000")
+    d.wait_for("a chart", lambda: d.js("return document.querySelectorAll('.run').length") == 1)
+    axe(d, "charts")
+    choose(d, "#mode", "ipvs")
+    choose(d, "#compare", "nftables")
+    d.wait_for("ipvsadm", lambda: "TCP  10.109.134.113:8080 rr" in output(d))
+    axe(d, "compare")
+    choose(d, "#theme", "dark")
+    axe(d, "dark theme")
+    d.click("#presenter")
+    axe(d, "presenter mode")
+    d.click("#presenter")
+    choose(d, "#lang", "zh-CN")
+    d.wait_for("Chinese", lambda: d.text("#copy-link") == "复制链接")
+    axe(d, "Chinese")
+    d.key("?")
+    d.wait_for("the help", lambda: d.js("return !!document.querySelector('#help')"))
+    axe(d, "shortcuts help")
+
+
+def test_keyboard_presenter_mode_and_live_region(d, site):
+    open_article(d, site + "?scenario=article")
+    d.js("document.activeElement.blur()")
+    d.key("p")
+    d.wait_for("presenter mode", lambda: d.js("return document.querySelector('main').classList.contains('presenter')"))
+    assert not d.js("return !!document.querySelector('#editor')"), "presenter mode hides the editor"
+    assert d.js("return parseFloat(getComputedStyle(document.querySelector('main')).fontSize)") >= 20
+    d.key("\ue014")  # → : opens the walk
+    d.wait_for("the walk", lambda: card(d) is not None)
+    d.key("\ue014")  # → : a step
+    d.wait_for("step 2", lambda: position(d).startswith("step 2 "))
+    d.wait_for("spoken", lambda: d.text("#live").startswith("Step 2:"))
+    d.key("\ue012")  # ←
+    d.wait_for("back", lambda: position(d).startswith("step 1 "))
+    d.key(" ")
+    d.wait_for("playing", lambda: d.text("#walk-play") == "Pause")
+    d.wait_for("it plays", lambda: not position(d).startswith("step 1 "))
+    d.key(" ")
+    d.wait_for("paused", lambda: d.text("#walk-play") == "Play ▶")
+    d.key("\ue011")  # Home
+    d.wait_for("reset", lambda: position(d).startswith("step 1 "))
+    d.screenshot("presenter-mode")
+    d.key("?")
+    d.wait_for("the help", lambda: d.js("return document.activeElement && document.activeElement.id") == "help-close")
+    assert "play or pause" in d.text("#help")
+    d.key("\ue00c")  # Escape
+    d.wait_for("closed", lambda: not d.js("return !!document.querySelector('#help')"))
+    # Typing in the editor is never a shortcut.
+    d.key("p")
+    d.wait_for("editor back", lambda: d.js("return !!document.querySelector('#editor')"))
+    d.js("document.querySelector('#editor').focus()")
+    d.key("p")
+    assert d.js("return !!document.querySelector('#editor')")
+
+
+def test_themes_follow_the_system_and_the_reader(d, site):
+    bg = lambda: d.js("return getComputedStyle(document.body).backgroundColor")
+    d.cdp("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    open_article(d, site + "?scenario=article")
+    assert bg() == "rgb(21, 25, 29)", bg()
+    choose(d, "#theme", "light")
+    d.wait_for("light", lambda: bg() == "rgb(251, 251, 248)")
+    d.cdp("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+    choose(d, "#theme", "dark")
+    d.wait_for("dark", lambda: bg() == "rgb(21, 25, 29)")
+    d.screenshot("dark-theme")
+    d.get(site + "?scenario=article")
+    d.wait_for("the choice remembered", lambda: bg() == "rgb(21, 25, 29)")
+
+
+def test_reduced_motion_moves_the_packet_in_steps(d, site):
+    d.cdp("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]})
+    open_walk(d, site, "iptables")
+    style = d.js("return document.querySelector('.topology .packet').getAttribute('style')")
+    assert "transition: transform 0ms" in style, style
+
+
+def test_languages(d, site):
+    d.get(site + "?scenario=article&lang=zh-CN")
+    d.wait_for("Chinese", lambda: d.text("#copy-link") == "复制链接")
+    assert d.js("return document.documentElement.lang") == "zh-CN"
+    about = d.text("#about summary")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in about), about
+    d.hover(d.js("""for (const l of document.querySelectorAll('#output .vl'))
+                      if (l.innerText.includes('-j DNAT')) return l;"""))
+    gloss = d.wait_for("the glossary", lambda: d.text("#glossary"))
+    assert "目的地址" in gloss or "DNAT" in gloss and any("\u4e00" <= ch <= "\u9fff" for ch in gloss), gloss
+    d.click("#stage-packet")
+    d.wait_for("the walk in Chinese", lambda: "第 1 步" in d.text("#walk-position"))
+    d.screenshot("chinese")
+    choose(d, "#lang", "en")
+    d.wait_for("English", lambda: d.text("#copy-link") == "Copy link")
+    # A reader whose browser prefers Chinese gets Chinese.
+    profile = tempfile.mkdtemp(prefix="kpx-chromium-zh-")
+    caps = {"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+        "binary": "/usr/bin/chromium", "args": CHROME_ARGS + [f"--user-data-dir={profile}", "--lang=zh-CN"],
+        "prefs": {"intl.accept_languages": "zh-CN,zh"}}}}}
+    zh = Driver.__new__(Driver)
+    zh.port, zh.base, zh.profile, zh.downloads = d.port, d.base, profile, tempfile.mkdtemp()
+    zh.session = zh.call("POST", "/session", caps)["sessionId"]
+    try:
+        assert zh.js("return navigator.language").startswith("zh"), zh.js("return navigator.language")
+        zh.get(site + "?scenario=article")
+        zh.wait_for("Chinese by default", lambda: zh.text("#copy-link") == "复制链接")
+    finally:
+        zh.quit()
+
+
+def test_a_phone_screen(d, site):
+    d.size(375, 812)
+    open_article(d, site + "?scenario=article")
+    width = lambda: d.js("return document.documentElement.scrollWidth")
+    assert width() <= 376, width()
+    d.screenshot("phone")
+    d.click("#stage-packet")
+    d.wait_for("the walk", lambda: card(d) is not None)
+    assert width() <= 376, width()
+    d.screenshot("phone-walk")
+    d.click("#stage-charts")
+    d.click("#send-1000")
+    d.wait_for("a chart", lambda: d.js("return document.querySelectorAll('.run').length") == 1)
+    assert width() <= 376, width()
+
+
+
+
+# A link in the first format (k1), written when the format was made: old links must keep
+# opening (raw DEFLATE of the state's JSON, base64url without padding).
+FROZEN_V1 = ('k1.zZO_TsMwEIdf5WQGQEqqpCqlmCdgQRUgFsJwja_FSmJb9vUfVd8dJ7SlAwwwoCqL47v77vsN3gimFQspzgBh6u07Gai1qSQ0qAiWmt-gcqvzAFPtA3c1mFrfIMNFlV_egmZo5rFSETmwjow2s8Kg08_kg7ZGwiIvTKWNkvBIfqFLKkxDjAoZJWwMNiRhSZNtYYKjUhYGoKwjkvzdWEKe9W6Gvax3lbWFQDWVbH0cROf2cwDOeg4SXjbtQcIoS4DRz4jHu_9Rtn0tTJqmP7mNrfreK42sGidUh-Ole9vYaBXdd83tKcUESmsYtYk7WqMDKPmyPHQc68UvQhl53m5yVu3i9weDNn_HVZqjd8fgtYvcB0K1TmA_VognP6dCdKw_pc1PIu3wn9L2TyLt9e_TikQ0USm-XDNlnNQU4s1C0_LzJq11YLH9AA')
+
+
+def test_old_links_keep_working(d, site):
+    d.get(site + "#" + FROZEN_V1)
+    d.wait_for("the linked state", lambda: "numgen random mod 3" in output(d))
+    assert d.js("return document.querySelector('#mode').value") == "nftables"
+    assert "# a frozen link" in editor_text(d)
+    assert d.js("return document.querySelector('.tab[aria-selected=true]').dataset.view") == "nft-list"
+
+
+def test_the_embed_example_page(d, site):
+    base = site.rsplit("/", 1)[0]
+    d.get(base + "/embed-example.html")
+    frames = d.wait_for("three iframes", lambda: len(d.js("return [...document.querySelectorAll('iframe[data-kpx]')]")) == 3
+                        and d.js("return [...document.querySelectorAll('iframe[data-kpx]')]"))
+    # Each iframe grows to its content (the fixed fallbacks are 480 and 520 px).
+    d.wait_for("resized iframes", lambda: all(h not in (480, 520) for h in
+                                              d.js("return [...document.querySelectorAll('iframe[data-kpx]')].map(f => f.getBoundingClientRect().height)")))
+    d.screenshot("embed-example")
+    d.frame(frames[0])
+    d.wait_for("the rules", lambda: ARTICLE_LINE in output(d))
+    assert not d.js("return !!document.querySelector('#editor')"), "embeds hide the editor by default"
+    link = d.js("return document.querySelector('#open-in-kpx').href")
+    assert "#k1." in link and "embed=1" not in link, link
+    d.frame(None)
+    d.frame(frames[1])
+    d.wait_for("the walk at step 6", lambda: "step 6 of" in d.text("#walk-position"))
+    assert d.js("return document.querySelector('#mode').value") == "nftables"
+    d.frame(None)
+    d.frame(frames[2])
+    d.wait_for("Chinese, list view", lambda: "Chain KUBE-SERVICES" in output(d) and d.js("return document.documentElement.lang") == "zh-CN")
+    d.frame(None)
+    # Opening "Open in kpx" gives the full page with the same state.
+    d.get(link)
+    d.wait_for("the full page", lambda: ARTICLE_LINE in output(d) and d.js("return !!document.querySelector('#editor')"))
+
+
+def test_a_sub_path_and_no_other_origin(d, site):
+    base = site.rsplit("/", 1)[0]
+    d.get(SUBPATH_SITE + "?scenario=article")
+    d.wait_for("the rules under a sub-path", lambda: ARTICLE_LINE in output(d))
+    d.click("#stage-charts")
+    d.click("#send-1000")
+    d.wait_for("a chart", lambda: d.js("return document.querySelectorAll('.run').length") == 1)
+    resources = d.js("return performance.getEntriesByType('resource').map(r => r.name).concat([location.href])")
+    origin = SUBPATH_SITE.split("/docs/")[0]
+    others = [r for r in resources if not r.startswith(origin + "/") and not r.startswith("data:") and not r.startswith("blob:")]
+    assert not others, others
+    assert all("/docs/kpx/" in r for r in resources if r.startswith("http")), resources
+
+
 def main():
     if not os.path.exists(os.path.join(DIST, "index.html")):
         print("dist/index.html missing: build the site first (trunk build --release)", file=sys.stderr)
         print("0 passed, 1 failed")
         return 1
-    http_port, driver_port = free_port(), free_port()
+    http_port, driver_port, sub_port = free_port(), free_port(), free_port()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", http_port), functools.partial(Quiet, directory=DIST))
+    # The same site under a sub-path, as a static host would serve it.
+    mount = tempfile.mkdtemp(prefix="kpx-subpath-")
+    os.makedirs(os.path.join(mount, "docs"))
+    os.symlink(DIST, os.path.join(mount, "docs", "kpx"))
+    sub = http.server.ThreadingHTTPServer(("127.0.0.1", sub_port), functools.partial(Quiet, directory=mount))
+    threading.Thread(target=sub.serve_forever, daemon=True).start()
+    global SUBPATH_SITE
+    SUBPATH_SITE = f"http://127.0.0.1:{sub_port}/docs/kpx/index.html"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     chromedriver = subprocess.Popen(["chromedriver", f"--port={driver_port}"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -661,6 +907,8 @@ def main():
     finally:
         chromedriver.terminate()
         server.shutdown()
+        sub.shutdown()
+        shutil.rmtree(mount, ignore_errors=True)
     print(f"browser: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

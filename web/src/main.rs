@@ -285,7 +285,8 @@ fn app() -> Html {
     let theme = use_state(initial_theme);
     let presenter = use_state(|| opts.presenter);
     let help = use_state(|| false);
-    // The line under the pointer: (pane, line); pane 0 is the main view.
+    // The line last pointed at: (pane, line); pane 0 is the main view. It stays when the
+    // pointer leaves the rules, so the reader can move to its explanation and use its buttons.
     let hover = use_state(|| None::<(usize, usize)>);
     let copied = use_state(|| false);
     let start_step = start.0.start_step;
@@ -507,8 +508,13 @@ fn app() -> Html {
             (frames_len, state.panel.clone(), *presenter, *help),
             move |(len, _, _, _)| {
                 let len = *len;
-                let listener =
-                    gloo::events::EventListener::new(&gloo::utils::window(), "keydown", move |e| {
+                // Not passive: a shortcut's key must not also scroll the page.
+                let options = gloo::events::EventListenerOptions::enable_prevent_default();
+                let listener = gloo::events::EventListener::new_with_options(
+                    &gloo::utils::window(),
+                    "keydown",
+                    options,
+                    move |e| {
                         let Some(e) = e.dyn_ref::<web_sys::KeyboardEvent>() else {
                             return;
                         };
@@ -539,7 +545,8 @@ fn app() -> Html {
                             _ => return,
                         }
                         e.prevent_default();
-                    });
+                    },
+                );
                 move || drop(listener)
             },
         );
@@ -827,7 +834,7 @@ fn app() -> Html {
                 </div>
                 <section class={classes!("stage", (tab != Tab::Explain).then_some("wide"))} aria-label={t(l, "Explanations, packet walk and charts")}>
                     <div class="tabs stage-tabs" role="tablist">
-                        { for [(Tab::Explain, "stage-explain", "Why this line"), (Tab::Packet, "stage-packet", "Packet walk"), (Tab::Charts, "stage-charts", "Charts")].into_iter().map(|(t_, id, label)| {
+                        { for [(Tab::Explain, "stage-explain", i18n::en("Why this line")), (Tab::Packet, "stage-packet", i18n::en("Packet walk")), (Tab::Charts, "stage-charts", i18n::en("Charts"))].into_iter().map(|(t_, id, label)| {
                             let on_panel = on_panel.clone();
                             html! { <button role="tab" class="tab" {id} aria-selected={(tab == t_).to_string()} onclick={Callback::from(move |_| on_panel.emit(t_.name().to_string()))}>{ t(l, label) }</button> }
                         }) }
@@ -891,13 +898,16 @@ fn help(p: &HelpProps) -> Html {
         });
     }
     let keys: [(&str, &'static str); 7] = [
-        ("Space", "play or pause the packet"),
-        ("→", "step forward"),
-        ("←", "step back"),
-        ("Home", "back to the first step"),
-        ("P", "presenter mode on or off"),
-        ("?", "this help"),
-        ("↑ ↓", "in a rules view: the next or previous line"),
+        ("Space", i18n::en("play or pause the packet")),
+        ("→", i18n::en("step forward")),
+        ("←", i18n::en("step back")),
+        ("Home", i18n::en("back to the first step")),
+        ("P", i18n::en("presenter mode on or off")),
+        ("?", i18n::en("this help")),
+        (
+            "↑ ↓",
+            i18n::en("in a rules view: the next or previous line"),
+        ),
     ];
     let onclose = p.onclose.clone();
     html! {

@@ -153,10 +153,6 @@ pub fn output(p: &OutputProps) -> Html {
             );
         })
     };
-    let onmouseleave = {
-        let onhover = p.onhover.clone();
-        Callback::from(move |_: MouseEvent| onhover.emit(None))
-    };
     let onkeydown = {
         let (onselect, selected, n, reveal) =
             (p.onselect.clone(), p.selected, lines.len(), reveal.clone());
@@ -240,13 +236,19 @@ pub fn output(p: &OutputProps) -> Html {
             },
         }
     };
+    // The main pane's mode picker is `#mode`; the compared pane's `#output-2-mode`.
+    let mode_id = if p.id == "output" {
+        "mode".to_string()
+    } else {
+        format!("{}-mode", p.id)
+    };
     let pad = |n: usize| html! { <div class="pad" style={format!("height: {}px", n as f64 * ROW_HEIGHT)} /> };
 
     html! {
         <section class="pane" aria-label={format!("{} mode", pane.mode.as_str())}>
             <div class="toolbar">
-                <label for={format!("{}-mode", p.id)}>{ p.label.clone() }</label>
-                <select id={if p.id == "output" { "mode".to_string() } else { format!("{}-mode", p.id) }} onchange={onmode}>
+                <label for={mode_id.clone()}>{ p.label.clone() }</label>
+                <select id={mode_id} onchange={onmode}>
                     { for [Mode::Iptables, Mode::Ipvs, Mode::Nftables].into_iter().map(|m| html! {
                         <option value={m.as_str()} selected={m == pane.mode}>{ m.as_str() }</option>
                     }) }
@@ -269,7 +271,7 @@ pub fn output(p: &OutputProps) -> Html {
             <div class={classes!("output", p.stale.then_some("stale"), virtual_rows.then_some("virtual"))} ref={container}
                 tabindex="0" role="listbox" aria-label={tf(l, "{} — {} (↑ ↓ to step through lines)", &[&pane.mode.as_str(), &pane.view])}
                 aria-activedescendant={p.selected.map(|i| format!("{}-line-{i}", p.id))}
-                {onclick} {onmouseover} {onmouseleave} {onkeydown} {onscroll}>
+                {onclick} {onmouseover} {onkeydown} {onscroll}>
                 <div id={p.id.clone()} class="lines">
                     { pad(first) }
                     { for rows[first..last].iter().map(draw) }

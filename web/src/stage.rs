@@ -3,7 +3,7 @@
 //! and the rule of the current step is lit in each mode's rules view (see `App`).
 
 use crate::charts;
-use crate::i18n::{t, tf, use_lang};
+use crate::i18n::{self, t, tf, use_lang};
 use crate::packet::{verdict_words, Destination, Topology, Walk};
 use kpx_core::net::join_host_port;
 use kpx_core::trace::session::{simulate, Request};
@@ -320,7 +320,7 @@ fn walk_view(p: &WalkProps) -> Html {
                         <pre class="conntrack" id={format!("conntrack-{}", p.index)}>{ line }</pre>
                     }
                 </div>
-                <ol class="steps" id={format!("steps-{}", p.index)}>
+                <ol class="steps" id={format!("steps-{}", p.index)} tabindex="0" aria-label={t(l, "Steps")}>
                     { for frames.iter().enumerate().map(|(i, f)| {
                         let class = classes!((i == at).then_some("current"), (i < at).then_some("done"), f.step.matched.then_some("matched"));
                         let oncmd = p.oncmd.clone();
@@ -436,9 +436,9 @@ pub fn charts_panel(p: &ChartsProps) -> Html {
                             let y = t(
                                 l,
                                 if keep_alive {
-                                    "requests"
+                                    i18n::en("requests")
                                 } else {
-                                    "connections"
+                                    i18n::en("connections")
                                 },
                             );
                             let rules = sim
@@ -501,7 +501,7 @@ pub fn charts_panel(p: &ChartsProps) -> Html {
                             </table>
                         }
                         <table class="counts">
-                            <thead><tr><th>{ t(l, "endpoint") }</th><th>{ t(l, if r.keep_alive { "requests" } else { "connections" }) }</th></tr></thead>
+                            <thead><tr><th>{ t(l, "endpoint") }</th><th>{ t(l, if r.keep_alive { i18n::en("requests") } else { i18n::en("connections") }) }</th></tr></thead>
                             <tbody>{ for r.bars.iter().map(|(ep, n)| html! { <tr><td>{ ep }</td><td class="count">{ n }</td></tr> }) }</tbody>
                         </table>
                         if let Some(table) = &r.ipvsadm {

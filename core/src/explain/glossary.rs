@@ -145,10 +145,20 @@ mod tests {
 
     #[test]
     fn every_term_is_explained_in_chinese_too() {
-        let missing: Vec<&str> = TERMS.iter().filter(|t| t.zh.trim().is_empty()).map(|t| t.key).collect();
+        let missing: Vec<&str> = TERMS
+            .iter()
+            .filter(|t| t.zh.trim().is_empty())
+            .map(|t| t.key)
+            .collect();
         assert!(missing.is_empty(), "no Chinese for {missing:?}");
-        assert_eq!(term("DNAT").unwrap().text_in("zh-CN"), term("DNAT").unwrap().zh);
-        assert_eq!(term("DNAT").unwrap().text_in("en"), term("DNAT").unwrap().text);
+        assert_eq!(
+            term("DNAT").unwrap().text_in("zh-CN"),
+            term("DNAT").unwrap().zh
+        );
+        assert_eq!(
+            term("DNAT").unwrap().text_in("en"),
+            term("DNAT").unwrap().text
+        );
     }
 
     #[test]
