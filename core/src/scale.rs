@@ -89,9 +89,9 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
     match mode {
         Mode::Iptables | Mode::Ipvs => {
             let dp = if mode == Mode::Ipvs {
-                &a.ipvs.iptables
+                &a.ipvs().iptables
             } else {
-                a.iptables.as_ref().map_err(Clone::clone)?
+                a.iptables().as_ref().map_err(Clone::clone)?
             };
             for t in &dp.tables {
                 let n: usize = t
@@ -103,20 +103,20 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
                 rules.insert(t.name.as_str().to_string(), n);
             }
             if mode == Mode::Ipvs {
-                rules.insert("virtual_servers".into(), a.ipvs.services.len());
+                rules.insert("virtual_servers".into(), a.ipvs().services.len());
                 rules.insert(
                     "real_servers".into(),
-                    a.ipvs.services.iter().map(|v| v.reals.len()).sum(),
+                    a.ipvs().services.iter().map(|v| v.reals.len()).sum(),
                 );
                 rules.insert(
                     "ipset_entries".into(),
-                    a.ipvs.ipsets.iter().map(|s| s.entries.len()).sum(),
+                    a.ipvs().ipsets.iter().map(|s| s.entries.len()).sum(),
                 );
             }
             restore_bytes = view("restore")?.len();
         }
         Mode::Nftables => {
-            let t = &a.nftables;
+            let t = &a.nftables();
             rules.insert("rules".into(), t.chains.iter().map(|c| c.rules.len()).sum());
             rules.insert("chains".into(), t.chains.len());
             rules.insert(

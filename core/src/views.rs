@@ -12,7 +12,8 @@ use crate::iptables::model::{Dataplane, Provenance, TableName};
 use crate::iptables::render::{self, Line, ListOptions, Select};
 use crate::iptables::{self, Layout};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
 
 /// A view a mode offers.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -111,13 +112,12 @@ pub fn views(mode: Mode) -> Vec<ViewInfo> {
 #[derive(Clone, Debug)]
 pub struct Analysis {
     pub cluster: Cluster,
-    /// The iptables dataplane, or why this release's layout cannot be shown.
-    pub iptables: Result<Dataplane, String>,
     pub layout: Result<Layout, String>,
-    /// The nftables table.
-    pub nftables: crate::nftables::model::Table,
-    /// IPVS mode's state.
-    pub ipvs: crate::ipvs::Ipvs,
+    // Each mode's dataplane is built when first asked for: a page showing one mode (or a
+    // trace in one mode) pays for that mode only.
+    iptables: OnceCell<Result<Dataplane, String>>,
+    nftables: OnceCell<crate::nftables::model::Table>,
+    ipvs: OnceCell<crate::ipvs::Ipvs>,
     /// Where each object of the cluster is written in the reader's text (an object kpx made,
     /// such as a Deployment's Pod, points at what it was made from).
     pub written: BTreeMap<ObjectRef, Vec<LineRange>>,
@@ -132,19 +132,32 @@ pub fn analyze(text: &str) -> Result<Analysis, InputError> {
 pub fn analyze_on(text: &str, node: Option<&str>) -> Result<Analysis, InputError> {
     let scenario = input::parse(text)?;
     let cluster = cluster::build(&scenario, node)?;
-    let iptables = iptables::build(&cluster);
     let layout = Layout::for_version(cluster.settings.version);
-    let nftables = crate::nftables::build(&cluster);
-    let ipvs = crate::ipvs::build(&cluster);
     let written = written_lines(&scenario, &cluster);
     Ok(Analysis {
         cluster,
-        iptables,
         layout,
-        nftables,
-        ipvs,
+        iptables: OnceCell::new(),
+        nftables: OnceCell::new(),
+        ipvs: OnceCell::new(),
         written,
     })
+}
+
+impl Analysis {
+    /// The iptables dataplane, or why this release's layout cannot be shown.
+    pub fn iptables(&self) -> &Result<Dataplane, String> {
+        self.iptables.get_or_init(|| iptables::build(&self.cluster))
+    }
+    /// The nftables table.
+    pub fn nftables(&self) -> &crate::nftables::model::Table {
+        self.nftables
+            .get_or_init(|| crate::nftables::build(&self.cluster))
+    }
+    /// IPVS mode's state.
+    pub fn ipvs(&self) -> &crate::ipvs::Ipvs {
+        self.ipvs.get_or_init(|| crate::ipvs::build(&self.cluster))
+    }
 }
 
 fn written_lines(
@@ -194,19 +207,6 @@ pub struct ViewLine {
     pub anchor: Option<String>,
 }
 
-impl ViewLine {
-    fn plain(text: &str) -> Self {
-        ViewLine {
-            text: text.to_string(),
-            why: None,
-            written: vec![],
-            defines: None,
-            odds: None,
-            anchor: None,
-        }
-    }
-}
-
 /// What to render.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
@@ -237,37 +237,52 @@ impl Analysis {
 
     /// Renders a view as text.
     pub fn render(&self, req: &Request) -> Result<String, String> {
-        self.render_lines(req)
-            .map(|lines| lines.iter().map(|l| format!("{}\n", l.text)).collect())
+        self.lines(req).map(|lines| render::join(&lines))
     }
 
     /// Renders a view line by line, each with why it is there where it stands for a chain or
     /// a rule (`None` for headers and kubectl tables).
     pub fn render_lines(&self, req: &Request) -> Result<Vec<ViewLine>, String> {
-        let annotate = |lines: Vec<Line>| -> Vec<ViewLine> {
-            let mut out = Vec::with_capacity(lines.len());
-            for l in lines {
-                let written = l.source.map(|p| self.written_by(p)).unwrap_or_default();
-                let why = l.source.map(|p| p.describe());
-                // A line of text per view line (nft prints a set's elements over several).
-                for (i, text) in l.text.split('\n').enumerate() {
-                    out.push(ViewLine {
-                        text: text.to_string(),
-                        why: why.clone(),
-                        written: written.clone(),
-                        defines: if i == 0 {
-                            l.defines.map(str::to_string)
-                        } else {
-                            None
-                        },
-                        odds: if i == 0 { l.odds.clone() } else { None },
-                        anchor: if i == 0 { l.anchor.clone() } else { None },
-                    });
+        let lines = self.lines(req)?;
+        // Lines of one object share its explanation: work it out once per provenance.
+        let mut explained: HashMap<&Provenance, (String, Vec<LineRange>)> = HashMap::new();
+        let mut out = Vec::with_capacity(lines.len());
+        for l in lines {
+            let (why, written) = match l.source {
+                Some(p) => {
+                    let (why, written) = explained
+                        .entry(p)
+                        .or_insert_with(|| (p.describe(), self.written_by(p)));
+                    (Some(why.clone()), written.clone())
                 }
+                None => (None, Vec::new()),
+            };
+            // A line of text per view line (nft prints a set's elements over several).
+            for (i, text) in l.text.split('\n').enumerate() {
+                let first = i == 0;
+                out.push(ViewLine {
+                    text: text.to_string(),
+                    why: why.clone(),
+                    written: written.clone(),
+                    defines: l.defines.filter(|_| first).map(str::to_string),
+                    odds: l.odds.clone().filter(|_| first),
+                    anchor: l.anchor.clone().filter(|_| first),
+                });
             }
-            out
+        }
+        Ok(out)
+    }
+
+    /// A view's lines as the renderers give them.
+    fn lines(&self, req: &Request) -> Result<Vec<Line<'_>>, String> {
+        let plain = |text: String| -> Vec<Line> {
+            text.lines()
+                .map(|t| Line {
+                    text: t.to_string(),
+                    ..Default::default()
+                })
+                .collect()
         };
-        let plain = |text: String| -> Vec<ViewLine> { text.lines().map(ViewLine::plain).collect() };
         let mode = self.mode(req);
         let available = views(mode);
         let view = req
@@ -286,30 +301,26 @@ impl Analysis {
             "get-endpointslices" => Ok(plain(kubectl::get_endpointslices(c, scope))),
             "get-pods" => Ok(plain(kubectl::get_pods(c, scope))),
             "nft" if mode == Mode::Nftables => {
-                Ok(annotate(crate::nftables::render::nft_lines(&self.nftables)))
+                Ok(crate::nftables::render::nft_lines(&self.nftables()))
             }
-            "nft-list" if mode == Mode::Nftables => Ok(annotate(
-                crate::nftables::render::nft_list_lines(&self.nftables),
-            )),
-            "nft-load" if mode == Mode::Nftables => Ok(annotate(
-                crate::nftables::render::creation_order_lines(&self.nftables),
-            )),
-            "ipvsadm" if mode == Mode::Ipvs => {
-                Ok(annotate(crate::ipvs::render::ipvsadm_lines(&self.ipvs)))
+            "nft-list" if mode == Mode::Nftables => {
+                Ok(crate::nftables::render::nft_list_lines(&self.nftables()))
             }
-            "addr" if mode == Mode::Ipvs => Ok(annotate(crate::ipvs::render::addr_lines(
-                &self.ipvs,
+            "nft-load" if mode == Mode::Nftables => Ok(
+                crate::nftables::render::creation_order_lines(&self.nftables()),
+            ),
+            "ipvsadm" if mode == Mode::Ipvs => Ok(crate::ipvs::render::ipvsadm_lines(&self.ipvs())),
+            "addr" if mode == Mode::Ipvs => Ok(crate::ipvs::render::addr_lines(
+                &self.ipvs(),
                 &self.cluster.settings,
-            ))),
-            "ipset" if mode == Mode::Ipvs => {
-                Ok(annotate(crate::ipvs::render::ipset_lines(&self.ipvs)))
-            }
+            )),
+            "ipset" if mode == Mode::Ipvs => Ok(crate::ipvs::render::ipset_lines(&self.ipvs())),
             "restore" | "save" | "list" if mode != Mode::Nftables => {
                 let (dp, layout) = if mode == Mode::Ipvs {
-                    (&self.ipvs.iptables, Layout::Current)
+                    (&self.ipvs().iptables, Layout::Current)
                 } else {
                     (
-                        self.iptables.as_ref().map_err(Clone::clone)?,
+                        self.iptables().as_ref().map_err(Clone::clone)?,
                         self.layout.clone()?,
                     )
                 };
@@ -332,8 +343,8 @@ impl Analysis {
                     }
                 }
                 match view.as_str() {
-                    "restore" => Ok(annotate(render::restore_lines(dp, layout, sel))),
-                    "save" => Ok(annotate(render::save_lines(dp, ipv6, sel))),
+                    "restore" => Ok(render::restore_lines(dp, layout, sel)),
+                    "save" => Ok(render::save_lines(dp, ipv6, sel)),
                     _ => render::list_lines(
                         dp,
                         req.table.unwrap_or(TableName::Nat),
@@ -343,8 +354,7 @@ impl Analysis {
                             numeric: req.numeric,
                         },
                         ipv6,
-                    )
-                    .map(annotate),
+                    ),
                 }
             }
             other => Err(format!(
@@ -384,13 +394,13 @@ impl Analysis {
     pub fn json(&self, req: &Request) -> Result<String, String> {
         match self.mode(req) {
             Mode::Iptables => {
-                let dp = self.iptables.as_ref().map_err(Clone::clone)?;
+                let dp = self.iptables().as_ref().map_err(Clone::clone)?;
                 serde_json::to_string_pretty(dp).map_err(|e| e.to_string())
             }
             Mode::Nftables => {
-                serde_json::to_string_pretty(&self.nftables).map_err(|e| e.to_string())
+                serde_json::to_string_pretty(&self.nftables()).map_err(|e| e.to_string())
             }
-            Mode::Ipvs => serde_json::to_string_pretty(&self.ipvs).map_err(|e| e.to_string()),
+            Mode::Ipvs => serde_json::to_string_pretty(&self.ipvs()).map_err(|e| e.to_string()),
         }
     }
 }

@@ -106,7 +106,7 @@ fn unknown_kinds_are_warnings_not_errors() {
 #[test]
 fn unsupported_release_is_explained() {
     let a = analyze(&format!("apiVersion: kpx/v1alpha1\nkind: NodeEnvironment\nkubeProxyVersion: \"1.18\"\n---\n{SVC}  ports: [{{port: 80}}]\n")).unwrap();
-    let e = a.iptables.unwrap_err();
+    let e = a.iptables().as_ref().unwrap_err();
     assert!(e.contains("1.22-1.23") && e.contains("1.25"), "{e}");
 }
 

@@ -41,7 +41,7 @@ fn check_dir(dir: &std::path::Path) {
     let input = std::fs::read_to_string(dir.join("input.yaml")).unwrap();
     let expected = sections(&std::fs::read_to_string(dir.join("expected.txt")).unwrap());
     let a = analyze(&input).unwrap_or_else(|e| panic!("{case}: {e}"));
-    let ipvs = &a.ipvs;
+    let ipvs = &a.ipvs();
     let vs_name = |v: &kpx_core::ipvs::VirtualServer| {
         format!(
             "{} {}",

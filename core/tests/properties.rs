@@ -247,7 +247,7 @@ proptest! {
     ) {
         let text = yaml(&services, version, cluster_cidr);
         let a = analyze(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-        let dp = a.iptables.as_ref().unwrap();
+        let dp = a.iptables().as_ref().unwrap();
         check_probabilities(dp)?;
         check_jumps(dp)?;
         let known = a.cluster.known_objects();

@@ -42,7 +42,7 @@ fn check(tag: &str, input: &str) {
     ns.run(
         &[restore_cmd],
         Some(&full_restore(
-            a.iptables.as_ref().unwrap(),
+            a.iptables().as_ref().unwrap(),
             a.layout.clone().unwrap(),
         )),
     );
@@ -52,7 +52,7 @@ fn check(tag: &str, input: &str) {
         .filter(|l| !l.starts_with('#'))
         .map(|l| format!("{l}\n"))
         .collect();
-    let ours = save(a.iptables.as_ref().unwrap(), ipv6, Select::default());
+    let ours = save(a.iptables().as_ref().unwrap(), ipv6, Select::default());
     same(&ours, &real, &format!("{tag}: save view vs iptables-save"));
     for table in [TableName::Nat, TableName::Filter] {
         for numeric in [false, true] {

@@ -15,7 +15,7 @@ use kpx_core::views::{analyze, Request};
 
 fn check(tag: &str, input: &str) {
     let a = analyze(input).unwrap_or_else(|e| panic!("{tag}: {e}"));
-    let ipvs = &a.ipvs;
+    let ipvs = &a.ipvs();
     let ns = Netns::new(tag);
     let family = if ipvs.ipv6 { "inet6" } else { "inet" };
     for set in &ipvs.ipsets {

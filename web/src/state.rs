@@ -216,13 +216,13 @@ impl State {
 
     /// Whether an edit changed what kube-proxy programs (a comment or spacing does not).
     fn dataplane_differs(&self, old: &Analysis, new: &Analysis) -> bool {
-        [Mode::Iptables, Mode::Ipvs, Mode::Nftables]
-            .into_iter()
-            .any(|m| {
-                let view = default_view(m);
-                render(old, m, view, true).ok() != render(new, m, view, true).ok()
-            })
-            || old.cluster.services.len() != new.cluster.services.len()
+        // The shown modes' own text, as the node prints it (building the other modes' dataplanes
+        // too would triple the work of every keystroke).
+        let mode = self.mode.unwrap_or(new.cluster.settings.mode);
+        std::iter::once(mode).chain(self.compare).any(|m| {
+            let view = default_view(m);
+            render(old, m, view, true).ok() != render(new, m, view, true).ok()
+        }) || old.cluster.services.len() != new.cluster.services.len()
     }
 
     /// Re-analyses for a changed node (both the text and the text before the last edit).

@@ -209,7 +209,7 @@ impl Target {
 }
 
 /// Why a chain or rule exists.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "from", rename_all = "kebab-case")]
 pub enum Provenance {
     /// A rule every kube-proxy writes; shaped by its settings.

@@ -200,21 +200,21 @@ pub fn walk_in(
     let settings = &a.cluster.settings;
     match mode {
         Mode::Nftables => {
-            super::nft::walk(&a.nftables, settings, hosts, origin, packet, rng, state)
+            super::nft::walk(&a.nftables(), settings, hosts, origin, packet, rng, state)
         }
         Mode::Ipvs => {
             let node = Node {
-                dataplane: &a.ipvs.iptables,
+                dataplane: &a.ipvs().iptables,
                 layout: crate::iptables::Layout::Current,
                 settings,
                 hosts,
-                ipvs: Some(&a.ipvs),
+                ipvs: Some(&a.ipvs()),
             };
             walk(&node, origin, packet, rng, state)
         }
         Mode::Iptables => {
             let node = Node {
-                dataplane: a.iptables.as_ref().map_err(Clone::clone)?,
+                dataplane: a.iptables().as_ref().map_err(Clone::clone)?,
                 layout: a.layout.clone()?,
                 settings,
                 hosts,
@@ -420,7 +420,7 @@ pub fn simulate(
         sim.rules = rule_shares(&r.analysis, &walked, &sim);
     }
     if mode == Mode::Ipvs {
-        let lines = crate::ipvs::render::ipvsadm_lines_with(&r.analysis.ipvs, &|vs, rs| {
+        let lines = crate::ipvs::render::ipvsadm_lines_with(&r.analysis.ipvs(), &|vs, rs| {
             (
                 0,
                 chosen
@@ -441,7 +441,7 @@ fn rule_shares(
     sim: &Simulation,
 ) -> Vec<RuleShare> {
     use crate::iptables::model::{Match, TableName, Target};
-    let (Ok(dp), Ok(layout)) = (a.iptables.as_ref(), a.layout.clone()) else {
+    let (Ok(dp), Ok(layout)) = (a.iptables().as_ref(), a.layout.clone()) else {
         return vec![];
     };
     let Some(nat) = dp.table(TableName::Nat) else {
