@@ -11,14 +11,14 @@ pub struct Changes {
     /// For each line of the new view: whether the edit added it.
     pub added: Vec<bool>,
     /// Lines of the old view that the edit removed, in their old order.
-    pub removed: Vec<ViewLine>,
+    pub removed: Vec<String>,
 }
 
 impl Changes {
-    pub fn between(before: &[ViewLine], after: &[ViewLine]) -> Self {
+    pub fn between<'a>(before: impl Iterator<Item = &'a str> + Clone, after: &[ViewLine]) -> Self {
         let mut old: HashMap<&str, usize> = HashMap::new();
-        for l in before {
-            *old.entry(l.text.as_str()).or_default() += 1;
+        for l in before.clone() {
+            *old.entry(l).or_default() += 1;
         }
         let added = after
             .iter()
@@ -35,15 +35,14 @@ impl Changes {
             *new.entry(l.text.as_str()).or_default() += 1;
         }
         let removed = before
-            .iter()
-            .filter(|l| match new.get_mut(l.text.as_str()) {
+            .filter(|l| match new.get_mut(*l) {
                 Some(n) if *n > 0 => {
                     *n -= 1;
                     false
                 }
-                _ => !l.text.trim().is_empty(),
+                _ => !l.trim().is_empty(),
             })
-            .cloned()
+            .map(str::to_string)
             .collect();
         Changes { added, removed }
     }

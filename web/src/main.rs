@@ -432,6 +432,12 @@ fn app() -> Html {
             }
         });
     }
+    // The benchmark's mark: the first render is on screen (tests/browser/bench.py).
+    use_effect_with((), |_| {
+        if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+            let _ = p.mark("kpx:first-render");
+        }
+    });
     // Language and theme: on the document, and remembered.
     {
         let embed = opts.embed;

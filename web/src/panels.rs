@@ -81,14 +81,11 @@ pub fn changes(p: &ChangesProps) -> Html {
         .filter(|(_, a)| **a)
         .map(|(l, _)| l)
         .collect();
-    let item = |sign: &'static str, class: &'static str, at: Option<usize>, l: &ViewLine| {
-        let what = diff::describe(&l.text);
-        let because = l
-            .why
-            .as_ref()
-            .map(|why| html! { <span class="because">{ format!(" — {why}") }</span> });
+    let item = |sign: &'static str, class: &'static str, at: Option<usize>, text: &str, why: Option<&String>| {
+        let what = diff::describe(text);
+        let because = why.map(|why| html! { <span class="because">{ format!(" — {why}") }</span> });
         html! {
-            <li class={class} title={l.text.clone()}>
+            <li class={class} title={text.to_string()}>
                 if let Some(i) = at {
                     <button class="goto" onclick={let cb = p.onselect.clone(); Callback::from(move |_| cb.emit(Some(i)))}>{ format!("{sign} {what}") }</button>
                 } else {
@@ -103,8 +100,8 @@ pub fn changes(p: &ChangesProps) -> Html {
         <section id="changes" class="changes" aria-live="polite">
             <h2>{ tf(lang, "Your last edit: {} added, {} removed in this view", &[&added.len(), &c.removed.len()]) }</h2>
             <ul>
-                { for added.iter().take(SHOWN).map(|(i, l)| item("+", "added", Some(*i), l)) }
-                { for c.removed.iter().take(SHOWN.saturating_sub(added.len())).map(|l| item("−", "removed", None, l)) }
+                { for added.iter().take(SHOWN).map(|(i, l)| item("+", "added", Some(*i), &l.text, l.why.as_ref())) }
+                { for c.removed.iter().take(SHOWN.saturating_sub(added.len())).map(|l| item("−", "removed", None, l, None)) }
                 if more > 0 { <li>{ tf(lang, "… and {} more", &[&more]) }</li> }
             </ul>
         </section>

@@ -53,8 +53,8 @@ pub struct State {
     pub errors: Vec<Diagnostic>,
     /// The last text that analysed cleanly, and its analysis.
     good: Option<(String, Rc<Analysis>)>,
-    /// The good text before the last edit that changed the dataplane.
-    before_edit: Option<String>,
+    /// The good text (and its analysis) before the last edit that changed what is shown.
+    before_edit: Option<(String, Rc<Analysis>)>,
     pub primary: Option<Pane>,
     pub secondary: Option<Pane>,
     pub nodes: Vec<String>,
@@ -204,25 +204,20 @@ impl State {
 
     fn accept(&mut self, a: Analysis) {
         self.errors.clear();
-        if let Some((old_text, old)) = &self.good {
-            if *old_text != self.text && self.dataplane_differs(old, &a) {
-                self.before_edit = Some(old_text.clone());
-                self.selected = None;
-            }
-        }
-        self.good = Some((self.text.clone(), Rc::new(a)));
+        let previous = self.good.replace((self.text.clone(), Rc::new(a)));
+        let shown: Vec<Pane> = self.primary.iter().chain(self.secondary.iter()).cloned().collect();
         self.refresh();
-    }
-
-    /// Whether an edit changed what kube-proxy programs (a comment or spacing does not).
-    fn dataplane_differs(&self, old: &Analysis, new: &Analysis) -> bool {
-        // The shown modes' own text, as the node prints it (building the other modes' dataplanes
-        // too would triple the work of every keystroke).
-        let mode = self.mode.unwrap_or(new.cluster.settings.mode);
-        std::iter::once(mode).chain(self.compare).any(|m| {
-            let view = default_view(m);
-            render(old, m, view, true).ok() != render(new, m, view, true).ok()
-        }) || old.cluster.services.len() != new.cluster.services.len()
+        // An edit that changed what is shown becomes the one whose changes are marked; one that
+        // did not (a comment, spacing) leaves the marks of the last real edit in place.
+        let Some((old_text, old)) = previous else { return };
+        let now: Vec<&Pane> = self.primary.iter().chain(self.secondary.iter()).collect();
+        let same = |a: &Pane, b: &Pane| a.mode == b.mode && a.view == b.view && a.lines.iter().map(|l| &l.text).eq(b.lines.iter().map(|l| &l.text));
+        let changed = shown.len() != now.len() || shown.iter().zip(&now).any(|(a, b)| !same(a, b));
+        if old_text != self.text && changed {
+            self.before_edit = Some((old_text, old));
+            self.selected = None;
+            self.refresh();
+        }
     }
 
     /// Re-analyses for a changed node (both the text and the text before the last edit).
@@ -230,6 +225,8 @@ impl State {
         self.node = Some(node);
         self.selected = None;
         self.good = None;
+        // The marks compared one node's rules; another node starts unmarked.
+        self.before_edit = None;
         let text = std::mem::take(&mut self.text);
         self.edit(text);
     }
@@ -238,36 +235,20 @@ impl State {
     pub fn refresh(&mut self) {
         let Some((_, a)) = &self.good else { return };
         let a = a.clone();
-        let before = self
-            .before_edit
-            .as_deref()
-            .and_then(|t| analyze_on(t, self.node.as_deref()).ok());
+        let before = self.before_edit.as_ref().map(|(_, b)| b.clone());
         let pane = |mode: Mode, wanted: Option<&str>| -> Pane {
             let view = view_of(mode, wanted);
             match render(&a, mode, view, self.all_namespaces) {
                 Ok(lines) => {
-                    let changes = match before
-                        .as_ref()
-                        .map(|b| render(b, mode, view, self.all_namespaces))
-                    {
-                        Some(Ok(old)) => Changes::between(&old, &lines),
+                    // The view before the edit, as text only (its explanations are not needed).
+                    let req = Request { mode: Some(mode), view: Some(view.to_string()), all_namespaces: self.all_namespaces, ..Default::default() };
+                    let changes = match before.as_ref().map(|b| b.render(&req)) {
+                        Some(Ok(old)) => Changes::between(old.lines(), &lines),
                         _ => Changes::default(),
                     };
-                    Pane {
-                        mode,
-                        view,
-                        lines: Rc::new(lines),
-                        changes: Rc::new(changes),
-                        problem: None,
-                    }
+                    Pane { mode, view, lines: Rc::new(lines), changes: Rc::new(changes), problem: None }
                 }
-                Err(problem) => Pane {
-                    mode,
-                    view,
-                    lines: Rc::default(),
-                    changes: Rc::default(),
-                    problem: Some(problem),
-                },
+                Err(problem) => Pane { mode, view, lines: Rc::default(), changes: Rc::default(), problem: Some(problem) },
             }
         };
         let mode = self.mode.unwrap_or(a.cluster.settings.mode);

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Browser benchmarks: the built site (dist/) in headless Chromium, measured, never asserted.
+
+Prints one line per figure: load (first render), edit-to-render latency (median and p95 over
+repeated edits) for the article and for a 1,000-Service scenario, the longest main-thread task
+while editing the big one, frame deltas while the packet plays, and the walk's step time.
+Run: python3 tests/browser/bench.py  (scripts/bench.sh runs it and the native benchmarks).
+"""
+import functools
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # the test runner's WebDriver client
+
+EDITS = 40
+
+
+def percentile(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+# Replaces the port in the editor and measures until the new rules are in the DOM (the time
+# the main thread is busy with the edit; painting follows in the next frame).
+EDIT = """
+const done = arguments[arguments.length - 1];
+const [from, to] = arguments;
+const e = document.querySelector('#editor');
+const t0 = performance.now();
+e.value = e.value.replace(from, to);
+e.dispatchEvent(new InputEvent('input', {bubbles: true}));
+// Yew renders in a task queued by the input; a zero timeout runs after it.
+setTimeout(() => done(performance.now() - t0), 0);
+"""
+
+LONG_TASKS = """
+window.__long = [];
+new PerformanceObserver(l => l.getEntries().forEach(e => window.__long.push(e.duration))).observe({type: 'longtask', buffered: true});
+"""
+
+
+def big_scenario(services):
+    y = ["apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nhostnameOverride: node-a\nclusterCIDR: 10.244.0.0/16\n"]
+    for s in range(services):
+        y.append(f"---\napiVersion: v1\nkind: Service\nmetadata: {{name: svc{s}, namespace: bench}}\nspec:\n  clusterIP: 10.96.{s // 250}.{s % 250 + 2}\n  ports:\n  - {{name: http, port: 80}}\n")
+        y.append(f"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: svc{s}-1\n  namespace: bench\n  labels: {{kubernetes.io/service-name: svc{s}}}\naddressType: IPv4\nports: [{{name: http, port: 8080}}]\nendpoints:\n")
+        for e in range(10):
+            n = s * 10 + e
+            y.append(f"- {{addresses: [10.245.{n // 250}.{n % 250 + 2}]}}\n")
+    return "".join(y)
+
+
+def edit_latencies(d, a, b):
+    times = []
+    for i in range(EDITS):
+        frm, to = (a, b) if i % 2 == 0 else (b, a)
+        times.append(d.js_async(EDIT, frm, to))
+    return times
+
+
+def main():
+    http_port, driver_port = run.free_port(), run.free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", http_port), functools.partial(run.Quiet, directory=run.DIST))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    chromedriver = subprocess.Popen(["chromedriver", f"--port={driver_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    site = f"http://127.0.0.1:{http_port}/index.html"
+    rows = []
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{driver_port}/status", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        d = run.Driver(driver_port)
+        try:
+            # Load: navigation start to the article's rules on screen (median of 5 fresh loads).
+            loads = []
+            for _ in range(5):
+                d.get(site + "?scenario=article")
+                d.wait_for("rules", lambda: run.ARTICLE_LINE in run.output(d))
+                loads.append(d.js("return performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"))
+                loads[-1] = d.js("""const m = performance.getEntriesByName('kpx:first-render');
+                                     return m.length ? m[0].startTime : null""") or loads[-1]
+            rows.append(("first render (article, localhost)", f"{percentile(loads, 50):.0f} ms", "goal < 500 ms"))
+            t = edit_latencies(d, "port: 8080, targetPort: 80", "port: 8081, targetPort: 80")
+            rows.append(("edit → render, article (p50 / p95)", f"{percentile(t, 50):.1f} / {percentile(t, 95):.1f} ms", "goal p95 < 8 ms"))
+            # 1,000 Services × 10 endpoints.
+            d.js(LONG_TASKS)
+            d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", big_scenario(1000))
+            d.wait_for("the big view", lambda: "svc999" in d.js("return document.querySelector('#editor').value"), timeout=120)
+            time.sleep(1)
+            d.js("window.__long = []")
+            t = edit_latencies(d, "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 80}",
+                               "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 81}")
+            longest = max(d.js("return window.__long") or [0])
+            rows.append(("edit → render, 1,000 Services × 10 (p50 / p95)", f"{percentile(t, 50):.0f} / {percentile(t, 95):.0f} ms", "goal < 50 ms"))
+            rows.append(("longest main-thread task while editing it", f"{longest:.0f} ms", "goal < 100 ms"))
+            # The packet walk: frame deltas while it plays at 4×, on the article.
+            d.get(site + "?scenario=article&panel=packet")
+            d.wait_for("the walk", lambda: d.js("return !!document.querySelector('#card-0')"))
+            choose = "const s = document.querySelector('#walk-speed'); s.value = '400'; s.dispatchEvent(new Event('change', {bubbles: true}));"
+            d.js(choose)
+            deltas = d.js_async("""const done = arguments[arguments.length - 1];
+                const out = []; let last = performance.now();
+                document.querySelector('#walk-play').click();
+                function f(t) { out.push(t - last); last = t; if (out.length < 240) requestAnimationFrame(f); else done(out); }
+                requestAnimationFrame(f);""")
+            rows.append(("frame delta while the packet plays (p50 / p95 / max)",
+                         f"{percentile(deltas, 50):.1f} / {percentile(deltas, 95):.1f} / {max(deltas):.1f} ms", "60 fps = 16.7 ms"))
+            steps = d.js_async("""const done = arguments[arguments.length - 1];
+                const b = document.querySelector('#walk-new'); const out = []; let i = 0;
+                function go() { const t0 = performance.now(); b.click();
+                  requestAnimationFrame(() => { out.push(performance.now() - t0); if (++i < 20) go(); else done(out); }); }
+                go();""")
+            rows.append(("new connection: walk two packets and redraw (p50)", f"{percentile(steps, 50):.1f} ms", "goal: one trace < 1 ms"))
+        finally:
+            d.quit()
+    finally:
+        chromedriver.terminate()
+        server.shutdown()
+    width = max(len(r[0]) for r in rows)
+    for name, value, goal in rows:
+        print(f"{name:<{width}}  {value:>22}  {goal}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
