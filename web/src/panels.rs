@@ -81,7 +81,11 @@ pub fn changes(p: &ChangesProps) -> Html {
         .filter(|(_, a)| **a)
         .map(|(l, _)| l)
         .collect();
-    let item = |sign: &'static str, class: &'static str, at: Option<usize>, text: &str, why: Option<&String>| {
+    let item = |sign: &'static str,
+                class: &'static str,
+                at: Option<usize>,
+                text: &str,
+                why: Option<&String>| {
         let what = diff::describe(text);
         let because = why.map(|why| html! { <span class="because">{ format!(" — {why}") }</span> });
         html! {

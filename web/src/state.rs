@@ -63,6 +63,22 @@ pub struct State {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// Runs `f` between two User Timing marks, as the measure `name` (tests/browser/bench.py
+/// reads them to split an edit's time between kpx-core and drawing).
+fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    let Some(p) = web_sys::window().and_then(|w| w.performance()) else {
+        return f();
+    };
+    let (start, end) = (format!("{name}:start"), format!("{name}:end"));
+    let _ = p.mark(&start);
+    let out = f();
+    let _ = p.mark(&end);
+    let _ = p.measure_with_start_mark_and_end_mark(name, &start, &end);
+    p.clear_marks_with_mark_name(&start);
+    p.clear_marks_with_mark_name(&end);
+    out
+}
+
 /// What each mode shows first: what the node itself would print.
 pub fn default_view(mode: Mode) -> &'static str {
     match mode {
@@ -186,8 +202,11 @@ impl State {
     /// The reader changed the text.
     pub fn edit(&mut self, text: String) {
         self.text = text;
-        match analyze_on(&self.text, self.node.as_deref()) {
-            Ok(a) => self.accept(a),
+        let analysis = timed("kpx:analyze", || {
+            analyze_on(&self.text, self.node.as_deref())
+        });
+        match analysis {
+            Ok(a) => timed("kpx:views", || self.accept(a)),
             Err(e) => {
                 // A chosen node that the edit removed falls back to the input's own.
                 if self.node.is_some() {
@@ -205,13 +224,27 @@ impl State {
     fn accept(&mut self, a: Analysis) {
         self.errors.clear();
         let previous = self.good.replace((self.text.clone(), Rc::new(a)));
-        let shown: Vec<Pane> = self.primary.iter().chain(self.secondary.iter()).cloned().collect();
+        let shown: Vec<Pane> = self
+            .primary
+            .iter()
+            .chain(self.secondary.iter())
+            .cloned()
+            .collect();
         self.refresh();
         // An edit that changed what is shown becomes the one whose changes are marked; one that
         // did not (a comment, spacing) leaves the marks of the last real edit in place.
-        let Some((old_text, old)) = previous else { return };
+        let Some((old_text, old)) = previous else {
+            return;
+        };
         let now: Vec<&Pane> = self.primary.iter().chain(self.secondary.iter()).collect();
-        let same = |a: &Pane, b: &Pane| a.mode == b.mode && a.view == b.view && a.lines.iter().map(|l| &l.text).eq(b.lines.iter().map(|l| &l.text));
+        let same = |a: &Pane, b: &Pane| {
+            a.mode == b.mode
+                && a.view == b.view
+                && a.lines
+                    .iter()
+                    .map(|l| &l.text)
+                    .eq(b.lines.iter().map(|l| &l.text))
+        };
         let changed = shown.len() != now.len() || shown.iter().zip(&now).any(|(a, b)| !same(a, b));
         if old_text != self.text && changed {
             self.before_edit = Some((old_text, old));
@@ -241,14 +274,31 @@ impl State {
             match render(&a, mode, view, self.all_namespaces) {
                 Ok(lines) => {
                     // The view before the edit, as text only (its explanations are not needed).
-                    let req = Request { mode: Some(mode), view: Some(view.to_string()), all_namespaces: self.all_namespaces, ..Default::default() };
+                    let req = Request {
+                        mode: Some(mode),
+                        view: Some(view.to_string()),
+                        all_namespaces: self.all_namespaces,
+                        ..Default::default()
+                    };
                     let changes = match before.as_ref().map(|b| b.render(&req)) {
                         Some(Ok(old)) => Changes::between(old.lines(), &lines),
                         _ => Changes::default(),
                     };
-                    Pane { mode, view, lines: Rc::new(lines), changes: Rc::new(changes), problem: None }
+                    Pane {
+                        mode,
+                        view,
+                        lines: Rc::new(lines),
+                        changes: Rc::new(changes),
+                        problem: None,
+                    }
                 }
-                Err(problem) => Pane { mode, view, lines: Rc::default(), changes: Rc::default(), problem: Some(problem) },
+                Err(problem) => Pane {
+                    mode,
+                    view,
+                    lines: Rc::default(),
+                    changes: Rc::default(),
+                    problem: Some(problem),
+                },
             }
         };
         let mode = self.mode.unwrap_or(a.cluster.settings.mode);

@@ -24,17 +24,23 @@ fn ends_word(c: char) -> bool {
     c.is_whitespace() || matches!(c, '"' | ',' | '}' | ')' | ';' | ']')
 }
 
-/// Every spelling, longest first, so that the longest reading wins.
-fn spellings() -> &'static [(&'static str, &'static Term)] {
-    static SPELLINGS: OnceLock<Vec<(&'static str, &'static Term)>> = OnceLock::new();
-    SPELLINGS.get_or_init(|| {
-        let mut v: Vec<_> = TERMS
-            .iter()
-            .flat_map(|t| t.spellings.iter().map(move |s| (*s, t)))
-            .collect();
-        v.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
-        v
-    })
+/// Every spelling by its first byte, longest first, so that the longest reading wins and a
+/// position is only tried against the spellings that can start there.
+fn spellings(first: u8) -> &'static [(&'static str, &'static Term)] {
+    static BY_FIRST_BYTE: OnceLock<Vec<Vec<(&'static str, &'static Term)>>> = OnceLock::new();
+    let table = BY_FIRST_BYTE.get_or_init(|| {
+        let mut table = vec![Vec::new(); 256];
+        for t in TERMS {
+            for s in t.spellings {
+                table[s.as_bytes()[0] as usize].push((*s, t));
+            }
+        }
+        for list in &mut table {
+            list.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+        }
+        table
+    });
+    &table[first as usize]
 }
 
 /// The length of the word at the start of `s`.
@@ -44,22 +50,24 @@ fn word_len(s: &str) -> usize {
 
 /// The term spelled at the start of `s`, and how long the spelling is there.
 fn term_at(s: &str) -> Option<(usize, &'static Term)> {
-    spellings().iter().find_map(|(spelling, term)| {
-        if !s.starts_with(spelling) {
-            return None;
-        }
-        if spelling.ends_with('-') && spelling.len() > 1 {
-            // A prefix: the whole word (`KUBE-SVC-2CMXP7HKUVJN7L6M`).
-            let len = word_len(s);
-            return (len > spelling.len()).then_some((len, *term));
-        }
-        let rest = &s[spelling.len()..];
-        let at_end = rest
-            .chars()
-            .next()
-            .is_none_or(|c| ends_word(c) || c == '/' || c == ':');
-        at_end.then_some((spelling.len(), *term))
-    })
+    spellings(*s.as_bytes().first()?)
+        .iter()
+        .find_map(|(spelling, term)| {
+            if !s.starts_with(spelling) {
+                return None;
+            }
+            if spelling.ends_with('-') && spelling.len() > 1 {
+                // A prefix: the whole word (`KUBE-SVC-2CMXP7HKUVJN7L6M`).
+                let len = word_len(s);
+                return (len > spelling.len()).then_some((len, *term));
+            }
+            let rest = &s[spelling.len()..];
+            let at_end = rest
+                .chars()
+                .next()
+                .is_none_or(|c| ends_word(c) || c == '/' || c == ':');
+            at_end.then_some((spelling.len(), *term))
+        })
 }
 
 /// The pieces of `line`; `declared` says whether a word names a chain, set or map of this view.
