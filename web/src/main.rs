@@ -277,6 +277,15 @@ fn typing(e: &web_sys::KeyboardEvent) -> bool {
 
 #[function_component(App)]
 fn app() -> Html {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark("kpx:draw:start");
+    }
+    // After the page is updated: how long drawing took (tests/browser/bench.py reads it).
+    use_effect(|| {
+        if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+            let _ = p.measure_with_start_mark("kpx:draw", "kpx:draw:start");
+        }
+    });
     let opts = use_memo((), |_| options());
     let start = use_memo((), |_| initial());
     let state = use_state(|| start.0.clone());
@@ -416,7 +425,7 @@ fn app() -> Html {
     if tab == Tab::Packet && playback.at > 0 && !playback.playing {
         shared.step = Some(playback.at + 1);
     }
-    let fragment = use_memo(shared, share::encode);
+    let fragment = use_memo(shared, |s| state::timed("kpx:link", || share::encode(s)));
     {
         let (fragment, embed) = (fragment.clone(), opts.embed);
         use_effect_with(fragment, move |fragment| {

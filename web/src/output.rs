@@ -7,7 +7,9 @@ use crate::state::Pane;
 use kpx_core::cluster::settings::Mode;
 use kpx_core::explain::tokens;
 use kpx_core::views::views;
+use kpx_core::views::ViewLine;
 use std::collections::HashSet;
+use std::rc::Rc;
 use web_sys::{Element, HtmlElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -52,7 +54,13 @@ pub fn output(p: &OutputProps) -> Html {
     let scroll_top = use_state(|| 0.0_f64);
     let pane = &p.pane;
     let lines = &pane.lines;
-    let declared: HashSet<&str> = lines.iter().filter_map(|l| l.defines.as_deref()).collect();
+    // The names this view declares (links lead to them), worked out once per view.
+    let declared = use_memo(lines.clone(), |lines| {
+        lines
+            .iter()
+            .filter_map(|l| l.defines.clone())
+            .collect::<HashSet<String>>()
+    });
     let rows: Vec<Row> = lines
         .iter()
         .enumerate()
@@ -202,37 +210,13 @@ pub fn output(p: &OutputProps) -> Html {
     };
     let draw = |row: &Row| -> Html {
         match *row {
-            Row::Line(i) => {
-                let l = &lines[i];
-                let added = pane.changes.added.get(i).copied().unwrap_or(false);
-                let class = classes!(
-                    "vl",
-                    added.then_some("added"),
-                    (p.selected == Some(i)).then_some("selected"),
-                    (current_line == Some(i)).then_some("current"),
-                    l.why.is_some().then_some("why"),
-                    l.defines.is_some().then_some("declares"),
-                );
-                html! {
-                    <div {class} data-i={i.to_string()} title={l.why.clone()} id={format!("{}-line-{i}", p.id)}
-                        role="option" aria-selected={(p.selected == Some(i)).to_string()} data-anchor={l.anchor.clone()}>
-                        { for tokens(&l.text, &|w| declared.contains(w) && l.defines.as_deref() != Some(w)).into_iter().map(|t| {
-                            match (t.term, t.link) {
-                                (None, None) => html! { { t.text } },
-                                (term, link) => html! {
-                                    <span class={classes!(term.map(|_| "term"), link.map(|_| "link"))}
-                                        data-term={term.map(|t| t.key)}
-                                        data-link={link.map(str::to_string)}
-                                        title={term.map(|t| t.text)}>{ t.text }</span>
-                                },
-                            }
-                        }) }
-                        if l.text.is_empty() { { "\u{200b}" } }
-                    </div>
-                }
-            }
+            Row::Line(i) => html! {
+                <OutLine key={i} lines={lines.clone()} {i} pane_id={p.id.clone()} declared={declared.clone()}
+                    added={pane.changes.added.get(i).copied().unwrap_or(false)}
+                    selected={p.selected == Some(i)} current={current_line == Some(i)} />
+            },
             Row::Odds(i) => html! {
-                <div class="odds" data-i={i.to_string()} data-odds-for={i.to_string()}>{ "↳ " }{ lines[i].odds.clone().unwrap_or_default() }</div>
+                <div key={format!("odds-{i}")} class="odds" data-i={i.to_string()} data-odds-for={i.to_string()}>{ "↳ " }{ lines[i].odds.clone().unwrap_or_default() }</div>
             },
         }
     };
@@ -279,5 +263,61 @@ pub fn output(p: &OutputProps) -> Html {
                 </div>
             </div>
         </section>
+    }
+}
+
+#[derive(Properties)]
+struct LineProps {
+    lines: Rc<Vec<ViewLine>>,
+    i: usize,
+    pane_id: AttrValue,
+    declared: Rc<HashSet<String>>,
+    added: bool,
+    selected: bool,
+    current: bool,
+}
+
+/// Lines are compared by what they show, so an edit redraws only the lines it changed.
+impl PartialEq for LineProps {
+    fn eq(&self, o: &Self) -> bool {
+        self.i == o.i
+            && (self.added, self.selected, self.current) == (o.added, o.selected, o.current)
+            && self.pane_id == o.pane_id
+            && self.lines.get(self.i) == o.lines.get(o.i)
+            && (Rc::ptr_eq(&self.declared, &o.declared) || self.declared == o.declared)
+    }
+}
+
+/// One line of a view: its glossary terms and links, and its marks.
+#[function_component(OutLine)]
+fn out_line(p: &LineProps) -> Html {
+    let l = use_lang();
+    let Some(line) = p.lines.get(p.i) else {
+        return html! {};
+    };
+    let i = p.i;
+    let class = classes!(
+        "vl",
+        p.added.then_some("added"),
+        p.selected.then_some("selected"),
+        p.current.then_some("current"),
+        line.why.is_some().then_some("why"),
+        line.defines.is_some().then_some("declares"),
+    );
+    let links = |w: &str| p.declared.contains(w) && line.defines.as_deref() != Some(w);
+    html! {
+        <div {class} data-i={i.to_string()} title={line.why.clone()} id={format!("{}-line-{i}", p.pane_id)}
+            role="option" aria-selected={p.selected.to_string()} data-anchor={line.anchor.clone()}>
+            { for tokens(&line.text, &links).into_iter().map(|t| match (t.term, t.link) {
+                (None, None) => html! { { t.text } },
+                (term, link) => html! {
+                    <span class={classes!(term.map(|_| "term"), link.map(|_| "link"))}
+                        data-term={term.map(|t| t.key)}
+                        data-link={link.map(str::to_string)}
+                        title={term.map(|t| t.text_in(l.tag()))}>{ t.text }</span>
+                },
+            }) }
+            if line.text.is_empty() { { "\u{200b}" } }
+        </div>
     }
 }

@@ -65,7 +65,7 @@ pub struct State {
 
 /// Runs `f` between two User Timing marks, as the measure `name` (tests/browser/bench.py
 /// reads them to split an edit's time between kpx-core and drawing).
-fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
+pub fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
     let Some(p) = web_sys::window().and_then(|w| w.performance()) else {
         return f();
     };
