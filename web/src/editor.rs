@@ -58,6 +58,19 @@ pub fn editor(p: &EditorProps) -> Html {
         })
     };
 
+    // The textarea is not a controlled value: what the reader types is already in it, and
+    // writing a long text back on every key makes the browser lay it all out again. The text
+    // is written only when it changed from elsewhere (a scenario, Reset, a link).
+    {
+        let textarea = textarea.clone();
+        use_effect_with(p.text.clone(), move |text| {
+            if let Some(t) = textarea.cast::<HtmlTextAreaElement>() {
+                if t.value() != *text {
+                    t.set_value(text);
+                }
+            }
+        });
+    }
     // Bring the highlighted lines into view when they change (a click on a rule).
     {
         let textarea = textarea.clone();
@@ -115,14 +128,31 @@ pub fn editor(p: &EditorProps) -> Html {
 
     html! {
         <div class={classes!("editor", coloured.then_some("coloured"))}>
-            <div class="gutter" ref={gutter} aria-hidden="true">{ for gutter_html }</div>
+            if coloured {
+                <div class="gutter" ref={gutter} aria-hidden="true">{ for gutter_html }</div>
+            } else {
+                // A long text: one block of numbers, no per-line elements to rebuild on every key.
+                <div class="gutter plain" ref={gutter} aria-hidden="true">{ numbers(lines.len()) }</div>
+            }
             <div class="code">
-                <div class="colours" ref={colours} aria-hidden="true">{ for colour_html }</div>
+                if coloured {
+                    <div class="colours" ref={colours} aria-hidden="true">{ for colour_html }</div>
+                }
                 <textarea id="editor" ref={textarea} spellcheck="false" wrap="off" autocapitalize="off" autocomplete="off"
-                    aria-label="Cluster YAML" value={p.text.clone()} readonly={p.readonly} {oninput} {onscroll} />
+                    aria-label="Cluster YAML" readonly={p.readonly} {oninput} {onscroll} />
             </div>
         </div>
     }
+}
+
+/// `1\n2\n…\nn` for the gutter of a long text.
+fn numbers(n: usize) -> String {
+    let mut out = String::with_capacity(n * 6);
+    for i in 1..=n {
+        out.push_str(&i.to_string());
+        out.push('\n');
+    }
+    out
 }
 
 /// Puts the caret at `line`:`col` of the editor and scrolls there (from an error message).

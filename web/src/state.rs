@@ -230,10 +230,11 @@ impl State {
             .chain(self.secondary.iter())
             .cloned()
             .collect();
-        self.refresh();
+        self.draw_panes();
         // An edit that changed what is shown becomes the one whose changes are marked; one that
         // did not (a comment, spacing) leaves the marks of the last real edit in place.
         let Some((old_text, old)) = previous else {
+            self.mark_changes();
             return;
         };
         let now: Vec<&Pane> = self.primary.iter().chain(self.secondary.iter()).collect();
@@ -249,8 +250,8 @@ impl State {
         if old_text != self.text && changed {
             self.before_edit = Some((old_text, old));
             self.selected = None;
-            self.refresh();
         }
+        self.mark_changes();
     }
 
     /// Re-analyses for a changed node (both the text and the text before the last edit).
@@ -266,32 +267,24 @@ impl State {
 
     /// Derives everything shown from the choices and the last good analysis.
     pub fn refresh(&mut self) {
+        self.draw_panes();
+        self.mark_changes();
+    }
+
+    /// Renders the shown views (without the marks of the last edit).
+    fn draw_panes(&mut self) {
         let Some((_, a)) = &self.good else { return };
         let a = a.clone();
-        let before = self.before_edit.as_ref().map(|(_, b)| b.clone());
         let pane = |mode: Mode, wanted: Option<&str>| -> Pane {
             let view = view_of(mode, wanted);
             match render(&a, mode, view, self.all_namespaces) {
-                Ok(lines) => {
-                    // The view before the edit, as text only (its explanations are not needed).
-                    let req = Request {
-                        mode: Some(mode),
-                        view: Some(view.to_string()),
-                        all_namespaces: self.all_namespaces,
-                        ..Default::default()
-                    };
-                    let changes = match before.as_ref().map(|b| b.render(&req)) {
-                        Some(Ok(old)) => Changes::between(old.lines(), &lines),
-                        _ => Changes::default(),
-                    };
-                    Pane {
-                        mode,
-                        view,
-                        lines: Rc::new(lines),
-                        changes: Rc::new(changes),
-                        problem: None,
-                    }
-                }
+                Ok(lines) => Pane {
+                    mode,
+                    view,
+                    lines: Rc::new(lines),
+                    changes: Rc::default(),
+                    problem: None,
+                },
                 Err(problem) => Pane {
                     mode,
                     view,
@@ -314,6 +307,25 @@ impl State {
         self.shown_node = a.cluster.settings.node_name.clone();
         self.notes = a.cluster.notes.iter().map(|n| n.message.clone()).collect();
         self.warnings = a.cluster.warnings.clone();
+    }
+
+    /// Marks in each shown view what the last edit added and removed: the view before the
+    /// edit is rendered as text only (its explanations are not needed).
+    fn mark_changes(&mut self) {
+        let before = self.before_edit.as_ref().map(|(_, b)| b.clone());
+        let all_namespaces = self.all_namespaces;
+        for pane in self.primary.iter_mut().chain(self.secondary.iter_mut()) {
+            let req = Request {
+                mode: Some(pane.mode),
+                view: Some(pane.view.to_string()),
+                all_namespaces,
+                ..Default::default()
+            };
+            pane.changes = Rc::new(match before.as_ref().map(|b| b.render(&req)) {
+                Some(Ok(old)) => Changes::between(old.lines(), &pane.lines),
+                _ => Changes::default(),
+            });
+        }
     }
 
     /// The last text that analysed cleanly, and its analysis.
