@@ -7,6 +7,10 @@ use kpx_core::views::{analyze_on, views, Request};
 use std::io::Read;
 use std::process::ExitCode;
 
+/// See the workspace Cargo.toml: glibc's malloc is slow at freeing millions of small strings.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "kpx",

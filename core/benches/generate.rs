@@ -6,6 +6,10 @@ use kpx_core::views::{analyze, Request};
 use std::fmt::Write;
 use std::hint::black_box;
 
+/// As the CLI allocates (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `services` ClusterIP Services with `endpoints` ready endpoints each, spread over two nodes.
 fn cluster(services: usize, endpoints: usize) -> String {
     let mut y = String::from("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nhostnameOverride: node-a\nclusterCIDR: 10.244.0.0/16\n");
@@ -88,5 +92,36 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, generate, stages);
+/// Packets through the article's cluster (iptables mode): one traced connection, with and
+/// without parsing the text first, and a quiet simulation of 10,000 connections.
+fn packets(c: &mut Criterion) {
+    use kpx_core::trace::session::{simulate, trace, Prepared, Request as Walk};
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/scenarios/seed-iptables.yaml"
+    ))
+    .unwrap();
+    let req = Walk {
+        from: "node:minikube".into(),
+        to: "10.109.134.113:8080".into(),
+        protocol: None,
+        mode: None,
+        seed: 1,
+    };
+    let mut g = c.benchmark_group("packets_article");
+    let prepared = Prepared::new(&text, &req).unwrap();
+    g.bench_function("one trace (parsed once)", |b| {
+        b.iter(|| prepared.trace(black_box(7), 1).unwrap())
+    });
+    g.bench_function("one trace (from the text)", |b| {
+        b.iter(|| trace(black_box(&text), &req, 1).unwrap())
+    });
+    g.sample_size(10);
+    g.bench_function("simulate 10,000 connections", |b| {
+        b.iter(|| simulate(black_box(&text), &req, 10_000, 1).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, generate, stages, packets);
 criterion_main!(benches);

@@ -2,6 +2,10 @@
 //! `cargo run --release -p kpx-core --example stages -- 10000 10`.
 
 use kpx_core::cluster::settings::Mode;
+
+/// As the CLI allocates (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use kpx_core::views::{analyze, Request};
 use std::time::Instant;
 

@@ -155,6 +155,7 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
             let t = walk_in(
                 &a,
                 mode,
+                true,
                 &hosts,
                 &Origin::Node,
                 packet,

@@ -37,27 +37,46 @@ impl<T> Located<T> {
 }
 
 /// Names an object of the input (or one kpx derived from the input, see `cluster`).
+///
+/// Every rule's provenance names its objects, so a 10,000-Service dataplane holds millions of
+/// these: the names are shared, and cloning one only counts a reference.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct ObjectRef {
+#[serde(transparent)]
+pub struct ObjectRef(std::rc::Rc<ObjectName>);
+
+/// What an [`ObjectRef`] names (its fields read through the reference: `r.kind`).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjectName {
     pub kind: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub namespace: String,
     pub name: String,
 }
 
+impl std::ops::Deref for ObjectRef {
+    type Target = ObjectName;
+    fn deref(&self) -> &ObjectName {
+        &self.0
+    }
+}
+
 impl ObjectRef {
     pub fn new(kind: &str, namespace: &str, name: &str) -> Self {
-        ObjectRef {
+        ObjectRef(std::rc::Rc::new(ObjectName {
             kind: kind.into(),
             namespace: namespace.into(),
             name: name.into(),
-        }
+        }))
     }
 }
 
 impl std::fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.namespace.is_empty() {
+        // Unnamed (a configuration document, or an object whose name is the error): the kind
+        // alone, not "KubeProxyConfiguration " or "Service default/".
+        if self.name.is_empty() {
+            write!(f, "{}", self.kind)
+        } else if self.namespace.is_empty() {
             write!(f, "{} {}", self.kind, self.name)
         } else {
             write!(f, "{} {}/{}", self.kind, self.namespace, self.name)

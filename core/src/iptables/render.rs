@@ -91,105 +91,145 @@ pub fn join(lines: &[Line]) -> String {
 
 // ---------------------------------------------------------------- restore (kube-proxy's text)
 
-fn quote_if_spaced(text: &str) -> String {
+// The writers below append to one line's text: a 10,000-Service restore input is 34 MB, and
+// a `String` per match would be most of the work.
+
+fn not(negated: bool) -> &'static str {
+    if negated {
+        "! "
+    } else {
+        ""
+    }
+}
+
+fn write_quoted_if_spaced(out: &mut String, text: &str) {
     if text.contains(' ') {
-        format!("\"{text}\"")
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
     } else {
-        text.to_string()
+        out.push_str(text);
     }
 }
 
-fn restore_addr(c: &Cidr, layout: Layout) -> String {
-    if c.is_host() && !c.prefix && !layout.host_suffix() {
-        c.addr.to_string()
+fn write_restore_addr(out: &mut String, c: &Cidr, layout: Layout) {
+    let _ = if c.is_host() && !c.prefix && !layout.host_suffix() {
+        write!(out, "{}", c.addr)
     } else {
-        c.to_string()
-    }
+        write!(out, "{c}")
+    };
 }
 
-fn restore_match(m: &Match, layout: Layout) -> String {
-    let not = |n: bool| if n { "! " } else { "" };
-    match m {
-        Match::Comment { text } => format!("-m comment --comment {}", quote_if_spaced(text)),
-        Match::Protocol { protocol } => format!("-m {0} -p {0}", protocol.lower()),
+fn write_restore_match(out: &mut String, m: &Match, layout: Layout) {
+    let _ = match m {
+        Match::Comment { text } => {
+            out.push_str("-m comment --comment ");
+            write_quoted_if_spaced(out, text);
+            Ok(())
+        }
+        Match::Protocol { protocol } => write!(out, "-m {0} -p {0}", protocol.lower()),
         Match::Source { negated, cidr } => {
-            format!("{}-s {}", not(*negated), restore_addr(cidr, layout))
+            out.push_str(not(*negated));
+            out.push_str("-s ");
+            write_restore_addr(out, cidr, layout);
+            Ok(())
         }
         Match::Destination { negated, cidr } => {
-            format!("{}-d {}", not(*negated), restore_addr(cidr, layout))
+            out.push_str(not(*negated));
+            out.push_str("-d ");
+            write_restore_addr(out, cidr, layout);
+            Ok(())
         }
-        Match::DestinationPort { port } => format!("--dport {port}"),
-        Match::InInterface { negated, name } => format!("{}-i {name}", not(*negated)),
+        Match::DestinationPort { port } => write!(out, "--dport {port}"),
+        Match::InInterface { negated, name } => write!(out, "{}-i {name}", not(*negated)),
         Match::AddrType {
             negated,
             source,
             kind,
-        } => {
-            format!(
-                "-m addrtype {}--{}-type {kind}",
-                not(*negated),
-                if *source { "src" } else { "dst" }
-            )
-        }
+        } => write!(
+            out,
+            "-m addrtype {}--{}-type {kind}",
+            not(*negated),
+            if *source { "src" } else { "dst" }
+        ),
         Match::Mark {
             negated,
             value,
             mask,
-        } => format!("-m mark {}--mark {value:#010x}/{mask:#010x}", not(*negated)),
+        } => write!(
+            out,
+            "-m mark {}--mark {value:#010x}/{mask:#010x}",
+            not(*negated)
+        ),
         Match::Conntrack { negated, states } => {
-            format!("-m conntrack {}--ctstate {states}", not(*negated))
+            write!(out, "-m conntrack {}--ctstate {states}", not(*negated))
         }
         Match::Statistic { probability } => {
-            format!("-m statistic --mode random --probability {probability}")
+            write!(
+                out,
+                "-m statistic --mode random --probability {probability}"
+            )
         }
         Match::RecentCheck { name, seconds } => {
-            format!("-m recent --name {name} --rcheck --seconds {seconds} --reap")
+            write!(
+                out,
+                "-m recent --name {name} --rcheck --seconds {seconds} --reap"
+            )
         }
-        Match::RecentSet { name } => format!("-m recent --name {name} --set"),
-        Match::Nfacct { name } => format!("-m nfacct --nfacct-name {name}"),
-        Match::PhysdevNotIn => "-m physdev ! --physdev-is-in".into(),
-        Match::ProtocolOnly { protocol } => format!("-p {}", protocol.lower()),
-        Match::Set { name, flags } => format!("-m set --match-set {name} {flags}"),
+        Match::RecentSet { name } => write!(out, "-m recent --name {name} --set"),
+        Match::Nfacct { name } => write!(out, "-m nfacct --nfacct-name {name}"),
+        Match::PhysdevNotIn => write!(out, "-m physdev ! --physdev-is-in"),
+        Match::ProtocolOnly { protocol } => write!(out, "-p {}", protocol.lower()),
+        Match::Set { name, flags } => write!(out, "-m set --match-set {name} {flags}"),
         Match::Ipvs {
             vaddr,
             vproto,
             vport,
-        } => format!(
+        } => write!(
+            out,
             "-m ipvs --vaddr {vaddr} --vproto {} --vport {vport}",
             vproto.lower()
         ),
-    }
+    };
 }
 
-fn restore_target(t: &Target) -> String {
-    match t {
-        Target::Jump { chain } => format!("-j {chain}"),
-        Target::Accept => "-j ACCEPT".into(),
-        Target::Drop => "-j DROP".into(),
-        Target::Return => "-j RETURN".into(),
-        Target::Reject => "-j REJECT".into(),
-        Target::Dnat { to } => format!("-j DNAT --to-destination {to}"),
+fn write_restore_target(out: &mut String, t: &Target) {
+    let _ = match t {
+        Target::Jump { chain } => write!(out, "-j {chain}"),
+        Target::Accept => write!(out, "-j ACCEPT"),
+        Target::Drop => write!(out, "-j DROP"),
+        Target::Return => write!(out, "-j RETURN"),
+        Target::Reject => write!(out, "-j REJECT"),
+        Target::Dnat { to } => write!(out, "-j DNAT --to-destination {to}"),
         Target::Masquerade { random_fully } => {
             if *random_fully {
-                "-j MASQUERADE --random-fully".into()
+                write!(out, "-j MASQUERADE --random-fully")
             } else {
-                "-j MASQUERADE".into()
+                write!(out, "-j MASQUERADE")
             }
         }
-        Target::MarkOr { mark } => format!("-j MARK --or-mark {mark:#010x}"),
-        Target::MarkXor { mark } => format!("-j MARK --xor-mark {mark:#010x}"),
+        Target::MarkOr { mark } => write!(out, "-j MARK --or-mark {mark:#010x}"),
+        Target::MarkXor { mark } => write!(out, "-j MARK --xor-mark {mark:#010x}"),
         Target::MarkSet { value, mask } => {
-            format!("-j MARK --set-xmark {value:#010x}/{mask:#010x}")
+            write!(out, "-j MARK --set-xmark {value:#010x}/{mask:#010x}")
         }
-    }
+    };
 }
 
 /// One rule as kube-proxy writes it: `-A CHAIN <matches in its order> [-j TARGET]`.
 pub fn restore_rule(chain: &str, r: &Rule, layout: Layout) -> String {
-    let mut parts = vec![format!("-A {chain}")];
-    parts.extend(r.matches.iter().map(|m| restore_match(m, layout)));
-    parts.extend(r.target.iter().map(restore_target));
-    parts.join(" ")
+    let mut out = String::with_capacity(128);
+    out.push_str("-A ");
+    out.push_str(chain);
+    for m in &r.matches {
+        out.push(' ');
+        write_restore_match(&mut out, m, layout);
+    }
+    if let Some(t) = &r.target {
+        out.push(' ');
+        write_restore_target(&mut out, t);
+    }
+    out
 }
 
 /// kube-proxy's `iptables-restore --noflush` input for a full sync: its own chains only
@@ -270,12 +310,6 @@ pub fn kernel_probability(text: &str) -> String {
     format!("{:.11}", fixed / 2147483648.0)
 }
 
-/// Where each match goes in canonical order: the IP header part, or a module.
-enum Part {
-    Header,
-    Module(String),
-}
-
 fn dport_of(r: &Rule) -> Option<u16> {
     r.matches.iter().find_map(|m| match m {
         Match::DestinationPort { port } => Some(*port),
@@ -292,15 +326,28 @@ fn recent_mask(ipv6: bool) -> &'static str {
     }
 }
 
-fn save_part(m: &Match, r: &Rule, ipv6: bool) -> Part {
-    let not = |n: bool| if n { "! " } else { "" };
-    Part::Module(match m {
+/// Whether iptables-save prints the match in the IP header part (`-s -d -i -p`, and `--dport`
+/// with the protocol's module) rather than as a module of its own.
+fn in_header(m: &Match) -> bool {
+    matches!(
+        m,
+        Match::Source { .. }
+            | Match::Destination { .. }
+            | Match::InInterface { .. }
+            | Match::DestinationPort { .. }
+            | Match::ProtocolOnly { .. }
+    )
+}
+
+/// Writes a module match (` -m …`, with its leading space) as iptables-save prints it.
+fn write_save_module(out: &mut String, m: &Match, r: &Rule, ipv6: bool) {
+    let _ = match m {
         Match::Source { .. }
         | Match::Destination { .. }
         | Match::InInterface { .. }
         | Match::DestinationPort { .. }
-        | Match::ProtocolOnly { .. } => return Part::Header,
-        Match::Set { name, flags } => format!("-m set --match-set {name} {flags}"),
+        | Match::ProtocolOnly { .. } => Ok(()),
+        Match::Set { name, flags } => write!(out, " -m set --match-set {name} {flags}"),
         // libxt_ipvs prints the address with its mask and the protocol by number (not observed:
         // this kernel has no IPVS).
         Match::Ipvs {
@@ -314,109 +361,113 @@ fn save_part(m: &Match, r: &Rule, ipv6: bool) -> Part {
                 crate::proxy::Protocol::Sctp => 132,
                 crate::proxy::Protocol::Icmp => 1,
             };
-            format!(
-                "-m ipvs --vaddr {} --vproto {proto} --vport {vport}",
+            write!(
+                out,
+                " -m ipvs --vaddr {} --vproto {proto} --vport {vport}",
                 Cidr::host(*vaddr).with_len()
             )
         }
-        Match::Comment { text } => format!("-m comment --comment {}", save_string(text)),
+        Match::Comment { text } => write!(out, " -m comment --comment {}", save_string(text)),
         Match::Protocol { protocol } => match dport_of(r) {
-            Some(p) => format!("-m {} --dport {p}", protocol.lower()),
-            None => format!("-m {}", protocol.lower()),
+            Some(p) => write!(out, " -m {} --dport {p}", protocol.lower()),
+            None => write!(out, " -m {}", protocol.lower()),
         },
         Match::AddrType {
             negated,
             source,
             kind,
-        } => {
-            format!(
-                "-m addrtype {}--{}-type {kind}",
-                not(*negated),
-                if *source { "src" } else { "dst" }
-            )
-        }
+        } => write!(
+            out,
+            " -m addrtype {}--{}-type {kind}",
+            not(*negated),
+            if *source { "src" } else { "dst" }
+        ),
         Match::Mark {
             negated,
             value,
             mask,
-        } => format!("-m mark {}--mark {value:#x}/{mask:#x}", not(*negated)),
+        } => write!(out, " -m mark {}--mark {value:#x}/{mask:#x}", not(*negated)),
         Match::Conntrack { negated, states } => {
-            format!("-m conntrack {}--ctstate {states}", not(*negated))
+            write!(out, " -m conntrack {}--ctstate {states}", not(*negated))
         }
-        Match::Statistic { probability } => {
-            format!(
-                "-m statistic --mode random --probability {}",
-                kernel_probability(probability)
-            )
-        }
-        Match::RecentCheck { name, seconds } => {
-            format!(
-                "-m recent --rcheck --seconds {seconds} --reap --name {name} --mask {} --rsource",
-                recent_mask(ipv6)
-            )
-        }
-        Match::RecentSet { name } => format!(
-            "-m recent --set --name {name} --mask {} --rsource",
+        Match::Statistic { probability } => write!(
+            out,
+            " -m statistic --mode random --probability {}",
+            kernel_probability(probability)
+        ),
+        Match::RecentCheck { name, seconds } => write!(
+            out,
+            " -m recent --rcheck --seconds {seconds} --reap --name {name} --mask {} --rsource",
+            recent_mask(ipv6)
+        ),
+        Match::RecentSet { name } => write!(
+            out,
+            " -m recent --set --name {name} --mask {} --rsource",
             recent_mask(ipv6)
         ),
         // libxt_nfacct prints its name through xtables_save_string, which adds a space.
-        Match::Nfacct { name } => format!("-m nfacct --nfacct-name  {}", save_string(name)),
-        Match::PhysdevNotIn => "-m physdev ! --physdev-is-in".into(),
-    })
+        Match::Nfacct { name } => write!(out, " -m nfacct --nfacct-name  {}", save_string(name)),
+        Match::PhysdevNotIn => write!(out, " -m physdev ! --physdev-is-in"),
+    };
 }
 
-fn save_target(t: &Target, ipv6: bool) -> String {
-    match t {
-        Target::Reject => {
-            format!(
-                "-j REJECT --reject-with {}",
-                if ipv6 {
-                    "icmp6-port-unreachable"
-                } else {
-                    "icmp-port-unreachable"
-                }
-            )
+fn write_save_target(out: &mut String, t: &Target, ipv6: bool) {
+    let _ = match t {
+        Target::Reject => write!(
+            out,
+            "-j REJECT --reject-with {}",
+            if ipv6 {
+                "icmp6-port-unreachable"
+            } else {
+                "icmp-port-unreachable"
+            }
+        ),
+        Target::MarkOr { mark } => write!(out, "-j MARK --set-xmark {mark:#x}/{mark:#x}"),
+        Target::MarkXor { mark } => write!(out, "-j MARK --set-xmark {mark:#x}/0x0"),
+        Target::MarkSet { value, mask } => {
+            write!(out, "-j MARK --set-xmark {value:#x}/{mask:#x}")
         }
-        Target::MarkOr { mark } => format!("-j MARK --set-xmark {mark:#x}/{mark:#x}"),
-        Target::MarkXor { mark } => format!("-j MARK --set-xmark {mark:#x}/0x0"),
-        Target::MarkSet { value, mask } => format!("-j MARK --set-xmark {value:#x}/{mask:#x}"),
-        other => restore_target(other),
-    }
+        other => {
+            write_restore_target(out, other);
+            Ok(())
+        }
+    };
 }
 
-/// One rule as `iptables-save` prints it.
+/// One rule as `iptables-save` prints it: the header part in `-s -d -i -p` order, then each
+/// module in the order given, then the target.
 pub fn save_rule(chain: &str, r: &Rule, ipv6: bool) -> String {
-    let mut parts = vec![format!("-A {chain}")];
-    let not = |n: bool| if n { "! " } else { "" };
+    let mut out = String::with_capacity(128);
+    out.push_str("-A ");
+    out.push_str(chain);
     for m in &r.matches {
         if let Match::Source { negated, cidr } = m {
-            parts.push(format!("{}-s {}", not(*negated), cidr.with_len()));
+            let _ = write!(out, " {}-s {}", not(*negated), cidr.with_len());
         }
     }
     for m in &r.matches {
         if let Match::Destination { negated, cidr } = m {
-            parts.push(format!("{}-d {}", not(*negated), cidr.with_len()));
+            let _ = write!(out, " {}-d {}", not(*negated), cidr.with_len());
         }
     }
     for m in &r.matches {
         if let Match::InInterface { negated, name } = m {
-            parts.push(format!("{}-i {name}", not(*negated)));
+            let _ = write!(out, " {}-i {name}", not(*negated));
         }
     }
     for m in &r.matches {
         if let Match::Protocol { protocol } | Match::ProtocolOnly { protocol } = m {
-            parts.push(format!("-p {}", protocol.lower()));
+            let _ = write!(out, " -p {}", protocol.lower());
         }
     }
-    for m in &r.matches {
-        if let Part::Module(text) = save_part(m, r, ipv6) {
-            parts.push(text);
-        }
+    for m in r.matches.iter().filter(|m| !in_header(m)) {
+        write_save_module(&mut out, m, r, ipv6);
     }
     if let Some(t) = &r.target {
-        parts.push(save_target(t, ipv6));
+        out.push(' ');
+        write_save_target(&mut out, t, ipv6);
     }
-    parts.join(" ")
+    out
 }
 
 fn builtin_order(t: TableName) -> &'static [&'static str] {

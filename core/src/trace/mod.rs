@@ -144,6 +144,21 @@ pub struct Trace {
     pub ipvs: Option<(String, String)>,
 }
 
+impl Trace {
+    /// What conntrack remembers of a connection's first packet: where it went, not how (a
+    /// later packet gets its own step, see [`established`]).
+    pub fn without_steps(&self) -> Trace {
+        Trace {
+            verdict: self.verdict,
+            endpoint: self.endpoint.clone(),
+            node: self.node.clone(),
+            steps: Vec::new(),
+            conntrack: self.conntrack.clone(),
+            ipvs: self.ipvs.clone(),
+        }
+    }
+}
+
 /// Where a packet enters: from a pod (its interface is the pod's veth), from the node itself,
 /// or from outside through the node's uplink.
 #[derive(Clone, Debug)]
@@ -186,6 +201,21 @@ pub struct Node<'a> {
     pub hosts: &'a BTreeMap<IpAddr, String>,
     /// IPVS mode: the virtual servers, ipsets and kube-ipvs0 addresses.
     pub ipvs: Option<&'a crate::ipvs::Ipvs>,
+    /// Whether the walk tells its story: each rule's text, the reason for each match and every
+    /// step. A simulation of a million connections only counts where they land, so it walks
+    /// quietly: the same rules, the same random draws, only the steps that matched and no text.
+    pub narrate: bool,
+}
+
+/// A match's reason for the reader, written only when the walk narrates.
+macro_rules! reason {
+    ($narrate:expr, $($arg:tt)*) => {
+        if $narrate {
+            format!($($arg)*)
+        } else {
+            String::new()
+        }
+    };
 }
 
 impl Node<'_> {
@@ -214,6 +244,8 @@ struct Walk<'a, 'b> {
     snat: bool,
     /// The rule being evaluated, for the step that reports it.
     anchor: Option<String>,
+    /// Steps taken, told or not (a loop of jumps must end).
+    taken: usize,
 }
 
 enum Outcome {
@@ -235,11 +267,13 @@ impl Walk<'_, '_> {
     /// Evaluates one match; the reason is for the reader.
     fn matches(&mut self, m: &Match) -> Result<(bool, String), String> {
         let p = &self.packet;
+        let narrate = self.node.narrate;
         Ok(match m {
             Match::Comment { .. } | Match::Nfacct { .. } => (true, String::new()),
             Match::Protocol { protocol } | Match::ProtocolOnly { protocol } => (
                 p.protocol == *protocol,
-                format!(
+                reason!(
+                    narrate,
                     "protocol {} {} {}",
                     p.protocol.lower(),
                     if p.protocol == *protocol {
@@ -254,7 +288,8 @@ impl Walk<'_, '_> {
                 let inside = cidr.contains(p.src);
                 (
                     inside != *negated,
-                    format!(
+                    reason!(
+                        narrate,
                         "source {} {} {}",
                         p.src,
                         if inside { "in" } else { "not in" },
@@ -266,7 +301,8 @@ impl Walk<'_, '_> {
                 let inside = cidr.contains(p.dst);
                 (
                     inside != *negated,
-                    format!(
+                    reason!(
+                        narrate,
                         "destination {} {} {}",
                         p.dst,
                         if inside { "in" } else { "not in" },
@@ -276,7 +312,8 @@ impl Walk<'_, '_> {
             }
             Match::DestinationPort { port } => (
                 p.dport == *port,
-                format!(
+                reason!(
+                    narrate,
                     "dport {} {} {port}",
                     p.dport,
                     if p.dport == *port { "=" } else { "!=" }
@@ -288,7 +325,10 @@ impl Walk<'_, '_> {
                     Some(prefix) => iif.starts_with(prefix),
                     None => iif == *name,
                 };
-                (hit != *negated, format!("in-interface {:?} vs {name}", iif))
+                (
+                    hit != *negated,
+                    reason!(narrate, "in-interface {:?} vs {name}", iif),
+                )
             }
             Match::AddrType {
                 negated,
@@ -299,7 +339,8 @@ impl Walk<'_, '_> {
                 let local = kind == "LOCAL" && self.node.is_local(ip);
                 (
                     local != *negated,
-                    format!(
+                    reason!(
+                        narrate,
                         "{} {ip} is {}a local address",
                         if *source { "source" } else { "destination" },
                         if local { "" } else { "not " }
@@ -314,7 +355,8 @@ impl Walk<'_, '_> {
                 let hit = p.mark & mask == *value;
                 (
                     hit != *negated,
-                    format!(
+                    reason!(
+                        narrate,
                         "mark {:#x} & {mask:#x} {} {value:#x}",
                         p.mark,
                         if hit { "==" } else { "!=" }
@@ -329,7 +371,7 @@ impl Walk<'_, '_> {
                 let hit = states.split(',').any(|st| current.contains(&st));
                 (
                     hit != *negated,
-                    format!("ctstate {} vs {states}", current.join(",")),
+                    reason!(narrate, "ctstate {} vs {states}", current.join(",")),
                 )
             }
             Match::Statistic { probability } => {
@@ -339,7 +381,8 @@ impl Walk<'_, '_> {
                 let draw = self.rng.next_f64();
                 (
                     draw < pr,
-                    format!(
+                    reason!(
+                        narrate,
                         "random {draw:.4} {} {probability}",
                         if draw < pr { "<" } else { ">=" }
                     ),
@@ -353,7 +396,8 @@ impl Walk<'_, '_> {
                     .is_some_and(|s| s.contains(&p.src));
                 (
                     seen,
-                    format!(
+                    reason!(
+                        narrate,
                         "{} {} in recent list {name}",
                         p.src,
                         if seen { "is" } else { "is not" }
@@ -366,11 +410,15 @@ impl Walk<'_, '_> {
                     .entry(name.clone())
                     .or_default()
                     .insert(p.src);
-                (true, format!("{} recorded in recent list {name}", p.src))
+                (
+                    true,
+                    reason!(narrate, "{} recorded in recent list {name}", p.src),
+                )
             }
             Match::PhysdevNotIn => (
                 !p.bridged,
-                format!(
+                reason!(
+                    narrate,
                     "{}arrived through a bridge port",
                     if p.bridged { "" } else { "not " }
                 ),
@@ -420,7 +468,8 @@ impl Walk<'_, '_> {
                 };
                 (
                     hit,
-                    format!(
+                    reason!(
+                        narrate,
                         "{} in set {name} ({flags}): {}",
                         if hit { "found" } else { "not found" },
                         set.kind
@@ -438,7 +487,8 @@ impl Walk<'_, '_> {
                     .is_some_and(|(ip, pr, port)| ip == vaddr && pr == vproto && port == vport);
                 (
                     hit,
-                    format!(
+                    reason!(
+                        narrate,
                         "IPVS virtual server {vaddr}:{vport} {}",
                         if hit {
                             "handled it"
@@ -461,8 +511,12 @@ impl Walk<'_, '_> {
         action: String,
         why: String,
     ) -> Result<(), String> {
-        if self.steps.len() >= MAX_STEPS {
+        self.taken += 1;
+        if self.taken >= MAX_STEPS {
             return Err("the walk did not terminate".into());
+        }
+        if !self.node.narrate && !matched {
+            return Ok(());
         }
         self.steps.push(Step {
             hook,
@@ -511,12 +565,16 @@ impl Walk<'_, '_> {
                 // Falling off a user chain returns to the caller.
                 continue;
             };
-            let text = self.rule_text(chain, rule);
-            self.anchor = Some(crate::explain::anchor::iptables(
-                table.as_str(),
-                &chain.name,
-                i,
-            ));
+            let text = if self.node.narrate {
+                self.anchor = Some(crate::explain::anchor::iptables(
+                    table.as_str(),
+                    &chain.name,
+                    i,
+                ));
+                self.rule_text(chain, rule)
+            } else {
+                String::new()
+            };
             let mut reasons = Vec::new();
             let mut all = true;
             for m in &rule.matches {
@@ -566,7 +624,7 @@ impl Walk<'_, '_> {
                         &chain.name,
                         Some(text),
                         true,
-                        format!("jump {to}"),
+                        reason!(self.node.narrate, "jump {to}"),
                         why,
                     )?;
                     stack.push((chain, i + 1));
@@ -637,7 +695,7 @@ impl Walk<'_, '_> {
                         &chain.name,
                         Some(text),
                         true,
-                        format!("DNAT to {to}"),
+                        reason!(self.node.narrate, "DNAT to {to}"),
                         why,
                     )?;
                     // A NAT target is terminal for the nat table.
@@ -657,7 +715,7 @@ impl Walk<'_, '_> {
                         &chain.name,
                         Some(text),
                         true,
-                        format!("MASQUERADE to {node_ip}"),
+                        reason!(self.node.narrate, "MASQUERADE to {node_ip}"),
                         why,
                     )?;
                     return Ok(Outcome::Continue);
@@ -670,7 +728,7 @@ impl Walk<'_, '_> {
                         &chain.name,
                         Some(text),
                         true,
-                        format!("MARK or {mark:#x}"),
+                        reason!(self.node.narrate, "MARK or {mark:#x}"),
                         why,
                     )?;
                     stack.push((chain, i + 1));
@@ -683,7 +741,7 @@ impl Walk<'_, '_> {
                         &chain.name,
                         Some(text),
                         true,
-                        format!("MARK xor {mark:#x}"),
+                        reason!(self.node.narrate, "MARK xor {mark:#x}"),
                         why,
                     )?;
                     stack.push((chain, i + 1));
@@ -696,7 +754,7 @@ impl Walk<'_, '_> {
                         &chain.name,
                         Some(text),
                         true,
-                        format!("MARK set {value:#x}/{mask:#x}"),
+                        reason!(self.node.narrate, "MARK set {value:#x}/{mask:#x}"),
                         why,
                     )?;
                     stack.push((chain, i + 1));
@@ -821,6 +879,7 @@ pub fn walk(
         dnat: false,
         snat: false,
         anchor: None,
+        taken: 0,
     };
     let local_process = matches!(origin, Origin::Node);
     let outcome = |o: Outcome, w: &Walk| -> Option<Verdict> {
@@ -829,7 +888,7 @@ pub fn walk(
             Outcome::Drop => Some(Verdict::Dropped),
             Outcome::Reject => Some(Verdict::Rejected),
         }
-        .filter(|_| !w.steps.is_empty())
+        .filter(|_| w.taken > 0)
     };
     let hooks: Vec<(&'static str, TableName, &str)> = if local_process {
         vec![
@@ -908,7 +967,7 @@ pub fn walk(
     });
     let endpoint = (verdict == Verdict::Delivered && w.dnat)
         .then(|| join_host_port(w.packet.dst, w.packet.dport));
-    let conntrack = (verdict == Verdict::Delivered).then(|| ConntrackEntry {
+    let conntrack = (verdict == Verdict::Delivered && w.node.narrate).then(|| ConntrackEntry {
         protocol: original.protocol,
         original: (
             join_host_port(original.src, original.sport),
@@ -923,7 +982,7 @@ pub fn walk(
     });
     let ipvs = w.ipvs_choice.take();
     let mut steps = w.steps;
-    if verdict == Verdict::Delivered && (w.dnat || w.snat) {
+    if verdict == Verdict::Delivered && (w.dnat || w.snat) && w.node.narrate {
         steps.extend(reply_steps(&original, &w.packet));
     }
     let trace = Trace {
@@ -937,7 +996,7 @@ pub fn walk(
     if verdict == Verdict::Delivered {
         w.state
             .connections
-            .insert(key, (w.packet.clone(), trace.clone()));
+            .insert(key, (w.packet.clone(), trace.without_steps()));
     }
     Ok(trace)
 }

@@ -481,7 +481,7 @@ pub fn walk(
                 original.dport,
                 original.protocol,
             ),
-            (translated, trace.clone()),
+            (translated, trace.without_steps()),
         );
     }
     Ok(trace)

@@ -184,10 +184,13 @@ fn sport(i: usize) -> u16 {
 }
 
 /// One packet through the node `a` describes, in `mode`: conntrack first, then that mode's
-/// rules. The one place that picks a mode's walk.
+/// rules. The one place that picks a mode's walk. A quiet walk (`narrate: false`) keeps only
+/// the steps that matched, without text (see [`Node::narrate`]).
+#[allow(clippy::too_many_arguments)]
 pub fn walk_in(
     a: &Analysis,
     mode: Mode,
+    narrate: bool,
     hosts: &BTreeMap<IpAddr, String>,
     origin: &Origin,
     packet: Packet,
@@ -209,6 +212,7 @@ pub fn walk_in(
                 settings,
                 hosts,
                 ipvs: Some(&a.ipvs()),
+                narrate,
             };
             walk(&node, origin, packet, rng, state)
         }
@@ -219,6 +223,7 @@ pub fn walk_in(
                 settings,
                 hosts,
                 ipvs: None,
+                narrate,
             };
             walk(&node, origin, packet, rng, state)
         }
@@ -228,6 +233,7 @@ pub fn walk_in(
 fn run(
     r: &Resolved,
     mode: Mode,
+    narrate: bool,
     connections: usize,
     requests: usize,
     rng: &mut Rng,
@@ -252,6 +258,7 @@ fn run(
                 walk_in(
                     &r.analysis,
                     mode,
+                    narrate,
                     &hosts,
                     &r.origin,
                     packet.clone(),
@@ -273,15 +280,39 @@ fn check_mode(req: &Request, r: &Resolved) -> Result<Mode, String> {
 /// Walks `packets` packets of one connection (the first through the rules, the rest through
 /// conntrack).
 pub fn trace(text: &str, req: &Request, packets: usize) -> Result<Vec<Trace>, String> {
-    let r = resolve(text, req)?;
-    let mode = check_mode(req, &r)?;
-    let mut rng = Rng::new(req.seed);
-    let mut out = Vec::new();
-    run(&r, mode, 1, packets, &mut rng, |_, t| out.push(t))?;
-    if let Some(first) = out.first_mut() {
-        hop(text, &r, mode, first, &mut rng)?;
+    Prepared::new(text, req)?.trace(req.seed, packets)
+}
+
+/// A client and a destination resolved in a parsed input, ready to walk packets again and
+/// again (the page's "New connection" and the benchmarks walk without parsing anew).
+pub struct Prepared {
+    text: String,
+    resolved: Resolved,
+    mode: Mode,
+}
+
+impl Prepared {
+    pub fn new(text: &str, req: &Request) -> Result<Prepared, String> {
+        let resolved = resolve(text, req)?;
+        let mode = check_mode(req, &resolved)?;
+        Ok(Prepared {
+            text: text.to_string(),
+            resolved,
+            mode,
+        })
     }
-    Ok(out)
+
+    /// Walks `packets` packets of one connection, drawing from `seed`.
+    pub fn trace(&self, seed: u64, packets: usize) -> Result<Vec<Trace>, String> {
+        let (r, mode) = (&self.resolved, self.mode);
+        let mut rng = Rng::new(seed);
+        let mut out = Vec::new();
+        run(r, mode, true, 1, packets, &mut rng, |_, t| out.push(t))?;
+        if let Some(first) = out.first_mut() {
+            hop(&self.text, r, mode, first, &mut rng)?;
+        }
+        Ok(out)
+    }
 }
 
 /// When the endpoint lives on another node, the translated packet crosses to it: walk that
@@ -308,7 +339,16 @@ fn hop(text: &str, r: &Resolved, mode: Mode, t: &mut Trace, rng: &mut Rng) -> Re
     let hosts = hosts(&b);
     let mut state = State::default();
     let origin = Origin::External { ip: packet.src };
-    let second = walk_in(&b, mode, &hosts, &origin, packet.clone(), rng, &mut state)?;
+    let second = walk_in(
+        &b,
+        mode,
+        true,
+        &hosts,
+        &origin,
+        packet.clone(),
+        rng,
+        &mut state,
+    )?;
     let at = t
         .steps
         .iter()
@@ -376,6 +416,16 @@ pub struct RuleShare {
     pub observed_share: f64,
 }
 
+/// One more for `key`, without copying a key already counted.
+fn count(counts: &mut BTreeMap<String, usize>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
+    }
+}
+
 pub fn simulate(
     text: &str,
     req: &Request,
@@ -390,27 +440,28 @@ pub fn simulate(
         requests: requests.max(1),
         ..Default::default()
     };
-    let mut seen = std::collections::BTreeSet::new();
+    // The connection whose first packet was counted last (`run` goes connection by connection).
+    let mut counted: Option<usize> = None;
     let mut walked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut chosen: BTreeMap<(String, String), u64> = BTreeMap::new();
-    run(&r, mode, connections, requests, &mut rng, |i, t| {
+    run(&r, mode, false, connections, requests, &mut rng, |i, t| {
         if let (Verdict::Delivered, Some(ep)) = (t.verdict, &t.endpoint) {
-            *sim.requests_by_endpoint.entry(ep.clone()).or_default() += 1;
+            count(&mut sim.requests_by_endpoint, ep);
         }
-        if !seen.insert(i) {
+        if counted == Some(i) {
             return;
         }
-        walked.extend(
-            t.steps
-                .iter()
-                .filter(|s| s.matched)
-                .map(|s| s.chain.clone()),
-        );
+        counted = Some(i);
+        for s in t.steps.iter().filter(|s| s.matched) {
+            if !walked.contains(&s.chain) {
+                walked.insert(s.chain.clone());
+            }
+        }
         if let Some(pair) = &t.ipvs {
             *chosen.entry(pair.clone()).or_default() += 1;
         }
         match (t.verdict, &t.endpoint) {
-            (Verdict::Delivered, Some(ep)) => *sim.endpoints.entry(ep.clone()).or_default() += 1,
+            (Verdict::Delivered, Some(ep)) => count(&mut sim.endpoints, ep),
             (Verdict::Delivered, None) => sim.direct += 1,
             (Verdict::Dropped, _) => sim.dropped += 1,
             (Verdict::Rejected, _) => sim.rejected += 1,
