@@ -271,7 +271,7 @@ fn from_pods(
                 Some(p) => ports.push((sp.name.clone().unwrap_or_default(), p, sp.protocol.clone().unwrap_or_else(|| "TCP".into()))),
                 None => warnings.push(Diagnostic::warning(
                     match &pod.origin { Origin::Written { pos } => *pos, _ => Default::default() },
-                    format!("{} has no container port named {:?}: it serves no traffic for port {} of {}", pod.reference, sp.target_port.as_ref().map(int_or_string), sp.port, svc.reference),
+                    format!("{} has no container port named {:?}: it serves no traffic for port {} of {}", pod.reference, sp.target_port.as_ref().map(int_or_string).unwrap_or_default(), sp.port, svc.reference),
                 )),
             }
         }

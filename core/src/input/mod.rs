@@ -168,6 +168,17 @@ fn add_object(s: &mut Scenario, value: Value, spans: Spans) -> Result<(), Diagno
             "each YAML document must be a Kubernetes object (a mapping with apiVersion and kind)",
         ));
     }
+    for field in ["apiVersion", "kind"] {
+        if value
+            .get(field)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+        {
+            return Err(Diagnostic::error(
+                spans.locate(&path![field]),
+                format!("`{field}` must be a string, like `apiVersion: v1` and `kind: Service`"),
+            ));
+        }
+    }
     let kind = str_field(&value, "kind").unwrap_or_default().to_string();
     let api_version = str_field(&value, "apiVersion")
         .unwrap_or_default()

@@ -7,8 +7,10 @@
 //! line and column.
 
 use crate::diag::{Diagnostic, Pos};
-use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
+use saphyr::{MarkedYamlOwned, ScalarOwned, YamlDataOwned, YamlLoader};
+use saphyr_parser::{Event, Parser, SpannedEventReceiver};
 use serde_json::{Map, Number, Value};
+use std::collections::HashMap;
 
 /// One step of a path into a document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,9 +124,7 @@ fn pos_of(marker: &saphyr::Marker) -> Pos {
 
 /// Parses every document of `text`. Empty documents (only comments, or `---` alone) are dropped.
 pub fn load(text: &str) -> Result<Vec<Document>, Diagnostic> {
-    let docs = MarkedYamlOwned::load_from_str(text).map_err(|e| {
-        Diagnostic::error(pos_of(e.marker()), format!("invalid YAML: {}", e.info()))
-    })?;
+    let docs = load_nodes(text)?;
     let mut out = Vec::new();
     for doc in &docs {
         let (value, spans) = convert(doc)?;
@@ -134,6 +134,101 @@ pub fn load(text: &str) -> Result<Vec<Document>, Diagnostic> {
         out.push(Document { value, spans });
     }
     Ok(out)
+}
+
+/// Nesting deeper than this is refused. No Kubernetes object comes near it, and every stage
+/// after the parser (`convert`, serde, dropping the values) recurses once per level.
+pub const MAX_DEPTH: usize = 100;
+
+/// The most that aliases (`*name`) may add to a text, counting each scalar's bytes and
+/// `NODE_COST` per node. Reusing a label map costs a few hundred; a "billion laughs", or one
+/// long string aliased thousands of times, would take gigabytes (saphyr's own budget counts
+/// nodes, not bytes).
+pub const MAX_ALIAS_EXPANSION: usize = 4 << 20;
+const NODE_COST: usize = 64;
+
+fn invalid_yaml(marker: &saphyr::Marker, info: &str) -> Diagnostic {
+    // The scanner's own bound on nested brackets (255), in the same words as ours.
+    if info == "recursion limit exceeded" {
+        return too_deep(marker);
+    }
+    Diagnostic::error(pos_of(marker), format!("invalid YAML: {info}"))
+}
+
+fn too_deep(marker: &saphyr::Marker) -> Diagnostic {
+    Diagnostic::error(
+        pos_of(marker),
+        format!("this value is nested more than {MAX_DEPTH} levels deep; no Kubernetes object needs that many"),
+    )
+}
+
+/// saphyr's loader, fed one parser event at a time. `Parser::load` (behind `load_from_str`)
+/// recurses once per nesting level, so a few thousand nested `- ` would overflow the stack
+/// before anything could check them; the event iterator does not recurse. On the way, nesting
+/// and what aliases expand to are bounded.
+fn load_nodes(text: &str) -> Result<Vec<MarkedYamlOwned>, Diagnostic> {
+    let mut parser = Parser::new_from_iter(text.chars());
+    let mut loader = YamlLoader::<MarkedYamlOwned>::default();
+    // The open collections, each with its anchor id (0: none) and its size so far.
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    // The size of each complete anchored node of the current document.
+    let mut anchors: HashMap<usize, usize> = HashMap::new();
+    let mut expanded = 0usize;
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| invalid_yaml(e.marker(), e.info()))?;
+        let size = match &event {
+            Event::DocumentStart(_) => {
+                anchors.clear();
+                None
+            }
+            Event::SequenceStart(id, _) | Event::MappingStart(id, _) => {
+                if open.len() >= MAX_DEPTH {
+                    return Err(too_deep(&span.start));
+                }
+                open.push((*id, NODE_COST));
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (id, size) = open.pop().unwrap_or_default();
+                if id > 0 {
+                    anchors.insert(id, size);
+                }
+                Some(size)
+            }
+            Event::Scalar(value, _, id, _) => {
+                let size = NODE_COST + value.len();
+                if *id > 0 {
+                    anchors.insert(*id, size);
+                }
+                Some(size)
+            }
+            Event::Alias(id) => {
+                let Some(&size) = anchors.get(id) else {
+                    return Err(Diagnostic::error(
+                        pos_of(&span.start),
+                        "this alias (*name) refers to no anchor (&name) completed before it in this document",
+                    ));
+                };
+                expanded = expanded.saturating_add(size);
+                if expanded > MAX_ALIAS_EXPANSION {
+                    return Err(Diagnostic::error(
+                        pos_of(&span.start),
+                        format!("YAML aliases (*name) here would expand the text by more than {} MiB (a \"billion laughs\"?); write the values out", MAX_ALIAS_EXPANSION >> 20),
+                    ));
+                }
+                Some(size)
+            }
+            _ => None,
+        };
+        if let (Some(size), Some(parent)) = (size, open.last_mut()) {
+            parent.1 = parent.1.saturating_add(size);
+        }
+        loader.on_event(event, span);
+        if let Some(e) = loader.error() {
+            return Err(invalid_yaml(e.marker(), e.info()));
+        }
+    }
+    Ok(loader.into_documents())
 }
 
 fn convert(node: &MarkedYamlOwned) -> Result<(Value, Spans), Diagnostic> {
@@ -157,7 +252,10 @@ fn convert(node: &MarkedYamlOwned) -> Result<(Value, Spans), Diagnostic> {
         ))
     };
     match &node.data {
-        YamlDataOwned::Value(scalar) => leaf(scalar_to_json(scalar)),
+        YamlDataOwned::Value(scalar) => match scalar_to_json(scalar) {
+            Some(value) => leaf(value),
+            None => Err(Diagnostic::error(pos, NOT_A_NUMBER)),
+        },
         YamlDataOwned::Representation(text, _, _) => leaf(Value::String(text.clone())),
         YamlDataOwned::Tagged(_, inner) => convert(inner),
         YamlDataOwned::Sequence(items) => {
@@ -185,8 +283,9 @@ fn convert(node: &MarkedYamlOwned) -> Result<(Value, Spans), Diagnostic> {
                     YamlDataOwned::Value(ScalarOwned::String(s)) => s.clone(),
                     YamlDataOwned::Value(ScalarOwned::Null) => String::new(),
                     YamlDataOwned::Value(other) => match scalar_to_json(other) {
-                        Value::String(s) => s,
-                        v => v.to_string(),
+                        Some(Value::String(s)) => s,
+                        Some(v) => v.to_string(),
+                        None => return Err(Diagnostic::error(pos_of(&k.span.start), NOT_A_NUMBER)),
                     },
                     _ => {
                         return Err(Diagnostic::error(
@@ -216,16 +315,19 @@ fn convert(node: &MarkedYamlOwned) -> Result<(Value, Spans), Diagnostic> {
     }
 }
 
-fn scalar_to_json(s: &ScalarOwned) -> Value {
-    match s {
+/// A YAML number JSON cannot hold (it used to become `null`, so a field silently vanished).
+const NOT_A_NUMBER: &str =
+    "this number cannot be read: it is too large, .inf or .nan (quote it if it is text)";
+
+/// The JSON value of a scalar; `None` for infinite and NaN floats.
+fn scalar_to_json(s: &ScalarOwned) -> Option<Value> {
+    Some(match s {
         ScalarOwned::Null => Value::Null,
         ScalarOwned::Boolean(b) => Value::Bool(*b),
         ScalarOwned::Integer(i) => Value::Number((*i).into()),
-        ScalarOwned::FloatingPoint(f) => Number::from_f64(f.into_inner())
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
+        ScalarOwned::FloatingPoint(f) => Value::Number(Number::from_f64(f.into_inner())?),
         ScalarOwned::String(s) => Value::String(s.clone()),
-    }
+    })
 }
 
 #[cfg(test)]
