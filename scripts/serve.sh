@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh site
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-exec trunk serve --release --address 127.0.0.1 --port 8080
+# No autoreload: its inline script would break the page's Content-Security-Policy.
+exec trunk serve --release --no-autoreload --address 127.0.0.1 --port 8080

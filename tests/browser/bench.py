@@ -4,7 +4,11 @@
 Prints one line per figure: load (first render), edit-to-render latency (median and p95 over
 repeated edits) for the article and for a 1,000-Service scenario, the longest main-thread task
 while editing the big one, frame deltas while the packet plays, and the walk's step time.
+kpx-core's own work inside the wasm (generating, parsing, building and rendering clusters of
+10 … 44,000 Services, one trace, a million simulated connections, the wasm heap) is timed through
+the page's benchmark hooks (web/src/bench.rs), each size on a fresh page.
 Run: python3 tests/browser/bench.py  (scripts/bench.sh runs it and the native benchmarks).
+     python3 tests/browser/bench.py --smoke  (a quick pass for CI: small sizes, few edits)
 """
 import functools
 import http.server
@@ -19,7 +23,16 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # the test runner's WebDriver client
 
-EDITS = 40
+SMOKE = "--smoke" in sys.argv
+EDITS = 6 if SMOKE else 40
+# (Services × 10 endpoints, mode, view, also time the page's annotated lines)
+CORE_SIZES = [(100, "iptables", "restore", True)] if SMOKE else [
+    (10, "iptables", "restore", True), (100, "iptables", "restore", True),
+    (1000, "iptables", "restore", True), (10000, "iptables", "restore", True),
+    (10000, "nftables", "nft", False), (10000, "ipvs", "ipvsadm", False),
+    (44125, "iptables", "restore", False), (44125, "nftables", "nft", False),
+]
+CONNECTIONS = 10_000 if SMOKE else 1_000_000
 
 
 def percentile(values, p):
@@ -101,10 +114,15 @@ def main():
                 loads[-1] = d.js("""const m = performance.getEntriesByName('kpx:first-render');
                                      return m.length ? m[0].startTime : null""") or loads[-1]
             rows.append(("first render (article, localhost)", f"{percentile(loads, 50):.0f} ms", "goal < 500 ms"))
+            rows += wasm_core(d, site)
+            d.get(site + "?scenario=article")
+            d.wait_for("rules", lambda: run.ARTICLE_LINE in run.output(d))
             d.js("performance.clearMeasures()")
             t = edit_latencies(d, "port: 8080, targetPort: 80", "port: 8081, targetPort: 80")
             rows.append(("edit → render, article (p50 / p95)", f"{percentile(t, 50):.1f} / {percentile(t, 95):.1f} ms", "goal p95 < 8 ms"))
             rows += core_split(d, "article")
+            if SMOKE:
+                return report(rows)
             # 1,000 Services × 10 endpoints.
             d.js(LONG_TASKS)
             d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", big_scenario(1000))
@@ -140,9 +158,37 @@ def main():
     finally:
         chromedriver.terminate()
         server.shutdown()
+    report(rows)
+
+
+def report(rows):
     width = max(len(r[0]) for r in rows)
     for name, value, goal in rows:
         print(f"{name:<{width}}  {value:>22}  {goal}")
+
+
+def wasm_core(d, site):
+    """kpx-core in the wasm, through the page's hooks: each size on a fresh page, so the heap
+    read afterwards is that run's high-water mark."""
+    rows = []
+    for services, mode, view, lines in CORE_SIZES:
+        d.get(site + "?scenario=article")
+        d.wait_for("the hooks", lambda: d.js("return !!(window.wasmBindings && window.wasmBindings.kpxBenchGenerate)"))
+        r = json.loads(d.js(f"return window.wasmBindings.kpxBenchGenerate({services}, 10, '{mode}', '{view}', {str(lines).lower()})"))
+        goal = ""
+        if (services, mode) == (10000, "iptables"):
+            goal = "goal: build + render < 300 ms; heap < 200 MB"
+        elif services == 44125:
+            goal = "kubernetes#139513's cluster; goal: on screen < 1 s"
+        page = f", page lines {r['page_lines_ms']:.0f} ms" if lines else ""
+        rows.append((f"wasm {services:,} × 10 {mode} {view}: parse / build + render",
+                     f"{r['parse_ms']:.0f} / {r['build_render_ms']:.0f} ms", f"{r['yaml_bytes'] / 1e6:.1f} MB YAML → {r['output_bytes'] / 1e6:.1f} MB text{page}; heap {r['memory_bytes'] / 2**20:.0f} MiB; {goal}"))
+    d.get(site + "?scenario=article")
+    d.wait_for("the hooks", lambda: d.js("return !!(window.wasmBindings && window.wasmBindings.kpxBenchPackets)"))
+    r = json.loads(d.js(f"return window.wasmBindings.kpxBenchPackets(1000, {CONNECTIONS})"))
+    rows.append(("wasm: one trace through the article (parsed once)", f"{r['trace_ms'] * 1000:.0f} µs", "goal < 1 ms"))
+    rows.append((f"wasm: simulate {CONNECTIONS:,} connections (iptables)", f"{r['simulate_ms']:.0f} ms", "goal: 1,000,000 < 1 s"))
+    return rows
 
 
 if __name__ == "__main__":

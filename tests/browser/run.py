@@ -13,6 +13,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -45,6 +46,14 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+class Strict(Quiet):
+    """Serves the site with its Content-Security-Policy as a header, as docs/embedding.md says."""
+
+    def end_headers(self):
+        self.send_header("Content-Security-Policy", page_policy())
+        super().end_headers()
 
 
 class Driver:
@@ -859,12 +868,162 @@ def test_a_sub_path_and_no_other_origin(d, site):
     assert all("/docs/kpx/" in r for r in resources if r.startswith("http")), resources
 
 
+# ---------------------------------------------------------------- hostile input, bugs, lost work
+
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+
+def test_markup_in_the_input_is_shown_as_text(d, site):
+    open_article(d, site)
+    d.js("window.__pwned = undefined")
+    hostile_service = f"""---
+# {HOSTILE}
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: default
+  labels: {{app: '{HOSTILE}'}}
+  annotations: {{note: '{HOSTILE}'}}
+spec:
+  clusterIP: 10.96.7.7
+  selector: {{app: nginx}}
+  ports: [{{name: '{HOSTILE}', port: 80}}]
+"""
+    set_text(d, editor_text(d) + hostile_service)
+    d.wait_for("the new text drawn", lambda: HOSTILE in d.js("return document.body.innerText"))
+    # Hover the rules so the explanation panel shows provenance too.
+    for row in d.s("POST", "/elements", {"using": "css selector", "value": "#output .line"})[:60]:
+        d.hover(row[ELEMENT])
+    # The same markup where kpx quotes it back in an error.
+    set_text(d, editor_text(d) + f"---\napiVersion: v1\nkind: Service\nmetadata: {{name: x}}\n"
+                                 f"spec: {{clusterIP: '{HOSTILE}', ports: [{{port: 80}}]}}\n")
+    d.wait_for("the error quoting it", lambda: HOSTILE in d.text("#errors"))
+    assert d.js("return window.__pwned") is None
+    assert d.js("return document.querySelectorAll('img[src=x], script:not([src])').length") == 0
+
+
+def page_policy():
+    html = open(os.path.join(DIST, "index.html"), encoding="utf-8").read()
+    assert '<script type="module">' not in html, "Trunk's loader is still inline"
+    return re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
+
+
+CSP_WATCH = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
+             "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
+
+
+def test_a_strict_content_security_policy_holds(d, site):
+    policy = page_policy()
+    script_src = next(p.strip() for p in policy.split(";") if p.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src, script_src
+    docs = open(os.path.join(ROOT, "docs", "embedding.md"), encoding="utf-8").read()
+    assert policy in docs, "docs/embedding.md must give the page's policy as the header to set"
+    d.cdp("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_WATCH})
+    # Served with the policy as a header as well as the page's meta tag.
+    d.get(STRICT_SITE + "?scenario=article&panel=packet")
+    d.wait_for("the rules and the walk", lambda: ARTICLE_LINE in output(d) and d.js("return !!document.querySelector('#card-0')"))
+    d.click("#walk-play")
+    d.click("#stage-charts")
+    d.click("#send-1000")
+    d.wait_for("a chart", lambda: d.js("return document.querySelectorAll('.run svg').length") >= 1)
+    assert d.js("return window.__csp") == [], d.js("return window.__csp")
+    # The policy is in force: an inline script is refused.
+    d.js("const s = document.createElement('script'); s.textContent = 'window.__inline = 1'; document.head.append(s)")
+    assert d.js("return window.__inline") is None
+    d.wait_for("the refusal", lambda: any(v.startswith("script-src") for v in d.js("return window.__csp")))
+    refused = d.console_errors()
+    assert refused and all("Content Security Policy" in e for e in refused), refused
+
+
+def test_a_bug_shows_a_message_and_keeps_the_text(d, site):
+    open_article(d, site)
+    set_text(d, editor_text(d).replace("port: 8080, targetPort: 80", "port: 8082, targetPort: 80"))
+    d.wait_for("the edit drawn", lambda: "--dport 8082" in output(d))
+    # The reader's last keystroke, not yet handled when the bug strikes.
+    d.js("const e = document.querySelector('#editor'); e.value = e.value.replace('port: 8082,', 'port: 8083,')")
+    d.js("try { window.wasmBindings.kpxTestPanic() } catch (e) {}")
+    d.wait_for("the message", lambda: "hit a bug" in d.text("#crash"))
+    assert d.js("return document.querySelector('#crash-download').href").startswith("blob:")
+    errors = d.console_errors()
+    assert any("a panic the tests asked for" in e for e in errors), errors
+    d.get(site)  # a new visit: the saved work
+    d.wait_for("the last keystroke kept", lambda: "--dport 8083" in output(d))
+    assert not d.js("return document.querySelector('#crash')")
+
+
+def test_a_link_opened_over_the_readers_work_keeps_it(d, site):
+    open_article(d, site)
+    set_text(d, editor_text(d).replace("port: 8080, targetPort: 80", "port: 8084, targetPort: 80"))
+    d.wait_for("the edit drawn", lambda: "--dport 8084" in output(d))
+    # A link pasted into this tab (the fragment changes, the page stays) …
+    d.get(site + "#" + FROZEN_V1)
+    d.wait_for("the notice", lambda: "Your own text from before is kept" in d.text("#work-notice"))
+    assert "--dport 8084" not in output(d)
+    d.click("#work-restore")
+    d.wait_for("the reader's text back", lambda: "--dport 8084" in output(d))
+    # … and a link opened in a new page.
+    d.get("about:blank")
+    d.get(site + "#" + FROZEN_V1)
+    d.wait_for("the notice", lambda: "Your own text from before is kept" in d.text("#work-notice"))
+    d.click("#work-restore")
+    d.wait_for("the reader's text back", lambda: "--dport 8084" in output(d))
+    # Dismissed, it goes; an unchanged scenario is not "work" and gets no notice.
+    d.get("about:blank")
+    d.get(site + "?scenario=article")
+    d.wait_for("the article", lambda: ARTICLE_LINE in output(d))
+    d.get("about:blank")
+    d.get(site + "#" + FROZEN_V1)
+    d.wait_for("the link", lambda: "10.96.0.50" in output(d))
+    assert not d.js("return document.querySelector('#work-notice')")
+
+
+def test_two_tabs_do_not_clobber_each_other_silently(d, site):
+    open_article(d, site)
+    set_text(d, editor_text(d).replace("port: 8080, targetPort: 80", "port: 8085, targetPort: 80"))
+    d.wait_for("the edit drawn", lambda: "--dport 8085" in output(d))
+    first = d.s("GET", "/window")
+    second = d.s("POST", "/window/new", {"type": "tab"})["handle"]
+    d.s("POST", "/window", {"handle": second})
+    d.get(site)  # a new visit starts from the saved work
+    d.wait_for("the saved work", lambda: "--dport 8085" in output(d))
+    set_text(d, editor_text(d).replace("port: 8085,", "port: 8086,"))
+    d.wait_for("the second tab's edit", lambda: "--dport 8086" in output(d))
+    d.s("POST", "/window", {"handle": first})
+    d.wait_for("the notice", lambda: "Another kpx tab" in d.text("#work-notice"))
+    assert "--dport 8085" in output(d), "this tab keeps its own text"
+    d.click("#work-restore")
+    d.wait_for("the other tab's text", lambda: "--dport 8086" in output(d))
+
+
+# The load budget is 350 KB of wasm + JS + CSS, gzipped (issue 8); the site is not there yet.
+# This ratchet keeps it from growing while it comes down: lower it with every saving (the
+# figures are in BENCHMARKS.md, `scripts/bench.sh` prints them).
+SIZE_BUDGET = 358_400
+SIZE_RATCHET = 790_000
+
+
+def test_the_site_stays_within_its_size_ratchet(d, site):
+    import glob
+    import gzip
+    files = [f for f in glob.glob(os.path.join(DIST, "*")) if f.endswith((".wasm", ".js", ".css"))]
+    sizes = {os.path.basename(f): len(gzip.compress(open(f, "rb").read(), 9)) for f in files}
+    total = sum(sizes.values())
+    print(f"  site: {total:,} bytes gzipped (ratchet {SIZE_RATCHET:,}, budget {SIZE_BUDGET:,}): {sizes}")
+    assert any(f.endswith(".wasm") for f in sizes), sizes
+    assert total <= SIZE_RATCHET, f"the site grew to {total:,} bytes gzipped (ratchet {SIZE_RATCHET:,})"
+
+
 def main():
     if not os.path.exists(os.path.join(DIST, "index.html")):
         print("dist/index.html missing: build the site first (trunk build --release)", file=sys.stderr)
         print("0 passed, 1 failed")
         return 1
-    http_port, driver_port, sub_port = free_port(), free_port(), free_port()
+    http_port, driver_port, sub_port, strict_port = free_port(), free_port(), free_port(), free_port()
+    strict = http.server.ThreadingHTTPServer(("127.0.0.1", strict_port), functools.partial(Strict, directory=DIST))
+    threading.Thread(target=strict.serve_forever, daemon=True).start()
+    global STRICT_SITE
+    STRICT_SITE = f"http://127.0.0.1:{strict_port}/index.html"
     server = http.server.ThreadingHTTPServer(("127.0.0.1", http_port), functools.partial(Quiet, directory=DIST))
     # The same site under a sub-path, as a static host would serve it.
     mount = tempfile.mkdtemp(prefix="kpx-subpath-")
@@ -908,6 +1067,7 @@ def main():
         chromedriver.terminate()
         server.shutdown()
         sub.shutdown()
+        strict.shutdown()
         shutil.rmtree(mount, ignore_errors=True)
     print(f"browser: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

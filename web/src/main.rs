@@ -6,11 +6,14 @@
 //! ([`packet`]) and the charts ([`charts`]). The page speaks English or Chinese ([`i18n`]), and
 //! runs full-page, in presenter mode, or embedded in a docs page (`?embed=1`, [`Options`]).
 
+mod bench;
 mod charts;
+mod crash;
 mod diff;
 mod editor;
 mod highlight;
 mod i18n;
+mod keep;
 mod output;
 mod packet;
 mod panels;
@@ -34,8 +37,6 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-/// Where the reader's work is kept between visits (a shareable-link state), so it is never lost.
-const STORAGE_KEY: &str = "kpx.state";
 /// Where versions before links kept the text alone.
 const OLD_STORAGE_KEY: &str = "kpx.text";
 const LANG_KEY: &str = "kpx.lang";
@@ -106,15 +107,22 @@ fn initial_theme() -> String {
         .unwrap_or_default()
 }
 
-/// The state to start with, and a problem with the link that was opened, if any.
+/// The state to start with, a problem with the link that was opened, if any, and what the
+/// reader should know about their work (a link displaced it).
 /// A link wins; then `?scenario=`; then the reader's saved work; then the article. Address
 /// parameters (`mode`, `view`, `compare`, `panel`, `from`, `to`, `step`) apply on top.
-fn initial() -> (State, Option<String>) {
+fn initial() -> (State, Option<String>, Option<keep::Notice>) {
     let mut problem = None;
+    let mut notice = None;
     let hash = location_hash();
     let from_link = if hash.len() > 1 {
         match share::decode(&hash) {
-            Ok(shared) => Some(State::from_shared(shared)),
+            Ok(shared) => {
+                if keep::keep_saved_before(&shared.text) {
+                    notice = Some(keep::Notice::LinkOpened);
+                }
+                Some(State::from_shared(shared))
+            }
             Err(e) => {
                 problem = Some(e);
                 None
@@ -130,7 +138,7 @@ fn initial() -> (State, Option<String>) {
         let mut s = State::new(String::new());
         s.load_scenario(sc);
         s
-    } else if let Some(shared) = LocalStorage::get::<String>(STORAGE_KEY)
+    } else if let Some(shared) = LocalStorage::get::<String>(keep::SAVED_KEY)
         .ok()
         .and_then(|s| share::decode(&s).ok())
     {
@@ -172,7 +180,7 @@ fn initial() -> (State, Option<String>) {
         }
     }
     state.refresh();
-    (state, problem)
+    (state, problem, notice)
 }
 
 fn position(lang: Lang, d: &Diagnostic) -> String {
@@ -290,6 +298,7 @@ fn app() -> Html {
     let start = use_memo((), |_| initial());
     let state = use_state(|| start.0.clone());
     let link_problem = use_state(|| start.1.clone());
+    let notice = use_state(|| start.2.clone());
     let lang = use_state(initial_lang);
     let theme = use_state(initial_theme);
     let presenter = use_state(|| opts.presenter);
@@ -430,7 +439,7 @@ fn app() -> Html {
         let (fragment, embed) = (fragment.clone(), opts.embed);
         use_effect_with(fragment, move |fragment| {
             if !embed {
-                let _ = LocalStorage::set(STORAGE_KEY, fragment.as_str());
+                let _ = LocalStorage::set(keep::SAVED_KEY, fragment.as_str());
                 if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
                     let _ = history.replace_state_with_url(
                         &wasm_bindgen::JsValue::NULL,
@@ -439,6 +448,35 @@ fn app() -> Html {
                     );
                 }
             }
+        });
+    }
+    // Another tab saving different work is never silent: this tab's work is kept and the
+    // reader told (the storage event fires only in the other tabs of this origin).
+    let ours = use_mut_ref(String::new);
+    ours.borrow_mut().clone_from(&*fragment);
+    {
+        let (ours, notice, embed) = (ours.clone(), notice.clone(), opts.embed);
+        use_effect_with((), move |_| {
+            let listener = (!embed).then(|| {
+                gloo::events::EventListener::new(&gloo::utils::window(), "storage", move |e| {
+                    let Some(e) = e.dyn_ref::<web_sys::StorageEvent>() else {
+                        return;
+                    };
+                    if e.key().as_deref() != Some(keep::SAVED_KEY) {
+                        return;
+                    }
+                    // gloo's storage keeps values as JSON.
+                    let theirs = e
+                        .new_value()
+                        .and_then(|v| serde_json::from_str::<String>(&v).ok());
+                    if let Some(theirs) = theirs {
+                        if let Some(n) = keep::other_tab_saved(theirs, &ours.borrow()) {
+                            notice.set(Some(n));
+                        }
+                    }
+                })
+            });
+            move || drop(listener)
         });
     }
     // The benchmark's mark: the first render is on screen (tests/browser/bench.py).
@@ -495,13 +533,16 @@ fn app() -> Html {
     // A link pasted into this tab changes only the fragment: the page does not reload, so the
     // new state is read here. (`replaceState`, which keeps the address current, fires none.)
     {
-        let (state, link_problem) = (state.clone(), link_problem.clone());
+        let (state, link_problem, notice) = (state.clone(), link_problem.clone(), notice.clone());
         use_effect_with((), move |_| {
             let listener =
                 gloo::events::EventListener::new(&gloo::utils::window(), "hashchange", move |_| {
                     match share::decode(&location_hash()) {
                         Ok(shared) => {
                             link_problem.set(None);
+                            if keep::keep_saved_before(&shared.text) {
+                                notice.set(Some(keep::Notice::LinkOpened));
+                            }
                             state.set(State::from_shared(shared));
                         }
                         Err(e) => link_problem.set(Some(e)),
@@ -788,6 +829,11 @@ fn app() -> Html {
             if let Some(problem) = &*link_problem {
                 <p id="link-problem" class="banner" role="alert">{ tf(l, "This link could not be opened: {}. Showing your last work instead.", &[problem]) }</p>
             }
+            if let Some(n) = &*notice {
+                <keep::WorkNotice notice={n.clone()} lang={l} ours={(*fragment).clone()}
+                    onload={let s = state.clone(); Callback::from(move |sh| s.set(State::from_shared(sh)))}
+                    ondismiss={let n = notice.clone(); Callback::from(move |_| n.set(None))} />
+            }
             if *help {
                 <Help onclose={let h = help.clone(); Callback::from(move |_| h.set(false))} />
             }
@@ -936,5 +982,6 @@ fn help(p: &HelpProps) -> Html {
 }
 
 fn main() {
+    crash::install();
     yew::Renderer::<App>::new().render();
 }

@@ -1,0 +1,122 @@
+//! Never lose the reader's work. The page saves every change (its state as a k1 link, in local
+//! storage and in the address); what can still displace the reader's text is a shared link
+//! opened over it, or another kpx tab saving its own. Whatever is displaced is kept in one slot
+//! and the page says so, with a way back.
+
+use gloo::storage::{LocalStorage, Storage};
+use kpx_core::share;
+
+/// The reader's work: the state of the last change, as a k1 link fragment.
+pub const SAVED_KEY: &str = "kpx.state";
+/// The text a link or another tab displaced, as a k1 link fragment.
+pub const PREVIOUS_KEY: &str = "kpx.previous";
+
+/// What the page tells the reader about their work.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Notice {
+    /// A link replaced the editor's text; the reader's own is kept.
+    LinkOpened,
+    /// Another tab saved different work (`fragment`); this tab keeps its own.
+    OtherTab { fragment: String },
+}
+
+/// The editor text a saved fragment holds.
+pub fn text_of(fragment: &str) -> Option<String> {
+    share::decode(fragment).ok().map(|s| s.text)
+}
+
+/// Whether losing `text` would lose anything: a shipped scenario, unchanged, can be loaded
+/// again from the picker.
+fn worth_keeping(text: &str) -> bool {
+    !text.trim().is_empty() && crate::scenarios::unchanged(text).is_none()
+}
+
+/// Keeps the saved work before a link with `incoming` text replaces it; true when there was
+/// something to keep.
+pub fn keep_saved_before(incoming: &str) -> bool {
+    let Ok(saved) = LocalStorage::get::<String>(SAVED_KEY) else {
+        return false;
+    };
+    match text_of(&saved) {
+        Some(text) if text != incoming && worth_keeping(&text) => {
+            keep(&saved);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Keeps `fragment` as the displaced work.
+pub fn keep(fragment: &str) {
+    let _ = LocalStorage::set(PREVIOUS_KEY, fragment);
+}
+
+/// The displaced work, if any.
+pub fn previous() -> Option<share::Shared> {
+    LocalStorage::get::<String>(PREVIOUS_KEY)
+        .ok()
+        .and_then(|f| share::decode(&f).ok())
+}
+
+/// Another tab saved `fragment`: a notice when its text differs from this tab's (`ours`, a
+/// fragment), keeping this tab's work in the slot so neither is lost.
+pub fn other_tab_saved(fragment: String, ours: &str) -> Option<Notice> {
+    let theirs = text_of(&fragment)?;
+    let mine = text_of(ours)?;
+    if theirs == mine || !worth_keeping(&mine) {
+        return None;
+    }
+    keep(ours);
+    Some(Notice::OtherTab { fragment })
+}
+
+use crate::i18n::{t, Lang};
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct NoticeProps {
+    pub notice: Notice,
+    pub lang: Lang,
+    /// Puts a state in the editor.
+    pub onload: Callback<share::Shared>,
+    /// This tab's state, as a fragment.
+    pub ours: String,
+    pub ondismiss: Callback<()>,
+}
+
+/// The banner saying where the reader's work went, with the way back.
+#[function_component(WorkNotice)]
+pub fn work_notice(p: &NoticeProps) -> Html {
+    let l = p.lang;
+    // Swaps the editor's state with `other`, keeping this tab's in the slot.
+    let swap = |other: Option<share::Shared>| {
+        let (onload, ours, dismiss) = (p.onload.clone(), p.ours.clone(), p.ondismiss.clone());
+        Callback::from(move |_: MouseEvent| {
+            if let Some(other) = other.clone() {
+                keep(&ours);
+                onload.emit(other);
+            }
+            dismiss.emit(());
+        })
+    };
+    let (message, action, onclick) = match &p.notice {
+        Notice::LinkOpened => (
+            t(l, "You opened a link, so the editor shows its text. Your own text from before is kept."),
+            t(l, "Bring back my text"),
+            swap(previous()),
+        ),
+        Notice::OtherTab { fragment } => (
+            t(l, "Another kpx tab has just saved different text. This tab keeps its own, and both are kept."),
+            t(l, "Load the other tab's text"),
+            swap(share::decode(fragment).ok()),
+        ),
+    };
+    let dismiss = p.ondismiss.reform(|_: MouseEvent| ());
+    html! {
+        <p id="work-notice" class="banner" role="status">
+            { message }{ " " }
+            <button id="work-restore" onclick={onclick}>{ action }</button>{ " " }
+            <button id="work-dismiss" onclick={dismiss}>{ t(l, "Dismiss") }</button>
+        </p>
+    }
+}
