@@ -21,4 +21,12 @@ python3 tests/browser/run.py | tee .test-browser.log
 browser_passed=$(sed -n 's/^browser: \([0-9]*\) passed, 0 failed$/\1/p' .test-browser.log)
 rm -f .test-browser.log
 
-echo "total: $((rust_passed + browser_passed)) passed, 0 failed"
+echo "== fuzzing, briefly (scripts/fuzz.sh: 20 s per target; docs/FUZZING.md)"
+scripts/fuzz.sh 20 | tee .test-fuzz.log
+fuzz_passed=$(grep -c '^fuzz .* ok ' .test-fuzz.log || true)
+rm -f .test-fuzz.log
+
+echo "== benchmark smoke (figures, not asserted; scripts/bench.sh has the full run)"
+python3 tests/browser/bench.py --smoke
+
+echo "total: $((rust_passed + browser_passed + fuzz_passed)) passed, 0 failed ($rust_passed Rust, $browser_passed browser, $fuzz_passed fuzz targets)"

@@ -166,6 +166,20 @@ enum Command {
         #[arg(default_value = "-")]
         file: String,
     },
+    /// Print a link that opens the input in kpx's page (for docs pages and embeds).
+    Link {
+        /// The page's address, e.g. https://example.org/kpx/ (default: just the `#k1.…` part).
+        #[arg(long, default_value = "")]
+        site: String,
+        /// The mode the page opens in.
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
+        /// The view the page opens on.
+        #[arg(long)]
+        view: Option<String>,
+        #[arg(default_value = "-")]
+        file: String,
+    },
 }
 
 fn read_input(file: &str) -> Result<String, String> {
@@ -369,6 +383,25 @@ fn main() -> ExitCode {
                     }
                 }
             }
+            ExitCode::SUCCESS
+        }
+        Command::Link {
+            site,
+            mode,
+            view,
+            file,
+        } => {
+            let text = match read_input(&file) {
+                Ok(t) => t,
+                Err(e) => return fail(e),
+            };
+            let state = kpx_core::share::Shared {
+                text,
+                mode: mode.map(|m| m.mode().as_str().to_string()),
+                view,
+                ..Default::default()
+            };
+            println!("{site}#{}", kpx_core::share::encode(&state));
             ExitCode::SUCCESS
         }
         Command::Views => {

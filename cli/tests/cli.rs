@@ -349,3 +349,29 @@ fn the_scaling_charts_data_is_current() {
         args.join(" ")
     );
 }
+
+#[test]
+fn a_link_opens_the_input_in_the_page() {
+    let o = kpx(
+        &[
+            "link",
+            "--site",
+            "https://example.org/kpx/",
+            "--mode",
+            "ipvs",
+            "--view",
+            "ipvsadm",
+        ],
+        Some(&seed()),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let link = stdout(&o);
+    let fragment = link
+        .trim()
+        .strip_prefix("https://example.org/kpx/#")
+        .expect("the site, then the state");
+    let state = kpx_core::share::decode(fragment).unwrap();
+    assert_eq!(state.text, seed());
+    assert_eq!(state.mode.as_deref(), Some("ipvs"));
+    assert_eq!(state.view.as_deref(), Some("ipvsadm"));
+}
