@@ -36,19 +36,45 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+/// The longest message a diagnostic keeps, in bytes. Messages quote the reader's values back,
+/// and a value may be a megabyte long: past this, the middle of the message is left out.
+pub const MAX_MESSAGE: usize = 480;
+
+/// `message`, with its middle left out when it is longer than [`MAX_MESSAGE`] (the start says
+/// what is wrong, the end what was expected).
+fn bounded(message: String) -> String {
+    if message.len() <= MAX_MESSAGE {
+        return message;
+    }
+    let floor = |mut i: usize| {
+        while !message.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let head = floor(MAX_MESSAGE * 2 / 3);
+    let tail = floor(message.len() - MAX_MESSAGE / 4);
+    format!(
+        "{} … ({} bytes left out) … {}",
+        &message[..head],
+        tail - head,
+        &message[tail..]
+    )
+}
+
 impl Diagnostic {
     pub fn error(pos: Pos, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
             pos,
-            message: message.into(),
+            message: bounded(message.into()),
         }
     }
     pub fn warning(pos: Pos, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             pos,
-            message: message.into(),
+            message: bounded(message.into()),
         }
     }
 }
@@ -82,3 +108,23 @@ impl fmt::Display for InputError {
 }
 
 impl std::error::Error for InputError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_message_keeps_its_start_and_end() {
+        let value = "é".repeat(1 << 20);
+        let d = Diagnostic::error(
+            Pos::default(),
+            format!("spec.clusterIP: Invalid value: \"{value}\": must be a valid IP address"),
+        );
+        assert!(d.message.len() <= MAX_MESSAGE + 64, "{}", d.message.len());
+        assert!(d.message.starts_with("spec.clusterIP: Invalid value: \"éé"));
+        assert!(d.message.ends_with("éé\": must be a valid IP address"));
+        assert!(d.message.contains(" bytes left out) … "));
+        let short = Diagnostic::warning(Pos::default(), "short");
+        assert_eq!(short.message, "short");
+    }
+}

@@ -343,9 +343,9 @@ fn cases() -> Vec<Case> {
         case(Duplicate, "same Service in a List and alone", format!("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {{name: web}}\n  spec: {{ports: [{{port: 80}}]}}\n---\n{}", svc(ports80)), Err(9, 1, "Service default/web is defined twice")),
         case(Duplicate, "two KubeProxyConfigurations", format!("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\n---\n{}", proxy_config("mode: nftables\n")), Warn(5, 1, "a second KubeProxyConfiguration document; the first one is used")),
         case(Duplicate, "two NodeEnvironments", format!("apiVersion: kpx/v1alpha1\nkind: NodeEnvironment\nnodeName: a\n---\n{}", node_env("nodeName: b\n")), Warn(5, 1, "a second NodeEnvironment document")),
-        case(Duplicate, "same Pod twice", format!("{BASE}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: client}}\nspec: {{nodeName: node-1, containers: [{{name: c}}]}}\n"), Ok),
-        case(Duplicate, "same EndpointSlice twice", format!("{}---\n{}", web_and(&slice("IPv4", &endpoints(2))), slice("IPv4", &endpoints(3))), Ok),
-        case(Duplicate, "same Node twice", format!("apiVersion: v1\nkind: Node\nmetadata: {{name: n}}\n---\napiVersion: v1\nkind: Node\nmetadata: {{name: n}}\n---\n{}", svc(ports80)), Ok),
+        case(Duplicate, "same Pod twice", format!("{BASE}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: client}}\nspec: {{nodeName: node-1, containers: [{{name: c}}]}}\n"), Err(21, 1, "Pod default/client is defined twice")),
+        case(Duplicate, "same EndpointSlice twice", format!("{}---\n{}", web_and(&slice("IPv4", &endpoints(2))), slice("IPv4", &endpoints(3))), Err(18, 1, "EndpointSlice default/web-1 is defined twice")),
+        case(Duplicate, "same Node twice", format!("apiVersion: v1\nkind: Node\nmetadata: {{name: n}}\n---\napiVersion: v1\nkind: Node\nmetadata: {{name: n}}\n---\n{}", svc(ports80)), Err(5, 1, "Node n is defined twice")),
         case(Duplicate, "same port twice", svc("  ports: [{port: 80}, {port: 80}]\n"), Warn(5, 23, "spec.ports[1].name: each port of a multi-port Service needs its own name")),
 
         // --- Invalid addresses, ports and protocols.
@@ -509,6 +509,14 @@ fn observe(input: &str, expect: &Expect, walk: Option<(&str, &str)>) -> Observed
     }
     let a = match analyze(input) {
         Result::Err(e) => {
+            // However long the value it quotes, a message stays readable.
+            for d in &e.diagnostics {
+                assert!(
+                    d.message.len() <= kpx_core::diag::MAX_MESSAGE + 64,
+                    "a {}-byte message",
+                    d.message.len()
+                );
+            }
             let d = &e.diagnostics[0];
             return Observed::Rejected {
                 line: d.pos.line,

@@ -392,6 +392,18 @@ def test_text_survives_a_reload(d, site):
     d.wait_for("the edited text on a new visit", lambda: "--dport 8081" in output(d))
 
 
+def test_invalid_text_is_saved_too(d, site):
+    open_article(d, site)
+    broken = editor_text(d) + "---\napiVersion: v1\nkind: Service\nmetadata: {name: half-typed\n"
+    set_text(d, broken)
+    d.wait_for("the error", lambda: d.js("return !!document.querySelector('#errors.has-errors')"))
+    d.js("location.reload()")
+    d.wait_for("the invalid text after reload", lambda: editor_text(d) == broken)
+    d.get("about:blank")
+    d.get(site)  # a new visit, without the link
+    d.wait_for("the invalid text on a new visit", lambda: editor_text(d) == broken)
+    d.wait_for("its error, again", lambda: d.js("return !!document.querySelector('#errors.has-errors')"))
+
 def test_opening_a_scenario_by_url(d, site):
     d.get(site + "?scenario=tour&view=list")
     d.wait_for("the tour in the list view",

@@ -202,6 +202,14 @@ pub fn build(s: &Scenario, shown_node: Option<&str>) -> Result<Cluster, InputErr
         &mut errors,
     );
 
+    // kube-apiserver holds one object per kind, namespace and name; two in the input leave it
+    // unclear which the reader meant (Services are checked with their allocations).
+    validate::defined_once(&s.pods, &mut errors);
+    validate::defined_once(&s.endpoint_slices, &mut errors);
+    validate::defined_once(&s.endpoints, &mut errors);
+    validate::defined_once(&s.deployments, &mut errors);
+    validate::defined_once(&s.nodes, &mut errors);
+
     let mut services = Vec::new();
     for svc in &s.services {
         validate::service(svc, &mut errors, &mut warnings);

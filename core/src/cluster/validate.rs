@@ -300,6 +300,19 @@ pub(super) fn service(
     }
 }
 
+/// Each object of `items` must be named once (by kind, namespace and name).
+pub(super) fn defined_once<T>(items: &[Located<T>], errors: &mut Vec<Diagnostic>) {
+    let mut names = BTreeSet::new();
+    for item in items {
+        if !item.reference.name.is_empty() && !names.insert(item.reference.clone()) {
+            errors.push(Diagnostic::error(
+                item.pos(),
+                format!("{} is defined twice", item.reference),
+            ));
+        }
+    }
+}
+
 /// Fills in what kube-apiserver would have allocated: ClusterIPs, NodePorts and health-check
 /// NodePorts. Duplicate names and colliding explicit addresses are errors.
 pub(super) fn allocate(
