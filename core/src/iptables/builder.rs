@@ -17,10 +17,12 @@ impl Builder {
                 Table {
                     name: TableName::Filter,
                     chains: Vec::new(),
+                    by_name: HashMap::new(),
                 },
                 Table {
                     name: TableName::Nat,
                     chains: Vec::new(),
+                    by_name: HashMap::new(),
                 },
             ],
             index: [HashMap::new(), HashMap::new()],
@@ -111,9 +113,11 @@ impl Builder {
     }
 
     pub fn finish(self) -> Dataplane {
-        Dataplane {
-            tables: self.tables,
+        let mut tables = self.tables;
+        for (table, index) in tables.iter_mut().zip(self.index) {
+            table.by_name = index;
         }
+        Dataplane { tables }
     }
 }
 
