@@ -90,7 +90,7 @@ def core_split(d, what):
 
 
 def main():
-    http_port, driver_port = run.free_port(), run.free_port()
+    http_port, driver_port = run.free_ports(2)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", http_port), functools.partial(run.Quiet, directory=run.DIST))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     chromedriver = subprocess.Popen(["chromedriver", f"--port={driver_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -35,10 +35,16 @@ CHROME_ARGS = [
 ]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n):
+    """`n` distinct free ports: all bound at once, so the kernel cannot hand one out twice."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):
@@ -1031,7 +1037,7 @@ def main():
         print("dist/index.html missing: build the site first (trunk build --release)", file=sys.stderr)
         print("0 passed, 1 failed")
         return 1
-    http_port, driver_port, sub_port, strict_port = free_port(), free_port(), free_port(), free_port()
+    http_port, driver_port, sub_port, strict_port = free_ports(4)
     strict = http.server.ThreadingHTTPServer(("127.0.0.1", strict_port), functools.partial(Strict, directory=DIST))
     threading.Thread(target=strict.serve_forever, daemon=True).start()
     global STRICT_SITE
