@@ -35,8 +35,14 @@ if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ ! -f tools/node_modules/axe-co
   npm ci --prefix tools --no-audit --no-fund
 fi
 
+# From Debian: Trunk's post-build hook is a Python script (scripts/externalize-loader.py); the
+# tests also need C and C++ compilers (mimalloc for the native binaries, libFuzzer for the
+# fuzz targets), Chromium and the real netfilter tools.
+missing=()
+command -v python3 >/dev/null || missing+=(python3)
 if [ "$want" = test ]; then
-  missing=()
+  command -v cc >/dev/null || missing+=(gcc)
+  command -v c++ >/dev/null || missing+=(g++)
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
   # Ground truth for the save/list views: the real iptables in a network namespace.
@@ -44,9 +50,9 @@ if [ "$want" = test ]; then
   command -v ip >/dev/null || missing+=(iproute2)
   command -v nft >/dev/null || missing+=(nftables)
   command -v ipset >/dev/null || missing+=(ipset)
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing ${missing[*]} from Debian"
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-  fi
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]} from Debian"
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
