@@ -14,11 +14,9 @@ import functools
 import http.server
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # the test runner's WebDriver client
@@ -93,16 +91,10 @@ def main():
     http_port, driver_port = run.free_ports(2)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", http_port), functools.partial(run.Quiet, directory=run.DIST))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    chromedriver = subprocess.Popen(["chromedriver", f"--port={driver_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    chromedriver = run.start_chromedriver(driver_port)
     site = f"http://127.0.0.1:{http_port}/index.html"
     rows = []
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{driver_port}/status", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         d = run.Driver(driver_port)
         try:
             # Load: navigation start to the article's rules on screen (median of 5 fresh loads).

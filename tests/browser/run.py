@@ -35,6 +35,19 @@ CHROME_ARGS = [
 ]
 
 
+def start_chromedriver(port):
+    """Debian's ChromeDriver on `port`, once it answers."""
+    chromedriver = subprocess.Popen(["chromedriver", f"--port={port}"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    return chromedriver
+
+
 def free_ports(n):
     """`n` distinct free ports: all bound at once, so the kernel cannot hand one out twice."""
     sockets = [socket.socket() for _ in range(n)]
@@ -193,6 +206,12 @@ def tab(d, view, pane="output"):
 def set_text(d, text):
     d.js("const e = document.querySelector('#editor'); e.value = arguments[0];"
          "e.dispatchEvent(new InputEvent('input', {bubbles: true}));", text)
+
+
+def edit_article_port(d, port):
+    """Changes the article's nginx port to `port` and waits for the iptables rules to show it."""
+    set_text(d, editor_text(d).replace("port: 8080, targetPort: 80", f"port: {port}, targetPort: 80"))
+    d.wait_for(f"port {port} in the rules", lambda: f"--dport {port}" in output(d))
 
 
 def editor_text(d):
@@ -388,8 +407,7 @@ def test_a_bad_link_says_so_and_keeps_the_page_working(d, site):
 
 def test_text_survives_a_reload(d, site):
     open_article(d, site)
-    set_text(d, editor_text(d).replace("port: 8080, targetPort: 80", "port: 8081, targetPort: 80"))
-    d.wait_for("the edited port", lambda: "--dport 8081" in output(d))
+    edit_article_port(d, 8081)
     d.js("location.reload()")
     d.wait_for("the edited text after reload", lambda: "--dport 8081" in output(d))
     assert "port: 8081" in editor_text(d)
@@ -439,8 +457,7 @@ def test_every_scenario_loads_explains_itself_and_renders(d, site):
 
 def test_loading_a_scenario_over_edits_asks_first(d, site):
     open_article(d, site)
-    set_text(d, editor_text(d).replace("port: 8080, targetPort: 80", "port: 8082, targetPort: 80"))
-    d.wait_for("the edit", lambda: "--dport 8082" in output(d))
+    edit_article_port(d, 8082)
     d.js("window.confirm = () => false")
     choose(d, "#scenario", "tour")
     time.sleep(0.3)
@@ -921,6 +938,7 @@ spec:
     assert d.js("return document.querySelectorAll('img[src=x], script:not([src])').length") == 0
 
 
+@functools.lru_cache(maxsize=None)
 def page_policy():
     html = open(os.path.join(DIST, "index.html"), encoding="utf-8").read()
     assert '<script type="module">' not in html, "Trunk's loader is still inline"
@@ -956,8 +974,7 @@ def test_a_strict_content_security_policy_holds(d, site):
 
 def test_a_bug_shows_a_message_and_keeps_the_text(d, site):
     open_article(d, site)
-    set_text(d, editor_text(d).replace("port: 8080, targetPort: 80", "port: 8082, targetPort: 80"))
-    d.wait_for("the edit drawn", lambda: "--dport 8082" in output(d))
+    edit_article_port(d, 8082)
     # The reader's last keystroke, not yet handled when the bug strikes.
     d.js("const e = document.querySelector('#editor'); e.value = e.value.replace('port: 8082,', 'port: 8083,')")
     d.js("try { window.wasmBindings.kpxTestPanic() } catch (e) {}")
@@ -972,8 +989,7 @@ def test_a_bug_shows_a_message_and_keeps_the_text(d, site):
 
 def test_a_link_opened_over_the_readers_work_keeps_it(d, site):
     open_article(d, site)
-    set_text(d, editor_text(d).replace("port: 8080, targetPort: 80", "port: 8084, targetPort: 80"))
-    d.wait_for("the edit drawn", lambda: "--dport 8084" in output(d))
+    edit_article_port(d, 8084)
     # A link pasted into this tab (the fragment changes, the page stays) …
     d.get(site + "#" + FROZEN_V1)
     d.wait_for("the notice", lambda: "Your own text from before is kept" in d.text("#work-notice"))
@@ -998,8 +1014,7 @@ def test_a_link_opened_over_the_readers_work_keeps_it(d, site):
 
 def test_two_tabs_do_not_clobber_each_other_silently(d, site):
     open_article(d, site)
-    set_text(d, editor_text(d).replace("port: 8080, targetPort: 80", "port: 8085, targetPort: 80"))
-    d.wait_for("the edit drawn", lambda: "--dport 8085" in output(d))
+    edit_article_port(d, 8085)
     first = d.s("GET", "/window")
     second = d.s("POST", "/window/new", {"type": "tab"})["handle"]
     d.s("POST", "/window", {"handle": second})
@@ -1052,17 +1067,10 @@ def main():
     global SUBPATH_SITE
     SUBPATH_SITE = f"http://127.0.0.1:{sub_port}/docs/kpx/index.html"
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    chromedriver = subprocess.Popen(["chromedriver", f"--port={driver_port}"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    chromedriver = start_chromedriver(driver_port)
     site = f"http://127.0.0.1:{http_port}/index.html"
     passed = failed = 0
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{driver_port}/status", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
         # `run.py WORD…` runs the tests whose names contain a WORD (while working on them).
         if len(sys.argv) > 1:

@@ -86,14 +86,9 @@ fn show(text: Option<&str>, detail: &str) {
         reload.forget();
     }
     if let (Some(text), Some(a)) = (text, add("a", save)) {
-        let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
-        let bag = web_sys::BlobPropertyBag::new();
-        bag.set_type("application/yaml");
-        if let Ok(url) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &bag)
-            .and_then(|b| web_sys::Url::create_object_url_with_blob(&b))
-        {
+        if let Some(url) = crate::yaml_url(text) {
             let _ = a.set_attribute("href", &url);
-            let _ = a.set_attribute("download", "kpx-cluster.yaml");
+            let _ = a.set_attribute("download", crate::DOWNLOAD_NAME);
             a.set_id("crash-download");
         }
     }

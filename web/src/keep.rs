@@ -80,7 +80,7 @@ pub struct NoticeProps {
     /// Puts a state in the editor.
     pub onload: Callback<share::Shared>,
     /// This tab's state, as a fragment.
-    pub ours: String,
+    pub ours: std::rc::Rc<String>,
     pub ondismiss: Callback<()>,
 }
 
@@ -88,28 +88,36 @@ pub struct NoticeProps {
 #[function_component(WorkNotice)]
 pub fn work_notice(p: &NoticeProps) -> Html {
     let l = p.lang;
-    // Swaps the editor's state with `other`, keeping this tab's in the slot.
-    let swap = |other: Option<share::Shared>| {
-        let (onload, ours, dismiss) = (p.onload.clone(), p.ours.clone(), p.ondismiss.clone());
+    let (message, action) = match &p.notice {
+        Notice::LinkOpened => (
+            t(l, "You opened a link, so the editor shows its text. Your own text from before is kept."),
+            t(l, "Bring back my text"),
+        ),
+        Notice::OtherTab { .. } => (
+            t(l, "Another kpx tab has just saved different text. This tab keeps its own, and both are kept."),
+            t(l, "Load the other tab's text"),
+        ),
+    };
+    // Swaps the editor's state with the other text (read when clicked), keeping this tab's in
+    // the slot.
+    let onclick = {
+        let (notice, onload, ours, dismiss) = (
+            p.notice.clone(),
+            p.onload.clone(),
+            p.ours.clone(),
+            p.ondismiss.clone(),
+        );
         Callback::from(move |_: MouseEvent| {
-            if let Some(other) = other.clone() {
+            let other = match &notice {
+                Notice::LinkOpened => previous(),
+                Notice::OtherTab { fragment } => share::decode(fragment).ok(),
+            };
+            if let Some(other) = other {
                 keep(&ours);
                 onload.emit(other);
             }
             dismiss.emit(());
         })
-    };
-    let (message, action, onclick) = match &p.notice {
-        Notice::LinkOpened => (
-            t(l, "You opened a link, so the editor shows its text. Your own text from before is kept."),
-            t(l, "Bring back my text"),
-            swap(previous()),
-        ),
-        Notice::OtherTab { fragment } => (
-            t(l, "Another kpx tab has just saved different text. This tab keeps its own, and both are kept."),
-            t(l, "Load the other tab's text"),
-            swap(share::decode(fragment).ok()),
-        ),
     };
     let dismiss = p.ondismiss.reform(|_: MouseEvent| ());
     html! {

@@ -202,13 +202,7 @@ fn download(text: &str) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
-    let bag = web_sys::BlobPropertyBag::new();
-    bag.set_type("application/yaml");
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &bag) else {
-        return;
-    };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+    let Some(url) = yaml_url(text) else {
         return;
     };
     if let Ok(a) = doc
@@ -216,10 +210,22 @@ fn download(text: &str) {
         .map(|a| a.unchecked_into::<web_sys::HtmlAnchorElement>())
     {
         a.set_href(&url);
-        a.set_download("kpx-cluster.yaml");
+        a.set_download(DOWNLOAD_NAME);
         a.click();
     }
     let _ = web_sys::Url::revoke_object_url(&url);
+}
+
+/// The name a downloaded text gets.
+const DOWNLOAD_NAME: &str = "kpx-cluster.yaml";
+
+/// A `blob:` URL holding `text` as a YAML file.
+fn yaml_url(text: &str) -> Option<String> {
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let bag = web_sys::BlobPropertyBag::new();
+    bag.set_type("application/yaml");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &bag).ok()?;
+    web_sys::Url::create_object_url_with_blob(&blob).ok()
 }
 
 /// The page's address with `fragment` (and without the embed's parameters when `full`).
@@ -452,8 +458,8 @@ fn app() -> Html {
     }
     // Another tab saving different work is never silent: this tab's work is kept and the
     // reader told (the storage event fires only in the other tabs of this origin).
-    let ours = use_mut_ref(String::new);
-    ours.borrow_mut().clone_from(&*fragment);
+    let ours = use_mut_ref(|| fragment.clone());
+    *ours.borrow_mut() = fragment.clone();
     {
         let (ours, notice, embed) = (ours.clone(), notice.clone(), opts.embed);
         use_effect_with((), move |_| {
@@ -830,7 +836,7 @@ fn app() -> Html {
                 <p id="link-problem" class="banner" role="alert">{ tf(l, "This link could not be opened: {}. Showing your last work instead.", &[problem]) }</p>
             }
             if let Some(n) = &*notice {
-                <keep::WorkNotice notice={n.clone()} lang={l} ours={(*fragment).clone()}
+                <keep::WorkNotice notice={n.clone()} lang={l} ours={fragment.clone()}
                     onload={let s = state.clone(); Callback::from(move |sh| s.set(State::from_shared(sh)))}
                     ondismiss={let n = notice.clone(); Callback::from(move |_| n.set(None))} />
             }

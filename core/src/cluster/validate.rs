@@ -324,14 +324,8 @@ pub(super) fn allocate(
 ) -> Vec<Item<Service>> {
     let mut used_ips: BTreeMap<IpAddr, String> = BTreeMap::new();
     let mut used_ports: BTreeMap<i32, String> = BTreeMap::new();
-    let mut names = BTreeSet::new();
+    defined_once(written, errors);
     for svc in written {
-        if !names.insert(svc.reference.clone()) {
-            errors.push(Diagnostic::error(
-                svc.pos(),
-                format!("{} is defined twice", svc.reference),
-            ));
-        }
         let spec = svc.object.spec.as_ref().unwrap();
         if let Some(ip) = spec.cluster_ip.as_deref().and_then(parse_ip) {
             // kube-apiserver refuses a second Service on an address; kube-proxy (and its tests)

@@ -432,8 +432,8 @@ pub fn simulate(
     connections: usize,
     requests: usize,
 ) -> Result<Simulation, String> {
-    let r = resolve(text, req)?;
-    let mode = check_mode(req, &r)?;
+    let prepared = Prepared::new(text, req)?;
+    let (r, mode) = (&prepared.resolved, prepared.mode);
     let mut rng = Rng::new(req.seed);
     let mut sim = Simulation {
         connections,
@@ -444,7 +444,7 @@ pub fn simulate(
     let mut counted: Option<usize> = None;
     let mut walked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut chosen: BTreeMap<(String, String), u64> = BTreeMap::new();
-    run(&r, mode, false, connections, requests, &mut rng, |i, t| {
+    run(r, mode, false, connections, requests, &mut rng, |i, t| {
         if let (Verdict::Delivered, Some(ep)) = (t.verdict, &t.endpoint) {
             count(&mut sim.requests_by_endpoint, ep);
         }
