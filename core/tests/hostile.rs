@@ -309,6 +309,12 @@ fn cases() -> Vec<Case> {
         case(WrongType, "label value as a number", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {app: 1}\n", Err(5, 17, "metadata.labels.app: invalid type: integer")),
         case(WrongType, "externalIPs as a string", svc("  externalIPs: 1.2.3.4\n  ports: [{port: 80}]\n"), Err(5, 16, "spec.externalIPs: invalid type: string")),
         case(WrongType, "replicas as a word", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: three\n  selector: {matchLabels: {app: d}}\n  template: {metadata: {labels: {app: d}}, spec: {containers: [{name: c}]}}\n", Err(5, 13, "spec.replicas: invalid type: string")),
+        // Pods, Deployments and Nodes are read through slim shapes (input::wire): as strict as
+        // k8s-openapi on what kube-proxy reads, and past what it never reads.
+        case(WrongType, "Pod spec as a list", BASE.replace("spec: {nodeName: node-1, containers: [{name: c}]}\nstatus: {podIP: 10.244.0.5", "spec: [node-1]\nstatus: {podIP: 10.244.0.5"), Err(12, 7, "Pod default/web-1: spec: invalid type: sequence")),
+        case(WrongType, "Pod field kube-proxy never reads", BASE.replace("containers: [{name: c}]}\nstatus: {podIP: 10.244.0.5", "containers: [{name: c}], restartPolicy: 5}\nstatus: {podIP: 10.244.0.5"), Ok).walk("default/client", "default/web:80"),
+        case(WrongType, "deletionTimestamp not a time", BASE.replace("metadata: {name: web-1, labels: {app: web}}", "metadata: {name: web-1, labels: {app: web}, deletionTimestamp: soon}"), Err(11, 64, "metadata.deletionTimestamp: invalid value: string \"soon\"")),
+        case(WrongType, "terminating Pod", BASE.replace("metadata: {name: web-1, labels: {app: web}}", "metadata: {name: web-1, labels: {app: web}, deletionTimestamp: \"2024-05-01T12:00:00Z\"}"), Ok),
         case(WrongType, "kind as a list", "apiVersion: v1\nkind: [Service]\nmetadata: {name: web}\n", Err(2, 7, "`kind` must be a string")),
         case(WrongType, "apiVersion as a number", format!("apiVersion: 1{}", &svc(ports80)["apiVersion: v1".len()..]), Err(1, 13, "`apiVersion` must be a string")),
         // Past f64, YAML reads the digits as infinity: once silently null, so the field vanished.
@@ -317,6 +323,7 @@ fn cases() -> Vec<Case> {
         case(WrongType, "timeoutSeconds negative", svc("  sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: -5}}\n  ports: [{port: 80}]\n"), Err(6, 54, "timeoutSeconds: Invalid value: -5")),
 
         // --- Kinds kube-proxy does not read are listed as ignored, not refused.
+        case(UnknownKind, "Pod of another version", BASE.replacen("apiVersion: v1\nkind: Pod", "apiVersion: v2\nkind: Pod", 1), Err(9, 13, "apiVersion: invalid value: string \"v2\", expected v1")),
         case(UnknownKind, "ConfigMap", format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\n---\n{}", svc(ports80)), Warn(1, 1, "v1 ConfigMap is not something kube-proxy reads; ignored")),
         case(UnknownKind, "Service of another API group", format!("apiVersion: apps/v1\nkind: Service\nmetadata: {{name: x}}\n---\n{}", svc(ports80)), Warn(1, 1, "apps/v1 Service is not something kube-proxy reads")),
         case(UnknownKind, "EndpointSlice without its group", format!("{}---\napiVersion: v1\nkind: EndpointSlice\nmetadata: {{name: e}}\n", svc(ports80)), Warn(7, 1, "v1 EndpointSlice is not something kube-proxy reads")),

@@ -6,6 +6,7 @@
 //! through each object's [`Spans`].
 
 pub mod config;
+mod wire;
 pub mod yaml;
 
 use crate::diag::{Diagnostic, InputError, Pos};
@@ -228,14 +229,18 @@ fn add_object(s: &mut Scenario, value: Value, spans: Spans) -> Result<(), Diagno
             }
             first_error.map_or(Ok(()), Err)
         }
-        ("", "Service") => push(&mut s.services, value, spans, reference),
+        ("", "Service") => push::<wire::ServiceWire, _>(&mut s.services, value, spans, reference),
         ("discovery.k8s.io", "EndpointSlice") => {
-            push(&mut s.endpoint_slices, value, spans, reference)
+            push::<wire::EndpointSliceWire, _>(&mut s.endpoint_slices, value, spans, reference)
         }
-        ("", "Endpoints") => push(&mut s.endpoints, value, spans, reference),
-        ("", "Pod") => push(&mut s.pods, value, spans, reference),
-        ("apps", "Deployment") => push(&mut s.deployments, value, spans, reference),
-        ("", "Node") => push(&mut s.nodes, value, spans, reference),
+        ("", "Endpoints") => {
+            push::<wire::EndpointsWire, _>(&mut s.endpoints, value, spans, reference)
+        }
+        ("", "Pod") => push::<wire::PodWire, _>(&mut s.pods, value, spans, reference),
+        ("apps", "Deployment") => {
+            push::<wire::DeploymentWire, _>(&mut s.deployments, value, spans, reference)
+        }
+        ("", "Node") => push::<wire::NodeWire, _>(&mut s.nodes, value, spans, reference),
         ("kubeproxy.config.k8s.io", "KubeProxyConfiguration") => single(
             &mut s.proxy_config,
             &mut s.warnings,
@@ -282,15 +287,17 @@ fn deserialize<T: DeserializeOwned>(
     })
 }
 
-fn push<T: DeserializeOwned>(
+/// Reads one object through `Wire`: the kind's k8s-openapi type itself, or a slim shape of it
+/// (see [`wire`]).
+fn push<Wire: DeserializeOwned + Into<T>, T>(
     list: &mut Vec<Located<T>>,
     value: Value,
     spans: Spans,
     reference: ObjectRef,
 ) -> Result<(), Diagnostic> {
-    let object = deserialize(value, &spans, &reference)?;
+    let object = deserialize::<Wire>(value, &spans, &reference)?;
     list.push(Located {
-        object,
+        object: object.into(),
         spans,
         reference,
     });
