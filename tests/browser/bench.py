@@ -8,6 +8,7 @@ kpx-core's own work inside the wasm (generating, parsing, building and rendering
 10 … 44,000 Services, one trace, a million simulated connections, the wasm heap) is timed through
 the page's benchmark hooks (web/src/bench.rs), each size on a fresh page.
 Run: python3 tests/browser/bench.py  (scripts/bench.sh runs it and the native benchmarks).
+     python3 tests/browser/bench.py --core=10000,44125  (only kpx-core in the wasm, those sizes)
      python3 tests/browser/bench.py --smoke  (a quick pass for CI: small sizes, few edits)
 """
 import functools
@@ -31,6 +32,11 @@ CORE_SIZES = [(100, "iptables", "restore", True)] if SMOKE else [
     (44125, "iptables", "restore", False), (44125, "nftables", "nft", False),
 ]
 CONNECTIONS = 10_000 if SMOKE else 1_000_000
+# `--core 10000,44125`: only kpx-core in the wasm, at those sizes (while working on one stage).
+CORE_ONLY = next((a for a in sys.argv[1:] if a.startswith("--core")), None)
+if CORE_ONLY and "=" in CORE_ONLY:
+    wanted = {int(n) for n in CORE_ONLY.split("=", 1)[1].split(",")}
+    CORE_SIZES = [c for c in CORE_SIZES if c[0] in wanted]
 
 
 def percentile(values, p):
@@ -107,6 +113,8 @@ def main():
                                      return m.length ? m[0].startTime : null""") or loads[-1]
             rows.append(("first render (article, localhost)", f"{percentile(loads, 50):.0f} ms", "goal < 500 ms"))
             rows += wasm_core(d, site)
+            if CORE_ONLY:
+                return report(rows)
             d.get(site + "?scenario=article")
             d.wait_for("rules", lambda: run.ARTICLE_LINE in run.output(d))
             d.js("performance.clearMeasures()")

@@ -7,8 +7,7 @@
 //! line and column.
 
 use crate::diag::{Diagnostic, Pos};
-use saphyr::{MarkedYamlOwned, ScalarOwned, YamlDataOwned, YamlLoader};
-use saphyr_parser::{Event, Parser, SpannedEventReceiver};
+use saphyr_parser::{Event, Parser};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 
@@ -124,20 +123,22 @@ fn pos_of(marker: &saphyr::Marker) -> Pos {
 
 /// Parses every document of `text`. Empty documents (only comments, or `---` alone) are dropped.
 pub fn load(text: &str) -> Result<Vec<Document>, Diagnostic> {
-    let docs = load_nodes(text)?;
-    let mut out = Vec::new();
-    for doc in &docs {
-        let (value, spans) = convert(doc)?;
-        if value.is_null() {
-            continue;
-        }
-        out.push(Document { value, spans });
+    let mut parser = Parser::new_from_iter(text.chars());
+    let mut builder = Builder::default();
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| invalid_yaml(e.marker(), e.info()))?;
+        builder.on_event(event, span)?;
     }
-    Ok(out)
+    // A value that cannot be read is reported after the whole text has parsed, so a syntax
+    // error anywhere comes first, as the reader would want to fix that first.
+    match builder.unreadable {
+        Some(e) => Err(e),
+        None => Ok(builder.docs),
+    }
 }
 
 /// Nesting deeper than this is refused. No Kubernetes object comes near it, and every stage
-/// after the parser (`convert`, serde, dropping the values) recurses once per level.
+/// after the parser (serde, dropping the values) recurses once per level.
 pub const MAX_DEPTH: usize = 100;
 
 /// The most that aliases (`*name`) may add to a text, counting each scalar's bytes and
@@ -162,157 +163,217 @@ fn too_deep(marker: &saphyr::Marker) -> Diagnostic {
     )
 }
 
-/// saphyr's loader, fed one parser event at a time. `Parser::load` (behind `load_from_str`)
-/// recurses once per nesting level, so a few thousand nested `- ` would overflow the stack
-/// before anything could check them; the event iterator does not recurse. On the way, nesting
-/// and what aliases expand to are bounded.
-fn load_nodes(text: &str) -> Result<Vec<MarkedYamlOwned>, Diagnostic> {
-    let mut parser = Parser::new_from_iter(text.chars());
-    let mut loader = YamlLoader::<MarkedYamlOwned>::default();
-    // The open collections, each with its anchor id (0: none) and its size so far.
-    let mut open: Vec<(usize, usize)> = Vec::new();
-    // The size of each complete anchored node of the current document.
-    let mut anchors: HashMap<usize, usize> = HashMap::new();
-    let mut expanded = 0usize;
-    while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| invalid_yaml(e.marker(), e.info()))?;
-        let size = match &event {
-            Event::DocumentStart(_) => {
-                anchors.clear();
-                None
-            }
-            Event::SequenceStart(id, _) | Event::MappingStart(id, _) => {
-                if open.len() >= MAX_DEPTH {
+/// A value being built, with its positions and what it would cost to alias it.
+struct Node {
+    value: Value,
+    spans: Spans,
+    size: usize,
+}
+
+/// A sequence or mapping whose end has not been read yet.
+struct Open {
+    anchor: usize,
+    pos: Pos,
+    size: usize,
+    items: Items,
+}
+
+enum Items {
+    Seq(Vec<Value>, Vec<Spans>),
+    /// The entries so far, and the key read whose value comes next.
+    Map(
+        Map<String, Value>,
+        Vec<(String, Spans)>,
+        Option<(String, Pos)>,
+    ),
+}
+
+/// Builds each document's value and positions straight from the parser's events: no tree of
+/// saphyr's in between, and no recursion, so a few thousand nested `- ` cannot overflow the
+/// stack before the depth is checked. Aliases are expanded as saphyr's loader does (a copy of
+/// the anchored value, placed at the alias), within a budget of bytes.
+#[derive(Default)]
+struct Builder {
+    docs: Vec<Document>,
+    open: Vec<Open>,
+    /// The complete anchored values of the current document.
+    anchors: HashMap<usize, Node>,
+    expanded: usize,
+    /// The first value that could not be read (reported once the text has parsed).
+    unreadable: Option<Diagnostic>,
+}
+
+impl Builder {
+    fn on_event(&mut self, event: Event, span: saphyr_parser::Span) -> Result<(), Diagnostic> {
+        match event {
+            Event::DocumentStart(_) => self.anchors.clear(),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if self.open.len() >= MAX_DEPTH {
                     return Err(too_deep(&span.start));
                 }
-                open.push((*id, NODE_COST));
-                None
+                let items = if matches!(event, Event::SequenceStart(..)) {
+                    Items::Seq(Vec::new(), Vec::new())
+                } else {
+                    Items::Map(Map::new(), Vec::new(), None)
+                };
+                self.open.push(Open {
+                    anchor,
+                    pos: pos_of(&span.start),
+                    size: NODE_COST,
+                    items,
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (id, size) = open.pop().unwrap_or_default();
-                if id > 0 {
-                    anchors.insert(id, size);
-                }
-                Some(size)
+                let Some(open) = self.open.pop() else {
+                    return Ok(());
+                };
+                let (value, children) = match open.items {
+                    Items::Seq(values, spans) => (Value::Array(values), Children::Seq(spans)),
+                    Items::Map(map, spans, _) => (Value::Object(map), Children::Map(spans)),
+                };
+                let spans = Spans {
+                    pos: open.pos,
+                    last_line: last_line(open.pos, &span.start),
+                    children,
+                };
+                let node = Node {
+                    value,
+                    spans,
+                    size: open.size,
+                };
+                self.complete(node, open.anchor)?;
             }
-            Event::Scalar(value, _, id, _) => {
-                let size = NODE_COST + value.len();
-                if *id > 0 {
-                    anchors.insert(*id, size);
-                }
-                Some(size)
+            Event::Scalar(text, style, anchor, tag) => {
+                let pos = pos_of(&span.start);
+                let size = NODE_COST + text.len();
+                let value =
+                    match saphyr::Scalar::parse_from_cow_and_metadata(text, style, tag.as_ref()) {
+                        Some(scalar) => scalar_to_json(scalar).unwrap_or_else(|| {
+                            self.unreadable(pos, NOT_A_NUMBER);
+                            Value::Null
+                        }),
+                        None => {
+                            self.unreadable(pos, "this YAML value could not be read");
+                            Value::Null
+                        }
+                    };
+                let spans = Spans {
+                    pos,
+                    last_line: last_line(pos, &span.end),
+                    children: Children::None,
+                };
+                self.complete(Node { value, spans, size }, anchor)?;
             }
             Event::Alias(id) => {
-                let Some(&size) = anchors.get(id) else {
+                let Some(anchored) = self.anchors.get(&id) else {
                     return Err(Diagnostic::error(
                         pos_of(&span.start),
                         "this alias (*name) refers to no anchor (&name) completed before it in this document",
                     ));
                 };
-                expanded = expanded.saturating_add(size);
-                if expanded > MAX_ALIAS_EXPANSION {
+                self.expanded = self.expanded.saturating_add(anchored.size);
+                if self.expanded > MAX_ALIAS_EXPANSION {
                     return Err(Diagnostic::error(
                         pos_of(&span.start),
                         format!("YAML aliases (*name) here would expand the text by more than {} MiB (a \"billion laughs\"?); write the values out", MAX_ALIAS_EXPANSION >> 20),
                     ));
                 }
-                Some(size)
+                // The copy sits where the alias is written; what is inside keeps the anchor's
+                // positions.
+                let pos = pos_of(&span.start);
+                let node = Node {
+                    value: anchored.value.clone(),
+                    spans: Spans {
+                        pos,
+                        last_line: last_line(pos, &span.end),
+                        children: anchored.spans.children.clone(),
+                    },
+                    size: anchored.size,
+                };
+                self.complete(node, 0)?;
             }
-            _ => None,
-        };
-        if let (Some(size), Some(parent)) = (size, open.last_mut()) {
-            parent.1 = parent.1.saturating_add(size);
+            Event::DocumentEnd | Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
         }
-        loader.on_event(event, span);
-        if let Some(e) = loader.error() {
-            return Err(invalid_yaml(e.marker(), e.info()));
-        }
+        Ok(())
     }
-    Ok(loader.into_documents())
+
+    fn unreadable(&mut self, pos: Pos, message: &str) {
+        first_unreadable(&mut self.unreadable, pos, message);
+    }
+
+    /// A value is complete: it goes into the open collection, or is a document.
+    fn complete(&mut self, node: Node, anchor: usize) -> Result<(), Diagnostic> {
+        if anchor > 0 {
+            self.anchors.insert(
+                anchor,
+                Node {
+                    value: node.value.clone(),
+                    spans: node.spans.clone(),
+                    size: node.size,
+                },
+            );
+        }
+        let Some(parent) = self.open.last_mut() else {
+            if !node.value.is_null() {
+                self.docs.push(Document {
+                    value: node.value,
+                    spans: node.spans,
+                });
+            }
+            return Ok(());
+        };
+        parent.size = parent.size.saturating_add(node.size);
+        match &mut parent.items {
+            Items::Seq(values, spans) => {
+                values.push(node.value);
+                spans.push(node.spans);
+            }
+            Items::Map(_, _, key @ None) => {
+                let pos = node.spans.pos;
+                let text = match node.value {
+                    Value::String(s) => s,
+                    Value::Null => String::new(),
+                    Value::Array(_) | Value::Object(_) => {
+                        first_unreadable(
+                            &mut self.unreadable,
+                            pos,
+                            "a mapping key must be a plain value, not a list or a mapping",
+                        );
+                        String::new()
+                    }
+                    other => other.to_string(),
+                };
+                *key = Some((text, pos));
+            }
+            Items::Map(map, spans, key @ Some(_)) => {
+                let (key, pos) = key.take().unwrap_or_default();
+                if map.contains_key(&key) {
+                    return Err(Diagnostic::error(
+                        pos,
+                        "invalid YAML: duplicated key in mapping",
+                    ));
+                }
+                map.insert(key.clone(), node.value);
+                spans.push((key, node.spans));
+            }
+        }
+        Ok(())
+    }
 }
 
-fn convert(node: &MarkedYamlOwned) -> Result<(Value, Spans), Diagnostic> {
-    let pos = pos_of(&node.span.start);
-    // A block node's span ends where the next token starts: at column 0 of the line after.
-    let end = &node.span.end;
-    let last_line = if end.col() == 0 && end.line() > pos.line {
+fn first_unreadable(slot: &mut Option<Diagnostic>, pos: Pos, message: &str) {
+    slot.get_or_insert_with(|| Diagnostic::error(pos, message));
+}
+
+/// The last line a node's text is on. A block node ends where the next token starts: at
+/// column 0 of the line after it.
+fn last_line(start: Pos, end: &saphyr::Marker) -> usize {
+    if end.col() == 0 && end.line() > start.line {
         end.line() - 1
     } else {
         end.line()
     }
-    .max(pos.line);
-    let leaf = |value| {
-        Ok((
-            value,
-            Spans {
-                pos,
-                last_line,
-                children: Children::None,
-            },
-        ))
-    };
-    match &node.data {
-        YamlDataOwned::Value(scalar) => match scalar_to_json(scalar) {
-            Some(value) => leaf(value),
-            None => Err(Diagnostic::error(pos, NOT_A_NUMBER)),
-        },
-        YamlDataOwned::Representation(text, _, _) => leaf(Value::String(text.clone())),
-        YamlDataOwned::Tagged(_, inner) => convert(inner),
-        YamlDataOwned::Sequence(items) => {
-            let mut values = Vec::with_capacity(items.len());
-            let mut spans = Vec::with_capacity(items.len());
-            for item in items {
-                let (v, s) = convert(item)?;
-                values.push(v);
-                spans.push(s);
-            }
-            Ok((
-                Value::Array(values),
-                Spans {
-                    pos,
-                    last_line,
-                    children: Children::Seq(spans),
-                },
-            ))
-        }
-        YamlDataOwned::Mapping(entries) => {
-            let mut map = Map::new();
-            let mut spans = Vec::with_capacity(entries.len());
-            for (k, v) in entries {
-                let key = match &k.data {
-                    YamlDataOwned::Value(ScalarOwned::String(s)) => s.clone(),
-                    YamlDataOwned::Value(ScalarOwned::Null) => String::new(),
-                    YamlDataOwned::Value(other) => match scalar_to_json(other) {
-                        Some(Value::String(s)) => s,
-                        Some(v) => v.to_string(),
-                        None => return Err(Diagnostic::error(pos_of(&k.span.start), NOT_A_NUMBER)),
-                    },
-                    _ => {
-                        return Err(Diagnostic::error(
-                            pos_of(&k.span.start),
-                            "a mapping key must be a plain value, not a list or a mapping",
-                        ))
-                    }
-                };
-                let (value, span) = convert(v)?;
-                map.insert(key.clone(), value);
-                spans.push((key, span));
-            }
-            Ok((
-                Value::Object(map),
-                Spans {
-                    pos,
-                    last_line,
-                    children: Children::Map(spans),
-                },
-            ))
-        }
-        YamlDataOwned::Alias(_) => Err(Diagnostic::error(
-            pos,
-            "YAML aliases (*name) are not supported; write the value out",
-        )),
-        YamlDataOwned::BadValue => Err(Diagnostic::error(pos, "this YAML value could not be read")),
-    }
+    .max(start.line)
 }
 
 /// A YAML number JSON cannot hold (it used to become `null`, so a field silently vanished).
@@ -320,13 +381,13 @@ const NOT_A_NUMBER: &str =
     "this number cannot be read: it is too large, .inf or .nan (quote it if it is text)";
 
 /// The JSON value of a scalar; `None` for infinite and NaN floats.
-fn scalar_to_json(s: &ScalarOwned) -> Option<Value> {
+fn scalar_to_json(s: saphyr::Scalar) -> Option<Value> {
     Some(match s {
-        ScalarOwned::Null => Value::Null,
-        ScalarOwned::Boolean(b) => Value::Bool(*b),
-        ScalarOwned::Integer(i) => Value::Number((*i).into()),
-        ScalarOwned::FloatingPoint(f) => Value::Number(Number::from_f64(f.into_inner())?),
-        ScalarOwned::String(s) => Value::String(s.clone()),
+        saphyr::Scalar::Null => Value::Null,
+        saphyr::Scalar::Boolean(b) => Value::Bool(b),
+        saphyr::Scalar::Integer(i) => Value::Number(i.into()),
+        saphyr::Scalar::FloatingPoint(f) => Value::Number(Number::from_f64(f.into_inner())?),
+        saphyr::Scalar::String(s) => Value::String(s.into_owned()),
     })
 }
 
