@@ -181,6 +181,8 @@ pub struct State {
     persistent: BTreeMap<(IpAddr, String), String>,
     /// IPVS: connections per real server (for lc / wlc / sed / nq).
     active: BTreeMap<String, usize>,
+    /// A walk consulted or changed the `recent` lists: later walks may depend on earlier ones.
+    pub(crate) remembered: bool,
 }
 
 impl State {
@@ -378,9 +380,9 @@ impl Walk<'_, '_> {
                 let pr: f64 = probability
                     .parse()
                     .map_err(|_| format!("probability {probability}"))?;
-                let draw = self.rng.next_f64();
+                let (draw, below) = self.rng.chance(pr);
                 (
-                    draw < pr,
+                    below,
                     reason!(
                         narrate,
                         "random {draw:.4} {} {probability}",
@@ -389,6 +391,7 @@ impl Walk<'_, '_> {
                 )
             }
             Match::RecentCheck { name, .. } => {
+                self.state.remembered = true;
                 let seen = self
                     .state
                     .recent
@@ -405,6 +408,7 @@ impl Walk<'_, '_> {
                 )
             }
             Match::RecentSet { name } => {
+                self.state.remembered = true;
                 self.state
                     .recent
                     .entry(name.clone())

@@ -230,6 +230,20 @@ pub fn walk_in(
     }
 }
 
+/// The first packet of connection `i` from the client to the destination.
+fn connection_packet(r: &Resolved, i: usize) -> Packet {
+    Packet {
+        protocol: r.protocol,
+        src: r.src,
+        sport: sport(i),
+        dst: r.dst,
+        dport: r.dport,
+        mark: 0,
+        in_interface: r.in_interface.clone(),
+        bridged: r.bridged,
+    }
+}
+
 fn run(
     r: &Resolved,
     mode: Mode,
@@ -242,16 +256,7 @@ fn run(
     let hosts = hosts(&r.analysis);
     let mut state = State::default();
     for i in 0..connections {
-        let packet = Packet {
-            protocol: r.protocol,
-            src: r.src,
-            sport: sport(i),
-            dst: r.dst,
-            dport: r.dport,
-            mark: 0,
-            in_interface: r.in_interface.clone(),
-            bridged: r.bridged,
-        };
+        let packet = connection_packet(r, i);
         for _ in 0..requests.max(1) {
             each(
                 i,
@@ -269,6 +274,149 @@ fn run(
         }
         // The connection closes; its source port may be used again.
         state.close(&packet);
+    }
+    Ok(())
+}
+
+/// A simulation's walks, quiet: `each(trace, first packet of its connection, times)`. In
+/// iptables mode with one packet per connection, identical walks are walked once
+/// ([`replay_paths`]); otherwise every packet is walked.
+fn run_quiet(
+    r: &Resolved,
+    mode: Mode,
+    connections: usize,
+    requests: usize,
+    replay: bool,
+    rng: &mut Rng,
+    mut each: impl FnMut(&Trace, bool, usize),
+) -> Result<(), String> {
+    if replay && mode == Mode::Iptables && requests <= 1 {
+        return replay_paths(r, connections, rng, each);
+    }
+    let mut counted = None;
+    run(r, mode, false, connections, requests, rng, |i, t| {
+        each(&t, counted != Some(i), 1);
+        counted = Some(i);
+    })
+}
+
+/// A node of the tree of paths a simulation has walked (see [`replay_paths`]).
+#[derive(Clone, Copy)]
+enum PathNode {
+    /// No connection has gone this way yet.
+    Unknown,
+    /// The walk takes a chance of `probability`: where it goes when the draw falls below it,
+    /// and where when not.
+    Chance {
+        probability: f64,
+        below: usize,
+        above: usize,
+    },
+    /// The walk ends: the index of its trace.
+    Walked(usize),
+}
+
+/// iptables mode, one packet per connection: identical walks are walked once.
+///
+/// Every connection is the same packet but for its source port, which no rule matches, so its
+/// path through the rules depends only on the draws of the `statistic` rules it meets — as long
+/// as no walk consults the `recent` lists (session affinity), which make a walk depend on the
+/// ones before. The paths walked so far form a tree over the draws' outcomes: a connection
+/// draws its way down the tree and is walked for real only where no connection went before,
+/// with the draws it already made handed out again. The counts are those of walking every
+/// connection, draw for draw (`replayed_paths_count_what_every_walk_counts` holds them to it).
+fn replay_paths(
+    r: &Resolved,
+    connections: usize,
+    rng: &mut Rng,
+    mut each: impl FnMut(&Trace, bool, usize),
+) -> Result<(), String> {
+    let hosts = hosts(&r.analysis);
+    let mut state = State::default();
+    let mut tree = vec![PathNode::Unknown];
+    let mut walked: Vec<(Trace, usize)> = Vec::new();
+    let mut draws = Vec::new();
+    // Walks one connection for real, with `replay` handed out first.
+    let walk_for_real = |i: usize, replay: Vec<f64>, rng: &mut Rng, state: &mut State| {
+        let packet = connection_packet(r, i);
+        rng.start_tape(replay);
+        let walk = walk_in(
+            &r.analysis,
+            Mode::Iptables,
+            false,
+            &hosts,
+            &r.origin,
+            packet.clone(),
+            rng,
+            state,
+        );
+        let tape = rng.stop_tape();
+        state.close(&packet);
+        walk.map(|t| (t, tape.chances))
+    };
+    let mut replaying = true;
+    for i in 0..connections {
+        if !replaying {
+            let (t, _) = walk_for_real(i, Vec::new(), rng, &mut state)?;
+            each(&t, true, 1);
+            continue;
+        }
+        draws.clear();
+        let mut at = 0;
+        while let PathNode::Chance {
+            probability,
+            below,
+            above,
+        } = tree[at]
+        {
+            let (draw, is_below) = rng.chance(probability);
+            draws.push(draw);
+            at = if is_below { below } else { above };
+        }
+        if let PathNode::Walked(k) = tree[at] {
+            walked[k].1 += 1;
+            continue;
+        }
+        let (t, chances) = walk_for_real(i, std::mem::take(&mut draws), rng, &mut state)?;
+        if state.remembered {
+            replaying = false;
+            each(&t, true, 1);
+            continue;
+        }
+        // Grow the tree along the chances this walk took (the first retrace the way here).
+        let mut node = 0;
+        for (probability, is_below) in chances {
+            if let PathNode::Unknown = tree[node] {
+                tree[node] = PathNode::Chance {
+                    probability,
+                    below: tree.len(),
+                    above: tree.len() + 1,
+                };
+                tree.extend([PathNode::Unknown; 2]);
+            }
+            match tree[node] {
+                PathNode::Chance {
+                    probability: p,
+                    below,
+                    above,
+                } if p == probability => node = if is_below { below } else { above },
+                // Not a function of the draws after all: walk every connection from here.
+                _ => {
+                    replaying = false;
+                    break;
+                }
+            }
+        }
+        if replaying && matches!(tree[node], PathNode::Unknown) {
+            tree[node] = PathNode::Walked(walked.len());
+            walked.push((t, 1));
+        } else {
+            replaying = false;
+            each(&t, true, 1);
+        }
+    }
+    for (t, times) in &walked {
+        each(t, true, *times);
     }
     Ok(())
 }
@@ -416,12 +564,12 @@ pub struct RuleShare {
     pub observed_share: f64,
 }
 
-/// One more for `key`, without copying a key already counted.
-fn count(counts: &mut BTreeMap<String, usize>, key: &str) {
+/// `times` more for `key`, without copying a key already counted.
+fn count(counts: &mut BTreeMap<String, usize>, key: &str, times: usize) {
     match counts.get_mut(key) {
-        Some(n) => *n += 1,
+        Some(n) => *n += times,
         None => {
-            counts.insert(key.to_string(), 1);
+            counts.insert(key.to_string(), times);
         }
     }
 }
@@ -432,6 +580,17 @@ pub fn simulate(
     connections: usize,
     requests: usize,
 ) -> Result<Simulation, String> {
+    simulate_with(text, req, connections, requests, true)
+}
+
+/// `replay`: walk identical paths once (see [`replay_paths`]); tests compare it with not.
+fn simulate_with(
+    text: &str,
+    req: &Request,
+    connections: usize,
+    requests: usize,
+    replay: bool,
+) -> Result<Simulation, String> {
     let prepared = Prepared::new(text, req)?;
     let (r, mode) = (&prepared.resolved, prepared.mode);
     let mut rng = Rng::new(req.seed);
@@ -440,33 +599,38 @@ pub fn simulate(
         requests: requests.max(1),
         ..Default::default()
     };
-    // The connection whose first packet was counted last (`run` goes connection by connection).
-    let mut counted: Option<usize> = None;
     let mut walked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut chosen: BTreeMap<(String, String), u64> = BTreeMap::new();
-    run(r, mode, false, connections, requests, &mut rng, |i, t| {
-        if let (Verdict::Delivered, Some(ep)) = (t.verdict, &t.endpoint) {
-            count(&mut sim.requests_by_endpoint, ep);
-        }
-        if counted == Some(i) {
-            return;
-        }
-        counted = Some(i);
-        for s in t.steps.iter().filter(|s| s.matched) {
-            if !walked.contains(&s.chain) {
-                walked.insert(s.chain.clone());
+    run_quiet(
+        r,
+        mode,
+        connections,
+        requests,
+        replay,
+        &mut rng,
+        |t, first, times| {
+            if let (Verdict::Delivered, Some(ep)) = (t.verdict, &t.endpoint) {
+                count(&mut sim.requests_by_endpoint, ep, times);
             }
-        }
-        if let Some(pair) = &t.ipvs {
-            *chosen.entry(pair.clone()).or_default() += 1;
-        }
-        match (t.verdict, &t.endpoint) {
-            (Verdict::Delivered, Some(ep)) => count(&mut sim.endpoints, ep),
-            (Verdict::Delivered, None) => sim.direct += 1,
-            (Verdict::Dropped, _) => sim.dropped += 1,
-            (Verdict::Rejected, _) => sim.rejected += 1,
-        }
-    })?;
+            if !first {
+                return;
+            }
+            for s in t.steps.iter().filter(|s| s.matched) {
+                if !walked.contains(&s.chain) {
+                    walked.insert(s.chain.clone());
+                }
+            }
+            if let Some(pair) = &t.ipvs {
+                *chosen.entry(pair.clone()).or_default() += times as u64;
+            }
+            match (t.verdict, &t.endpoint) {
+                (Verdict::Delivered, Some(ep)) => count(&mut sim.endpoints, ep, times),
+                (Verdict::Delivered, None) => sim.direct += times,
+                (Verdict::Dropped, _) => sim.dropped += times,
+                (Verdict::Rejected, _) => sim.rejected += times,
+            }
+        },
+    )?;
     if mode == Mode::Iptables {
         sim.rules = rule_shares(&r.analysis, &walked, &sim);
     }
@@ -544,4 +708,65 @@ fn rule_shares(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every scenario the site ships, each Service from each Pod and node, in iptables mode:
+    /// replaying the paths walked counts exactly what walking every connection counts —
+    /// session affinity (the `recent` lists) included, where replaying must stop.
+    #[test]
+    fn replayed_paths_count_what_every_walk_counts() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../static/scenarios");
+        let mut files: Vec<_> = ["", "/behaviours", "/questions"]
+            .iter()
+            .flat_map(|sub| std::fs::read_dir(format!("{dir}{sub}")).unwrap())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        files.sort();
+        let (mut compared, mut with_affinity) = (0, 0);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let Ok(a) = analyze_on(&text, None) else {
+                continue;
+            };
+            let c = &a.cluster;
+            let clients: Vec<String> = c
+                .pods
+                .iter()
+                .map(|p| format!("{}/{}", p.reference.namespace, p.reference.name))
+                .chain(c.nodes.iter().map(|n| format!("node:{}", n.reference.name)))
+                .collect();
+            for svc in &c.services {
+                let to = format!("{}/{}", svc.reference.namespace, svc.reference.name);
+                for from in &clients {
+                    let req = Request {
+                        from: from.clone(),
+                        to: to.clone(),
+                        protocol: None,
+                        mode: Some(Mode::Iptables),
+                        seed: 7,
+                    };
+                    let (Ok(replayed), Ok(walked)) = (
+                        simulate_with(&text, &req, 3000, 1, true),
+                        simulate_with(&text, &req, 3000, 1, false),
+                    ) else {
+                        continue;
+                    };
+                    let (replayed, walked) = (
+                        serde_json::to_string(&replayed).unwrap(),
+                        serde_json::to_string(&walked).unwrap(),
+                    );
+                    assert_eq!(replayed, walked, "{} from {from} to {to}", file.display());
+                    compared += 1;
+                    with_affinity += usize::from(text.contains("ClientIP"));
+                }
+            }
+        }
+        eprintln!("{compared} compared, {with_affinity} with affinity");
+        assert!(compared > 50 && with_affinity > 0);
+    }
 }
