@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # the test runner's WebDriver client
 
 SMOKE = "--smoke" in sys.argv
-EDITS = 6 if SMOKE else 40
+EDITS = 6 if SMOKE else int(os.environ.get("KPX_EDITS", 40))
 # (Services × 10 endpoints, mode, view, also time the page's annotated lines)
 CORE_SIZES = [(100, "iptables", "restore", True)] if SMOKE else [
     (10, "iptables", "restore", True), (100, "iptables", "restore", True),

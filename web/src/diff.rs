@@ -6,6 +6,9 @@
 use kpx_core::views::ViewLine;
 use std::collections::HashMap;
 
+/// Lines counted by text.
+type Counts<'a> = HashMap<&'a str, usize, foldhash::fast::FixedState>;
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Changes {
     /// For each line of the new view: whether the edit added it.
@@ -16,7 +19,7 @@ pub struct Changes {
 
 impl Changes {
     pub fn between<'a>(before: impl Iterator<Item = &'a str> + Clone, after: &[ViewLine]) -> Self {
-        let mut old: HashMap<&str, usize> = HashMap::new();
+        let mut old = Counts::default();
         for l in before.clone() {
             *old.entry(l).or_default() += 1;
         }
@@ -30,7 +33,7 @@ impl Changes {
                 _ => !l.text.trim().is_empty(),
             })
             .collect();
-        let mut new: HashMap<&str, usize> = HashMap::new();
+        let mut new = Counts::default();
         for l in after {
             *new.entry(l.text.as_str()).or_default() += 1;
         }

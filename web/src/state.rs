@@ -53,14 +53,24 @@ pub struct State {
     pub errors: Vec<Diagnostic>,
     /// The last text that analysed cleanly, and its analysis.
     good: Option<(String, Rc<Analysis>)>,
-    /// The good text (and its analysis) before the last edit that changed what is shown.
-    before_edit: Option<(String, Rc<Analysis>)>,
+    /// The analysis before the last edit that changed what is shown.
+    before_edit: Option<BeforeEdit>,
     pub primary: Option<Pane>,
     pub secondary: Option<Pane>,
     pub nodes: Vec<String>,
     pub shown_node: String,
     pub notes: Vec<String>,
     pub warnings: Vec<Diagnostic>,
+}
+
+/// What was shown before the last edit that changed it, to mark what the edit changed.
+#[derive(Clone)]
+struct BeforeEdit {
+    analysis: Rc<Analysis>,
+    /// The views shown then, as rendered then (with `all_namespaces`): marking the changes
+    /// of the next edits compares with these instead of rendering the old views again.
+    panes: Vec<Pane>,
+    all_namespaces: bool,
 }
 
 /// Runs `f` between two User Timing marks, as the measure `name` (tests/browser/bench.py
@@ -233,7 +243,7 @@ impl State {
         self.draw_panes();
         // An edit that changed what is shown becomes the one whose changes are marked; one that
         // did not (a comment, spacing) leaves the marks of the last real edit in place.
-        let Some((old_text, old)) = previous else {
+        let Some((old_text, analysis)) = previous else {
             self.mark_changes();
             return;
         };
@@ -248,7 +258,11 @@ impl State {
         };
         let changed = shown.len() != now.len() || shown.iter().zip(&now).any(|(a, b)| !same(a, b));
         if old_text != self.text && changed {
-            self.before_edit = Some((old_text, old));
+            self.before_edit = Some(BeforeEdit {
+                analysis,
+                panes: shown,
+                all_namespaces: self.all_namespaces,
+            });
             self.selected = None;
         }
         self.mark_changes();
@@ -312,18 +326,31 @@ impl State {
     /// Marks in each shown view what the last edit added and removed: the view before the
     /// edit is rendered as text only (its explanations are not needed).
     fn mark_changes(&mut self) {
-        let before = self.before_edit.as_ref().map(|(_, b)| b.clone());
+        let before = self.before_edit.clone();
         let all_namespaces = self.all_namespaces;
         for pane in self.primary.iter_mut().chain(self.secondary.iter_mut()) {
+            let Some(before) = &before else {
+                pane.changes = Rc::default();
+                continue;
+            };
+            let shown_then = before.panes.iter().find(|p| {
+                (p.mode, p.view, p.problem.is_none(), before.all_namespaces)
+                    == (pane.mode, pane.view, true, all_namespaces)
+            });
             let req = Request {
                 mode: Some(pane.mode),
                 view: Some(pane.view.to_string()),
                 all_namespaces,
                 ..Default::default()
             };
-            pane.changes = Rc::new(match before.as_ref().map(|b| b.render(&req)) {
-                Some(Ok(old)) => Changes::between(old.lines(), &pane.lines),
-                _ => Changes::default(),
+            pane.changes = Rc::new(match shown_then {
+                Some(then) => {
+                    Changes::between(then.lines.iter().map(|l| l.text.as_str()), &pane.lines)
+                }
+                None => match before.analysis.render(&req) {
+                    Ok(old) => Changes::between(old.lines(), &pane.lines),
+                    Err(_) => Changes::default(),
+                },
             });
         }
     }
