@@ -96,12 +96,14 @@ pub fn output(p: &OutputProps) -> Html {
             .iter()
             .position(|l| l.anchor.as_deref() == Some(c.as_str()))
     });
+    // Revealing reads the pane's height, which right after a render makes the browser lay the
+    // page out there and then (3.5 ms of an article edit's 13); in the next frame that layout
+    // is the one the frame needs anyway.
     {
         let reveal = reveal.clone();
         use_effect_with(current_line, move |line| {
-            if let Some(i) = line {
-                reveal(*i);
-            }
+            let frame = line.map(|i| gloo::render::request_animation_frame(move |_| reveal(i)));
+            move || drop(frame)
         });
     }
     // After an edit, bring its first addition into view; on opening a link, its selected line.
@@ -109,9 +111,9 @@ pub fn output(p: &OutputProps) -> Html {
         let reveal = reveal.clone();
         let first_added = pane.changes.added.iter().position(|a| *a);
         use_effect_with(pane.changes.clone(), move |_| {
-            if let Some(i) = first_added {
-                reveal(i);
-            }
+            let frame =
+                first_added.map(|i| gloo::render::request_animation_frame(move |_| reveal(i)));
+            move || drop(frame)
         });
     }
     {
