@@ -3,11 +3,39 @@
 
 use kpx_core::cluster::settings::Mode;
 
-/// As the CLI allocates (see the workspace Cargo.toml).
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use kpx_core::views::{analyze, Request};
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
+
+/// As the CLI allocates (see the workspace Cargo.toml), counting the bytes live, so each stage
+/// can say what it keeps (the wasm heap is the browser's limit at scale).
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Relaxed);
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Relaxed);
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Bytes allocated and not yet freed, in MiB.
+fn live() -> f64 {
+    LIVE.load(Relaxed) as f64 / (1 << 20) as f64
+}
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -28,20 +56,23 @@ fn main() {
     let t = Instant::now();
     let scenario = kpx_core::input::parse(&text).unwrap();
     println!(
-        "input::parse         {:>9.1} ms",
-        t.elapsed().as_secs_f64() * 1e3
+        "input::parse         {:>9.1} ms  (live {:.0} MiB)",
+        t.elapsed().as_secs_f64() * 1e3,
+        live()
     );
     let t = Instant::now();
     let cluster = kpx_core::cluster::build(&scenario, None).unwrap();
     println!(
-        "cluster::build       {:>9.1} ms",
-        t.elapsed().as_secs_f64() * 1e3
+        "cluster::build       {:>9.1} ms  (live {:.0} MiB)",
+        t.elapsed().as_secs_f64() * 1e3,
+        live()
     );
     let t = Instant::now();
     let dp = kpx_core::iptables::build(&cluster).unwrap();
     println!(
-        "iptables::build      {:>9.1} ms",
-        t.elapsed().as_secs_f64() * 1e3
+        "iptables::build      {:>9.1} ms  (live {:.0} MiB)",
+        t.elapsed().as_secs_f64() * 1e3,
+        live()
     );
     drop(dp);
     let t = Instant::now();
@@ -62,6 +93,8 @@ fn main() {
         "analyze (lazy)       {:>9.1} ms",
         t.elapsed().as_secs_f64() * 1e3
     );
+    drop((scenario, cluster));
+    println!("  (live with the analysis alone: {:.0} MiB)", live());
     for (mode, view) in [
         (Mode::Iptables, "restore"),
         (Mode::Iptables, "save"),
@@ -77,11 +110,26 @@ fn main() {
             })
             .unwrap();
         println!(
-            "build+render {:<8} {:<8}{:>9.1} ms  ({} bytes)",
+            "build+render {:<8} {:<8}{:>9.1} ms  ({} bytes; live {:.0} MiB)",
             mode.as_str(),
             view,
             t.elapsed().as_secs_f64() * 1e3,
-            out.len()
+            out.len(),
+            live()
         );
+        if view == "restore" {
+            let t = Instant::now();
+            let lines = a.render_lines(&Request {
+                mode: Some(mode),
+                view: Some(view.into()),
+                ..Default::default()
+            });
+            println!(
+                "  the page's lines of it  {:>9.1} ms  ({} lines; live {:.0} MiB)",
+                t.elapsed().as_secs_f64() * 1e3,
+                lines.as_ref().map_or(0, Vec::len),
+                live()
+            );
+        }
     }
 }

@@ -776,7 +776,7 @@ fn app() -> Html {
         .or_else(|| s.selected.and_then(|l| pane_line(0, l)));
     let highlight = focus
         .as_ref()
-        .map(|l| l.written.clone())
+        .map(|l| l.written.to_vec())
         .unwrap_or_default();
     let reveal = focus
         .as_ref()

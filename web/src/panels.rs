@@ -8,6 +8,7 @@ use crate::state::Pane;
 use kpx_core::explain::tokens;
 use kpx_core::views::ViewLine;
 use std::collections::HashSet;
+use std::rc::Rc;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -85,7 +86,7 @@ pub fn changes(p: &ChangesProps) -> Html {
                 class: &'static str,
                 at: Option<usize>,
                 text: &str,
-                why: Option<&String>| {
+                why: Option<&Rc<str>>| {
         let what = diff::describe(text);
         let because = why.map(|why| html! { <span class="because">{ format!(" — {why}") }</span> });
         html! {
