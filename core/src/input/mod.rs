@@ -138,16 +138,18 @@ impl Scenario {
 
 /// Parses the reader's text. All shape errors are collected, not only the first.
 pub fn parse(text: &str) -> Result<Scenario, InputError> {
-    let docs = yaml::load(text).map_err(|d| InputError {
-        diagnostics: vec![d],
-    })?;
     let mut scenario = Scenario::default();
     let mut errors = Vec::new();
-    for doc in docs {
+    // Each document is read into its object as soon as it is parsed, and its JSON value
+    // dropped: only the typed objects and their positions stay.
+    yaml::load_each(text, |doc| {
         if let Err(e) = add_object(&mut scenario, doc.value, doc.spans) {
             errors.push(e);
         }
-    }
+    })
+    .map_err(|d| InputError {
+        diagnostics: vec![d],
+    })?;
     if errors.is_empty() {
         Ok(scenario)
     } else {

@@ -123,18 +123,31 @@ fn pos_of(marker: &saphyr::Marker) -> Pos {
 
 /// Parses every document of `text`. Empty documents (only comments, or `---` alone) are dropped.
 pub fn load(text: &str) -> Result<Vec<Document>, Diagnostic> {
+    let mut docs = Vec::new();
+    load_each(text, |d| docs.push(d))?;
+    Ok(docs)
+}
+
+/// Parses `text`, handing each document to `each` as soon as it is complete, so that only one
+/// document's JSON value is alive at a time (a 10,000-Service text's values are hundreds of
+/// MB). On an error nothing more is handed out, and the error is the answer, whatever
+/// `each` made of the documents before.
+pub fn load_each(text: &str, mut each: impl FnMut(Document)) -> Result<(), Diagnostic> {
     let mut parser = Parser::new_from_iter(text.chars());
     let mut builder = Builder::default();
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| invalid_yaml(e.marker(), e.info()))?;
         builder.on_event(event, span)?;
+        if let Some(doc) = builder.complete_document.take() {
+            // After a value that cannot be read, documents are only checked for syntax.
+            if builder.unreadable.is_none() {
+                each(doc);
+            }
+        }
     }
     // A value that cannot be read is reported after the whole text has parsed, so a syntax
     // error anywhere comes first, as the reader would want to fix that first.
-    match builder.unreadable {
-        Some(e) => Err(e),
-        None => Ok(builder.docs),
-    }
+    builder.unreadable.map_or(Ok(()), Err)
 }
 
 /// Nesting deeper than this is refused. No Kubernetes object comes near it, and every stage
@@ -194,7 +207,8 @@ enum Items {
 /// the anchored value, placed at the alias), within a budget of bytes.
 #[derive(Default)]
 struct Builder {
-    docs: Vec<Document>,
+    /// The document the last event completed.
+    complete_document: Option<Document>,
     open: Vec<Open>,
     /// The complete anchored values of the current document.
     anchors: HashMap<usize, Node>,
@@ -315,7 +329,7 @@ impl Builder {
         }
         let Some(parent) = self.open.last_mut() else {
             if !node.value.is_null() {
-                self.docs.push(Document {
+                self.complete_document = Some(Document {
                     value: node.value,
                     spans: node.spans,
                 });
