@@ -155,6 +155,17 @@ fn numbers(n: usize) -> String {
     out
 }
 
+/// The text in the editor now (it can be ahead of the state while typing pauses are awaited).
+pub fn current_text() -> Option<String> {
+    let doc = web_sys::window()?.document()?;
+    let t = doc.get_element_by_id("editor")?;
+    Some(
+        wasm_bindgen::JsCast::dyn_into::<HtmlTextAreaElement>(t)
+            .ok()?
+            .value(),
+    )
+}
+
 /// Puts the caret at `line`:`col` of the editor and scrolls there (from an error message).
 pub fn go_to(line: usize, col: usize) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else {

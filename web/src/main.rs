@@ -20,6 +20,7 @@ mod panels;
 mod scenarios;
 mod stage;
 mod state;
+mod typing;
 
 use editor::Editor;
 use gloo::storage::{LocalStorage, Storage};
@@ -622,7 +623,7 @@ fn app() -> Html {
             state.set(next);
         })
     };
-    let on_input = update(|s, text| s.edit(text));
+    let on_input = typing::use_paced_edit(&state);
     let on_view = update(|s, view| {
         s.view = Some(view);
         s.selected = None;
