@@ -6,6 +6,7 @@
 //! through each object's [`Spans`].
 
 pub mod config;
+mod de;
 mod wire;
 pub mod yaml;
 
@@ -268,22 +269,12 @@ fn deserialize<T: DeserializeOwned>(
     spans: &Spans,
     reference: &ObjectRef,
 ) -> Result<T, Diagnostic> {
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
-        let path: Vec<Seg> = e
-            .path()
-            .iter()
-            .filter_map(|seg| match seg {
-                serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
-                serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
-                _ => None,
-            })
-            .collect();
+    de::from_value::<T>(value).map_err(|(path, e)| {
         let field = display_path(&path);
-        let reason = e.into_inner().to_string();
         let message = if field.is_empty() {
-            format!("{reference}: {reason}")
+            format!("{reference}: {e}")
         } else {
-            format!("{reference}: {field}: {reason}")
+            format!("{reference}: {field}: {e}")
         };
         Diagnostic::error(spans.locate(&path), message)
     })

@@ -3,7 +3,7 @@
 //! Kubernetes objects are deserialised with their own types (k8s-openapi) from a
 //! `serde_json::Value`; what serde cannot keep is *where* a field was written. So the loader
 //! builds, beside each document's value, a tree of positions with the same shape, and
-//! [`Spans::locate`] maps a field path (from `serde_path_to_error` or from validation) back to a
+//! [`Spans::locate`] maps a field path (from `de::from_value` or from validation) back to a
 //! line and column.
 
 use crate::diag::{Diagnostic, Pos};
