@@ -512,6 +512,30 @@ def test_a_long_view_is_virtualised(d, site):
     d.wait_for("the end of the view", lambda: "COMMIT" in output(d).split("\n")[-1])
 
 
+def test_typing_into_a_large_text_is_analysed_once_it_pauses(d, site):
+    """At 1,000 Services an analysis takes a few hundred ms: keys typed in a burst are analysed
+    once, after the pause (web/src/typing.rs), and the result is the text as typed."""
+    import bench  # its generated cluster
+    d.get(site)
+    d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
+    set_text(d, bench.big_scenario(1000))
+    d.wait_for("1,000 Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')"), timeout=60)
+    # One more edit, so the page has timed an analysis of this size.
+    svc1 = "name: svc1, namespace: bench}\nspec:\n  clusterIP: 10.96.0.3\n  ports:\n  - {name: http, port: 8"
+    assert svc1 in editor_text(d)
+    set_text(d, editor_text(d).replace(svc1 + "0}", svc1 + "1}"))
+    d.wait_for("port 81 in the rules", lambda: "--dport 81 " in output(d), timeout=30)
+    at = "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8"
+    d.js("const e = document.querySelector('#editor'); const i = e.value.indexOf(arguments[0]) + arguments[0].length;"
+         "e.focus(); e.setSelectionRange(i + 1, i + 1); window.__analyses = performance.getEntriesByName('kpx:analyze').length;", at)
+    keys = [{"type": t, "value": k} for k in ["\ue003", "1", "2"] for t in ("keyDown", "keyUp")]
+    d.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": keys}]})
+    assert "port: 812}" in editor_text(d)
+    d.wait_for("port 812 in the rules", lambda: "--dport 812" in output(d), timeout=30)
+    analyses = d.js("return performance.getEntriesByName('kpx:analyze').length - window.__analyses")
+    assert analyses == 1, f"{analyses} analyses for three keys"
+
+
 NGINX_PODS = {"172.17.0.3:80", "172.17.0.4:80", "172.17.0.5:80"}
 
 
