@@ -323,13 +323,12 @@ impl State {
         self.warnings = a.cluster.warnings.clone();
     }
 
-    /// Marks in each shown view what the last edit added and removed: the view before the
-    /// edit is rendered as text only (its explanations are not needed).
+    /// Marks in each shown view what the last edit added and removed, against the same view
+    /// as it was shown before the edit.
     fn mark_changes(&mut self) {
-        let before = self.before_edit.clone();
         let all_namespaces = self.all_namespaces;
         for pane in self.primary.iter_mut().chain(self.secondary.iter_mut()) {
-            let Some(before) = &before else {
+            let Some(before) = &self.before_edit else {
                 pane.changes = Rc::default();
                 continue;
             };
@@ -337,20 +336,24 @@ impl State {
                 (p.mode, p.view, p.problem.is_none(), before.all_namespaces)
                     == (pane.mode, pane.view, true, all_namespaces)
             });
-            let req = Request {
-                mode: Some(pane.mode),
-                view: Some(pane.view.to_string()),
-                all_namespaces,
-                ..Default::default()
-            };
             pane.changes = Rc::new(match shown_then {
                 Some(then) => {
                     Changes::between(then.lines.iter().map(|l| l.text.as_str()), &pane.lines)
                 }
-                None => match before.analysis.render(&req) {
-                    Ok(old) => Changes::between(old.lines(), &pane.lines),
-                    Err(_) => Changes::default(),
-                },
+                // A view not shown then: render the old one, as text only (its explanations
+                // are not needed).
+                None => {
+                    let req = Request {
+                        mode: Some(pane.mode),
+                        view: Some(pane.view.to_string()),
+                        all_namespaces,
+                        ..Default::default()
+                    };
+                    match before.analysis.render(&req) {
+                        Ok(old) => Changes::between(old.lines(), &pane.lines),
+                        Err(_) => Changes::default(),
+                    }
+                }
             });
         }
     }

@@ -121,17 +121,10 @@ fn pos_of(marker: &saphyr::Marker) -> Pos {
     }
 }
 
-/// Parses every document of `text`. Empty documents (only comments, or `---` alone) are dropped.
-pub fn load(text: &str) -> Result<Vec<Document>, Diagnostic> {
-    let mut docs = Vec::new();
-    load_each(text, |d| docs.push(d))?;
-    Ok(docs)
-}
-
 /// Parses `text`, handing each document to `each` as soon as it is complete, so that only one
 /// document's JSON value is alive at a time (a 10,000-Service text's values are hundreds of
-/// MB). On an error nothing more is handed out, and the error is the answer, whatever
-/// `each` made of the documents before.
+/// MB). Empty documents (only comments, or `---` alone) are skipped. On an error nothing more
+/// is handed out, and the error is the answer, whatever `each` made of the documents before.
 pub fn load_each(text: &str, mut each: impl FnMut(Document)) -> Result<(), Diagnostic> {
     let mut parser = Parser::new_from_iter(text.chars());
     let mut builder = Builder::default();
@@ -408,6 +401,13 @@ fn scalar_to_json(s: saphyr::Scalar) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every document of `text`.
+    fn load(text: &str) -> Result<Vec<Document>, Diagnostic> {
+        let mut docs = Vec::new();
+        load_each(text, |d| docs.push(d))?;
+        Ok(docs)
+    }
 
     #[test]
     fn positions_follow_the_text() {

@@ -4,8 +4,8 @@
 #[derive(Clone, Debug)]
 pub struct Rng {
     state: u64,
-    /// While a simulation replays a walk (`session::Paths`): draws already made, handed out
-    /// first, and the chances taken, recorded.
+    /// While a simulation walks a connection for real (`session::replay_paths`): draws already
+    /// made, handed out first, and the chances taken, recorded.
     tape: Option<Tape>,
 }
 

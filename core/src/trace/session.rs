@@ -336,10 +336,14 @@ fn replay_paths(
     let mut tree = vec![PathNode::Unknown];
     let mut walked: Vec<(Trace, usize)> = Vec::new();
     let mut draws = Vec::new();
-    // Walks one connection for real, with `replay` handed out first.
-    let walk_for_real = |i: usize, replay: Vec<f64>, rng: &mut Rng, state: &mut State| {
+    // Walks one connection for real. With a tape: the draws on it are handed out first, and
+    // the chances the walk takes come back (none without one).
+    let walk_for_real = |i: usize, tape: Option<Vec<f64>>, rng: &mut Rng, state: &mut State| {
         let packet = connection_packet(r, i);
-        rng.start_tape(replay);
+        let taped = tape.is_some();
+        if let Some(replay) = tape {
+            rng.start_tape(replay);
+        }
         let walk = walk_in(
             &r.analysis,
             Mode::Iptables,
@@ -350,14 +354,18 @@ fn replay_paths(
             rng,
             state,
         );
-        let tape = rng.stop_tape();
+        let chances = if taped {
+            rng.stop_tape().chances
+        } else {
+            Vec::new()
+        };
         state.close(&packet);
-        walk.map(|t| (t, tape.chances))
+        walk.map(|t| (t, chances))
     };
     let mut replaying = true;
     for i in 0..connections {
         if !replaying {
-            let (t, _) = walk_for_real(i, Vec::new(), rng, &mut state)?;
+            let (t, _) = walk_for_real(i, None, rng, &mut state)?;
             each(&t, true, 1);
             continue;
         }
@@ -377,7 +385,7 @@ fn replay_paths(
             walked[k].1 += 1;
             continue;
         }
-        let (t, chances) = walk_for_real(i, std::mem::take(&mut draws), rng, &mut state)?;
+        let (t, chances) = walk_for_real(i, Some(std::mem::take(&mut draws)), rng, &mut state)?;
         if state.remembered {
             replaying = false;
             each(&t, true, 1);
