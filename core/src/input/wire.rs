@@ -21,6 +21,9 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::jiff::civil::DateTime;
+use k8s_openapi::jiff::tz::Offset;
+use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::Resource;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -93,61 +96,31 @@ struct TimeWire(Time);
 impl<'de> Deserialize<'de> for TimeWire {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let written = String::deserialize(d)?;
-        rfc3339_to_unix(&written)
-            .and_then(|(seconds, nanos)| {
-                k8s_openapi::jiff::Timestamp::new(seconds, nanos as i32).ok()
-            })
-            .map(|t| TimeWire(Time(t)))
-            .ok_or_else(|| {
-                serde::de::Error::invalid_value(
-                    serde::de::Unexpected::Str(&written),
-                    &"an RFC 3339 time like 2024-05-01T12:00:00Z",
-                )
-            })
+        rfc3339(&written).map(|t| TimeWire(Time(t))).ok_or_else(|| {
+            serde::de::Error::invalid_value(
+                serde::de::Unexpected::Str(&written),
+                &"an RFC 3339 time like 2024-05-01T12:00:00Z",
+            )
+        })
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` → seconds and nanoseconds since the Unix epoch.
-fn rfc3339_to_unix(text: &str) -> Option<(i64, u32)> {
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, read by hand into jiff's civil time (which
+/// checks the date and does the calendar arithmetic) without jiff's parser.
+fn rfc3339(text: &str) -> Option<Timestamp> {
     let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+    let digits = |range: std::ops::Range<usize>| -> Option<i32> {
         let part = b.get(range)?;
         part.iter()
             .all(u8::is_ascii_digit)
-            .then(|| part.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
+            .then(|| part.iter().fold(0, |n, d| n * 10 + i32::from(d - b'0')))
     };
     let at = |i: usize, allowed: &[u8]| b.get(i).is_some_and(|c| allowed.contains(c));
     if !(at(4, b"-") && at(7, b"-") && at(10, b"Tt ") && at(13, b":") && at(16, b":")) {
         return None;
     }
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > month_days[month as usize - 1]
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
     let mut i = 19;
-    let mut nanos = 0u32;
+    let mut nanos = 0;
     if at(i, b".") {
         let start = i + 1;
         i = start;
@@ -163,34 +136,41 @@ fn rfc3339_to_unix(text: &str) -> Option<(i64, u32)> {
             } else {
                 0
             };
-            nanos = nanos * 10 + u32::from(d);
+            nanos = nanos * 10 + i32::from(d);
         }
     }
-    let offset = match b.get(i..)? {
+    let offset_minutes = match b.get(i..)? {
         b"Z" | b"z" => 0,
         [sign @ (b'+' | b'-'), ..] if b.len() == i + 6 && at(i + 3, b":") => {
             let (h, m) = (digits(i + 1..i + 3)?, digits(i + 4..i + 6)?);
             if h > 23 || m > 59 {
                 return None;
             }
-            let minutes = h * 60 + m;
             if *sign == b'+' {
-                minutes
+                h * 60 + m
             } else {
-                -minutes
+                -(h * 60 + m)
             }
         }
         _ => return None,
     };
-    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset * 60;
-    Some((seconds, nanos))
+    let small = |range| digits(range).and_then(|n| i8::try_from(n).ok());
+    let second = small(17..19).filter(|s| *s <= 60)?;
+    let datetime = DateTime::new(
+        i16::try_from(digits(0..4)?).ok()?,
+        small(5..7)?,
+        small(8..10)?,
+        small(11..13)?,
+        small(14..16)?,
+        // A leap second reads as the second before it, as jiff reads it.
+        second.min(59),
+        nanos,
+    )
+    .ok()?;
+    Offset::from_seconds(offset_minutes * 60)
+        .ok()?
+        .to_timestamp(datetime)
+        .ok()
 }
 
 /// A Service's spec is read whole: kube-proxy reads nearly all of it. Of its status, only the
@@ -474,7 +454,7 @@ impl From<NodeWire> for Node {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339_to_unix;
+    use super::rfc3339;
     use k8s_openapi::jiff::Timestamp;
     use proptest::prelude::*;
 
@@ -484,8 +464,7 @@ mod tests {
     }
 
     fn ours(text: &str) -> Option<Timestamp> {
-        let (seconds, nanos) = rfc3339_to_unix(text)?;
-        Timestamp::new(seconds, nanos as i32).ok()
+        rfc3339(text)
     }
 
     proptest! {
@@ -523,6 +502,8 @@ mod tests {
             assert_eq!(ours(text), None, "{text}");
         }
         assert_eq!(ours("2024-02-29T00:00:00Z"), jiff("2024-02-29T00:00:00Z"));
-        assert_eq!(rfc3339_to_unix("1970-01-01T00:00:00Z"), Some((0, 0)));
+        assert_eq!(ours("1970-01-01T00:00:00Z"), Some(Timestamp::UNIX_EPOCH));
+        assert_eq!(ours("2016-12-31T23:59:60Z"), jiff("2016-12-31T23:59:60Z"));
+        assert_eq!(ours("2016-12-31T23:59:61Z"), None);
     }
 }
