@@ -8,8 +8,8 @@ use crate::cluster::{self, kubectl, Cluster};
 use crate::diag::InputError;
 use crate::input;
 use crate::input::{LineRange, ObjectRef};
-use crate::iptables::model::{Dataplane, Provenance, TableName};
-use crate::iptables::render::{self, Line, ListOptions, Select};
+use crate::iptables::model::{Dataplane, Provenance, TableName, Why};
+use crate::iptables::render::{self, Line, LineSink, ListOptions, Select, Sink, TextSink};
 use crate::iptables::{self, Layout};
 use serde::Serialize;
 use std::cell::OnceCell;
@@ -203,8 +203,8 @@ pub struct ViewLine {
     pub written: Rc<[LineRange]>,
     /// The chain, set or map the line declares.
     pub defines: Option<String>,
-    /// A load-balancing step's odds, in words.
-    pub odds: Option<String>,
+    /// A load-balancing step's odds, in words (shared by the steps of one shape of cascade).
+    pub odds: Option<Rc<str>>,
     /// The rule (virtual server, real server) the line shows, as walks name it.
     pub anchor: Option<String>,
 }
@@ -239,7 +239,9 @@ impl Analysis {
 
     /// Renders a view as text.
     pub fn render(&self, req: &Request) -> Result<String, String> {
-        self.lines(req).map(|lines| render::join(&lines))
+        let mut sink = TextSink::default();
+        self.write(req, &mut sink)?;
+        Ok(sink.text)
     }
 
     /// Renders a view line by line, each with why it is there where it stands for a chain or
@@ -282,6 +284,13 @@ impl Analysis {
 
     /// A view's lines as the renderers give them.
     fn lines(&self, req: &Request) -> Result<Vec<Line<'_>>, String> {
+        let mut sink = LineSink::default();
+        self.write(req, &mut sink)?;
+        Ok(sink.lines)
+    }
+
+    /// Writes a view's lines into `sink`.
+    fn write<'s>(&'s self, req: &Request, sink: &mut dyn Sink<'s>) -> Result<(), String> {
         let plain = |text: String| -> Vec<Line> {
             text.lines()
                 .map(|t| Line {
@@ -302,7 +311,8 @@ impl Analysis {
         } else {
             kubectl::Scope::DefaultNamespace
         };
-        match view.as_str() {
+        // Views other than iptables' make their lines whole; iptables' write into the sink.
+        let made: Vec<Line> = match view.as_str() {
             "get-svc" => Ok(plain(kubectl::get_svc(c, scope))),
             "get-ep" => Ok(plain(kubectl::get_ep(c, scope))),
             "get-endpointslices" => Ok(plain(kubectl::get_endpointslices(c, scope))),
@@ -350,9 +360,9 @@ impl Analysis {
                     }
                 }
                 match view.as_str() {
-                    "restore" => Ok(render::restore_lines(dp, layout, sel)),
-                    "save" => Ok(render::save_lines(dp, ipv6, sel)),
-                    _ => render::list_lines(
+                    "restore" => render::write_restore(dp, layout, sel, sink),
+                    "save" => render::write_save(dp, ipv6, sel, sink),
+                    _ => render::write_list(
                         dp,
                         req.table.unwrap_or(TableName::Nat),
                         req.chain.as_deref(),
@@ -361,8 +371,10 @@ impl Analysis {
                             numeric: req.numeric,
                         },
                         ipv6,
-                    ),
+                        sink,
+                    )?,
                 }
+                Ok(vec![])
             }
             other => Err(format!(
                 "{} mode has no view {other:?}; its views: {}",
@@ -373,14 +385,18 @@ impl Analysis {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
+        }?;
+        for line in made {
+            sink.push(line);
         }
+        Ok(())
     }
 
     /// The lines of the reader's text behind a provenance: the Service, and for an endpoint
     /// its Pod (or, without one, its EndpointSlice or Endpoints).
     pub fn written_by(&self, p: &Provenance) -> Vec<LineRange> {
-        let objects: Vec<&ObjectRef> = match p {
-            Provenance::Endpoint {
+        let objects: Vec<&ObjectRef> = match &**p {
+            Why::Endpoint {
                 service,
                 slice,
                 pod,

@@ -125,7 +125,7 @@ fn check_dir(dir: &std::path::Path) {
                 };
                 for r in &c.rules {
                     let target = match &r.target {
-                        Some(Target::Jump { chain }) => chain.clone(),
+                        Some(Target::Jump { chain }) => chain.to_string(),
                         Some(Target::Accept) => "ACCEPT".into(),
                         Some(Target::Drop) => "DROP".into(),
                         Some(Target::Return) => "RETURN".into(),

@@ -4,7 +4,7 @@
 //! * every rule's provenance names an object of the input (or one kpx derived from it);
 //! * every view renders, and no text — however broken — makes kpx panic.
 
-use kpx_core::iptables::model::{Dataplane, Match, Provenance, Target};
+use kpx_core::iptables::model::{Dataplane, Match, Target, Why};
 use kpx_core::views::{analyze, views, Request};
 use proptest::prelude::*;
 use std::fmt::Write;
@@ -258,7 +258,7 @@ proptest! {
                         prop_assert!(known.contains(obj), "{}: provenance names {obj}, not in the input", c.name);
                     }
                     if c.name.starts_with("KUBE-SEP-") {
-                        prop_assert!(matches!(r.provenance, Provenance::Endpoint { .. }), "SEP rule without endpoint provenance");
+                        prop_assert!(matches!(*r.provenance, Why::Endpoint { .. }), "SEP rule without endpoint provenance");
                     }
                 }
             }

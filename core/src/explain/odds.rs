@@ -8,27 +8,47 @@
 
 use crate::iptables::model::{Chain, Match, Rule, Target};
 use crate::ipvs::{VirtualServer, FLAG_PERSISTENT};
+use std::collections::HashMap;
+use std::rc::Rc;
 
-/// Walks one chain's rules in order and says, for each endpoint jump, what share of new
-/// connections it takes.
-pub struct Cascade {
-    odds: Vec<Option<String>>,
-    at: usize,
+/// A chain's sentences, rule by rule (`None` where a rule is not a step).
+type Sentences = Rc<[Option<Rc<str>>]>;
+
+/// Each iptables chain's odds, rule by rule. The sentences depend only on the chain's shape
+/// (which rules are endpoint jumps, and their probabilities), so each shape is worded once:
+/// 10,000 Services of 10 endpoints share one set of sentences.
+#[derive(Default)]
+pub struct Odds<'d> {
+    /// By the chain's address: names repeat across tables (KUBE-SERVICES).
+    by_chain: HashMap<*const Chain, Sentences>,
+    by_shape: HashMap<Vec<Option<&'d str>>, Sentences>,
 }
 
-impl Cascade {
-    pub fn of(chain: &Chain) -> Self {
-        Cascade {
-            odds: chain_odds(chain),
-            at: 0,
+impl<'d> Odds<'d> {
+    /// The odds of the `index`-th rule of `chain`, if it is a step of a load-balancing cascade.
+    pub fn of(&mut self, chain: &'d Chain, index: usize) -> Option<Rc<str>> {
+        if let Some(odds) = self.by_chain.get(&(chain as *const Chain)) {
+            return odds.get(index).cloned().flatten();
         }
-    }
-
-    /// The odds of the chain's next rule (call once per rule, in order).
-    pub fn next(&mut self) -> Option<String> {
-        let odds = self.odds.get(self.at).cloned().flatten();
-        self.at += 1;
-        odds
+        // Most chains (an endpoint's own) have no step at all.
+        let odds: Sentences = if !chain.rules.iter().any(endpoint_jump) {
+            Rc::new([])
+        } else {
+            // The shape: each rule's probability text, "" for the cascade's untested last step,
+            // `None` for a rule that is not a step.
+            let shape: Vec<Option<&'d str>> = chain
+                .rules
+                .iter()
+                .map(|r| endpoint_jump(r).then(|| probability_text(r).unwrap_or("")))
+                .collect();
+            self.by_shape
+                .entry(shape)
+                .or_insert_with(|| chain_odds(chain).into())
+                .clone()
+        };
+        let at = odds.get(index).cloned().flatten();
+        self.by_chain.insert(chain, odds);
+        at
     }
 }
 
@@ -43,14 +63,18 @@ fn endpoint_jump(rule: &Rule) -> bool {
             .any(|m| matches!(m, Match::RecentCheck { .. }))
 }
 
-fn probability(rule: &Rule) -> Option<f64> {
+fn probability_text(rule: &Rule) -> Option<&str> {
     rule.matches.iter().find_map(|m| match m {
-        Match::Statistic { probability } => probability.parse().ok(),
+        Match::Statistic { probability } => Some(&**probability),
         _ => None,
     })
 }
 
-fn chain_odds(chain: &Chain) -> Vec<Option<String>> {
+fn probability(rule: &Rule) -> Option<f64> {
+    probability_text(rule).and_then(|p| p.parse().ok())
+}
+
+fn chain_odds(chain: &Chain) -> Vec<Option<Rc<str>>> {
     let n = chain.rules.iter().filter(|r| endpoint_jump(r)).count();
     let mut remaining = 1.0_f64;
     let mut k = 0;
@@ -98,7 +122,7 @@ fn chain_odds(chain: &Chain) -> Vec<Option<String>> {
                     )
                 }
             };
-            Some(text)
+            Some(text.into())
         })
         .collect()
 }
@@ -164,6 +188,52 @@ mod tests {
         assert_eq!(fraction(2.0 / 3.0), "2/3");
         assert_eq!(fraction(1.0), "all");
         assert_eq!(fraction(0.123456), "0.1235");
+    }
+
+    /// A KUBE-SVC-style chain of `n` endpoint jumps with kube-proxy's probabilities.
+    fn cascade(name: &str, n: usize) -> Chain {
+        use crate::iptables::model::{ChainKind, Provenance};
+        let rules = (0..n)
+            .map(|k| Rule {
+                order: k as u32,
+                matches: (k < n - 1)
+                    .then(|| Match::Statistic {
+                        probability: format!("{:.10}", 1.0 / (n - k) as f64).into(),
+                    })
+                    .into_iter()
+                    .collect(),
+                target: Some(Target::Jump {
+                    chain: format!("KUBE-SEP-{name}{k}").into(),
+                }),
+                provenance: Provenance::kubelet(),
+            })
+            .collect();
+        Chain {
+            name: name.into(),
+            kind: ChainKind::KubeProxy,
+            rules,
+            provenance: Provenance::kubelet(),
+            declarations: 1,
+        }
+    }
+
+    #[test]
+    fn chains_of_one_shape_share_their_sentences() {
+        let (a, b, c) = (cascade("A", 3), cascade("B", 3), cascade("C", 2));
+        let mut odds = Odds::default();
+        for i in 0..3 {
+            let (x, y) = (odds.of(&a, i).unwrap(), odds.of(&b, i).unwrap());
+            assert_eq!(Some(&x), chain_odds(&a)[i].as_ref());
+            assert!(Rc::ptr_eq(&x, &y), "rule {i} worded twice");
+        }
+        assert!(odds.of(&a, 1).unwrap().contains("Endpoint 2 of 3"));
+        assert!(odds.of(&c, 0).unwrap().contains("Endpoint 1 of 2"));
+        assert_eq!(odds.of(&a, 3), None);
+        let no_steps = Chain {
+            rules: vec![],
+            ..cascade("D", 1)
+        };
+        assert_eq!(odds.of(&no_steps, 0), None);
     }
 
     #[test]

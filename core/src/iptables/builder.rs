@@ -1,32 +1,28 @@
 //! A small helper both layouts use to assemble a [`Dataplane`] in kube-proxy's order.
 
 use super::model::*;
-use std::collections::HashMap;
 
 pub(crate) struct Builder {
     tables: Vec<Table>,
     /// Chain name → position, per table (filter, nat).
-    index: [HashMap<String, usize>; 2],
-    written: usize,
+    index: [ChainIndex; 2],
+    written: u32,
+    /// The cascade's `1/n` probabilities as kube-proxy prints them, each made once.
+    probabilities: Vec<Text>,
 }
 
 impl Builder {
     pub fn new() -> Self {
+        let table = |name| Table {
+            name,
+            chains: Vec::new(),
+            by_name: ChainIndex::default(),
+        };
         Builder {
-            tables: vec![
-                Table {
-                    name: TableName::Filter,
-                    chains: Vec::new(),
-                    by_name: HashMap::new(),
-                },
-                Table {
-                    name: TableName::Nat,
-                    chains: Vec::new(),
-                    by_name: HashMap::new(),
-                },
-            ],
-            index: [HashMap::new(), HashMap::new()],
+            tables: vec![table(TableName::Filter), table(TableName::Nat)],
+            index: Default::default(),
             written: 0,
+            probabilities: Vec::new(),
         }
     }
 
@@ -47,21 +43,39 @@ impl Builder {
             .unwrap_or_else(|| panic!("rule for undeclared chain {chain} in {t:?}"))
     }
 
-    /// Declares a chain (once); later declarations of the same chain are no-ops.
-    pub fn chain(&mut self, t: TableName, name: &str, kind: ChainKind, provenance: Provenance) {
-        if self.index[Self::slot(t)].contains_key(name) {
+    /// Declares a chain (once); later declarations of the same chain are no-ops. The name is
+    /// shared by the chain and the index (pass a [`Text`] to share it with jumps too).
+    pub fn chain(
+        &mut self,
+        t: TableName,
+        name: impl AsRef<str> + Into<Text>,
+        kind: ChainKind,
+        provenance: Provenance,
+    ) {
+        if self.index[Self::slot(t)].contains_key(name.as_ref()) {
             return;
         }
+        let name: Text = name.into();
         let table = self.table_mut(t);
         table.chains.push(Chain {
-            name: name.to_string(),
+            name: name.clone(),
             kind,
             rules: Vec::new(),
             provenance,
             declarations: 1,
         });
         let i = table.chains.len() - 1;
-        self.index[Self::slot(t)].insert(name.to_string(), i);
+        self.index[Self::slot(t)].insert(name, i);
+    }
+
+    /// `1/n` as kube-proxy's `%0.10f` prints it.
+    pub fn probability(&mut self, n: usize) -> Text {
+        while self.probabilities.len() < n {
+            let d = self.probabilities.len() + 1;
+            self.probabilities
+                .push(format!("{:.10}", 1.0 / d as f64).into());
+        }
+        self.probabilities[n - 1].clone()
     }
 
     /// Declares an existing chain once more in the restore input.
@@ -84,7 +98,7 @@ impl Builder {
         let order = self.written;
         self.table_mut(t).chains[i].rules.push(Rule {
             order,
-            matches,
+            matches: matches.into_boxed_slice(),
             target,
             provenance,
         });
@@ -105,7 +119,7 @@ impl Builder {
             0,
             Rule {
                 order: 0,
-                matches,
+                matches: matches.into_boxed_slice(),
                 target: Some(target),
                 provenance,
             },
@@ -116,16 +130,21 @@ impl Builder {
         let mut tables = self.tables;
         for (table, index) in tables.iter_mut().zip(self.index) {
             table.by_name = index;
+            // Rule lists grew by doubling: give back the slack (most chains are an endpoint's
+            // two or three rules).
+            for chain in &mut table.chains {
+                chain.rules.shrink_to_fit();
+            }
         }
         Dataplane { tables }
     }
 }
 
-pub(crate) fn comment(text: impl Into<String>) -> Match {
+pub(crate) fn comment(text: impl Into<Text>) -> Match {
     Match::Comment { text: text.into() }
 }
 
-pub(crate) fn jump(chain: impl Into<String>) -> Option<Target> {
+pub(crate) fn jump(chain: impl Into<Text>) -> Option<Target> {
     Some(Target::Jump {
         chain: chain.into(),
     })

@@ -4,7 +4,7 @@
 use super::builder::{comment, jump, Builder};
 use super::model::*;
 use super::{
-    builtin_chains, forward_rules, install_jumps, masquerade_rules, Ctx, FilterVerdict,
+    builtin_chains, forward_rules, install_jumps, masquerade_rules, Ctx, FilterVerdict, Sep,
     FILTER_JUMPS, FIREWALL_JUMPS, NAT_JUMPS,
 };
 use crate::cluster::settings::Version;
@@ -219,7 +219,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     if uses_ext {
         b.chain(
             Nat,
-            &ext_chain,
+            ext_chain.as_str(),
             KubeProxy,
             prov("spec.externalTrafficPolicy"),
         );
@@ -227,18 +227,18 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     if uses_fw {
         b.chain(
             Nat,
-            &fw_chain,
+            fw_chain.as_str(),
             KubeProxy,
             prov("spec.loadBalancerSourceRanges"),
         );
     }
     if uses_cluster_chain {
-        b.chain(Nat, &svc_chain, KubeProxy, prov("spec.ports"));
+        b.chain(Nat, svc_chain.as_str(), KubeProxy, prov("spec.ports"));
     }
     if uses_local_chain {
         b.chain(
             Nat,
-            &svl_chain,
+            svl_chain.as_str(),
             KubeProxy,
             prov("spec.internalTrafficPolicy"),
         );
@@ -565,7 +565,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
             prov("spec.loadBalancerSourceRanges"),
         );
     }
-    let seps = super::sep_names(sp);
+    let seps = super::seps(sp);
     if uses_cluster_chain {
         endpoint_jumps(b, ctx, sp, &svc_chain, &c.cluster, &seps);
     }
@@ -578,76 +578,91 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
 }
 
 /// `writeServiceToEndpointRules`: affinity checks, then the random-probability cascade over
-/// the endpoints `eps` (indexes into `sp.endpoints`; `seps` are their chain names).
+/// the endpoints `eps` (indexes into `sp.endpoints` and `seps`).
 pub(super) fn endpoint_jumps(
     b: &mut Builder,
     ctx: &Ctx,
     sp: &ServicePort,
     chain: &str,
     eps: &[usize],
-    seps: &[String],
+    seps: &[Sep],
 ) {
-    let spn = sp.spn();
+    let spn: Text = sp.spn().into();
+    // Room for the comment and one more match: a rule's matches are kept exactly sized.
     let comment_for = |ep: &EndpointInfo| -> Vec<Match> {
+        let mut m = Vec::with_capacity(2);
         if ctx.large_cluster {
-            vec![]
         } else if ctx.legacy_comments {
-            vec![comment(spn.clone())]
+            m.push(comment(spn.clone()));
         } else {
-            vec![comment(format!("{spn} -> {}", ep.key()))]
+            m.push(comment(format!("{spn} -> {}", ep.key())));
         }
+        m
     };
     if let Some(seconds) = sp.affinity_timeout {
         for &i in eps {
-            let ep = &sp.endpoints[i];
-            let mut m = comment_for(ep);
+            let mut m = comment_for(&sp.endpoints[i]);
             m.push(Match::RecentCheck {
-                name: seps[i].clone(),
+                name: seps[i].chain.clone(),
                 seconds,
             });
-            b.rule(Nat, chain, m, jump(seps[i].as_str()), ctx.endpoint(sp, ep));
+            b.rule(
+                Nat,
+                chain,
+                m,
+                jump(seps[i].chain.clone()),
+                seps[i].why.clone(),
+            );
         }
     }
     let n = eps.len();
     for (k, &i) in eps.iter().enumerate() {
-        let ep = &sp.endpoints[i];
-        let mut m = comment_for(ep);
+        let mut m = comment_for(&sp.endpoints[i]);
         if k < n - 1 {
             m.push(Match::Statistic {
-                probability: format!("{:.10}", 1.0 / (n - k) as f64),
+                probability: b.probability(n - k),
             });
         }
-        b.rule(Nat, chain, m, jump(seps[i].as_str()), ctx.endpoint(sp, ep));
+        b.rule(
+            Nat,
+            chain,
+            m,
+            jump(seps[i].chain.clone()),
+            seps[i].why.clone(),
+        );
     }
 }
 
 /// A KUBE-SEP-* chain: hairpin masquerade and the DNAT.
-pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, i: usize, sep: &str) {
-    let spn = sp.spn();
+pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, i: usize, sep: &Sep) {
     let ep = &sp.endpoints[i];
-    let prov = ctx.endpoint(sp, ep);
-    b.chain(Nat, sep, KubeProxy, prov.clone());
-    let c = || {
-        if ctx.large_cluster {
-            vec![]
-        } else {
-            vec![comment(spn.clone())]
-        }
+    let name = &sep.chain;
+    b.chain(Nat, name.clone(), KubeProxy, sep.why.clone());
+    let spn: Option<Text> = (!ctx.large_cluster).then(|| sp.spn().into());
+    let with_comment = |capacity: usize| {
+        let mut m = Vec::with_capacity(capacity + 1);
+        m.extend(spn.clone().map(comment));
+        m
     };
-    let mut m = c();
+    let mut m = with_comment(1);
     m.push(Match::Source {
         negated: false,
         cidr: Cidr::host(ep.ip),
     });
-    b.rule(Nat, sep, m, jump("KUBE-MARK-MASQ"), prov.clone());
-    let mut m = c();
+    b.rule(Nat, name, m, jump("KUBE-MARK-MASQ"), sep.why.clone());
+    let mut m = with_comment(2);
     if sp.affinity_timeout.is_some() {
-        m.push(Match::RecentSet {
-            name: sep.to_string(),
-        });
+        m.push(Match::RecentSet { name: name.clone() });
     }
     m.push(Match::Protocol {
         protocol: sp.protocol,
     });
-    b.rule(Nat, sep, m, Some(Target::Dnat { to: ep.key() }), prov);
+    let to = sep.why.endpoint_key().expect("an endpoint's provenance");
+    b.rule(
+        Nat,
+        name,
+        m,
+        Some(Target::Dnat { to: to.clone() }),
+        sep.why.clone(),
+    );
 }

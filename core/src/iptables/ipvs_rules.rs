@@ -24,7 +24,7 @@ pub(crate) fn build(cluster: &Cluster, sets: &[IpSet], out_filters: &[OutFilter]
     let set = |base: &str| sets.iter().find(|x| x.name == name(base)).unwrap();
     let non_empty = |base: &str| !set(base).entries.is_empty();
     let m_set = |base: &str, flags: &str| Match::Set {
-        name: name(base),
+        name: name(base).into(),
         flags: flags.into(),
     };
     let set_comment = |base: &str| comment(set(base).comment);

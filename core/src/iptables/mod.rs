@@ -13,9 +13,9 @@ mod services_db;
 mod v1_23;
 
 use crate::cluster::settings::{LocalDetector, Settings, Version};
-use crate::cluster::{proxy_config_ref, Cluster};
+use crate::cluster::Cluster;
 use crate::net::Cidr;
-use crate::proxy::{service_ports, EndpointInfo, ServicePort};
+use crate::proxy::{service_ports, ServicePort};
 use builder::Builder;
 use model::*;
 
@@ -58,16 +58,10 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn kube_proxy(&self, setting: &'static str) -> Provenance {
-        Provenance::KubeProxy {
-            setting,
-            config: proxy_config_ref(),
-        }
+        Provenance::kube_proxy(setting)
     }
     fn service(&self, sp: &ServicePort, field: &'static str) -> Provenance {
         Provenance::service_port(sp, field)
-    }
-    fn endpoint(&self, sp: &ServicePort, ep: &EndpointInfo) -> Provenance {
-        Provenance::endpoint(sp, ep)
     }
     /// The local-traffic detector's "not from a pod" match (`IfNotLocal`).
     fn if_not_local(&self) -> Option<Match> {
@@ -85,11 +79,11 @@ pub(crate) fn detector_match(d: &LocalDetector, negated: bool) -> Option<Match> 
         LocalDetector::Cidr(c) => Some(Match::Source { negated, cidr: *c }),
         LocalDetector::Bridge(name) => Some(Match::InInterface {
             negated,
-            name: name.clone(),
+            name: name.as_str().into(),
         }),
         LocalDetector::InterfacePrefix(p) => Some(Match::InInterface {
             negated,
-            name: format!("{p}+"),
+            name: format!("{p}+").into(),
         }),
     }
 }
@@ -257,9 +251,7 @@ fn install_jumps(b: &mut Builder, ctx: &Ctx, jumps: &[JumpChain]) {
             j.table,
             j.from,
             m,
-            Target::Jump {
-                chain: j.to.to_string(),
-            },
+            Target::Jump { chain: j.to.into() },
             ctx.kube_proxy("jump chains"),
         );
     }
@@ -376,13 +368,27 @@ pub fn build(cluster: &Cluster) -> Result<Dataplane, String> {
     })
 }
 
-/// The KUBE-SEP-* name of each endpoint of a service port (hashing is the costly part of a
-/// sync: each name is computed once).
-pub(crate) fn sep_names(sp: &ServicePort) -> Vec<String> {
+/// What every chain and rule about one endpoint of a service port shares.
+pub(crate) struct Sep {
+    /// Its KUBE-SEP-* chain: the chain's name and every jump to it.
+    pub chain: Text,
+    /// Why they exist (its `ip:port` is also the DNAT target).
+    pub why: Provenance,
+}
+
+/// Each endpoint's [`Sep`] (hashing is the costly part of a sync: each name is computed once).
+pub(crate) fn seps(sp: &ServicePort) -> Vec<Sep> {
     let spn = sp.spn();
     sp.endpoints
         .iter()
-        .map(|e| crate::proxy::names::sep_chain(&spn, sp.protocol.lower(), &e.key()))
+        .map(|e| {
+            let why = Provenance::endpoint(sp, e);
+            let key = why.endpoint_key().expect("an endpoint's provenance");
+            Sep {
+                chain: crate::proxy::names::sep_chain(&spn, sp.protocol.lower(), key).into(),
+                why,
+            }
+        })
         .collect()
 }
 

@@ -7,6 +7,15 @@ use crate::input::ObjectRef;
 use crate::net::Cidr;
 use crate::proxy::Protocol;
 use serde::Serialize;
+use std::rc::Rc;
+
+/// A name or text the dataplane holds: shared rather than copied, because one chain name is
+/// the chain's, its index key and every jump to it, and one Service's comment or endpoint
+/// stands on several rules (a 10,000-Service table has 330,000 rules).
+pub type Text = Rc<str>;
+
+/// Chain name → position: hashed with foldhash (a walk looks a chain up at every jump).
+pub(crate) type ChainIndex = std::collections::HashMap<Text, usize, foldhash::fast::RandomState>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,7 +73,7 @@ pub struct Table {
     /// Chain name → position in `chains` (a walk looks a chain up at every jump; a 10,000-Service
     /// table has 60,000 chains). Filled by the builder, which is the only way to make a table.
     #[serde(skip)]
-    pub(crate) by_name: std::collections::HashMap<String, usize>,
+    pub(crate) by_name: ChainIndex,
 }
 
 impl Table {
@@ -75,17 +84,17 @@ impl Table {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Chain {
-    pub name: String,
+    pub name: Text,
     pub kind: ChainKind,
     pub rules: Vec<Rule>,
     pub provenance: Provenance,
     /// How many times kube-proxy's restore input declares the chain (1.23 wrote a KUBE-FW-*
     /// line once per LoadBalancer IP); harmless to iptables-restore, kept for exactness.
     #[serde(skip_serializing_if = "is_one")]
-    pub declarations: usize,
+    pub declarations: u32,
 }
 
-fn is_one(n: &usize) -> bool {
+fn is_one(n: &u32) -> bool {
     *n == 1
 }
 
@@ -93,8 +102,8 @@ fn is_one(n: &usize) -> bool {
 pub struct Rule {
     /// Position in kube-proxy's restore input (rules of all chains of a table are written
     /// interleaved, service by service); built-in chains' jump rules are not in it.
-    pub order: usize,
-    pub matches: Vec<Match>,
+    pub order: u32,
+    pub matches: Box<[Match]>,
     pub target: Option<Target>,
     pub provenance: Provenance,
 }
@@ -104,7 +113,7 @@ pub struct Rule {
 #[serde(tag = "match", rename_all = "kebab-case")]
 pub enum Match {
     Comment {
-        text: String,
+        text: Text,
     },
     /// `-m tcp -p tcp`: the protocol and its match module.
     Protocol {
@@ -124,12 +133,12 @@ pub enum Match {
     },
     InInterface {
         negated: bool,
-        name: String,
+        name: Text,
     },
     AddrType {
         negated: bool,
         source: bool,
-        kind: String,
+        kind: Text,
     },
     Mark {
         negated: bool,
@@ -138,21 +147,21 @@ pub enum Match {
     },
     Conntrack {
         negated: bool,
-        states: String,
+        states: Text,
     },
     /// `%0.10f` text, exactly as kube-proxy wrote it.
     Statistic {
-        probability: String,
+        probability: Text,
     },
     RecentCheck {
-        name: String,
+        name: Text,
         seconds: u32,
     },
     RecentSet {
-        name: String,
+        name: Text,
     },
     Nfacct {
-        name: String,
+        name: Text,
     },
     PhysdevNotIn,
     /// `-p tcp` without the protocol's match module (IPVS mode's NodePort rules).
@@ -161,8 +170,8 @@ pub enum Match {
     },
     /// `-m set --match-set NAME dst,dst`.
     Set {
-        name: String,
-        flags: String,
+        name: Text,
+        flags: Text,
     },
     /// `-m ipvs --vaddr A --vproto P --vport N` (IPVS mode's KUBE-IPVS-OUT-FILTER).
     Ipvs {
@@ -176,14 +185,14 @@ pub enum Match {
 #[serde(tag = "target", rename_all = "kebab-case")]
 pub enum Target {
     Jump {
-        chain: String,
+        chain: Text,
     },
     Accept,
     Drop,
     Return,
     Reject,
     Dnat {
-        to: String,
+        to: Text,
     },
     Masquerade {
         random_fully: bool,
@@ -212,10 +221,29 @@ impl Target {
     }
 }
 
-/// Why a chain or rule exists.
+/// Why a chain or rule exists: a shared handle, because an endpoint's chain and its rules (and
+/// a Service port's many rules) all have the same reason. Read through it: `match &*p`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Provenance(Rc<Why>);
+
+impl std::ops::Deref for Provenance {
+    type Target = Why;
+    fn deref(&self) -> &Why {
+        &self.0
+    }
+}
+
+impl From<Why> for Provenance {
+    fn from(why: Why) -> Self {
+        Provenance(Rc::new(why))
+    }
+}
+
+/// What a [`Provenance`] says.
+#[derive(Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "from", rename_all = "kebab-case")]
-pub enum Provenance {
+pub enum Why {
     /// A rule every kube-proxy writes; shaped by its settings.
     KubeProxy {
         setting: &'static str,
@@ -233,46 +261,73 @@ pub enum Provenance {
     Endpoint {
         service: ObjectRef,
         port_index: usize,
-        endpoint: String,
+        /// `ip:port`, as the endpoint's DNAT target writes it.
+        endpoint: Text,
         slice: ObjectRef,
         pod: Option<ObjectRef>,
     },
 }
 
 impl Provenance {
+    /// kube-proxy itself, shaped by `setting` of its configuration.
+    pub fn kube_proxy(setting: &'static str) -> Self {
+        Why::KubeProxy {
+            setting,
+            config: crate::cluster::proxy_config_ref(),
+        }
+        .into()
+    }
+
+    /// Kubelet's chains and rules.
+    pub fn kubelet() -> Self {
+        Why::Kubelet.into()
+    }
+
     /// A port of a Service, made by `field`.
     pub fn service_port(sp: &crate::proxy::ServicePort, field: &'static str) -> Self {
-        Provenance::ServicePort {
+        Why::ServicePort {
             service: sp.service.clone(),
             port_index: sp.port_index,
             field,
         }
+        .into()
     }
 
     /// One endpoint of a service port.
     pub fn endpoint(sp: &crate::proxy::ServicePort, ep: &crate::proxy::EndpointInfo) -> Self {
-        Provenance::Endpoint {
+        Why::Endpoint {
             service: sp.service.clone(),
             port_index: sp.port_index,
-            endpoint: ep.key(),
+            endpoint: ep.key().into(),
             slice: ep.slice.clone(),
             pod: ep.target.clone(),
+        }
+        .into()
+    }
+}
+
+impl Why {
+    /// The endpoint's `ip:port`, for an endpoint's provenance.
+    pub fn endpoint_key(&self) -> Option<&Text> {
+        match self {
+            Why::Endpoint { endpoint, .. } => Some(endpoint),
+            _ => None,
         }
     }
 
     /// A sentence for the reader: which object and field made this.
     pub fn describe(&self) -> String {
         match self {
-            Provenance::KubeProxy { setting, .. } => format!("kube-proxy itself ({setting})"),
-            Provenance::Kubelet => "kubelet (kube-proxy only jumps to it)".to_string(),
-            Provenance::ServicePort {
+            Why::KubeProxy { setting, .. } => format!("kube-proxy itself ({setting})"),
+            Why::Kubelet => "kubelet (kube-proxy only jumps to it)".to_string(),
+            Why::ServicePort {
                 service,
                 port_index,
                 field,
             } => {
                 format!("{service}, spec.ports[{port_index}] ({field})")
             }
-            Provenance::Endpoint {
+            Why::Endpoint {
                 service,
                 port_index,
                 endpoint,
@@ -293,10 +348,10 @@ impl Provenance {
     /// The input objects this provenance names.
     pub fn objects(&self) -> Vec<&ObjectRef> {
         match self {
-            Provenance::KubeProxy { config, .. } => vec![config],
-            Provenance::Kubelet => vec![],
-            Provenance::ServicePort { service, .. } => vec![service],
-            Provenance::Endpoint {
+            Why::KubeProxy { config, .. } => vec![config],
+            Why::Kubelet => vec![],
+            Why::ServicePort { service, .. } => vec![service],
+            Why::Endpoint {
                 service,
                 slice,
                 pod,

@@ -43,7 +43,7 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
         b.chain(Nat, name, KubeProxy, kp("base chains"));
     }
     // kube-proxy only ensures KUBE-MARK-DROP exists; kubelet owns its rule.
-    b.chain(Nat, "KUBE-MARK-DROP", Kubelet, Provenance::Kubelet);
+    b.chain(Nat, "KUBE-MARK-DROP", Kubelet, Provenance::kubelet());
     b.rule(
         Nat,
         "KUBE-MARK-DROP",
@@ -52,7 +52,7 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
             value: DROP_MARK,
             mask: DROP_MARK,
         }),
-        Provenance::Kubelet,
+        Provenance::kubelet(),
     );
 
     install_jumps(&mut b, ctx, &[&FILTER_JUMPS[..], &NAT_JUMPS].concat());
@@ -122,7 +122,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
         .copied()
         .filter(|&i| sp.endpoints[i].is_local)
         .collect();
-    let seps = super::sep_names(sp);
+    let seps = super::seps(sp);
     let has_endpoints = !ready.is_empty();
     let dst = |ip| Match::Destination {
         negated: false,
@@ -135,12 +135,12 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
         sep_chain(b, ctx, sp, i, &seps[i]);
     }
     if has_endpoints {
-        b.chain(Nat, &svc_chain, KubeProxy, prov("spec.ports"));
+        b.chain(Nat, svc_chain.as_str(), KubeProxy, prov("spec.ports"));
     }
     if sp.etp_local {
         b.chain(
             Nat,
-            &xlb_chain,
+            xlb_chain.as_str(),
             KubeProxy,
             prov("spec.externalTrafficPolicy"),
         );
@@ -244,7 +244,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
             if k == 0 {
                 b.chain(
                     Nat,
-                    &fw_chain,
+                    fw_chain.as_str(),
                     KubeProxy,
                     prov("status.loadBalancer.ingress"),
                 );
@@ -262,7 +262,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
             if !sp.etp_local {
                 b.rule(
                     Nat,
-                    &fw_chain,
+                    fw_chain.as_str(),
                     vec![fw_comment()],
                     jump("KUBE-MARK-MASQ"),
                     prov("status.loadBalancer.ingress"),
@@ -271,7 +271,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
             if sp.source_ranges.is_empty() {
                 b.rule(
                     Nat,
-                    &fw_chain,
+                    fw_chain.as_str(),
                     vec![fw_comment()],
                     jump(external_target.as_str()),
                     prov("status.loadBalancer.ingress"),
@@ -280,7 +280,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
                 for range in &sp.source_ranges {
                     b.rule(
                         Nat,
-                        &fw_chain,
+                        fw_chain.as_str(),
                         vec![
                             fw_comment(),
                             Match::Source {
@@ -297,7 +297,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
                 {
                     b.rule(
                         Nat,
-                        &fw_chain,
+                        fw_chain.as_str(),
                         vec![
                             fw_comment(),
                             Match::Source {
@@ -312,7 +312,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
             }
             b.rule(
                 Nat,
-                &fw_chain,
+                fw_chain.as_str(),
                 vec![fw_comment()],
                 jump("KUBE-MARK-DROP"),
                 prov("status.loadBalancer.ingress"),
@@ -422,7 +422,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
     if let Some(local_match) = ctx.if_local() {
         b.rule(
             Nat,
-            &xlb_chain,
+            xlb_chain.as_str(),
             vec![
                 comment("Redirect pods trying to reach external loadbalancer VIP to clusterIP"),
                 local_match,
@@ -438,7 +438,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
     };
     b.rule(
         Nat,
-        &xlb_chain,
+        xlb_chain.as_str(),
         vec![
             comment(format!("masquerade LOCAL traffic for {spn} LB IP")),
             src_local(),
@@ -448,7 +448,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
     );
     b.rule(
         Nat,
-        &xlb_chain,
+        xlb_chain.as_str(),
         vec![
             comment(format!(
                 "route LOCAL traffic for {spn} LB IP to service chain"
@@ -461,7 +461,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
     if local.is_empty() {
         b.rule(
             Nat,
-            &xlb_chain,
+            xlb_chain.as_str(),
             vec![comment(format!("{spn} has no local endpoints"))],
             jump("KUBE-MARK-DROP"),
             prov("spec.externalTrafficPolicy"),

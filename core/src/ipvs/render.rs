@@ -170,7 +170,7 @@ pub fn ipvsadm_lines_with<'a>(
                     inactive
                 ),
                 source: Some(&rs.provenance),
-                odds: crate::explain::odds::ipvs_real_server(vs),
+                odds: crate::explain::odds::ipvs_real_server(vs).map(Into::into),
                 anchor: Some(crate::explain::anchor::ipvs_real(
                     vs.protocol,
                     vs.ip,
@@ -255,7 +255,7 @@ pub fn ipset_lines<'a>(ipvs: &'a Ipvs) -> Vec<Line<'a>> {
             .filter(|r| {
                 r.matches
                     .iter()
-                    .any(|m| matches!(m, Match::Set { name: n, .. } if n == name))
+                    .any(|m| matches!(m, Match::Set { name: n, .. } if **n == *name))
             })
             .count()
     };

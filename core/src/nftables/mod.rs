@@ -9,7 +9,7 @@ pub mod model;
 pub mod render;
 
 use crate::cluster::settings::{LocalDetector, Settings};
-use crate::cluster::{proxy_config_ref, Cluster};
+use crate::cluster::Cluster;
 use crate::iptables::model::Provenance;
 use crate::net::Cidr;
 use crate::proxy::{categorize, names, service_ports, EndpointInfo, Plan, ServicePort};
@@ -59,10 +59,7 @@ struct Builder<'a> {
 }
 
 fn kp(setting: &'static str) -> Provenance {
-    Provenance::KubeProxy {
-        setting,
-        config: proxy_config_ref(),
-    }
+    Provenance::kube_proxy(setting)
 }
 
 impl Builder<'_> {
@@ -499,10 +496,7 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
             b.rule(
                 internal_chain,
                 format!("{x} daddr {} jump mark-for-masquerade", sp.cluster_ip),
-                Provenance::KubeProxy {
-                    setting: "nftables.masqueradeAll",
-                    config: proxy_config_ref(),
-                },
+                Provenance::kube_proxy("nftables.masqueradeAll"),
             );
         } else if let Some(not_local) = detector(&s.detect_local, x, false) {
             b.rule(
@@ -511,10 +505,7 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
                     "{x} daddr {} {not_local} jump mark-for-masquerade",
                     sp.cluster_ip
                 ),
-                Provenance::KubeProxy {
-                    setting: "clusterCIDR",
-                    config: proxy_config_ref(),
-                },
+                Provenance::kube_proxy("clusterCIDR"),
             );
         }
     }

@@ -90,7 +90,7 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
             out.push(Line {
                 text: format!("add rule {p} {} {}", c.name, r.text),
                 source: Some(&r.provenance),
-                odds: crate::explain::odds::nft_rule(&r.text),
+                odds: crate::explain::odds::nft_rule(&r.text).map(Into::into),
                 anchor: Some(crate::explain::anchor::nft(&c.name, i)),
                 ..Default::default()
             });
@@ -416,7 +416,7 @@ pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
             b.push(Line {
                 text: format!("\t\t{}", listed_rule(&r.text)),
                 source: Some(&r.provenance),
-                odds: crate::explain::odds::nft_rule(&r.text),
+                odds: crate::explain::odds::nft_rule(&r.text).map(Into::into),
                 anchor: Some(crate::explain::anchor::nft(&c.name, i)),
                 ..Default::default()
             });

@@ -172,7 +172,7 @@ pub enum Origin {
 #[derive(Clone, Debug, Default)]
 pub struct State {
     /// `-m recent` lists: name → source addresses seen.
-    recent: BTreeMap<String, BTreeSet<IpAddr>>,
+    recent: BTreeMap<crate::iptables::model::Text, BTreeSet<IpAddr>>,
     /// Established connections: original (src, sport, dst, dport) → the NATed packet.
     connections: BTreeMap<(IpAddr, u16, IpAddr, u16, Protocol), (Packet, Trace)>,
     /// IPVS: the round-robin position of each virtual server.
@@ -325,7 +325,7 @@ impl Walk<'_, '_> {
                 let iif = p.in_interface.clone().unwrap_or_default();
                 let hit = match name.strip_suffix('+') {
                     Some(prefix) => iif.starts_with(prefix),
-                    None => iif == *name,
+                    None => *iif == **name,
                 };
                 (
                     hit != *negated,
@@ -338,7 +338,7 @@ impl Walk<'_, '_> {
                 kind,
             } => {
                 let ip = if *source { p.src } else { p.dst };
-                let local = kind == "LOCAL" && self.node.is_local(ip);
+                let local = &**kind == "LOCAL" && self.node.is_local(ip);
                 (
                     local != *negated,
                     reason!(
@@ -395,7 +395,7 @@ impl Walk<'_, '_> {
                 let seen = self
                     .state
                     .recent
-                    .get(name)
+                    .get(&**name)
                     .is_some_and(|s| s.contains(&p.src));
                 (
                     seen,
@@ -435,7 +435,7 @@ impl Walk<'_, '_> {
                 let set = ipvs
                     .ipsets
                     .iter()
-                    .find(|x| x.name == *name)
+                    .find(|x| *x.name == **name)
                     .ok_or_else(|| format!("no ipset {name}"))?;
                 let pick = |dir: &str, i: usize| -> String {
                     match (dir, i) {

@@ -237,10 +237,10 @@ impl NftWalk<'_> {
                     ));
                 }
                 "update" => {
-                    let set = t[i + 1].trim_start_matches('@').to_string();
+                    let set = t[i + 1].trim_start_matches('@');
                     self.state
                         .recent
-                        .entry(set.clone())
+                        .entry(set.into())
                         .or_default()
                         .insert(self.packet.src);
                     why.push(format!("{} added to @{set}", self.packet.src));

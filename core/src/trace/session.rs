@@ -672,7 +672,7 @@ fn rule_shares(
     };
     let mut out = Vec::new();
     for chain in nat.chains.iter().filter(|c| {
-        walked.contains(&c.name)
+        walked.contains(&*c.name)
             && ["KUBE-SVC-", "KUBE-SVL-", "KUBE-XLB-"]
                 .iter()
                 .any(|p| c.name.starts_with(p))
@@ -704,12 +704,12 @@ fn rule_shares(
                 })
                 .unwrap_or(1.0);
             let observed =
-                *sim.endpoints.get(&endpoint).unwrap_or(&0) as f64 / sim.connections.max(1) as f64;
+                *sim.endpoints.get(&*endpoint).unwrap_or(&0) as f64 / sim.connections.max(1) as f64;
             out.push(RuleShare {
-                chain: chain.name.clone(),
+                chain: chain.name.to_string(),
                 rule: crate::iptables::render::restore_rule(&chain.name, r, layout),
                 probability,
-                endpoint,
+                endpoint: endpoint.to_string(),
                 expected_share: 1.0 / n as f64,
                 observed_share: observed,
             });
