@@ -206,7 +206,7 @@ pub struct ViewLine {
     /// A load-balancing step's odds, in words (shared by the steps of one shape of cascade).
     pub odds: Option<Rc<str>>,
     /// The rule (virtual server, real server) the line shows, as walks name it.
-    pub anchor: Option<String>,
+    pub anchor: Option<crate::explain::anchor::Anchor>,
 }
 
 /// What to render.
@@ -241,23 +241,32 @@ impl Analysis {
     pub fn render(&self, req: &Request) -> Result<String, String> {
         let mut sink = TextSink::default();
         self.write(req, &mut sink)?;
-        Ok(sink.text)
+        Ok(sink.finish())
     }
 
     /// Renders a view line by line, each with why it is there where it stands for a chain or
     /// a rule (`None` for headers and kubectl tables).
     pub fn render_lines(&self, req: &Request) -> Result<Vec<ViewLine>, String> {
         let lines = self.lines(req)?;
-        // Lines of one object share its explanation: work it out once per provenance.
-        let mut explained: HashMap<&Provenance, (Rc<str>, Rc<[LineRange]>)> = HashMap::new();
+        // Lines of one object share its explanation: work it out once per provenance. Most
+        // lines share their provenance's handle too (an endpoint's chain and rules), so look
+        // the handle up first, and hash its content only for a handle not seen yet.
+        type Explained = (Rc<str>, Rc<[LineRange]>);
+        let mut by_handle: HashMap<*const Why, Explained, foldhash::fast::RandomState> =
+            Default::default();
+        let mut by_content: HashMap<&Why, Explained, foldhash::fast::RandomState> =
+            Default::default();
         let unwritten: Rc<[LineRange]> = Rc::new([]);
         let mut out = Vec::with_capacity(lines.len());
         for l in lines {
             let (why, written) = match l.source {
                 Some(p) => {
-                    let (why, written) = explained
-                        .entry(p)
-                        .or_insert_with(|| (p.describe().into(), self.written_by(p).into()));
+                    let (why, written) = by_handle.entry(&**p).or_insert_with(|| {
+                        by_content
+                            .entry(p)
+                            .or_insert_with(|| (p.describe().into(), self.written_by(p).into()))
+                            .clone()
+                    });
                     (Some(why.clone()), written.clone())
                 }
                 None => (None, unwritten.clone()),

@@ -223,7 +223,9 @@ fn every_step_of_a_walk_is_anchored_in_the_views() {
                     .iter()
                     .filter(|a| a.starts_with(kind) && (kind.is_empty()) != a.starts_with("ipvs "))
                 {
-                    let line = lines.iter().find(|l| l.anchor.as_deref() == Some(*anchor));
+                    let line = lines
+                        .iter()
+                        .find(|l| l.anchor.as_ref().is_some_and(|a| a.is(anchor)));
                     assert!(
                         line.is_some(),
                         "{name} {mode:?} {view}: no line for {anchor}"

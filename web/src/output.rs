@@ -94,7 +94,7 @@ pub fn output(p: &OutputProps) -> Html {
     let current_line = p.current.as_ref().and_then(|c| {
         lines
             .iter()
-            .position(|l| l.anchor.as_deref() == Some(c.as_str()))
+            .position(|l| l.anchor.as_ref().is_some_and(|a| a.is(c)))
     });
     // Revealing reads the pane's height, which right after a render makes the browser lay the
     // page out there and then (3.5 ms of an article edit's 13); in the next frame that layout
@@ -328,7 +328,7 @@ fn out_line(p: &LineProps) -> Html {
     let links = |w: &str| is_link(line, &p.declared, w);
     html! {
         <div {class} data-i={i.to_string()} title={line.why.clone()} id={format!("{}-line-{i}", p.pane_id)}
-            role="option" aria-selected={p.selected.to_string()} data-anchor={line.anchor.clone()}>
+            role="option" aria-selected={p.selected.to_string()} data-anchor={line.anchor.as_ref().map(|a| AttrValue::from(a.to_string()))}>
             { for tokens(&line.text, &links).into_iter().map(|t| match (t.term, t.link) {
                 (None, None) => html! { { t.text } },
                 (term, link) => html! {

@@ -9,6 +9,7 @@
 use super::model::*;
 use super::services_db::port_name;
 use super::Layout;
+use crate::explain::anchor::Anchor;
 use crate::net::Cidr;
 use std::fmt::Write;
 use std::rc::Rc;
@@ -40,7 +41,7 @@ pub struct Line<'a> {
     /// For a load-balancing step, its odds in words ([`crate::explain::odds`]).
     pub odds: Option<Rc<str>>,
     /// The rule, virtual server or real server the line shows ([`crate::explain::anchor`]).
-    pub anchor: Option<String>,
+    pub anchor: Option<Anchor>,
 }
 
 /// What a line of an iptables view stands for.
@@ -77,7 +78,15 @@ fn put<'d>(sink: &mut dyn Sink<'d>, text: &str, about: About<'d>) {
 /// Lines joined into one text, each followed by a newline.
 #[derive(Default)]
 pub struct TextSink {
-    pub text: String,
+    text: String,
+}
+
+impl TextSink {
+    /// The text, without spare room.
+    pub fn finish(mut self) -> String {
+        self.text.shrink_to_fit();
+        self.text
+    }
 }
 
 impl<'d> Sink<'d> for TextSink {
@@ -92,8 +101,9 @@ impl<'d> Sink<'d> for TextSink {
         self.text.push('\n');
     }
     fn expect_lines(&mut self, n: usize) {
-        // A restore or save rule line of a Service is about 100 bytes.
-        self.text.reserve(n * 100);
+        // A rule line of a Service is about 100 bytes; room for a little more than that, since
+        // falling short doubles the whole text ([`TextSink::finish`] gives back the rest).
+        self.text.reserve(n * 110);
     }
 }
 
@@ -129,11 +139,11 @@ impl<'d> Sink<'d> for LineSink<'d> {
                 source: Some(&chain.rules[index].provenance),
                 defines: None,
                 odds: self.odds.of(chain, index),
-                anchor: Some(crate::explain::anchor::iptables(
-                    table.as_str(),
-                    &chain.name,
-                    index,
-                )),
+                anchor: Some(Anchor::IptablesRule {
+                    table,
+                    chain: chain.name.clone(),
+                    index: index as u32,
+                }),
             },
         });
     }
@@ -353,7 +363,7 @@ pub fn restore_lines<'d>(dp: &'d Dataplane, layout: Layout, sel: Select) -> Vec<
 pub fn restore(dp: &Dataplane, layout: Layout, sel: Select) -> String {
     let mut sink = TextSink::default();
     write_restore(dp, layout, sel, &mut sink);
-    sink.text
+    sink.finish()
 }
 
 // ---------------------------------------------------------------- save (iptables-save)
@@ -614,7 +624,7 @@ pub fn save_lines<'d>(dp: &'d Dataplane, ipv6: bool, sel: Select) -> Vec<Line<'d
 pub fn save(dp: &Dataplane, ipv6: bool, sel: Select) -> String {
     let mut sink = TextSink::default();
     write_save(dp, ipv6, sel, &mut sink);
-    sink.text
+    sink.finish()
 }
 
 // ---------------------------------------------------------------- list (iptables -L)
@@ -903,5 +913,5 @@ pub fn list(
 ) -> Result<String, String> {
     let mut sink = TextSink::default();
     write_list(dp, table, chain, o, ipv6, &mut sink)?;
-    Ok(sink.text)
+    Ok(sink.finish())
 }

@@ -141,11 +141,7 @@ pub fn ipvsadm_lines_with<'a>(
         out.push(Line {
             text: line,
             source: Some(&vs.provenance),
-            anchor: Some(crate::explain::anchor::ipvs_virtual(
-                vs.protocol,
-                vs.ip,
-                vs.port,
-            )),
+            anchor: Some(crate::explain::anchor::ipvs_virtual(vs.protocol, vs.ip, vs.port).into()),
             ..Default::default()
         });
         let mut reals: Vec<&RealServer> = vs.reals.iter().collect();
@@ -171,13 +167,10 @@ pub fn ipvsadm_lines_with<'a>(
                 ),
                 source: Some(&rs.provenance),
                 odds: crate::explain::odds::ipvs_real_server(vs).map(Into::into),
-                anchor: Some(crate::explain::anchor::ipvs_real(
-                    vs.protocol,
-                    vs.ip,
-                    vs.port,
-                    rs.ip,
-                    rs.port,
-                )),
+                anchor: Some(
+                    crate::explain::anchor::ipvs_real(vs.protocol, vs.ip, vs.port, rs.ip, rs.port)
+                        .into(),
+                ),
                 ..Default::default()
             });
         }

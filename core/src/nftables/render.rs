@@ -91,7 +91,7 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
                 text: format!("add rule {p} {} {}", c.name, r.text),
                 source: Some(&r.provenance),
                 odds: crate::explain::odds::nft_rule(&r.text).map(Into::into),
-                anchor: Some(crate::explain::anchor::nft(&c.name, i)),
+                anchor: Some(crate::explain::anchor::nft(&c.name, i).into()),
                 ..Default::default()
             });
         }
@@ -417,7 +417,7 @@ pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
                 text: format!("\t\t{}", listed_rule(&r.text)),
                 source: Some(&r.provenance),
                 odds: crate::explain::odds::nft_rule(&r.text).map(Into::into),
-                anchor: Some(crate::explain::anchor::nft(&c.name, i)),
+                anchor: Some(crate::explain::anchor::nft(&c.name, i).into()),
                 ..Default::default()
             });
         }
