@@ -209,6 +209,59 @@ pub struct ViewLine {
     pub anchor: Option<crate::explain::anchor::Anchor>,
 }
 
+/// Builds the page's lines as a renderer hands them on.
+struct ViewLines<'s> {
+    analysis: &'s Analysis,
+    lines: Vec<ViewLine>,
+    // Lines of one object share its explanation: work it out once per provenance. Most lines
+    // share their provenance's handle too (an endpoint's chain and rules), so look the handle
+    // up first, and hash its content only for a handle not seen yet.
+    by_handle: HashMap<*const Why, Explained, foldhash::fast::RandomState>,
+    by_content: HashMap<&'s Why, Explained, foldhash::fast::RandomState>,
+    unwritten: Rc<[LineRange]>,
+}
+
+/// Why a line's object exists, and the reader's lines that made it.
+type Explained = (Rc<str>, Rc<[LineRange]>);
+
+impl<'s> render::LineOut<'s> for ViewLines<'s> {
+    fn line(&mut self, l: Line<'s>) {
+        let (why, written) = match l.source {
+            Some(p) => {
+                let (why, written) = self.by_handle.entry(&**p).or_insert_with(|| {
+                    self.by_content
+                        .entry(p)
+                        .or_insert_with(|| {
+                            (p.describe().into(), self.analysis.written_by(p).into())
+                        })
+                        .clone()
+                });
+                (Some(why.clone()), written.clone())
+            }
+            None => (None, self.unwritten.clone()),
+        };
+        let line = |text: String, first: bool| ViewLine {
+            text,
+            why: why.clone(),
+            written: written.clone(),
+            defines: l.defines.filter(|_| first).map(str::to_string),
+            odds: l.odds.clone().filter(|_| first),
+            anchor: l.anchor.clone().filter(|_| first),
+        };
+        if !l.text.contains('\n') {
+            self.lines.push(line(l.text, true));
+            return;
+        }
+        // A line of text per view line (nft prints a set's elements over several).
+        for (i, text) in l.text.split('\n').enumerate() {
+            self.lines.push(line(text.to_string(), i == 0));
+        }
+    }
+    fn expect(&mut self, n: usize) {
+        self.lines.reserve(n);
+    }
+}
+
 /// What to render.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
@@ -247,55 +300,15 @@ impl Analysis {
     /// Renders a view line by line, each with why it is there where it stands for a chain or
     /// a rule (`None` for headers and kubectl tables).
     pub fn render_lines(&self, req: &Request) -> Result<Vec<ViewLine>, String> {
-        let lines = self.lines(req)?;
-        // Lines of one object share its explanation: work it out once per provenance. Most
-        // lines share their provenance's handle too (an endpoint's chain and rules), so look
-        // the handle up first, and hash its content only for a handle not seen yet.
-        type Explained = (Rc<str>, Rc<[LineRange]>);
-        let mut by_handle: HashMap<*const Why, Explained, foldhash::fast::RandomState> =
-            Default::default();
-        let mut by_content: HashMap<&Why, Explained, foldhash::fast::RandomState> =
-            Default::default();
-        let unwritten: Rc<[LineRange]> = Rc::new([]);
-        let mut out = Vec::with_capacity(lines.len());
-        for l in lines {
-            let (why, written) = match l.source {
-                Some(p) => {
-                    let (why, written) = by_handle.entry(&**p).or_insert_with(|| {
-                        by_content
-                            .entry(p)
-                            .or_insert_with(|| (p.describe().into(), self.written_by(p).into()))
-                            .clone()
-                    });
-                    (Some(why.clone()), written.clone())
-                }
-                None => (None, unwritten.clone()),
-            };
-            let line = |text: String, first: bool| ViewLine {
-                text,
-                why: why.clone(),
-                written: written.clone(),
-                defines: l.defines.filter(|_| first).map(str::to_string),
-                odds: l.odds.clone().filter(|_| first),
-                anchor: l.anchor.clone().filter(|_| first),
-            };
-            if !l.text.contains('\n') {
-                out.push(line(l.text, true));
-                continue;
-            }
-            // A line of text per view line (nft prints a set's elements over several).
-            for (i, text) in l.text.split('\n').enumerate() {
-                out.push(line(text.to_string(), i == 0));
-            }
-        }
-        Ok(out)
-    }
-
-    /// A view's lines as the renderers give them.
-    fn lines(&self, req: &Request) -> Result<Vec<Line<'_>>, String> {
-        let mut sink = LineSink::default();
+        let mut sink = LineSink::new(ViewLines {
+            analysis: self,
+            lines: Vec::new(),
+            by_handle: Default::default(),
+            by_content: Default::default(),
+            unwritten: Rc::new([]),
+        });
         self.write(req, &mut sink)?;
-        Ok(sink.lines)
+        Ok(sink.out.lines)
     }
 
     /// Writes a view's lines into `sink`.

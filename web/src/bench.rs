@@ -28,7 +28,7 @@ pub fn memory_bytes() -> f64 {
 /// A generated cluster of `services` NodePort Services × `endpoints` (the one `kpx scale` and
 /// BENCHMARKS.md use), through every stage of one mode's view, and optionally the annotated
 /// lines the page draws from. Returns JSON: milliseconds per
-/// stage, sizes in bytes, and the heap afterwards.
+/// stage, sizes in bytes, and the heap after the parse, after the render and at the end.
 #[wasm_bindgen(js_name = kpxBenchGenerate)]
 pub fn bench_generate(
     services: usize,
@@ -43,6 +43,7 @@ pub fn bench_generate(
     let t1 = now();
     let a = analyze(&text).map_err(|e| e.to_string())?;
     let t2 = now();
+    let parse_memory = memory_bytes();
     let req = Request {
         mode: Some(mode),
         view: Some(view.to_string()),
@@ -50,6 +51,7 @@ pub fn bench_generate(
     };
     let out = a.render(&req)?;
     let t3 = now();
+    let render_memory = memory_bytes();
     // The page's annotated lines (skipped for the largest clusters: millions of them).
     let lines = if page_lines {
         a.render_lines(&req)?.len()
@@ -70,6 +72,8 @@ pub fn bench_generate(
         "page_lines_ms": t4 - t3,
         "lines": lines,
         "memory_bytes": memory_bytes(),
+        "parse_memory_bytes": parse_memory,
+        "render_memory_bytes": render_memory,
     })
     .to_string())
 }

@@ -9,7 +9,8 @@
 use crate::diag::{Diagnostic, Pos};
 use saphyr_parser::{Event, Parser};
 use serde_json::{Map, Number, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 /// One step of a path into a document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,11 +62,23 @@ pub struct Spans {
     children: Children,
 }
 
+/// A node's children, exactly sized: a 10,000-Service text has millions of nodes, and lists
+/// grown by doubling held most of the positions' memory. Keys are shared (see [`Builder`]).
 #[derive(Clone, Debug)]
 enum Children {
     None,
-    Seq(Vec<Spans>),
-    Map(Vec<(String, Spans)>),
+    Seq(Box<[Spans]>),
+    Map(Box<[(Rc<str>, Spans)]>),
+}
+
+/// `items` moved into an allocation of exactly their size.
+fn exact<T>(mut items: Vec<T>) -> Box<[T]> {
+    if items.len() == items.capacity() {
+        return items.into_boxed_slice();
+    }
+    let mut exact = Vec::with_capacity(items.len());
+    exact.append(&mut items);
+    exact.into_boxed_slice()
 }
 
 impl Spans {
@@ -76,7 +89,7 @@ impl Spans {
             let next = match (seg, &node.children) {
                 (Seg::Index(i), Children::Seq(items)) => items.get(*i),
                 (Seg::Key(k), Children::Map(entries)) => {
-                    entries.iter().find(|(key, _)| key == k).map(|(_, v)| v)
+                    entries.iter().find(|(key, _)| **key == **k).map(|(_, v)| v)
                 }
                 _ => None,
             };
@@ -189,7 +202,7 @@ enum Items {
     /// The entries so far, and the key read whose value comes next.
     Map(
         Map<String, Value>,
-        Vec<(String, Spans)>,
+        Vec<(Rc<str>, Spans)>,
         Option<(String, Pos)>,
     ),
 }
@@ -208,6 +221,8 @@ struct Builder {
     expanded: usize,
     /// The first value that could not be read (reported once the text has parsed).
     unreadable: Option<Diagnostic>,
+    /// Mapping keys seen so far: the positions of 100,000 endpoints name `addresses` once.
+    keys: HashSet<Rc<str>>,
 }
 
 impl Builder {
@@ -235,8 +250,10 @@ impl Builder {
                     return Ok(());
                 };
                 let (value, children) = match open.items {
-                    Items::Seq(values, spans) => (Value::Array(values), Children::Seq(spans)),
-                    Items::Map(map, spans, _) => (Value::Object(map), Children::Map(spans)),
+                    Items::Seq(values, spans) => {
+                        (Value::Array(values), Children::Seq(exact(spans)))
+                    }
+                    Items::Map(map, spans, _) => (Value::Object(map), Children::Map(exact(spans))),
                 };
                 let spans = Spans {
                     pos: open.pos,
@@ -360,8 +377,16 @@ impl Builder {
                         "invalid YAML: duplicated key in mapping",
                     ));
                 }
-                map.insert(key.clone(), node.value);
-                spans.push((key, node.spans));
+                let shared = match self.keys.get(key.as_str()) {
+                    Some(shared) => shared.clone(),
+                    None => {
+                        let shared: Rc<str> = key.as_str().into();
+                        self.keys.insert(shared.clone());
+                        shared
+                    }
+                };
+                map.insert(key, node.value);
+                spans.push((shared, node.spans));
             }
         }
         Ok(())

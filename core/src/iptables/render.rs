@@ -65,7 +65,8 @@ pub trait Sink<'d> {
     fn end(&mut self, about: About<'d>);
     /// A whole line another renderer made.
     fn push(&mut self, line: Line<'d>);
-    /// About `n` more lines are coming (a text reserves room once instead of doubling).
+    /// About `n` more lines are coming: a renderer says so once, before its first line, so a
+    /// text or a list of lines is allocated once instead of doubling.
     fn expect_lines(&mut self, _n: usize) {}
 }
 
@@ -107,23 +108,47 @@ impl<'d> Sink<'d> for TextSink {
     }
 }
 
+/// Where a [`LineSink`] hands its lines: a `Vec<Line>`, or straight into the page's own lines
+/// (`views::Analysis::render_lines`), so no list of the intermediate lines is ever held.
+pub trait LineOut<'d> {
+    fn line(&mut self, line: Line<'d>);
+    /// About `n` more lines are coming.
+    fn expect(&mut self, _n: usize) {}
+}
+
+impl<'d> LineOut<'d> for Vec<Line<'d>> {
+    fn line(&mut self, line: Line<'d>) {
+        self.push(line);
+    }
+}
+
 /// Lines with what each stands for: its provenance, the chain it declares, a load-balancing
 /// step's odds, the rule's anchor.
 #[derive(Default)]
-pub struct LineSink<'d> {
-    pub lines: Vec<Line<'d>>,
+pub struct LineSink<'d, Out = Vec<Line<'d>>> {
+    pub out: Out,
     buf: String,
     odds: crate::explain::odds::Odds<'d>,
 }
 
-impl<'d> Sink<'d> for LineSink<'d> {
+impl<'d, Out> LineSink<'d, Out> {
+    pub fn new(out: Out) -> Self {
+        LineSink {
+            out,
+            buf: String::new(),
+            odds: Default::default(),
+        }
+    }
+}
+
+impl<'d, Out: LineOut<'d>> Sink<'d> for LineSink<'d, Out> {
     fn buf(&mut self) -> &mut String {
         &mut self.buf
     }
     fn end(&mut self, about: About<'d>) {
         let text = self.buf.as_str().to_owned();
         self.buf.clear();
-        self.lines.push(match about {
+        self.out.line(match about {
             About::Nothing => Line {
                 text,
                 ..Default::default()
@@ -148,7 +173,10 @@ impl<'d> Sink<'d> for LineSink<'d> {
         });
     }
     fn push(&mut self, line: Line<'d>) {
-        self.lines.push(line);
+        self.out.line(line);
+    }
+    fn expect_lines(&mut self, n: usize) {
+        self.out.expect(n);
     }
 }
 
@@ -314,12 +342,16 @@ fn write_restore_rule(out: &mut String, chain: &str, r: &Rule, layout: Layout) {
 /// the order kube-proxy writes them. (kube-proxy visits Services in random map order; kpx in
 /// input order.)
 pub fn write_restore<'d>(dp: &'d Dataplane, layout: Layout, sel: Select, sink: &mut dyn Sink<'d>) {
+    let ours = |t: &'d Table| t.chains.iter().filter(|c| c.kind == ChainKind::KubeProxy);
+    sink.expect_lines(
+        sel.tables(dp)
+            .flat_map(ours)
+            .map(|c| c.declarations as usize + c.rules.len())
+            .sum::<usize>()
+            + 4,
+    );
     for t in sel.tables(dp) {
-        let chains: Vec<&Chain> = t
-            .chains
-            .iter()
-            .filter(|c| c.kind == ChainKind::KubeProxy)
-            .collect();
+        let chains: Vec<&Chain> = ours(t).collect();
         put(sink, &format!("*{}", t.name.as_str()), About::Nothing);
         for c in &chains {
             for _ in 0..c.declarations {
@@ -345,7 +377,6 @@ pub fn write_restore<'d>(dp: &'d Dataplane, layout: Layout, sel: Select, sink: &
         for (chain, i, r) in shown() {
             slots[(r.order - first) as usize] = Some((chain, i));
         }
-        sink.expect_lines(slots.len());
         for (chain, i) in slots.into_iter().flatten() {
             write_restore_rule(sink.buf(), &chain.name, &chain.rules[i], layout);
             sink.end(About::Rule(t.name, chain, i));
@@ -357,7 +388,7 @@ pub fn write_restore<'d>(dp: &'d Dataplane, layout: Layout, sel: Select, sink: &
 pub fn restore_lines<'d>(dp: &'d Dataplane, layout: Layout, sel: Select) -> Vec<Line<'d>> {
     let mut sink = LineSink::default();
     write_restore(dp, layout, sel, &mut sink);
-    sink.lines
+    sink.out
 }
 
 pub fn restore(dp: &Dataplane, layout: Layout, sel: Select) -> String {
@@ -589,6 +620,14 @@ pub fn write_save<'d>(dp: &'d Dataplane, ipv6: bool, sel: Select, sink: &mut dyn
     // iptables-save (nf_tables) lists filter before nat, whatever order they were written in.
     let mut tables: Vec<&Table> = sel.tables(dp).collect();
     tables.sort_by_key(|t| t.name);
+    sink.expect_lines(
+        tables
+            .iter()
+            .flat_map(|t| &t.chains)
+            .map(|c| 1 + c.rules.len())
+            .sum::<usize>()
+            + 2 * tables.len(),
+    );
     for t in tables {
         let chains = listing_order(t);
         put(sink, &format!("*{}", t.name.as_str()), About::Nothing);
@@ -605,7 +644,6 @@ pub fn write_save<'d>(dp: &'d Dataplane, ipv6: bool, sel: Select, sink: &mut dyn
             if sel.chain.is_some_and(|want| want != &*c.name) {
                 continue;
             }
-            sink.expect_lines(c.rules.len());
             for (i, r) in c.rules.iter().enumerate() {
                 write_save_rule(sink.buf(), &c.name, r, ipv6);
                 sink.end(About::Rule(t.name, c, i));
@@ -618,7 +656,7 @@ pub fn write_save<'d>(dp: &'d Dataplane, ipv6: bool, sel: Select, sink: &mut dyn
 pub fn save_lines<'d>(dp: &'d Dataplane, ipv6: bool, sel: Select) -> Vec<Line<'d>> {
     let mut sink = LineSink::default();
     write_save(dp, ipv6, sel, &mut sink);
-    sink.lines
+    sink.out
 }
 
 pub fn save(dp: &Dataplane, ipv6: bool, sel: Select) -> String {
@@ -901,7 +939,7 @@ pub fn list_lines<'d>(
 ) -> Result<Vec<Line<'d>>, String> {
     let mut sink = LineSink::default();
     write_list(dp, table, chain, o, ipv6, &mut sink)?;
-    Ok(sink.lines)
+    Ok(sink.out)
 }
 
 pub fn list(
