@@ -7,7 +7,7 @@ use crate::cluster::settings::Mode;
 use crate::cluster::{self, kubectl, Cluster};
 use crate::diag::InputError;
 use crate::input;
-use crate::input::{LineRange, ObjectRef};
+use crate::input::{LineRange, ObjectName, ObjectRef};
 use crate::iptables::model::{Dataplane, Provenance, TableName, Why};
 use crate::iptables::render::{self, Line, LineSink, ListOptions, Select, Sink, TextSink};
 use crate::iptables::{self, Layout};
@@ -192,14 +192,29 @@ fn written_lines(
     written
 }
 
+/// The objects whose lines in the reader's text made what `p` names: the Service, and for an
+/// endpoint its Pod (or, without one, its EndpointSlice or Endpoints).
+fn written_by_objects(p: &Provenance) -> Vec<&ObjectRef> {
+    match &**p {
+        Why::Endpoint {
+            service,
+            slice,
+            pod,
+            ..
+        } => vec![service, pod.as_ref().unwrap_or(slice)],
+        other => other.objects(),
+    }
+}
+
 /// One line of a rendered view.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ViewLine {
     pub text: String,
-    /// Why the chain or rule on this line exists, for the reader. Shared by the lines of one
-    /// object: a 10,000-Service view has 440,000 lines and far fewer explanations.
-    pub why: Option<Rc<str>>,
-    /// The lines of the reader's text that made it (the objects `why` names), shared likewise.
+    /// Why the chain or rule on this line exists ([`ViewLine::why`] words it: only the lines
+    /// shown are worded, of a 10,000-Service view's 440,000).
+    pub source: Option<Provenance>,
+    /// The lines of the reader's text that made it (the objects `source` names), shared by
+    /// the lines of those objects.
     pub written: Rc<[LineRange]>,
     /// The chain, set or map the line declares.
     pub defines: Option<String>,
@@ -209,40 +224,48 @@ pub struct ViewLine {
     pub anchor: Option<crate::explain::anchor::Anchor>,
 }
 
+impl ViewLine {
+    /// Why the chain or rule on this line exists, in a sentence for the reader.
+    pub fn why(&self) -> Option<String> {
+        self.source.as_ref().map(|p| p.describe())
+    }
+}
+
 /// Builds the page's lines as a renderer hands them on.
 struct ViewLines<'s> {
     analysis: &'s Analysis,
     lines: Vec<ViewLine>,
-    // Lines of one object share its explanation: work it out once per provenance. Most lines
-    // share their provenance's handle too (an endpoint's chain and rules), so look the handle
-    // up first, and hash its content only for a handle not seen yet.
-    by_handle: HashMap<*const Why, Explained, foldhash::fast::RandomState>,
-    by_content: HashMap<&'s Why, Explained, foldhash::fast::RandomState>,
+    // The reader's lines behind a line are those of the objects its provenance names: worked
+    // out once per provenance handle (an endpoint's chain and rules share one), and once per
+    // set of objects (a Service's endpoints name the same Service and slice).
+    by_handle: HashMap<*const Why, Rc<[LineRange]>, foldhash::fast::RandomState>,
+    by_objects: HashMap<Vec<*const ObjectName>, Rc<[LineRange]>, foldhash::fast::RandomState>,
     unwritten: Rc<[LineRange]>,
 }
 
-/// Why a line's object exists, and the reader's lines that made it.
-type Explained = (Rc<str>, Rc<[LineRange]>);
-
 impl<'s> render::LineOut<'s> for ViewLines<'s> {
     fn line(&mut self, l: Line<'s>) {
-        let (why, written) = match l.source {
-            Some(p) => {
-                let (why, written) = self.by_handle.entry(&**p).or_insert_with(|| {
-                    self.by_content
-                        .entry(p)
-                        .or_insert_with(|| {
-                            (p.describe().into(), self.analysis.written_by(p).into())
-                        })
+        let written = match l.source {
+            Some(p) => self
+                .by_handle
+                .entry(&**p)
+                .or_insert_with(|| {
+                    // Object names are shared handles: one pointer, one name.
+                    let objects: Vec<*const ObjectName> = written_by_objects(p)
+                        .into_iter()
+                        .map(|o| &**o as *const _)
+                        .collect();
+                    self.by_objects
+                        .entry(objects)
+                        .or_insert_with(|| self.analysis.written_by(p).into())
                         .clone()
-                });
-                (Some(why.clone()), written.clone())
-            }
-            None => (None, self.unwritten.clone()),
+                })
+                .clone(),
+            None => self.unwritten.clone(),
         };
         let line = |text: String, first: bool| ViewLine {
             text,
-            why: why.clone(),
+            source: l.source.cloned(),
             written: written.clone(),
             defines: l.defines.filter(|_| first).map(str::to_string),
             odds: l.odds.clone().filter(|_| first),
@@ -304,7 +327,7 @@ impl Analysis {
             analysis: self,
             lines: Vec::new(),
             by_handle: Default::default(),
-            by_content: Default::default(),
+            by_objects: Default::default(),
             unwritten: Rc::new([]),
         });
         self.write(req, &mut sink)?;
@@ -417,16 +440,7 @@ impl Analysis {
     /// The lines of the reader's text behind a provenance: the Service, and for an endpoint
     /// its Pod (or, without one, its EndpointSlice or Endpoints).
     pub fn written_by(&self, p: &Provenance) -> Vec<LineRange> {
-        let objects: Vec<&ObjectRef> = match &**p {
-            Why::Endpoint {
-                service,
-                slice,
-                pod,
-                ..
-            } => vec![service, pod.as_ref().unwrap_or(slice)],
-            other => other.objects(),
-        };
-        let mut lines: Vec<LineRange> = objects
+        let mut lines: Vec<LineRange> = written_by_objects(p)
             .into_iter()
             .flat_map(|o| self.written.get(o).cloned().unwrap_or_default())
             .collect();

@@ -322,12 +322,12 @@ fn out_line(p: &LineProps) -> Html {
         p.added.then_some("added"),
         p.selected.then_some("selected"),
         p.current.then_some("current"),
-        line.why.is_some().then_some("why"),
+        line.source.is_some().then_some("why"),
         line.defines.is_some().then_some("declares"),
     );
     let links = |w: &str| is_link(line, &p.declared, w);
     html! {
-        <div {class} data-i={i.to_string()} title={line.why.clone()} id={format!("{}-line-{i}", p.pane_id)}
+        <div {class} data-i={i.to_string()} title={line.why()} id={format!("{}-line-{i}", p.pane_id)}
             role="option" aria-selected={p.selected.to_string()} data-anchor={line.anchor.as_ref().map(|a| AttrValue::from(a.to_string()))}>
             { for tokens(&line.text, &links).into_iter().map(|t| match (t.term, t.link) {
                 (None, None) => html! { { t.text } },

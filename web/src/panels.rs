@@ -8,7 +8,6 @@ use crate::state::Pane;
 use kpx_core::explain::tokens;
 use kpx_core::views::ViewLine;
 use std::collections::HashSet;
-use std::rc::Rc;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -36,7 +35,7 @@ pub fn explain(p: &ExplainProps) -> Html {
     html! {
         <aside id="explain" class="explain" aria-live="polite">
             <pre class="line">{ &l.text }</pre>
-            if let Some(why) = &l.why {
+            if let Some(why) = l.why() {
                 <p id="why"><strong>{ t(lang, "Why: ") }</strong>{ why }</p>
             }
             if !l.written.is_empty() {
@@ -86,7 +85,7 @@ pub fn changes(p: &ChangesProps) -> Html {
                 class: &'static str,
                 at: Option<usize>,
                 text: &str,
-                why: Option<&Rc<str>>| {
+                why: Option<String>| {
         let what = diff::describe(text);
         let because = why.map(|why| html! { <span class="because">{ format!(" — {why}") }</span> });
         html! {
@@ -105,7 +104,7 @@ pub fn changes(p: &ChangesProps) -> Html {
         <section id="changes" class="changes" aria-live="polite">
             <h2>{ tf(lang, "Your last edit: {} added, {} removed in this view", &[&added.len(), &c.removed.len()]) }</h2>
             <ul>
-                { for added.iter().take(SHOWN).map(|(i, l)| item("+", "added", Some(*i), &l.text, l.why.as_ref())) }
+                { for added.iter().take(SHOWN).map(|(i, l)| item("+", "added", Some(*i), &l.text, l.why())) }
                 { for c.removed.iter().take(SHOWN.saturating_sub(added.len())).map(|l| item("−", "removed", None, l, None)) }
                 if more > 0 { <li>{ tf(lang, "… and {} more", &[&more]) }</li> }
             </ul>
