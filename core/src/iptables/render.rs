@@ -10,7 +10,7 @@ use super::model::*;
 use super::services_db::port_name;
 use super::Layout;
 use crate::explain::anchor::Anchor;
-use crate::net::Cidr;
+use crate::net::{push_decimal, push_ip, Cidr};
 use std::fmt::Write;
 use std::rc::Rc;
 
@@ -214,11 +214,11 @@ fn write_quoted_if_spaced(out: &mut String, text: &str) {
 }
 
 fn write_restore_addr(out: &mut String, c: &Cidr, layout: Layout) {
-    let _ = if c.is_host() && !c.prefix && !layout.host_suffix() {
-        write!(out, "{}", c.addr)
-    } else {
-        write!(out, "{c}")
-    };
+    push_ip(out, c.addr);
+    if !(c.is_host() && !c.prefix && !layout.host_suffix()) {
+        out.push('/');
+        push_decimal(out, c.len.into());
+    }
 }
 
 fn write_restore_match(out: &mut String, m: &Match, layout: Layout) {
@@ -228,7 +228,13 @@ fn write_restore_match(out: &mut String, m: &Match, layout: Layout) {
             write_quoted_if_spaced(out, text);
             Ok(())
         }
-        Match::Protocol { protocol } => write!(out, "-m {0} -p {0}", protocol.lower()),
+        Match::Protocol { protocol } => {
+            out.push_str("-m ");
+            out.push_str(protocol.lower());
+            out.push_str(" -p ");
+            out.push_str(protocol.lower());
+            Ok(())
+        }
         Match::Source { negated, cidr } => {
             out.push_str(not(*negated));
             out.push_str("-s ");
@@ -241,7 +247,11 @@ fn write_restore_match(out: &mut String, m: &Match, layout: Layout) {
             write_restore_addr(out, cidr, layout);
             Ok(())
         }
-        Match::DestinationPort { port } => write!(out, "--dport {port}"),
+        Match::DestinationPort { port } => {
+            out.push_str("--dport ");
+            push_decimal(out, (*port).into());
+            Ok(())
+        }
         Match::InInterface { negated, name } => write!(out, "{}-i {name}", not(*negated)),
         Match::AddrType {
             negated,
@@ -266,10 +276,9 @@ fn write_restore_match(out: &mut String, m: &Match, layout: Layout) {
             write!(out, "-m conntrack {}--ctstate {states}", not(*negated))
         }
         Match::Statistic { probability } => {
-            write!(
-                out,
-                "-m statistic --mode random --probability {probability}"
-            )
+            out.push_str("-m statistic --mode random --probability ");
+            out.push_str(probability);
+            Ok(())
         }
         Match::RecentCheck { name, seconds } => {
             write!(
@@ -296,12 +305,20 @@ fn write_restore_match(out: &mut String, m: &Match, layout: Layout) {
 
 fn write_restore_target(out: &mut String, t: &Target) {
     let _ = match t {
-        Target::Jump { chain } => write!(out, "-j {chain}"),
+        Target::Jump { chain } => {
+            out.push_str("-j ");
+            out.push_str(chain);
+            Ok(())
+        }
         Target::Accept => write!(out, "-j ACCEPT"),
         Target::Drop => write!(out, "-j DROP"),
         Target::Return => write!(out, "-j RETURN"),
         Target::Reject => write!(out, "-j REJECT"),
-        Target::Dnat { to } => write!(out, "-j DNAT --to-destination {to}"),
+        Target::Dnat { to } => {
+            out.push_str("-j DNAT --to-destination ");
+            out.push_str(to);
+            Ok(())
+        }
         Target::Masquerade { random_fully } => {
             if *random_fully {
                 write!(out, "-j MASQUERADE --random-fully")
@@ -563,14 +580,22 @@ pub fn save_rule(chain: &str, r: &Rule, ipv6: bool) -> String {
 fn write_save_rule(out: &mut String, chain: &str, r: &Rule, ipv6: bool) {
     out.push_str("-A ");
     out.push_str(chain);
+    let write_cidr = |out: &mut String, flag: &str, negated: bool, cidr: &Cidr| {
+        out.push(' ');
+        out.push_str(not(negated));
+        out.push_str(flag);
+        push_ip(out, cidr.addr);
+        out.push('/');
+        push_decimal(out, cidr.len.into());
+    };
     for m in &r.matches {
         if let Match::Source { negated, cidr } = m {
-            let _ = write!(out, " {}-s {}", not(*negated), cidr.with_len());
+            write_cidr(out, "-s ", *negated, cidr);
         }
     }
     for m in &r.matches {
         if let Match::Destination { negated, cidr } = m {
-            let _ = write!(out, " {}-d {}", not(*negated), cidr.with_len());
+            write_cidr(out, "-d ", *negated, cidr);
         }
     }
     for m in &r.matches {
