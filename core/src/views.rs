@@ -363,7 +363,8 @@ impl Analysis {
             "get-endpointslices" => Ok(plain(kubectl::get_endpointslices(c, scope))),
             "get-pods" => Ok(plain(kubectl::get_pods(c, scope))),
             "nft" if mode == Mode::Nftables => {
-                Ok(crate::nftables::render::nft_lines(&self.nftables()))
+                crate::nftables::render::write_nft(self.nftables(), sink);
+                Ok(vec![])
             }
             "nft-list" if mode == Mode::Nftables => {
                 Ok(crate::nftables::render::nft_list_lines(&self.nftables()))

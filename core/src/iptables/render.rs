@@ -44,15 +44,24 @@ pub struct Line<'a> {
     pub anchor: Option<Anchor>,
 }
 
-/// What a line of an iptables view stands for.
+/// What a line of a view stands for.
 #[derive(Clone, Copy)]
 pub enum About<'d> {
     /// A header, a column title, `COMMIT`.
     Nothing,
-    /// The line declaring this chain.
+    /// The line declaring this iptables chain.
     Chain(&'d Chain),
-    /// The `index`-th rule of `chain` in `table`.
+    /// The `index`-th rule of iptables chain `chain` in `table`.
     Rule(TableName, &'d Chain, usize),
+    /// An object of another mode's dataplane, declaring the name given if any.
+    Object(&'d Provenance, Option<&'d str>),
+    /// The `index`-th rule of nftables chain `chain`, whose kube-proxy text is `rule`.
+    NftRule {
+        source: &'d Provenance,
+        chain: &'d str,
+        index: usize,
+        rule: &'d str,
+    },
 }
 
 /// Where a renderer writes its lines: one text ([`TextSink`], for `kpx render` and
@@ -102,9 +111,10 @@ impl<'d> Sink<'d> for TextSink {
         self.text.push('\n');
     }
     fn expect_lines(&mut self, n: usize) {
-        // A rule line of a Service is about 100 bytes; room for a little more than that, since
-        // falling short doubles the whole text ([`TextSink::finish`] gives back the rest).
-        self.text.reserve(n * 110);
+        // A rule line of a Service is about 100 bytes (an nft one 120); room for a little
+        // more, since falling short doubles the whole text ([`TextSink::finish`] gives back
+        // the rest).
+        self.text.reserve(n * 128);
     }
 }
 
@@ -169,6 +179,24 @@ impl<'d, Out: LineOut<'d>> Sink<'d> for LineSink<'d, Out> {
                     chain: chain.name.clone(),
                     index: index as u32,
                 }),
+            },
+            About::Object(source, defines) => Line {
+                text,
+                source: Some(source),
+                defines,
+                ..Default::default()
+            },
+            About::NftRule {
+                source,
+                chain,
+                index,
+                rule,
+            } => Line {
+                text,
+                source: Some(source),
+                defines: None,
+                odds: crate::explain::odds::nft_rule(rule).map(Into::into),
+                anchor: Some(crate::explain::anchor::nft(chain, index).into()),
             },
         });
     }

@@ -2,22 +2,32 @@
 //! layout of knftables' `Fake.Dump()` that kube-proxy's tests compare) and `nft-list`.
 
 use super::model::*;
-use crate::iptables::render::Line;
+use crate::iptables::render::{About, Line, LineSink, Sink};
 use std::collections::HashMap;
+use std::fmt::Write;
 
 fn q(s: &str) -> String {
     format!("\"{s}\"")
 }
 
 fn element_text(e: &Element) -> String {
-    let mut t = e.key.clone();
+    let mut t = String::new();
+    write_element(&mut t, e);
+    t
+}
+
+/// `key [comment "…"] [: value]`.
+fn write_element(out: &mut String, e: &Element) {
+    out.push_str(&e.key);
     if let Some(c) = &e.comment {
-        t.push_str(&format!(" comment {}", q(c)));
+        out.push_str(" comment \"");
+        out.push_str(c);
+        out.push('"');
     }
     if !e.value.is_empty() {
-        t.push_str(&format!(" : {}", e.value));
+        out.push_str(" : ");
+        out.push_str(&e.value);
     }
-    t
 }
 
 fn sorted<'a, T>(items: &'a [T], name: impl Fn(&T) -> &str) -> Vec<&'a T> {
@@ -28,17 +38,17 @@ fn sorted<'a, T>(items: &'a [T], name: impl Fn(&T) -> &str) -> Vec<&'a T> {
 
 /// kube-proxy's table as `nft -f` input: every object added, then the chains' rules, then the
 /// set and map elements (objects by name, as knftables' `Fake.Dump()` lists them).
-pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
+pub fn write_nft<'d>(t: &'d Table, sink: &mut dyn Sink<'d>) {
     let p = format!("{} {}", t.family, t.name);
-    let mut out = Vec::new();
-    out.push(Line {
-        text: format!("add table {p} {{ comment {} ; }}", q(t.comment)),
-        source: None,
-        ..Default::default()
-    });
     let chains = sorted(&t.chains, |c| &c.name);
     let sets = sorted(&t.sets, |s| &s.name);
     let maps = sorted(&t.maps, |m| &m.name);
+    let rules: usize = chains.iter().map(|c| c.rules.len()).sum();
+    let elements: usize = sets.iter().map(|s| s.elements.len()).sum::<usize>()
+        + maps.iter().map(|m| m.elements.len()).sum::<usize>();
+    sink.expect_lines(1 + chains.len() + sets.len() + maps.len() + rules + elements);
+    let _ = write!(sink.buf(), "add table {p} {{ comment {} ; }}", q(t.comment));
+    sink.end(About::Nothing);
     for c in &chains {
         let props = match (&c.base, &c.comment) {
             (Some(b), _) => format!(
@@ -48,12 +58,8 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
             (None, Some(comment)) => format!(" {{ comment {} ; }}", q(comment)),
             (None, None) => String::new(),
         };
-        out.push(Line {
-            text: format!("add chain {p} {}{props}", c.name),
-            source: Some(&c.provenance),
-            defines: Some(&c.name),
-            ..Default::default()
-        });
+        let _ = write!(sink.buf(), "add chain {p} {}{props}", c.name);
+        sink.end(About::Object(&c.provenance, Some(&c.name)));
     }
     for s in &sets {
         let mut props = format!("type {} ;", s.type_);
@@ -66,55 +72,52 @@ pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
         if let Some(c) = &s.comment {
             props.push_str(&format!(" comment {} ;", q(c)));
         }
-        out.push(Line {
-            text: format!("add set {p} {} {{ {props} }}", s.name),
-            source: Some(&s.provenance),
-            defines: Some(&s.name),
-            ..Default::default()
-        });
+        let _ = write!(sink.buf(), "add set {p} {} {{ {props} }}", s.name);
+        sink.end(About::Object(&s.provenance, Some(&s.name)));
     }
     for m in &maps {
         let mut props = format!("type {} ;", m.type_);
         if let Some(c) = &m.comment {
             props.push_str(&format!(" comment {} ;", q(c)));
         }
-        out.push(Line {
-            text: format!("add map {p} {} {{ {props} }}", m.name),
-            source: Some(&m.provenance),
-            defines: Some(&m.name),
-            ..Default::default()
-        });
+        let _ = write!(sink.buf(), "add map {p} {} {{ {props} }}", m.name);
+        sink.end(About::Object(&m.provenance, Some(&m.name)));
     }
     for c in &chains {
-        for (i, r) in c.rules.iter().enumerate() {
-            out.push(Line {
-                text: format!("add rule {p} {} {}", c.name, r.text),
-                source: Some(&r.provenance),
-                odds: crate::explain::odds::nft_rule(&r.text).map(Into::into),
-                anchor: Some(crate::explain::anchor::nft(&c.name, i).into()),
-                ..Default::default()
+        for (index, r) in c.rules.iter().enumerate() {
+            let out = sink.buf();
+            for part in ["add rule ", &p, " ", &c.name, " ", &r.text] {
+                out.push_str(part);
+            }
+            sink.end(About::NftRule {
+                source: &r.provenance,
+                chain: &c.name,
+                index,
+                rule: &r.text,
             });
         }
     }
-    for s in &sets {
-        for e in &s.elements {
-            out.push(Line {
-                text: format!("add element {p} {} {{ {} }}", s.name, element_text(e)),
-                source: Some(&e.provenance),
-                ..Default::default()
-            });
+    let elements = sets
+        .iter()
+        .map(|s| (&s.name, &s.elements))
+        .chain(maps.iter().map(|m| (&m.name, &m.elements)));
+    for (name, elements) in elements {
+        for e in elements {
+            let out = sink.buf();
+            for part in ["add element ", &p, " ", name, " { "] {
+                out.push_str(part);
+            }
+            write_element(out, e);
+            out.push_str(" }");
+            sink.end(About::Object(&e.provenance, None));
         }
     }
-    for m in &maps {
-        for e in &m.elements {
-            out.push(Line {
-                text: format!("add element {p} {} {{ {} }}", m.name, element_text(e)),
-                source: Some(&e.provenance),
-                ..Default::default()
-            });
-        }
-    }
-    out
+}
+
+pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
+    let mut sink = LineSink::default();
+    write_nft(t, &mut sink);
+    sink.out
 }
 
 /// The same objects in kube-proxy's creation order (sets, maps and chains as kube-proxy adds
