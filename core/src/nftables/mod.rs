@@ -12,7 +12,7 @@ use crate::cluster::settings::{LocalDetector, Settings};
 use crate::cluster::Cluster;
 use crate::iptables::model::Provenance;
 use crate::net::Cidr;
-use crate::proxy::{categorize, names, service_ports, EndpointInfo, Plan, ServicePort};
+use crate::proxy::{categorize, names, service_ports, Plan, ServicePort};
 use model::*;
 use std::net::IpAddr;
 
@@ -52,7 +52,7 @@ struct Builder<'a> {
     /// Set elements already added.
     seen: std::collections::HashSet<(String, String)>,
     /// Chain name → position, so large tables build in linear time.
-    chains: std::collections::HashMap<String, usize>,
+    chains: std::collections::HashMap<String, usize, foldhash::fast::RandomState>,
     s: &'a Settings,
     /// `ip` / `ip6`, as in `ip daddr`.
     x: &'static str,
@@ -164,7 +164,7 @@ pub fn build(cluster: &Cluster) -> Table {
             maps: vec![],
             chains: vec![],
         },
-        chains: std::collections::HashMap::new(),
+        chains: Default::default(),
         seen: std::collections::HashSet::new(),
         s,
         x,
@@ -355,7 +355,13 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
     let ext_chain = format!("external-{base}");
     let fw_chain = format!("firewall-{base}");
     let prov = |field: &'static str| Provenance::service_port(sp, field);
-    let ep_prov = |ep: &EndpointInfo| Provenance::endpoint(sp, ep);
+    // Each endpoint's provenance and name base, made once (hashing is the costly part).
+    let ep_provs: Vec<Provenance> = sp
+        .endpoints
+        .iter()
+        .map(|ep| Provenance::endpoint(sp, ep))
+        .collect();
+    let ep_prov = |i: usize| ep_provs[i].clone();
     let c = categorize(sp, s);
     let plan = Plan::of(sp, &c);
     let (has_endpoints, uses_cluster_chain, uses_local_chain) = (
@@ -383,16 +389,21 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
         }
     };
     let key = |ip: IpAddr, port: u16| format!("{ip} . {proto} . {port}");
-    let ep_base = |ep: &EndpointInfo| {
-        names::nft_endpoint_base(
-            &sp.namespace,
-            &sp.name,
-            proto,
-            &sp.port_name,
-            ep.ip,
-            ep.port,
-        )
-    };
+    let ep_bases: Vec<String> = sp
+        .endpoints
+        .iter()
+        .map(|ep| {
+            names::nft_endpoint_base(
+                &sp.namespace,
+                &sp.name,
+                proto,
+                &sp.port_name,
+                ep.ip,
+                ep.port,
+            )
+        })
+        .collect();
+    let ep_base = |i: usize| &ep_bases[i];
 
     if uses_cluster_chain {
         b.chain(&svc_chain, None, prov("spec.ports"));
@@ -557,7 +568,7 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
         );
     }
     // Load balancing.
-    let affinity = |ep: &EndpointInfo| format!("affinity-{}", ep_base(ep));
+    let affinity = |i: usize| format!("affinity-{}", ep_base(i));
     for (used, chain) in [
         (uses_cluster_chain, &svc_chain),
         (uses_local_chain, &local_chain),
@@ -565,16 +576,13 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
         if !used {
             continue;
         }
-        let eps: Vec<&EndpointInfo> = (if chain == &svc_chain {
+        let eps: &[usize] = if chain == &svc_chain {
             &c.cluster
         } else {
             &c.local
-        })
-        .iter()
-        .map(|i| &sp.endpoints[*i])
-        .collect();
+        };
         if sp.affinity_timeout.is_some() {
-            for ep in &eps {
+            for &ep in eps {
                 b.rule(
                     chain,
                     format!("{x} saddr @{} goto endpoint-{}", affinity(ep), ep_base(ep)),
@@ -585,7 +593,7 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
         let targets: Vec<String> = eps
             .iter()
             .enumerate()
-            .map(|(i, ep)| format!("{i} : goto endpoint-{}", ep_base(ep)))
+            .map(|(i, &ep)| format!("{i} : goto endpoint-{}", ep_base(ep)))
             .collect();
         b.rule(
             chain,
@@ -598,29 +606,29 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
         );
     }
     // Endpoint chains (and their affinity sets).
-    for i in &c.all_reachable {
-        let ep = &sp.endpoints[*i];
-        let name = format!("endpoint-{}", ep_base(ep));
+    for &i in &c.all_reachable {
+        let ep = &sp.endpoints[i];
+        let name = format!("endpoint-{}", ep_base(i));
         if let Some(timeout) = sp.affinity_timeout {
             b.set(
-                &affinity(ep),
+                &affinity(i),
                 None,
                 Some("dynamic,timeout"),
                 Some(timeout),
-                ep_prov(ep),
+                ep_prov(i),
             );
         }
-        b.chain(&name, None, ep_prov(ep));
+        b.chain(&name, None, ep_prov(i));
         b.rule(
             &name,
             format!("{x} saddr {} jump mark-for-masquerade", ep.ip),
-            ep_prov(ep),
+            ep_prov(i),
         );
         if sp.affinity_timeout.is_some() {
             b.rule(
                 &name,
-                format!("update @{} {{ {x} saddr }}", affinity(ep)),
-                ep_prov(ep),
+                format!("update @{} {{ {x} saddr }}", affinity(i)),
+                ep_prov(i),
             );
         }
         b.rule(
@@ -629,7 +637,7 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
                 "meta l4proto {proto} dnat to {}",
                 crate::net::join_host_port(ep.ip, ep.port)
             ),
-            ep_prov(ep),
+            ep_prov(i),
         );
     }
 }

@@ -58,8 +58,14 @@ pub fn sep_chain(spn: &str, proto: &str, endpoint: &str) -> String {
 /// nftables mode's `hashAndTruncate`: `BASE32(SHA256(name))[:8] + "-" + name`, cut to 237
 /// characters plus `...` when longer than 240.
 fn nft_hash_and_truncate(name: &str) -> String {
-    let digest = Sha256::digest(name.as_bytes());
-    let full = format!("{}-{name}", &BASE32.encode(&digest)[..8]);
+    // The first 8 base32 characters encode the digest's first 5 bytes exactly.
+    let mut hash = [0; 8];
+    BASE32.encode_mut(&Sha256::digest(name.as_bytes())[..5], &mut hash);
+    let mut full = String::with_capacity(hash.len() + 1 + name.len());
+    // Base32's alphabet is ASCII.
+    full.extend(hash.iter().map(|&b| b as char));
+    full.push('-');
+    full.push_str(name);
     if full.len() > 240 {
         let mut cut = 237;
         while !full.is_char_boundary(cut) {
@@ -85,10 +91,17 @@ pub fn nft_endpoint_base(
     ip: std::net::IpAddr,
     port: u16,
 ) -> String {
-    let ip = ip.to_string().replace(':', ".");
-    nft_hash_and_truncate(&format!(
-        "{namespace}/{name}/{proto}/{port_name}__{ip}/{port}"
-    ))
+    let mut base = String::with_capacity(64);
+    for part in [namespace, "/", name, "/", proto, "/", port_name, "__"] {
+        base.push_str(part);
+    }
+    match ip {
+        std::net::IpAddr::V4(_) => crate::net::push_ip(&mut base, ip),
+        std::net::IpAddr::V6(_) => base.push_str(&ip.to_string().replace(':', ".")),
+    }
+    base.push('/');
+    crate::net::push_decimal(&mut base, port.into());
+    nft_hash_and_truncate(&base)
 }
 
 #[cfg(test)]
