@@ -119,3 +119,18 @@ fn v1_list_items_are_read_with_positions() {
         "{e}"
     );
 }
+
+#[test]
+fn columns_count_characters_not_bytes() {
+    // "名字" is two characters and six bytes: the port's column is the same as with "ab".
+    for name in ["ab", "名字"] {
+        let e = first_error(&format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: web, labels: {{a: {name}}}}}\nspec:\n  ports: [{{port: 70000}}]  # {name}\n"
+        ));
+        assert!(e.starts_with("5:18: "), "{name}: {e}");
+        let e = first_error(&format!(
+            "apiVersion: v1\nkind: Service\nspec: {{a: {name}, b: ]}}\n"
+        ));
+        assert!(e.starts_with("3:18: invalid YAML:"), "{name}: {e}");
+    }
+}
