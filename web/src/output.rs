@@ -54,20 +54,25 @@ pub fn output(p: &OutputProps) -> Html {
     let scroll_top = use_state(|| 0.0_f64);
     let pane = &p.pane;
     let lines = &pane.lines;
-    // The names this view declares (links lead to them), worked out once per view.
-    let declared = use_memo(lines.clone(), |lines| {
-        lines
+    // Worked out once per view, not per render (a hover renders the pane again).
+    let view = SameLines(lines.clone());
+    // The names this view declares (links lead to them).
+    let declared = use_memo(view.clone(), |view| {
+        view.0
             .iter()
             .filter_map(|l| l.defines.clone())
             .collect::<HashSet<String>>()
     });
-    let rows: Vec<Row> = lines
-        .iter()
-        .enumerate()
-        .flat_map(|(i, l)| {
-            std::iter::once(Row::Line(i)).chain(l.odds.is_some().then_some(Row::Odds(i)))
-        })
-        .collect();
+    // A line's row, and its odds' row below it.
+    let rows: Rc<Vec<Row>> = use_memo(view, |view| {
+        view.0
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| {
+                std::iter::once(Row::Line(i)).chain(l.odds.is_some().then_some(Row::Odds(i)))
+            })
+            .collect()
+    });
     let virtual_rows = rows.len() > VIRTUAL_FROM;
     let selected_at_start = p.selected;
 
@@ -265,6 +270,18 @@ pub fn output(p: &OutputProps) -> Html {
                 </div>
             </div>
         </section>
+    }
+}
+
+/// A view's lines as a memo's key: compared by identity, since each analysis makes new ones
+/// and comparing 44,000 lines by content to find out cost more than the work memoised (the key
+/// holds the lines, so their address stays theirs).
+#[derive(Clone)]
+struct SameLines(Rc<Vec<ViewLine>>);
+
+impl PartialEq for SameLines {
+    fn eq(&self, o: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &o.0)
     }
 }
 
