@@ -78,6 +78,13 @@ impl Builder {
         self.probabilities[n - 1].clone()
     }
 
+    /// Room for `n` rules in a declared chain: an endpoint's chain has two or three, and a
+    /// list grown from empty would hold four (100,000 endpoints' chains).
+    pub fn expect_rules(&mut self, t: TableName, chain: &str, n: usize) {
+        let i = self.position(t, chain);
+        self.table_mut(t).chains[i].rules.reserve_exact(n);
+    }
+
     /// Declares an existing chain once more in the restore input.
     pub fn redeclare(&mut self, t: TableName, name: &str) {
         let i = self.position(t, name);

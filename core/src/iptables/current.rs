@@ -638,6 +638,7 @@ pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, i: usize, 
     let ep = &sp.endpoints[i];
     let name = &sep.chain;
     b.chain(Nat, name.clone(), KubeProxy, sep.why.clone());
+    b.expect_rules(Nat, name, 2);
     let spn: Option<Text> = (!ctx.large_cluster).then(|| sp.spn().into());
     let with_comment = |capacity: usize| {
         let mut m = Vec::with_capacity(capacity + 1);
