@@ -113,8 +113,9 @@ def edit_latencies(d, a, b):
 def core_split(d, what):
     """The edit's time inside kpx-core (parse + cluster; views), from the page's User Timing."""
     out = []
-    for name, label in [("kpx:analyze", "parse + cluster"), ("kpx:views", "dataplane + views + diff"),
-                        ("kpx:link", "the link (DEFLATE)"), ("kpx:draw", "drawing (Yew, whole page)")]:
+    for name, label in [("kpx:analyze", "parse + cluster"), ("kpx:views", "dataplane + views"),
+                        ("kpx:diff", "the edit's changes (diff)"), ("kpx:link", "the link (DEFLATE)"),
+                        ("kpx:draw", "drawing (Yew, whole page)")]:
         v = d.js(f"return performance.getEntriesByName('{name}').map(e => e.duration)")
         if v:
             out.append((f"  of which {label}, {what} (p50)", f"{percentile(v, 50):.1f} ms", "User Timing in the page"))

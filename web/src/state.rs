@@ -264,15 +264,27 @@ impl State {
 
     /// The other half: the analysis shown, and what it changed marked.
     pub fn apply(&mut self, analysed: Analysed) {
+        if self.show(analysed) {
+            self.mark_changes();
+        }
+    }
+
+    /// The analysis shown, without the marks of what it changed ([`State::mark_changes`]
+    /// follows when this says so: a large edit marks them in a task of its own).
+    pub fn show(&mut self, analysed: Analysed) -> bool {
         self.text = analysed.text;
         match analysed.result {
             Ok(a) => {
                 if analysed.node_dropped {
                     self.node = None;
                 }
-                timed("kpx:views", || self.accept(a))
+                timed("kpx:views", || self.accept(a));
+                true
             }
-            Err(e) => self.errors = e.diagnostics,
+            Err(e) => {
+                self.errors = e.diagnostics;
+                false
+            }
         }
     }
 
@@ -289,7 +301,6 @@ impl State {
         // An edit that changed what is shown becomes the one whose changes are marked; one that
         // did not (a comment, spacing) leaves the marks of the last real edit in place.
         let Some((old_text, analysis)) = previous else {
-            self.mark_changes();
             return;
         };
         let now: Vec<&Pane> = self.primary.iter().chain(self.secondary.iter()).collect();
@@ -310,7 +321,6 @@ impl State {
             });
             self.selected = None;
         }
-        self.mark_changes();
     }
 
     /// Re-analyses for a changed node (both the text and the text before the last edit).
@@ -370,7 +380,11 @@ impl State {
 
     /// Marks in each shown view what the last edit added and removed, against the same view
     /// as it was shown before the edit.
-    fn mark_changes(&mut self) {
+    pub fn mark_changes(&mut self) {
+        timed("kpx:diff", || self.mark_changes_now());
+    }
+
+    fn mark_changes_now(&mut self) {
         let all_namespaces = self.all_namespaces;
         for pane in self.primary.iter_mut().chain(self.secondary.iter_mut()) {
             let Some(before) = &self.before_edit else {
