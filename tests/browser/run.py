@@ -514,7 +514,8 @@ def test_a_long_view_is_virtualised(d, site):
 
 def test_typing_into_a_large_text_is_analysed_once_it_pauses(d, site):
     """At 1,000 Services an analysis takes a few hundred ms: keys typed in a burst are analysed
-    once, after the pause (web/src/typing.rs), and the result is the text as typed."""
+    once, after the pause (web/src/typing.rs), and the result is the text as typed, with the
+    edit's changes marked."""
     import bench  # its generated cluster
     d.get(site)
     d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
@@ -534,6 +535,10 @@ def test_typing_into_a_large_text_is_analysed_once_it_pauses(d, site):
     d.wait_for("port 812 in the rules", lambda: "--dport 812" in output(d), timeout=30)
     analyses = d.js("return performance.getEntriesByName('kpx:analyze').length - window.__analyses")
     assert analyses == 1, f"{analyses} analyses for three keys"
+    # The edit ran in steps (analysis, views, changes, drawing): the changes are marked too,
+    # against the rules before the burst of keys.
+    changes = d.text("#changes")
+    assert "2 added, 2 removed" in changes and "bench/svc500" in changes, changes
 
 
 NGINX_PODS = {"172.17.0.3:80", "172.17.0.4:80", "172.17.0.5:80"}
