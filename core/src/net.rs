@@ -180,6 +180,13 @@ pub fn push_ip(out: &mut String, ip: IpAddr) {
     }
 }
 
+/// Appends `c` as its `Display` writes it (`addr/len`), without the formatting machinery.
+pub fn push_cidr(out: &mut String, c: &Cidr) {
+    push_ip(out, c.addr);
+    out.push('/');
+    push_decimal(out, c.len.into());
+}
+
 /// Appends `n` in decimal.
 pub fn push_decimal(out: &mut String, n: u32) {
     let mut digits = [0u8; 10];
@@ -221,6 +228,10 @@ mod tests {
             let mut out = String::new();
             push_decimal(&mut out, n);
             proptest::prop_assert_eq!(out, n.to_string());
+            let cidr = Cidr { addr: IpAddr::V4(v4), len: (n % 33) as u8, prefix: true };
+            let mut out = String::new();
+            push_cidr(&mut out, &cidr);
+            proptest::prop_assert_eq!(out, cidr.to_string());
         }
     }
 

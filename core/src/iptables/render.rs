@@ -10,7 +10,7 @@ use super::model::*;
 use super::services_db::port_name;
 use super::Layout;
 use crate::explain::anchor::Anchor;
-use crate::net::{push_decimal, push_ip, Cidr};
+use crate::net::{push_cidr, push_decimal, push_ip, Cidr};
 use std::fmt::Write;
 use std::rc::Rc;
 
@@ -208,16 +208,6 @@ impl<'d, Out: LineOut<'d>> Sink<'d> for LineSink<'d, Out> {
     }
 }
 
-/// The text of a view: every line followed by a newline.
-pub fn join(lines: &[Line]) -> String {
-    let mut out = String::with_capacity(lines.iter().map(|l| l.text.len() + 1).sum());
-    for l in lines {
-        out.push_str(&l.text);
-        out.push('\n');
-    }
-    out
-}
-
 // ---------------------------------------------------------------- restore (kube-proxy's text)
 
 // The writers below append to one line's text: a 10,000-Service restore input is 34 MB, and
@@ -242,10 +232,10 @@ fn write_quoted_if_spaced(out: &mut String, text: &str) {
 }
 
 fn write_restore_addr(out: &mut String, c: &Cidr, layout: Layout) {
-    push_ip(out, c.addr);
-    if !(c.is_host() && !c.prefix && !layout.host_suffix()) {
-        out.push('/');
-        push_decimal(out, c.len.into());
+    if c.is_host() && !c.prefix && !layout.host_suffix() {
+        push_ip(out, c.addr);
+    } else {
+        push_cidr(out, c);
     }
 }
 
@@ -430,18 +420,6 @@ pub fn write_restore<'d>(dp: &'d Dataplane, layout: Layout, sel: Select, sink: &
     }
 }
 
-pub fn restore_lines<'d>(dp: &'d Dataplane, layout: Layout, sel: Select) -> Vec<Line<'d>> {
-    let mut sink = LineSink::default();
-    write_restore(dp, layout, sel, &mut sink);
-    sink.out
-}
-
-pub fn restore(dp: &Dataplane, layout: Layout, sel: Select) -> String {
-    let mut sink = TextSink::default();
-    write_restore(dp, layout, sel, &mut sink);
-    sink.finish()
-}
-
 // ---------------------------------------------------------------- save (iptables-save)
 
 /// `xtables_save_string`: bare when made only of `[A-Za-z0-9_-]`, else double-quoted with
@@ -612,9 +590,7 @@ fn write_save_rule(out: &mut String, chain: &str, r: &Rule, ipv6: bool) {
         out.push(' ');
         out.push_str(not(negated));
         out.push_str(flag);
-        push_ip(out, cidr.addr);
-        out.push('/');
-        push_decimal(out, cidr.len.into());
+        push_cidr(out, cidr);
     };
     for m in &r.matches {
         if let Match::Source { negated, cidr } = m {
@@ -704,12 +680,6 @@ pub fn write_save<'d>(dp: &'d Dataplane, ipv6: bool, sel: Select, sink: &mut dyn
         }
         put(sink, "COMMIT", About::Nothing);
     }
-}
-
-pub fn save_lines<'d>(dp: &'d Dataplane, ipv6: bool, sel: Select) -> Vec<Line<'d>> {
-    let mut sink = LineSink::default();
-    write_save(dp, ipv6, sel, &mut sink);
-    sink.out
 }
 
 pub fn save(dp: &Dataplane, ipv6: bool, sel: Select) -> String {
@@ -981,28 +951,4 @@ pub fn write_list<'d>(
         }
     }
     Ok(())
-}
-
-pub fn list_lines<'d>(
-    dp: &'d Dataplane,
-    table: TableName,
-    chain: Option<&str>,
-    o: ListOptions,
-    ipv6: bool,
-) -> Result<Vec<Line<'d>>, String> {
-    let mut sink = LineSink::default();
-    write_list(dp, table, chain, o, ipv6, &mut sink)?;
-    Ok(sink.out)
-}
-
-pub fn list(
-    dp: &Dataplane,
-    table: TableName,
-    chain: Option<&str>,
-    o: ListOptions,
-    ipv6: bool,
-) -> Result<String, String> {
-    let mut sink = TextSink::default();
-    write_list(dp, table, chain, o, ipv6, &mut sink)?;
-    Ok(sink.finish())
 }

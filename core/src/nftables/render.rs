@@ -20,9 +20,8 @@ fn element_text(e: &Element) -> String {
 fn write_element(out: &mut String, e: &Element) {
     out.push_str(&e.key);
     if let Some(c) = &e.comment {
-        out.push_str(" comment \"");
-        out.push_str(c);
-        out.push('"');
+        out.push_str(" comment ");
+        out.push_str(&q(c));
     }
     if !e.value.is_empty() {
         out.push_str(" : ");
