@@ -92,6 +92,32 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
+/// The goal as it is stated: 10,000 Services × 10 endpoints, the iptables dataplane
+/// built from the cluster and written as `iptables-restore` input, repeated in one process
+/// (so the allocator reuses its pages; `core/examples/stages.rs` times a fresh process).
+fn scale(c: &mut Criterion) {
+    use kpx_core::iptables::render::{write_restore, Select, TextSink};
+    let text = kpx_core::scale::generate(10_000, 10, kpx_core::cluster::settings::Mode::Iptables);
+    let scenario = kpx_core::input::parse(&text).unwrap();
+    let cluster = kpx_core::cluster::build(&scenario, None).unwrap();
+    let mut g = c.benchmark_group("scale_10000x10");
+    g.sample_size(10);
+    g.bench_function("iptables build + restore", |b| {
+        b.iter(|| {
+            let dp = kpx_core::iptables::build(black_box(&cluster)).unwrap();
+            let mut sink = TextSink::default();
+            write_restore(
+                &dp,
+                kpx_core::iptables::Layout::Current,
+                Select::default(),
+                &mut sink,
+            );
+            sink.finish()
+        })
+    });
+    g.finish();
+}
+
 /// Packets through the article's cluster (iptables mode): one traced connection, with and
 /// without parsing the text first, and a quiet simulation of 10,000 connections.
 fn packets(c: &mut Criterion) {
@@ -123,5 +149,5 @@ fn packets(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, generate, stages, packets);
+criterion_group!(benches, generate, stages, scale, packets);
 criterion_main!(benches);
