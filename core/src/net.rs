@@ -200,7 +200,8 @@ pub fn push_decimal(out: &mut String, n: u32) {
             break;
         }
     }
-    out.extend(digits[at..].iter().map(|&d| d as char));
+    // ASCII digits: one copy, not a char at a time.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 #[cfg(test)]

@@ -9,6 +9,9 @@ pub(crate) struct Builder {
     written: u32,
     /// The cascade's `1/n` probabilities as kube-proxy prints them, each made once.
     probabilities: Vec<Text>,
+    /// Where the last rule went (table slot, chain position): rules come in runs for one
+    /// chain, so most find theirs by comparing a name instead of hashing it.
+    last: Option<(usize, usize)>,
 }
 
 impl Builder {
@@ -23,6 +26,7 @@ impl Builder {
             index: Default::default(),
             written: 0,
             probabilities: Vec::new(),
+            last: None,
         }
     }
 
@@ -41,6 +45,12 @@ impl Builder {
         *self.index[Self::slot(t)]
             .get(chain)
             .unwrap_or_else(|| panic!("rule for undeclared chain {chain} in {t:?}"))
+    }
+
+    /// Room for `n` more chains in a table (a large cluster's are mostly its endpoints').
+    pub fn expect_chains(&mut self, t: TableName, n: usize) {
+        self.table_mut(t).chains.reserve(n);
+        self.index[Self::slot(t)].reserve(n);
     }
 
     /// Declares a chain (once); later declarations of the same chain are no-ops. The name is
@@ -100,7 +110,12 @@ impl Builder {
         target: Option<Target>,
         provenance: Provenance,
     ) {
-        let i = self.position(t, chain);
+        let slot = Self::slot(t);
+        let i = match self.last {
+            Some((s, i)) if s == slot && &*self.tables[s].chains[i].name == chain => i,
+            _ => self.position(t, chain),
+        };
+        self.last = Some((slot, i));
         self.written += 1;
         let order = self.written;
         self.table_mut(t).chains[i].rules.push(Rule {

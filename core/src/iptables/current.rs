@@ -25,6 +25,8 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
             minor: 29,
         };
     let mut b = Builder::new();
+    // An endpoint's chain each, and up to four of each service port's own.
+    b.expect_chains(Nat, ctx.ports.iter().map(|sp| sp.endpoints.len() + 4).sum());
     let localhost_firewall = !s.ipv6 && s.localhost_node_ports;
 
     // Built-in chains and kube-proxy's jumps into its own chains (not in the restore input).
@@ -438,7 +440,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                 Nat,
                 internal_chain,
                 base,
-                jump("KUBE-MARK-MASQ"),
+                jump(ctx.mark_masq.clone()),
                 ctx.kube_proxy("iptables.masqueradeAll"),
             );
         } else if let Some(not_local) = ctx.if_not_local() {
@@ -448,7 +450,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                 Nat,
                 internal_chain,
                 m,
-                jump("KUBE-MARK-MASQ"),
+                jump(ctx.mark_masq.clone()),
                 ctx.kube_proxy("clusterCIDR"),
             );
         }
@@ -462,7 +464,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                 vec![comment(format!(
                     "masquerade traffic for {spn} external destinations"
                 ))],
-                jump("KUBE-MARK-MASQ"),
+                jump(ctx.mark_masq.clone()),
                 prov("spec.externalTrafficPolicy"),
             );
         } else {
@@ -492,7 +494,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                     )),
                     src_local(),
                 ],
-                jump("KUBE-MARK-MASQ"),
+                jump(ctx.mark_masq.clone()),
                 prov("spec.externalTrafficPolicy"),
             );
             b.rule(
@@ -588,9 +590,11 @@ pub(super) fn endpoint_jumps(
     seps: &[Sep],
 ) {
     let spn: Text = sp.spn().into();
-    // Room for the comment and one more match: a rule's matches are kept exactly sized.
-    let comment_for = |ep: &EndpointInfo| -> Vec<Match> {
-        let mut m = Vec::with_capacity(2);
+    let with_comment = ctx.large_cluster.then_some(0).unwrap_or(1);
+    // The comment and one more match, exactly sized: a rule keeps its matches as a boxed
+    // slice, and a list with room to spare would be copied into one (100,000 endpoints).
+    let comment_for = |ep: &EndpointInfo, more: usize| -> Vec<Match> {
+        let mut m = Vec::with_capacity(with_comment + more);
         if ctx.large_cluster {
         } else if ctx.legacy_comments {
             m.push(comment(spn.clone()));
@@ -601,7 +605,7 @@ pub(super) fn endpoint_jumps(
     };
     if let Some(seconds) = sp.affinity_timeout {
         for &i in eps {
-            let mut m = comment_for(&sp.endpoints[i]);
+            let mut m = comment_for(&sp.endpoints[i], 1);
             m.push(Match::RecentCheck {
                 name: seps[i].chain.clone(),
                 seconds,
@@ -617,8 +621,9 @@ pub(super) fn endpoint_jumps(
     }
     let n = eps.len();
     for (k, &i) in eps.iter().enumerate() {
-        let mut m = comment_for(&sp.endpoints[i]);
-        if k < n - 1 {
+        let last = k == n - 1;
+        let mut m = comment_for(&sp.endpoints[i], usize::from(!last));
+        if !last {
             m.push(Match::Statistic {
                 probability: b.probability(n - k),
             });
@@ -640,8 +645,9 @@ pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, i: usize, 
     b.chain(Nat, name.clone(), KubeProxy, sep.why.clone());
     b.expect_rules(Nat, name, 2);
     let spn: Option<Text> = (!ctx.large_cluster).then(|| sp.spn().into());
-    let with_comment = |capacity: usize| {
-        let mut m = Vec::with_capacity(capacity + 1);
+    // Exactly sized, as in `endpoint_jumps`.
+    let with_comment = |more: usize| {
+        let mut m = Vec::with_capacity(usize::from(spn.is_some()) + more);
         m.extend(spn.clone().map(comment));
         m
     };
@@ -650,9 +656,10 @@ pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, i: usize, 
         negated: false,
         cidr: Cidr::host(ep.ip),
     });
-    b.rule(Nat, name, m, jump("KUBE-MARK-MASQ"), sep.why.clone());
-    let mut m = with_comment(2);
-    if sp.affinity_timeout.is_some() {
+    b.rule(Nat, name, m, jump(ctx.mark_masq.clone()), sep.why.clone());
+    let affinity = sp.affinity_timeout.is_some();
+    let mut m = with_comment(1 + usize::from(affinity));
+    if affinity {
         m.push(Match::RecentSet { name: name.clone() });
     }
     m.push(Match::Protocol {

@@ -18,6 +18,7 @@ pub(crate) fn build(cluster: &Cluster, sets: &[IpSet], out_filters: &[OutFilter]
         ports: vec![],
         large_cluster: false,
         legacy_comments: false,
+        mark_masq: "KUBE-MARK-MASQ".into(),
     };
     let kp = |setting| ctx.kube_proxy(setting);
     let name = |base: &str| set_name(base, s.ipv6);
@@ -207,7 +208,7 @@ pub(crate) fn build(cluster: &Cluster, sets: &[IpSet], out_filters: &[OutFilter]
                     set_comment(all),
                     m_set(all, flags),
                 ],
-                jump("KUBE-MARK-MASQ"),
+                jump(ctx.mark_masq.clone()),
                 kp("ipsets"),
             );
         }
@@ -227,7 +228,7 @@ pub(crate) fn build(cluster: &Cluster, sets: &[IpSet], out_filters: &[OutFilter]
             Nat,
             "KUBE-SERVICES",
             m,
-            jump("KUBE-MARK-MASQ"),
+            jump(ctx.mark_masq.clone()),
             kp("clusterCIDR"),
         );
     }
@@ -243,7 +244,7 @@ pub(crate) fn build(cluster: &Cluster, sets: &[IpSet], out_filters: &[OutFilter]
                 Nat,
                 "KUBE-SERVICES",
                 vec![set_comment(base), m_set(base, "dst,dst")],
-                jump("KUBE-MARK-MASQ"),
+                jump(ctx.mark_masq.clone()),
                 kp("ipsets"),
             );
         }
@@ -294,7 +295,7 @@ pub(crate) fn build(cluster: &Cluster, sets: &[IpSet], out_filters: &[OutFilter]
         Nat,
         "KUBE-LOAD-BALANCER",
         vec![],
-        jump("KUBE-MARK-MASQ"),
+        jump(ctx.mark_masq.clone()),
         kp("base rules"),
     );
     for base in ["KUBE-CLUSTER-IP", "KUBE-LOAD-BALANCER"] {

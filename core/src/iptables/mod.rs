@@ -54,6 +54,8 @@ pub(crate) struct Ctx<'a> {
     pub large_cluster: bool,
     /// SVC→SEP comments are just `<spn>` (≤ 1.23).
     pub legacy_comments: bool,
+    /// `KUBE-MARK-MASQ`, one name shared by every rule that jumps to it (one per endpoint).
+    pub mark_masq: Text,
 }
 
 impl Ctx<'_> {
@@ -361,6 +363,7 @@ pub fn build(cluster: &Cluster) -> Result<Dataplane, String> {
         ports,
         large_cluster: total > 1000,
         legacy_comments: matches!(layout, Layout::V1_23 { .. }),
+        mark_masq: "KUBE-MARK-MASQ".into(),
     };
     Ok(match layout {
         Layout::Current => current::build(&ctx),

@@ -390,7 +390,10 @@ pub fn write_restore<'d>(dp: &'d Dataplane, layout: Layout, sel: Select, sink: &
         put(sink, &format!("*{}", t.name.as_str()), About::Nothing);
         for c in &chains {
             for _ in 0..c.declarations {
-                let _ = write!(sink.buf(), ":{} - [0:0]", c.name);
+                let out = sink.buf();
+                out.push(':');
+                out.push_str(&c.name);
+                out.push_str(" - [0:0]");
                 sink.end(About::Chain(c));
             }
         }

@@ -24,6 +24,8 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     let s = ctx.settings;
     let kp = |setting| ctx.kube_proxy(setting);
     let mut b = Builder::new();
+    // An endpoint's chain each, and up to four of each service port's own.
+    b.expect_chains(Nat, ctx.ports.iter().map(|sp| sp.endpoints.len() + 4).sum());
 
     builtin_chains(&mut b, ctx);
     for name in [
@@ -160,7 +162,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
                 Nat,
                 &svc_chain,
                 cip.clone(),
-                jump("KUBE-MARK-MASQ"),
+                jump(ctx.mark_masq.clone()),
                 ctx.kube_proxy("iptables.masqueradeAll"),
             );
         } else if let Some(not_local) = ctx.if_not_local() {
@@ -170,7 +172,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
                 Nat,
                 &svc_chain,
                 m,
-                jump("KUBE-MARK-MASQ"),
+                jump(ctx.mark_masq.clone()),
                 ctx.kube_proxy("clusterCIDR"),
             );
         }
@@ -208,7 +210,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
                     Nat,
                     &svc_chain,
                     m,
-                    jump("KUBE-MARK-MASQ"),
+                    jump(ctx.mark_masq.clone()),
                     prov("spec.externalIPs"),
                 );
             }
@@ -264,7 +266,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
                     Nat,
                     fw_chain.as_str(),
                     vec![fw_comment()],
-                    jump("KUBE-MARK-MASQ"),
+                    jump(ctx.mark_masq.clone()),
                     prov("status.loadBalancer.ingress"),
                 );
             }
@@ -342,7 +344,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
                     Nat,
                     &svc_chain,
                     args.clone(),
-                    jump("KUBE-MARK-MASQ"),
+                    jump(ctx.mark_masq.clone()),
                     prov("spec.ports.nodePort"),
                 );
                 b.rule(
@@ -367,7 +369,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
                     Nat,
                     "KUBE-NODEPORTS",
                     m,
-                    jump("KUBE-MARK-MASQ"),
+                    jump(ctx.mark_masq.clone()),
                     prov("spec.externalTrafficPolicy"),
                 );
                 b.rule(
@@ -443,7 +445,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
             comment(format!("masquerade LOCAL traffic for {spn} LB IP")),
             src_local(),
         ],
-        jump("KUBE-MARK-MASQ"),
+        jump(ctx.mark_masq.clone()),
         prov("spec.externalTrafficPolicy"),
     );
     b.rule(
