@@ -52,7 +52,7 @@ pub fn destinations(a: &Analysis) -> Vec<Destination> {
             .filter(|e| e.ready)
             .map(|e| {
                 (
-                    e.key(),
+                    e.key().to_string(),
                     e.target
                         .as_ref()
                         .map(|t| t.name.clone())

@@ -298,7 +298,7 @@ impl Provenance {
         Why::Endpoint {
             service: sp.service.clone(),
             port_index: sp.port_index,
-            endpoint: ep.key().into(),
+            endpoint: ep.key().clone(),
             slice: ep.slice.clone(),
             pod: ep.target.clone(),
         }

@@ -633,10 +633,7 @@ fn service_port(b: &mut Builder, sp: &ServicePort) {
         }
         b.rule(
             &name,
-            format!(
-                "meta l4proto {proto} dnat to {}",
-                crate::net::join_host_port(ep.ip, ep.port)
-            ),
+            format!("meta l4proto {proto} dnat to {}", ep.key()),
             ep_prov(i),
         );
     }

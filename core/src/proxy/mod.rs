@@ -12,6 +12,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::rc::Rc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Protocol {
@@ -70,12 +71,15 @@ pub struct EndpointInfo {
     pub slice: ObjectRef,
     /// The Pod behind it, when the slice says.
     pub target: Option<ObjectRef>,
+    /// `ip:port`, made once: every mode's names, comments and provenance share it.
+    #[serde(skip)]
+    key: Rc<str>,
 }
 
 impl EndpointInfo {
     /// `ip:port`, kube-proxy's `Endpoint.String()`: the sort key and the SEP hash input.
-    pub fn key(&self) -> String {
-        join_host_port(self.ip, self.port)
+    pub fn key(&self) -> &Rc<str> {
+        &self.key
     }
 }
 
@@ -463,7 +467,7 @@ fn endpoints_for(
     gates: FeatureGates,
 ) -> Vec<EndpointInfo> {
     let want_type = if ipv6 { "IPv6" } else { "IPv4" };
-    let mut map: BTreeMap<String, EndpointInfo> = BTreeMap::new();
+    let mut map: BTreeMap<Rc<str>, EndpointInfo> = BTreeMap::new();
     for sl in slices {
         let o = &sl.object;
         if o.address_type != want_type {
@@ -489,9 +493,11 @@ fn endpoints_for(
                     continue;
                 };
                 let cond = e.conditions.clone().unwrap_or_default();
+                let port = port.clamp(0, 65535) as u16;
                 let info = EndpointInfo {
                     ip,
-                    port: port.clamp(0, 65535) as u16,
+                    port,
+                    key: join_host_port(ip, port).into(),
                     ready: cond.ready.unwrap_or(true),
                     serving: cond.serving.unwrap_or(true),
                     terminating: cond.terminating.unwrap_or(false),
@@ -525,16 +531,15 @@ fn endpoints_for(
                         ))
                     }),
                 };
-                let key = info.key();
-                match map.get(&key) {
+                match map.get(&info.key) {
                     Some(_) if info.terminating => {}
                     _ => {
-                        map.insert(key, info);
+                        map.insert(info.key.clone(), info);
                     }
                 }
             }
         }
     }
-    // BTreeMap<String, _> iterates in byte-wise key order: exactly kube-proxy's sort.
+    // BTreeMap<Rc<str>, _> iterates in byte-wise key order: exactly kube-proxy's sort.
     map.into_values().collect()
 }
