@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# kpx's benchmarks, one table: native stage timings at 10 … 10,000 Services × 10 endpoints,
+# kpx's benchmarks, one table: native stage timings at 10 … 44,125 Services × 10 endpoints,
 # the site's size, and the browser figures (tests/browser/bench.py). Measured, never asserted.
 # `scripts/bench.sh --criterion` also runs the criterion benchmarks (cargo bench).
 set -euo pipefail
@@ -9,7 +9,7 @@ export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 echo "== native (release): stage timings, YAML → dataplane → text"
 cargo build --release -q -p kpx-core --example stages
-for services in 10 100 1000 10000; do
+for services in 10 100 1000 10000 44125; do
   echo "-- $services Services x 10 endpoints"
   target/release/examples/stages "$services" 10
 done
