@@ -519,9 +519,20 @@ def test_typing_into_a_large_text_is_analysed_once_it_pauses(d, site):
     import bench  # its generated cluster
     d.get(site)
     d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
-    set_text(d, bench.big_scenario(1000))
+    # Every change of the page's word that it is busy, in order (typing.rs).
+    d.js("window.__busy = []; new MutationObserver(() => window.__busy.push(document.documentElement.hasAttribute('data-busy')))"
+         ".observe(document.documentElement, {attributes: true, attributeFilter: ['data-busy']})")
+    # A text this large waits for a pause from its first edit: inside the paste's own event
+    # nothing is analysed yet, and the page says it is busy.
+    pasted = d.js("const e = document.querySelector('#editor'); const before = performance.getEntriesByName('kpx:analyze').length;"
+                  "e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));"
+                  "return [performance.getEntriesByName('kpx:analyze').length - before, getComputedStyle(document.querySelector('.busy')).display !== 'none',"
+                  " getComputedStyle(document.querySelector('.output')).opacity]", bench.big_scenario(1000))
+    assert pasted == [0, True, "0.6"], pasted
     d.wait_for("1,000 Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')"), timeout=60)
-    # One more edit, so the page has timed an analysis of this size.
+    said = "return window.__busy.filter((b, i, all) => i === 0 || b !== all[i - 1])"
+    d.wait_for("the word that the page is busy to go", lambda: d.js(said) == [True, False])
+    # One more edit of the whole text (as a link or a script would make it).
     svc1 = "name: svc1, namespace: bench}\nspec:\n  clusterIP: 10.96.0.3\n  ports:\n  - {name: http, port: 8"
     assert svc1 in editor_text(d)
     set_text(d, editor_text(d).replace(svc1 + "0}", svc1 + "1}"))
@@ -533,6 +544,8 @@ def test_typing_into_a_large_text_is_analysed_once_it_pauses(d, site):
     d.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": keys}]})
     assert "port: 812}" in editor_text(d)
     d.wait_for("port 812 in the rules", lambda: "--dport 812" in output(d), timeout=30)
+    # Busy from the first key until the rules were there (said at each key, taken back once).
+    d.wait_for("the word that the page is busy to go", lambda: d.js(said) == [True, False] * 3)
     analyses = d.js("return performance.getEntriesByName('kpx:analyze').length - window.__analyses")
     assert analyses == 1, f"{analyses} analyses for three keys"
     # The edit ran in steps (analysis, views, changes, drawing): the changes are marked too,

@@ -5,6 +5,12 @@
 //! would wait for the last one's and typing would lag further and further behind. Small texts
 //! (the article's clusters) are analysed on every key as before.
 //!
+//! A text of more than [`LARGE_TEXT`] bytes waits for the pause from its first edit (a paste of
+//! 10,000 Services would otherwise be analysed inside the paste's own event). While an edit
+//! waits or runs, the page says so (`data-busy` on the document's root, which the stylesheet
+//! shows as "analysing the new text…" and dimmed views): set outside Yew, so that saying it
+//! costs no drawing of the whole page, and painted before the work starts.
+//!
 //! A waiting edit then runs in four tasks ([`in_steps`]): the analysis, the views, the edit's
 //! changes, and the drawing. At 1,000 Services each takes under 100 ms, so the page answers
 //! between them; in one task they were 190 ms.
@@ -19,6 +25,23 @@ use yew::prelude::*;
 const BUSY_MS: f64 = 50.0;
 /// How long typing must pause (ms) before a waiting edit is analysed.
 const PAUSE_MS: u32 = 200;
+/// A text this large (bytes) waits for a pause even before its analysis has been timed: it
+/// takes about 25 ms per 300 KB in the wasm (300 Services × 10 endpoints).
+const LARGE_TEXT: usize = 256 << 10;
+
+/// Says on the page whether an edit is waiting or being analysed.
+fn busy(on: bool) {
+    let Some(root) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+    else {
+        return;
+    };
+    let _ = match on {
+        true => root.set_attribute("data-busy", ""),
+        false => root.remove_attribute("data-busy"),
+    };
+}
 
 fn now() -> f64 {
     web_sys::window()
@@ -40,6 +63,7 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
             move |text: String| {
                 let started = now();
                 let state = latest.borrow().clone();
+                busy(false);
                 if state.text == text {
                     return;
                 }
@@ -49,7 +73,8 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
                 *last_cost.borrow_mut() = now() - started;
             }
         };
-        if *last_cost.borrow() > BUSY_MS {
+        if *last_cost.borrow() > BUSY_MS || text.len() > LARGE_TEXT {
+            busy(true);
             // The editor's text when the pause ends: the keys typed since, or what a scenario
             // or a link put there meanwhile (which is then the state's text already).
             let (latest, last_cost) = (latest.clone(), last_cost.clone());
@@ -78,7 +103,7 @@ fn in_steps(
     // The state the edit starts from, held so that its address stays its own.
     let base = latest.borrow().clone();
     if base.text == text {
-        return;
+        return busy(false);
     }
     let started = now();
     let analysed = base.analyse(text.clone());
@@ -108,6 +133,7 @@ fn in_steps(
                 if !unchanged(&latest, &base) {
                     return edit(text);
                 }
+                busy(false);
                 base.set(next);
             })
             .forget();
