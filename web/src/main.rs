@@ -889,7 +889,7 @@ fn app() -> Html {
                         <label class="check"><input id="all-namespaces" type="checkbox" checked={s.all_namespaces} onchange={on_all_namespaces} />{ t(l, "-A (all namespaces)") }</label>
                     }
                     if stale { <span class="stale">{ t(l, "showing the last valid input") }</span> }
-                    // Shown by the stylesheet while an edit waits or is analysed (typing.rs).
+                    // Shown while an edit waits or is analysed (typing.rs, `busy`).
                     <span class="busy" role="status">{ t(l, "analysing the new text…") }</span>
                 </div>
                 <div class="panes">
