@@ -201,7 +201,7 @@ pub fn push_decimal(out: &mut String, n: u32) {
         }
     }
     // ASCII digits: one copy, not a char at a time.
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
 }
 
 #[cfg(test)]

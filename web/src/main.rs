@@ -300,6 +300,7 @@ fn app() -> Html {
         if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
             let _ = p.measure_with_start_mark("kpx:draw", "kpx:draw:start");
         }
+        typing::drawn();
     });
     let opts = use_memo((), |_| options());
     let start = use_memo((), |_| initial());
@@ -890,7 +891,7 @@ fn app() -> Html {
                     }
                     if stale { <span class="stale">{ t(l, "showing the last valid input") }</span> }
                     // Shown while an edit waits or is analysed (typing.rs, `busy`).
-                    <span class="busy" role="status">{ t(l, "analysing the new text…") }</span>
+                    <span id="busy" role="status">{ t(l, "analysing the new text…") }</span>
                 </div>
                 <div class="panes">
                     if let Some(pane) = &s.primary {

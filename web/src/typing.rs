@@ -12,11 +12,13 @@
 //!
 //! A waiting edit then runs in four tasks ([`in_steps`]): the analysis, the views, the edit's
 //! changes, and the drawing. At 1,000 Services each takes under 100 ms, so the page answers
-//! between them; in one task they were 190 ms.
+//! between them; in one task they were 190 ms. A key typed between them owns the outcome: the
+//! older edit is dropped rather than set, since setting it would write its text over the key
+//! in the editor ([`Meanwhile`]).
 
 use crate::state::State;
 use gloo::timers::callback::Timeout;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -24,18 +26,18 @@ use yew::prelude::*;
 const BUSY_MS: f64 = 50.0;
 /// How long typing must pause (ms) before a waiting edit is analysed.
 const PAUSE_MS: u32 = 200;
-/// A text this large (bytes) waits for a pause even before its analysis has been timed: it
-/// takes about 25 ms per 300 KB in the wasm (300 Services × 10 endpoints).
+/// A text this large (bytes) waits for a pause even before its analysis has been timed: an
+/// edit of 300 Services × 10 endpoints (300 KB) costs about 50 ms in the wasm, [`BUSY_MS`].
 const LARGE_TEXT: usize = 256 << 10;
 
 /// Says on the page whether an edit is waiting or being analysed: the class `waiting` on the
-/// "analysing the new text…" status, which the stylesheet shows. Only that one element changes:
+/// "analysing the new text…" status (`#busy`), which the stylesheet shows. Only it changes:
 /// an attribute on the document's root restyled the whole page, and dimming the views cost the
 /// next paint 50 ms at 1,000 Services.
 fn busy(on: bool) {
     let status = web_sys::window()
         .and_then(|w| w.document())
-        .and_then(|d| d.query_selector(".busy").ok().flatten());
+        .and_then(|d| d.get_element_by_id("busy"));
     if let Some(status) = status {
         let _ = status.class_list().toggle_with_force("waiting", on);
     }
@@ -55,7 +57,10 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
     *latest.borrow_mut() = state.clone();
     let last_cost = use_mut_ref(|| 0.0_f64);
     let waiting = use_mut_ref(|| None::<Timeout>);
+    // Every input counted, so that an edit running in steps knows when a newer key came.
+    let inputs: Rc<Cell<u64>> = use_memo((), |_| Cell::new(0));
     use_callback((), move |text: String, _| {
+        inputs.set(inputs.get() + 1);
         let edit = {
             let (latest, last_cost) = (latest.clone(), last_cost.clone());
             move |text: String| {
@@ -75,10 +80,10 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
             busy(true);
             // The editor's text when the pause ends: the keys typed since, or what a scenario
             // or a link put there meanwhile (which is then the state's text already).
-            let (latest, last_cost) = (latest.clone(), last_cost.clone());
+            let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
             let timeout = Timeout::new(PAUSE_MS, move || {
                 let text = crate::editor::current_text().unwrap_or(text);
-                in_steps(latest, last_cost, text, edit);
+                in_steps(latest, last_cost, inputs, text, edit);
             });
             *waiting.borrow_mut() = Some(timeout);
         } else {
@@ -90,11 +95,11 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
 
 /// A large text's edit in four tasks, so that no one of them holds the page for long: the
 /// analysis, the views, what the edit changed, and the drawing (which follows the state's
-/// change in its own task). If the state moves on in between (a scenario loaded, a
-/// mode chosen), the edit starts over with `edit`, on the state as it is then.
+/// change in its own task). Before each task it checks what happened meanwhile ([`Meanwhile`]).
 fn in_steps(
     latest: Rc<RefCell<UseStateHandle<State>>>,
     last_cost: Rc<RefCell<f64>>,
+    inputs: Rc<Cell<u64>>,
     text: String,
     edit: impl FnOnce(String) + 'static,
 ) {
@@ -103,24 +108,54 @@ fn in_steps(
     if base.text == text {
         return busy(false);
     }
+    busy(true);
     let started = now();
     let analysed = base.analyse(text.clone());
     let analysis_cost = now() - started;
-    let unchanged = |latest: &Rc<RefCell<UseStateHandle<State>>>, base: &UseStateHandle<State>| {
-        std::ptr::eq::<State>(&**latest.borrow(), &**base)
+    let from = inputs.get();
+    let typed = {
+        let inputs = inputs.clone();
+        move || inputs.get() != from
     };
-    Timeout::new(0, move || {
-        if !unchanged(&latest, &base) {
-            return edit(text);
+    let meanwhile = move |base: &UseStateHandle<State>| {
+        let state = latest.borrow();
+        if inputs.get() != from {
+            Meanwhile::Typed
+        } else if std::ptr::eq::<State>(&**state, &**base) {
+            Meanwhile::Nothing
+        } else if state.text != base.text {
+            Meanwhile::Replaced
+        } else {
+            Meanwhile::MovedOn
         }
+    };
+    // Whether the next task goes on with this edit.
+    let go_on =
+        move |meanwhile: Meanwhile, text: String, edit: Box<dyn FnOnce(String)>| match meanwhile {
+            Meanwhile::Nothing => Some((text, edit)),
+            Meanwhile::Typed => None,
+            Meanwhile::Replaced => {
+                busy(false);
+                None
+            }
+            Meanwhile::MovedOn => {
+                edit(text);
+                None
+            }
+        };
+    let edit: Box<dyn FnOnce(String)> = Box::new(edit);
+    Timeout::new(0, move || {
+        let Some((text, edit)) = go_on(meanwhile(&base), text, edit) else {
+            return;
+        };
         let started = now();
         let mut next = (*base).clone();
         let marks = next.show(analysed);
         let views_cost = now() - started;
         Timeout::new(0, move || {
-            if !unchanged(&latest, &base) {
-                return edit(text);
-            }
+            let Some((text, edit)) = go_on(meanwhile(&base), text, edit) else {
+                return;
+            };
             let started = now();
             if marks {
                 next.mark_changes();
@@ -128,17 +163,51 @@ fn in_steps(
             // What the edit cost, as an edit in one task would have measured it (drawing aside).
             *last_cost.borrow_mut() = analysis_cost + views_cost + (now() - started);
             Timeout::new(0, move || {
-                if !unchanged(&latest, &base) {
-                    return edit(text);
-                }
+                let Some(_) = go_on(meanwhile(&base), text, edit) else {
+                    return;
+                };
                 base.set(next);
-                // Taken back once the new rules are drawn (this task draws them): a change of
-                // style before the drawing made the drawing 40 ms longer at 1,000 Services.
-                Timeout::new(0, || busy(false)).forget();
+                // Taken back once the new rules are drawn ([`drawn`]), unless a key typed since
+                // waits for its own pause: a change of style before the drawing made the drawing
+                // 40 ms longer at 1,000 Services.
+                AFTER_DRAWING.with(|after| {
+                    *after.borrow_mut() = Some(Box::new(move || {
+                        if !typed() {
+                            busy(false)
+                        }
+                    }))
+                });
             })
             .forget();
         })
         .forget();
     })
     .forget();
+}
+
+thread_local! {
+    /// What to do once the page has drawn the state an edit in steps set.
+    static AFTER_DRAWING: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+}
+
+/// The page has drawn its state (the `App`'s effect, after every drawing): an edit in steps
+/// that set it is no longer busy.
+pub fn drawn() {
+    if let Some(then) = AFTER_DRAWING.with(|after| after.borrow_mut().take()) {
+        then()
+    }
+}
+
+/// What happened while an edit ran in steps.
+enum Meanwhile {
+    Nothing,
+    /// A key was typed: the newer text owns the outcome (it waits for its own pause, or was
+    /// applied at once), and this edit is dropped. Set now, it would write its older text over
+    /// the keys in the editor.
+    Typed,
+    /// The text was replaced from elsewhere (a scenario, Reset, a link): that state is right,
+    /// and this edit is dropped.
+    Replaced,
+    /// Same text, but the state moved on (a mode chosen): the edit is made again on it.
+    MovedOn,
 }

@@ -25,8 +25,6 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
             minor: 29,
         };
     let mut b = Builder::new();
-    // An endpoint's chain each, and up to four of each service port's own.
-    b.expect_chains(Nat, ctx.ports.iter().map(|sp| sp.endpoints.len() + 4).sum());
     let localhost_firewall = !s.ipv6 && s.localhost_node_ports;
 
     // Built-in chains and kube-proxy's jumps into its own chains (not in the restore input).
@@ -104,6 +102,8 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
 
     masquerade_rules(&mut b, ctx);
 
+    // An endpoint's chain each, and up to four of each service port's own.
+    b.expect_chains(Nat, ctx.ports.iter().map(|sp| sp.endpoints.len() + 4).sum());
     for sp in &ctx.ports {
         service_port(&mut b, ctx, sp, nfacct_supported);
     }
@@ -590,11 +590,11 @@ pub(super) fn endpoint_jumps(
     seps: &[Sep],
 ) {
     let spn: Text = sp.spn().into();
-    let with_comment = ctx.large_cluster.then_some(0).unwrap_or(1);
+    let comment_slots = usize::from(!ctx.large_cluster);
     // The comment and one more match, exactly sized: a rule keeps its matches as a boxed
     // slice, and a list with room to spare would be copied into one (100,000 endpoints).
     let comment_for = |ep: &EndpointInfo, more: usize| -> Vec<Match> {
-        let mut m = Vec::with_capacity(with_comment + more);
+        let mut m = Vec::with_capacity(comment_slots + more);
         if ctx.large_cluster {
         } else if ctx.legacy_comments {
             m.push(comment(spn.clone()));

@@ -24,8 +24,6 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     let s = ctx.settings;
     let kp = |setting| ctx.kube_proxy(setting);
     let mut b = Builder::new();
-    // An endpoint's chain each, and up to four of each service port's own.
-    b.expect_chains(Nat, ctx.ports.iter().map(|sp| sp.endpoints.len() + 4).sum());
 
     builtin_chains(&mut b, ctx);
     for name in [
@@ -60,6 +58,8 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     install_jumps(&mut b, ctx, &[&FILTER_JUMPS[..], &NAT_JUMPS].concat());
     masquerade_rules(&mut b, ctx);
 
+    // An endpoint's chain each, and up to four of each service port's own.
+    b.expect_chains(Nat, ctx.ports.iter().map(|sp| sp.endpoints.len() + 4).sum());
     for sp in &ctx.ports {
         service_port(&mut b, ctx, sp);
     }

@@ -58,6 +58,8 @@ impl Protocol {
 /// One endpoint of a service port, as kube-proxy's endpoint map holds it.
 #[derive(Clone, Debug, Serialize)]
 pub struct EndpointInfo {
+    /// With `port`, written once into the endpoint's `key` when it is read from its slice:
+    /// nothing changes either afterwards.
     pub ip: IpAddr,
     pub port: u16,
     pub ready: bool,
