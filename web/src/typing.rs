@@ -5,8 +5,9 @@
 //! would wait for the last one's and typing would lag further and further behind. Small texts
 //! (the article's clusters) are analysed on every key as before.
 //!
-//! A text of more than [`LARGE_TEXT`] bytes waits for the pause from its first edit (a paste of
-//! 10,000 Services would otherwise be analysed inside the paste's own event). While an edit
+//! A text of more than [`LARGE_TEXT`] bytes is never analysed inside its input event either (a
+//! paste of 10,000 Services would hold the page there, with nothing on screen): the edit
+//! starts, in steps, once the page has painted its word that it is busy. While an edit
 //! waits or runs, the page says so ("analysing the new text…", see [`busy`]): set outside Yew,
 //! so that saying it costs no drawing of the whole page, and painted before the work starts.
 //!
@@ -56,7 +57,9 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
     let latest = use_mut_ref(|| state.clone());
     *latest.borrow_mut() = state.clone();
     let last_cost = use_mut_ref(|| 0.0_f64);
-    let waiting = use_mut_ref(|| None::<Timeout>);
+    // The pending start of a waiting edit (a timer or an animation frame): replacing it, or
+    // taking it, cancels it.
+    let waiting = use_mut_ref(|| None::<Box<dyn std::any::Any>>);
     // Every input counted, so that an edit running in steps knows when a newer key came.
     let inputs: Rc<Cell<u64>> = use_memo((), |_| Cell::new(0));
     use_callback((), move |text: String, _| {
@@ -76,16 +79,26 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
                 *last_cost.borrow_mut() = now() - started;
             }
         };
-        if *last_cost.borrow() > BUSY_MS || text.len() > LARGE_TEXT {
+        let typing_into_large = *last_cost.borrow() > BUSY_MS;
+        if typing_into_large || text.len() > LARGE_TEXT {
             busy(true);
-            // The editor's text when the pause ends: the keys typed since, or what a scenario
+            // The editor's text when the edit starts: the keys typed since, or what a scenario
             // or a link put there meanwhile (which is then the state's text already).
             let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
-            let timeout = Timeout::new(PAUSE_MS, move || {
+            let start = move || {
                 let text = crate::editor::current_text().unwrap_or(text);
                 in_steps(latest, last_cost, inputs, text, edit);
-            });
-            *waiting.borrow_mut() = Some(timeout);
+            };
+            let pending: Box<dyn std::any::Any> = if typing_into_large {
+                Box::new(Timeout::new(PAUSE_MS, start))
+            } else {
+                // A large text arriving whole (a paste) is no burst of keys to wait out: it
+                // starts once the page has painted its word that it is busy.
+                Box::new(gloo::render::request_animation_frame(move |_| {
+                    Timeout::new(0, start).forget();
+                }))
+            };
+            *waiting.borrow_mut() = Some(pending);
         } else {
             waiting.borrow_mut().take();
             edit(text);
