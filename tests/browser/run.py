@@ -598,6 +598,39 @@ def test_keys_typed_while_a_large_edit_runs_are_kept(d, site):
     assert "port: 83}" in text and "port: 87}" in text, "a key typed during the edit was overwritten"
 
 
+def test_a_scenario_loaded_while_a_large_edit_runs_stands(d, site):
+    """A scenario chosen between a large edit's steps (web/src/typing.rs, `Meanwhile::Replaced`)
+    replaces the text: the older edit must not come back over it, and the page stops saying
+    it is busy."""
+    import bench
+    d.get(site)
+    d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
+    set_text(d, bench.big_scenario(1000))
+    d.wait_for("1,000 Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')"), timeout=60)
+    d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
+    # When the next edit's changes (its third step) are measured, the article is chosen (and
+    # the reader agrees to replace their text).
+    d.js("window.confirm = () => true")
+    d.js("""const measure = performance.measure.bind(performance); let chosen = false;
+            performance.measure = function (name, ...rest) {
+              const m = measure(name, ...rest);
+              if (name === 'kpx:diff' && !chosen) {
+                chosen = true;
+                queueMicrotask(() => {
+                  const s = document.querySelector('#scenario'); s.value = 'article';
+                  s.dispatchEvent(new Event('change', {bubbles: true}));
+                });
+              }
+              return m;
+            };""")
+    svc3 = "name: svc3, namespace: bench}\nspec:\n  clusterIP: 10.96.0.5\n  ports:\n  - {name: http, port: 80}"
+    set_text(d, editor_text(d).replace(svc3, svc3.replace("port: 80}", "port: 83}")))
+    d.wait_for("the article", lambda: ARTICLE_LINE in output(d), timeout=30)
+    d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
+    time.sleep(1)  # long enough for the older edit to have come back, had it been kept
+    assert "svc3" not in editor_text(d) and ARTICLE_LINE in output(d), "the older edit came back over the scenario"
+
+
 NGINX_PODS = {"172.17.0.3:80", "172.17.0.4:80", "172.17.0.5:80"}
 
 

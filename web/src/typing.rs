@@ -116,7 +116,7 @@ fn in_steps(
     text: String,
     edit: impl FnOnce(String) + 'static,
 ) {
-    // The state the edit starts from, held so that its address stays its own.
+    // The state's handle, to set the edit's result through.
     let base = latest.borrow().clone();
     if base.text == text {
         return busy(false);
@@ -126,20 +126,23 @@ fn in_steps(
     let analysed = base.analyse(text.clone());
     let analysis_cost = now() - started;
     let from = inputs.get();
+    // A state handle reads the state as it is now, not as it was, so the start is remembered:
+    // its text, and where the state then lived (a state set since lives elsewhere).
+    let (start_text, start_at) = (base.text.clone(), &*base as *const State);
     let typed = {
         let inputs = inputs.clone();
         move || inputs.get() != from
     };
-    let meanwhile = move |base: &UseStateHandle<State>| {
+    let meanwhile = move || {
         let state = latest.borrow();
         if inputs.get() != from {
             Meanwhile::Typed
-        } else if std::ptr::eq::<State>(&**state, &**base) {
-            Meanwhile::Nothing
-        } else if state.text != base.text {
+        } else if state.text != start_text {
             Meanwhile::Replaced
-        } else {
+        } else if !std::ptr::eq::<State>(&**state, start_at) {
             Meanwhile::MovedOn
+        } else {
+            Meanwhile::Nothing
         }
     };
     // Whether the next task goes on with this edit.
@@ -158,7 +161,7 @@ fn in_steps(
         };
     let edit: Box<dyn FnOnce(String)> = Box::new(edit);
     Timeout::new(0, move || {
-        let Some((text, edit)) = go_on(meanwhile(&base), text, edit) else {
+        let Some((text, edit)) = go_on(meanwhile(), text, edit) else {
             return;
         };
         let started = now();
@@ -166,7 +169,7 @@ fn in_steps(
         let marks = next.show(analysed);
         let views_cost = now() - started;
         Timeout::new(0, move || {
-            let Some((text, edit)) = go_on(meanwhile(&base), text, edit) else {
+            let Some((text, edit)) = go_on(meanwhile(), text, edit) else {
                 return;
             };
             let started = now();
@@ -176,7 +179,7 @@ fn in_steps(
             // What the edit cost, as an edit in one task would have measured it (drawing aside).
             *last_cost.borrow_mut() = analysis_cost + views_cost + (now() - started);
             Timeout::new(0, move || {
-                let Some(_) = go_on(meanwhile(&base), text, edit) else {
+                let Some(_) = go_on(meanwhile(), text, edit) else {
                     return;
                 };
                 base.set(next);
