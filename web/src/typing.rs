@@ -129,20 +129,20 @@ fn in_steps(
     // A state handle reads the state as it is now, not as it was, so the start is remembered:
     // its text, and where the state then lived (a state set since lives elsewhere).
     let (start_text, start_at) = (base.text.clone(), &*base as *const State);
-    let typed = {
-        let inputs = inputs.clone();
-        move || inputs.get() != from
-    };
-    let meanwhile = move || {
-        let state = latest.borrow();
-        if inputs.get() != from {
-            Meanwhile::Typed
-        } else if state.text != start_text {
-            Meanwhile::Replaced
-        } else if !std::ptr::eq::<State>(&**state, start_at) {
-            Meanwhile::MovedOn
-        } else {
-            Meanwhile::Nothing
+    let typed = move || inputs.get() != from;
+    let meanwhile = {
+        let typed = typed.clone();
+        move || {
+            let state = latest.borrow();
+            if typed() {
+                Meanwhile::Typed
+            } else if state.text != start_text {
+                Meanwhile::Replaced
+            } else if !std::ptr::eq::<State>(&**state, start_at) {
+                Meanwhile::MovedOn
+            } else {
+                Meanwhile::Nothing
+            }
         }
     };
     // Whether the next task goes on with this edit.

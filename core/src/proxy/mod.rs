@@ -73,7 +73,8 @@ pub struct EndpointInfo {
     pub slice: ObjectRef,
     /// The Pod behind it, when the slice says.
     pub target: Option<ObjectRef>,
-    /// `ip:port`, made once: every mode's names, comments and provenance share it.
+    /// `ip:port`, made once: iptables' and nftables' names, comments, DNAT targets and
+    /// provenance share it.
     #[serde(skip)]
     key: Rc<str>,
 }
