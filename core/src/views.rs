@@ -7,7 +7,7 @@ use crate::cluster::settings::Mode;
 use crate::cluster::{self, kubectl, Cluster};
 use crate::diag::InputError;
 use crate::input;
-use crate::input::{LineRange, ObjectName, ObjectRef};
+use crate::input::{LineRange, ObjectName, ObjectRef, Scenario};
 use crate::iptables::model::{Dataplane, Provenance, TableName, Why};
 use crate::iptables::render::{self, Line, LineSink, ListOptions, Select, Sink, TextSink};
 use crate::iptables::{self, Layout};
@@ -131,10 +131,14 @@ pub fn analyze(text: &str) -> Result<Analysis, InputError> {
 
 /// Parses and builds everything for `text`, as kube-proxy on `node` sees it.
 pub fn analyze_on(text: &str, node: Option<&str>) -> Result<Analysis, InputError> {
-    let scenario = input::parse(text)?;
-    let cluster = cluster::build(&scenario, node)?;
+    analyze_parsed(&input::parse(text)?, node)
+}
+
+/// Builds everything for a parsed text (read a part at a time: [`input::Reading`]).
+pub fn analyze_parsed(scenario: &Scenario, node: Option<&str>) -> Result<Analysis, InputError> {
+    let cluster = cluster::build(scenario, node)?;
     let layout = Layout::for_version(cluster.settings.version);
-    let written = written_lines(&scenario, &cluster);
+    let written = written_lines(scenario, &cluster);
     Ok(Analysis {
         cluster,
         layout,

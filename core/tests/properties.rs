@@ -307,6 +307,36 @@ proptest! {
         }
     }
 
+    /// The page reads a large text a part at a time (`input::Reading`, between the parser's
+    /// events): whatever the text and wherever the parts end, it reads what `parse` reads,
+    /// positions and errors included.
+    #[test]
+    fn reading_in_parts_reads_what_parse_reads(
+        cuts in prop::collection::vec((any::<prop::sample::Index>(), 0usize..3, any::<char>()), 0..6),
+        part in 1usize..300,
+    ) {
+        let mut text: Vec<char> = include_str!("../../static/scenarios/tour.yaml").chars().collect();
+        for (at, op, c) in cuts {
+            let i = at.index(text.len());
+            match op {
+                0 => { text.remove(i); }
+                1 => text.insert(i, c),
+                _ => text[i] = c,
+            }
+        }
+        let text: String = text.into_iter().collect();
+        let whole = format!("{:?}", kpx_core::input::parse(&text));
+        let mut reading = kpx_core::input::Reading::new(std::rc::Rc::<str>::from(text.as_str()));
+        let mut steps = 0;
+        while !reading.step(part) {
+            steps += 1;
+            prop_assert!(reading.read() <= text.chars().count());
+        }
+        // (A syntax error ends the reading wherever it is.)
+        prop_assert!(steps >= 1 || part >= 100 || whole.starts_with("Err"), "a text of thousands of events read in one part of {part}");
+        prop_assert_eq!(format!("{:?}", reading.finish()), whole);
+    }
+
     #[test]
     fn arbitrary_text_never_panics(text in "[ -~\n\t]{0,200}") {
         let _ = analyze(&text);

@@ -139,25 +139,116 @@ impl Scenario {
 
 /// Parses the reader's text. All shape errors are collected, not only the first.
 pub fn parse(text: &str) -> Result<Scenario, InputError> {
-    let mut scenario = Scenario::default();
-    let mut errors = Vec::new();
-    // Each document is read into its object as soon as it is parsed, and its JSON value
-    // dropped: only the typed objects and their positions stay.
-    yaml::load_each(text, |doc| {
-        if let Err(e) = add_object(&mut scenario, doc.value, doc.spans) {
-            errors.push(e);
+    let mut reading = Reading::new(text);
+    while !reading.step(usize::MAX) {}
+    reading.finish()
+}
+
+/// [`parse`] a part at a time, for a caller that must answer between parts (the page, reading
+/// a large text in several tasks). `parse` is this, read in one step.
+pub struct Reading<'t> {
+    loader: yaml::Loader<'t, Chars<'t>>,
+    scenario: Scenario,
+    errors: Vec<Diagnostic>,
+    /// The loader's answer, once it has one.
+    end: Option<Result<(), Diagnostic>>,
+}
+
+impl<'t> Reading<'t> {
+    /// Reads `text`: borrowed (`&str`), or shared (`Rc<str>`) by a reading kept across tasks.
+    pub fn new(text: impl Into<Source<'t>>) -> Self {
+        Reading {
+            loader: yaml::Loader::new(Chars {
+                text: text.into(),
+                at: 0,
+            }),
+            scenario: Scenario::default(),
+            errors: Vec::new(),
+            end: None,
         }
-    })
-    .map_err(|d| InputError {
-        diagnostics: vec![d],
-    })?;
-    if errors.is_empty() {
-        Ok(scenario)
-    } else {
-        errors.sort_by_key(|d| d.pos);
-        Err(InputError {
-            diagnostics: errors,
-        })
+    }
+
+    /// Reads about `events` more of the parser's events (a Service of a few ports is a hundred);
+    /// true once the whole text is read.
+    pub fn step(&mut self, events: usize) -> bool {
+        if self.end.is_none() {
+            let Reading {
+                loader,
+                scenario,
+                errors,
+                ..
+            } = self;
+            // Each document is read into its object as soon as it is parsed, and its JSON
+            // value dropped: only the typed objects and their positions stay.
+            self.end = loader.load(events, &mut |doc| {
+                if let Err(e) = add_object(scenario, doc.value, doc.spans) {
+                    errors.push(e);
+                }
+            });
+        }
+        self.end.is_some()
+    }
+
+    /// How many characters of the text have been read.
+    pub fn read(&self) -> usize {
+        self.loader.read()
+    }
+
+    /// What the text holds, once [`step`](Self::step) has said it is read (before, what was
+    /// read so far).
+    pub fn finish(mut self) -> Result<Scenario, InputError> {
+        if let Some(Err(d)) = self.end {
+            return Err(InputError {
+                diagnostics: vec![d],
+            });
+        }
+        if self.errors.is_empty() {
+            Ok(self.scenario)
+        } else {
+            self.errors.sort_by_key(|d| d.pos);
+            Err(InputError {
+                diagnostics: self.errors,
+            })
+        }
+    }
+}
+
+/// The text a [`Reading`] reads. One type for both, so that the parser is compiled once (a
+/// second copy of it was 49 KB of the site's wasm).
+pub enum Source<'t> {
+    Borrowed(&'t str),
+    Shared(std::rc::Rc<str>),
+}
+
+impl<'t> From<&'t str> for Source<'t> {
+    fn from(text: &'t str) -> Self {
+        Source::Borrowed(text)
+    }
+}
+
+impl From<std::rc::Rc<str>> for Source<'static> {
+    fn from(text: std::rc::Rc<str>) -> Self {
+        Source::Shared(text)
+    }
+}
+
+/// The characters of a [`Source`], as the YAML parser takes them.
+struct Chars<'t> {
+    text: Source<'t>,
+    /// The byte the next character starts at.
+    at: usize,
+}
+
+impl Iterator for Chars<'_> {
+    type Item = char;
+    fn next(&mut self) -> Option<char> {
+        let text = match &self.text {
+            Source::Borrowed(text) => text,
+            Source::Shared(text) => &**text,
+        };
+        let c = text.get(self.at..)?.chars().next()?;
+        self.at += c.len_utf8();
+        Some(c)
     }
 }
 

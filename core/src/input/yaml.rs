@@ -7,7 +7,7 @@
 //! line and column.
 
 use crate::diag::{Diagnostic, Pos};
-use saphyr_parser::{Event, Parser};
+use saphyr_parser::{BufferedInput, Event, Parser};
 use serde_json::{Map, Number, Value};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -134,26 +134,81 @@ fn pos_of(marker: &saphyr::Marker) -> Pos {
     }
 }
 
-/// Parses `text`, handing each document to `each` as soon as it is complete, so that only one
+/// Parses a text, handing each document out as soon as it is complete, so that only one
 /// document's JSON value is alive at a time (a 10,000-Service text's values are hundreds of
 /// MB). Empty documents (only comments, or `---` alone) are skipped. On an error nothing more
-/// is handed out, and the error is the answer, whatever `each` made of the documents before.
-pub fn load_each(text: &str, mut each: impl FnMut(Document)) -> Result<(), Diagnostic> {
-    let mut parser = Parser::new_from_iter(text.chars());
-    let mut builder = Builder::default();
-    while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| invalid_yaml(e.marker(), e.info()))?;
-        builder.on_event(event, span)?;
-        if let Some(doc) = builder.complete_document.take() {
-            // After a value that cannot be read, documents are only checked for syntax.
-            if builder.unreadable.is_none() {
-                each(doc);
-            }
+/// is handed out, and the error is the answer, whatever was made of the documents before.
+///
+/// It reads a part at a time: the page reads a large text in several tasks, so that it
+/// answers in between. The parse is the same one, paused between two of the parser's events,
+/// so where a part ends changes nothing (`input::parse` reads it in one part).
+pub struct Loader<'t, I: Iterator<Item = char> + 't> {
+    parser: Parser<'t, BufferedInput<I>>,
+    builder: Builder,
+    /// Characters read so far (where the last event ended).
+    read: usize,
+    end: Option<Result<(), Diagnostic>>,
+}
+
+impl<'t, I: Iterator<Item = char> + 't> Loader<'t, I> {
+    pub fn new(chars: I) -> Self {
+        Loader {
+            parser: Parser::new_from_iter(chars),
+            builder: Builder::default(),
+            read: 0,
+            end: None,
         }
     }
-    // A value that cannot be read is reported after the whole text has parsed, so a syntax
-    // error anywhere comes first, as the reader would want to fix that first.
-    builder.unreadable.map_or(Ok(()), Err)
+
+    /// How many characters of the text have been read.
+    pub fn read(&self) -> usize {
+        self.read
+    }
+
+    /// Reads at most `events` more of the parser's events, handing out each document completed
+    /// `None` while there is more to read; then the answer (and the same
+    /// answer if asked again).
+    pub fn load(
+        &mut self,
+        events: usize,
+        each: &mut impl FnMut(Document),
+    ) -> Option<Result<(), Diagnostic>> {
+        if self.end.is_none() {
+            self.end = self.load_events(events, each);
+        }
+        self.end.clone()
+    }
+
+    fn load_events(
+        &mut self,
+        events: usize,
+        each: &mut impl FnMut(Document),
+    ) -> Option<Result<(), Diagnostic>> {
+        for _ in 0..events {
+            let Some(next) = self.parser.next_event() else {
+                // A value that cannot be read is reported after the whole text has parsed, so
+                // a syntax error anywhere comes first, as the reader would want to fix that
+                // first.
+                return Some(self.builder.unreadable.take().map_or(Ok(()), Err));
+            };
+            let step = next
+                .map_err(|e| invalid_yaml(e.marker(), e.info()))
+                .and_then(|(event, span)| {
+                    self.read = span.end.index();
+                    self.builder.on_event(event, span)
+                });
+            if let Err(e) = step {
+                return Some(Err(e));
+            }
+            if let Some(doc) = self.builder.complete_document.take() {
+                // After a value that cannot be read, documents are only checked for syntax.
+                if self.builder.unreadable.is_none() {
+                    each(doc);
+                }
+            }
+        }
+        None
+    }
 }
 
 /// Nesting deeper than this is refused. No Kubernetes object comes near it, and every stage
@@ -430,8 +485,12 @@ mod tests {
     /// Every document of `text`.
     fn load(text: &str) -> Result<Vec<Document>, Diagnostic> {
         let mut docs = Vec::new();
-        load_each(text, |d| docs.push(d))?;
-        Ok(docs)
+        let mut loader = Loader::new(text.chars());
+        loop {
+            if let Some(end) = loader.load(usize::MAX, &mut |d| docs.push(d)) {
+                return end.map(|()| docs);
+            }
+        }
     }
 
     #[test]
