@@ -33,6 +33,10 @@ CORE_SIZES = [(100, "iptables", "restore", True)] if SMOKE else [
     for mode, view in (("iptables", "restore"), ("nftables", "nft"), ("ipvs", "ipvsadm"))
 ]
 CONNECTIONS = 10_000 if SMOKE else 1_000_000
+# Generated clusters pasted into the editor, the whole way through the page (`--paste=10000`:
+# only those).
+PASTE_ONLY = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--paste=")), None)
+PASTES = [int(n) for n in PASTE_ONLY.split(",")] if PASTE_ONLY else [] if SMOKE else [10000, 44125]
 # `--core 10000,44125`: only kpx-core in the wasm, at those sizes (while working on one stage).
 CORE_ONLY = next((a for a in sys.argv[1:] if a.startswith("--core")), None)
 if CORE_ONLY and "=" in CORE_ONLY:
@@ -137,7 +141,14 @@ def edit_latencies(d, a, b):
 def core_split(d, what):
     """The edit's time inside kpx-core (parse + cluster; views), from the page's User Timing."""
     out = []
-    for name, label in [("kpx:analyze", "parse + cluster"), ("kpx:views", "dataplane + views"),
+    # A large text is read in parts of about 40 ms (a `kpx:read` measure each): per edit, the
+    # parts' sum, and how many there were.
+    reads = d.js("return performance.getEntriesByName('kpx:read').map(e => e.duration)")
+    edits = d.js("return performance.getEntriesByName('kpx:analyze').length")
+    if reads and edits:
+        out.append((f"  of which parse, {what} (per edit, in {len(reads) / edits:.1f} parts; longest part)",
+                    f"{sum(reads) / edits:.1f} ms; {max(reads):.1f} ms", "User Timing in the page"))
+    for name, label in [("kpx:analyze", "cluster"), ("kpx:views", "dataplane + views"),
                         ("kpx:diff", "the edit's changes (diff)"), ("kpx:link", "the link (DEFLATE)"),
                         ("kpx:draw", "drawing (Yew, whole page)")]:
         v = d.js(f"return performance.getEntriesByName('{name}').map(e => e.duration)")
@@ -165,6 +176,10 @@ def main():
                 loads[-1] = d.js("""const m = performance.getEntriesByName('kpx:first-render');
                                      return m.length ? m[0].startTime : null""") or loads[-1]
             rows.append(("first render (article, localhost)", f"{percentile(loads, 50):.0f} ms", "goal < 500 ms"))
+            if PASTE_ONLY:
+                for services in PASTES:
+                    rows += paste(d, site, services)
+                return report(rows)
             if "--browser" not in sys.argv:
                 rows += wasm_core(d, site)
             if CORE_ONLY:
@@ -201,6 +216,9 @@ def main():
             longest = max(d.js("return window.__long") or [0])
             rows.append(("typing at 1,000 Services: key → next paint (p50 / max)", f"{percentile(k, 50):.0f} / {max(k):.0f} ms", "Event Timing, 11 keys 80 ms apart; the analysis runs once typing pauses"))
             rows.append(("longest main-thread task while typing there", f"{longest:.0f} ms", "goal < 100 ms"))
+            # Large pastes, the whole way through the page.
+            for services in PASTES:
+                rows += paste(d, site, services)
             # The packet walk: frame deltas while it plays at 4×, on the article.
             d.get(site + "?scenario=article&panel=packet")
             d.wait_for("the walk", lambda: d.js("return !!document.querySelector('#card-0')"))
@@ -242,6 +260,45 @@ def generate(d, site, services, mode, view, lines):
                try {{ window.__r = window.wasmBindings.kpxBenchGenerate({services}, 10, '{mode}', '{view}', {str(lines).lower()}); }}
                catch (e) {{ window.__r = 'failed: ' + e; }} }}, 0)""")
     return d.wait_for(f"{services} Services", lambda: d.js("return window.__r"), timeout=900)
+
+
+PASTE = """
+const done = r => { window.__paste = r; };
+window.__paste = null; window.__long = [];
+new PerformanceObserver(l => l.getEntries().forEach(e => window.__long.push(e.duration))).observe({type: 'longtask'});
+const text = window.wasmBindings.kpxBenchText(arguments[0], 10, 'iptables');
+performance.clearMeasures();
+const e = document.querySelector('#editor');
+const t0 = performance.now();
+e.value = text;
+e.dispatchEvent(new InputEvent('input', {bubbles: true}));
+const set = performance.now() - t0;
+const drawn = () => {
+  const m = performance.getEntriesByName('kpx:draw').find(m => m.startTime >= t0);
+  if (!m) return setTimeout(drawn, 20);
+  const d = n => performance.getEntriesByName(n).map(m => m.duration);
+  setTimeout(() => done(JSON.stringify({total: m.startTime + m.duration - t0, set, reads: d('kpx:read'),
+    analyze: d('kpx:analyze'), views: d('kpx:views'), diff: d('kpx:diff'), link: d('kpx:link'), draw: m.duration,
+    long: window.__long})), 500);
+};
+setTimeout(drawn, 0);
+"""
+
+
+def paste(d, site, services):
+    """A generated cluster pasted into the editor, as a reader would: from the input event to
+    its rules drawn, the longest tasks on the way, and each step's own time."""
+    d.get(site + "?scenario=article")
+    d.wait_for("the hooks", lambda: d.js("return !!(window.wasmBindings && window.wasmBindings.kpxBenchText)"))
+    d.js(PASTE, services)  # polled: the largest outlast WebDriver's script timeout
+    r = json.loads(d.wait_for(f"{services} Services pasted", lambda: d.js("return window.__paste"), timeout=900))
+    long = sorted(r["long"], reverse=True)
+    steps = " / ".join(f"{sum(r[k]):.0f}" for k in ("analyze", "views", "diff", "link")) + f" / {r['draw']:.0f}"
+    return [(f"paste {services:,} Services × 10 → rules drawn (iptables)", f"{r['total'] / 1000:.1f} s",
+             f"setting the textarea {r['set']:.0f} ms; read in {len(r['reads'])} parts of ≤ {max(r['reads']):.0f} ms "
+             f"({sum(r['reads']):.0f} ms); cluster / views / diff / link / drawing {steps} ms"),
+            (f"  longest tasks while it ran", ", ".join(f"{t:.0f}" for t in long[:6]) + " ms",
+             f"{len(long)} tasks over 50 ms; goal: none over 100 ms")]
 
 
 def wasm_core(d, site):

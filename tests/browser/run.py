@@ -598,6 +598,61 @@ def test_keys_typed_while_a_large_edit_runs_are_kept(d, site):
     assert "port: 83}" in text and "port: 87}" in text, "a key typed during the edit was overwritten"
 
 
+def test_a_large_text_is_read_in_parts_and_a_key_typed_meanwhile_wins(d, site):
+    """A large text is read a part at a time (web/src/typing.rs, read_in_parts), the page
+    saying how far it is; a key typed between two parts stops that reading, and the text with
+    the key is the one analysed."""
+    import bench
+    d.get(site)
+    d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
+    d.js("window.__read = []; new MutationObserver(rs => rs.forEach(r => window.__read.push(r.target.getAttribute('data-read'))))"
+         ".observe(document.querySelector('#busy'), {attributes: true, attributeFilter: ['data-read']})")
+    before = d.js("return [performance.getEntriesByName('kpx:read').length, performance.getEntriesByName('kpx:analyze').length]")
+    set_text(d, bench.big_scenario(2000))
+    d.wait_for("2,000 Services", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"), timeout=60)
+    assert d.js("return document.querySelector('.output').classList.contains('virtual')")
+    after = d.js("return [performance.getEntriesByName('kpx:read').length, performance.getEntriesByName('kpx:analyze').length]")
+    parts, analyses = after[0] - before[0], after[1] - before[1]
+    assert parts >= 2 and analyses == 1, f"2,000 Services read in {parts} parts, {analyses} analyses"
+    said = d.js("return window.__read")
+    shown = [int(p) for p in said if p is not None]
+    assert said[-1] is None and shown and shown == sorted(shown) and all(0 < p < 100 for p in shown), said
+    # The gutter numbers the lines in sight (editor.rs, GUTTER_WINDOW), each beside its line.
+    numbers = lambda: d.js("return [...document.querySelectorAll('.gutter .gl')].map(e => +e.textContent)")
+    shown = numbers()
+    assert shown[0] == 1 and len(shown) <= 400 and shown == list(range(1, len(shown) + 1)), shown[:3]
+    d.js("document.querySelector('#editor').scrollTop = 20000 * 19")
+    d.wait_for("line 20,001 numbered", lambda: 20001 in numbers())
+    offset = d.js("const t = document.querySelector('#editor'); const g = [...document.querySelectorAll('.gutter .gl')].find(e => e.textContent === '20001');"
+                  "return [g.getBoundingClientRect().top - t.getBoundingClientRect().top, t.scrollTop]")
+    assert offset[1] == 20000 * 19 and abs(offset[0] - 8) < 1.5, f"line 20,001's number is {offset[0]} px below the text's top, not 8 (its padding)"
+    assert len(numbers()) <= 400
+    # A key typed once the next edit's first part is read: that reading stops (the older text
+    # is never analysed), and the newer text's is the outcome.
+    d.js(r"""const measure = performance.measure.bind(performance); let typed = false;
+            performance.measure = function (name, ...rest) {
+              const m = measure(name, ...rest);
+              if (name === 'kpx:read' && !typed) {
+                typed = true;
+                window.__analysesAtKey = performance.getEntriesByName('kpx:analyze').length;
+                queueMicrotask(() => {
+                  const e = document.querySelector('#editor');
+                  e.value = e.value.replace('name: svc7, namespace: bench}\nspec:\n  clusterIP: 10.96.0.9\n  ports:\n  - {name: http, port: 80}',
+                                            'name: svc7, namespace: bench}\nspec:\n  clusterIP: 10.96.0.9\n  ports:\n  - {name: http, port: 87}');
+                  e.dispatchEvent(new InputEvent('input', {bubbles: true}));
+                });
+              }
+              return m;
+            };""")
+    svc3 = "name: svc3, namespace: bench}\nspec:\n  clusterIP: 10.96.0.5\n  ports:\n  - {name: http, port: 80}"
+    set_text(d, editor_text(d).replace(svc3, svc3.replace("port: 80}", "port: 83}")))
+    d.wait_for("both edits in the rules", lambda: "--dport 83 " in output(d) and "--dport 87 " in output(d), timeout=60)
+    d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
+    analysed = d.js("return performance.getEntriesByName('kpx:analyze').length - window.__analysesAtKey")
+    assert analysed == 1, f"{analysed} analyses after the key: the older text's reading went on"
+    assert d.js("return document.querySelector('#busy').getAttribute('data-read')") is None
+
+
 def test_a_scenario_loaded_while_a_large_edit_runs_stands(d, site):
     """A scenario chosen between a large edit's steps (web/src/typing.rs, `Meanwhile::Replaced`)
     replaces the text: the older edit must not come back over it, and the page stops saying

@@ -25,6 +25,14 @@ pub fn memory_bytes() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The generated cluster's text (as `kpxBenchGenerate` reads it), for the benchmark to paste
+/// into the editor: made in the page, as 38 MB through WebDriver would be slow.
+#[wasm_bindgen(js_name = kpxBenchText)]
+pub fn bench_text(services: usize, endpoints: usize, mode: &str) -> Result<String, String> {
+    let mode = Mode::parse(mode).ok_or_else(|| format!("no mode {mode}"))?;
+    Ok(kpx_core::scale::generate(services, endpoints, mode))
+}
+
 /// A generated cluster of `services` NodePort Services × `endpoints` (the one `kpx scale` and
 /// BENCHMARKS.md use), through every stage of one mode's view, and optionally the annotated
 /// lines the page draws from. Returns JSON: milliseconds per

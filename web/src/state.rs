@@ -7,9 +7,11 @@
 use crate::diff::Changes;
 use crate::scenarios;
 use kpx_core::cluster::settings::Mode;
+use kpx_core::input::Scenario;
 use kpx_core::share::Shared;
-use kpx_core::views::{analyze_on, views, Analysis, Request, ViewLine};
+use kpx_core::views::{analyze_parsed, views, Analysis, Request, ViewLine};
 use kpx_core::Diagnostic;
+use kpx_core::InputError;
 use std::rc::Rc;
 
 /// One rendered view of one mode.
@@ -236,13 +238,29 @@ impl State {
     }
 
     /// The slow half of an edit, which changes nothing: the analysis of `text` for this
-    /// state's node (a large text's edit runs the halves in separate tasks, see
-    /// [`crate::typing`]).
+    /// state's node (a large text's edit runs the halves in separate tasks, and reads the text
+    /// in parts, see [`crate::typing`]).
     pub fn analyse(&self, text: String) -> Analysed {
-        let result = timed("kpx:analyze", || analyze_on(&text, self.node.as_deref()));
-        match result {
+        let read = timed("kpx:read", || kpx_core::input::parse(&text));
+        self.analyse_read(text, read)
+    }
+
+    /// [`analyse`](Self::analyse) for a text already read.
+    pub fn analyse_read(&self, text: String, read: Result<Scenario, InputError>) -> Analysed {
+        let scenario = match read {
+            Ok(scenario) => scenario,
+            Err(e) => {
+                return Analysed {
+                    text,
+                    result: Err(e),
+                    node_dropped: false,
+                }
+            }
+        };
+        let analyse = |node| timed("kpx:analyze", || analyze_parsed(&scenario, node));
+        match analyse(self.node.as_deref()) {
             // A chosen node that the edit removed falls back to the input's own.
-            Err(e) if self.node.is_some() => match analyze_on(&text, None) {
+            Err(e) if self.node.is_some() => match analyse(None) {
                 Ok(a) => Analysed {
                     text,
                     result: Ok(a),

@@ -11,14 +11,17 @@
 //! waits or runs, the page says so ("analysing the new text…", see [`busy`]): set outside Yew,
 //! so that saying it costs no drawing of the whole page, and painted before the work starts.
 //!
-//! A waiting edit then runs in four tasks ([`in_steps`]): the analysis, the views, the edit's
-//! changes, and the drawing. At 1,000 Services each takes under 100 ms, so the page answers
-//! between them; in one task they were 190 ms. A key typed between them owns the outcome: the
-//! older edit is dropped rather than set, since setting it would write its text over the key
-//! in the editor ([`Meanwhile`]).
+//! A waiting edit then runs in steps ([`in_steps`]): the text is read in parts of about 40 ms
+//! (the page says how far it is), then come the analysis, the views, the edit's changes, and
+//! the drawing, a task each. At 1,000 Services each takes under 100 ms, so the page answers
+//! between them; in one task they were 190 ms (at 10,000 the reading alone was 0.7 s, and it
+//! is 3 s at 44,000). A key typed between them owns the outcome: the older edit is dropped
+//! rather than set, since setting it would write its text over the key in the editor
+//! ([`Meanwhile`]).
 
 use crate::state::State;
 use gloo::timers::callback::Timeout;
+use kpx_core::input::Reading;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -41,6 +44,23 @@ fn busy(on: bool) {
         .and_then(|d| d.get_element_by_id("busy"));
     if let Some(status) = status {
         let _ = status.class_list().toggle_with_force("waiting", on);
+        if !on {
+            let _ = status.remove_attribute("data-read");
+        }
+    }
+}
+
+/// How much of a large text has been read, in per cent, beside the busy status (an attribute
+/// the stylesheet shows, so saying it draws nothing); `None` takes it away.
+fn progress(percent: Option<usize>) {
+    let status = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("busy"));
+    if let Some(status) = status {
+        let _ = match percent {
+            Some(p) => status.set_attribute("data-read", &format!("{}", p.min(99))),
+            None => status.remove_attribute("data-read"),
+        };
     }
 }
 
@@ -106,9 +126,10 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
     })
 }
 
-/// A large text's edit in four tasks, so that no one of them holds the page for long: the
-/// analysis, the views, what the edit changed, and the drawing (which follows the state's
-/// change in its own task). Before each task it checks what happened meanwhile ([`Meanwhile`]).
+/// A large text's edit in steps, so that no one task holds the page for long: the text is read
+/// in parts ([`read_in_parts`]), then come the analysis, the views, what the edit changed, and
+/// the drawing (which follows the state's change in its own task). Before each task it checks
+/// what happened meanwhile ([`Meanwhile`]).
 fn in_steps(
     latest: Rc<RefCell<UseStateHandle<State>>>,
     last_cost: Rc<RefCell<f64>>,
@@ -116,20 +137,90 @@ fn in_steps(
     text: String,
     edit: impl FnOnce(String) + 'static,
 ) {
-    // The state's handle, to set the edit's result through.
-    let base = latest.borrow().clone();
-    if base.text == text {
+    if latest.borrow().text == text {
         return busy(false);
     }
     busy(true);
-    let started = now();
-    let analysed = base.analyse(text.clone());
-    let analysis_cost = now() - started;
     let from = inputs.get();
+    let typed = move || inputs.get() != from;
+    // Reading depends on the text alone: only a key typed or a text replaced stops it.
+    let start_text = latest.borrow().text.clone();
+    let stop = {
+        let (latest, typed) = (latest.clone(), typed.clone());
+        move || {
+            if typed() {
+                true
+            } else if latest.borrow().text != start_text {
+                busy(false);
+                true
+            } else {
+                false
+            }
+        }
+    };
+    let reading = Reading::new(std::rc::Rc::<str>::from(text.as_str()));
+    let chars = text.len().max(1);
+    read_in_parts(reading, chars, 0.0, stop, move |read, read_cost| {
+        after_reading(latest, last_cost, typed, text, read, read_cost, edit)
+    });
+}
+
+/// How long (ms) one task reads before the page gets its turn, and how many of the parser's
+/// events it reads between looks at the clock (a Service of a few ports is about a hundred).
+const READ_SLICE_MS: f64 = 40.0;
+const READ_EVENTS: usize = 2_000;
+
+type ReadText = Result<kpx_core::input::Scenario, kpx_core::InputError>;
+
+/// Reads for [`READ_SLICE_MS`], then lets the page answer (and says how far it is) and reads on
+/// in the next task, unless `stop` says the edit is no longer wanted; `then` gets what was read
+/// and the time spent reading.
+fn read_in_parts(
+    mut reading: Reading<'static>,
+    chars: usize,
+    spent: f64,
+    stop: impl Fn() -> bool + 'static,
+    then: impl FnOnce(ReadText, f64) + 'static,
+) {
+    let started = now();
+    let done = crate::state::timed("kpx:read", || loop {
+        if reading.step(READ_EVENTS) {
+            break true;
+        }
+        if now() - started > READ_SLICE_MS {
+            break false;
+        }
+    });
+    let spent = spent + (now() - started);
+    if done {
+        return then(reading.finish(), spent);
+    }
+    progress(Some(reading.read() * 100 / chars));
+    Timeout::new(0, move || {
+        if !stop() {
+            read_in_parts(reading, chars, spent, stop, then)
+        }
+    })
+    .forget();
+}
+
+/// After the reading: the analysis, the views, the edit's changes and the drawing, each in its
+/// own task.
+fn after_reading(
+    latest: Rc<RefCell<UseStateHandle<State>>>,
+    last_cost: Rc<RefCell<f64>>,
+    typed: impl Fn() -> bool + Clone + 'static,
+    text: String,
+    read: ReadText,
+    read_cost: f64,
+    edit: impl FnOnce(String) + 'static,
+) {
+    progress(None);
+    // The state's handle, to set the edit's result through.
+    let base = latest.borrow().clone();
     // A state handle reads the state as it is now, not as it was, so the start is remembered:
     // its text, and where the state then lived (a state set since lives elsewhere).
     let (start_text, start_at) = (base.text.clone(), &*base as *const State);
-    let typed = move || inputs.get() != from;
     let meanwhile = {
         let typed = typed.clone();
         move || {
@@ -165,34 +256,44 @@ fn in_steps(
             return;
         };
         let started = now();
-        let mut next = (*base).clone();
-        let marks = next.show(analysed);
-        let views_cost = now() - started;
+        let analysed = base.analyse_read(text.clone(), read);
+        let analysis_cost = read_cost + (now() - started);
         Timeout::new(0, move || {
             let Some((text, edit)) = go_on(meanwhile(), text, edit) else {
                 return;
             };
             let started = now();
-            if marks {
-                next.mark_changes();
-            }
-            // What the edit cost, as an edit in one task would have measured it (drawing aside).
-            *last_cost.borrow_mut() = analysis_cost + views_cost + (now() - started);
+            let mut next = (*base).clone();
+            let marks = next.show(analysed);
+            let views_cost = now() - started;
             Timeout::new(0, move || {
-                let Some(_) = go_on(meanwhile(), text, edit) else {
+                let Some((text, edit)) = go_on(meanwhile(), text, edit) else {
                     return;
                 };
-                base.set(next);
-                // Taken back once the new rules are drawn ([`drawn`]), unless a key typed since
-                // waits for its own pause: a change of style before the drawing made the drawing
-                // 40 ms longer at 1,000 Services.
-                AFTER_DRAWING.with(|after| {
-                    *after.borrow_mut() = Some(Box::new(move || {
-                        if !typed() {
-                            busy(false)
-                        }
-                    }))
-                });
+                let started = now();
+                if marks {
+                    next.mark_changes();
+                }
+                // What the edit cost, as an edit in one task would have measured it (drawing
+                // aside).
+                *last_cost.borrow_mut() = analysis_cost + views_cost + (now() - started);
+                Timeout::new(0, move || {
+                    let Some(_) = go_on(meanwhile(), text, edit) else {
+                        return;
+                    };
+                    base.set(next);
+                    // Taken back once the new rules are drawn ([`drawn`]), unless a key typed
+                    // since waits for its own pause: a change of style before the drawing made
+                    // the drawing 40 ms longer at 1,000 Services.
+                    AFTER_DRAWING.with(|after| {
+                        *after.borrow_mut() = Some(Box::new(move || {
+                            if !typed() {
+                                busy(false)
+                            }
+                        }))
+                    });
+                })
+                .forget();
             })
             .forget();
         })
