@@ -269,9 +269,16 @@ new PerformanceObserver(l => l.getEntries().forEach(e => window.__long.push(e.du
 const text = window.wasmBindings.kpxBenchText(arguments[0], 10, 'iptables');
 performance.clearMeasures();
 const e = document.querySelector('#editor');
+e.focus(); e.select();
 const t0 = performance.now();
-e.value = text;
-e.dispatchEvent(new InputEvent('input', {bubbles: true}));
+// As a reader pastes: the page may take the text from the clipboard (a huge one, editor.rs);
+// if it does not, the text box takes it, as the browser would.
+const data = new DataTransfer(); data.setData('text/plain', text);
+const paste = new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true});
+if (e.dispatchEvent(paste)) {
+  e.value = text;
+  e.dispatchEvent(new InputEvent('input', {bubbles: true}));
+}
 const set = performance.now() - t0;
 const drawn = () => {
   const m = performance.getEntriesByName('kpx:draw').find(m => m.startTime >= t0);
@@ -295,7 +302,7 @@ def paste(d, site, services):
     long = sorted(r["long"], reverse=True)
     steps = " / ".join(f"{sum(r[k]):.0f}" for k in ("analyze", "views", "diff", "link")) + f" / {r['draw']:.0f}"
     return [(f"paste {services:,} Services × 10 → rules drawn (iptables)", f"{r['total'] / 1000:.1f} s",
-             f"setting the textarea {r['set']:.0f} ms; read in {len(r['reads'])} parts of ≤ {max(r['reads']):.0f} ms "
+             f"the paste event {r['set']:.0f} ms; read in {len(r['reads'])} parts of ≤ {max(r['reads']):.0f} ms "
              f"({sum(r['reads']):.0f} ms); cluster / views / diff / link / drawing {steps} ms"),
             (f"  longest tasks while it ran", ", ".join(f"{t:.0f}" for t in long[:6]) + " ms",
              f"{len(long)} tasks over 50 ms; goal: none over 100 ms")]

@@ -653,6 +653,45 @@ def test_a_large_text_is_read_in_parts_and_a_key_typed_meanwhile_wins(d, site):
     assert d.js("return document.querySelector('#busy').getAttribute('data-read')") is None
 
 
+PASTE_EVENT = """const [css, text] = arguments; const t = document.querySelector(css); t.focus();
+if (t.select) t.select();
+const data = new DataTransfer(); data.setData('text/plain', text);
+const e = new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true});
+t.dispatchEvent(e); return e.defaultPrevented;"""
+
+
+def test_a_huge_paste_is_shown_read_only_past_the_text_box(d, site):
+    """A paste that would make the text huge (editor.rs, HUGE_TEXT) never reaches the text box,
+    which would take seconds to lay it out: the text is shown read-only, the lines in sight
+    beside their numbers, and analysed; a paste into it replaces it."""
+    import bench
+    d.get(site)
+    d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
+    article = editor_text(d)
+    huge = bench.big_scenario(3500)
+    assert len(huge) > 2 << 20
+    assert d.js(PASTE_EVENT, "#editor", huge) is True, "the text box took the paste"
+    d.wait_for("the text shown read-only", lambda: d.js("return !!document.querySelector('#viewer') && !document.querySelector('#editor')"))
+    assert "2.3 MB" in d.text("#huge")
+    d.wait_for("3,500 Services analysed", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')"), timeout=60)
+    d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
+    lines = huge.split("\n")
+    shown = lambda: d.js("return [...document.querySelectorAll('#viewer .cl')].map(e => e.textContent.replace('\u200b', ''))")
+    first = shown()
+    assert first == lines[:len(first)] and len(first) <= 400, first[:3]
+    d.js("document.querySelector('#viewer').scrollTop = 50000 * 19")
+    d.wait_for("line 50,001 shown", lambda: lines[50000] in shown() and 50001 in d.js("return [...document.querySelectorAll('.gutter .gl')].map(e => +e.textContent)"))
+    tops = d.js("const v = [...document.querySelectorAll('#viewer .cl')]; const g = [...document.querySelectorAll('.gutter .gl')];"
+                "const line = v[50000 - +g[0].textContent + 1]; const n = g.find(e => e.textContent === '50001');"
+                "return [line.textContent.replace('\u200b', ''), line.getBoundingClientRect().top, n.getBoundingClientRect().top]")
+    assert tops[0] == lines[50000] and abs(tops[1] - tops[2]) < 1, tops
+    # A paste into the shown text replaces it: the article is back in the text box.
+    assert d.js(PASTE_EVENT, "#viewer", article) is True
+    d.wait_for("the article", lambda: ARTICLE_LINE in output(d), timeout=30)
+    d.wait_for("the text box", lambda: d.js("return !!document.querySelector('#editor') && !document.querySelector('#huge')"))
+    assert editor_text(d) == article
+
+
 def test_a_scenario_loaded_while_a_large_edit_runs_stands(d, site):
     """A scenario chosen between a large edit's steps (web/src/typing.rs, `Meanwhile::Replaced`)
     replaces the text: the older edit must not come back over it, and the page stops saying

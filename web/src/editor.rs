@@ -3,9 +3,12 @@
 //! behind the hovered rule highlighted.
 
 use crate::highlight;
+use crate::i18n::tf;
 use kpx_core::input::LineRange;
 use kpx_core::Diagnostic;
-use web_sys::{HtmlElement, HtmlTextAreaElement};
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use web_sys::{ClipboardEvent, HtmlElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 /// Above this many lines the colours are left out: the text stays responsive.
@@ -15,6 +18,11 @@ const MAX_COLOURED_LINES: usize = 4000;
 /// line, 300,000 at 10,000 Services, took the browser 3.4 s of a paste's drawing.
 const GUTTER_WINDOW: usize = 400;
 const GUTTER_STEP: usize = 100;
+/// A text larger than this (bytes) is shown read-only, only the lines in sight: Chromium's
+/// text box took 3 s to lay out 8.7 MB (10,000 Services) and 28 s for 38 MB (44,125), and a
+/// key typed into it costs in proportion. A paste that would make the text larger is taken
+/// from the clipboard before the text box gets it.
+pub const HUGE_TEXT: usize = 2 << 20;
 /// The editor's line height in pixels (kpx.css sets the same).
 pub const LINE_HEIGHT: f64 = 19.0;
 
@@ -35,19 +43,21 @@ pub struct EditorProps {
 
 #[function_component(Editor)]
 pub fn editor(p: &EditorProps) -> Html {
+    let lang = crate::i18n::use_lang();
+    // The text box, or a huge text's viewer: what scrolls.
     let textarea = use_node_ref();
     let colours = use_node_ref();
     let gutter = use_node_ref();
-    // The first line a long text's gutter numbers.
+    // The first line a long text's gutter (and a huge text's viewer) shows.
     let window = use_state_eq(|| 0_usize);
+    // A huge text pasted, shown at once while it is analysed (the state has it only after).
+    let pasted = use_state_eq(|| None::<Rc<str>>);
 
     let onscroll = {
-        let (textarea, colours, gutter) = (textarea.clone(), colours.clone(), gutter.clone());
+        let (colours, gutter) = (colours.clone(), gutter.clone());
         let window = window.clone();
-        Callback::from(move |_: Event| {
-            let Some(t) = textarea.cast::<HtmlTextAreaElement>() else {
-                return;
-            };
+        Callback::from(move |e: Event| {
+            let t = e.target_unchecked_into::<HtmlElement>();
             for el in [colours.cast::<HtmlElement>(), gutter.cast::<HtmlElement>()]
                 .into_iter()
                 .flatten()
@@ -76,14 +86,60 @@ pub fn editor(p: &EditorProps) -> Html {
             cb.emit(text)
         })
     };
+    // A paste that makes the text huge never reaches the text box; one into a huge text's
+    // viewer replaces the whole text.
+    let onpaste = {
+        let (cb, pasted, readonly) = (p.oninput.clone(), pasted.clone(), p.readonly);
+        Callback::from(move |e: Event| {
+            if readonly {
+                return;
+            }
+            let e = e.unchecked_into::<ClipboardEvent>();
+            let Some(clip) = e
+                .clipboard_data()
+                .and_then(|d| d.get_data("text/plain").ok())
+            else {
+                return;
+            };
+            let text = match e
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlTextAreaElement>().ok())
+            {
+                Some(t) => {
+                    let value = t.value();
+                    let at = |utf16: Option<u32>| byte_at(&value, utf16.unwrap_or(0) as usize);
+                    let (start, end) = (
+                        at(t.selection_start().ok().flatten()),
+                        at(t.selection_end().ok().flatten()),
+                    );
+                    if value.len() - (end - start) + clip.len() <= HUGE_TEXT {
+                        return; // the text box takes it, as any paste
+                    }
+                    [&value[..start], clip.as_str(), &value[end..]].concat()
+                }
+                None => clip,
+            };
+            e.prevent_default();
+            if text.len() > HUGE_TEXT {
+                pasted.set(Some(text.as_str().into()));
+            }
+            cb.emit(text);
+        })
+    };
 
     // The textarea is not a controlled value: what the reader types is already in it, and
     // writing a long text back on every key makes the browser lay it all out again. The text
     // is written only when it changed from elsewhere (a scenario, Reset, a link).
     {
-        let textarea = textarea.clone();
+        let (textarea, pasted) = (textarea.clone(), pasted.clone());
         use_effect_with(p.text.clone(), move |text| {
-            if let Some(t) = textarea.cast::<HtmlTextAreaElement>() {
+            // The state has a text now: the pasted one, or one from elsewhere since.
+            pasted.set(None);
+            // (Checked: `NodeRef::cast` is not, and a huge text's viewer is no text box.)
+            let text_box = textarea
+                .get()
+                .and_then(|n| n.dyn_into::<HtmlTextAreaElement>().ok());
+            if let Some(t) = text_box {
                 if t.value() != *text {
                     t.set_value(text);
                 }
@@ -94,7 +150,7 @@ pub fn editor(p: &EditorProps) -> Html {
     {
         let textarea = textarea.clone();
         use_effect_with(p.reveal, move |reveal| {
-            if let (Some(line), Some(t)) = (reveal, textarea.cast::<HtmlTextAreaElement>()) {
+            if let (Some(line), Some(t)) = (reveal, textarea.cast::<HtmlElement>()) {
                 // Only when the line is out of sight: pointing along the rules must not shake
                 // the text that is already in view.
                 let at = (*line as f64 - 1.0) * LINE_HEIGHT;
@@ -106,20 +162,24 @@ pub fn editor(p: &EditorProps) -> Html {
         });
     }
 
+    // While a pasted text waits for its analysis, the errors and highlights are the old text's.
     let error_lines: Vec<(usize, usize, &str)> = p
         .errors
         .iter()
-        .filter(|d| d.pos.line > 0)
+        .filter(|d| d.pos.line > 0 && pasted.is_none())
         .map(|d| (d.pos.line, d.pos.col, d.message.as_str()))
         .collect();
-    let count = p.text.split('\n').count();
+    let text: &str = pasted.as_deref().unwrap_or(&p.text);
+    let huge = text.len() > HUGE_TEXT;
+    let count = text.split('\n').count();
     let coloured = count <= MAX_COLOURED_LINES;
     let lines: Vec<&str> = if coloured {
-        p.text.split('\n').collect()
+        text.split('\n').collect()
     } else {
         Vec::new()
     };
-    let marked = |n: usize| p.highlight.iter().any(|r| r.first <= n && n <= r.last);
+    let marked =
+        |n: usize| pasted.is_none() && p.highlight.iter().any(|r| r.first <= n && n <= r.last);
     let error_at = |n: usize| error_lines.iter().find(|e| e.0 == n);
 
     let first = (*window).min(count.saturating_sub(1));
@@ -151,7 +211,24 @@ pub fn editor(p: &EditorProps) -> Html {
         }
     });
 
+    // A huge text's lines in sight.
+    let viewer_lines = text
+        .split('\n')
+        .enumerate()
+        .skip(first)
+        .take(if huge { last - first } else { 0 })
+        .map(|(i, line)| {
+            let n = i + 1;
+            let class = classes!(
+                "cl",
+                marked(n).then_some("src"),
+                error_at(n).is_some().then_some("err")
+            );
+            html! { <div {class}>{ line }{ "\u{200b}" }</div> }
+        });
+
     html! {
+        <>
         <div class={classes!("editor", coloured.then_some("coloured"))}>
             if coloured {
                 <div class="gutter" ref={gutter} aria-hidden="true">{ for (1..=count).map(gutter_line) }</div>
@@ -170,11 +247,38 @@ pub fn editor(p: &EditorProps) -> Html {
                 if coloured {
                     <div class="colours" ref={colours} aria-hidden="true">{ for colour_html }</div>
                 }
-                <textarea id="editor" ref={textarea} spellcheck="false" wrap="off" autocapitalize="off" autocomplete="off"
-                    aria-label="Cluster YAML" readonly={p.readonly} {oninput} {onscroll} />
+                if huge {
+                    <div id="viewer" class="viewer" ref={textarea} tabindex="0" role="textbox" aria-readonly="true"
+                        aria-multiline="true" aria-label="Cluster YAML" {onscroll} {onpaste}>
+                        <div class="gutter-space" style={format!("height: {}px", count as f64 * LINE_HEIGHT)}>
+                            <div class="gutter-window" style={format!("top: {}px", first as f64 * LINE_HEIGHT)}>
+                                { for viewer_lines }
+                            </div>
+                        </div>
+                    </div>
+                } else {
+                    <textarea id="editor" ref={textarea} spellcheck="false" wrap="off" autocapitalize="off" autocomplete="off"
+                        aria-label="Cluster YAML" readonly={p.readonly} {oninput} {onscroll} {onpaste} />
+                }
             </div>
         </div>
+        if huge {
+            <p id="huge" class="huge-note">{ tf(lang, "This text is {} MB, more than the browser's text box can take quickly: it is shown read-only. A paste (Ctrl+V) replaces it; Download YAML saves it.", &[&format!("{:.1}", text.len() as f64 / 1e6)]) }</p>
+        }
+        </>
     }
+}
+
+/// The byte of `text` at which its `utf16`th UTF-16 unit starts (a text box's selection).
+fn byte_at(text: &str, utf16: usize) -> usize {
+    let mut units = 0;
+    for (at, c) in text.char_indices() {
+        if units >= utf16 {
+            return at;
+        }
+        units += c.len_utf16();
+    }
+    text.len()
 }
 
 /// A long text's gutter is as wide as its largest number, wherever the text is scrolled to: a
@@ -202,6 +306,11 @@ pub fn go_to(line: usize, col: usize) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
+    let top = ((line as f64 - 3.0).max(0.0) * LINE_HEIGHT) as i32;
+    // A huge text's viewer has no caret: the line is scrolled to.
+    if let Some(viewer) = doc.get_element_by_id("viewer") {
+        return viewer.set_scroll_top(top);
+    }
     let Some(t) = doc
         .get_element_by_id("editor")
         .and_then(|e| wasm_bindgen::JsCast::dyn_into::<HtmlTextAreaElement>(e).ok())
@@ -217,5 +326,5 @@ pub fn go_to(line: usize, col: usize) {
         + col.saturating_sub(1);
     let _ = t.focus();
     let _ = t.set_selection_range(offset as u32, offset as u32);
-    t.set_scroll_top(((line as f64 - 3.0).max(0.0) * LINE_HEIGHT) as i32);
+    t.set_scroll_top(top);
 }

@@ -103,7 +103,8 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
         if typing_into_large || text.len() > LARGE_TEXT {
             busy(true);
             // The editor's text when the edit starts: the keys typed since, or what a scenario
-            // or a link put there meanwhile (which is then the state's text already).
+            // or a link put there meanwhile (which is then the state's text already). A huge
+            // text pasted is in no text box (the editor shows it read-only): it is the text.
             let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
             let start = move || {
                 let text = crate::editor::current_text().unwrap_or(text);
