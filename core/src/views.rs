@@ -163,6 +163,15 @@ impl Analysis {
     pub fn ipvs(&self) -> &crate::ipvs::Ipvs {
         self.ipvs.get_or_init(|| crate::ipvs::build(&self.cluster))
     }
+    /// Builds `mode`'s dataplane now, if it is not built yet (each is built when first asked
+    /// for; the page builds the shown one in a task of its own).
+    pub fn build(&self, mode: Mode) {
+        match mode {
+            Mode::Iptables => drop(self.iptables()),
+            Mode::Nftables => drop(self.nftables()),
+            Mode::Ipvs => drop(self.ipvs()),
+        }
+    }
 }
 
 fn written_lines(

@@ -289,6 +289,18 @@ impl State {
 
     /// The analysis shown, without the marks of what it changed ([`State::mark_changes`]
     /// follows when this says so: a large edit marks them in a task of its own).
+    /// Builds the dataplanes `show` would show for `analysed` (a large text's edit does this in
+    /// a task of its own, see [`crate::typing`]).
+    pub fn build(&self, analysed: &Analysed) {
+        let Ok(a) = &analysed.result else { return };
+        let mode = self.mode.unwrap_or(a.cluster.settings.mode);
+        timed("kpx:build", || {
+            for mode in std::iter::once(mode).chain(self.compare) {
+                a.build(mode);
+            }
+        });
+    }
+
     pub fn show(&mut self, analysed: Analysed) -> bool {
         self.text = analysed.text;
         match analysed.result {

@@ -12,8 +12,8 @@
 //! so that saying it costs no drawing of the whole page, and painted before the work starts.
 //!
 //! A waiting edit then runs in steps ([`in_steps`]): the text is read in parts of about 40 ms
-//! (the page says how far it is), then come the analysis, the views, the edit's changes, and
-//! the drawing, a task each. At 1,000 Services each takes under 100 ms, so the page answers
+//! (the page says how far it is), then come the analysis, the shown mode's dataplane, the
+//! views, the edit's changes, and the drawing, a task each. At 1,000 Services each takes under 100 ms, so the page answers
 //! between them; in one task they were 190 ms (at 10,000 the reading alone was 0.7 s, and it
 //! is 3 s at 44,000). A key typed between them owns the outcome: the older edit is dropped
 //! rather than set, since setting it would write its text over the key in the editor
@@ -128,8 +128,8 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
 }
 
 /// A large text's edit in steps, so that no one task holds the page for long: the text is read
-/// in parts ([`read_in_parts`]), then come the analysis, the views, what the edit changed, and
-/// the drawing (which follows the state's change in its own task). Before each task it checks
+/// in parts ([`read_in_parts`]), then come the analysis, the shown dataplane, the views, what
+/// the edit changed, and the drawing (which follows the state's change in its own task). Before each task it checks
 /// what happened meanwhile ([`Meanwhile`]).
 fn in_steps(
     latest: Rc<RefCell<UseStateHandle<State>>>,
@@ -205,8 +205,8 @@ fn read_in_parts(
     .forget();
 }
 
-/// After the reading: the analysis, the views, the edit's changes and the drawing, each in its
-/// own task.
+/// After the reading: the analysis, the shown dataplane, the views, the edit's changes and the
+/// drawing, each in its own task.
 fn after_reading(
     latest: Rc<RefCell<UseStateHandle<State>>>,
     last_cost: Rc<RefCell<f64>>,
@@ -264,35 +264,44 @@ fn after_reading(
                 return;
             };
             let started = now();
-            let mut next = (*base).clone();
-            let marks = next.show(analysed);
-            let views_cost = now() - started;
+            base.build(&analysed);
+            let build_cost = now() - started;
             Timeout::new(0, move || {
                 let Some((text, edit)) = go_on(meanwhile(), text, edit) else {
                     return;
                 };
                 let started = now();
-                if marks {
-                    next.mark_changes();
-                }
-                // What the edit cost, as an edit in one task would have measured it (drawing
-                // aside).
-                *last_cost.borrow_mut() = analysis_cost + views_cost + (now() - started);
+                let mut next = (*base).clone();
+                let marks = next.show(analysed);
+                let views_cost = build_cost + (now() - started);
                 Timeout::new(0, move || {
-                    let Some(_) = go_on(meanwhile(), text, edit) else {
+                    let Some((text, edit)) = go_on(meanwhile(), text, edit) else {
                         return;
                     };
-                    base.set(next);
-                    // Taken back once the new rules are drawn ([`drawn`]), unless a key typed
-                    // since waits for its own pause: a change of style before the drawing made
-                    // the drawing 40 ms longer at 1,000 Services.
-                    AFTER_DRAWING.with(|after| {
-                        *after.borrow_mut() = Some(Box::new(move || {
-                            if !typed() {
-                                busy(false)
-                            }
-                        }))
-                    });
+                    let started = now();
+                    if marks {
+                        next.mark_changes();
+                    }
+                    // What the edit cost, as an edit in one task would have measured it
+                    // (drawing aside).
+                    *last_cost.borrow_mut() = analysis_cost + views_cost + (now() - started);
+                    Timeout::new(0, move || {
+                        let Some(_) = go_on(meanwhile(), text, edit) else {
+                            return;
+                        };
+                        base.set(next);
+                        // Taken back once the new rules are drawn ([`drawn`]), unless a key
+                        // typed since waits for its own pause: a change of style before the
+                        // drawing made the drawing 40 ms longer at 1,000 Services.
+                        AFTER_DRAWING.with(|after| {
+                            *after.borrow_mut() = Some(Box::new(move || {
+                                if !typed() {
+                                    busy(false)
+                                }
+                            }))
+                        });
+                    })
+                    .forget();
                 })
                 .forget();
             })
