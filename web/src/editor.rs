@@ -197,9 +197,6 @@ pub fn editor(p: &EditorProps) -> Html {
             marked(n).then_some("src"),
             error_at(n).is_some().then_some("err")
         );
-        if !coloured {
-            return html! { <div {class}>{ *line }{ "\u{200b}" }</div> };
-        }
         html! {
             <div {class}>
                 { for highlight::line(line).into_iter().map(|(kind, piece)| match kind.class() {
@@ -236,11 +233,7 @@ pub fn editor(p: &EditorProps) -> Html {
                 // A long text: the numbers in sight, in a space as tall as the text.
                 <div class="gutter" ref={gutter} aria-hidden="true"
                     style={gutter_style(count)}>
-                    <div class="gutter-space" style={format!("height: {}px", count as f64 * LINE_HEIGHT)}>
-                        <div class="gutter-window" style={format!("top: {}px", first as f64 * LINE_HEIGHT)}>
-                            { for (first + 1..=last).map(gutter_line) }
-                        </div>
-                    </div>
+                    { in_sight(count, first, (first + 1..=last).map(gutter_line).collect()) }
                 </div>
             }
             <div class="code">
@@ -250,11 +243,7 @@ pub fn editor(p: &EditorProps) -> Html {
                 if huge {
                     <div id="viewer" class="viewer" ref={textarea} tabindex="0" role="textbox" aria-readonly="true"
                         aria-multiline="true" aria-label="Cluster YAML" {onscroll} {onpaste}>
-                        <div class="gutter-space" style={format!("height: {}px", count as f64 * LINE_HEIGHT)}>
-                            <div class="gutter-window" style={format!("top: {}px", first as f64 * LINE_HEIGHT)}>
-                                { for viewer_lines }
-                            </div>
-                        </div>
+                        { in_sight(count, first, viewer_lines.collect()) }
                     </div>
                 } else {
                     <textarea id="editor" ref={textarea} spellcheck="false" wrap="off" autocapitalize="off" autocomplete="off"
@@ -266,6 +255,16 @@ pub fn editor(p: &EditorProps) -> Html {
             <p id="huge" class="huge-note">{ tf(lang, "This text is {} MB, more than the browser's text box can take quickly: it is shown read-only. A paste (Ctrl+V) replaces it; Download YAML saves it.", &[&format!("{:.1}", text.len() as f64 / 1e6)]) }</p>
         }
         </>
+    }
+}
+
+/// Lines `first..` (`lines`) of `count`, where they would be in all of them: a space as tall as
+/// the text, the lines placed in it.
+fn in_sight(count: usize, first: usize, lines: Html) -> Html {
+    html! {
+        <div class="gutter-space" style={format!("height: {}px", count as f64 * LINE_HEIGHT)}>
+            <div class="gutter-window" style={format!("top: {}px", first as f64 * LINE_HEIGHT)}>{ lines }</div>
+        </div>
     }
 }
 
