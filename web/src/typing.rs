@@ -129,8 +129,9 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
 
 /// A large text's edit in steps, so that no one task holds the page for long: the text is read
 /// in parts ([`read_in_parts`]), then come the analysis, the shown dataplane, the views, what
-/// the edit changed, and the drawing (which follows the state's change in its own task). Before each task it checks
-/// what happened meanwhile ([`Meanwhile`]).
+/// the edit changed, and the drawing (which follows the state's change in its own task), as
+/// many in one task as fit in [`SLICE_MS`] ([`Steps::run`]). Before each step it checks what
+/// happened meanwhile ([`Meanwhile`]).
 fn in_steps(
     latest: Rc<RefCell<UseStateHandle<State>>>,
     last_cost: Rc<RefCell<f64>>,
@@ -161,40 +162,51 @@ fn in_steps(
     };
     let reading = Reading::new(std::rc::Rc::<str>::from(text.as_str()));
     let chars = text.len().max(1);
-    read_in_parts(reading, chars, 0.0, stop, move |read, read_cost| {
-        after_reading(latest, last_cost, typed, text, read, read_cost, edit)
+    read_in_parts(reading, chars, 0.0, stop, move |read| {
+        after_reading(latest, last_cost, typed, text, read, edit)
     });
 }
 
-/// How long (ms) one task reads before the page gets its turn, and how many of the parser's
-/// events it reads between looks at the clock (a Service of a few ports is about a hundred).
-const READ_SLICE_MS: f64 = 40.0;
+/// How long (ms) a task of an edit in steps works before the page gets its turn (a step
+/// started is finished), and how many of the parser's events a reading task reads between
+/// looks at the clock (a Service of a few ports is about a hundred).
+const SLICE_MS: f64 = 40.0;
 const READ_EVENTS: usize = 2_000;
 
 type ReadText = Result<kpx_core::input::Scenario, kpx_core::InputError>;
 
-/// Reads for [`READ_SLICE_MS`], then lets the page answer (and says how far it is) and reads on
-/// in the next task, unless `stop` says the edit is no longer wanted; `then` gets what was read
-/// and the time spent reading.
+/// A text read: what it holds, what reading it cost (ms), and when its last task started.
+struct Read {
+    text: ReadText,
+    cost: f64,
+    task_start: f64,
+}
+
+/// Reads for [`SLICE_MS`], then lets the page answer (and says how far it is) and reads on in
+/// the next task, unless `stop` says the edit is no longer wanted; then `then`.
 fn read_in_parts(
     mut reading: Reading<'static>,
     chars: usize,
     spent: f64,
     stop: impl Fn() -> bool + 'static,
-    then: impl FnOnce(ReadText, f64) + 'static,
+    then: impl FnOnce(Read) + 'static,
 ) {
     let started = now();
     let done = crate::state::timed("kpx:read", || loop {
         if reading.step(READ_EVENTS) {
             break true;
         }
-        if now() - started > READ_SLICE_MS {
+        if now() - started > SLICE_MS {
             break false;
         }
     });
     let spent = spent + (now() - started);
     if done {
-        return then(reading.finish(), spent);
+        return then(Read {
+            text: reading.finish(),
+            cost: spent,
+            task_start: started,
+        });
     }
     progress(Some(reading.read() * 100 / chars));
     Timeout::new(0, move || {
@@ -205,15 +217,14 @@ fn read_in_parts(
     .forget();
 }
 
-/// After the reading: the analysis, the shown dataplane, the views, the edit's changes and the
-/// drawing, each in its own task.
+/// After the reading: the analysis, the shown dataplane, the views, the edit's changes and
+/// setting the state (the drawing follows, in its own task).
 fn after_reading(
     latest: Rc<RefCell<UseStateHandle<State>>>,
     last_cost: Rc<RefCell<f64>>,
     typed: impl Fn() -> bool + Clone + 'static,
     text: String,
-    read: ReadText,
-    read_cost: f64,
+    read: Read,
     edit: impl FnOnce(String) + 'static,
 ) {
     progress(None);
@@ -237,79 +248,97 @@ fn after_reading(
             }
         }
     };
-    // Whether the next task goes on with this edit.
-    let go_on =
-        move |meanwhile: Meanwhile, text: String, edit: Box<dyn FnOnce(String)>| match meanwhile {
-            Meanwhile::Nothing => Some((text, edit)),
-            Meanwhile::Typed => None,
-            Meanwhile::Replaced => {
-                busy(false);
-                None
-            }
-            Meanwhile::MovedOn => {
-                edit(text);
-                None
-            }
-        };
-    let edit: Box<dyn FnOnce(String)> = Box::new(edit);
-    Timeout::new(0, move || {
-        let Some((text, edit)) = go_on(meanwhile(), text, edit) else {
-            return;
-        };
-        let started = now();
-        let analysed = base.analyse_read(text.clone(), read);
-        let analysis_cost = read_cost + (now() - started);
-        Timeout::new(0, move || {
-            let Some((text, edit)) = go_on(meanwhile(), text, edit) else {
+    let steps = Steps {
+        base,
+        text,
+        edit: Box::new(edit),
+        meanwhile: Box::new(meanwhile),
+        typed: Rc::new(typed),
+        last_cost,
+        cost: read.cost,
+    };
+    steps.run(Made::Read(read.text), read.task_start);
+}
+
+/// An edit's steps after the reading, and what they need.
+struct Steps {
+    base: UseStateHandle<State>,
+    text: String,
+    /// The whole edit, made again if the state moved on meanwhile.
+    edit: Box<dyn FnOnce(String)>,
+    meanwhile: Box<dyn Fn() -> Meanwhile>,
+    typed: Rc<dyn Fn() -> bool>,
+    last_cost: Rc<RefCell<f64>>,
+    /// What the steps so far cost, as an edit in one task would have measured it.
+    cost: f64,
+}
+
+/// What an edit in steps has made so far.
+enum Made {
+    Read(ReadText),
+    Analysed(crate::state::Analysed),
+    Built(crate::state::Analysed),
+    Shown(State, bool),
+    Marked(State),
+}
+
+impl Steps {
+    /// Runs the next steps, in this task (started at `task_start`) while it has worked less
+    /// than [`SLICE_MS`], then in the next. Setting the state always waits for a task of its
+    /// own: the drawing follows it there (at 1,000 Services it is the longest step).
+    fn run(mut self, mut made: Made, task_start: f64) {
+        let mut steps_here = 0;
+        loop {
+            let last = matches!(made, Made::Marked(_));
+            if now() - task_start > SLICE_MS || (last && steps_here > 0) {
+                Timeout::new(0, move || self.run(made, now())).forget();
                 return;
-            };
+            }
+            match (self.meanwhile)() {
+                Meanwhile::Nothing => {}
+                Meanwhile::Typed => return,
+                Meanwhile::Replaced => return busy(false),
+                Meanwhile::MovedOn => return (self.edit)(self.text),
+            }
             let started = now();
-            base.build(&analysed);
-            let build_cost = now() - started;
-            Timeout::new(0, move || {
-                let Some((text, edit)) = go_on(meanwhile(), text, edit) else {
-                    return;
-                };
-                let started = now();
-                let mut next = (*base).clone();
-                let marks = next.show(analysed);
-                let views_cost = build_cost + (now() - started);
-                Timeout::new(0, move || {
-                    let Some((text, edit)) = go_on(meanwhile(), text, edit) else {
-                        return;
-                    };
-                    let started = now();
+            made = match made {
+                Made::Read(read) => Made::Analysed(self.base.analyse_read(self.text.clone(), read)),
+                Made::Analysed(analysed) => {
+                    self.base.build(&analysed);
+                    Made::Built(analysed)
+                }
+                Made::Built(analysed) => {
+                    let mut next = (*self.base).clone();
+                    let marks = next.show(analysed);
+                    Made::Shown(next, marks)
+                }
+                Made::Shown(mut next, marks) => {
                     if marks {
                         next.mark_changes();
                     }
-                    // What the edit cost, as an edit in one task would have measured it
-                    // (drawing aside).
-                    *last_cost.borrow_mut() = analysis_cost + views_cost + (now() - started);
-                    Timeout::new(0, move || {
-                        let Some(_) = go_on(meanwhile(), text, edit) else {
-                            return;
-                        };
-                        base.set(next);
-                        // Taken back once the new rules are drawn ([`drawn`]), unless a key
-                        // typed since waits for its own pause: a change of style before the
-                        // drawing made the drawing 40 ms longer at 1,000 Services.
-                        AFTER_DRAWING.with(|after| {
-                            *after.borrow_mut() = Some(Box::new(move || {
-                                if !typed() {
-                                    busy(false)
-                                }
-                            }))
-                        });
-                    })
-                    .forget();
-                })
-                .forget();
-            })
-            .forget();
-        })
-        .forget();
-    })
-    .forget();
+                    Made::Marked(next)
+                }
+                Made::Marked(next) => {
+                    *self.last_cost.borrow_mut() = self.cost;
+                    self.base.set(next);
+                    // Taken back once the new rules are drawn ([`drawn`]), unless a key typed
+                    // since waits for its own pause: a change of style before the drawing made
+                    // the drawing 40 ms longer at 1,000 Services.
+                    let typed = self.typed;
+                    AFTER_DRAWING.with(|after| {
+                        *after.borrow_mut() = Some(Box::new(move || {
+                            if !typed() {
+                                busy(false)
+                            }
+                        }))
+                    });
+                    return;
+                }
+            };
+            self.cost += now() - started;
+            steps_here += 1;
+        }
+    }
 }
 
 thread_local! {
