@@ -651,6 +651,13 @@ def test_a_large_text_is_read_in_parts_and_a_key_typed_meanwhile_wins(d, site):
     analysed = d.js("return performance.getEntriesByName('kpx:analyze').length - window.__analysesAtKey")
     assert analysed == 1, f"{analysed} analyses after the key: the older text's reading went on"
     assert d.js("return document.querySelector('#busy').getAttribute('data-read')") is None
+    # An error in a long text is marked in its gutter too (editor.rs, Numbers).
+    d.js("document.querySelector('#editor').scrollTop = 0")
+    set_text(d, editor_text(d).replace("kind: KubeProxyConfiguration", "kind: [", 1))
+    marked = lambda: d.js("return [[...document.querySelectorAll('.gutter .gl.err')].map(e => e.textContent), document.querySelector('#errors').innerText]")
+    d.wait_for("the error", lambda: marked()[1], timeout=60)
+    numbers, errors = marked()
+    assert errors.startswith("line 3, col 1:") and numbers == ["3"], (numbers, errors)
 
 
 PASTE_EVENT = """const [css, text] = arguments; const t = document.querySelector(css); t.focus();

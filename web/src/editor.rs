@@ -184,12 +184,7 @@ pub fn editor(p: &EditorProps) -> Html {
 
     let first = (*window).min(count.saturating_sub(1));
     let last = (first + GUTTER_WINDOW).min(count);
-    let gutter_line = |n: usize| match error_at(n) {
-        Some((_, col, msg)) => {
-            html! { <div class="gl err" title={format!("line {n}, col {col}: {msg}")}>{ n }</div> }
-        }
-        None => html! { <div class={classes!("gl", marked(n).then_some("src"))}>{ n }</div> },
-    };
+    let gutter_line = |n: usize| number(n, error_at(n).map(|e| (e.1, e.2)), marked(n));
     let colour_html = lines.iter().enumerate().map(|(i, line)| {
         let n = i + 1;
         let class = classes!(
@@ -233,7 +228,9 @@ pub fn editor(p: &EditorProps) -> Html {
                 // A long text: the numbers in sight, in a space as tall as the text.
                 <div class="gutter" ref={gutter} aria-hidden="true"
                     style={gutter_style(count)}>
-                    { in_sight(count, first, (first + 1..=last).map(gutter_line).collect()) }
+                    <Numbers {count} {first} {last}
+                        errors={error_lines.iter().filter(|e| first < e.0 && e.0 <= last).map(|e| (e.0, e.1, e.2.to_string())).collect::<Vec<_>>()}
+                        marked={(first + 1..=last).filter(|&n| marked(n)).collect::<Vec<_>>()} />
                 </div>
             }
             <div class="code">
@@ -256,6 +253,38 @@ pub fn editor(p: &EditorProps) -> Html {
         }
         </>
     }
+}
+
+/// A line's number in the gutter, marked if the line has an error or made the rule pointed at.
+fn number(n: usize, error: Option<(usize, &str)>, marked: bool) -> Html {
+    match error {
+        Some((col, msg)) => {
+            html! { <div class="gl err" title={format!("line {n}, col {col}: {msg}")}>{ n }</div> }
+        }
+        None => html! { <div class={classes!("gl", marked.then_some("src"))}>{ n }</div> },
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct NumbersProps {
+    count: usize,
+    first: usize,
+    last: usize,
+    /// The errors on lines `first + 1..=last`: line, column, message.
+    errors: Vec<(usize, usize, String)>,
+    /// The lines of `first + 1..=last` that made the rule pointed at.
+    marked: Vec<usize>,
+}
+
+/// A long text's numbers in sight: a component of its own, so that an edit that leaves them as
+/// they were (most do) draws none of them again.
+#[function_component(Numbers)]
+fn numbers(p: &NumbersProps) -> Html {
+    let lines = (p.first + 1..=p.last).map(|n| {
+        let error = p.errors.iter().find(|e| e.0 == n);
+        number(n, error.map(|e| (e.1, e.2.as_str())), p.marked.contains(&n))
+    });
+    in_sight(p.count, p.first, lines.collect())
 }
 
 /// Lines `first..` (`lines`) of `count`, where they would be in all of them: a space as tall as
