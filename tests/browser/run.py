@@ -606,7 +606,7 @@ def test_a_large_text_is_read_in_parts_and_a_key_typed_meanwhile_wins(d, site):
     d.get(site)
     d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
     d.js("window.__read = []; new MutationObserver(rs => rs.forEach(r => window.__read.push(r.target.getAttribute('data-read'))))"
-         ".observe(document.querySelector('#busy'), {attributes: true, attributeFilter: ['data-read']})")
+         ".observe(document.querySelector('#read'), {attributes: true, attributeFilter: ['data-read']})")
     before = d.js("return [performance.getEntriesByName('kpx:read').length, performance.getEntriesByName('kpx:analyze').length]")
     set_text(d, bench.big_scenario(2000))
     d.wait_for("2,000 Services", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"), timeout=60)
@@ -635,6 +635,7 @@ def test_a_large_text_is_read_in_parts_and_a_key_typed_meanwhile_wins(d, site):
               if (name === 'kpx:read' && !typed) {
                 typed = true;
                 window.__analysesAtKey = performance.getEntriesByName('kpx:analyze').length;
+                window.__readsAtKey = performance.getEntriesByName('kpx:read').length;
                 queueMicrotask(() => {
                   const e = document.querySelector('#editor');
                   e.value = e.value.replace('name: svc7, namespace: bench}\nspec:\n  clusterIP: 10.96.0.9\n  ports:\n  - {name: http, port: 80}',
@@ -649,8 +650,13 @@ def test_a_large_text_is_read_in_parts_and_a_key_typed_meanwhile_wins(d, site):
     d.wait_for("both edits in the rules", lambda: "--dport 83 " in output(d) and "--dport 87 " in output(d), timeout=60)
     d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
     analysed = d.js("return performance.getEntriesByName('kpx:analyze').length - window.__analysesAtKey")
-    assert analysed == 1, f"{analysed} analyses after the key: the older text's reading went on"
-    assert d.js("return document.querySelector('#busy').getAttribute('data-read')") is None
+    assert analysed == 1, f"{analysed} analyses after the key"
+    # The newer text is read in about as many parts as the first; had the older reading gone
+    # on, its parts would come on top.
+    reads = d.js("return performance.getEntriesByName('kpx:read').length - window.__readsAtKey")
+    assert reads <= parts + 1, f"{reads} parts read after the key, {parts} for the whole text: the older reading went on"
+    assert d.js("return document.querySelector('#read').getAttribute('data-read')") is None
+    assert d.js("return document.querySelector('#read').getAttribute('aria-hidden')") == "true", "the percentage would be announced every 40 ms"
     # An error in a long text is marked in its gutter too (editor.rs, Numbers).
     d.js("document.querySelector('#editor').scrollTop = 0")
     set_text(d, editor_text(d).replace("kind: KubeProxyConfiguration", "kind: [", 1))
@@ -680,6 +686,7 @@ def test_a_huge_paste_is_shown_read_only_past_the_text_box(d, site):
     assert d.js(PASTE_EVENT, "#editor", huge) is True, "the text box took the paste"
     d.wait_for("the text shown read-only", lambda: d.js("return !!document.querySelector('#viewer') && !document.querySelector('#editor')"))
     assert "2.3 MB" in d.text("#huge")
+    assert d.js("return document.activeElement.id") == "viewer", "the focus was lost with the text box"
     d.wait_for("3,500 Services analysed", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')"), timeout=60)
     d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
     lines = huge.split("\n")
@@ -697,6 +704,7 @@ def test_a_huge_paste_is_shown_read_only_past_the_text_box(d, site):
     d.wait_for("the article", lambda: ARTICLE_LINE in output(d), timeout=30)
     d.wait_for("the text box", lambda: d.js("return !!document.querySelector('#editor') && !document.querySelector('#huge')"))
     assert editor_text(d) == article
+    assert d.js("return document.activeElement.id") == "editor", "the focus was lost with the viewer"
 
 
 def test_a_scenario_loaded_while_a_large_edit_runs_stands(d, site):
@@ -1253,9 +1261,11 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # This ratchet keeps it from growing while it comes down: lower it with every saving (the
 # figures are in BENCHMARKS.md, `scripts/bench.sh` prints them). Raised once, 575,000 ->
 # 580,000, for the large-text path (reading in parts, the huge-text viewer, the windowed
-# gutter: 8.6 KB), which took a 10,000-Service paste from 10.8 s to 2.4 s.
+# gutter: 6 KB), which took a 10,000-Service paste from 10.8 s to 2.2-2.6 s; and once more,
+# -> 581,000, for the review's fixes of it (the focus kept when the text box and the viewer
+# swap, a moved-on edit made again in steps, the percentage kept from screen readers: 2.4 KB).
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 580_000
+SIZE_RATCHET = 581_000
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -3,7 +3,7 @@
 //! behind the hovered rule highlighted.
 
 use crate::highlight;
-use crate::i18n::tf;
+use crate::i18n::{t, tf};
 use kpx_core::input::LineRange;
 use kpx_core::Diagnostic;
 use std::rc::Rc;
@@ -67,8 +67,11 @@ pub fn editor(p: &EditorProps) -> Html {
             if let Some(c) = colours.cast::<HtmlElement>() {
                 c.set_scroll_left(t.scroll_left());
             }
-            let top = (f64::from(t.scroll_top()) / LINE_HEIGHT) as usize;
-            window.set(top.saturating_sub(GUTTER_STEP) / GUTTER_STEP * GUTTER_STEP);
+            // (Only a long text's lines are windowed: a short one is not drawn again.)
+            if f64::from(t.scroll_height()) > MAX_COLOURED_LINES as f64 * LINE_HEIGHT {
+                let top = (f64::from(t.scroll_top()) / LINE_HEIGHT) as usize;
+                window.set(top.saturating_sub(GUTTER_STEP) / GUTTER_STEP * GUTTER_STEP);
+            }
         })
     };
     let oninput = {
@@ -101,6 +104,10 @@ pub fn editor(p: &EditorProps) -> Html {
             else {
                 return;
             };
+            // (An image, say: nothing to paste, and the text is not erased.)
+            if clip.is_empty() {
+                return;
+            }
             let text = match e
                 .target()
                 .and_then(|t| t.dyn_into::<HtmlTextAreaElement>().ok())
@@ -146,6 +153,31 @@ pub fn editor(p: &EditorProps) -> Html {
             }
         });
     }
+    // A pasted text the state does not have yet (once it has, or the paste changed nothing,
+    // the state's text is the one shown).
+    let pending = pasted.as_deref().filter(|t| **t != *p.text);
+    let huge = pending.unwrap_or(&p.text).len() > HUGE_TEXT;
+    // Text box and viewer swapped: the new one starts at the top, and keeps the focus.
+    {
+        let (textarea, gutter, window) = (textarea.clone(), gutter.clone(), window.clone());
+        let seen = use_mut_ref(|| None::<bool>);
+        use_effect_with(huge, move |huge| {
+            let swapped = seen.borrow_mut().replace(*huge).is_some();
+            if swapped {
+                window.set(0);
+                if let Some(g) = gutter.cast::<HtmlElement>() {
+                    g.set_scroll_top(0);
+                }
+                let document = web_sys::window().and_then(|w| w.document());
+                let lost = document
+                    .and_then(|d| d.active_element())
+                    .is_none_or(|a| a.tag_name() == "BODY");
+                if let (true, Some(el)) = (lost, textarea.cast::<HtmlElement>()) {
+                    let _ = el.focus();
+                }
+            }
+        });
+    }
     // Bring the highlighted lines into view when they change (a click on a rule).
     {
         let textarea = textarea.clone();
@@ -166,20 +198,19 @@ pub fn editor(p: &EditorProps) -> Html {
     let error_lines: Vec<(usize, usize, &str)> = p
         .errors
         .iter()
-        .filter(|d| d.pos.line > 0 && pasted.is_none())
+        .filter(|d| d.pos.line > 0 && pending.is_none())
         .map(|d| (d.pos.line, d.pos.col, d.message.as_str()))
         .collect();
-    let text: &str = pasted.as_deref().unwrap_or(&p.text);
-    let huge = text.len() > HUGE_TEXT;
+    let text: &str = pending.unwrap_or(&p.text);
     let count = text.split('\n').count();
-    let coloured = count <= MAX_COLOURED_LINES;
+    let coloured = !huge && count <= MAX_COLOURED_LINES;
     let lines: Vec<&str> = if coloured {
         text.split('\n').collect()
     } else {
         Vec::new()
     };
     let marked =
-        |n: usize| pasted.is_none() && p.highlight.iter().any(|r| r.first <= n && n <= r.last);
+        |n: usize| pending.is_none() && p.highlight.iter().any(|r| r.first <= n && n <= r.last);
     let error_at = |n: usize| error_lines.iter().find(|e| e.0 == n);
 
     let first = (*window).min(count.saturating_sub(1));
@@ -203,6 +234,7 @@ pub fn editor(p: &EditorProps) -> Html {
         }
     });
 
+    let megabytes = format!("{:.1}", text.len() as f64 / 1e6);
     // A huge text's lines in sight.
     let viewer_lines = text
         .split('\n')
@@ -249,7 +281,12 @@ pub fn editor(p: &EditorProps) -> Html {
             </div>
         </div>
         if huge {
-            <p id="huge" class="huge-note">{ tf(lang, "This text is {} MB, more than the browser's text box can take quickly: it is shown read-only. A paste (Ctrl+V) replaces it; Download YAML saves it.", &[&format!("{:.1}", text.len() as f64 / 1e6)]) }</p>
+            <p id="huge" class="huge-note">
+                { tf(lang, "This text is {} MB, more than the browser's text box can take quickly: it is shown read-only.", &[&megabytes]) }
+                if !p.readonly {
+                    { " " }{ t(lang, "A paste (Ctrl+V) replaces it; Download YAML saves it.") }
+                }
+            </p>
         }
         </>
     }

@@ -65,7 +65,8 @@ pub fn tf(lang: Lang, en: &'static str, args: &[&dyn std::fmt::Display]) -> Stri
 }
 
 const ZH: &[(&str, &str)] = &[
-    ("This text is {} MB, more than the browser's text box can take quickly: it is shown read-only. A paste (Ctrl+V) replaces it; Download YAML saves it.", "这段文本有 {} MB，超出了浏览器文本框能流畅处理的大小：以只读方式显示。粘贴（Ctrl+V）可替换它；“下载 YAML”可保存它。"),
+    ("This text is {} MB, more than the browser's text box can take quickly: it is shown read-only.", "这段文本有 {} MB，超出了浏览器文本框能流畅处理的大小：以只读方式显示。"),
+    ("A paste (Ctrl+V) replaces it; Download YAML saves it.", "粘贴（Ctrl+V）可替换它；“下载 YAML”可保存它。"),
     ("Edit the cluster; see exactly what kube-proxy programs on the node.", "编辑集群，看清 kube-proxy 在节点上究竟写入了什么。"),
     ("Copy link", "复制链接"),
     ("Link to this state", "指向当前状态的链接"),

@@ -287,6 +287,8 @@ fn typing(e: &web_sys::KeyboardEvent) -> bool {
         .is_some_and(|el| {
             matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
                 || el.closest("[contenteditable]").ok().flatten().is_some()
+                // A huge text's read-only viewer: its keys scroll it.
+                || el.get_attribute("role").as_deref() == Some("textbox")
         })
 }
 
@@ -891,7 +893,7 @@ fn app() -> Html {
                     }
                     if stale { <span class="stale">{ t(l, "showing the last valid input") }</span> }
                     // Shown while an edit waits or is analysed (typing.rs, `busy`).
-                    <span id="busy" role="status">{ t(l, "analysing the new text…") }</span>
+                    <span id="busy" role="status">{ t(l, "analysing the new text…") }<span id="read" aria-hidden="true"></span></span>
                 </div>
                 <div class="panes">
                     if let Some(pane) = &s.primary {

@@ -287,8 +287,6 @@ impl State {
         }
     }
 
-    /// The analysis shown, without the marks of what it changed ([`State::mark_changes`]
-    /// follows when this says so: a large edit marks them in a task of its own).
     /// Builds the dataplanes `show` would show for `analysed` (a large text's edit does this in
     /// a task of its own, see [`crate::typing`]).
     pub fn build(&self, analysed: &Analysed) {
@@ -301,6 +299,8 @@ impl State {
         });
     }
 
+    /// The analysis shown, without the marks of what it changed ([`State::mark_changes`]
+    /// follows when this says so: a large edit marks them in a task of its own).
     pub fn show(&mut self, analysed: Analysed) -> bool {
         self.text = analysed.text;
         match analysed.result {

@@ -13,9 +13,9 @@
 //!
 //! A waiting edit then runs in steps ([`in_steps`]): the text is read in parts of about 40 ms
 //! (the page says how far it is), then come the analysis, the shown mode's dataplane, the
-//! views, the edit's changes, and the drawing, a task each. At 1,000 Services each takes under 100 ms, so the page answers
+//! views, the edit's changes, and the drawing, as many to a task as fit in 40 ms. At 1,000 Services each takes under 100 ms, so the page answers
 //! between them; in one task they were 190 ms (at 10,000 the reading alone was 0.7 s, and it
-//! is 3 s at 44,000). A key typed between them owns the outcome: the older edit is dropped
+//! is 3 s at 44,000). A key typed between two steps owns the outcome: the older edit is dropped
 //! rather than set, since setting it would write its text over the key in the editor
 //! ([`Meanwhile`]).
 
@@ -44,18 +44,19 @@ fn busy(on: bool) {
         .and_then(|d| d.get_element_by_id("busy"));
     if let Some(status) = status {
         let _ = status.class_list().toggle_with_force("waiting", on);
-        if !on {
-            let _ = status.remove_attribute("data-read");
-        }
+    }
+    if !on {
+        progress(None);
     }
 }
 
 /// How much of a large text has been read, in per cent, beside the busy status (an attribute
-/// the stylesheet shows, so saying it draws nothing); `None` takes it away.
+/// the stylesheet shows, so saying it draws nothing, on an element screen readers skip, so
+/// that the status is not announced again every 40 ms); `None` takes it away.
 fn progress(percent: Option<usize>) {
     let status = web_sys::window()
         .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id("busy"));
+        .and_then(|d| d.get_element_by_id("read"));
     if let Some(status) = status {
         let _ = match percent {
             Some(p) => status.set_attribute("data-read", &format!("{}", p.min(99))),
@@ -108,7 +109,7 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
             let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
             let start = move || {
                 let text = crate::editor::current_text().unwrap_or(text);
-                in_steps(latest, last_cost, inputs, text, edit);
+                in_steps(latest, last_cost, inputs, text);
             };
             let pending: Box<dyn std::any::Any> = if typing_into_large {
                 Box::new(Timeout::new(PAUSE_MS, start))
@@ -137,20 +138,23 @@ fn in_steps(
     last_cost: Rc<RefCell<f64>>,
     inputs: Rc<Cell<u64>>,
     text: String,
-    edit: impl FnOnce(String) + 'static,
 ) {
     if latest.borrow().text == text {
         return busy(false);
     }
     busy(true);
     let from = inputs.get();
-    let typed = move || inputs.get() != from;
+    let typed = {
+        let inputs = inputs.clone();
+        move || inputs.get() != from
+    };
     // Reading depends on the text alone: only a key typed or a text replaced stops it.
     let start_text = latest.borrow().text.clone();
     let stop = {
         let (latest, typed) = (latest.clone(), typed.clone());
         move || {
             if typed() {
+                progress(None);
                 true
             } else if latest.borrow().text != start_text {
                 busy(false);
@@ -160,10 +164,16 @@ fn in_steps(
             }
         }
     };
+    // The edit made again, in steps, on a state that moved on meanwhile (a mode chosen).
+    let again = {
+        let (latest, last_cost, text) = (latest.clone(), last_cost.clone(), text.clone());
+        move || in_steps(latest, last_cost, inputs, text)
+    };
     let reading = Reading::new(std::rc::Rc::<str>::from(text.as_str()));
-    let chars = text.len().max(1);
+    // The reader counts characters (UTF-8 continuation bytes are not ones).
+    let chars = text.bytes().filter(|b| b & 0xC0 != 0x80).count().max(1);
     read_in_parts(reading, chars, 0.0, stop, move |read| {
-        after_reading(latest, last_cost, typed, text, read, edit)
+        after_reading(latest, last_cost, typed, text, read, Box::new(again))
     });
 }
 
@@ -225,7 +235,7 @@ fn after_reading(
     typed: impl Fn() -> bool + Clone + 'static,
     text: String,
     read: Read,
-    edit: impl FnOnce(String) + 'static,
+    again: Box<dyn FnOnce()>,
 ) {
     progress(None);
     // The state's handle, to set the edit's result through.
@@ -251,7 +261,7 @@ fn after_reading(
     let steps = Steps {
         base,
         text,
-        edit: Box::new(edit),
+        again,
         meanwhile: Box::new(meanwhile),
         typed: Rc::new(typed),
         last_cost,
@@ -264,8 +274,8 @@ fn after_reading(
 struct Steps {
     base: UseStateHandle<State>,
     text: String,
-    /// The whole edit, made again if the state moved on meanwhile.
-    edit: Box<dyn FnOnce(String)>,
+    /// The whole edit, made again (in steps) if the state moved on meanwhile.
+    again: Box<dyn FnOnce()>,
     meanwhile: Box<dyn Fn() -> Meanwhile>,
     typed: Rc<dyn Fn() -> bool>,
     last_cost: Rc<RefCell<f64>>,
@@ -298,7 +308,7 @@ impl Steps {
                 Meanwhile::Nothing => {}
                 Meanwhile::Typed => return,
                 Meanwhile::Replaced => return busy(false),
-                Meanwhile::MovedOn => return (self.edit)(self.text),
+                Meanwhile::MovedOn => return (self.again)(),
             }
             let started = now();
             made = match made {
@@ -364,6 +374,7 @@ enum Meanwhile {
     /// The text was replaced from elsewhere (a scenario, Reset, a link): that state is right,
     /// and this edit is dropped.
     Replaced,
-    /// Same text, but the state moved on (a mode chosen): the edit is made again on it.
+    /// Same text, but the state moved on (a mode chosen): the edit is made again on it, in
+    /// steps.
     MovedOn,
 }

@@ -165,9 +165,9 @@ impl<'t, I: Iterator<Item = char> + 't> Loader<'t, I> {
         self.read
     }
 
-    /// Reads at most `events` more of the parser's events, handing out each document completed
-    /// `None` while there is more to read; then the answer (and the same
-    /// answer if asked again).
+    /// Reads at most `events` more of the parser's events, handing each document completed to
+    /// `each`. `None` while there is more to read; then the answer (and the same answer if
+    /// asked again).
     pub fn load(
         &mut self,
         events: usize,
