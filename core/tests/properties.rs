@@ -236,6 +236,35 @@ fn check_jumps(dp: &Dataplane) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// `count` edits of the tour scenario, for [`edited_tour`].
+fn edits(
+    count: std::ops::Range<usize>,
+) -> impl Strategy<Value = Vec<(prop::sample::Index, usize, char)>> {
+    prop::collection::vec(
+        (any::<prop::sample::Index>(), 0usize..3, any::<char>()),
+        count,
+    )
+}
+
+/// The tour scenario with `cuts` made: at an index, 0 drops a character, 1 inserts one, any
+/// other replaces one.
+fn edited_tour(cuts: Vec<(prop::sample::Index, usize, char)>) -> String {
+    let mut text: Vec<char> = include_str!("../../static/scenarios/tour.yaml")
+        .chars()
+        .collect();
+    for (at, op, c) in cuts {
+        let i = at.index(text.len());
+        match op {
+            0 => {
+                text.remove(i);
+            }
+            1 => text.insert(i, c),
+            _ => text[i] = c,
+        }
+    }
+    text.into_iter().collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -286,17 +315,8 @@ proptest! {
     /// Any edit of the seed scenario — characters dropped, doubled or replaced — gives a
     /// result or positioned errors, never a panic.
     #[test]
-    fn edits_never_panic(cuts in prop::collection::vec((any::<prop::sample::Index>(), 0usize..3, any::<char>()), 1..6)) {
-        let mut text: Vec<char> = include_str!("../../static/scenarios/tour.yaml").chars().collect();
-        for (at, op, c) in cuts {
-            let i = at.index(text.len());
-            match op {
-                0 => { text.remove(i); }
-                1 => text.insert(i, c),
-                _ => text[i] = c,
-            }
-        }
-        let text: String = text.into_iter().collect();
+    fn edits_never_panic(cuts in edits(1..6)) {
+        let text = edited_tour(cuts);
         match analyze(&text) {
             Ok(a) => { let _ = a.render(&Request::default()); }
             Err(e) => {
@@ -312,19 +332,10 @@ proptest! {
     /// positions and errors included.
     #[test]
     fn reading_in_parts_reads_what_parse_reads(
-        cuts in prop::collection::vec((any::<prop::sample::Index>(), 0usize..3, any::<char>()), 0..6),
+        cuts in edits(0..6),
         part in 1usize..300,
     ) {
-        let mut text: Vec<char> = include_str!("../../static/scenarios/tour.yaml").chars().collect();
-        for (at, op, c) in cuts {
-            let i = at.index(text.len());
-            match op {
-                0 => { text.remove(i); }
-                1 => text.insert(i, c),
-                _ => text[i] = c,
-            }
-        }
-        let text: String = text.into_iter().collect();
+        let text = edited_tour(cuts);
         let whole = format!("{:?}", kpx_core::input::parse(&text));
         let mut reading = kpx_core::input::Reading::new(std::rc::Rc::<str>::from(text.as_str()));
         let mut steps = 0;

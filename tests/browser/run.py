@@ -558,6 +558,26 @@ def test_typing_into_a_large_text_is_analysed_once_it_pauses(d, site):
     assert "2 added, 2 removed" in changes and "bench/svc500" in changes, changes
 
 
+def when_first_measured(d, name, first, later=""):
+    """Has the page run the script `first` when it first records the User Timing measure
+    `name` (between two steps of an edit in steps, web/src/typing.rs), and `later` at every
+    measure after that (with the measure's `name`)."""
+    d.js(f"""const measure = performance.measure.bind(performance); let seen = false;
+            performance.measure = function (name, ...rest) {{
+              const m = measure(name, ...rest);
+              if (seen) {{ {later} }}
+              if (name === {json.dumps(name)} && !seen) {{ seen = true; {first} }}
+              return m;
+            }};""")
+
+
+# Types a key into svc7's port (80 -> 87) of bench.big_scenario's text, as the editor's input.
+TYPE_PORT_87 = r"""const e = document.querySelector('#editor');
+e.value = e.value.replace('name: svc7, namespace: bench}\nspec:\n  clusterIP: 10.96.0.9\n  ports:\n  - {name: http, port: 80}',
+                          'name: svc7, namespace: bench}\nspec:\n  clusterIP: 10.96.0.9\n  ports:\n  - {name: http, port: 87}');
+e.dispatchEvent(new InputEvent('input', {bubbles: true}));"""
+
+
 def test_keys_typed_while_a_large_edit_runs_are_kept(d, site):
     """A large text's edit runs in steps (web/src/typing.rs, in_steps); a key typed between
     them owns the outcome. The older edit must not write its text over the newer key, and the
@@ -571,22 +591,9 @@ def test_keys_typed_while_a_large_edit_runs_are_kept(d, site):
     # When the next edit's changes (its third step) are measured, a key is typed: in a
     # microtask, so before the edit's last step sets the state. From then on, every drawing
     # of the page must keep the key in the editor.
-    d.js(r"""const measure = performance.measure.bind(performance); let typed = false;
-            window.__kept = [];
-            performance.measure = function (name, ...rest) {
-              const m = measure(name, ...rest);
-              const e = document.querySelector('#editor');
-              if (typed && name === 'kpx:draw') window.__kept.push(e.value.includes('port: 87}'));
-              if (name === 'kpx:diff' && !typed) {
-                typed = true;
-                queueMicrotask(() => {
-                  e.value = e.value.replace('name: svc7, namespace: bench}\nspec:\n  clusterIP: 10.96.0.9\n  ports:\n  - {name: http, port: 80}',
-                                            'name: svc7, namespace: bench}\nspec:\n  clusterIP: 10.96.0.9\n  ports:\n  - {name: http, port: 87}');
-                  e.dispatchEvent(new InputEvent('input', {bubbles: true}));
-                });
-              }
-              return m;
-            };""")
+    d.js("window.__kept = []")
+    when_first_measured(d, "kpx:diff", "queueMicrotask(() => {" + TYPE_PORT_87 + "})",
+                        later="if (name === 'kpx:draw') window.__kept.push(document.querySelector('#editor').value.includes('port: 87}'));")
     svc3 = "name: svc3, namespace: bench}\nspec:\n  clusterIP: 10.96.0.5\n  ports:\n  - {name: http, port: 80}"
     assert svc3 in editor_text(d)
     set_text(d, editor_text(d).replace(svc3, svc3.replace("port: 80}", "port: 83}")))
@@ -629,22 +636,9 @@ def test_a_large_text_is_read_in_parts_and_a_key_typed_meanwhile_wins(d, site):
     assert len(numbers()) <= 400
     # A key typed once the next edit's first part is read: that reading stops (the older text
     # is never analysed), and the newer text's is the outcome.
-    d.js(r"""const measure = performance.measure.bind(performance); let typed = false;
-            performance.measure = function (name, ...rest) {
-              const m = measure(name, ...rest);
-              if (name === 'kpx:read' && !typed) {
-                typed = true;
-                window.__analysesAtKey = performance.getEntriesByName('kpx:analyze').length;
-                window.__readsAtKey = performance.getEntriesByName('kpx:read').length;
-                queueMicrotask(() => {
-                  const e = document.querySelector('#editor');
-                  e.value = e.value.replace('name: svc7, namespace: bench}\nspec:\n  clusterIP: 10.96.0.9\n  ports:\n  - {name: http, port: 80}',
-                                            'name: svc7, namespace: bench}\nspec:\n  clusterIP: 10.96.0.9\n  ports:\n  - {name: http, port: 87}');
-                  e.dispatchEvent(new InputEvent('input', {bubbles: true}));
-                });
-              }
-              return m;
-            };""")
+    when_first_measured(d, "kpx:read", "window.__analysesAtKey = performance.getEntriesByName('kpx:analyze').length;"
+                        "window.__readsAtKey = performance.getEntriesByName('kpx:read').length;"
+                        "queueMicrotask(() => {" + TYPE_PORT_87 + "});")
     svc3 = "name: svc3, namespace: bench}\nspec:\n  clusterIP: 10.96.0.5\n  ports:\n  - {name: http, port: 80}"
     set_text(d, editor_text(d).replace(svc3, svc3.replace("port: 80}", "port: 83}")))
     d.wait_for("both edits in the rules", lambda: "--dport 83 " in output(d) and "--dport 87 " in output(d), timeout=60)
@@ -720,18 +714,8 @@ def test_a_scenario_loaded_while_a_large_edit_runs_stands(d, site):
     # When the next edit's changes (its third step) are measured, the article is chosen (and
     # the reader agrees to replace their text).
     d.js("window.confirm = () => true")
-    d.js("""const measure = performance.measure.bind(performance); let chosen = false;
-            performance.measure = function (name, ...rest) {
-              const m = measure(name, ...rest);
-              if (name === 'kpx:diff' && !chosen) {
-                chosen = true;
-                queueMicrotask(() => {
-                  const s = document.querySelector('#scenario'); s.value = 'article';
-                  s.dispatchEvent(new Event('change', {bubbles: true}));
-                });
-              }
-              return m;
-            };""")
+    when_first_measured(d, "kpx:diff", "queueMicrotask(() => { const s = document.querySelector('#scenario'); s.value = 'article';"
+                                       "s.dispatchEvent(new Event('change', {bubbles: true})); });")
     svc3 = "name: svc3, namespace: bench}\nspec:\n  clusterIP: 10.96.0.5\n  ports:\n  - {name: http, port: 80}"
     set_text(d, editor_text(d).replace(svc3, svc3.replace("port: 80}", "port: 83}")))
     d.wait_for("the article", lambda: ARTICLE_LINE in output(d), timeout=30)

@@ -59,17 +59,7 @@ pub fn bench_generate(
     };
     // The mode's dataplane is built when first asked for; building it here splits the
     // figure into the build and the render.
-    match mode {
-        Mode::Iptables => {
-            a.iptables().as_ref()?;
-        }
-        Mode::Nftables => {
-            a.nftables();
-        }
-        Mode::Ipvs => {
-            a.ipvs();
-        }
-    }
+    a.build(mode);
     let t_built = now();
     let output_bytes = a.render(&req)?.len();
     let t3 = now();

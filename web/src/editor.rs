@@ -216,13 +216,15 @@ pub fn editor(p: &EditorProps) -> Html {
     let first = (*window).min(count.saturating_sub(1));
     let last = (first + GUTTER_WINDOW).min(count);
     let gutter_line = |n: usize| number(n, error_at(n).map(|e| (e.1, e.2)), marked(n));
-    let colour_html = lines.iter().enumerate().map(|(i, line)| {
-        let n = i + 1;
-        let class = classes!(
+    let line_class = |n: usize| {
+        classes!(
             "cl",
             marked(n).then_some("src"),
             error_at(n).is_some().then_some("err")
-        );
+        )
+    };
+    let colour_html = lines.iter().enumerate().map(|(i, line)| {
+        let class = line_class(i + 1);
         html! {
             <div {class}>
                 { for highlight::line(line).into_iter().map(|(kind, piece)| match kind.class() {
@@ -236,20 +238,12 @@ pub fn editor(p: &EditorProps) -> Html {
 
     let megabytes = format!("{:.1}", text.len() as f64 / 1e6);
     // A huge text's lines in sight.
-    let viewer_lines = text
-        .split('\n')
-        .enumerate()
-        .skip(first)
-        .take(if huge { last - first } else { 0 })
-        .map(|(i, line)| {
-            let n = i + 1;
-            let class = classes!(
-                "cl",
-                marked(n).then_some("src"),
-                error_at(n).is_some().then_some("err")
-            );
-            html! { <div {class}>{ line }{ "\u{200b}" }</div> }
-        });
+    let viewer_lines = || -> Html {
+        let lines = text.split('\n').enumerate().skip(first).take(last - first);
+        lines
+            .map(|(i, line)| html! { <div class={line_class(i + 1)}>{ line }{ "\u{200b}" }</div> })
+            .collect()
+    };
 
     html! {
         <>
@@ -272,7 +266,7 @@ pub fn editor(p: &EditorProps) -> Html {
                 if huge {
                     <div id="viewer" class="viewer" ref={textarea} tabindex="0" role="textbox" aria-readonly="true"
                         aria-multiline="true" aria-label="Cluster YAML" {onscroll} {onpaste}>
-                        { in_sight(count, first, viewer_lines.collect()) }
+                        { in_sight(count, first, viewer_lines()) }
                     </div>
                 } else {
                     <textarea id="editor" ref={textarea} spellcheck="false" wrap="off" autocapitalize="off" autocomplete="off"
@@ -348,11 +342,9 @@ fn byte_at(text: &str, utf16: usize) -> usize {
 
 /// A long text's gutter is as wide as its largest number, wherever the text is scrolled to: a
 /// change of width makes the browser lay the whole text out again (2 s at 10,000 Services).
+/// The stylesheet makes the width from the number's digits (`--digits`).
 fn gutter_style(lines: usize) -> Option<String> {
-    (lines > MAX_COLOURED_LINES).then(|| {
-        let digits = lines.to_string().len();
-        format!("min-width: max(3.2rem, calc({digits}ch + .6rem))")
-    })
+    (lines > MAX_COLOURED_LINES).then(|| format!("--digits: {}", lines.to_string().len()))
 }
 
 /// The text in the editor now (it can be ahead of the state while typing pauses are awaited).

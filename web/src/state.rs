@@ -291,9 +291,8 @@ impl State {
     /// a task of its own, see [`crate::typing`]).
     pub fn build(&self, analysed: &Analysed) {
         let Ok(a) = &analysed.result else { return };
-        let mode = self.mode.unwrap_or(a.cluster.settings.mode);
         timed("kpx:build", || {
-            for mode in std::iter::once(mode).chain(self.compare) {
+            for mode in std::iter::once(self.mode_of(a)).chain(self.compare) {
                 a.build(mode);
             }
         });
@@ -393,8 +392,7 @@ impl State {
                 },
             }
         };
-        let mode = self.mode.unwrap_or(a.cluster.settings.mode);
-        self.primary = Some(pane(mode, self.view.as_deref()));
+        self.primary = Some(pane(self.mode_of(&a), self.view.as_deref()));
         self.secondary = self.compare.map(|m| pane(m, self.compare_view.as_deref()));
         if self
             .selected
@@ -406,6 +404,11 @@ impl State {
         self.shown_node = a.cluster.settings.node_name.clone();
         self.notes = a.cluster.notes.iter().map(|n| n.message.clone()).collect();
         self.warnings = a.cluster.warnings.clone();
+    }
+
+    /// The mode shown for `a`: the chosen one, or the input's own.
+    fn mode_of(&self, a: &Analysis) -> Mode {
+        self.mode.unwrap_or(a.cluster.settings.mode)
     }
 
     /// Marks in each shown view what the last edit added and removed, against the same view

@@ -13,8 +13,9 @@
 //!
 //! A waiting edit then runs in steps ([`in_steps`]): the text is read in parts of about 40 ms
 //! (the page says how far it is), then come the analysis, the shown mode's dataplane, the
-//! views, the edit's changes, and the drawing, as many to a task as fit in 40 ms. At 1,000 Services each takes under 100 ms, so the page answers
-//! between them; in one task they were 190 ms (at 10,000 the reading alone was 0.7 s, and it
+//! views, the edit's changes, and the drawing, as many to a task as fit in 40 ms. At 1,000
+//! Services each takes under 100 ms, so the page answers between them; in one task they were
+//! 190 ms (at 10,000 the reading alone was 0.7 s, and it
 //! is 3 s at 44,000). A key typed between two steps owns the outcome: the older edit is dropped
 //! rather than set, since setting it would write its text over the key in the editor
 //! ([`Meanwhile`]).
@@ -39,10 +40,7 @@ const LARGE_TEXT: usize = 256 << 10;
 /// an attribute on the document's root restyled the whole page, and dimming the views cost the
 /// next paint 50 ms at 1,000 Services.
 fn busy(on: bool) {
-    let status = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id("busy"));
-    if let Some(status) = status {
+    if let Some(status) = element("busy") {
         let _ = status.class_list().toggle_with_force("waiting", on);
     }
     if !on {
@@ -54,15 +52,17 @@ fn busy(on: bool) {
 /// the stylesheet shows, so saying it draws nothing, on an element screen readers skip, so
 /// that the status is not announced again every 40 ms); `None` takes it away.
 fn progress(percent: Option<usize>) {
-    let status = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id("read"));
-    if let Some(status) = status {
+    if let Some(status) = element("read") {
         let _ = match percent {
             Some(p) => status.set_attribute("data-read", &format!("{}", p.min(99))),
             None => status.remove_attribute("data-read"),
         };
     }
+}
+
+/// The page's element `id`.
+fn element(id: &str) -> Option<web_sys::Element> {
+    web_sys::window()?.document()?.get_element_by_id(id)
 }
 
 fn now() -> f64 {
@@ -132,7 +132,7 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
 /// in parts ([`read_in_parts`]), then come the analysis, the shown dataplane, the views, what
 /// the edit changed, and the drawing (which follows the state's change in its own task), as
 /// many in one task as fit in [`SLICE_MS`] ([`Steps::run`]). Before each step it checks what
-/// happened meanwhile ([`Meanwhile`]).
+/// happened meanwhile ([`Watch::meanwhile`]).
 fn in_steps(
     latest: Rc<RefCell<UseStateHandle<State>>>,
     last_cost: Rc<RefCell<f64>>,
@@ -143,38 +143,91 @@ fn in_steps(
         return busy(false);
     }
     busy(true);
-    let from = inputs.get();
-    let typed = {
-        let inputs = inputs.clone();
-        move || inputs.get() != from
-    };
-    // Reading depends on the text alone: only a key typed or a text replaced stops it.
-    let start_text = latest.borrow().text.clone();
-    let stop = {
-        let (latest, typed) = (latest.clone(), typed.clone());
-        move || {
-            if typed() {
-                progress(None);
-                true
-            } else if latest.borrow().text != start_text {
-                busy(false);
-                true
-            } else {
-                false
-            }
-        }
-    };
-    // The edit made again, in steps, on a state that moved on meanwhile (a mode chosen).
-    let again = {
-        let (latest, last_cost, text) = (latest.clone(), last_cost.clone(), text.clone());
-        move || in_steps(latest, last_cost, inputs, text)
-    };
-    let reading = Reading::new(std::rc::Rc::<str>::from(text.as_str()));
+    let watch = Watch::new(latest, inputs);
+    let reading = Reading::new(Rc::<str>::from(text.as_str()));
     // The reader counts characters (UTF-8 continuation bytes are not ones).
     let chars = text.bytes().filter(|b| b & 0xC0 != 0x80).count().max(1);
+    // Reading depends on the text alone: a state that moved on does not stop it.
+    let stop = {
+        let watch = watch.clone();
+        move || match watch.meanwhile() {
+            Meanwhile::Typed => {
+                progress(None);
+                true
+            }
+            Meanwhile::Replaced => {
+                busy(false);
+                true
+            }
+            Meanwhile::Nothing | Meanwhile::MovedOn => false,
+        }
+    };
     read_in_parts(reading, chars, 0.0, stop, move |read| {
-        after_reading(latest, last_cost, typed, text, read, Box::new(again))
+        progress(None);
+        let steps = Steps {
+            // Steps after the reading start from the state as it is now.
+            watch: watch.renewed(),
+            text,
+            last_cost,
+            cost: read.cost,
+        };
+        steps.run(Made::Read(read.text), read.task_start);
     });
+}
+
+/// What an edit in steps watches: the state's handle, and the state and the inputs counted as
+/// they were when it began. A state handle reads the state as it is now, not as it was, so the
+/// start is remembered: its text, and where the state then lived (a state set since lives
+/// elsewhere).
+#[derive(Clone)]
+struct Watch {
+    latest: Rc<RefCell<UseStateHandle<State>>>,
+    inputs: Rc<Cell<u64>>,
+    inputs_then: u64,
+    text_then: String,
+    state_then: *const State,
+}
+
+impl Watch {
+    fn new(latest: Rc<RefCell<UseStateHandle<State>>>, inputs: Rc<Cell<u64>>) -> Self {
+        let (text_then, state_then) = {
+            let state = latest.borrow();
+            (state.text.clone(), &**state as *const State)
+        };
+        Watch {
+            inputs_then: inputs.get(),
+            latest,
+            inputs,
+            text_then,
+            state_then,
+        }
+    }
+
+    /// The same inputs counted, the state as it is now.
+    fn renewed(self) -> Self {
+        let inputs_then = self.inputs_then;
+        Watch {
+            inputs_then,
+            ..Watch::new(self.latest, self.inputs)
+        }
+    }
+
+    fn typed(&self) -> bool {
+        self.inputs.get() != self.inputs_then
+    }
+
+    fn meanwhile(&self) -> Meanwhile {
+        let state = self.latest.borrow();
+        if self.typed() {
+            Meanwhile::Typed
+        } else if state.text != self.text_then {
+            Meanwhile::Replaced
+        } else if !std::ptr::eq::<State>(&**state, self.state_then) {
+            Meanwhile::MovedOn
+        } else {
+            Meanwhile::Nothing
+        }
+    }
 }
 
 /// How long (ms) a task of an edit in steps works before the page gets its turn (a step
@@ -227,57 +280,11 @@ fn read_in_parts(
     .forget();
 }
 
-/// After the reading: the analysis, the shown dataplane, the views, the edit's changes and
-/// setting the state (the drawing follows, in its own task).
-fn after_reading(
-    latest: Rc<RefCell<UseStateHandle<State>>>,
-    last_cost: Rc<RefCell<f64>>,
-    typed: impl Fn() -> bool + Clone + 'static,
-    text: String,
-    read: Read,
-    again: Box<dyn FnOnce()>,
-) {
-    progress(None);
-    // The state's handle, to set the edit's result through.
-    let base = latest.borrow().clone();
-    // A state handle reads the state as it is now, not as it was, so the start is remembered:
-    // its text, and where the state then lived (a state set since lives elsewhere).
-    let (start_text, start_at) = (base.text.clone(), &*base as *const State);
-    let meanwhile = {
-        let typed = typed.clone();
-        move || {
-            let state = latest.borrow();
-            if typed() {
-                Meanwhile::Typed
-            } else if state.text != start_text {
-                Meanwhile::Replaced
-            } else if !std::ptr::eq::<State>(&**state, start_at) {
-                Meanwhile::MovedOn
-            } else {
-                Meanwhile::Nothing
-            }
-        }
-    };
-    let steps = Steps {
-        base,
-        text,
-        again,
-        meanwhile: Box::new(meanwhile),
-        typed: Rc::new(typed),
-        last_cost,
-        cost: read.cost,
-    };
-    steps.run(Made::Read(read.text), read.task_start);
-}
-
-/// An edit's steps after the reading, and what they need.
+/// An edit's steps after the reading: the analysis, the shown dataplane, the views, the edit's
+/// changes and setting the state (the drawing follows, in its own task).
 struct Steps {
-    base: UseStateHandle<State>,
+    watch: Watch,
     text: String,
-    /// The whole edit, made again (in steps) if the state moved on meanwhile.
-    again: Box<dyn FnOnce()>,
-    meanwhile: Box<dyn Fn() -> Meanwhile>,
-    typed: Rc<dyn Fn() -> bool>,
     last_cost: Rc<RefCell<f64>>,
     /// What the steps so far cost, as an edit in one task would have measured it.
     cost: f64,
@@ -304,21 +311,25 @@ impl Steps {
                 Timeout::new(0, move || self.run(made, now())).forget();
                 return;
             }
-            match (self.meanwhile)() {
+            match self.watch.meanwhile() {
                 Meanwhile::Nothing => {}
                 Meanwhile::Typed => return,
                 Meanwhile::Replaced => return busy(false),
-                Meanwhile::MovedOn => return (self.again)(),
+                Meanwhile::MovedOn => {
+                    let Watch { latest, inputs, .. } = self.watch;
+                    return in_steps(latest, self.last_cost, inputs, self.text);
+                }
             }
+            let base = self.watch.latest.borrow().clone();
             let started = now();
             made = match made {
-                Made::Read(read) => Made::Analysed(self.base.analyse_read(self.text.clone(), read)),
+                Made::Read(read) => Made::Analysed(base.analyse_read(self.text.clone(), read)),
                 Made::Analysed(analysed) => {
-                    self.base.build(&analysed);
+                    base.build(&analysed);
                     Made::Built(analysed)
                 }
                 Made::Built(analysed) => {
-                    let mut next = (*self.base).clone();
+                    let mut next = (*base).clone();
                     let marks = next.show(analysed);
                     Made::Shown(next, marks)
                 }
@@ -330,14 +341,14 @@ impl Steps {
                 }
                 Made::Marked(next) => {
                     *self.last_cost.borrow_mut() = self.cost;
-                    self.base.set(next);
+                    base.set(next);
                     // Taken back once the new rules are drawn ([`drawn`]), unless a key typed
                     // since waits for its own pause: a change of style before the drawing made
                     // the drawing 40 ms longer at 1,000 Services.
-                    let typed = self.typed;
+                    let watch = self.watch;
                     AFTER_DRAWING.with(|after| {
                         *after.borrow_mut() = Some(Box::new(move || {
-                            if !typed() {
+                            if !watch.typed() {
                                 busy(false)
                             }
                         }))
@@ -375,6 +386,6 @@ enum Meanwhile {
     /// and this edit is dropped.
     Replaced,
     /// Same text, but the state moved on (a mode chosen): the edit is made again on it, in
-    /// steps.
+    /// steps (reading included: the reading was handed on).
     MovedOn,
 }
