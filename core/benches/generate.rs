@@ -106,12 +106,12 @@ fn scale(c: &mut Criterion) {
         b.iter(|| {
             let dp = kpx_core::iptables::build(black_box(&cluster)).unwrap();
             let mut sink = TextSink::default();
-            write_restore(
+            kpx_core::pace::at_once(write_restore(
                 &dp,
                 kpx_core::iptables::Layout::Current,
                 Select::default(),
                 &mut sink,
-            );
+            ));
             sink.finish()
         })
     });

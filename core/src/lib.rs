@@ -12,6 +12,7 @@ pub mod iptables;
 pub mod ipvs;
 pub mod net;
 pub mod nftables;
+pub mod pace;
 pub mod proxy;
 pub mod scale;
 pub mod share;

@@ -11,6 +11,7 @@ use crate::input::{LineRange, ObjectName, ObjectRef, Scenario};
 use crate::iptables::model::{Dataplane, Provenance, TableName, Why};
 use crate::iptables::render::{self, Line, LineSink, ListOptions, Select, Sink, TextSink};
 use crate::iptables::{self, Layout};
+use crate::pace::{at_once, InParts, Pace};
 use serde::Serialize;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
@@ -136,7 +137,17 @@ pub fn analyze_on(text: &str, node: Option<&str>) -> Result<Analysis, InputError
 
 /// Builds everything for a parsed text (read a part at a time: [`input::Reading`]).
 pub fn analyze_parsed(scenario: &Scenario, node: Option<&str>) -> Result<Analysis, InputError> {
-    let cluster = cluster::build(scenario, node)?;
+    at_once(analyze_paced(scenario, node, &Pace::never()))
+}
+
+/// [`analyze_parsed`], an object being a unit of `pace`'s work (the page analyses a large text
+/// a part at a time).
+pub async fn analyze_paced(
+    scenario: &Scenario,
+    node: Option<&str>,
+    pace: &Pace,
+) -> Result<Analysis, InputError> {
+    let cluster = cluster::build_paced(scenario, node, pace).await?;
     let layout = Layout::for_version(cluster.settings.version);
     let written = written_lines(scenario, &cluster);
     Ok(Analysis {
@@ -164,13 +175,46 @@ impl Analysis {
         self.ipvs.get_or_init(|| crate::ipvs::build(&self.cluster))
     }
     /// Builds `mode`'s dataplane now, if it is not built yet (each is built when first asked
-    /// for; the page builds the shown one in a task of its own).
+    /// for).
     pub fn build(&self, mode: Mode) {
         match mode {
             Mode::Iptables => drop(self.iptables()),
             Mode::Nftables => drop(self.nftables()),
             Mode::Ipvs => drop(self.ipvs()),
         }
+    }
+
+    /// Whether `mode`'s dataplane is built.
+    pub fn built(&self, mode: Mode) -> bool {
+        match mode {
+            Mode::Iptables => self.iptables.get().is_some(),
+            Mode::Nftables => self.nftables.get().is_some(),
+            Mode::Ipvs => self.ipvs.get().is_some(),
+        }
+    }
+
+    /// [`Analysis::build`] a part at a time, a service port being a unit of work (the page
+    /// builds a large cluster's between its reader's keys).
+    pub fn build_in_parts(self: Rc<Self>, mode: Mode) -> InParts<'static, ()> {
+        InParts::new(move |pace| async move {
+            // (Built meanwhile, the cell keeps the first: both are the same dataplane.)
+            let c = &self.cluster;
+            match mode {
+                Mode::Iptables if self.iptables.get().is_none() => {
+                    let built = iptables::build_paced(c, &pace).await;
+                    let _ = self.iptables.set(built);
+                }
+                Mode::Nftables if self.nftables.get().is_none() => {
+                    let built = crate::nftables::build_paced(c, &pace).await;
+                    let _ = self.nftables.set(built);
+                }
+                Mode::Ipvs if self.ipvs.get().is_none() => {
+                    let built = crate::ipvs::build_paced(c, &pace).await;
+                    let _ = self.ipvs.set(built);
+                }
+                _ => {}
+            }
+        })
     }
 }
 
@@ -329,26 +373,40 @@ impl Analysis {
     /// Renders a view as text.
     pub fn render(&self, req: &Request) -> Result<String, String> {
         let mut sink = TextSink::default();
-        self.write(req, &mut sink)?;
+        at_once(self.write(req, &mut sink))?;
         Ok(sink.finish())
     }
 
     /// Renders a view line by line, each with why it is there where it stands for a chain or
     /// a rule (`None` for headers and kubectl tables).
     pub fn render_lines(&self, req: &Request) -> Result<Vec<ViewLine>, String> {
+        at_once(self.write_lines(req, Pace::never()))
+    }
+
+    /// [`Analysis::render_lines`] a part at a time, a line being a unit of work (the page
+    /// makes a large view's lines between its reader's keys).
+    pub fn render_lines_in_parts(
+        self: Rc<Self>,
+        req: Request,
+    ) -> InParts<'static, Result<Vec<ViewLine>, String>> {
+        InParts::new(|pace| async move { self.write_lines(&req, pace).await })
+    }
+
+    async fn write_lines(&self, req: &Request, pace: Pace) -> Result<Vec<ViewLine>, String> {
         let mut sink = LineSink::new(ViewLines {
             analysis: self,
             lines: Vec::new(),
             by_handle: Default::default(),
             by_objects: Default::default(),
             unwritten: Rc::new([]),
-        });
-        self.write(req, &mut sink)?;
+        })
+        .paced(pace);
+        self.write(req, &mut sink).await?;
         Ok(sink.out.lines)
     }
 
     /// Writes a view's lines into `sink`.
-    fn write<'s>(&'s self, req: &Request, sink: &mut dyn Sink<'s>) -> Result<(), String> {
+    async fn write<'s>(&'s self, req: &Request, sink: &mut dyn Sink<'s>) -> Result<(), String> {
         let plain = |text: String| -> Vec<Line> {
             text.lines()
                 .map(|t| Line {
@@ -376,7 +434,7 @@ impl Analysis {
             "get-endpointslices" => Ok(plain(kubectl::get_endpointslices(c, scope))),
             "get-pods" => Ok(plain(kubectl::get_pods(c, scope))),
             "nft" if mode == Mode::Nftables => {
-                crate::nftables::render::write_nft(self.nftables(), sink);
+                crate::nftables::render::write_nft(self.nftables(), sink).await;
                 Ok(vec![])
             }
             "nft-list" if mode == Mode::Nftables => {
@@ -419,19 +477,22 @@ impl Analysis {
                     }
                 }
                 match view.as_str() {
-                    "restore" => render::write_restore(dp, layout, sel, sink),
-                    "save" => render::write_save(dp, ipv6, sel, sink),
-                    _ => render::write_list(
-                        dp,
-                        req.table.unwrap_or(TableName::Nat),
-                        req.chain.as_deref(),
-                        ListOptions {
-                            verbose: true,
-                            numeric: req.numeric,
-                        },
-                        ipv6,
-                        sink,
-                    )?,
+                    "restore" => render::write_restore(dp, layout, sel, sink).await,
+                    "save" => render::write_save(dp, ipv6, sel, sink).await,
+                    _ => {
+                        render::write_list(
+                            dp,
+                            req.table.unwrap_or(TableName::Nat),
+                            req.chain.as_deref(),
+                            ListOptions {
+                                verbose: true,
+                                numeric: req.numeric,
+                            },
+                            ipv6,
+                            sink,
+                        )
+                        .await?
+                    }
                 }
                 Ok(vec![])
             }
@@ -445,8 +506,10 @@ impl Analysis {
                     .join(", ")
             )),
         }?;
+        let pace = sink.pace();
         for line in made {
             sink.push(line);
+            pace.unit().await;
         }
         Ok(())
     }

@@ -4,7 +4,9 @@
 //! * every rule's provenance names an object of the input (or one kpx derived from it);
 //! * every view renders, and no text — however broken — makes kpx panic.
 
+use kpx_core::cluster::settings::Mode;
 use kpx_core::iptables::model::{Dataplane, Match, Target, Why};
+use kpx_core::pace::Step;
 use kpx_core::views::{analyze, views, Request};
 use proptest::prelude::*;
 use std::fmt::Write;
@@ -246,6 +248,14 @@ fn edits(
     )
 }
 
+/// A mode other than `mode`.
+fn other(mode: Mode) -> Mode {
+    match mode {
+        Mode::Iptables => Mode::Nftables,
+        _ => Mode::Iptables,
+    }
+}
+
 /// The tour scenario with `cuts` made: at an index, 0 drops a character, 1 inserts one, any
 /// other replaces one.
 fn edited_tour(cuts: Vec<(prop::sample::Index, usize, char)>) -> String {
@@ -346,6 +356,70 @@ proptest! {
         // (A syntax error ends the reading wherever it is.)
         prop_assert!(steps >= 1 || part >= 100 || whole.starts_with("Err"), "a text of thousands of events read in one part of {part}");
         prop_assert_eq!(format!("{:?}", reading.finish()), whole);
+    }
+
+    /// The page makes a large view's lines a part at a time (`pace::InParts`, between two
+    /// lines): whatever the view and wherever the parts end, it makes what `render_lines`
+    /// makes.
+    #[test]
+    fn rendering_in_parts_renders_what_render_lines_renders(
+        cuts in edits(0..3),
+        mode in prop::sample::select(vec![Mode::Iptables, Mode::Ipvs, Mode::Nftables]),
+        view in any::<prop::sample::Index>(),
+        part in 1usize..120,
+    ) {
+        let Ok(a) = analyze(&edited_tour(cuts)) else { return Ok(()) };
+        let offered = views(mode);
+        let req = Request {
+            mode: Some(mode),
+            view: Some(view.get(&offered).name.to_string()),
+            ..Default::default()
+        };
+        let whole = a.render_lines(&req);
+        let mut work = std::rc::Rc::new(a).render_lines_in_parts(req);
+        let mut parts = 1;
+        let in_parts = loop {
+            match work.step(part) {
+                Step::Done(lines) => break lines,
+                Step::Paused(more) => {
+                    parts += 1;
+                    work = more;
+                }
+            }
+        };
+        let lines = whole.as_ref().map_or(0, Vec::len);
+        // A part makes `part` units of at least a line each (a rule, an element; nft-list
+        // prints some over several lines, and headers are no units): never more parts than
+        // that, and a view of many parts' lines is not made in one.
+        prop_assert!(parts <= lines / part + 1, "{lines} lines in {parts} parts of {part}");
+        prop_assert!(lines < 4 * part || parts > 1, "{lines} lines in one part of {part}");
+        prop_assert_eq!(in_parts, whole);
+    }
+
+    /// The page builds a large cluster's dataplane a part at a time
+    /// (`Analysis::build_in_parts`, between two service ports): it builds what `build` builds.
+    #[test]
+    fn building_in_parts_builds_what_build_builds(
+        cuts in edits(0..3),
+        mode in prop::sample::select(vec![Mode::Iptables, Mode::Ipvs, Mode::Nftables]),
+        part in 1usize..6,
+    ) {
+        let text = edited_tour(cuts);
+        let (Ok(whole), Ok(in_parts)) = (analyze(&text), analyze(&text)) else { return Ok(()) };
+        let in_parts = std::rc::Rc::new(in_parts);
+        let mut work = in_parts.clone().build_in_parts(mode);
+        let mut parts = 1;
+        while let Step::Paused(more) = work.step(part) {
+            parts += 1;
+            work = more;
+        }
+        prop_assert!(in_parts.built(mode) && !in_parts.built(other(mode)));
+        let ports = kpx_core::proxy::service_ports(&whole.cluster).len();
+        prop_assert!(parts >= ports / part, "{ports} service ports built in {parts} parts of {part}");
+        for view in views(mode) {
+            let req = Request { mode: Some(mode), view: Some(view.name.to_string()), ..Default::default() };
+            prop_assert_eq!(in_parts.render(&req), whole.render(&req));
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod validate;
 use crate::diag::{Diagnostic, InputError, Pos, Severity};
 use crate::input::{Located, ObjectRef, Scenario};
 use crate::net::Cidr;
+use crate::pace::{at_once, Pace};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde::Serialize;
@@ -122,6 +123,15 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 /// node the input names, see spec/input.md "Which node"). Errors are the reader's to fix;
 /// warnings and notes travel with the result.
 pub fn build(s: &Scenario, shown_node: Option<&str>) -> Result<Cluster, InputError> {
+    at_once(build_paced(s, shown_node, &Pace::never()))
+}
+
+/// [`build`], an object (a Service, a slice) being a unit of `pace`'s work.
+pub async fn build_paced(
+    s: &Scenario,
+    shown_node: Option<&str>,
+    pace: &Pace,
+) -> Result<Cluster, InputError> {
     let mut notes = Vec::new();
     let mut errors = Vec::new();
     let mut warnings = s.warnings.clone();
@@ -213,6 +223,7 @@ pub fn build(s: &Scenario, shown_node: Option<&str>) -> Result<Cluster, InputErr
     let mut services = Vec::new();
     for svc in &s.services {
         validate::service(svc, &mut errors, &mut warnings);
+        pace.unit().await;
     }
     if errors.is_empty() {
         services = validate::allocate(
@@ -221,7 +232,9 @@ pub fn build(s: &Scenario, shown_node: Option<&str>) -> Result<Cluster, InputErr
             &mut notes,
             &mut errors,
             &mut warnings,
-        );
+            pace,
+        )
+        .await;
     }
     for svc in services
         .iter()
@@ -249,7 +262,9 @@ pub fn build(s: &Scenario, shown_node: Option<&str>) -> Result<Cluster, InputErr
             &mut notes,
             &mut warnings,
             &mut errors,
+            pace,
         )
+        .await
     } else {
         (Vec::new(), Vec::new())
     };

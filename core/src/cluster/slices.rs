@@ -5,6 +5,7 @@ use super::settings::Settings;
 use super::{node_pod_cidr, safe_suffix, Item, Note, Origin};
 use crate::diag::Diagnostic;
 use crate::input::{Located, ObjectRef, Scenario};
+use crate::pace::Pace;
 use crate::path;
 use k8s_openapi::api::core::v1::{
     Node, ObjectReference, Pod, PodCondition, PodStatus, Service, ServicePort,
@@ -50,7 +51,8 @@ pub fn pod_ip(pod: &Pod) -> Option<IpAddr> {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) fn derive(
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn derive(
     s: &Scenario,
     services: &[Item<Service>],
     nodes: &[Item<Node>],
@@ -58,6 +60,7 @@ pub(super) fn derive(
     notes: &mut Vec<Note>,
     warnings: &mut Vec<Diagnostic>,
     errors: &mut Vec<Diagnostic>,
+    pace: &Pace,
 ) -> (Vec<Item<Pod>>, Vec<Item<EndpointSlice>>) {
     let mut pods: Vec<Item<Pod>> = s.pods.iter().map(Item::written).collect();
     generate_deployment_pods(s, nodes, &mut pods, notes);
@@ -66,6 +69,7 @@ pub(super) fn derive(
     for slice in &s.endpoint_slices {
         validate_slice(slice, errors, warnings);
         slices.push(Item::written(slice));
+        pace.unit().await;
     }
     // The Services the reader gave slices for, by (namespace, service-name label): a set, so
     // that a cluster of 10,000 Services is not 10,000 × 10,000 comparisons.
@@ -85,6 +89,7 @@ pub(super) fn derive(
     let has_slices = |ns: &str, name: &str| written.contains(&(ns, name));
 
     for svc in services {
+        pace.unit().await;
         let ns = svc.reference.namespace.as_str();
         let name = svc.reference.name.as_str();
         let spec = svc.object.spec.as_ref().unwrap();

@@ -5,6 +5,7 @@ use super::{fnv1a, Item, Note, Origin};
 use crate::diag::Diagnostic;
 use crate::input::{display_path, Located, Seg};
 use crate::net::{is_sloppy, parse_ip, Cidr};
+use crate::pace::Pace;
 use crate::path;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -315,12 +316,13 @@ pub(super) fn defined_once<T>(items: &[Located<T>], errors: &mut Vec<Diagnostic>
 
 /// Fills in what kube-apiserver would have allocated: ClusterIPs, NodePorts and health-check
 /// NodePorts. Duplicate names and colliding explicit addresses are errors.
-pub(super) fn allocate(
+pub(super) async fn allocate(
     written: &[Located<Service>],
     settings: &Settings,
     notes: &mut Vec<Note>,
     errors: &mut Vec<Diagnostic>,
     warnings: &mut Vec<Diagnostic>,
+    pace: &Pace,
 ) -> Vec<Item<Service>> {
     let mut used_ips: BTreeMap<IpAddr, String> = BTreeMap::new();
     let mut used_ports: BTreeMap<i32, String> = BTreeMap::new();
@@ -350,6 +352,7 @@ pub(super) fn allocate(
         if let Some(hc) = spec.health_check_node_port.filter(|p| *p != 0) {
             used_ports.insert(hc, svc.reference.to_string());
         }
+        pace.unit().await;
     }
 
     let service_cidr = settings
@@ -416,6 +419,7 @@ pub(super) fn allocate(
             reference,
             origin: Origin::Written { pos: svc.pos() },
         });
+        pace.unit().await;
     }
     out
 }

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::cluster::settings::Version;
 use crate::net::Cidr;
+use crate::pace::Pace;
 use crate::proxy::{categorize, names, EndpointInfo, Plan, ServicePort};
 use ChainKind::*;
 use TableName::*;
@@ -16,7 +17,7 @@ use TableName::*;
 const NODEPORTS_TAIL: &str =
     "kubernetes service nodeports; NOTE: this must be the last rule in this chain";
 
-pub(super) fn build(ctx: &Ctx) -> Dataplane {
+pub(super) async fn build(ctx: &Ctx<'_>, pace: &Pace) -> Dataplane {
     let s = ctx.settings;
     let kp = |setting| ctx.kube_proxy(setting);
     let nfacct_supported = s.version
@@ -106,6 +107,7 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     b.expect_chains(Nat, ctx.ports.iter().map(|sp| sp.endpoints.len() + 4).sum());
     for sp in &ctx.ports {
         service_port(&mut b, ctx, sp, nfacct_supported);
+        pace.unit().await;
     }
 
     // The NodePort tail rule: last in nat KUBE-SERVICES.

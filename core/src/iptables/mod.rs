@@ -15,7 +15,8 @@ mod v1_23;
 use crate::cluster::settings::{LocalDetector, Settings, Version};
 use crate::cluster::Cluster;
 use crate::net::Cidr;
-use crate::proxy::{service_ports, ServicePort};
+use crate::pace::{at_once, Pace};
+use crate::proxy::{service_ports_paced, ServicePort};
 use builder::Builder;
 use model::*;
 
@@ -355,8 +356,13 @@ fn forward_rules(b: &mut Builder, ctx: &Ctx, invalid_drop: bool, invalid_nfacct:
 
 /// Builds the iptables dataplane kube-proxy would program on the shown node.
 pub fn build(cluster: &Cluster) -> Result<Dataplane, String> {
+    at_once(build_paced(cluster, &Pace::never()))
+}
+
+/// [`build`], a service port being a unit of `pace`'s work.
+pub async fn build_paced(cluster: &Cluster, pace: &Pace) -> Result<Dataplane, String> {
     let layout = Layout::for_version(cluster.settings.version)?;
-    let ports = service_ports(cluster);
+    let ports = service_ports_paced(cluster, pace).await;
     let total: usize = ports.iter().map(|p| p.endpoints.len()).sum();
     let ctx = Ctx {
         settings: &cluster.settings,
@@ -366,8 +372,8 @@ pub fn build(cluster: &Cluster) -> Result<Dataplane, String> {
         mark_masq: "KUBE-MARK-MASQ".into(),
     };
     Ok(match layout {
-        Layout::Current => current::build(&ctx),
-        Layout::V1_23 { .. } => v1_23::build(&ctx),
+        Layout::Current => current::build(&ctx, pace).await,
+        Layout::V1_23 { .. } => v1_23::build(&ctx, pace).await,
     })
 }
 

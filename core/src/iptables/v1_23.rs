@@ -11,6 +11,7 @@ use super::{
     NAT_JUMPS,
 };
 use crate::net::Cidr;
+use crate::pace::Pace;
 use crate::proxy::{names, ServicePort};
 use ChainKind::*;
 use TableName::*;
@@ -20,7 +21,7 @@ const NODEPORTS_TAIL: &str =
 /// kubelet's KUBE-MARK-DROP mark (bit 15).
 const DROP_MARK: u32 = 0x8000;
 
-pub(super) fn build(ctx: &Ctx) -> Dataplane {
+pub(super) async fn build(ctx: &Ctx<'_>, pace: &Pace) -> Dataplane {
     let s = ctx.settings;
     let kp = |setting| ctx.kube_proxy(setting);
     let mut b = Builder::new();
@@ -62,6 +63,7 @@ pub(super) fn build(ctx: &Ctx) -> Dataplane {
     b.expect_chains(Nat, ctx.ports.iter().map(|sp| sp.endpoints.len() + 4).sum());
     for sp in &ctx.ports {
         service_port(&mut b, ctx, sp);
+        pace.unit().await;
     }
 
     if s.node_ports_on_all_addresses() {

@@ -6,7 +6,7 @@ pub mod render;
 
 use crate::cluster::Cluster;
 use crate::iptables::model::{Dataplane, Provenance};
-use crate::proxy::{categorize, service_ports, EndpointInfo, Protocol, ServicePort};
+use crate::proxy::{categorize, service_ports_paced, EndpointInfo, Protocol, ServicePort};
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -196,6 +196,11 @@ impl Sets {
 
 /// Builds kube-proxy's IPVS-mode state for the shown node.
 pub fn build(cluster: &Cluster) -> Ipvs {
+    crate::pace::at_once(build_paced(cluster, &crate::pace::Pace::never()))
+}
+
+/// [`build`], a service port being a unit of `pace`'s work.
+pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
     let s = &cluster.settings;
     let ipv6 = s.ipv6;
     let mut sets = Sets(
@@ -232,7 +237,7 @@ pub fn build(cluster: &Cluster) -> Ipvs {
             .collect()
     };
 
-    for sp in service_ports(cluster) {
+    for sp in service_ports_paced(cluster, pace).await {
         service_port(
             cluster,
             &sp,
@@ -242,6 +247,7 @@ pub fn build(cluster: &Cluster) -> Ipvs {
             &mut bound,
             &mut out_filters,
         );
+        pace.unit().await;
     }
     bound.sort_by_key(|b| b.ip);
     for b in &bound {

@@ -12,7 +12,7 @@ use crate::cluster::settings::{LocalDetector, Settings};
 use crate::cluster::Cluster;
 use crate::iptables::model::Provenance;
 use crate::net::Cidr;
-use crate::proxy::{categorize, names, service_ports, Plan, ServicePort};
+use crate::proxy::{categorize, names, service_ports_paced, Plan, ServicePort};
 use model::*;
 use std::net::IpAddr;
 
@@ -152,6 +152,11 @@ impl Builder<'_> {
 
 /// Builds kube-proxy's nftables table for the shown node.
 pub fn build(cluster: &Cluster) -> Table {
+    crate::pace::at_once(build_paced(cluster, &crate::pace::Pace::never()))
+}
+
+/// [`build`], a service port being a unit of `pace`'s work.
+pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Table {
     let s = &cluster.settings;
     let x = if s.ipv6 { "ip6" } else { "ip" };
     let addr = if s.ipv6 { "ipv6_addr" } else { "ipv4_addr" };
@@ -328,8 +333,9 @@ pub fn build(cluster: &Cluster) -> Table {
         kp("nodePortAddresses"),
     );
 
-    for sp in service_ports(cluster) {
+    for sp in service_ports_paced(cluster, pace).await {
         service_port(&mut b, &sp);
+        pace.unit().await;
     }
     b.t
 }

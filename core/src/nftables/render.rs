@@ -30,14 +30,13 @@ fn write_element(out: &mut String, e: &Element) {
 }
 
 fn sorted<'a, T>(items: &'a [T], name: impl Fn(&T) -> &str) -> Vec<&'a T> {
-    let mut v: Vec<&T> = items.iter().collect();
-    v.sort_by(|a, b| name(a).cmp(name(b)));
-    v
+    crate::iptables::render::sorted_by_name(items.iter(), name)
 }
 
 /// kube-proxy's table as `nft -f` input: every object added, then the chains' rules, then the
 /// set and map elements (objects by name, as knftables' `Fake.Dump()` lists them).
-pub fn write_nft<'d>(t: &'d Table, sink: &mut dyn Sink<'d>) {
+pub async fn write_nft<'d>(t: &'d Table, sink: &mut dyn Sink<'d>) {
+    let pace = sink.pace();
     let p = format!("{} {}", t.family, t.name);
     let chains = sorted(&t.chains, |c| &c.name);
     let sets = sorted(&t.sets, |s| &s.name);
@@ -94,6 +93,7 @@ pub fn write_nft<'d>(t: &'d Table, sink: &mut dyn Sink<'d>) {
                 index,
                 rule: &r.text,
             });
+            pace.unit().await;
         }
     }
     let elements = sets
@@ -109,13 +109,14 @@ pub fn write_nft<'d>(t: &'d Table, sink: &mut dyn Sink<'d>) {
             write_element(out, e);
             out.push_str(" }");
             sink.end(About::Object(&e.provenance, None));
+            pace.unit().await;
         }
     }
 }
 
 pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
     let mut sink = LineSink::default();
-    write_nft(t, &mut sink);
+    crate::pace::at_once(write_nft(t, &mut sink));
     sink.out
 }
 

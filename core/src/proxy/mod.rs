@@ -282,6 +282,11 @@ fn topology_mode(eps: &[EndpointInfo], node_name: &str, zone: Option<&str>) -> T
 /// Every service port kube-proxy on this node programs, in input order (kube-proxy itself
 /// walks its service map in random order; kpx keeps the reader's order).
 pub fn service_ports(cluster: &Cluster) -> Vec<ServicePort> {
+    crate::pace::at_once(service_ports_paced(cluster, &crate::pace::Pace::never()))
+}
+
+/// [`service_ports`], a Service being a unit of `pace`'s work.
+pub async fn service_ports_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Vec<ServicePort> {
     let s = &cluster.settings;
     // Slices by (namespace, kubernetes.io/service-name), as kube-proxy's slice cache keys them.
     let mut slices: HashMap<(&str, &str), Vec<&Item<EndpointSlice>>> = HashMap::new();
@@ -321,6 +326,7 @@ pub fn service_ports(cluster: &Cluster) -> Vec<ServicePort> {
             ))
             .map_or(&[][..], Vec::as_slice);
         out.extend(ports_of(svc, mine, s.ipv6, &s.node_name, gates));
+        pace.unit().await;
     }
     out
 }

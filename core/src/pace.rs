@@ -1,0 +1,157 @@
+//! Long work done a part at a time, sans I/O.
+//!
+//! kpx-core's longest loops (writing a view's lines, one per rule of a 10,000-Service
+//! dataplane) are `async` functions whose only await is [`Pace::unit`], once per unit of work.
+//! Run with [`at_once`], they never stop: the CLI, the tests and small texts. Run through
+//! [`InParts`], they stop once a step's units are spent and go on when stepped again: the page,
+//! which must answer its reader between two parts (a 10,000-Service view's lines are 0.6 s of
+//! the wasm). No executor and no runtime: the future is polled by hand, and nothing but a pace
+//! ever makes it wait.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// When paced work pauses: never, or once its step's units are spent ([`InParts`]).
+#[derive(Clone, Default)]
+pub struct Pace(Option<Rc<Cell<usize>>>);
+
+impl Pace {
+    /// A pace that never pauses.
+    pub fn never() -> Self {
+        Pace(None)
+    }
+
+    /// One unit of work done: awaiting it pauses the work here if its step's units are spent.
+    pub fn unit(&self) -> Unit<'_> {
+        Unit {
+            left: self.0.as_deref(),
+            paused: false,
+        }
+    }
+}
+
+/// The future of [`Pace::unit`]: pending once if it was the step's last unit, then ready.
+pub struct Unit<'a> {
+    left: Option<&'a Cell<usize>>,
+    paused: bool,
+}
+
+impl Future for Unit<'_> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context) -> Poll<()> {
+        match self.left {
+            Some(left) if !self.paused => {
+                let n = left.get().saturating_sub(1);
+                left.set(n);
+                if n == 0 {
+                    self.paused = true;
+                    return Poll::Pending;
+                }
+                Poll::Ready(())
+            }
+            _ => Poll::Ready(()),
+        }
+    }
+}
+
+/// Runs paced work to its end in one go.
+pub fn at_once<T>(work: impl Future<Output = T>) -> T {
+    finish(std::pin::pin!(work))
+}
+
+/// [`at_once`], through a vtable: the work's code is called, never copied in here (inlined into
+/// each caller, the site's wasm had a second copy of the cluster's analysis, 11 KB).
+fn finish<T>(mut work: Pin<&mut dyn Future<Output = T>>) -> T {
+    let mut cx = Context::from_waker(Waker::noop());
+    // A pace never pauses twice in a row, so this ends; with `Pace::never` it polls once.
+    loop {
+        if let Poll::Ready(out) = work.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+/// Paced work, done a step at a time.
+pub struct InParts<'a, T> {
+    work: Pin<Box<dyn Future<Output = T> + 'a>>,
+    left: Rc<Cell<usize>>,
+}
+
+/// Where paced work stands after a step.
+pub enum Step<'a, T> {
+    Done(T),
+    Paused(InParts<'a, T>),
+}
+
+impl<'a, T> InParts<'a, T> {
+    /// The work `start` makes of the pace it is given (nothing runs before the first step).
+    pub fn new<F: Future<Output = T> + 'a>(start: impl FnOnce(Pace) -> F) -> Self {
+        let left = Rc::new(Cell::new(0));
+        InParts {
+            work: Box::pin(start(Pace(Some(left.clone())))),
+            left,
+        }
+    }
+
+    /// Works on for `units` more units (and whatever the work does between two of them).
+    pub fn step(mut self, units: usize) -> Step<'a, T> {
+        self.left.set(units);
+        match self
+            .work
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(out) => Step::Done(out),
+            Poll::Pending => Step::Paused(self),
+        }
+    }
+
+    /// The work's outcome, doing the rest of it in one go.
+    pub fn finish(mut self) -> T {
+        self.left.set(usize::MAX);
+        finish(self.work.as_mut())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn count_to(n: usize, pace: Pace) -> Vec<usize> {
+        let mut seen = vec![];
+        for i in 0..n {
+            seen.push(i);
+            pace.unit().await;
+        }
+        seen
+    }
+
+    #[test]
+    fn work_in_parts_stops_after_its_units_and_ends_as_at_once() {
+        let mut work = InParts::new(|pace| count_to(10, pace));
+        let mut steps = 0;
+        let out = loop {
+            match work.step(3) {
+                Step::Done(out) => break out,
+                Step::Paused(more) => {
+                    steps += 1;
+                    work = more;
+                }
+            }
+        };
+        // 10 units in steps of 3: paused after units 3, 6 and 9, done in the fourth step.
+        assert_eq!(steps, 3);
+        assert_eq!(out, at_once(count_to(10, Pace::never())));
+    }
+
+    #[test]
+    fn finishing_does_the_rest() {
+        let Step::Paused(work) = InParts::new(|pace| count_to(10, pace)).step(2) else {
+            panic!("ten units done in a step of two");
+        };
+        assert_eq!(work.finish(), (0..10).collect::<Vec<_>>());
+    }
+}
