@@ -11,10 +11,13 @@ use serde::{Deserialize, Serialize};
 
 /// The format this build writes.
 pub const VERSION: u32 = 1;
-/// The longest fragment accepted (characters): well above any hand-made scenario.
-pub const MAX_LINK: usize = 1 << 20;
-/// The most text a link may inflate to (bytes): guards against a DEFLATE bomb.
-pub const MAX_STATE: usize = 4 << 20;
+/// The longest fragment accepted (characters). The page keeps the reader's work as a fragment
+/// too (web/src/main.rs, `use_kept`), so it must take whatever the page writes: the 44,125
+/// Services of kubernetes#139513 (38 MB of YAML) are 2.3 million characters.
+pub const MAX_LINK: usize = 4 << 20;
+/// The most text a link may inflate to (bytes): guards against a DEFLATE bomb, with room for
+/// the same cluster. (At 4 MiB, a paste of 5,000 Services was kept and then refused on reload.)
+pub const MAX_STATE: usize = 64 << 20;
 
 /// What a link reproduces. Fields a reader left at their default are omitted.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,5 +175,21 @@ mod tests {
             ))
         );
         assert!(decode(&bomb).unwrap_err().contains("larger than"));
+    }
+
+    /// The page keeps large work as a fragment too: what it writes, it reads back.
+    #[test]
+    fn a_large_clusters_state_round_trips() {
+        let text = crate::scale::generate(6_000, 10, crate::cluster::settings::Mode::Iptables);
+        assert!(
+            text.len() > 4 << 20,
+            "{} bytes: not past the old bound",
+            text.len()
+        );
+        let state = Shared {
+            text,
+            ..Default::default()
+        };
+        assert_eq!(decode(&encode(&state)), Ok(state));
     }
 }

@@ -3,11 +3,23 @@
 //! A multiset difference, not a positional diff: a view's lines are facts (a rule, a real
 //! server, a set entry), and a fact that only moved did not change.
 
+use kpx_core::pace::Pace;
 use kpx_core::views::ViewLine;
 use std::collections::HashMap;
 
 /// Lines counted by text.
 type Counts<'a> = HashMap<&'a str, usize, foldhash::fast::FixedState>;
+
+/// Takes one `line` from `counts`, if one is left.
+fn take(counts: &mut Counts, line: &str) -> bool {
+    match counts.get_mut(line) {
+        Some(n) if *n > 0 => {
+            *n -= 1;
+            true
+        }
+        _ => false,
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Changes {
@@ -18,35 +30,37 @@ pub struct Changes {
 }
 
 impl Changes {
-    pub fn between<'a>(before: impl Iterator<Item = &'a str> + Clone, after: &[ViewLine]) -> Self {
-        let mut old = Counts::default();
+    /// What changed from the lines `before` to `after`, a line looked at being a unit of
+    /// `pace`'s work.
+    pub async fn between<'a>(
+        before: impl Iterator<Item = &'a str> + Clone,
+        after: &[ViewLine],
+        pace: &Pace,
+    ) -> Self {
+        // Sized up front: growing a map of 2,000,000 lines (44,125 Services) moves it whole,
+        // half a second in one unit of work.
+        let mut old = Counts::with_capacity_and_hasher(before.clone().count(), Default::default());
         for l in before.clone() {
             *old.entry(l).or_default() += 1;
+            pace.unit().await;
         }
-        let added = after
-            .iter()
-            .map(|l| match old.get_mut(l.text.as_str()) {
-                Some(n) if *n > 0 => {
-                    *n -= 1;
-                    false
-                }
-                _ => !l.text.trim().is_empty(),
-            })
-            .collect();
-        let mut new = Counts::default();
+        let mut added = Vec::with_capacity(after.len());
+        for l in after {
+            added.push(!take(&mut old, &l.text) && !l.text.trim().is_empty());
+            pace.unit().await;
+        }
+        let mut new = Counts::with_capacity_and_hasher(after.len(), Default::default());
         for l in after {
             *new.entry(l.text.as_str()).or_default() += 1;
+            pace.unit().await;
         }
-        let removed = before
-            .filter(|l| match new.get_mut(*l) {
-                Some(n) if *n > 0 => {
-                    *n -= 1;
-                    false
-                }
-                _ => !l.trim().is_empty(),
-            })
-            .map(str::to_string)
-            .collect();
+        let mut removed = vec![];
+        for l in before {
+            if !take(&mut new, l) && !l.trim().is_empty() {
+                removed.push(l.to_string());
+            }
+            pace.unit().await;
+        }
         Changes { added, removed }
     }
 

@@ -83,6 +83,8 @@ const ZH: &[(&str, &str)] = &[
     ("Reset", "重置"),
     ("Back to the scenario's original text", "恢复场景的原始文本"),
     ("Download YAML", "下载 YAML"),
+    ("Too large for a link: Download YAML shares it.", "太大，无法放进链接：请用“下载 YAML”分享。"),
+    ("This text is too large for the browser to keep: a reload would lose it. Download YAML keeps it.", "文本太大，浏览器无法保存：重新加载会丢失它。请用“下载 YAML”保存。"),
     ("Save the YAML as a file", "把 YAML 保存为文件"),
     ("On the command line: ", "命令行："),
     ("What kube-proxy programs", "kube-proxy 写入的内容"),

@@ -292,6 +292,86 @@ fn typing(e: &web_sys::KeyboardEvent) -> bool {
         })
 }
 
+/// The longest address Chromium keeps (characters); a longer one is not put in the address.
+const LONGEST_ADDRESS: usize = 2 << 20;
+
+/// What [`use_kept`] keeps: the last fragment made, and whether it could not be kept (too
+/// large for local storage: the page then says so).
+struct Kept {
+    fragment: Rc<std::cell::RefCell<Rc<String>>>,
+    unkept: bool,
+}
+
+/// Keeps every change: in the address (a reload or a copied link reproduces it) and in local
+/// storage (a new visit starts where the reader left), as a link fragment, which the share
+/// box and an embed's "Open in kpx" show. An embed keeps nothing. The fragment is made in a
+/// task after the drawing: DEFLATE of a 10,000-Service text is 150 ms, which the drawing waited
+/// for. A fragment too long for an address (kubernetes#139513's 44,125 Services make 2.3
+/// million characters) is kept in storage only, and the share box says so.
+#[hook]
+fn use_kept(shared: share::Shared, embed: bool, lang: Lang) -> Kept {
+    let kept = use_mut_ref(Rc::<String>::default);
+    let unkept = use_state_eq(|| false);
+    {
+        let (kept, unkept) = (kept.clone(), unkept.setter());
+        use_effect_with(shared, move |shared| {
+            let shared = shared.clone();
+            // Dropped (so cancelled) when a newer change comes first.
+            let later = gloo::timers::callback::Timeout::new(0, move || {
+                let fragment = state::timed("kpx:link", || share::encode(&shared));
+                let link = link_to(&fragment, true);
+                let addressable = link.len() <= LONGEST_ADDRESS;
+                if let Some(box_) = element_as::<HtmlInputElement>("share-url") {
+                    box_.set_value(if addressable { &link } else { "" });
+                    box_.set_placeholder(if addressable {
+                        ""
+                    } else {
+                        t(lang, "Too large for a link: Download YAML shares it.")
+                    });
+                }
+                if let Some(open) = element_as::<web_sys::Element>("open-in-kpx") {
+                    let _ = open.set_attribute("href", &link);
+                }
+                if !embed {
+                    state::timed("kpx:keep", || {
+                        unkept.set(LocalStorage::set(keep::SAVED_KEY, fragment.as_str()).is_err());
+                        // Too long for the address: none (a reload opens the stored work, not
+                        // an older state left in the address).
+                        let address = match addressable {
+                            true => format!("#{fragment}"),
+                            false => web_sys::window()
+                                .and_then(|w| w.location().pathname().ok())
+                                .unwrap_or_default(),
+                        };
+                        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+                            let _ = history.replace_state_with_url(
+                                &wasm_bindgen::JsValue::NULL,
+                                "",
+                                Some(&address),
+                            );
+                        }
+                    });
+                }
+                *kept.borrow_mut() = Rc::new(fragment);
+            });
+            move || drop(later)
+        });
+    }
+    Kept {
+        fragment: kept,
+        unkept: *unkept,
+    }
+}
+
+/// The page's element `id`, as a `T`.
+fn element_as<T: JsCast>(id: &str) -> Option<T> {
+    web_sys::window()?
+        .document()?
+        .get_element_by_id(id)?
+        .dyn_into()
+        .ok()
+}
+
 #[function_component(App)]
 fn app() -> Html {
     if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
@@ -444,26 +524,12 @@ fn app() -> Html {
     if tab == Tab::Packet && playback.at > 0 && !playback.playing {
         shared.step = Some(playback.at + 1);
     }
-    let fragment = use_memo(shared, |s| state::timed("kpx:link", || share::encode(s)));
-    {
-        let (fragment, embed) = (fragment.clone(), opts.embed);
-        use_effect_with(fragment, move |fragment| {
-            if !embed {
-                let _ = LocalStorage::set(keep::SAVED_KEY, fragment.as_str());
-                if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-                    let _ = history.replace_state_with_url(
-                        &wasm_bindgen::JsValue::NULL,
-                        "",
-                        Some(&format!("#{fragment}")),
-                    );
-                }
-            }
-        });
-    }
+    let Kept {
+        fragment: ours,
+        unkept,
+    } = use_kept(shared, opts.embed, l);
     // Another tab saving different work is never silent: this tab's work is kept and the
     // reader told (the storage event fires only in the other tabs of this origin).
-    let ours = use_mut_ref(|| fragment.clone());
-    *ours.borrow_mut() = fragment.clone();
     {
         let (ours, notice, embed) = (ours.clone(), notice.clone(), opts.embed);
         use_effect_with((), move |_| {
@@ -723,9 +789,10 @@ fn app() -> Html {
         Callback::from(move |_: MouseEvent| download(&state.text))
     };
     let on_copy = {
-        let (fragment, copied) = (fragment.clone(), copied.clone());
+        let (state, copied) = (state.clone(), copied.clone());
         Callback::from(move |_: MouseEvent| {
-            let url = link_to(&fragment, true);
+            // Made now: the kept one may wait for its task (`use_kept`).
+            let url = link_to(&share::encode(&state.shared()), true);
             if let Some(w) = web_sys::window() {
                 let _ = w.navigator().clipboard().write_text(&url);
             }
@@ -810,12 +877,14 @@ fn app() -> Html {
                 <h1>{ "kpx" }</h1>
                 if opts.embed {
                     <p class="tagline">{ about.as_ref().map(|a| a.title.clone()).unwrap_or_default() }</p>
-                    <a id="open-in-kpx" class="open" href={link_to(&fragment, true)} target="_blank" rel="noopener">{ t(l, "Open in kpx") }</a>
+                    // (Its address is set by `use_kept`.)
+                    <a id="open-in-kpx" class="open" target="_blank" rel="noopener">{ t(l, "Open in kpx") }</a>
                 } else {
                     <p class="tagline">{ t(l, "Edit the cluster; see exactly what kube-proxy programs on the node.") }</p>
                     <div class="share">
                         <button id="copy-link" onclick={on_copy}>{ t(l, "Copy link") }</button>
-                        <input id="share-url" readonly=true aria-label={t(l, "Link to this state")} value={link_to(&fragment, true)} />
+                        // (Its value is set by `use_kept`.)
+                        <input id="share-url" readonly=true aria-label={t(l, "Link to this state")} />
                         if *copied { <span role="status" class="copied">{ t(l, "Link copied") }</span> }
                     </div>
                 }
@@ -836,11 +905,14 @@ fn app() -> Html {
                     <button id="shortcuts" onclick={on_help} aria-expanded={help.to_string()}>{ t(l, "Shortcuts (?)") }</button>
                 </div>
             </header>
+            if unkept {
+                <p id="not-kept" class="banner" role="status">{ t(l, "This text is too large for the browser to keep: a reload would lose it. Download YAML keeps it.") }</p>
+            }
             if let Some(problem) = &*link_problem {
                 <p id="link-problem" class="banner" role="alert">{ tf(l, "This link could not be opened: {}. Showing your last work instead.", &[problem]) }</p>
             }
             if let Some(n) = &*notice {
-                <keep::WorkNotice notice={n.clone()} lang={l} ours={fragment.clone()}
+                <keep::WorkNotice notice={n.clone()} lang={l} ours={ours.borrow().clone()}
                     onload={let s = state.clone(); Callback::from(move |sh| s.set(State::from_shared(sh)))}
                     ondismiss={let n = notice.clone(); Callback::from(move |_| n.set(None))} />
             }

@@ -8,8 +8,9 @@ use crate::diff::Changes;
 use crate::scenarios;
 use kpx_core::cluster::settings::Mode;
 use kpx_core::input::Scenario;
+use kpx_core::pace::{at_once, InParts, Pace, Step};
 use kpx_core::share::Shared;
-use kpx_core::views::{analyze_parsed, views, Analysis, Request, ViewLine};
+use kpx_core::views::{analyze_paced, views, Analysis, Request, ViewLine};
 use kpx_core::Diagnostic;
 use kpx_core::InputError;
 use std::rc::Rc;
@@ -26,13 +27,69 @@ pub struct Pane {
     pub problem: Option<String>,
 }
 
+/// A text read: what it holds, or why it cannot be read.
+pub type ReadText = Result<Scenario, InputError>;
+
 /// An edit's text and its analysis, not yet shown ([`State::analyse`]).
 pub struct Analysed {
     text: String,
-    result: Result<Analysis, kpx_core::diag::InputError>,
+    result: Result<Rc<Analysis>, kpx_core::diag::InputError>,
     /// The chosen node is gone from the text: the input's own is shown.
     node_dropped: bool,
+    /// Views already made for showing it ([`State::view_to_make`]).
+    made: Vec<MadeView>,
 }
+
+/// A view's lines made before the state shows them: a large edit makes them in parts.
+struct MadeView {
+    key: ViewKey,
+    lines: Result<Vec<ViewLine>, String>,
+}
+
+/// Which view of which mode, as the kubectl views' namespaces have it.
+#[derive(Clone, Copy, PartialEq)]
+struct ViewKey {
+    mode: Mode,
+    view: &'static str,
+    all_namespaces: bool,
+}
+
+impl ViewKey {
+    fn request(self) -> Request {
+        Request {
+            mode: Some(self.mode),
+            view: Some(self.view.to_string()),
+            all_namespaces: self.all_namespaces,
+            ..Default::default()
+        }
+    }
+}
+
+/// A view being made a part at a time, for an [`Analysed`] ([`State::view_to_make`]).
+pub struct ViewInParts {
+    key: ViewKey,
+    work: InParts<'static, Result<Vec<ViewLine>, String>>,
+}
+
+impl ViewInParts {
+    /// Makes about `lines` more lines; once the view is made, it is kept in `analysed`.
+    pub fn step(self, lines: usize, analysed: &mut Analysed) -> Option<Self> {
+        match self.work.step(lines) {
+            Step::Done(lines) => {
+                analysed.made.push(MadeView {
+                    key: self.key,
+                    lines,
+                });
+                None
+            }
+            Step::Paused(work) => Some(ViewInParts { work, ..self }),
+        }
+    }
+}
+
+/// What an edit changed in the shown views, being found a part at a time
+/// ([`State::changes_in_parts`]).
+pub type ChangesInParts = InParts<'static, Vec<Rc<Changes>>>;
 
 /// Panes are compared by the identity of their lines and changes: each analysis makes new
 /// ones, and comparing a large view's lines by content, for every component given the pane on
@@ -128,20 +185,6 @@ fn view_of(mode: Mode, wanted: Option<&str>) -> &'static str {
         .iter()
         .find(|v| v.name == wanted)
         .map_or(default_view(mode), |v| v.name)
-}
-
-fn render(
-    a: &Analysis,
-    mode: Mode,
-    view: &'static str,
-    all_namespaces: bool,
-) -> Result<Vec<ViewLine>, String> {
-    a.render_lines(&Request {
-        mode: Some(mode),
-        view: Some(view.to_string()),
-        all_namespaces,
-        ..Default::default()
-    })
 }
 
 impl State {
@@ -242,41 +285,52 @@ impl State {
     /// in parts, see [`crate::typing`]).
     pub fn analyse(&self, text: String) -> Analysed {
         let read = timed("kpx:read", || kpx_core::input::parse(&text));
-        self.analyse_read(text, read)
+        // (One way to run it: the same work as in parts, in one go.)
+        let work = self.analysis_in_parts(text, read);
+        timed("kpx:analyze", || work.finish())
     }
 
-    /// [`analyse`](Self::analyse) for a text already read.
-    pub fn analyse_read(&self, text: String, read: Result<Scenario, InputError>) -> Analysed {
-        let scenario = match read {
-            Ok(scenario) => scenario,
-            Err(e) => {
-                return Analysed {
-                    text,
-                    result: Err(e),
-                    node_dropped: false,
+    /// [`analyse`](Self::analyse) for a text already read, a part at a time, an object being
+    /// a unit of work (a large text's edit analyses it between its reader's keys, see
+    /// [`crate::typing`]).
+    pub fn analysis_in_parts(&self, text: String, read: ReadText) -> InParts<'static, Analysed> {
+        InParts::new(|pace| self.analysis(text, read, pace))
+    }
+
+    /// The analysis of `text`, read as `read`, for this state's node: work that holds what it
+    /// needs, so that it can be done a part at a time.
+    fn analysis(
+        &self,
+        text: String,
+        read: ReadText,
+        pace: Pace,
+    ) -> impl std::future::Future<Output = Analysed> + use<> {
+        let node = self.node.clone();
+        async move {
+            let (result, node_dropped) = match read {
+                Err(e) => (Err(e), false),
+                Ok(scenario) => {
+                    let analyse = |node| analyze_paced(&scenario, node, &pace);
+                    match analyse(node.as_deref()).await {
+                        // A chosen node that the edit removed falls back to the input's own.
+                        Err(e) if node.is_some() => match analyse(None).await {
+                            Ok(a) => (Ok(a), true),
+                            Err(_) => (Err(e), false),
+                        },
+                        result => (result, false),
+                    }
                 }
+            };
+            // One analysis done, however many parts it took (the browser tests count them).
+            if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+                let _ = p.mark("kpx:analysed");
             }
-        };
-        let analyse = |node| timed("kpx:analyze", || analyze_parsed(&scenario, node));
-        match analyse(self.node.as_deref()) {
-            // A chosen node that the edit removed falls back to the input's own.
-            Err(e) if self.node.is_some() => match analyse(None) {
-                Ok(a) => Analysed {
-                    text,
-                    result: Ok(a),
-                    node_dropped: true,
-                },
-                Err(_) => Analysed {
-                    text,
-                    result: Err(e),
-                    node_dropped: false,
-                },
-            },
-            result => Analysed {
+            Analysed {
                 text,
-                result,
-                node_dropped: false,
-            },
+                result: result.map(Rc::new),
+                node_dropped,
+                made: vec![],
+            }
         }
     }
 
@@ -287,15 +341,42 @@ impl State {
         }
     }
 
-    /// Builds the dataplanes `show` would show for `analysed` (a large text's edit does this in
-    /// a task of its own, see [`crate::typing`]).
-    pub fn build(&self, analysed: &Analysed) {
-        let Ok(a) = &analysed.result else { return };
-        timed("kpx:build", || {
-            for mode in std::iter::once(self.mode_of(a)).chain(self.compare) {
-                a.build(mode);
-            }
-        });
+    /// The next dataplane `show` would show for `analysed` that is not built yet, to build a
+    /// part at a time (a large text's edit builds them between its reader's keys, see
+    /// [`crate::typing`]); `None` once all are built.
+    pub fn dataplane_to_build(&self, analysed: &Analysed) -> Option<InParts<'static, ()>> {
+        let Ok(a) = &analysed.result else { return None };
+        let mode = std::iter::once(self.mode_of(a))
+            .chain(self.compare)
+            .find(|&mode| !a.built(mode))?;
+        Some(a.clone().build_in_parts(mode))
+    }
+
+    /// The next view `show` would make for `analysed`, to make a part at a time (a large
+    /// text's edit makes them between its reader's keys, see [`crate::typing`]); `None` once
+    /// all are made.
+    pub fn view_to_make(&self, analysed: &Analysed) -> Option<ViewInParts> {
+        let Ok(a) = &analysed.result else { return None };
+        let key = self
+            .shown_views(a)
+            .into_iter()
+            .find(|key| !analysed.made.iter().any(|m| m.key == *key))?;
+        Some(ViewInParts {
+            key,
+            work: a.clone().render_lines_in_parts(key.request()),
+        })
+    }
+
+    /// The views shown for `a`: the main one, and the compared one.
+    fn shown_views(&self, a: &Analysis) -> Vec<ViewKey> {
+        let key = |mode: Mode, wanted: Option<&str>| ViewKey {
+            mode,
+            view: view_of(mode, wanted),
+            all_namespaces: self.all_namespaces,
+        };
+        std::iter::once(key(self.mode_of(a), self.view.as_deref()))
+            .chain(self.compare.map(|m| key(m, self.compare_view.as_deref())))
+            .collect()
     }
 
     /// The analysis shown, without the marks of what it changed ([`State::mark_changes`]
@@ -307,7 +388,7 @@ impl State {
                 if analysed.node_dropped {
                     self.node = None;
                 }
-                timed("kpx:views", || self.accept(a));
+                timed("kpx:views", || self.accept(a, analysed.made));
                 true
             }
             Err(e) => {
@@ -317,22 +398,17 @@ impl State {
         }
     }
 
-    fn accept(&mut self, a: Analysis) {
+    fn accept(&mut self, a: Rc<Analysis>, made: Vec<MadeView>) {
         self.errors.clear();
-        let previous = self.good.replace((self.text.clone(), Rc::new(a)));
-        let shown: Vec<Pane> = self
-            .primary
-            .iter()
-            .chain(self.secondary.iter())
-            .cloned()
-            .collect();
-        self.draw_panes();
+        let previous = self.good.replace((self.text.clone(), a));
+        let shown: Vec<Pane> = self.panes().cloned().collect();
+        self.draw_panes(made);
         // An edit that changed what is shown becomes the one whose changes are marked; one that
         // did not (a comment, spacing) leaves the marks of the last real edit in place.
         let Some((old_text, analysis)) = previous else {
             return;
         };
-        let now: Vec<&Pane> = self.primary.iter().chain(self.secondary.iter()).collect();
+        let now: Vec<&Pane> = self.panes().collect();
         let same = |a: &Pane, b: &Pane| {
             a.mode == b.mode
                 && a.view == b.view
@@ -365,35 +441,35 @@ impl State {
 
     /// Derives everything shown from the choices and the last good analysis.
     pub fn refresh(&mut self) {
-        self.draw_panes();
+        self.draw_panes(vec![]);
         self.mark_changes();
     }
 
-    /// Renders the shown views (without the marks of the last edit).
-    fn draw_panes(&mut self) {
+    /// Renders the shown views (without the marks of the last edit), but for those `made`
+    /// already.
+    fn draw_panes(&mut self, mut made: Vec<MadeView>) {
         let Some((_, a)) = &self.good else { return };
         let a = a.clone();
-        let pane = |mode: Mode, wanted: Option<&str>| -> Pane {
-            let view = view_of(mode, wanted);
-            match render(&a, mode, view, self.all_namespaces) {
-                Ok(lines) => Pane {
-                    mode,
-                    view,
-                    lines: Rc::new(lines),
-                    changes: Rc::default(),
-                    problem: None,
-                },
-                Err(problem) => Pane {
-                    mode,
-                    view,
-                    lines: Rc::default(),
-                    changes: Rc::default(),
-                    problem: Some(problem),
-                },
+        let mut pane = |key: ViewKey| -> Pane {
+            let lines = match made.iter().position(|m| m.key == key) {
+                Some(i) => made.swap_remove(i).lines,
+                None => a.render_lines(&key.request()),
+            };
+            let (lines, problem) = match lines {
+                Ok(lines) => (Rc::new(lines), None),
+                Err(problem) => (Rc::default(), Some(problem)),
+            };
+            Pane {
+                mode: key.mode,
+                view: key.view,
+                lines,
+                changes: Rc::default(),
+                problem,
             }
         };
-        self.primary = Some(pane(self.mode_of(&a), self.view.as_deref()));
-        self.secondary = self.compare.map(|m| pane(m, self.compare_view.as_deref()));
+        let mut shown = self.shown_views(&a).into_iter().map(&mut pane);
+        self.primary = shown.next();
+        self.secondary = shown.next();
         if self
             .selected
             .is_some_and(|i| self.primary.as_ref().is_none_or(|p| i >= p.lines.len()))
@@ -414,40 +490,69 @@ impl State {
     /// Marks in each shown view what the last edit added and removed, against the same view
     /// as it was shown before the edit.
     pub fn mark_changes(&mut self) {
-        timed("kpx:diff", || self.mark_changes_now());
+        let changes = timed("kpx:diff", || at_once(self.changes(Pace::never())));
+        self.set_changes(changes);
     }
 
-    fn mark_changes_now(&mut self) {
-        let all_namespaces = self.all_namespaces;
-        for pane in self.primary.iter_mut().chain(self.secondary.iter_mut()) {
-            let Some(before) = &self.before_edit else {
-                pane.changes = Rc::default();
-                continue;
-            };
-            let shown_then = before.panes.iter().find(|p| {
-                (p.mode, p.view, p.problem.is_none(), before.all_namespaces)
-                    == (pane.mode, pane.view, true, all_namespaces)
-            });
-            pane.changes = Rc::new(match shown_then {
-                Some(then) => {
-                    Changes::between(then.lines.iter().map(|l| l.text.as_str()), &pane.lines)
-                }
-                // A view not shown then: render the old one, as text only (its explanations
-                // are not needed).
-                None => {
-                    let req = Request {
-                        mode: Some(pane.mode),
-                        view: Some(pane.view.to_string()),
-                        all_namespaces,
-                        ..Default::default()
-                    };
-                    match before.analysis.render(&req) {
-                        Ok(old) => Changes::between(old.lines(), &pane.lines),
-                        Err(_) => Changes::default(),
-                    }
-                }
-            });
+    /// [`State::mark_changes`] a part at a time, a line compared being a unit of work:
+    /// [`State::set_changes`] marks what it finds.
+    pub fn changes_in_parts(&self) -> ChangesInParts {
+        InParts::new(|pace| self.changes(pace))
+    }
+
+    /// Marks in each shown view what the last edit changed ([`State::changes_in_parts`]).
+    pub fn set_changes(&mut self, changes: Vec<Rc<Changes>>) {
+        let panes = self.primary.iter_mut().chain(self.secondary.iter_mut());
+        for (pane, changes) in panes.zip(changes) {
+            pane.changes = changes;
         }
+    }
+
+    /// What the last edit changed in each shown view: work that holds what it compares, so
+    /// that it can be done a part at a time while the state is set meanwhile.
+    fn changes(&self, pace: Pace) -> impl std::future::Future<Output = Vec<Rc<Changes>>> + use<> {
+        let before = self.before_edit.clone();
+        let panes: Vec<Pane> = self.panes().cloned().collect();
+        let all_namespaces = self.all_namespaces;
+        async move {
+            let mut found = vec![];
+            for pane in &panes {
+                let Some(before) = &before else {
+                    found.push(Rc::default());
+                    continue;
+                };
+                let shown_then = before.panes.iter().find(|p| {
+                    (p.mode, p.view, p.problem.is_none(), before.all_namespaces)
+                        == (pane.mode, pane.view, true, all_namespaces)
+                });
+                let changes = match shown_then {
+                    Some(then) => {
+                        let then = then.lines.iter().map(|l| l.text.as_str());
+                        Changes::between(then, &pane.lines, &pace).await
+                    }
+                    // A view not shown then: render the old one, as text only (its
+                    // explanations are not needed).
+                    None => {
+                        let key = ViewKey {
+                            mode: pane.mode,
+                            view: pane.view,
+                            all_namespaces,
+                        };
+                        match before.analysis.render(&key.request()) {
+                            Ok(old) => Changes::between(old.lines(), &pane.lines, &pace).await,
+                            Err(_) => Changes::default(),
+                        }
+                    }
+                };
+                found.push(Rc::new(changes));
+            }
+            found
+        }
+    }
+
+    /// The shown panes: the main one, and the compared one.
+    fn panes(&self) -> impl Iterator<Item = &Pane> {
+        self.primary.iter().chain(self.secondary.iter())
     }
 
     /// The last text that analysed cleanly, and its analysis.
@@ -457,11 +562,7 @@ impl State {
 
     /// The modes shown: the main one, and the compared one.
     pub fn shown_modes(&self) -> Vec<Mode> {
-        self.primary
-            .iter()
-            .chain(self.secondary.iter())
-            .map(|p| p.mode)
-            .collect()
+        self.panes().map(|p| p.mode).collect()
     }
 
     /// Whether the text is a shipped scenario's, unedited.
