@@ -62,8 +62,8 @@ pub fn at_once<T>(work: impl Future<Output = T>) -> T {
     finish(std::pin::pin!(work))
 }
 
-/// [`at_once`], through a vtable: the work's code is called, never copied in here (inlined into
-/// each caller, the site's wasm had a second copy of the cluster's analysis, 11 KB).
+/// Polls `work` to its end: one loop for [`at_once`] and [`InParts::finish`], through a vtable
+/// (generic over the work, it was inlined into each caller; this saved 0.5 KB of the site).
 fn finish<T>(mut work: Pin<&mut dyn Future<Output = T>>) -> T {
     let mut cx = Context::from_waker(Waker::noop());
     // A pace never pauses twice in a row, so this ends; with `Pace::never` it polls once.

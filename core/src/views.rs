@@ -196,23 +196,21 @@ impl Analysis {
     /// [`Analysis::build`] a part at a time, a service port being a unit of work (the page
     /// builds a large cluster's between its reader's keys).
     pub fn build_in_parts(self: Rc<Self>, mode: Mode) -> InParts<'static, ()> {
+        /// Fills `cell` with what `build` makes, unless it is filled (the work does not start
+        /// until awaited; built meanwhile, the cell keeps the first: the same dataplane).
+        async fn fill<T>(cell: &OnceCell<T>, build: impl std::future::Future<Output = T>) {
+            if cell.get().is_none() {
+                let _ = cell.set(build.await);
+            }
+        }
         InParts::new(move |pace| async move {
-            // (Built meanwhile, the cell keeps the first: both are the same dataplane.)
             let c = &self.cluster;
             match mode {
-                Mode::Iptables if self.iptables.get().is_none() => {
-                    let built = iptables::build_paced(c, &pace).await;
-                    let _ = self.iptables.set(built);
+                Mode::Iptables => fill(&self.iptables, iptables::build_paced(c, &pace)).await,
+                Mode::Nftables => {
+                    fill(&self.nftables, crate::nftables::build_paced(c, &pace)).await
                 }
-                Mode::Nftables if self.nftables.get().is_none() => {
-                    let built = crate::nftables::build_paced(c, &pace).await;
-                    let _ = self.nftables.set(built);
-                }
-                Mode::Ipvs if self.ipvs.get().is_none() => {
-                    let built = crate::ipvs::build_paced(c, &pace).await;
-                    let _ = self.ipvs.set(built);
-                }
-                _ => {}
+                Mode::Ipvs => fill(&self.ipvs, crate::ipvs::build_paced(c, &pace)).await,
             }
         })
     }

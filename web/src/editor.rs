@@ -349,13 +349,7 @@ fn gutter_style(lines: usize) -> Option<String> {
 
 /// The text in the editor now (it can be ahead of the state while typing pauses are awaited).
 pub fn current_text() -> Option<String> {
-    let doc = web_sys::window()?.document()?;
-    let t = doc.get_element_by_id("editor")?;
-    Some(
-        wasm_bindgen::JsCast::dyn_into::<HtmlTextAreaElement>(t)
-            .ok()?
-            .value(),
-    )
+    crate::element::<HtmlTextAreaElement>("editor").map(|t| t.value())
 }
 
 /// Puts the caret at `line`:`col` of the editor and scrolls there (from an error message).

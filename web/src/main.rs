@@ -321,7 +321,7 @@ fn use_kept(shared: share::Shared, embed: bool, lang: Lang) -> Kept {
                 let fragment = state::timed("kpx:link", || share::encode(&shared));
                 let link = link_to(&fragment, true);
                 let addressable = link.len() <= LONGEST_ADDRESS;
-                if let Some(box_) = element_as::<HtmlInputElement>("share-url") {
+                if let Some(box_) = element::<HtmlInputElement>("share-url") {
                     box_.set_value(if addressable { &link } else { "" });
                     box_.set_placeholder(if addressable {
                         ""
@@ -329,7 +329,7 @@ fn use_kept(shared: share::Shared, embed: bool, lang: Lang) -> Kept {
                         t(lang, "Too large for a link: Download YAML shares it.")
                     });
                 }
-                if let Some(open) = element_as::<web_sys::Element>("open-in-kpx") {
+                if let Some(open) = element::<web_sys::Element>("open-in-kpx") {
                     let _ = open.set_attribute("href", &link);
                 }
                 if !embed {
@@ -363,8 +363,8 @@ fn use_kept(shared: share::Shared, embed: bool, lang: Lang) -> Kept {
     }
 }
 
-/// The page's element `id`, as a `T`.
-fn element_as<T: JsCast>(id: &str) -> Option<T> {
+/// The page's element `id`, as a `T` (`None` if there is none, or it is no `T`).
+pub(crate) fn element<T: JsCast>(id: &str) -> Option<T> {
     web_sys::window()?
         .document()?
         .get_element_by_id(id)?

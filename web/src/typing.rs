@@ -42,7 +42,7 @@ const LARGE_TEXT: usize = 256 << 10;
 /// an attribute on the document's root restyled the whole page, and dimming the views cost the
 /// next paint 50 ms at 1,000 Services.
 fn busy(on: bool) {
-    if let Some(status) = element("busy") {
+    if let Some(status) = crate::element::<web_sys::Element>("busy") {
         let _ = status.class_list().toggle_with_force("waiting", on);
     }
     if !on {
@@ -54,17 +54,12 @@ fn busy(on: bool) {
 /// the stylesheet shows, so saying it draws nothing, on an element screen readers skip, so
 /// that the status is not announced again every 40 ms); `None` takes it away.
 fn progress(percent: Option<usize>) {
-    if let Some(status) = element("read") {
+    if let Some(status) = crate::element::<web_sys::Element>("read") {
         let _ = match percent {
             Some(p) => status.set_attribute("data-read", &format!("{}", p.min(99))),
             None => status.remove_attribute("data-read"),
         };
     }
-}
-
-/// The page's element `id`.
-fn element(id: &str) -> Option<web_sys::Element> {
-    web_sys::window()?.document()?.get_element_by_id(id)
 }
 
 fn now() -> f64 {
