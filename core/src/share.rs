@@ -6,6 +6,7 @@
 //! number and this decoder keeps reading `k1`. Decoding never trusts the link: its size is
 //! bounded before and after inflating, and every failure says what is wrong.
 
+use crate::pace::{at_once, Pace};
 use data_encoding::BASE64URL_NOPAD;
 use serde::{Deserialize, Serialize};
 
@@ -57,11 +58,123 @@ pub struct Shared {
     pub step: Option<usize>,
 }
 
+/// How many bytes of the reader's text [`encode_paced`] writes and compresses per unit of work:
+/// about a millisecond in the wasm.
+pub const ENCODED_PER_UNIT: usize = 64 << 10;
+
 /// The fragment (without `#`) for `state`.
 pub fn encode(state: &Shared) -> String {
-    let json = serde_json::to_vec(state).expect("plain data serializes");
-    let packed = miniz_oxide::deflate::compress_to_vec(&json, 9);
-    format!("k{VERSION}.{}", BASE64URL_NOPAD.encode(&packed))
+    at_once(encode_paced(state, &Pace::never()))
+}
+
+/// [`encode`], [`ENCODED_PER_UNIT`] bytes of the text at a time: the page keeps a large
+/// cluster's state between its reader's keys (at 44,125 Services, its JSON alone was 250 ms of
+/// the wasm, and DEFLATE most of a second). The JSON is written as it is compressed: the other
+/// fields around an empty text, and the text escaped a part at a time between them (JSON
+/// escapes each character on its own, so the parts make the same bytes as the whole).
+pub async fn encode_paced(state: &Shared, pace: &Pace) -> String {
+    const TEXT_FIRST: &[u8] = br#"{"text":""#;
+    // Every field named: a field added to `Shared` must be added here.
+    let Shared {
+        text,
+        mode,
+        view,
+        node,
+        compare,
+        line,
+        scenario,
+        panel,
+        from,
+        to,
+        seed,
+        step,
+    } = state;
+    let around = serde_json::to_vec(&Shared {
+        text: String::new(),
+        mode: mode.clone(),
+        view: view.clone(),
+        node: node.clone(),
+        compare: compare.clone(),
+        line: *line,
+        scenario: scenario.clone(),
+        panel: panel.clone(),
+        from: from.clone(),
+        to: to.clone(),
+        seed: *seed,
+        step: *step,
+    })
+    .expect("plain data serializes");
+    let after = around
+        .strip_prefix(TEXT_FIRST)
+        .expect("the text is the first field");
+    let mut deflate = Deflate::new(text.len() / 4);
+    deflate.feed(TEXT_FIRST, false);
+    let mut rest = text.as_str();
+    while !rest.is_empty() {
+        let mut end = rest.len().min(ENCODED_PER_UNIT);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let quoted = serde_json::to_string(&rest[..end]).expect("a string serializes");
+        deflate.feed(&quoted.as_bytes()[1..quoted.len() - 1], false);
+        rest = &rest[end..];
+        pace.unit().await;
+    }
+    // `after` closes the text's string.
+    deflate.feed(after, true);
+    format!("k{VERSION}.{}", BASE64URL_NOPAD.encode(&deflate.packed))
+}
+
+/// Raw DEFLATE (no zlib header) at level 9, fed a part at a time: what
+/// `miniz_oxide::deflate::compress_to_vec(input, 9)` makes of the parts joined (its output
+/// does not depend on how its input is cut; a test holds it to that).
+struct Deflate {
+    compressor: Box<miniz_oxide::deflate::core::CompressorOxide>,
+    packed: Vec<u8>,
+    written: usize,
+}
+
+impl Deflate {
+    fn new(expected: usize) -> Self {
+        use miniz_oxide::deflate::core::{create_comp_flags_from_zip_params, CompressorOxide};
+        // Window bits 0: raw DEFLATE; strategy 0: the default.
+        let flags = create_comp_flags_from_zip_params(9, 0, 0);
+        Deflate {
+            compressor: Box::new(CompressorOxide::new(flags)),
+            packed: vec![0; expected.max(64)],
+            written: 0,
+        }
+    }
+
+    /// Compresses `input`; `last` ends the stream, and `packed` then holds all of it.
+    fn feed(&mut self, mut input: &[u8], last: bool) {
+        use miniz_oxide::deflate::core::{compress, TDEFLFlush, TDEFLStatus};
+        let flush = match last {
+            true => TDEFLFlush::Finish,
+            false => TDEFLFlush::None,
+        };
+        loop {
+            let out = &mut self.packed[self.written..];
+            let (status, read, wrote) = compress(&mut self.compressor, input, out, flush);
+            self.written += wrote;
+            input = &input[read..];
+            match status {
+                TDEFLStatus::Done => {
+                    self.packed.truncate(self.written);
+                    return;
+                }
+                TDEFLStatus::Okay if input.is_empty() && !last => return,
+                // Input left, or output still to come: the output is full.
+                TDEFLStatus::Okay => {
+                    if (read == 0 && wrote == 0) || self.packed.len() - self.written < 64 {
+                        self.packed.resize(self.packed.len() * 2, 0);
+                    }
+                }
+                // Only a compressor misused (fed after its end, bad flags) fails.
+                other => unreachable!("DEFLATE failed: {other:?}"),
+            }
+        }
+    }
 }
 
 /// The state in a fragment (with or without its `#`), or why it cannot be read.
@@ -103,6 +216,7 @@ pub fn decode(fragment: &str) -> Result<Shared, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pace::{InParts, Step};
 
     fn sample() -> Shared {
         Shared {
@@ -175,6 +289,86 @@ mod tests {
             ))
         );
         assert!(decode(&bomb).unwrap_err().contains("larger than"));
+    }
+
+    /// The fragment as `encode` wrote it before it was paced: links in the wild hold these
+    /// bytes, and the page compares a new fragment with the kept one.
+    fn encoded_in_one_go(state: &Shared) -> String {
+        let json = serde_json::to_vec(state).unwrap();
+        let packed = miniz_oxide::deflate::compress_to_vec(&json, 9);
+        format!("k{VERSION}.{}", BASE64URL_NOPAD.encode(&packed))
+    }
+
+    /// A text of about `len` bytes: cluster-like lines (compressible), or characters drawn at
+    /// random (barely: the output outgrows its first guess), among them ones JSON escapes and
+    /// ones of several bytes (a part must end between characters).
+    fn text_of(len: usize, random: bool) -> String {
+        let drawn: Vec<char> = "abcdefghijklmnopqrstuvwxyz \"\\\n\t\u{1}é中😀"
+            .chars()
+            .collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut text = String::with_capacity(len + 64);
+        let mut n = 0;
+        while text.len() < len {
+            if random {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push(drawn[(x % drawn.len() as u64) as usize]);
+            } else {
+                n += 1;
+                text.push_str(&format!(
+                    "- {{addresses: [10.244.{}.{}]}}\n",
+                    n / 250,
+                    n % 250
+                ));
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn encoding_in_parts_writes_what_one_go_writes() {
+        let part = ENCODED_PER_UNIT;
+        for len in [
+            0,
+            1,
+            1000,
+            part - 40,
+            part,
+            part + 1,
+            5 * part + 123,
+            3 << 20,
+        ] {
+            for random in [false, true] {
+                let state = Shared {
+                    text: text_of(len, random),
+                    ..sample()
+                };
+                let want = encoded_in_one_go(&state);
+                assert_eq!(encode(&state), want, "{len} bytes, random {random}");
+                for units in [1, 3] {
+                    let mut work = InParts::new(|pace| {
+                        let state = &state;
+                        async move { encode_paced(state, &pace).await }
+                    });
+                    let mut steps = 0;
+                    let got = loop {
+                        match work.step(units) {
+                            Step::Done(got) => break got,
+                            Step::Paused(more) => (work, steps) = (more, steps + 1),
+                        }
+                    };
+                    assert_eq!(got, want, "{len} bytes, random {random}, {units} a step");
+                    // A unit compresses at most a part: a long text pauses that often.
+                    let least = (len / part).saturating_sub(1) / units;
+                    assert!(
+                        steps >= least,
+                        "{len} bytes, {units} a step: {steps} pauses"
+                    );
+                }
+            }
+        }
     }
 
     /// The page keeps large work as a fragment too: what it writes, it reads back.

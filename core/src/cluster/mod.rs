@@ -214,11 +214,12 @@ pub async fn build_paced(
 
     // kube-apiserver holds one object per kind, namespace and name; two in the input leave it
     // unclear which the reader meant (Services are checked with their allocations).
-    validate::defined_once(&s.pods, &mut errors);
-    validate::defined_once(&s.endpoint_slices, &mut errors);
-    validate::defined_once(&s.endpoints, &mut errors);
-    validate::defined_once(&s.deployments, &mut errors);
-    validate::defined_once(&s.nodes, &mut errors);
+    let mut objects = validate::named(&s.pods)
+        .chain(validate::named(&s.endpoint_slices))
+        .chain(validate::named(&s.endpoints))
+        .chain(validate::named(&s.deployments))
+        .chain(validate::named(&s.nodes));
+    validate::defined_once(&mut objects, &mut errors, pace).await;
 
     let mut services = Vec::new();
     for svc in &s.services {

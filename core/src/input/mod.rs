@@ -120,20 +120,18 @@ impl<T> Located<T> {
 
 impl Scenario {
     /// Every written object and the lines it is written on.
-    pub fn written_lines(&self) -> Vec<(ObjectRef, LineRange)> {
-        fn add<T>(out: &mut Vec<(ObjectRef, LineRange)>, items: &[Located<T>]) {
-            out.extend(items.iter().map(|l| (l.reference.clone(), l.lines())));
+    pub fn written_lines(&self) -> impl Iterator<Item = (&ObjectRef, LineRange)> {
+        fn of<T>(items: &[Located<T>]) -> impl Iterator<Item = (&ObjectRef, LineRange)> {
+            items.iter().map(|l| (&l.reference, l.lines()))
         }
-        let mut out = Vec::new();
-        add(&mut out, &self.services);
-        add(&mut out, &self.endpoint_slices);
-        add(&mut out, &self.endpoints);
-        add(&mut out, &self.pods);
-        add(&mut out, &self.deployments);
-        add(&mut out, &self.nodes);
-        add(&mut out, self.proxy_config.as_slice());
-        add(&mut out, self.node_env.as_slice());
-        out
+        of(&self.services)
+            .chain(of(&self.endpoint_slices))
+            .chain(of(&self.endpoints))
+            .chain(of(&self.pods))
+            .chain(of(&self.deployments))
+            .chain(of(&self.nodes))
+            .chain(of(self.proxy_config.as_slice()))
+            .chain(of(self.node_env.as_slice()))
     }
 }
 
