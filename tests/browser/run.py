@@ -444,9 +444,17 @@ def test_a_large_text_survives_a_reload(d, site):
     assert not d.js("return document.querySelector('#errors.has-errors')")
     saved = lambda: d.js("return localStorage.getItem('kpx.state') || ''")
     kept = d.wait_for("the work kept", lambda: len(saved()) > 100_000 and saved())
+    # Its link was made in parts of its own (web/src/main.rs, `use_kept`), not in one task.
+    links = d.js("return performance.getEntriesByName('kpx:link').length")
+    assert links > 5, f"the link made in {links} parts"
     d.js("location.reload()")
     d.wait_for("the text after reload", lambda: large() and idle(), timeout=120)
     assert not d.js("return document.querySelector('#link-problem')"), d.text("#link-problem")
+    # Opened large, it is analysed in steps (web/src/typing.rs, `analyse_opened`), as a paste
+    # is, not in one task before the page is drawn (about 1.5 s here).
+    measures = lambda name: d.js(f"return performance.getEntriesByName('{name}').length")
+    assert measures("kpx:read") > 1 and measures("kpx:analyze") > 1, \
+        f"read in {measures('kpx:read')} parts, analysed in {measures('kpx:analyze')}"
     # Kept again as it was: had the page opened anything else, that would be kept instead.
     time.sleep(1)
     assert saved() == kept, "the work after the reload is not the work before it"
@@ -1285,9 +1293,13 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # and once more, -> 596,000, for making every step of a large edit in parts (kpx-core's
 # analysis, builders and renderers as paced `async` work, kpx_core::pace: 13 KB of state
 # machines), which took the longest task of a 10,000-Service paste from 595 ms to about 100,
-# and for saying when work is too large to keep (1.5 KB).
+# and for saying when work is too large to keep (1.5 KB); and -> 602,000 (601,084) for the
+# link made a part at a time (kpx_core::share::encode_paced), large saved work opened in steps,
+# and the analysis's last one-piece indexes paced (defined_once, written_lines): 5.6 KB, for
+# a reload of 10,000 Services that no longer holds the page 3 s, and the 0.6-0.8 s link task
+# of a 44,125-Service paste gone.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 596_000
+SIZE_RATCHET = 602_000
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -28,11 +28,11 @@ pub const LINE_HEIGHT: f64 = 19.0;
 
 #[derive(Properties, PartialEq)]
 pub struct EditorProps {
-    pub text: String,
+    pub text: Rc<str>,
     pub errors: Vec<Diagnostic>,
     /// Lines to highlight: what made the rule under the pointer.
     pub highlight: Vec<LineRange>,
-    pub oninput: Callback<String>,
+    pub oninput: Callback<Rc<str>>,
     /// Scrolls to show this line when it changes and is out of sight (1-based).
     #[prop_or_default]
     pub reveal: Option<usize>,
@@ -86,7 +86,7 @@ pub fn editor(p: &EditorProps) -> Html {
                     None => g.remove_attribute("style"),
                 };
             }
-            cb.emit(text)
+            cb.emit(text.into())
         })
     };
     // A paste that makes the text huge never reaches the text box; one into a huge text's
@@ -127,8 +127,10 @@ pub fn editor(p: &EditorProps) -> Html {
                 None => clip,
             };
             e.prevent_default();
+            // One text, shared by the editor and the state (at 38 MB, a copy compared is felt).
+            let text: Rc<str> = text.into();
             if text.len() > HUGE_TEXT {
-                pasted.set(Some(text.as_str().into()));
+                pasted.set(Some(text.clone()));
             }
             cb.emit(text);
         })
@@ -147,7 +149,7 @@ pub fn editor(p: &EditorProps) -> Html {
                 .get()
                 .and_then(|n| n.dyn_into::<HtmlTextAreaElement>().ok());
             if let Some(t) = text_box {
-                if t.value() != *text {
+                if t.value() != **text {
                     t.set_value(text);
                 }
             }
@@ -155,8 +157,14 @@ pub fn editor(p: &EditorProps) -> Html {
     }
     // A pasted text the state does not have yet (once it has, or the paste changed nothing,
     // the state's text is the one shown).
-    let pending = pasted.as_deref().filter(|t| **t != *p.text);
+    let pending_text = pasted.as_ref().filter(|t| **t != p.text);
+    let pending = pending_text.map(|t| &**t);
     let huge = pending.unwrap_or(&p.text).len() > HUGE_TEXT;
+    // Counted once per text: a huge one's viewer is drawn again on every hover, and counting
+    // 38 MB took 40 ms.
+    let count = *use_memo(pending_text.unwrap_or(&p.text).clone(), |text| {
+        text.split('\n').count()
+    });
     // Text box and viewer swapped: the new one starts at the top, and keeps the focus.
     {
         let (textarea, gutter, window) = (textarea.clone(), gutter.clone(), window.clone());
@@ -202,7 +210,6 @@ pub fn editor(p: &EditorProps) -> Html {
         .map(|d| (d.pos.line, d.pos.col, d.message.as_str()))
         .collect();
     let text: &str = pending.unwrap_or(&p.text);
-    let count = text.split('\n').count();
     let coloured = !huge && count <= MAX_COLOURED_LINES;
     let lines: Vec<&str> = if coloured {
         text.split('\n').collect()

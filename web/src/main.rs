@@ -26,6 +26,7 @@ use editor::Editor;
 use gloo::storage::{LocalStorage, Storage};
 use i18n::{t, tf, Lang};
 use kpx_core::cluster::settings::Mode;
+use kpx_core::pace::InParts;
 use kpx_core::share;
 use kpx_core::views::ViewLine;
 use kpx_core::Diagnostic;
@@ -133,26 +134,29 @@ fn initial() -> (State, Option<String>, Option<keep::Notice>) {
         None
     };
     let wanted = url_param("scenario").or_else(|| url_param("preset"));
-    let mut state = if let Some(s) = from_link {
-        s
-    } else if let Some(sc) = wanted.as_deref().and_then(scenarios::find) {
-        let mut s = State::new(String::new());
+    let scenario = |sc| {
+        let mut s = State::new("".into());
         s.load_scenario(sc);
         s
+    };
+    // A scenario is analysed here (`true`); the reader's own text once the address's choices
+    // apply, below.
+    let (mut state, analysed) = if let Some(s) = from_link {
+        (s, false)
+    } else if let Some(sc) = wanted.as_deref().and_then(scenarios::find) {
+        (scenario(sc), true)
     } else if let Some(shared) = LocalStorage::get::<String>(keep::SAVED_KEY)
         .ok()
         .and_then(|s| share::decode(&s).ok())
     {
-        State::from_shared(shared)
+        (State::from_shared(shared), false)
     } else if let Some(text) = LocalStorage::get::<String>(OLD_STORAGE_KEY)
         .ok()
         .filter(|t| !t.trim().is_empty())
     {
-        State::new(text)
+        (State::unanalysed(text.into()), false)
     } else {
-        let mut s = State::new(String::new());
-        s.load_scenario(&scenarios::ALL[0]);
-        s
+        (scenario(&scenarios::ALL[0]), true)
     };
     if let Some(mode) = url_param("mode").as_deref().and_then(Mode::parse) {
         state.mode = Some(mode);
@@ -180,8 +184,20 @@ fn initial() -> (State, Option<String>, Option<keep::Notice>) {
             state.panel = "packet".into();
         }
     }
-    state.refresh();
+    if analysed {
+        state.refresh();
+    } else {
+        typing::analyse_opened(&mut state);
+    }
     (state, problem, notice)
+}
+
+/// The state a link or saved work opens ([`typing::analyse_opened`]: a large text is analysed
+/// in steps once it is on screen).
+fn opened(shared: share::Shared) -> State {
+    let mut state = State::from_shared(shared);
+    typing::analyse_opened(&mut state);
+    state
 }
 
 fn position(lang: Lang, d: &Diagnostic) -> String {
@@ -294,6 +310,9 @@ fn typing(e: &web_sys::KeyboardEvent) -> bool {
 
 /// The longest address Chromium keeps (characters); a longer one is not put in the address.
 const LONGEST_ADDRESS: usize = 2 << 20;
+/// How many parts of a fragment are compressed between two looks at the clock (a part is
+/// `share::ENCODED_PER_UNIT` bytes of the state, about a millisecond of DEFLATE in the wasm).
+const LINK_PARTS: usize = 4;
 
 /// What [`use_kept`] keeps: the last fragment made, and whether it could not be kept (too
 /// large for local storage: the page then says so).
@@ -304,57 +323,73 @@ struct Kept {
 
 /// Keeps every change: in the address (a reload or a copied link reproduces it) and in local
 /// storage (a new visit starts where the reader left), as a link fragment, which the share
-/// box and an embed's "Open in kpx" show. An embed keeps nothing. The fragment is made in a
-/// task after the drawing: DEFLATE of a 10,000-Service text is 150 ms, which the drawing waited
-/// for. A fragment too long for an address (kubernetes#139513's 44,125 Services make 2.3
+/// box and an embed's "Open in kpx" show. An embed keeps nothing. The fragment is made after
+/// the drawing, a part at a time, in tasks of their own ([`typing::in_tasks`]): DEFLATE of a
+/// 10,000-Service text is 150 ms, and of 44,125 Services 0.6 s, which the drawing waited for. A fragment too long for an address (kubernetes#139513's 44,125 Services make 2.3
 /// million characters) is kept in storage only, and the share box says so.
 #[hook]
-fn use_kept(shared: share::Shared, embed: bool, lang: Lang) -> Kept {
+fn use_kept(text: Rc<str>, choices: share::Shared, embed: bool, lang: Lang) -> Kept {
     let kept = use_mut_ref(Rc::<String>::default);
     let unkept = use_state_eq(|| false);
     {
         let (kept, unkept) = (kept.clone(), unkept.setter());
-        use_effect_with(shared, move |shared| {
-            let shared = shared.clone();
-            // Dropped (so cancelled) when a newer change comes first.
-            let later = gloo::timers::callback::Timeout::new(0, move || {
-                let fragment = state::timed("kpx:link", || share::encode(&shared));
-                let link = link_to(&fragment, true);
-                let addressable = link.len() <= LONGEST_ADDRESS;
-                if let Some(box_) = element::<HtmlInputElement>("share-url") {
-                    box_.set_value(if addressable { &link } else { "" });
-                    box_.set_placeholder(if addressable {
-                        ""
-                    } else {
-                        t(lang, "Too large for a link: Download YAML shares it.")
-                    });
-                }
-                if let Some(open) = element::<web_sys::Element>("open-in-kpx") {
-                    let _ = open.set_attribute("href", &link);
-                }
-                if !embed {
-                    state::timed("kpx:keep", || {
-                        unkept.set(LocalStorage::set(keep::SAVED_KEY, fragment.as_str()).is_err());
-                        // Too long for the address: none (a reload opens the stored work, not
-                        // an older state left in the address).
-                        let address = match addressable {
-                            true => format!("#{fragment}"),
-                            false => web_sys::window()
-                                .and_then(|w| w.location().pathname().ok())
-                                .unwrap_or_default(),
-                        };
-                        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-                            let _ = history.replace_state_with_url(
-                                &wasm_bindgen::JsValue::NULL,
-                                "",
-                                Some(&address),
+        // (The text is compared as a shared handle: its 38 MB at 44,125 Services, copied and
+        // compared on every drawing, cost a tenth of a second.)
+        use_effect_with((text, choices), move |(text, choices)| {
+            let shared = share::Shared {
+                text: text.to_string(),
+                ..choices.clone()
+            };
+            // Set when a newer change comes first: this one is then not kept.
+            let outdated = Rc::new(std::cell::Cell::new(false));
+            let encoding =
+                InParts::new(|pace| async move { share::encode_paced(&shared, &pace).await });
+            typing::in_tasks(
+                "kpx:link",
+                encoding,
+                LINK_PARTS,
+                outdated.clone(),
+                move |fragment| {
+                    let link = link_to(&fragment, true);
+                    let addressable = link.len() <= LONGEST_ADDRESS;
+                    if let Some(box_) = element::<HtmlInputElement>("share-url") {
+                        box_.set_value(if addressable { &link } else { "" });
+                        box_.set_placeholder(if addressable {
+                            ""
+                        } else {
+                            t(lang, "Too large for a link: Download YAML shares it.")
+                        });
+                    }
+                    if let Some(open) = element::<web_sys::Element>("open-in-kpx") {
+                        let _ = open.set_attribute("href", &link);
+                    }
+                    if !embed {
+                        state::timed("kpx:keep", || {
+                            unkept.set(
+                                LocalStorage::set(keep::SAVED_KEY, fragment.as_str()).is_err(),
                             );
-                        }
-                    });
-                }
-                *kept.borrow_mut() = Rc::new(fragment);
-            });
-            move || drop(later)
+                            // Too long for the address: none (a reload opens the stored work, not
+                            // an older state left in the address).
+                            let address = match addressable {
+                                true => format!("#{fragment}"),
+                                false => web_sys::window()
+                                    .and_then(|w| w.location().pathname().ok())
+                                    .unwrap_or_default(),
+                            };
+                            if let Some(history) = web_sys::window().and_then(|w| w.history().ok())
+                            {
+                                let _ = history.replace_state_with_url(
+                                    &wasm_bindgen::JsValue::NULL,
+                                    "",
+                                    Some(&address),
+                                );
+                            }
+                        });
+                    }
+                    *kept.borrow_mut() = Rc::new(fragment);
+                },
+            );
+            move || outdated.set(true)
         });
     }
     Kept {
@@ -408,8 +443,8 @@ fn app() -> Html {
     // walk or the charts are on screen.
     let tab = Tab::parse(&state.panel);
     let active = tab != Tab::Explain;
-    let good = state.good().map(|(t, a)| (t.to_string(), a.clone()));
-    let good_text = good.as_ref().map(|g| g.0.clone()).unwrap_or_default();
+    let good = state.good().map(|(t, a)| (t.clone(), a.clone()));
+    let good_text: Rc<str> = good.as_ref().map_or_else(|| "".into(), |g| g.0.clone());
     let choices = {
         let analysis = good.as_ref().map(|g| g.1.clone());
         use_memo(
@@ -520,14 +555,14 @@ fn app() -> Html {
 
     // Every change is kept: in the address (a reload or a copied link reproduces it) and in
     // local storage (a new visit starts where the reader left). An embed leaves both alone.
-    let mut shared = state.shared();
+    let mut choices = state.choices();
     if tab == Tab::Packet && playback.at > 0 && !playback.playing {
-        shared.step = Some(playback.at + 1);
+        choices.step = Some(playback.at + 1);
     }
     let Kept {
         fragment: ours,
         unkept,
-    } = use_kept(shared, opts.embed, l);
+    } = use_kept(state.text.clone(), choices, opts.embed, l);
     // Another tab saving different work is never silent: this tab's work is kept and the
     // reader told (the storage event fires only in the other tabs of this origin).
     {
@@ -619,7 +654,7 @@ fn app() -> Html {
                             if keep::keep_saved_before(&shared.text) {
                                 notice.set(Some(keep::Notice::LinkOpened));
                             }
-                            state.set(State::from_shared(shared));
+                            state.set(opened(shared));
                         }
                         Err(e) => link_problem.set(Some(e)),
                     }
@@ -913,7 +948,7 @@ fn app() -> Html {
             }
             if let Some(n) = &*notice {
                 <keep::WorkNotice notice={n.clone()} lang={l} ours={ours.borrow().clone()}
-                    onload={let s = state.clone(); Callback::from(move |sh| s.set(State::from_shared(sh)))}
+                    onload={let s = state.clone(); Callback::from(move |sh| s.set(opened(sh)))}
                     ondismiss={let n = notice.clone(); Callback::from(move |_| n.set(None))} />
             }
             if *help {

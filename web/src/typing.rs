@@ -68,9 +68,26 @@ fn now() -> f64 {
         .map_or(0.0, |p| p.now())
 }
 
-/// The editor's `oninput`: analyses the text now, or when typing pauses.
+/// Makes a text the page opened (a link, the saved work) ready to show: analysed now, unless
+/// it is large; then it is held unanalysed, and [`use_paced_edit`] analyses it in steps once
+/// the page has drawn (at 10,000 Services, analysing it at once held the page for 3 s before
+/// anything was on screen).
+pub fn analyse_opened(state: &mut State) {
+    thread_local!(static OPENED: Cell<u32> = const { Cell::new(0) });
+    if state.text.len() > LARGE_TEXT {
+        state.analysis_due = Some(OPENED.with(|n| {
+            n.set(n.get() + 1);
+            n.get()
+        }));
+    } else {
+        state.analyse_text();
+    }
+}
+
+/// The editor's `oninput`: analyses the text now, or when typing pauses. It also analyses, in
+/// steps, a large text the page opened ([`analyse_opened`]).
 #[hook]
-pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
+pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<Rc<str>> {
     // A waiting edit applies to the state as it is when the pause ends.
     let latest = use_mut_ref(|| state.clone());
     *latest.borrow_mut() = state.clone();
@@ -80,11 +97,28 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
     let waiting = use_mut_ref(|| None::<Box<dyn std::any::Any>>);
     // Every input counted, so that an edit running in steps knows when a newer key came.
     let inputs: Rc<Cell<u64>> = use_memo((), |_| Cell::new(0));
-    use_callback((), move |text: String, _| {
+    {
+        let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
+        use_effect_with(state.analysis_due, move |due| {
+            // Once the page has painted its word that it is busy, as for a paste.
+            let frame = due.map(|_| {
+                busy(true);
+                gloo::render::request_animation_frame(move |_| {
+                    Timeout::new(0, move || {
+                        let text = latest.borrow().text.clone();
+                        in_steps(latest, last_cost, inputs, text);
+                    })
+                    .forget();
+                })
+            });
+            move || drop(frame)
+        });
+    }
+    use_callback((), move |text: Rc<str>, _| {
         inputs.set(inputs.get() + 1);
         let edit = {
             let (latest, last_cost) = (latest.clone(), last_cost.clone());
-            move |text: String| {
+            move |text: Rc<str>| {
                 let started = now();
                 let state = latest.borrow().clone();
                 busy(false);
@@ -105,7 +139,7 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<String> {
             // text pasted is in no text box (the editor shows it read-only): it is the text.
             let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
             let start = move || {
-                let text = crate::editor::current_text().unwrap_or(text);
+                let text = crate::editor::current_text().map_or(text, Rc::from);
                 in_steps(latest, last_cost, inputs, text);
             };
             let pending: Box<dyn std::any::Any> = if typing_into_large {
@@ -134,14 +168,14 @@ fn in_steps(
     latest: Rc<RefCell<UseStateHandle<State>>>,
     last_cost: Rc<RefCell<f64>>,
     inputs: Rc<Cell<u64>>,
-    text: String,
+    text: Rc<str>,
 ) {
-    if latest.borrow().text == text {
+    if latest.borrow().text == text && latest.borrow().analysis_due.is_none() {
         return busy(false);
     }
     busy(true);
     let watch = Watch::new(latest, inputs);
-    let reading = Reading::new(Rc::<str>::from(text.as_str()));
+    let reading = Reading::new(text.clone());
     // The reader counts characters (UTF-8 continuation bytes are not ones).
     let chars = text.bytes().filter(|b| b & 0xC0 != 0x80).count().max(1);
     // Reading depends on the text alone: a state that moved on does not stop it.
@@ -153,7 +187,7 @@ fn in_steps(
                 true
             }
             Meanwhile::Replaced => {
-                busy(false);
+                watch.replaced();
                 true
             }
             Meanwhile::Nothing | Meanwhile::MovedOn => false,
@@ -175,28 +209,29 @@ fn in_steps(
 /// What an edit in steps watches: the state's handle, and the state and the inputs counted as
 /// they were when it began. A state handle reads the state as it is now, not as it was, so the
 /// start is remembered: its text, and where the state then lived (a state set since lives
-/// elsewhere).
+/// elsewhere; `_then`, a handle made at the start, holds the state of then, so that no other
+/// state can come to live there meanwhile).
 #[derive(Clone)]
 struct Watch {
     latest: Rc<RefCell<UseStateHandle<State>>>,
     inputs: Rc<Cell<u64>>,
     inputs_then: u64,
-    text_then: String,
+    _then: UseStateHandle<State>,
     state_then: *const State,
+    text_then: Rc<str>,
 }
 
 impl Watch {
     fn new(latest: Rc<RefCell<UseStateHandle<State>>>, inputs: Rc<Cell<u64>>) -> Self {
-        let (text_then, state_then) = {
-            let state = latest.borrow();
-            (state.text.clone(), &**state as *const State)
-        };
+        let then = latest.borrow().clone();
+        let (state_then, text_then) = (&*then as *const State, then.text.clone());
         Watch {
             inputs_then: inputs.get(),
             latest,
             inputs,
-            text_then,
+            _then: then,
             state_then,
+            text_then,
         }
     }
 
@@ -213,16 +248,26 @@ impl Watch {
         self.inputs.get() != self.inputs_then
     }
 
+    /// This edit's text was replaced: the page is no longer busy with it, unless the new text
+    /// waits for its own steps ([`analyse_opened`]).
+    fn replaced(&self) {
+        if self.latest.borrow().analysis_due.is_none() {
+            busy(false)
+        }
+    }
+
     fn meanwhile(&self) -> Meanwhile {
         let state = self.latest.borrow();
         if self.typed() {
             Meanwhile::Typed
+        } else if std::ptr::eq::<State>(&**state, self.state_then) {
+            // The same state, so the same text: not compared (a large text compared on every
+            // step cost more than the steps, when the state held it already).
+            Meanwhile::Nothing
         } else if state.text != self.text_then {
             Meanwhile::Replaced
-        } else if !std::ptr::eq::<State>(&**state, self.state_then) {
-            Meanwhile::MovedOn
         } else {
-            Meanwhile::Nothing
+            Meanwhile::MovedOn
         }
     }
 }
@@ -232,6 +277,34 @@ impl Watch {
 /// looks at the clock (a Service of a few ports is about a hundred).
 const SLICE_MS: f64 = 40.0;
 const READ_EVENTS: usize = 2_000;
+
+/// Runs `work` from the next task on, `units` at a time between two looks at the clock, for
+/// [`SLICE_MS`] a task (each step measured as `measure`); then `then` with its outcome. Set,
+/// `outdated` stops it before its next task (work that a newer change made useless).
+pub fn in_tasks<T: 'static>(
+    measure: &'static str,
+    mut work: InParts<'static, T>,
+    units: usize,
+    outdated: Rc<Cell<bool>>,
+    then: impl FnOnce(T) + 'static,
+) {
+    Timeout::new(0, move || {
+        if outdated.get() {
+            return;
+        }
+        let started = now();
+        loop {
+            match timed(measure, || work.step(units)) {
+                Step::Done(out) => return then(out),
+                Step::Paused(more) => work = more,
+            }
+            if now() - started > SLICE_MS {
+                return in_tasks(measure, work, units, outdated, then);
+            }
+        }
+    })
+    .forget();
+}
 
 /// A text read: what it holds, what reading it cost (ms), and when its last task started.
 struct Read {
@@ -280,7 +353,7 @@ fn read_in_parts(
 /// (the drawing follows, in its own task).
 struct Steps {
     watch: Watch,
-    text: String,
+    text: Rc<str>,
     last_cost: Rc<RefCell<f64>>,
     /// What the steps so far cost, as an edit in one task would have measured it.
     cost: f64,
@@ -324,7 +397,7 @@ impl Steps {
             match self.watch.meanwhile() {
                 Meanwhile::Nothing => {}
                 Meanwhile::Typed => return,
-                Meanwhile::Replaced => return busy(false),
+                Meanwhile::Replaced => return self.watch.replaced(),
                 Meanwhile::MovedOn => {
                     let Watch { latest, inputs, .. } = self.watch;
                     return in_steps(latest, self.last_cost, inputs, self.text);
