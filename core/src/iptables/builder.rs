@@ -41,10 +41,17 @@ impl Builder {
         &mut self.tables[Self::slot(t)]
     }
 
+    /// Where `chain` is in its table: the chain last declared or written to (chains are built
+    /// one at a time, so most calls find theirs by comparing a name instead of hashing it), or
+    /// from the index.
     fn position(&self, t: TableName, chain: &str) -> usize {
-        *self.index[Self::slot(t)]
-            .get(chain)
-            .unwrap_or_else(|| panic!("rule for undeclared chain {chain} in {t:?}"))
+        let slot = Self::slot(t);
+        match self.last {
+            Some((s, i)) if s == slot && &*self.tables[s].chains[i].name == chain => i,
+            _ => *self.index[slot]
+                .get(chain)
+                .unwrap_or_else(|| panic!("rule for undeclared chain {chain} in {t:?}")),
+        }
     }
 
     /// Room for `n` more chains in a table (a large cluster's are mostly its endpoints').
@@ -62,7 +69,8 @@ impl Builder {
         kind: ChainKind,
         provenance: Provenance,
     ) {
-        if self.index[Self::slot(t)].contains_key(name.as_ref()) {
+        let slot = Self::slot(t);
+        if self.index[slot].contains_key(name.as_ref()) {
             return;
         }
         let name: Text = name.into();
@@ -75,7 +83,9 @@ impl Builder {
             declarations: 1,
         });
         let i = table.chains.len() - 1;
-        self.index[Self::slot(t)].insert(name, i);
+        self.index[slot].insert(name, i);
+        // Its rules usually come next.
+        self.last = Some((slot, i));
     }
 
     /// `1/n` as kube-proxy's `%0.10f` prints it.
@@ -110,12 +120,8 @@ impl Builder {
         target: Option<Target>,
         provenance: Provenance,
     ) {
-        let slot = Self::slot(t);
-        let i = match self.last {
-            Some((s, i)) if s == slot && &*self.tables[s].chains[i].name == chain => i,
-            _ => self.position(t, chain),
-        };
-        self.last = Some((slot, i));
+        let i = self.position(t, chain);
+        self.last = Some((Self::slot(t), i));
         self.written += 1;
         let order = self.written;
         self.table_mut(t).chains[i].rules.push(Rule {
