@@ -6,12 +6,10 @@ use crate::i18n::{t, tf, use_lang};
 use crate::state::Pane;
 use kpx_core::cluster::settings::Mode;
 use kpx_core::explain::tokens;
+use kpx_core::pace::{at_once, Pace};
 use kpx_core::views::views;
 use kpx_core::views::ViewLine;
 use std::collections::HashSet;
-
-/// The names a view declares (its chains, sets, maps): a line's words that name one are links.
-type Declared = HashSet<String, foldhash::fast::FixedState>;
 use std::rc::Rc;
 use web_sys::{Element, HtmlElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -23,10 +21,54 @@ const VIRTUAL_FROM: usize = 1500;
 /// Rows drawn beyond the visible ones, above and below.
 const OVERSCAN: usize = 30;
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Row {
     Line(usize),
     Odds(usize),
+}
+
+/// The names a view declares (its chains, sets, maps): a line's words that name one are links.
+type Declared = HashSet<String, foldhash::fast::FixedState>;
+
+/// What drawing a view needs besides its lines: its rows (a line's, and its odds' below it)
+/// and the names it declares. Made with the lines, before the drawing (a large view's a part
+/// at a time, `State::view_to_make`): at 44,125 Services, its 1,000,000 rows and 530,000 names
+/// made as the view was drawn were most of the drawing.
+#[derive(Debug, Default)]
+pub struct ViewIndex {
+    rows: Vec<Row>,
+    declared: Declared,
+}
+
+impl ViewIndex {
+    pub fn of(lines: &[ViewLine]) -> Self {
+        at_once(Self::paced(lines, &Pace::never()))
+    }
+
+    /// [`ViewIndex::of`], a line being a unit of work.
+    pub async fn paced(lines: &[ViewLine], pace: &Pace) -> Self {
+        // Sized up front (and hashed by foldhash): grown, the sets rehashed every name.
+        let (mut odds, mut names) = (0, 0);
+        for l in lines {
+            odds += usize::from(l.odds.is_some());
+            names += usize::from(l.defines.is_some());
+        }
+        let mut index = ViewIndex {
+            rows: Vec::with_capacity(lines.len() + odds),
+            declared: Declared::with_capacity_and_hasher(names, Default::default()),
+        };
+        for (i, l) in lines.iter().enumerate() {
+            index.rows.push(Row::Line(i));
+            if l.odds.is_some() {
+                index.rows.push(Row::Odds(i));
+            }
+            if let Some(name) = &l.defines {
+                index.declared.insert(name.clone());
+            }
+            pace.unit().await;
+        }
+        index
+    }
 }
 
 #[derive(Properties, PartialEq)]
@@ -57,41 +99,20 @@ pub fn output(p: &OutputProps) -> Html {
     let scroll_top = use_state(|| 0.0_f64);
     let pane = &p.pane;
     let lines = &pane.lines;
-    // Worked out once per view, not per render (a hover renders the pane again).
-    let view = SameLines(lines.clone());
-    // The names this view declares (links lead to them).
-    // (Sized up front and hashed by foldhash: at 44,125 Services, 530,000 names grown into
-    // a std set took 150 ms of the drawing.)
-    let declared = use_memo(view.clone(), |view| {
-        let names = view.0.iter().filter_map(|l| l.defines.as_ref());
-        let mut set = Declared::with_capacity_and_hasher(names.clone().count(), Default::default());
-        set.extend(names.cloned());
-        set
-    });
-    // A line's row, and its odds' row below it.
-    let rows: Rc<Vec<Row>> = use_memo(view, |view| {
-        let odds = view.0.iter().filter(|l| l.odds.is_some()).count();
-        let mut rows = Vec::with_capacity(view.0.len() + odds);
-        for (i, l) in view.0.iter().enumerate() {
-            rows.push(Row::Line(i));
-            if l.odds.is_some() {
-                rows.push(Row::Odds(i));
-            }
-        }
-        rows
-    });
+    let index = pane.index.clone();
+    let rows = &index.rows;
     let virtual_rows = rows.len() > VIRTUAL_FROM;
     let selected_at_start = p.selected;
 
     // Scroll a line into view (a link followed, a key pressed).
     let reveal = {
         let container = container.clone();
-        let rows = rows.clone();
+        let index = index.clone();
         move |line: usize| {
             let Some(el) = container.cast::<HtmlElement>() else {
                 return;
             };
-            let Some(row) = rows.iter().position(|r| *r == Row::Line(line)) else {
+            let Some(row) = index.rows.iter().position(|r| *r == Row::Line(line)) else {
                 return;
             };
             let top = row as f64 * ROW_HEIGHT;
@@ -225,7 +246,7 @@ pub fn output(p: &OutputProps) -> Html {
     let draw = |row: &Row| -> Html {
         match *row {
             Row::Line(i) => html! {
-                <OutLine key={i} lines={lines.clone()} {i} pane_id={p.id.clone()} declared={declared.clone()}
+                <OutLine key={i} lines={lines.clone()} {i} pane_id={p.id.clone()} index={index.clone()}
                     added={pane.changes.added.get(i).copied().unwrap_or(false)}
                     selected={p.selected == Some(i)} current={current_line == Some(i)} />
             },
@@ -280,24 +301,12 @@ pub fn output(p: &OutputProps) -> Html {
     }
 }
 
-/// A view's lines as a memo's key: compared by identity, since each analysis makes new ones
-/// and comparing 44,000 lines by content to find out cost more than the work memoised (the key
-/// holds the lines, so their address stays theirs).
-#[derive(Clone)]
-struct SameLines(Rc<Vec<ViewLine>>);
-
-impl PartialEq for SameLines {
-    fn eq(&self, o: &Self) -> bool {
-        Rc::ptr_eq(&self.0, &o.0)
-    }
-}
-
 #[derive(Properties)]
 struct LineProps {
     lines: Rc<Vec<ViewLine>>,
     i: usize,
     pane_id: AttrValue,
-    declared: Rc<Declared>,
+    index: Rc<ViewIndex>,
     added: bool,
     selected: bool,
     current: bool,
@@ -314,8 +323,10 @@ impl PartialEq for LineProps {
             // After an edit the view's declared names are a new set: what matters to this line
             // is only which of its own words are links (comparing whole sets, per line in
             // sight, was 80 ms an edit at 1,000 Services).
-            && (Rc::ptr_eq(&self.declared, &o.declared)
-                || line.is_none_or(|l| links_of(l, &self.declared) == links_of(l, &o.declared)))
+            && (Rc::ptr_eq(&self.index, &o.index)
+                || line.is_none_or(|l| {
+                    links_of(l, &self.index.declared) == links_of(l, &o.index.declared)
+                }))
     }
 }
 
@@ -349,7 +360,7 @@ fn out_line(p: &LineProps) -> Html {
         line.source.is_some().then_some("why"),
         line.defines.is_some().then_some("declares"),
     );
-    let links = |w: &str| is_link(line, &p.declared, w);
+    let links = |w: &str| is_link(line, &p.index.declared, w);
     html! {
         <div {class} data-i={i.to_string()} title={line.why()} id={format!("{}-line-{i}", p.pane_id)}
             role="option" aria-selected={p.selected.to_string()} data-anchor={line.anchor.as_ref().map(|a| AttrValue::from(a.to_string()))}>

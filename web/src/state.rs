@@ -5,6 +5,7 @@
 //! the one before the last edit (what the edit changed is marked until the next edit).
 
 use crate::diff::Changes;
+use crate::output::ViewIndex;
 use crate::scenarios;
 use kpx_core::cluster::settings::Mode;
 use kpx_core::input::Scenario;
@@ -21,6 +22,8 @@ pub struct Pane {
     pub mode: Mode,
     pub view: &'static str,
     pub lines: Rc<Vec<ViewLine>>,
+    /// Its rows and declared names, made with the lines.
+    pub index: Rc<ViewIndex>,
     /// What the last edit changed here (empty before any edit).
     pub changes: Rc<Changes>,
     /// Why the view cannot be shown (a release whose layout kpx lacks, say).
@@ -43,7 +46,7 @@ pub struct Analysed {
 /// A view's lines made before the state shows them: a large edit makes them in parts.
 struct MadeView {
     key: ViewKey,
-    lines: Result<Vec<ViewLine>, String>,
+    lines: Result<(Vec<ViewLine>, ViewIndex), String>,
 }
 
 /// Which view of which mode, as the kubectl views' namespaces have it.
@@ -68,22 +71,39 @@ impl ViewKey {
 /// A view being made a part at a time, for an [`Analysed`] ([`State::view_to_make`]).
 pub struct ViewInParts {
     key: ViewKey,
-    work: InParts<'static, Result<Vec<ViewLine>, String>>,
+    work: ViewWork,
+}
+
+/// A view's lines being made, then indexed ([`ViewIndex`]).
+enum ViewWork {
+    Lines(InParts<'static, Result<Vec<ViewLine>, String>>),
+    Index(InParts<'static, (Vec<ViewLine>, ViewIndex)>),
 }
 
 impl ViewInParts {
-    /// Makes about `lines` more lines; once the view is made, it is kept in `analysed`.
+    /// Makes (then indexes, `ViewIndex`) about `lines` more lines; once the view is made, it
+    /// is kept in `analysed`.
     pub fn step(self, lines: usize, analysed: &mut Analysed) -> Option<Self> {
-        match self.work.step(lines) {
-            Step::Done(lines) => {
-                analysed.made.push(MadeView {
-                    key: self.key,
-                    lines,
-                });
-                None
-            }
-            Step::Paused(work) => Some(ViewInParts { work, ..self }),
-        }
+        let key = self.key;
+        let mut made = |lines| {
+            analysed.made.push(MadeView { key, lines });
+            None
+        };
+        let work = match self.work {
+            ViewWork::Lines(work) => match work.step(lines) {
+                Step::Done(Ok(lines)) => ViewWork::Index(InParts::new(|pace| async move {
+                    let index = ViewIndex::paced(&lines, &pace).await;
+                    (lines, index)
+                })),
+                Step::Done(Err(problem)) => return made(Err(problem)),
+                Step::Paused(work) => ViewWork::Lines(work),
+            },
+            ViewWork::Index(work) => match work.step(lines) {
+                Step::Done(indexed) => return made(Ok(indexed)),
+                Step::Paused(work) => ViewWork::Index(work),
+            },
+        };
+        Some(ViewInParts { work, ..self })
     }
 }
 
@@ -387,7 +407,7 @@ impl State {
             .find(|key| !analysed.made.iter().any(|m| m.key == *key))?;
         Some(ViewInParts {
             key,
-            work: a.clone().render_lines_in_parts(key.request()),
+            work: ViewWork::Lines(a.clone().render_lines_in_parts(key.request())),
         })
     }
 
@@ -477,16 +497,20 @@ impl State {
         let mut pane = |key: ViewKey| -> Pane {
             let lines = match made.iter().position(|m| m.key == key) {
                 Some(i) => made.swap_remove(i).lines,
-                None => a.render_lines(&key.request()),
+                None => a.render_lines(&key.request()).map(|lines| {
+                    let index = ViewIndex::of(&lines);
+                    (lines, index)
+                }),
             };
-            let (lines, problem) = match lines {
-                Ok(lines) => (Rc::new(lines), None),
-                Err(problem) => (Rc::default(), Some(problem)),
+            let (lines, index, problem) = match lines {
+                Ok((lines, index)) => (Rc::new(lines), Rc::new(index), None),
+                Err(problem) => (Rc::default(), Rc::default(), Some(problem)),
             };
             Pane {
                 mode: key.mode,
                 view: key.view,
                 lines,
+                index,
                 changes: Rc::default(),
                 problem,
             }
