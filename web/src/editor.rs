@@ -4,9 +4,9 @@
 
 use crate::highlight;
 use crate::i18n::{t, tf};
+use crate::state::SharedText;
 use kpx_core::input::LineRange;
 use kpx_core::Diagnostic;
-use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{ClipboardEvent, HtmlElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -28,11 +28,11 @@ pub const LINE_HEIGHT: f64 = 19.0;
 
 #[derive(Properties, PartialEq)]
 pub struct EditorProps {
-    pub text: Rc<str>,
+    pub text: SharedText,
     pub errors: Vec<Diagnostic>,
     /// Lines to highlight: what made the rule under the pointer.
     pub highlight: Vec<LineRange>,
-    pub oninput: Callback<Rc<str>>,
+    pub oninput: Callback<SharedText>,
     /// Scrolls to show this line when it changes and is out of sight (1-based).
     #[prop_or_default]
     pub reveal: Option<usize>,
@@ -51,7 +51,7 @@ pub fn editor(p: &EditorProps) -> Html {
     // The first line a long text's gutter (and a huge text's viewer) shows.
     let window = use_state_eq(|| 0_usize);
     // A huge text pasted, shown at once while it is analysed (the state has it only after).
-    let pasted = use_state_eq(|| None::<Rc<str>>);
+    let pasted = use_state_eq(|| None::<SharedText>);
 
     let onscroll = {
         let (colours, gutter) = (colours.clone(), gutter.clone());
@@ -128,7 +128,7 @@ pub fn editor(p: &EditorProps) -> Html {
             };
             e.prevent_default();
             // One text, shared by the editor and the state (at 38 MB, a copy compared is felt).
-            let text: Rc<str> = text.into();
+            let text: SharedText = text.into();
             if text.len() > HUGE_TEXT {
                 pasted.set(Some(text.clone()));
             }

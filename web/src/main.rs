@@ -33,7 +33,7 @@ use kpx_core::Diagnostic;
 use output::Output;
 use panels::{Changes, Explain};
 use stage::{ChartsPanel, Cmd, PacketPanel, Playback};
-use state::{Pane, State};
+use state::{Pane, SharedText, State};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -328,7 +328,7 @@ struct Kept {
 /// 10,000-Service text is 150 ms, and of 44,125 Services 0.6 s, which the drawing waited for. A fragment too long for an address (kubernetes#139513's 44,125 Services make 2.3
 /// million characters) is kept in storage only, and the share box says so.
 #[hook]
-fn use_kept(text: Rc<str>, choices: share::Shared, embed: bool, lang: Lang) -> Kept {
+fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -> Kept {
     let kept = use_mut_ref(Rc::<String>::default);
     let unkept = use_state_eq(|| false);
     {
@@ -444,7 +444,7 @@ fn app() -> Html {
     let tab = Tab::parse(&state.panel);
     let active = tab != Tab::Explain;
     let good = state.good().map(|(t, a)| (t.clone(), a.clone()));
-    let good_text: Rc<str> = good.as_ref().map_or_else(|| "".into(), |g| g.0.clone());
+    let good_text: SharedText = good.as_ref().map_or_else(|| "".into(), |g| g.0.clone());
     let choices = {
         let analysis = good.as_ref().map(|g| g.1.clone());
         use_memo(
@@ -490,11 +490,12 @@ fn app() -> Html {
         )
     };
     {
-        // A new walk starts at its first step (a link's step only applies to the first one).
+        // A new walk starts at its first step (a link's step only applies to the first one:
+        // the first with an analysis, as a large text opened is analysed after the drawing).
         let playback = playback.clone();
         let first = use_mut_ref(|| true);
-        use_effect_with(walk_key, move |(_, _, _, _, _, on)| {
-            if *on && !std::mem::replace(&mut *first.borrow_mut(), false) {
+        use_effect_with(walk_key, move |(text, _, _, _, _, on)| {
+            if *on && !text.is_empty() && !std::mem::replace(&mut *first.borrow_mut(), false) {
                 playback.dispatch(Cmd::Reset);
             }
         });
@@ -1038,7 +1039,7 @@ fn app() -> Html {
                                 onnew={on_new_connection} reduced_motion={reduced_motion()} />
                         },
                         Tab::Charts => html! {
-                            <ChartsPanel text={AttrValue::from(good_text.clone())} modes={modes.clone()} from={AttrValue::from(from.clone())} dest={dest.clone()} />
+                            <ChartsPanel text={AttrValue::from(good_text.rc())} modes={modes.clone()} from={AttrValue::from(from.clone())} dest={dest.clone()} />
                         },
                     } }
                 </section>

@@ -16,6 +16,39 @@ use kpx_core::Diagnostic;
 use kpx_core::InputError;
 use std::rc::Rc;
 
+/// The reader's text, shared (not copied) by the state, the editor, the link and the last good
+/// analysis, and compared by identity first: `Rc<str>`'s own `==` compares the bytes even of
+/// one allocation with itself (rust-lang/rust#154998), and a 38 MB text was compared that way
+/// several times on every drawing.
+#[derive(Clone, Debug, Default)]
+pub struct SharedText(Rc<str>);
+
+impl SharedText {
+    /// The text as `Rc<str>`, for what takes one (the reader, an attribute).
+    pub fn rc(&self) -> Rc<str> {
+        self.0.clone()
+    }
+}
+
+impl PartialEq for SharedText {
+    fn eq(&self, o: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &o.0) || *self.0 == *o.0
+    }
+}
+
+impl std::ops::Deref for SharedText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<T: Into<Rc<str>>> From<T> for SharedText {
+    fn from(text: T) -> Self {
+        SharedText(text.into())
+    }
+}
+
 /// One rendered view of one mode.
 #[derive(Clone, Debug)]
 pub struct Pane {
@@ -35,7 +68,7 @@ pub type ReadText = Result<Scenario, InputError>;
 
 /// An edit's text and its analysis, not yet shown ([`State::analyse`]).
 pub struct Analysed {
-    text: Rc<str>,
+    text: SharedText,
     result: Result<Rc<Analysis>, kpx_core::diag::InputError>,
     /// The chosen node is gone from the text: the input's own is shown.
     node_dropped: bool,
@@ -127,7 +160,7 @@ impl PartialEq for Pane {
 pub struct State {
     /// The reader's text: shared, not copied, by the editor, the link and the last good
     /// analysis (at 44,125 Services, 38 MB copied and compared on every drawing cost 0.3 s).
-    pub text: Rc<str>,
+    pub text: SharedText,
     /// The scenario the text came from (its explanation is shown, Reset returns to it).
     pub scenario: Option<&'static str>,
     /// `None`: the input's KubeProxyConfiguration.mode.
@@ -153,7 +186,7 @@ pub struct State {
     /// Problems of the current text (empty when it rendered).
     pub errors: Vec<Diagnostic>,
     /// The last text that analysed cleanly, and its analysis.
-    good: Option<(Rc<str>, Rc<Analysis>)>,
+    good: Option<(SharedText, Rc<Analysis>)>,
     /// The analysis before the last edit that changed what is shown.
     before_edit: Option<BeforeEdit>,
     pub primary: Option<Pane>,
@@ -214,7 +247,7 @@ fn view_of(mode: Mode, wanted: Option<&str>) -> &'static str {
 }
 
 impl State {
-    pub fn new(text: Rc<str>) -> Self {
+    pub fn new(text: SharedText) -> Self {
         let mut s = State::unanalysed(text);
         s.analyse_text();
         s
@@ -222,7 +255,7 @@ impl State {
 
     /// A state holding `text`, not analysed yet: nothing is shown until
     /// [`State::analyse_text`] (or the page's steps) analyses it.
-    pub fn unanalysed(text: Rc<str>) -> Self {
+    pub fn unanalysed(text: SharedText) -> Self {
         State {
             scenario: scenarios::unchanged(&text).map(|sc| sc.id),
             text,
@@ -319,7 +352,7 @@ impl State {
     }
 
     /// The reader changed the text.
-    pub fn edit(&mut self, text: Rc<str>) {
+    pub fn edit(&mut self, text: SharedText) {
         let analysed = self.analyse(text);
         self.apply(analysed);
     }
@@ -327,7 +360,7 @@ impl State {
     /// The slow half of an edit, which changes nothing: the analysis of `text` for this
     /// state's node (a large text's edit runs the halves in separate tasks, and reads the text
     /// in parts, see [`crate::typing`]).
-    pub fn analyse(&self, text: Rc<str>) -> Analysed {
+    pub fn analyse(&self, text: SharedText) -> Analysed {
         let read = timed("kpx:read", || kpx_core::input::parse(&text));
         // (One way to run it: the same work as in parts, in one go.)
         let work = self.analysis_in_parts(text, read);
@@ -337,7 +370,11 @@ impl State {
     /// [`analyse`](Self::analyse) for a text already read, a part at a time, an object being
     /// a unit of work (a large text's edit analyses it between its reader's keys, see
     /// [`crate::typing`]).
-    pub fn analysis_in_parts(&self, text: Rc<str>, read: ReadText) -> InParts<'static, Analysed> {
+    pub fn analysis_in_parts(
+        &self,
+        text: SharedText,
+        read: ReadText,
+    ) -> InParts<'static, Analysed> {
         InParts::new(|pace| self.analysis(text, read, pace))
     }
 
@@ -345,7 +382,7 @@ impl State {
     /// needs, so that it can be done a part at a time.
     fn analysis(
         &self,
-        text: Rc<str>,
+        text: SharedText,
         read: ReadText,
         pace: Pace,
     ) -> impl std::future::Future<Output = Analysed> + use<> {
@@ -604,7 +641,7 @@ impl State {
     }
 
     /// The last text that analysed cleanly, and its analysis.
-    pub fn good(&self) -> Option<(&Rc<str>, &Rc<Analysis>)> {
+    pub fn good(&self) -> Option<(&SharedText, &Rc<Analysis>)> {
         self.good.as_ref().map(|(t, a)| (t, a))
     }
 

@@ -21,7 +21,7 @@
 //! the outcome: the older edit is dropped rather than set, since setting it would write its
 //! text over the key in the editor ([`Meanwhile`]).
 
-use crate::state::{timed, Analysed, ChangesInParts, ReadText, State, ViewInParts};
+use crate::state::{timed, Analysed, ChangesInParts, ReadText, SharedText, State, ViewInParts};
 use gloo::timers::callback::Timeout;
 use kpx_core::input::Reading;
 use kpx_core::pace::{InParts, Step};
@@ -87,7 +87,7 @@ pub fn analyse_opened(state: &mut State) {
 /// The editor's `oninput`: analyses the text now, or when typing pauses. It also analyses, in
 /// steps, a large text the page opened ([`analyse_opened`]).
 #[hook]
-pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<Rc<str>> {
+pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<SharedText> {
     // A waiting edit applies to the state as it is when the pause ends.
     let latest = use_mut_ref(|| state.clone());
     *latest.borrow_mut() = state.clone();
@@ -114,11 +114,11 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<Rc<str>> {
             move || drop(frame)
         });
     }
-    use_callback((), move |text: Rc<str>, _| {
+    use_callback((), move |text: SharedText, _| {
         inputs.set(inputs.get() + 1);
         let edit = {
             let (latest, last_cost) = (latest.clone(), last_cost.clone());
-            move |text: Rc<str>| {
+            move |text: SharedText| {
                 let started = now();
                 let state = latest.borrow().clone();
                 busy(false);
@@ -139,7 +139,7 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<Rc<str>> {
             // text pasted is in no text box (the editor shows it read-only): it is the text.
             let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
             let start = move || {
-                let text = crate::editor::current_text().map_or(text, Rc::from);
+                let text = crate::editor::current_text().map_or(text, SharedText::from);
                 in_steps(latest, last_cost, inputs, text);
             };
             let pending: Box<dyn std::any::Any> = if typing_into_large {
@@ -168,14 +168,14 @@ fn in_steps(
     latest: Rc<RefCell<UseStateHandle<State>>>,
     last_cost: Rc<RefCell<f64>>,
     inputs: Rc<Cell<u64>>,
-    text: Rc<str>,
+    text: SharedText,
 ) {
     if latest.borrow().text == text && latest.borrow().analysis_due.is_none() {
         return busy(false);
     }
     busy(true);
     let watch = Watch::new(latest, inputs);
-    let reading = Reading::new(text.clone());
+    let reading = Reading::new(text.rc());
     // The reader counts characters (UTF-8 continuation bytes are not ones).
     let chars = text.bytes().filter(|b| b & 0xC0 != 0x80).count().max(1);
     // Reading depends on the text alone: a state that moved on does not stop it.
@@ -218,7 +218,7 @@ struct Watch {
     inputs_then: u64,
     _then: UseStateHandle<State>,
     state_then: *const State,
-    text_then: Rc<str>,
+    text_then: SharedText,
 }
 
 impl Watch {
@@ -353,7 +353,7 @@ fn read_in_parts(
 /// (the drawing follows, in its own task).
 struct Steps {
     watch: Watch,
-    text: Rc<str>,
+    text: SharedText,
     last_cost: Rc<RefCell<f64>>,
     /// What the steps so far cost, as an edit in one task would have measured it.
     cost: f64,
