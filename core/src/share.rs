@@ -64,19 +64,21 @@ pub const ENCODED_PER_UNIT: usize = 64 << 10;
 
 /// The fragment (without `#`) for `state`.
 pub fn encode(state: &Shared) -> String {
-    at_once(encode_paced(state, &Pace::never()))
+    at_once(encode_paced(&state.text, state, &Pace::never()))
 }
 
 /// [`encode`], [`ENCODED_PER_UNIT`] bytes of the text at a time: the page keeps a large
 /// cluster's state between its reader's keys (at 44,125 Services, its JSON alone was 250 ms of
 /// the wasm, and DEFLATE most of a second). The JSON is written as it is compressed: the other
 /// fields around an empty text, and the text escaped a part at a time between them (JSON
-/// escapes each character on its own, so the parts make the same bytes as the whole).
-pub async fn encode_paced(state: &Shared, pace: &Pace) -> String {
+/// escapes each character on its own, so the parts make the same bytes as the whole). The
+/// text is given apart from the other fields (`choices`, whose own text is not read), so that
+/// the page, which shares its text, need not copy it into a `Shared`.
+pub async fn encode_paced(text: &str, choices: &Shared, pace: &Pace) -> String {
     const TEXT_FIRST: &[u8] = br#"{"text":""#;
     // Every field named: a field added to `Shared` must be added here.
     let Shared {
-        text,
+        text: _,
         mode,
         view,
         node,
@@ -88,7 +90,7 @@ pub async fn encode_paced(state: &Shared, pace: &Pace) -> String {
         to,
         seed,
         step,
-    } = state;
+    } = choices;
     let around = serde_json::to_vec(&Shared {
         text: String::new(),
         mode: mode.clone(),
@@ -109,7 +111,7 @@ pub async fn encode_paced(state: &Shared, pace: &Pace) -> String {
         .expect("the text is the first field");
     let mut deflate = Deflate::new(text.len() / 4);
     deflate.feed(TEXT_FIRST, false);
-    let mut rest = text.as_str();
+    let mut rest = text;
     while !rest.is_empty() {
         let mut end = rest.len().min(ENCODED_PER_UNIT);
         while !rest.is_char_boundary(end) {
@@ -350,7 +352,7 @@ mod tests {
                 for units in [1, 3] {
                     let mut work = InParts::new(|pace| {
                         let state = &state;
-                        async move { encode_paced(state, &pace).await }
+                        async move { encode_paced(&state.text, state, &pace).await }
                     });
                     let mut steps = 0;
                     let got = loop {

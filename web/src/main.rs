@@ -336,14 +336,13 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
         // (The text is compared as a shared handle: its 38 MB at 44,125 Services, copied and
         // compared on every drawing, cost a tenth of a second.)
         use_effect_with((text, choices), move |(text, choices)| {
-            let shared = share::Shared {
-                text: text.to_string(),
-                ..choices.clone()
-            };
+            let (text, choices) = (text.clone(), choices.clone());
             // Set when a newer change comes first: this one is then not kept.
             let outdated = Rc::new(std::cell::Cell::new(false));
             let encoding =
-                InParts::new(|pace| async move { share::encode_paced(&shared, &pace).await });
+                InParts::new(
+                    |pace| async move { share::encode_paced(&text, &choices, &pace).await },
+                );
             typing::in_tasks(
                 "kpx:link",
                 encoding,
