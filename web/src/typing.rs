@@ -101,9 +101,12 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<SharedText> {
         let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
         use_effect_with(state.analysis_due, move |due| {
             // Once the page has painted its word that it is busy, as for a paste.
+            let started = Rc::new(Cell::new(false));
             let frame = due.map(|_| {
                 busy(true);
+                let started = started.clone();
                 gloo::render::request_animation_frame(move |_| {
+                    started.set(true);
                     Timeout::new(0, move || {
                         let text = latest.borrow().text.clone();
                         in_steps(latest, last_cost, inputs, text);
@@ -111,7 +114,13 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<SharedText> {
                     .forget();
                 })
             });
-            move || drop(frame)
+            // Replaced before it started (a scenario chosen in the first frame): no steps will
+            // take the word back.
+            move || {
+                if frame.is_some() && !started.get() {
+                    busy(false);
+                }
+            }
         });
     }
     use_callback((), move |text: SharedText, _| {
