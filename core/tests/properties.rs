@@ -275,6 +275,91 @@ fn edited_tour(cuts: Vec<(prop::sample::Index, usize, char)>) -> String {
     text.into_iter().collect()
 }
 
+/// An edit of a YAML text as a reader (or a broken paste) makes it: a snippet inserted (the
+/// ones that matter to where documents start and end among them), a stretch deleted, or a
+/// character replaced.
+#[derive(Debug, Clone)]
+enum YamlEdit {
+    Insert(prop::sample::Index, &'static str),
+    Delete(prop::sample::Index, usize),
+    Replace(prop::sample::Index, char),
+}
+
+fn yaml_edits(count: std::ops::Range<usize>) -> impl Strategy<Value = Vec<YamlEdit>> {
+    const SNIPPETS: &[&str] = &[
+        "\n---\n",
+        "---",
+        "\n--- ",
+        "\n...\n",
+        "\"",
+        "'",
+        "[",
+        "{",
+        "]",
+        "|\n",
+        ">-\n",
+        "&a ",
+        "*a",
+        "\nz: &a 1\n",
+        "\n---\nb: *a\n",
+        "\n%YAML 1.2\n",
+        "\r",
+        "\r\n",
+        "\n",
+        "  ",
+        "- ",
+        ": ",
+        "#",
+        "\t",
+        "x: 1e999\n",
+        "\u{feff}",
+        "ü",
+    ];
+    let edit = prop_oneof![
+        (any::<prop::sample::Index>(), prop::sample::select(SNIPPETS))
+            .prop_map(|(i, s)| YamlEdit::Insert(i, s)),
+        (any::<prop::sample::Index>(), 1usize..40).prop_map(|(i, n)| YamlEdit::Delete(i, n)),
+        (any::<prop::sample::Index>(), any::<char>()).prop_map(|(i, c)| YamlEdit::Replace(i, c)),
+    ];
+    prop::collection::vec(edit, count)
+}
+
+/// `text` with `edits` made, each at a character boundary.
+fn edited(text: &str, edits: &[YamlEdit]) -> String {
+    let mut text: Vec<char> = text.chars().collect();
+    for edit in edits {
+        match edit {
+            YamlEdit::Insert(at, snippet) => {
+                let i = at.index(text.len() + 1);
+                text.splice(i..i, snippet.chars());
+            }
+            YamlEdit::Delete(at, n) if !text.is_empty() => {
+                let i = at.index(text.len());
+                text.drain(i..(i + n).min(text.len()));
+            }
+            YamlEdit::Replace(at, c) if !text.is_empty() => {
+                let i = at.index(text.len());
+                text[i] = *c;
+            }
+            _ => {}
+        }
+    }
+    text.into_iter().collect()
+}
+
+/// Reads `text` after the reading `earlier` kept, `part` events at a time.
+fn read_after(
+    text: &str,
+    earlier: kpx_core::input::Sections,
+    part: usize,
+) -> (String, kpx_core::input::Sections, (usize, usize)) {
+    let mut reading = kpx_core::input::Reading::after(text.into(), earlier);
+    while !reading.step(part) {}
+    let sections = reading.sections();
+    let (read, kept) = reading.finish_keeping();
+    (format!("{read:?}"), kept, sections)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -351,11 +436,60 @@ proptest! {
         let mut steps = 0;
         while !reading.step(part) {
             steps += 1;
-            prop_assert!(reading.read() <= text.chars().count());
+            prop_assert!(reading.read() <= text.len());
         }
         // (A syntax error ends the reading wherever it is.)
         prop_assert!(steps >= 1 || part >= 100 || whole.starts_with("Err"), "a text of thousands of events read in one part of {part}");
         prop_assert_eq!(format!("{:?}", reading.finish()), whole);
+    }
+
+    /// A text is read a section (from a `---` line to the next) at a time, each with a parser
+    /// of its own (`input::Reading`): whatever the text, it reads what one parser reading the
+    /// whole text reads, positions and errors included.
+    #[test]
+    fn reading_in_sections_reads_what_one_parser_reads(edits in yaml_edits(0..8)) {
+        let text = edited(include_str!("../../static/scenarios/tour.yaml"), &edits);
+        prop_assert_eq!(
+            format!("{:?}", kpx_core::input::parse(&text)),
+            format!("{:?}", kpx_core::input::read_whole(&text))
+        );
+    }
+
+    /// After an edit, the page reads again only the sections the edit changed
+    /// (`Reading::after`): through a run of edits, broken texts and mended ones included, and
+    /// wherever the parts end, it reads what reading the edited text anew reads.
+    #[test]
+    fn reading_after_an_edit_reads_what_reading_anew_reads(
+        first in yaml_edits(0..3),
+        then in prop::collection::vec(yaml_edits(1..3), 1..5),
+        part in 1usize..400,
+    ) {
+        let mut text = edited(include_str!("../../static/scenarios/tour.yaml"), &first);
+        let (_, mut kept, _) = read_after(&text, Default::default(), part);
+        for edits in then {
+            text = edited(&text, &edits);
+            let (read, next, _) = read_after(&text, kept, part);
+            prop_assert_eq!(&read, &format!("{:?}", kpx_core::input::read_whole(&text)));
+            kept = next;
+        }
+    }
+
+    /// An edit inside one document of a text of many reads that section alone.
+    #[test]
+    fn an_edit_inside_a_document_reads_only_its_section(at in any::<prop::sample::Index>()) {
+        let text = kpx_core::scale::generate(20, 3, Mode::Iptables);
+        let (_, kept, (sections, reused)) = read_after(&text, Default::default(), 1000);
+        prop_assert!(sections > 40 && reused == 0, "{sections} sections, {reused} reused");
+        // A digit changed to another: the same documents, one of them edited.
+        let digits: Vec<usize> = text.match_indices(|c: char| c.is_ascii_digit()).map(|(i, _)| i).collect();
+        let i = *at.get(&digits);
+        let mut edited = text.clone();
+        let digit = if &text[i..=i] == "7" { "8" } else { "7" };
+        edited.replace_range(i..=i, digit);
+        let (read, _, (after, reused)) = read_after(&edited, kept, 1000);
+        prop_assert_eq!(after, sections);
+        prop_assert_eq!(reused, sections - 1);
+        prop_assert_eq!(read, format!("{:?}", kpx_core::input::read_whole(&edited)));
     }
 
     /// The page makes a large view's lines a part at a time (`pace::InParts`, between two

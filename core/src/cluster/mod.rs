@@ -56,7 +56,7 @@ pub struct Item<T> {
 impl<T: Clone> Item<T> {
     fn written(l: &Located<T>) -> Self {
         Item {
-            object: l.object.clone(),
+            object: (*l.object).clone(),
             reference: l.reference.clone(),
             origin: Origin::Written { pos: l.pos() },
         }

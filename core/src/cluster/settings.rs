@@ -190,12 +190,12 @@ pub(super) fn resolve(
     let cfg = s
         .proxy_config
         .as_ref()
-        .map(|l| &l.object)
+        .map(|l| &*l.object)
         .unwrap_or(&default_cfg);
     let env = s
         .node_env
         .as_ref()
-        .map(|l| &l.object)
+        .map(|l| &*l.object)
         .unwrap_or(&default_env);
     let cfg_pos = |p: &[crate::input::Seg]| s.proxy_config.as_ref().map(|l| l.pos_of(p));
     let env_pos = |p: &[crate::input::Seg]| s.node_env.as_ref().map(|l| l.pos_of(p));

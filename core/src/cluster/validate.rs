@@ -374,7 +374,7 @@ pub(super) async fn allocate(
     // work of 40 ms natively (and the page's unit of work with it).
     let mut out = Vec::with_capacity(written.len());
     for svc in written {
-        let mut object = svc.object.clone();
+        let mut object = (*svc.object).clone();
         let reference = svc.reference.clone();
         let spec = object.spec.as_mut().unwrap();
         let ty = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());

@@ -7,6 +7,7 @@
 
 pub mod config;
 mod de;
+mod reading;
 mod wire;
 pub mod yaml;
 
@@ -15,26 +16,81 @@ use crate::path;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+pub use reading::{read_whole, Reading, Sections, Source};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use std::rc::Rc;
 pub use yaml::{display_path, Seg, Spans};
 
 /// An input object and where it was written.
-#[derive(Clone, Debug)]
+///
+/// Cloning one only counts references: an edit of a large text reads again only the sections
+/// it touched ([`Reading::after`]), and every other object is shared with the reading before.
 pub struct Located<T> {
-    pub object: T,
-    pub spans: Spans,
+    pub object: Rc<T>,
+    /// Its positions, counted from the first line of the section it was read in…
+    spans: Rc<Spans>,
+    /// …which has this many lines of the text above it.
+    lines_before: usize,
     /// `kind namespace/name` (or `kind name`), as the reader wrote it.
     pub reference: ObjectRef,
 }
 
-impl<T> Located<T> {
-    pub fn pos(&self) -> Pos {
-        self.spans.pos
+/// Shows the positions in the text's lines, however the object was read (the tests compare
+/// readings by what they show).
+impl<T: std::fmt::Debug> std::fmt::Debug for Located<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Located")
+            .field("object", &self.object)
+            .field("spans", &self.spans.below(self.lines_before))
+            .field("reference", &self.reference)
+            .finish()
     }
+}
+
+impl<T> Clone for Located<T> {
+    fn clone(&self) -> Self {
+        Located {
+            object: self.object.clone(),
+            spans: self.spans.clone(),
+            lines_before: self.lines_before,
+            reference: self.reference.clone(),
+        }
+    }
+}
+
+impl<T> Located<T> {
+    /// Where the object starts.
+    pub fn pos(&self) -> Pos {
+        below(self.spans.pos, self.lines_before)
+    }
+    /// Where the field at `path` is written (or the nearest thing that is, see
+    /// [`Spans::locate`]).
     pub fn pos_of(&self, path: &[Seg]) -> Pos {
-        self.spans.locate(path)
+        below(self.spans.locate(path), self.lines_before)
+    }
+    /// The lines the object is written on.
+    pub fn lines(&self) -> LineRange {
+        LineRange {
+            first: self.spans.pos.line + self.lines_before,
+            last: self.spans.last_line + self.lines_before,
+        }
+    }
+    /// The same object, read in a section that now has `lines_before` lines above it.
+    fn moved(&self, lines_before: usize) -> Self {
+        Located {
+            lines_before,
+            ..self.clone()
+        }
+    }
+}
+
+/// `pos`, counted from the first line of a section with `lines` lines above it.
+fn below(pos: Pos, lines: usize) -> Pos {
+    Pos {
+        line: pos.line + lines,
+        ..pos
     }
 }
 
@@ -108,16 +164,6 @@ pub struct LineRange {
     pub last: usize,
 }
 
-impl<T> Located<T> {
-    /// The lines the object is written on.
-    pub fn lines(&self) -> LineRange {
-        LineRange {
-            first: self.spans.pos.line,
-            last: self.spans.last_line,
-        }
-    }
-}
-
 impl Scenario {
     /// Every written object and the lines it is written on.
     pub fn written_lines(&self) -> impl Iterator<Item = (&ObjectRef, LineRange)> {
@@ -142,111 +188,68 @@ pub fn parse(text: &str) -> Result<Scenario, InputError> {
     reading.finish()
 }
 
-/// [`parse`] a part at a time, for a caller that must answer between parts (the page, reading
-/// a large text in several tasks). `parse` is this, read in one step.
-pub struct Reading<'t> {
-    loader: yaml::Loader<'t, Chars<'t>>,
-    scenario: Scenario,
-    errors: Vec<Diagnostic>,
-    /// The loader's answer, once it has one.
-    end: Option<Result<(), Diagnostic>>,
+/// What a document of the input adds to the [`Scenario`], in the order the documents are
+/// written: a section's documents are read once into these, and every reading of a text that
+/// still has the section replays them ([`Scenario::add`]).
+#[derive(Clone, Debug)]
+pub(crate) enum Added {
+    Service(Located<Service>),
+    EndpointSlice(Located<EndpointSlice>),
+    Endpoints(Located<Endpoints>),
+    Pod(Located<Pod>),
+    Deployment(Located<Deployment>),
+    Node(Located<Node>),
+    ProxyConfig(Located<config::KubeProxyConfiguration>),
+    NodeEnv(Located<config::NodeEnvironment>),
+    Warning(Diagnostic),
+    /// The document is not a shape kpx can read.
+    Error(Diagnostic),
 }
 
-impl<'t> Reading<'t> {
-    /// Reads `text`: borrowed (`&str`), or shared (`Rc<str>`) by a reading kept across tasks.
-    pub fn new(text: impl Into<Source<'t>>) -> Self {
-        Reading {
-            loader: yaml::Loader::new(Chars {
-                text: text.into(),
-                at: 0,
-            }),
-            scenario: Scenario::default(),
-            errors: Vec::new(),
-            end: None,
-        }
-    }
-
-    /// Reads about `events` more of the parser's events (a Service of a few ports is a hundred);
-    /// true once the whole text is read.
-    pub fn step(&mut self, events: usize) -> bool {
-        if self.end.is_none() {
-            let Reading {
-                loader,
-                scenario,
-                errors,
-                ..
-            } = self;
-            // Each document is read into its object as soon as it is parsed, and its JSON
-            // value dropped: only the typed objects and their positions stay.
-            self.end = loader.load(events, &mut |doc| {
-                if let Err(e) = add_object(scenario, doc.value, doc.spans) {
-                    errors.push(e);
-                }
-            });
-        }
-        self.end.is_some()
-    }
-
-    /// How many characters of the text have been read.
-    pub fn read(&self) -> usize {
-        self.loader.read()
-    }
-
-    /// What the text holds, once [`step`](Self::step) has said it is read (before, what was
-    /// read so far).
-    pub fn finish(mut self) -> Result<Scenario, InputError> {
-        if let Some(Err(d)) = self.end {
-            return Err(InputError {
-                diagnostics: vec![d],
-            });
-        }
-        if self.errors.is_empty() {
-            Ok(self.scenario)
-        } else {
-            self.errors.sort_by_key(|d| d.pos);
-            Err(InputError {
-                diagnostics: self.errors,
-            })
-        }
-    }
-}
-
-/// The text a [`Reading`] reads. One type for both, so that the parser is compiled once (a
-/// second copy of it was 49 KB of the site's wasm).
-pub enum Source<'t> {
-    Borrowed(&'t str),
-    Shared(std::rc::Rc<str>),
-}
-
-impl<'t> From<&'t str> for Source<'t> {
-    fn from(text: &'t str) -> Self {
-        Source::Borrowed(text)
-    }
-}
-
-impl From<std::rc::Rc<str>> for Source<'static> {
-    fn from(text: std::rc::Rc<str>) -> Self {
-        Source::Shared(text)
-    }
-}
-
-/// The characters of a [`Source`], as the YAML parser takes them.
-struct Chars<'t> {
-    text: Source<'t>,
-    /// The byte the next character starts at.
-    at: usize,
-}
-
-impl Iterator for Chars<'_> {
-    type Item = char;
-    fn next(&mut self) -> Option<char> {
-        let text = match &self.text {
-            Source::Borrowed(text) => text,
-            Source::Shared(text) => &**text,
+impl Scenario {
+    /// Adds what a document of a section with `lines_before` lines above it added; an error
+    /// goes to `errors`.
+    pub(crate) fn add(&mut self, added: &Added, lines_before: usize, errors: &mut Vec<Diagnostic>) {
+        let moved = |d: &Diagnostic| Diagnostic {
+            pos: below(d.pos, lines_before),
+            ..d.clone()
         };
-        let c = text.get(self.at..)?.chars().next()?;
-        self.at += c.len_utf8();
-        Some(c)
+        match added {
+            Added::Service(l) => self.services.push(l.moved(lines_before)),
+            Added::EndpointSlice(l) => self.endpoint_slices.push(l.moved(lines_before)),
+            Added::Endpoints(l) => self.endpoints.push(l.moved(lines_before)),
+            Added::Pod(l) => self.pods.push(l.moved(lines_before)),
+            Added::Deployment(l) => self.deployments.push(l.moved(lines_before)),
+            Added::Node(l) => self.nodes.push(l.moved(lines_before)),
+            Added::ProxyConfig(l) => single(
+                &mut self.proxy_config,
+                &mut self.warnings,
+                l.moved(lines_before),
+            ),
+            Added::NodeEnv(l) => single(
+                &mut self.node_env,
+                &mut self.warnings,
+                l.moved(lines_before),
+            ),
+            Added::Warning(d) => self.warnings.push(moved(d)),
+            Added::Error(d) => errors.push(moved(d)),
+        }
+    }
+}
+
+/// A document that may be written once (kube-proxy's configuration, the node's environment):
+/// the first one is used.
+fn single<T>(slot: &mut Option<Located<T>>, warnings: &mut Vec<Diagnostic>, located: Located<T>) {
+    if slot.is_some() {
+        warnings.push(Diagnostic::warning(
+            located.pos(),
+            format!(
+                "a second {} document; the first one is used",
+                located.reference.kind
+            ),
+        ));
+    } else {
+        *slot = Some(located);
     }
 }
 
@@ -254,7 +257,13 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
-fn add_object(s: &mut Scenario, value: Value, spans: Spans) -> Result<(), Diagnostic> {
+/// Reads a document (its value and positions, counted from its section's first line) into what
+/// it adds to the scenario; an error if it is not a shape kpx can read.
+pub(crate) fn add_object(
+    out: &mut Vec<Added>,
+    value: Value,
+    spans: Spans,
+) -> Result<(), Diagnostic> {
     if !value.is_object() {
         return Err(Diagnostic::error(
             spans.pos,
@@ -315,42 +324,36 @@ fn add_object(s: &mut Scenario, value: Value, spans: Spans) -> Result<(), Diagno
             let mut first_error = None;
             for (i, item) in items.into_iter().enumerate() {
                 let item_spans = spans.subtree(&path!["items", i]);
-                if let Err(e) = add_object(s, item, item_spans) {
+                if let Err(e) = add_object(out, item, item_spans) {
                     first_error.get_or_insert(e);
                 }
             }
-            first_error.map_or(Ok(()), Err)
+            return first_error.map_or(Ok(()), Err);
         }
-        ("", "Service") => push::<wire::ServiceWire, _>(&mut s.services, value, spans, reference),
+        ("", "Service") => read::<wire::ServiceWire, _>(value, spans, reference, Added::Service),
         ("discovery.k8s.io", "EndpointSlice") => {
-            push::<wire::EndpointSliceWire, _>(&mut s.endpoint_slices, value, spans, reference)
+            read::<wire::EndpointSliceWire, _>(value, spans, reference, Added::EndpointSlice)
         }
         ("", "Endpoints") => {
-            push::<wire::EndpointsWire, _>(&mut s.endpoints, value, spans, reference)
+            read::<wire::EndpointsWire, _>(value, spans, reference, Added::Endpoints)
         }
-        ("", "Pod") => push::<wire::PodWire, _>(&mut s.pods, value, spans, reference),
+        ("", "Pod") => read::<wire::PodWire, _>(value, spans, reference, Added::Pod),
         ("apps", "Deployment") => {
-            push::<wire::DeploymentWire, _>(&mut s.deployments, value, spans, reference)
+            read::<wire::DeploymentWire, _>(value, spans, reference, Added::Deployment)
         }
-        ("", "Node") => push::<wire::NodeWire, _>(&mut s.nodes, value, spans, reference),
-        ("kubeproxy.config.k8s.io", "KubeProxyConfiguration") => single(
-            &mut s.proxy_config,
-            &mut s.warnings,
-            value,
-            spans,
-            reference,
-        ),
+        ("", "Node") => read::<wire::NodeWire, _>(value, spans, reference, Added::Node),
+        ("kubeproxy.config.k8s.io", "KubeProxyConfiguration") => {
+            read::<config::KubeProxyConfiguration, _>(value, spans, reference, Added::ProxyConfig)
+        }
         ("kpx", "NodeEnvironment") => {
-            single(&mut s.node_env, &mut s.warnings, value, spans, reference)
+            read::<config::NodeEnvironment, _>(value, spans, reference, Added::NodeEnv)
         }
-        _ => {
-            s.warnings.push(Diagnostic::warning(
-                spans.pos,
-                format!("{api_version} {kind} is not something kube-proxy reads; ignored"),
-            ));
-            Ok(())
-        }
+        _ => Ok(Added::Warning(Diagnostic::warning(
+            spans.pos,
+            format!("{api_version} {kind} is not something kube-proxy reads; ignored"),
+        ))),
     }
+    .map(|added| out.push(added))
 }
 
 fn deserialize<T: DeserializeOwned>(
@@ -371,43 +374,17 @@ fn deserialize<T: DeserializeOwned>(
 
 /// Reads one object through `Wire`: the kind's k8s-openapi type itself, or a slim shape of it
 /// (see [`wire`]).
-fn push<Wire: DeserializeOwned + Into<T>, T>(
-    list: &mut Vec<Located<T>>,
+fn read<Wire: DeserializeOwned + Into<T>, T>(
     value: Value,
     spans: Spans,
     reference: ObjectRef,
-) -> Result<(), Diagnostic> {
+    added: fn(Located<T>) -> Added,
+) -> Result<Added, Diagnostic> {
     let object = deserialize::<Wire>(value, &spans, &reference)?;
-    list.push(Located {
-        object: object.into(),
-        spans,
+    Ok(added(Located {
+        object: Rc::new(object.into()),
+        spans: Rc::new(spans),
+        lines_before: 0,
         reference,
-    });
-    Ok(())
-}
-
-fn single<T: DeserializeOwned>(
-    slot: &mut Option<Located<T>>,
-    warnings: &mut Vec<Diagnostic>,
-    value: Value,
-    spans: Spans,
-    reference: ObjectRef,
-) -> Result<(), Diagnostic> {
-    let object = deserialize(value, &spans, &reference)?;
-    if slot.is_some() {
-        warnings.push(Diagnostic::warning(
-            spans.pos,
-            format!(
-                "a second {} document; the first one is used",
-                reference.kind
-            ),
-        ));
-        return Ok(());
-    }
-    *slot = Some(Located {
-        object,
-        spans,
-        reference,
-    });
-    Ok(())
+    }))
 }

@@ -101,6 +101,28 @@ impl Spans {
         (node, true)
     }
 
+    /// These positions, counted from the first line of a section with `lines` lines above it.
+    pub(crate) fn below(&self, lines: usize) -> Spans {
+        let children = match &self.children {
+            Children::None => Children::None,
+            Children::Seq(items) => Children::Seq(items.iter().map(|s| s.below(lines)).collect()),
+            Children::Map(entries) => Children::Map(
+                entries
+                    .iter()
+                    .map(|(k, s)| (k.clone(), s.below(lines)))
+                    .collect(),
+            ),
+        };
+        Spans {
+            pos: Pos {
+                line: self.pos.line + lines,
+                ..self.pos
+            },
+            last_line: self.last_line + lines,
+            children,
+        }
+    }
+
     /// The position of the deepest node on `path` that exists (a missing field points at its
     /// parent, which is where the reader would add it).
     pub fn locate(&self, path: &[Seg]) -> Pos {
@@ -136,8 +158,12 @@ fn pos_of(marker: &saphyr::Marker) -> Pos {
 
 /// Parses a text, handing each document out as soon as it is complete, so that only one
 /// document's JSON value is alive at a time (a 10,000-Service text's values are hundreds of
-/// MB). Empty documents (only comments, or `---` alone) are skipped. On an error nothing more
-/// is handed out, and the error is the answer, whatever was made of the documents before.
+/// MB). Empty documents (only comments, or `---` alone) are skipped. On a syntax error nothing
+/// more is handed out, and the error is the answer, whatever was made of the documents before.
+/// A value that cannot be read (a number too large, say) is no syntax error: the text parses
+/// on, documents after it are checked for syntax only, and [`Loader::unreadable`] says which
+/// it was (the reader is told once the whole text has parsed, so that a syntax error anywhere
+/// comes first, as the reader would want to fix that first).
 ///
 /// It reads a part at a time: the page reads a large text in several tasks, so that it
 /// answers in between. The parse is the same one, paused between two of the parser's events,
@@ -147,17 +173,53 @@ pub struct Loader<'t, I: Iterator<Item = char> + 't> {
     builder: Builder,
     /// Characters read so far (where the last event ended).
     read: usize,
+    /// The parser's events read so far.
+    events: usize,
     end: Option<Result<(), Diagnostic>>,
 }
 
 impl<'t, I: Iterator<Item = char> + 't> Loader<'t, I> {
     pub fn new(chars: I) -> Self {
+        Self::continuing(chars, Keys::default(), 0)
+    }
+
+    /// A loader that goes on from another part of the same text: the mapping keys read so far
+    /// are shared with it, and its aliases have already expanded the text by `expanded` bytes
+    /// (the budget, [`MAX_ALIAS_EXPANSION`], is the whole text's).
+    pub fn continuing(chars: I, keys: Keys, expanded: usize) -> Self {
         Loader {
             parser: Parser::new_from_iter(chars),
-            builder: Builder::default(),
+            builder: Builder {
+                keys,
+                expanded,
+                ..Builder::default()
+            },
             read: 0,
+            events: 0,
             end: None,
         }
+    }
+
+    /// How many of the parser's events have been read.
+    pub fn events(&self) -> usize {
+        self.events
+    }
+
+    /// By how many bytes the aliases read so far expanded the text (the count it started
+    /// with included).
+    pub fn expanded(&self) -> usize {
+        self.builder.expanded
+    }
+
+    /// The first value that could not be read, if any (the answer says so only if the text
+    /// has no syntax error, see [`Loader::load`]).
+    pub fn unreadable(&self) -> Option<&Diagnostic> {
+        self.builder.unreadable.as_ref()
+    }
+
+    /// The mapping keys read, to share with the loader of the text's next part.
+    pub fn into_keys(self) -> Keys {
+        self.builder.keys
     }
 
     /// How many characters of the text have been read.
@@ -186,11 +248,9 @@ impl<'t, I: Iterator<Item = char> + 't> Loader<'t, I> {
     ) -> Option<Result<(), Diagnostic>> {
         for _ in 0..events {
             let Some(next) = self.parser.next_event() else {
-                // A value that cannot be read is reported after the whole text has parsed, so
-                // a syntax error anywhere comes first, as the reader would want to fix that
-                // first.
-                return Some(self.builder.unreadable.take().map_or(Ok(()), Err));
+                return Some(Ok(()));
             };
+            self.events += 1;
             let step = next
                 .map_err(|e| invalid_yaml(e.marker(), e.info()))
                 .and_then(|(event, span)| {
@@ -226,6 +286,13 @@ fn invalid_yaml(marker: &saphyr::Marker, info: &str) -> Diagnostic {
     // The scanner's own bound on nested brackets (255), in the same words as ours.
     if info == "recursion limit exceeded" {
         return too_deep(marker);
+    }
+    // saphyr's pull parser keeps anchors from one document to the next, where YAML keeps them
+    // to their document (and so does [`Builder`]): a text read a section at a time (see
+    // `input::reading`) meets an alias of an earlier document's anchor here, a text read whole
+    // in the builder. The reader is told the same either way.
+    if info == "while parsing node, found unknown anchor" {
+        return Diagnostic::error(pos_of(marker), NO_ANCHOR);
     }
     Diagnostic::error(pos_of(marker), format!("invalid YAML: {info}"))
 }
@@ -277,8 +344,11 @@ struct Builder {
     /// The first value that could not be read (reported once the text has parsed).
     unreadable: Option<Diagnostic>,
     /// Mapping keys seen so far: the positions of 100,000 endpoints name `addresses` once.
-    keys: HashSet<Rc<str>>,
+    keys: Keys,
 }
+
+/// The mapping keys a text's positions name, each held once.
+pub type Keys = HashSet<Rc<str>>;
 
 impl Builder {
     fn on_event(&mut self, event: Event, span: saphyr_parser::Span) -> Result<(), Diagnostic> {
@@ -345,10 +415,7 @@ impl Builder {
             }
             Event::Alias(id) => {
                 let Some(anchored) = self.anchors.get(&id) else {
-                    return Err(Diagnostic::error(
-                        pos_of(&span.start),
-                        "this alias (*name) refers to no anchor (&name) completed before it in this document",
-                    ));
+                    return Err(Diagnostic::error(pos_of(&span.start), NO_ANCHOR));
                 };
                 self.expanded = self.expanded.saturating_add(anchored.size);
                 if self.expanded > MAX_ALIAS_EXPANSION {
@@ -463,6 +530,9 @@ fn last_line(start: Pos, end: &saphyr::Marker) -> usize {
     .max(start.line)
 }
 
+const NO_ANCHOR: &str =
+    "this alias (*name) refers to no anchor (&name) completed before it in this document";
+
 /// A YAML number JSON cannot hold (it used to become `null`, so a field silently vanished).
 const NOT_A_NUMBER: &str =
     "this number cannot be read: it is too large, .inf or .nan (quote it if it is text)";
@@ -488,7 +558,7 @@ mod tests {
         let mut loader = Loader::new(text.chars());
         loop {
             if let Some(end) = loader.load(usize::MAX, &mut |d| docs.push(d)) {
-                return end.map(|()| docs);
+                return end.and(loader.unreadable().cloned().map_or(Ok(docs), Err));
             }
         }
     }
