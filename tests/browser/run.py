@@ -555,10 +555,11 @@ def test_a_long_view_is_virtualised(d, site):
     d.wait_for("the end of the view", lambda: "COMMIT" in output(d).split("\n")[-1])
 
 
-def test_typing_into_a_large_text_is_analysed_once_it_pauses(d, site):
-    """At 1,000 Services an analysis takes a few hundred ms: keys typed in a burst are analysed
-    once, after the pause (web/src/typing.rs), and the result is the text as typed, with the
-    edit's changes marked."""
+def test_typing_into_a_large_text_is_analysed_in_steps(d, site):
+    """At 1,000 Services an edit takes 150 ms: keys typed in a burst are analysed in steps
+    from the next frame, each newer key dropping the older edit (web/src/typing.rs), and the
+    result is the text as typed, with the edit's changes marked; an edit reads again only the
+    section it changed."""
     import bench  # its generated cluster
     d.get(site)
     d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
@@ -568,7 +569,7 @@ def test_typing_into_a_large_text_is_analysed_once_it_pauses(d, site):
          "[!(r.oldValue || '').split(' ').includes('waiting'), (document.querySelector('#changes') || {}).textContent || '']))"
          ").observe(document.querySelector('#busy'), {attributes: true, attributeFilter: ['class'], attributeOldValue: true})")
     said = lambda: [b for b, _ in d.js("return window.__busy")]
-    # A text this large waits for a pause from its first edit: inside the paste's own event
+    # A text this large is edited in steps from its first edit: inside the paste's own event
     # nothing is analysed yet, and the page says it is busy.
     pasted = d.js("const e = document.querySelector('#editor'); const before = performance.getEntriesByName('kpx:analysed').length;"
                   "e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));"
@@ -584,7 +585,8 @@ def test_typing_into_a_large_text_is_analysed_once_it_pauses(d, site):
     d.wait_for("port 81 in the rules", lambda: "--dport 81 " in output(d), timeout=30)
     at = "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8"
     d.js("const e = document.querySelector('#editor'); const i = e.value.indexOf(arguments[0]) + arguments[0].length;"
-         "e.focus(); e.setSelectionRange(i + 1, i + 1); window.__analyses = performance.getEntriesByName('kpx:analysed').length;", at)
+         "e.focus(); e.setSelectionRange(i + 1, i + 1); window.__analyses = performance.getEntriesByName('kpx:analysed').length;"
+         "window.__readings = performance.getEntriesByType('mark').filter(m => m.name.startsWith('kpx:sections')).length;", at)
     keys = [{"type": t, "value": k} for k in ["\ue003", "1", "2"] for t in ("keyDown", "keyUp")]
     d.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": keys}]})
     assert "port: 812}" in editor_text(d)
@@ -594,7 +596,12 @@ def test_typing_into_a_large_text_is_analysed_once_it_pauses(d, site):
     d.wait_for("the word that the page is busy to go", lambda: said() == [True, False] * 3)
     assert "bench/svc500" in d.js("return window.__busy")[-1][1]
     analyses = d.js("return performance.getEntriesByName('kpx:analysed').length - window.__analyses")
-    assert analyses == 1, f"{analyses} analyses for three keys"
+    assert 1 <= analyses <= 3, f"{analyses} analyses for three keys"
+    # The keys' readings read one section of the text's 2,001 each (a User Timing mark per
+    # reading; a reading of the same text again, when the state moved on, reads none).
+    read = d.js("return performance.getEntriesByType('mark').filter(m => m.name.startsWith('kpx:sections')).map(m => m.name).slice(window.__readings)")
+    assert "kpx:sections 1 of 2001" in read, read
+    assert set(read) <= {"kpx:sections 1 of 2001", "kpx:sections 0 of 2001"}, read
     # The edit ran in steps (analysis, views, changes, drawing): the changes are marked too,
     # against the rules before the burst of keys.
     changes = d.text("#changes")
@@ -1298,9 +1305,11 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # link made a part at a time (kpx_core::share::encode_paced), large saved work opened in steps,
 # and the analysis's last one-piece indexes paced (defined_once, written_lines): 5.6 KB, for
 # a reload of 10,000 Services that no longer holds the page 3 s, and the 0.6-0.8 s link task
-# of a 44,125-Service paste gone.
+# of a 44,125-Service paste gone; and -> 605,000 (604,228) for reading an edited text again by
+# the sections it changed (kpx_core::input::Reading::after: 2.6 KB), which took a key's reading
+# at 1,000 Services from 60 ms to under 1.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 602_000
+SIZE_RATCHET = 605_000
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

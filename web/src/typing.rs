@@ -1,25 +1,30 @@
 //! Typing into a large text stays responsive: once analysing an edit takes longer than a
-//! keystroke should, the next edits wait for a pause in the typing and are analysed once.
+//! keystroke should, the next edits run in steps, between the reader's keys.
 //!
-//! At 1,000 Services an analysis takes a few hundred milliseconds; run on every key, each key
-//! would wait for the last one's and typing would lag further and further behind. Small texts
-//! (the article's clusters) are analysed on every key as before.
+//! At 1,000 Services an edit's analysis, dataplane and views take 150 ms; run inside each
+//! key's event, each key would wait for the last one's and typing would lag further and
+//! further behind. Small texts (the article's clusters) are analysed inside the key's event.
 //!
 //! A text of more than [`LARGE_TEXT`] bytes is never analysed inside its input event either (a
-//! paste of 10,000 Services would hold the page there, with nothing on screen): the edit
-//! starts, in steps, once the page has painted its word that it is busy. While an edit
-//! waits or runs, the page says so ("analysing the new text…", see [`busy`]): set outside Yew,
-//! so that saying it costs no drawing of the whole page, and painted before the work starts.
+//! paste of 10,000 Services would hold the page there, with nothing on screen). Such an edit
+//! starts, in steps, once the page has painted its word that it is busy (the keys of one
+//! frame make one edit). While an edit waits or runs, the page says so ("analysing the new
+//! text…", see [`busy`]): set outside Yew, so that saying it costs no drawing of the whole
+//! page, and painted before the work starts.
 //!
-//! A waiting edit then runs in steps ([`in_steps`]): the text is read in parts of about 40 ms
-//! (the page says how far it is), then the analysis, the shown modes' dataplanes, their views'
-//! lines and the edit's changes are each made a part at a time too (kpx-core's paced work,
-//! `kpx_core::pace`: a part is some hundreds of objects, service ports or lines), as many parts
-//! to a task as fit in 40 ms; setting the state, and the drawing that follows, take a task of
-//! their own. At 10,000 Services the longest of these tasks went from 595 ms (the views, made
-//! whole) to under 110; at 44,000 the reading alone is 3 s. A key typed between two steps owns
-//! the outcome: the older edit is dropped rather than set, since setting it would write its
-//! text over the key in the editor ([`Meanwhile`]).
+//! The edit runs in steps ([`in_steps`]): the text is read in parts of about 40 ms (the page
+//! says how far it is; an edit of a text read before reads only the sections it changed,
+//! `kpx_core::input::Reading::after`), then the analysis, the shown modes' dataplanes, their
+//! views' lines and the edit's changes are each made a part at a time too (kpx-core's paced
+//! work, `kpx_core::pace`: a part is some hundreds of objects, service ports or lines), as many
+//! parts to a task as fit in 40 ms; setting the state, and the drawing that follows, take a
+//! task of their own. At 10,000 Services the longest of these tasks went from 595 ms (the
+//! views, made whole) to under 110; at 44,000 the reading alone is 3 s. A key typed between
+//! two steps owns the outcome: the older edit is dropped rather than set, since setting it
+//! would write its text over the key in the editor ([`Meanwhile`]). So a key costs the page
+//! at most one step's 40 ms, and edits need not wait for a pause in the typing (until this
+//! round they waited 200 ms: a key's rules at 1,000 Services were drawn 470 ms after it, now
+//! about 230).
 
 use crate::state::{timed, Analysed, ChangesInParts, ReadText, SharedText, State, ViewInParts};
 use gloo::timers::callback::Timeout;
@@ -29,12 +34,10 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use yew::prelude::*;
 
-/// An edit whose analysis took longer than this (ms) makes the next ones wait for a pause.
+/// An edit that took longer than this (ms) makes the next ones run in steps.
 const BUSY_MS: f64 = 50.0;
-/// How long typing must pause (ms) before a waiting edit is analysed.
-const PAUSE_MS: u32 = 200;
-/// A text this large (bytes) waits for a pause even before its analysis has been timed: an
-/// edit of 300 Services × 10 endpoints (300 KB) costs about 50 ms in the wasm, [`BUSY_MS`].
+/// A text this large (bytes) is edited in steps even before an edit of it has been timed: an
+/// edit of 300 Services × 10 endpoints (300 KB) cost about 50 ms in the wasm, [`BUSY_MS`].
 const LARGE_TEXT: usize = 256 << 10;
 
 /// Says on the page whether an edit is waiting or being analysed: the class `waiting` on the
@@ -84,17 +87,17 @@ pub fn analyse_opened(state: &mut State) {
     }
 }
 
-/// The editor's `oninput`: analyses the text now, or when typing pauses. It also analyses, in
-/// steps, a large text the page opened ([`analyse_opened`]).
+/// The editor's `oninput`: analyses the text now, or in steps from the next frame. It also
+/// analyses, in steps, a large text the page opened ([`analyse_opened`]).
 #[hook]
 pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<SharedText> {
-    // A waiting edit applies to the state as it is when the pause ends.
+    // A waiting edit applies to the state as it is when it starts.
     let latest = use_mut_ref(|| state.clone());
     *latest.borrow_mut() = state.clone();
     let last_cost = use_mut_ref(|| 0.0_f64);
-    // The pending start of a waiting edit (a timer or an animation frame): replacing it, or
-    // taking it, cancels it.
-    let waiting = use_mut_ref(|| None::<Box<dyn std::any::Any>>);
+    // The pending start of a waiting edit (an animation frame): replacing it, or taking it,
+    // cancels it.
+    let waiting = use_mut_ref(|| None::<gloo::render::AnimationFrame>);
     // Every input counted, so that an edit running in steps knows when a newer key came.
     let inputs: Rc<Cell<u64>> = use_memo((), |_| Cell::new(0));
     {
@@ -151,15 +154,11 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<SharedText> {
                 let text = crate::editor::current_text().map_or(text, SharedText::from);
                 in_steps(latest, last_cost, inputs, text);
             };
-            let pending: Box<dyn std::any::Any> = if typing_into_large {
-                Box::new(Timeout::new(PAUSE_MS, start))
-            } else {
-                // A large text arriving whole (a paste) is no burst of keys to wait out: it
-                // starts once the page has painted its word that it is busy.
-                Box::new(gloo::render::request_animation_frame(move |_| {
-                    Timeout::new(0, start).forget();
-                }))
-            };
+            // Once the page has painted its word that it is busy (a key typed before then
+            // replaces this start with its own).
+            let pending = gloo::render::request_animation_frame(move |_| {
+                Timeout::new(0, start).forget();
+            });
             *waiting.borrow_mut() = Some(pending);
         } else {
             waiting.borrow_mut().take();
@@ -184,9 +183,8 @@ fn in_steps(
     }
     busy(true);
     let watch = Watch::new(latest, inputs);
-    let reading = Reading::new(text.rc());
-    // The reader counts characters (UTF-8 continuation bytes are not ones).
-    let chars = text.bytes().filter(|b| b & 0xC0 != 0x80).count().max(1);
+    let reading = crate::state::reading(&text);
+    let bytes = text.len().max(1);
     // Reading depends on the text alone: a state that moved on does not stop it.
     let stop = {
         let watch = watch.clone();
@@ -202,7 +200,7 @@ fn in_steps(
             Meanwhile::Nothing | Meanwhile::MovedOn => false,
         }
     };
-    read_in_parts(reading, chars, 0.0, stop, move |read| {
+    read_in_parts(reading, bytes, 0.0, stop, move |read| {
         progress(None);
         let steps = Steps {
             // Steps after the reading start from the state as it is now.
@@ -326,7 +324,7 @@ struct Read {
 /// the next task, unless `stop` says the edit is no longer wanted; then `then`.
 fn read_in_parts(
     mut reading: Reading<'static>,
-    chars: usize,
+    bytes: usize,
     spent: f64,
     stop: impl Fn() -> bool + 'static,
     then: impl FnOnce(Read) + 'static,
@@ -343,15 +341,15 @@ fn read_in_parts(
     let spent = spent + (now() - started);
     if done {
         return then(Read {
-            text: reading.finish(),
+            text: crate::state::finish(reading),
             cost: spent,
             task_start: started,
         });
     }
-    progress(Some(reading.read() * 100 / chars));
+    progress(Some(reading.read() * 100 / bytes));
     Timeout::new(0, move || {
         if !stop() {
-            read_in_parts(reading, chars, spent, stop, then)
+            read_in_parts(reading, bytes, spent, stop, then)
         }
     })
     .forget();
@@ -464,7 +462,7 @@ impl Steps {
                     *self.last_cost.borrow_mut() = self.cost;
                     base.set(next);
                     // Taken back once the new rules are drawn ([`drawn`]), unless a key typed
-                    // since waits for its own pause: a change of style before the drawing made
+                    // since waits for its own steps: a change of style before the drawing made
                     // the drawing 40 ms longer at 1,000 Services.
                     let watch = self.watch;
                     AFTER_DRAWING.with(|after| {
@@ -499,7 +497,7 @@ pub fn drawn() {
 /// What happened while an edit ran in steps.
 enum Meanwhile {
     Nothing,
-    /// A key was typed: the newer text owns the outcome (it waits for its own pause, or was
+    /// A key was typed: the newer text owns the outcome (it waits for its own steps, or was
     /// applied at once), and this edit is dropped. Set now, it would write its older text over
     /// the keys in the editor.
     Typed,
