@@ -79,8 +79,8 @@ pub struct NoticeProps {
     pub lang: Lang,
     /// Puts a state in the editor.
     pub onload: Callback<share::Shared>,
-    /// This tab's state, as a fragment.
-    pub ours: std::rc::Rc<String>,
+    /// This tab's latest state, as a fragment (kept first if it was not yet).
+    pub ours: Callback<(), std::rc::Rc<String>>,
     pub ondismiss: Callback<()>,
 }
 
@@ -113,7 +113,7 @@ pub fn work_notice(p: &NoticeProps) -> Html {
                 Notice::OtherTab { fragment } => share::decode(fragment).ok(),
             };
             if let Some(other) = other {
-                keep(&ours);
+                keep(&ours.emit(()));
                 onload.emit(other);
             }
             dismiss.emit(());

@@ -26,7 +26,7 @@ use editor::Editor;
 use gloo::storage::{LocalStorage, Storage};
 use i18n::{t, tf, Lang};
 use kpx_core::cluster::settings::Mode;
-use kpx_core::pace::InParts;
+use kpx_core::pace::{at_once, InParts, Pace};
 use kpx_core::share;
 use kpx_core::views::ViewLine;
 use kpx_core::Diagnostic;
@@ -314,85 +314,113 @@ const LONGEST_ADDRESS: usize = 2 << 20;
 /// `share::ENCODED_PER_UNIT` bytes of the state, about a millisecond of DEFLATE in the wasm).
 const LINK_PARTS: usize = 4;
 
-/// What [`use_kept`] keeps: the last fragment made, and whether it could not be kept (too
+/// What [`use_kept`] keeps: the latest change's fragment, and whether it could not be kept (too
 /// large for local storage: the page then says so).
 struct Kept {
-    fragment: Rc<std::cell::RefCell<Rc<String>>>,
+    /// The latest change's fragment, kept first if its link is still being made in parts: what
+    /// may displace the reader's work reads it through this (a link opened, another tab's work
+    /// loaded), so that no change is lost in that window (0.15 s at 10,000 Services).
+    latest: Callback<(), Rc<String>>,
     unkept: bool,
 }
+
+/// A change whose link is being made in parts: its text and choices, and the flag that stops
+/// the parts.
+type Due = (SharedText, share::Shared, Rc<std::cell::Cell<bool>>);
 
 /// Keeps every change: in the address (a reload or a copied link reproduces it) and in local
 /// storage (a new visit starts where the reader left), as a link fragment, which the share
 /// box and an embed's "Open in kpx" show. An embed keeps nothing. The fragment is made after
 /// the drawing, a part at a time, in tasks of their own ([`typing::in_tasks`]): DEFLATE of a
-/// 10,000-Service text is 150 ms, and of 44,125 Services 0.6 s, which the drawing waited for. A fragment too long for an address (kubernetes#139513's 44,125 Services make 2.3
-/// million characters) is kept in storage only, and the share box says so.
+/// 10,000-Service text is 150 ms, and of 44,125 Services 0.6 s, which the drawing waited for.
+/// A fragment too long for an address (kubernetes#139513's 44,125 Services make 2.3 million
+/// characters) is kept in storage only, and the share box says so.
 #[hook]
 fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -> Kept {
     let kept = use_mut_ref(Rc::<String>::default);
+    let due = use_mut_ref(|| None::<Due>);
     let unkept = use_state_eq(|| false);
-    {
+    // Keeps a change's fragment: in the share box, the address and local storage.
+    let keep_fragment: Rc<dyn Fn(String)> = {
         let (kept, unkept) = (kept.clone(), unkept.setter());
+        Rc::new(move |fragment: String| {
+            let link = link_to(&fragment, true);
+            let addressable = link.len() <= LONGEST_ADDRESS;
+            if let Some(box_) = element::<HtmlInputElement>("share-url") {
+                box_.set_value(if addressable { &link } else { "" });
+                box_.set_placeholder(if addressable {
+                    ""
+                } else {
+                    t(lang, "Too large for a link: Download YAML shares it.")
+                });
+            }
+            if let Some(open) = element::<web_sys::Element>("open-in-kpx") {
+                let _ = open.set_attribute("href", &link);
+            }
+            if !embed {
+                state::timed("kpx:keep", || {
+                    unkept.set(LocalStorage::set(keep::SAVED_KEY, fragment.as_str()).is_err());
+                    // Too long for the address: none (a reload opens the stored work, not an
+                    // older state left in the address).
+                    let address = match addressable {
+                        true => format!("#{fragment}"),
+                        false => web_sys::window()
+                            .and_then(|w| w.location().pathname().ok())
+                            .unwrap_or_default(),
+                    };
+                    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+                        let _ = history.replace_state_with_url(
+                            &wasm_bindgen::JsValue::NULL,
+                            "",
+                            Some(&address),
+                        );
+                    }
+                });
+            }
+            *kept.borrow_mut() = Rc::new(fragment);
+        })
+    };
+    {
+        let (due, keep_fragment) = (due.clone(), keep_fragment.clone());
         // (The text is compared as a shared handle: its 38 MB at 44,125 Services, copied and
         // compared on every drawing, cost a tenth of a second.)
         use_effect_with((text, choices), move |(text, choices)| {
             let (text, choices) = (text.clone(), choices.clone());
-            // Set when a newer change comes first: this one is then not kept.
+            // Set when a newer change comes first (or this one is kept at once): this one is
+            // then not kept here.
             let outdated = Rc::new(std::cell::Cell::new(false));
+            *due.borrow_mut() = Some((text.clone(), choices.clone(), outdated.clone()));
             let encoding =
                 InParts::new(
                     |pace| async move { share::encode_paced(&text, &choices, &pace).await },
                 );
-            typing::in_tasks(
-                "kpx:link",
-                encoding,
-                LINK_PARTS,
-                outdated.clone(),
+            typing::in_tasks("kpx:link", encoding, LINK_PARTS, outdated.clone(), {
+                let (due, outdated) = (due.clone(), outdated.clone());
                 move |fragment| {
-                    let link = link_to(&fragment, true);
-                    let addressable = link.len() <= LONGEST_ADDRESS;
-                    if let Some(box_) = element::<HtmlInputElement>("share-url") {
-                        box_.set_value(if addressable { &link } else { "" });
-                        box_.set_placeholder(if addressable {
-                            ""
-                        } else {
-                            t(lang, "Too large for a link: Download YAML shares it.")
-                        });
+                    // (Kept at once meanwhile, or a newer change came, in this last part.)
+                    if !outdated.get() {
+                        due.borrow_mut().take();
+                        keep_fragment(fragment)
                     }
-                    if let Some(open) = element::<web_sys::Element>("open-in-kpx") {
-                        let _ = open.set_attribute("href", &link);
-                    }
-                    if !embed {
-                        state::timed("kpx:keep", || {
-                            unkept.set(
-                                LocalStorage::set(keep::SAVED_KEY, fragment.as_str()).is_err(),
-                            );
-                            // Too long for the address: none (a reload opens the stored work, not
-                            // an older state left in the address).
-                            let address = match addressable {
-                                true => format!("#{fragment}"),
-                                false => web_sys::window()
-                                    .and_then(|w| w.location().pathname().ok())
-                                    .unwrap_or_default(),
-                            };
-                            if let Some(history) = web_sys::window().and_then(|w| w.history().ok())
-                            {
-                                let _ = history.replace_state_with_url(
-                                    &wasm_bindgen::JsValue::NULL,
-                                    "",
-                                    Some(&address),
-                                );
-                            }
-                        });
-                    }
-                    *kept.borrow_mut() = Rc::new(fragment);
-                },
-            );
+                }
+            });
             move || outdated.set(true)
         });
     }
+    // Keeps the latest change now if its link is still being made.
+    let latest = use_memo((), move |_| {
+        Callback::from(move |()| {
+            let pending = due.borrow_mut().take();
+            if let Some((text, choices, outdated)) = pending {
+                outdated.set(true);
+                let fragment = at_once(share::encode_paced(&text, &choices, &Pace::never()));
+                keep_fragment(fragment);
+            }
+            kept.borrow().clone()
+        })
+    });
     Kept {
-        fragment: kept,
+        latest: (*latest).clone(),
         unkept: *unkept,
     }
 }
@@ -560,7 +588,7 @@ fn app() -> Html {
         choices.step = Some(playback.at + 1);
     }
     let Kept {
-        fragment: ours,
+        latest: ours,
         unkept,
     } = use_kept(state.text.clone(), choices, opts.embed, l);
     // Another tab saving different work is never silent: this tab's work is kept and the
@@ -581,7 +609,7 @@ fn app() -> Html {
                         .new_value()
                         .and_then(|v| serde_json::from_str::<String>(&v).ok());
                     if let Some(theirs) = theirs {
-                        if let Some(n) = keep::other_tab_saved(theirs, &ours.borrow()) {
+                        if let Some(n) = keep::other_tab_saved(theirs, &ours.emit(())) {
                             notice.set(Some(n));
                         }
                     }
@@ -644,13 +672,21 @@ fn app() -> Html {
     // A link pasted into this tab changes only the fragment: the page does not reload, so the
     // new state is read here. (`replaceState`, which keeps the address current, fires none.)
     {
-        let (state, link_problem, notice) = (state.clone(), link_problem.clone(), notice.clone());
+        let (state, link_problem, notice, ours) = (
+            state.clone(),
+            link_problem.clone(),
+            notice.clone(),
+            ours.clone(),
+        );
         use_effect_with((), move |_| {
             let listener =
                 gloo::events::EventListener::new(&gloo::utils::window(), "hashchange", move |_| {
                     match share::decode(&location_hash()) {
                         Ok(shared) => {
                             link_problem.set(None);
+                            // The reader's latest change saved first (its link may still be in
+                            // the making), then kept aside from the link's text.
+                            ours.emit(());
                             if keep::keep_saved_before(&shared.text) {
                                 notice.set(Some(keep::Notice::LinkOpened));
                             }
@@ -947,7 +983,7 @@ fn app() -> Html {
                 <p id="link-problem" class="banner" role="alert">{ tf(l, "This link could not be opened: {}. Showing your last work instead.", &[problem]) }</p>
             }
             if let Some(n) = &*notice {
-                <keep::WorkNotice notice={n.clone()} lang={l} ours={ours.borrow().clone()}
+                <keep::WorkNotice notice={n.clone()} lang={l} ours={ours.clone()}
                     onload={let s = state.clone(); Callback::from(move |sh| s.set(opened(sh)))}
                     ondismiss={let n = notice.clone(); Callback::from(move |_| n.set(None))} />
             }

@@ -111,7 +111,13 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<SharedText> {
                 gloo::render::request_animation_frame(move |_| {
                     started.set(true);
                     Timeout::new(0, move || {
-                        let text = latest.borrow().text.clone();
+                        // The editor's text: a key typed before this frame is in it (the
+                        // state's, the opened text, would be set over the key).
+                        let opened = latest.borrow().text.clone();
+                        let text = match crate::editor::current_text() {
+                            Some(now) if *now != *opened => SharedText::from(now),
+                            _ => opened,
+                        };
                         in_steps(latest, last_cost, inputs, text);
                     })
                     .forget();
