@@ -69,6 +69,23 @@ fn stages(c: &mut Criterion) {
     g.bench_function("input::parse", |b| {
         b.iter(|| kpx_core::input::parse(black_box(&text)).unwrap())
     });
+    // A key typed into one Service's port, read again after the text before it (the page's
+    // edit: only the section the key changed is read).
+    let shared: std::rc::Rc<str> = text.as_str().into();
+    let mut first = kpx_core::input::Reading::new(shared);
+    while !first.step(usize::MAX) {}
+    let (_, sections) = first.finish_keeping();
+    let at = text.find("name: svc500").unwrap();
+    let at = at + text[at..].find("port: 80").unwrap() + "port: 8".len();
+    let edited: std::rc::Rc<str> = format!("{}1{}", &text[..at], &text[at..]).into();
+    g.bench_function("input: a key typed, read again", |b| {
+        b.iter(|| {
+            let mut reading =
+                kpx_core::input::Reading::after(black_box(edited.clone()), sections.clone());
+            while !reading.step(usize::MAX) {}
+            reading.finish().unwrap()
+        })
+    });
     let scenario = kpx_core::input::parse(&text).unwrap();
     g.bench_function("cluster::build", |b| {
         b.iter(|| kpx_core::cluster::build(black_box(&scenario), None).unwrap())
