@@ -557,7 +557,7 @@ def test_a_long_view_is_virtualised(d, site):
 
 def test_typing_into_a_large_text_is_analysed_in_steps(d, site):
     """At 1,000 Services an edit takes 150 ms: keys typed in a burst are analysed in steps
-    from the next frame, each newer key dropping the older edit (web/src/typing.rs), and the
+    from the next task, each newer key dropping the older edit (web/src/typing.rs), and the
     result is the text as typed, with the edit's changes marked; an edit reads again only the
     section it changed."""
     import bench  # its generated cluster
