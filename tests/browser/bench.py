@@ -12,6 +12,7 @@ Run: python3 tests/browser/bench.py  (scripts/bench.sh runs it and the native be
      python3 tests/browser/bench.py --core=10000 --cold  (… as a first visit: only a run's first row is cold)
      python3 tests/browser/bench.py --browser  (only the page: load, edits, typing, pastes, frames)
      python3 tests/browser/bench.py --browser --no-paste  (… without the large pastes)
+     python3 tests/browser/bench.py --ab=DIR  (typing at 1,000 Services: the build in DIR and dist/, alternately)
      python3 tests/browser/bench.py --smoke  (a quick pass for CI: small sizes, few edits)
 """
 import functools
@@ -419,5 +420,50 @@ def wasm_core(d, site):
     return rows
 
 
+def typing_at_1000(dist):
+    """A fresh page of the site in `dist` with 1,000 Services × 10: typed keys to their rules
+    in the DOM (p50, p95), a key's next paint (p50, max) and the longest task while typing."""
+    http_port, driver_port = run.free_ports(2)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", http_port), functools.partial(run.Quiet, directory=dist))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    chromedriver = run.start_chromedriver(driver_port)
+    site = f"http://127.0.0.1:{http_port}/index.html"
+    try:
+        d = run.Driver(driver_port)
+        try:
+            d.get(site + "?scenario=article")
+            d.wait_for("rules", lambda: run.ARTICLE_LINE in run.output(d))
+            d.js(LONG_TASKS)
+            d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", big_scenario(1000))
+            d.wait_for("the big view", lambda: "svc999" in d.js("return document.querySelector('#editor').value"), timeout=120)
+            time.sleep(2)
+            at = "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8"
+            k = key_edits(d, at, 16)
+            d.js("window.__long = []")
+            t = typing(d, at)
+            time.sleep(2)
+            longest = max(d.js("return window.__long") or [0])
+            return percentile(k, 50), percentile(k, 95), percentile(t, 50), max(t), longest
+        finally:
+            d.quit()
+    finally:
+        chromedriver.kill()
+        server.shutdown()
+
+
+def typing_ab(other, rounds=3):
+    """`--ab=DIR`: typing at 1,000 Services on another build of the site (DIR, say one made with
+    `trunk build --release --dist DIR` at an older commit) and on dist/, alternately, so that
+    both see the VM as it is."""
+    for _ in range(rounds):
+        for name, dist in (("other", other), ("dist", run.DIST)):
+            k50, k95, t50, tmax, longest = typing_at_1000(dist)
+            print(f"{name:6} key → rules in the DOM {k50:.0f} / {k95:.0f} ms; key → next paint {t50:.0f} / {tmax:.0f} ms; "
+                  f"longest task while typing {longest:.0f} ms", flush=True)
+
+
 if __name__ == "__main__":
+    AB = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--ab=")), None)
+    if AB:
+        sys.exit(typing_ab(AB))
     sys.exit(main())
