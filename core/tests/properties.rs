@@ -347,6 +347,24 @@ fn edited(text: &str, edits: &[YamlEdit]) -> String {
     text.into_iter().collect()
 }
 
+/// A reading as it shows, and where it says its objects are (through `Located`'s own methods,
+/// which add the lines above an object's section).
+fn shown(read: &Result<kpx_core::input::Scenario, kpx_core::InputError>) -> String {
+    let Ok(s) = read else {
+        return format!("{read:?}");
+    };
+    let mut out = format!("{s:?}");
+    for l in &s.services {
+        let port = l.pos_of(&kpx_core::path!["spec", "ports", 0, "port"]);
+        write!(out, "\n{} {:?} {:?} {:?}", l.reference, l.pos(), l.lines(), port).unwrap();
+    }
+    for l in &s.endpoint_slices {
+        let address = l.pos_of(&kpx_core::path!["endpoints", 0, "addresses", 0]);
+        write!(out, "\n{} {:?} {:?} {:?}", l.reference, l.pos(), l.lines(), address).unwrap();
+    }
+    out
+}
+
 /// Reads `text` after the reading `earlier` kept, `part` events at a time.
 fn read_after(
     text: &str,
@@ -357,7 +375,7 @@ fn read_after(
     while !reading.step(part) {}
     let sections = reading.sections();
     let (read, kept) = reading.finish_keeping();
-    (format!("{read:?}"), kept, sections)
+    (shown(&read), kept, sections)
 }
 
 proptest! {
@@ -450,8 +468,8 @@ proptest! {
     fn reading_in_sections_reads_what_one_parser_reads(edits in yaml_edits(0..8)) {
         let text = edited(include_str!("../../static/scenarios/tour.yaml"), &edits);
         prop_assert_eq!(
-            format!("{:?}", kpx_core::input::parse(&text)),
-            format!("{:?}", kpx_core::input::read_whole(&text))
+            shown(&kpx_core::input::parse(&text)),
+            shown(&kpx_core::input::read_whole(&text))
         );
     }
 
@@ -469,7 +487,7 @@ proptest! {
         for edits in then {
             text = edited(&text, &edits);
             let (read, next, _) = read_after(&text, kept, part);
-            prop_assert_eq!(&read, &format!("{:?}", kpx_core::input::read_whole(&text)));
+            prop_assert_eq!(&read, &shown(&kpx_core::input::read_whole(&text)));
             kept = next;
         }
     }
@@ -489,7 +507,7 @@ proptest! {
         let (read, _, (after, reused)) = read_after(&edited, kept, 1000);
         prop_assert_eq!(after, sections);
         prop_assert_eq!(reused, sections - 1);
-        prop_assert_eq!(read, format!("{:?}", kpx_core::input::read_whole(&edited)));
+        prop_assert_eq!(read, shown(&kpx_core::input::read_whole(&edited)));
     }
 
     /// The page makes a large view's lines a part at a time (`pace::InParts`, between two

@@ -586,7 +586,7 @@ def test_typing_into_a_large_text_is_analysed_in_steps(d, site):
     at = "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8"
     d.js("const e = document.querySelector('#editor'); const i = e.value.indexOf(arguments[0]) + arguments[0].length;"
          "e.focus(); e.setSelectionRange(i + 1, i + 1); window.__analyses = performance.getEntriesByName('kpx:analysed').length;"
-         "window.__readings = performance.getEntriesByType('mark').filter(m => m.name.startsWith('kpx:sections')).length;", at)
+         "window.__read = window.wasmBindings.kpxSectionsRead().split(' ').map(Number);", at)
     keys = [{"type": t, "value": k} for k in ["\ue003", "1", "2"] for t in ("keyDown", "keyUp")]
     d.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": keys}]})
     assert "port: 812}" in editor_text(d)
@@ -597,11 +597,10 @@ def test_typing_into_a_large_text_is_analysed_in_steps(d, site):
     assert "bench/svc500" in d.js("return window.__busy")[-1][1]
     analyses = d.js("return performance.getEntriesByName('kpx:analysed').length - window.__analyses")
     assert 1 <= analyses <= 3, f"{analyses} analyses for three keys"
-    # The keys' readings read one section of the text's 2,001 each (a User Timing mark per
-    # reading; a reading of the same text again, when the state moved on, reads none).
-    read = d.js("return performance.getEntriesByType('mark').filter(m => m.name.startsWith('kpx:sections')).map(m => m.name).slice(window.__readings)")
-    assert "kpx:sections 1 of 2001" in read, read
-    assert set(read) <= {"kpx:sections 1 of 2001", "kpx:sections 0 of 2001"}, read
+    # The keys' readings read one section of the text's 2,001 each (a reading of the same text
+    # again, when the state moved on, reads none).
+    readings, sections = d.js("const [r, s] = window.wasmBindings.kpxSectionsRead().split(' ').map(Number); return [r - window.__read[0], s - window.__read[1]]")
+    assert 1 <= readings <= 4 and 1 <= sections <= readings, f"{sections} sections read in {readings} readings"
     # The edit ran in steps (analysis, views, changes, drawing): the changes are marked too,
     # against the rules before the burst of keys.
     changes = d.text("#changes")
@@ -689,8 +688,11 @@ def test_a_large_text_is_read_in_parts_and_a_key_typed_meanwhile_wins(d, site):
     when_first_measured(d, "kpx:read", "window.__analysesAtKey = performance.getEntriesByName('kpx:analysed').length;"
                         "window.__readsAtKey = performance.getEntriesByName('kpx:read').length;"
                         "queueMicrotask(() => {" + TYPE_PORT_87 + "});")
+    # (A comment ends every document but the last: an edit of one Service alone would read only
+    # its section, in one part.)
     svc3 = "name: svc3, namespace: bench}\nspec:\n  clusterIP: 10.96.0.5\n  ports:\n  - {name: http, port: 80}"
-    set_text(d, editor_text(d).replace(svc3, svc3.replace("port: 80}", "port: 83}")))
+    moved = editor_text(d).replace("\n---\n", "\n# moved\n---\n")
+    set_text(d, moved.replace(svc3, svc3.replace("port: 80}", "port: 83}")))
     d.wait_for("both edits in the rules", lambda: "--dport 83 " in output(d) and "--dport 87 " in output(d), timeout=60)
     d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
     analysed = d.js("return performance.getEntriesByName('kpx:analysed').length - window.__analysesAtKey")
@@ -766,8 +768,11 @@ def test_a_scenario_loaded_while_a_large_edit_runs_stands(d, site):
     d.js("window.confirm = () => true")
     when_first_measured(d, "kpx:diff", "queueMicrotask(() => { const s = document.querySelector('#scenario'); s.value = 'article';"
                                        "s.dispatchEvent(new Event('change', {bubbles: true})); });")
+    # (A comment ends every document but the last: an edit of one Service alone would read only
+    # its section, in one part.)
     svc3 = "name: svc3, namespace: bench}\nspec:\n  clusterIP: 10.96.0.5\n  ports:\n  - {name: http, port: 80}"
-    set_text(d, editor_text(d).replace(svc3, svc3.replace("port: 80}", "port: 83}")))
+    moved = editor_text(d).replace("\n---\n", "\n# moved\n---\n")
+    set_text(d, moved.replace(svc3, svc3.replace("port: 80}", "port: 83}")))
     d.wait_for("the article", lambda: ARTICLE_LINE in output(d), timeout=30)
     d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
     time.sleep(1)  # long enough for the older edit to have come back, had it been kept
@@ -1323,9 +1328,11 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # of a 44,125-Service paste gone; and -> 605,000 (604,228) for reading an edited text again by
 # the sections it changed (kpx_core::input::Reading::after: 2.6 KB), which took a key's reading
 # at 1,000 Services from 60 ms to under 1, and the latest change kept at once when a link or
-# another tab's work would displace it (0.8 KB).
+# another tab's work would displace it (0.8 KB); and -> 606,000 (605,874) for a review's fixes
+# of those (the flush in the page's language, not over a link in the address; no second run of
+# one edit) and the hook the tests count sections read with (0.9 KB).
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 605_500
+SIZE_RATCHET = 606_000
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -80,7 +80,7 @@ pub struct NoticeProps {
     /// Puts a state in the editor.
     pub onload: Callback<share::Shared>,
     /// This tab's latest state, as a fragment (kept first if it was not yet).
-    pub ours: Callback<(), std::rc::Rc<String>>,
+    pub ours: Callback<bool, std::rc::Rc<String>>,
     pub ondismiss: Callback<()>,
 }
 
@@ -113,7 +113,7 @@ pub fn work_notice(p: &NoticeProps) -> Html {
                 Notice::OtherTab { fragment } => share::decode(fragment).ok(),
             };
             if let Some(other) = other {
-                keep(&ours.emit(()));
+                keep(&ours.emit(true));
                 onload.emit(other);
             }
             dismiss.emit(());

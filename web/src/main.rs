@@ -320,7 +320,7 @@ struct Kept {
     /// The latest change's fragment, kept first if its link is still being made in parts: what
     /// may displace the reader's work reads it through this (a link opened, another tab's work
     /// loaded), so that no change is lost in that window (0.15 s at 10,000 Services).
-    latest: Callback<(), Rc<String>>,
+    latest: Callback<bool, Rc<String>>,
     unkept: bool,
 }
 
@@ -340,10 +340,12 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
     let kept = use_mut_ref(Rc::<String>::default);
     let due = use_mut_ref(|| None::<Due>);
     let unkept = use_state_eq(|| false);
-    // Keeps a change's fragment: in the share box, the address and local storage.
-    let keep_fragment: Rc<dyn Fn(String)> = {
+    // Keeps a change's fragment: in the share box, local storage and (`into_address`) the
+    // address.
+    // (Made with this drawing's language; the latest one is kept for `latest`.)
+    let keep_fragment: Rc<dyn Fn(String, bool)> = {
         let (kept, unkept) = (kept.clone(), unkept.setter());
-        Rc::new(move |fragment: String| {
+        Rc::new(move |fragment: String, into_address: bool| {
             let link = link_to(&fragment, true);
             let addressable = link.len() <= LONGEST_ADDRESS;
             if let Some(box_) = element::<HtmlInputElement>("share-url") {
@@ -368,7 +370,8 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
                             .and_then(|w| w.location().pathname().ok())
                             .unwrap_or_default(),
                     };
-                    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+                    let history = web_sys::window().and_then(|w| w.history().ok());
+                    if let Some(history) = history.filter(|_| into_address) {
                         let _ = history.replace_state_with_url(
                             &wasm_bindgen::JsValue::NULL,
                             "",
@@ -400,21 +403,25 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
                     // (Kept at once meanwhile, or a newer change came, in this last part.)
                     if !outdated.get() {
                         due.borrow_mut().take();
-                        keep_fragment(fragment)
+                        keep_fragment(fragment, true)
                     }
                 }
             });
             move || outdated.set(true)
         });
     }
-    // Keeps the latest change now if its link is still being made.
+    let keeper = use_mut_ref(|| keep_fragment.clone());
+    *keeper.borrow_mut() = keep_fragment;
+    // Keeps the latest change now if its link is still being made (and, `address`, puts it in
+    // the address: not when a link opened there is about to replace it).
     let latest = use_memo((), move |_| {
-        Callback::from(move |()| {
+        Callback::from(move |address: bool| {
             let pending = due.borrow_mut().take();
             if let Some((text, choices, outdated)) = pending {
                 outdated.set(true);
                 let fragment = at_once(share::encode_paced(&text, &choices, &Pace::never()));
-                keep_fragment(fragment);
+                let keep = keeper.borrow().clone();
+                keep(fragment, address);
             }
             kept.borrow().clone()
         })
@@ -609,7 +616,7 @@ fn app() -> Html {
                         .new_value()
                         .and_then(|v| serde_json::from_str::<String>(&v).ok());
                     if let Some(theirs) = theirs {
-                        if let Some(n) = keep::other_tab_saved(theirs, &ours.emit(())) {
+                        if let Some(n) = keep::other_tab_saved(theirs, &ours.emit(true)) {
                             notice.set(Some(n));
                         }
                     }
@@ -685,8 +692,9 @@ fn app() -> Html {
                         Ok(shared) => {
                             link_problem.set(None);
                             // The reader's latest change saved first (its link may still be in
-                            // the making), then kept aside from the link's text.
-                            ours.emit(());
+                            // the making), then kept aside from the link's text. (Not in the
+                            // address: the link there is what a reload should open.)
+                            ours.emit(false);
                             if keep::keep_saved_before(&shared.text) {
                                 notice.set(Some(keep::Notice::LinkOpened));
                             }

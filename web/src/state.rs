@@ -73,6 +73,9 @@ thread_local! {
     /// 60 ms to a few). Kept for texts the reader can type into ([`crate::editor::HUGE_TEXT`]):
     /// they hold the objects read, 125 MiB at 10,000 Services, which is only pasted whole.
     static LAST_READ: RefCell<Sections> = RefCell::default();
+    /// How many texts were read, and how many sections of them were read (the others were
+    /// found in the reading before): the browser tests read it (`bench::sections_read`).
+    pub static READINGS: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
 }
 
 /// A reading of `text`, after the last text read.
@@ -83,11 +86,11 @@ pub fn reading(text: &SharedText) -> Reading<'static> {
 
 /// What a reading read, its sections kept for the next edit's.
 pub fn finish(reading: Reading<'static>) -> ReadText {
-    // How many sections were read, of how many (the tests and benchmarks read it).
     let (sections, found) = reading.sections();
-    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
-        let _ = p.mark(&format!("kpx:sections {} of {sections}", sections - found));
-    }
+    READINGS.with(|r| {
+        let (readings, read) = r.get();
+        r.set((readings + 1, read + sections - found));
+    });
     let (read, sections) = reading.finish_keeping();
     let kept = if sections.text_len() <= crate::editor::HUGE_TEXT {
         sections

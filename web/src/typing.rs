@@ -100,25 +100,27 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<SharedText> {
     let waiting = use_mut_ref(|| None::<gloo::render::AnimationFrame>);
     // Every input counted, so that an edit running in steps knows when a newer key came.
     let inputs: Rc<Cell<u64>> = use_memo((), |_| Cell::new(0));
+    // The timer a waiting edit's frame started (a key typed before it fires cancels it too).
+    let timer = use_mut_ref(|| None::<Timeout>);
     {
         let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
         use_effect_with(state.analysis_due, move |due| {
             // Once the page has painted the opened text and its word that it is busy.
             let started = Rc::new(Cell::new(false));
+            let inputs_then = inputs.get();
             let frame = due.map(|_| {
                 busy(true);
                 let started = started.clone();
                 gloo::render::request_animation_frame(move |_| {
                     started.set(true);
                     Timeout::new(0, move || {
-                        // The editor's text: a key typed before this frame is in it (the
-                        // state's, the opened text, would be set over the key).
-                        let opened = latest.borrow().text.clone();
-                        let text = match crate::editor::current_text() {
-                            Some(now) if *now != *opened => SharedText::from(now),
-                            _ => opened,
-                        };
-                        in_steps(latest, last_cost, inputs, text);
+                        // A key typed meanwhile owns the text (the opened one and the key):
+                        // its own edit analyses it. (Not the editor's text here: a text box
+                        // also turns the opened text's CRLF into LF.)
+                        if inputs.get() == inputs_then {
+                            let text = latest.borrow().text.clone();
+                            in_steps(latest, last_cost, inputs, text);
+                        }
                     })
                     .forget();
                 })
@@ -165,12 +167,17 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<SharedText> {
             // first step came before the key was painted (a key's next paint at 1,000
             // Services went 80 -> 112 ms), though the frame that lays out a whole new text
             // then ran in shorter tasks: after a frame, it is one task of 300-700 ms.
-            let pending = gloo::render::request_animation_frame(move |_| {
-                Timeout::new(0, start).forget();
-            });
+            let pending = {
+                let timer = timer.clone();
+                gloo::render::request_animation_frame(move |_| {
+                    *timer.borrow_mut() = Some(Timeout::new(0, start));
+                })
+            };
+            timer.borrow_mut().take();
             *waiting.borrow_mut() = Some(pending);
         } else {
             waiting.borrow_mut().take();
+            timer.borrow_mut().take();
             edit(text);
         }
     })

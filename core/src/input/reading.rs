@@ -491,6 +491,7 @@ mod tests {
         let edited: Rc<str> = text.replacen("name: a", "name: c", 1).into();
         let mut reading = Reading::after(edited.clone(), kept);
         while !reading.step(usize::MAX) {}
+        assert_eq!(reading.sections(), (2, 1));
         assert_eq!(
             format!("{:?}", reading.finish()),
             format!("{:?}", read_whole(&edited))
