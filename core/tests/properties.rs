@@ -356,11 +356,27 @@ fn shown(read: &Result<kpx_core::input::Scenario, kpx_core::InputError>) -> Stri
     let mut out = format!("{s:?}");
     for l in &s.services {
         let port = l.pos_of(&kpx_core::path!["spec", "ports", 0, "port"]);
-        write!(out, "\n{} {:?} {:?} {:?}", l.reference, l.pos(), l.lines(), port).unwrap();
+        write!(
+            out,
+            "\n{} {:?} {:?} {:?}",
+            l.reference,
+            l.pos(),
+            l.lines(),
+            port
+        )
+        .unwrap();
     }
     for l in &s.endpoint_slices {
         let address = l.pos_of(&kpx_core::path!["endpoints", 0, "addresses", 0]);
-        write!(out, "\n{} {:?} {:?} {:?}", l.reference, l.pos(), l.lines(), address).unwrap();
+        write!(
+            out,
+            "\n{} {:?} {:?} {:?}",
+            l.reference,
+            l.pos(),
+            l.lines(),
+            address
+        )
+        .unwrap();
     }
     out
 }

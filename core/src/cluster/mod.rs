@@ -24,6 +24,7 @@ use serde::Serialize;
 use settings::{Settings, DEFAULT_NODE_NAME, DEFAULT_POD_CIDR};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::rc::Rc;
 
 /// A default kpx applied, or something it derived, told to the reader.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -45,18 +46,19 @@ pub enum Origin {
     },
 }
 
-/// An object of the cluster with its name and origin.
+/// An object of the cluster with its name and origin. The object is shared with the input it
+/// was read from (a Service kpx completes, with an allocated clusterIP say, is a copy).
 #[derive(Clone, Debug)]
 pub struct Item<T> {
-    pub object: T,
+    pub object: Rc<T>,
     pub reference: ObjectRef,
     pub origin: Origin,
 }
 
-impl<T: Clone> Item<T> {
+impl<T> Item<T> {
     fn written(l: &Located<T>) -> Self {
         Item {
-            object: (*l.object).clone(),
+            object: l.object.clone(),
             reference: l.reference.clone(),
             origin: Origin::Written { pos: l.pos() },
         }
@@ -328,7 +330,7 @@ fn default_node(name: &str, index: usize, notes: &mut Vec<Note>) -> Item<Node> {
         }),
     };
     Item {
-        object: node,
+        object: Rc::new(node),
         reference: ObjectRef::new("Node", "", name),
         origin: Origin::Derived {
             from: vec![],

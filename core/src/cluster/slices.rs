@@ -15,6 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::rc::Rc;
 
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
@@ -359,7 +360,7 @@ fn from_pods(
         let mut from = vec![svc.reference.clone()];
         from.extend(pod_refs);
         out.push(Item {
-            object: slice,
+            object: Rc::new(slice),
             reference: ObjectRef::new("EndpointSlice", ns, &name),
             origin: Origin::Derived {
                 from,
@@ -442,7 +443,7 @@ fn mirror(
         };
         let slice_name = slice.metadata.name.clone().unwrap();
         out.push(Item {
-            object: slice,
+            object: Rc::new(slice),
             reference: ObjectRef::new("EndpointSlice", ns, &slice_name),
             origin: Origin::Derived {
                 from: vec![ep.reference.clone()],
@@ -530,7 +531,7 @@ fn generate_deployment_pods(
                 ),
             });
             pods.push(Item {
-                object: pod,
+                object: Rc::new(pod),
                 reference: ObjectRef::new("Pod", &ns, &name),
                 origin: Origin::Derived {
                     from: vec![d.reference.clone()],

@@ -427,7 +427,7 @@ pub(super) async fn allocate(
             });
         }
         out.push(Item {
-            object,
+            object: std::rc::Rc::new(object),
             reference,
             origin: Origin::Written { pos: svc.pos() },
         });
