@@ -13,6 +13,17 @@ pub struct Pos {
     pub col: usize,
 }
 
+impl Pos {
+    /// This position, read in a section of the text counted from its own first line, in the
+    /// whole text's lines: the section has `lines` lines above it (`input::reading`).
+    pub fn below(self, lines: usize) -> Pos {
+        Pos {
+            line: self.line + lines,
+            ..self
+        }
+    }
+}
+
 impl fmt::Display for Pos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}, col {}", self.line, self.col)
@@ -63,6 +74,13 @@ fn bounded(message: String) -> String {
 }
 
 impl Diagnostic {
+    /// The same message, at its position in the whole text's lines ([`Pos::below`]).
+    pub fn below(&self, lines: usize) -> Diagnostic {
+        Diagnostic {
+            pos: self.pos.below(lines),
+            ..self.clone()
+        }
+    }
     pub fn error(pos: Pos, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,

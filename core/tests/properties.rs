@@ -347,6 +347,23 @@ fn edited(text: &str, edits: &[YamlEdit]) -> String {
     text.into_iter().collect()
 }
 
+/// Each object's name, where it starts, its lines and where its field at `path` is, on a line
+/// of `out` each.
+fn list<T>(out: &mut String, items: &[kpx_core::input::Located<T>], path: &[kpx_core::input::Seg]) {
+    for l in items {
+        let field = l.pos_of(path);
+        write!(
+            out,
+            "\n{} {:?} {:?} {:?}",
+            l.reference,
+            l.pos(),
+            l.lines(),
+            field
+        )
+        .unwrap();
+    }
+}
+
 /// A reading as it shows, and where it says its objects are (through `Located`'s own methods,
 /// which add the lines above an object's section).
 fn shown(read: &Result<kpx_core::input::Scenario, kpx_core::InputError>) -> String {
@@ -354,30 +371,16 @@ fn shown(read: &Result<kpx_core::input::Scenario, kpx_core::InputError>) -> Stri
         return format!("{read:?}");
     };
     let mut out = format!("{s:?}");
-    for l in &s.services {
-        let port = l.pos_of(&kpx_core::path!["spec", "ports", 0, "port"]);
-        write!(
-            out,
-            "\n{} {:?} {:?} {:?}",
-            l.reference,
-            l.pos(),
-            l.lines(),
-            port
-        )
-        .unwrap();
-    }
-    for l in &s.endpoint_slices {
-        let address = l.pos_of(&kpx_core::path!["endpoints", 0, "addresses", 0]);
-        write!(
-            out,
-            "\n{} {:?} {:?} {:?}",
-            l.reference,
-            l.pos(),
-            l.lines(),
-            address
-        )
-        .unwrap();
-    }
+    list(
+        &mut out,
+        &s.services,
+        &kpx_core::path!["spec", "ports", 0, "port"],
+    );
+    list(
+        &mut out,
+        &s.endpoint_slices,
+        &kpx_core::path!["endpoints", 0, "addresses", 0],
+    );
     out
 }
 

@@ -63,12 +63,12 @@ impl<T> Clone for Located<T> {
 impl<T> Located<T> {
     /// Where the object starts.
     pub fn pos(&self) -> Pos {
-        below(self.spans.pos, self.lines_before)
+        self.spans.pos.below(self.lines_before)
     }
     /// Where the field at `path` is written (or the nearest thing that is, see
     /// [`Spans::locate`]).
     pub fn pos_of(&self, path: &[Seg]) -> Pos {
-        below(self.spans.locate(path), self.lines_before)
+        self.spans.locate(path).below(self.lines_before)
     }
     /// The lines the object is written on.
     pub fn lines(&self) -> LineRange {
@@ -83,14 +83,6 @@ impl<T> Located<T> {
             lines_before,
             ..self.clone()
         }
-    }
-}
-
-/// `pos`, counted from the first line of a section with `lines` lines above it.
-fn below(pos: Pos, lines: usize) -> Pos {
-    Pos {
-        line: pos.line + lines,
-        ..pos
     }
 }
 
@@ -210,10 +202,6 @@ impl Scenario {
     /// Adds what a document of a section with `lines_before` lines above it added; an error
     /// goes to `errors`.
     pub(crate) fn add(&mut self, added: &Added, lines_before: usize, errors: &mut Vec<Diagnostic>) {
-        let moved = |d: &Diagnostic| Diagnostic {
-            pos: below(d.pos, lines_before),
-            ..d.clone()
-        };
         match added {
             Added::Service(l) => self.services.push(l.moved(lines_before)),
             Added::EndpointSlice(l) => self.endpoint_slices.push(l.moved(lines_before)),
@@ -231,8 +219,8 @@ impl Scenario {
                 &mut self.warnings,
                 l.moved(lines_before),
             ),
-            Added::Warning(d) => self.warnings.push(moved(d)),
-            Added::Error(d) => errors.push(moved(d)),
+            Added::Warning(d) => self.warnings.push(d.below(lines_before)),
+            Added::Error(d) => errors.push(d.below(lines_before)),
         }
     }
 }

@@ -24,7 +24,7 @@
 
 use super::yaml::{self, Keys, Loader};
 use super::{add_object, Added, Scenario};
-use crate::diag::{Diagnostic, InputError, Pos};
+use crate::diag::{Diagnostic, InputError};
 use std::ops::Range;
 use std::rc::Rc;
 
@@ -332,7 +332,7 @@ impl<'t> Reading<'t> {
         let rest = match &self.rest {
             Some(Err(failed)) => {
                 let cut = self.cuts[self.done.len()];
-                return Err(error(moved(failed, cut.lines_before)));
+                return Err(error(failed.below(cut.lines_before)));
             }
             Some(Ok(rest)) => Some((self.cuts[self.done.len()], rest)),
             None => None,
@@ -343,7 +343,7 @@ impl<'t> Reading<'t> {
         };
         let unreadable = read().find_map(|(cut, read)| {
             let d = read.unreadable.as_ref()?;
-            Some(moved(d, cut.lines_before))
+            Some(d.below(cut.lines_before))
         });
         if let Some(d) = unreadable {
             return Err(error(d));
@@ -397,16 +397,6 @@ impl<'t> Reading<'t> {
 fn span(cuts: &[Cut], i: usize, len: usize) -> Range<usize> {
     let end = cuts.get(i + 1).map_or(len, |c| c.start);
     cuts[i].start..end
-}
-
-fn moved(d: &Diagnostic, lines_before: usize) -> Diagnostic {
-    Diagnostic {
-        pos: Pos {
-            line: d.pos.line + lines_before,
-            ..d.pos
-        },
-        ..d.clone()
-    }
 }
 
 /// The text a [`Reading`] reads. One type for both, so that the parser is compiled once (a

@@ -114,10 +114,7 @@ impl Spans {
             ),
         };
         Spans {
-            pos: Pos {
-                line: self.pos.line + lines,
-                ..self.pos
-            },
+            pos: self.pos.below(lines),
             last_line: self.last_line + lines,
             children,
         }
