@@ -151,15 +151,20 @@ fn mask(addr: IpAddr, len: u8) -> IpAddr {
 /// which decides endpoint order and SEP chain names.
 pub fn join_host_port(ip: IpAddr, port: u16) -> String {
     let mut out = String::with_capacity(21);
+    push_host_port(&mut out, ip, port);
+    out
+}
+
+/// Appends [`join_host_port`]'s text.
+pub fn push_host_port(out: &mut String, ip: IpAddr, port: u16) {
     match ip {
-        IpAddr::V4(_) => push_ip(&mut out, ip),
+        IpAddr::V4(_) => push_ip(out, ip),
         IpAddr::V6(a) => {
             let _ = write!(out, "[{a}]");
         }
     }
     out.push(':');
-    push_decimal(&mut out, port.into());
-    out
+    push_decimal(out, port.into());
 }
 
 /// Appends `ip` as its `Display` writes it, an IPv4 address without the formatting machinery

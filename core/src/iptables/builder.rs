@@ -1,6 +1,7 @@
 //! A small helper both layouts use to assemble a [`Dataplane`] in kube-proxy's order.
 
 use super::model::*;
+use std::collections::hash_map::Entry;
 
 pub(crate) struct Builder {
     tables: Vec<Table>,
@@ -65,25 +66,28 @@ impl Builder {
     pub fn chain(
         &mut self,
         t: TableName,
-        name: impl AsRef<str> + Into<Text>,
+        name: impl Into<Text>,
         kind: ChainKind,
         provenance: Provenance,
     ) {
         let slot = Self::slot(t);
-        if self.index[slot].contains_key(name.as_ref()) {
-            return;
-        }
         let name: Text = name.into();
-        let table = self.table_mut(t);
-        table.chains.push(Chain {
-            name: name.clone(),
-            kind,
-            rules: Vec::new(),
-            provenance,
-            declarations: 1,
-        });
-        let i = table.chains.len() - 1;
-        self.index[slot].insert(name, i);
+        // One look-up in the index (100,000 endpoint chains at 10,000 Services).
+        let table = &mut self.tables[slot];
+        let i = table.chains.len();
+        match self.index[slot].entry(name) {
+            Entry::Occupied(_) => return,
+            Entry::Vacant(v) => {
+                table.chains.push(Chain {
+                    name: v.key().clone(),
+                    kind,
+                    rules: Vec::new(),
+                    provenance,
+                    declarations: 1,
+                });
+                v.insert(i);
+            }
+        }
         // Its rules usually come next.
         self.last = Some((slot, i));
     }

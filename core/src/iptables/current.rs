@@ -591,7 +591,7 @@ pub(super) fn endpoint_jumps(
     eps: &[usize],
     seps: &[Sep],
 ) {
-    let spn: Text = sp.spn().into();
+    let spn: Text = sp.spn().clone();
     let comment_slots = usize::from(!ctx.large_cluster);
     // The comment and one more match, exactly sized: a rule keeps its matches as a boxed
     // slice, and a list with room to spare would be copied into one (100,000 endpoints).
@@ -646,7 +646,7 @@ pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, i: usize, 
     let name = &sep.chain;
     b.chain(Nat, name.clone(), KubeProxy, sep.why.clone());
     b.expect_rules(Nat, name, 2);
-    let spn: Option<Text> = (!ctx.large_cluster).then(|| sp.spn().into());
+    let spn: Option<Text> = (!ctx.large_cluster).then(|| sp.spn().clone());
     // Exactly sized, as in `endpoint_jumps`.
     let with_comment = |more: usize| {
         let mut m = Vec::with_capacity(usize::from(spn.is_some()) + more);

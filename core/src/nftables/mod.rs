@@ -353,7 +353,7 @@ fn detector(d: &LocalDetector, x: &str, local: bool) -> Option<String> {
 fn service_port(b: &mut Builder, sp: &ServicePort) {
     let s = b.s;
     let x = b.x;
-    let spn = sp.spn();
+    let spn = sp.spn().to_string();
     let proto = sp.protocol.lower();
     let base = names::nft_service_port_base(&sp.namespace, &sp.name, proto, &sp.port_name);
     let svc_chain = format!("service-{base}");

@@ -6,11 +6,11 @@ pub mod names;
 
 use crate::cluster::{Cluster, Item};
 use crate::input::ObjectRef;
-use crate::net::{join_host_port, Cidr};
+use crate::net::{push_host_port, Cidr};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
 
@@ -113,15 +113,22 @@ pub struct ServicePort {
     pub is_load_balancer: bool,
     /// In kube-proxy's order: byte-wise sort of `ip:port`.
     pub endpoints: Vec<EndpointInfo>,
+    /// [`ServicePort::spn`], written once: every mode names, comments and hashes with it.
+    #[serde(skip)]
+    spn: Rc<str>,
 }
 
 impl ServicePort {
     /// `ns/name:port`, or `ns/name` for an unnamed port: used in every comment and hash.
-    pub fn spn(&self) -> String {
-        if self.port_name.is_empty() {
-            format!("{}/{}", self.namespace, self.name)
+    pub fn spn(&self) -> &Rc<str> {
+        &self.spn
+    }
+
+    fn spn_of(namespace: &str, name: &str, port_name: &str) -> Rc<str> {
+        if port_name.is_empty() {
+            format!("{namespace}/{name}").into()
         } else {
-            format!("{}/{}:{}", self.namespace, self.name, self.port_name)
+            format!("{namespace}/{name}:{port_name}").into()
         }
     }
     pub fn externally_accessible(&self) -> bool {
@@ -134,7 +141,7 @@ impl ServicePort {
         self.itp_local || (self.etp_local && self.externally_accessible())
     }
     pub fn hash(&self) -> String {
-        names::port_proto_hash(&self.spn(), self.protocol.lower())
+        names::port_proto_hash(self.spn(), self.protocol.lower())
     }
 }
 
@@ -442,11 +449,13 @@ fn ports_of(
         let Some(protocol) = Protocol::parse(p.protocol.as_deref().unwrap_or("TCP")) else {
             continue;
         };
+        let port_name = p.name.clone().unwrap_or_default();
         let mut sp = ServicePort {
+            spn: ServicePort::spn_of(&svc.reference.namespace, &svc.reference.name, &port_name),
             service: svc.reference.clone(),
             namespace: svc.reference.namespace.clone(),
             name: svc.reference.name.clone(),
-            port_name: p.name.clone().unwrap_or_default(),
+            port_name,
             port_index: i,
             protocol,
             cluster_ip,
@@ -479,7 +488,9 @@ fn endpoints_for(
     gates: FeatureGates,
 ) -> Vec<EndpointInfo> {
     let want_type = if ipv6 { "IPv6" } else { "IPv4" };
-    let mut map: BTreeMap<Rc<str>, EndpointInfo> = BTreeMap::new();
+    let mut found: Vec<EndpointInfo> = Vec::new();
+    // Each `ip:port` is written here, then copied once into its shared key.
+    let mut key = String::new();
     for sl in slices {
         let o = &sl.object;
         if o.address_type != want_type {
@@ -504,15 +515,17 @@ fn endpoints_for(
                 else {
                     continue;
                 };
-                let cond = e.conditions.clone().unwrap_or_default();
+                let cond = e.conditions.as_ref();
                 let port = port.clamp(0, 65535) as u16;
-                let info = EndpointInfo {
+                key.clear();
+                push_host_port(&mut key, ip, port);
+                found.push(EndpointInfo {
                     ip,
                     port,
-                    key: join_host_port(ip, port).into(),
-                    ready: cond.ready.unwrap_or(true),
-                    serving: cond.serving.unwrap_or(true),
-                    terminating: cond.terminating.unwrap_or(false),
+                    key: key.as_str().into(),
+                    ready: cond.and_then(|c| c.ready).unwrap_or(true),
+                    serving: cond.and_then(|c| c.serving).unwrap_or(true),
+                    terminating: cond.and_then(|c| c.terminating).unwrap_or(false),
                     is_local: e.node_name.as_deref() == Some(node_name),
                     node_name: e.node_name.clone(),
                     zone_hints: e
@@ -542,16 +555,80 @@ fn endpoints_for(
                             t.name.as_deref()?,
                         ))
                     }),
-                };
-                match map.get(&info.key) {
-                    Some(_) if info.terminating => {}
-                    _ => {
-                        map.insert(info.key.clone(), info);
-                    }
-                }
+                });
             }
         }
     }
-    // BTreeMap<Rc<str>, _> iterates in byte-wise key order: exactly kube-proxy's sort.
-    map.into_values().collect()
+    // kube-proxy's order is a byte-wise sort of `ip:port`. An `ip:port` met again (in another
+    // slice) replaces the one before unless it is terminating: so of each run of equal keys
+    // (in the order read, as the sort is stable) the last that is not terminating stays, or
+    // the first when all are.
+    found.sort_by(|a, b| a.key.cmp(&b.key));
+    found.dedup_by(|later, kept| {
+        if later.key != kept.key {
+            return false;
+        }
+        if !later.terminating {
+            std::mem::swap(later, kept);
+        }
+        true
+    });
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slice(name: &str, endpoints: &[(&str, bool)]) -> String {
+        let mut y = format!(
+            "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: {name}\n  namespace: default\n  labels: {{kubernetes.io/service-name: web}}\naddressType: IPv4\nports: [{{name: http, port: 8080, protocol: TCP}}]\nendpoints:\n"
+        );
+        for (ip, terminating) in endpoints {
+            y += &format!(
+                "- addresses: [{ip}]\n  conditions: {{ready: {}, serving: true, terminating: {terminating}}}\n  targetRef: {{kind: Pod, name: pod-{name}}}\n",
+                !terminating
+            );
+        }
+        y
+    }
+
+    /// kube-proxy's endpoint map: sorted byte-wise by `ip:port`, and an `ip:port` in two
+    /// slices is the later one unless that one is terminating.
+    #[test]
+    fn endpoints_are_sorted_as_strings_and_duplicates_resolved_as_kube_proxy_does() {
+        let mut text = String::from(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  clusterIP: 10.96.0.10\n  ports: [{name: http, port: 80, targetPort: 8080}]\n",
+        );
+        text += &slice(
+            "a",
+            &[("10.0.0.9", false), ("10.0.0.1", false), ("10.0.0.2", true)],
+        );
+        // 10.0.0.1 terminating here: the ready one read first stays.
+        // 10.0.0.2 ready here: it replaces the terminating one.
+        // 10.0.0.3 terminating in both: the first stays.
+        text += &slice(
+            "b",
+            &[("10.0.0.1", true), ("10.0.0.2", false), ("10.0.0.3", true)],
+        );
+        text += &slice("c", &[("10.0.0.3", true), ("10.0.0.10", false)]);
+        let scenario = crate::input::parse(&text).unwrap();
+        let cluster = crate::cluster::build(&scenario, None).unwrap();
+        let ports = service_ports(&cluster);
+        let got: Vec<(String, bool, String)> = ports[0]
+            .endpoints
+            .iter()
+            .map(|e| (e.key().to_string(), e.terminating, e.slice.name.clone()))
+            .collect();
+        let want = [
+            // '0' sorts before ':'.
+            ("10.0.0.10:8080", false, "c"),
+            ("10.0.0.1:8080", false, "a"),
+            ("10.0.0.2:8080", false, "b"),
+            ("10.0.0.3:8080", true, "b"),
+            ("10.0.0.9:8080", false, "a"),
+        ]
+        .map(|(k, t, s)| (k.to_string(), t, s.to_string()));
+        assert_eq!(got, want);
+    }
 }

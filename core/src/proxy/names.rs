@@ -51,8 +51,13 @@ pub fn xlb_chain(spn: &str, proto: &str) -> String {
 }
 
 /// `servicePortEndpointChainName(spn, proto, "ip:port")`.
-pub fn sep_chain(spn: &str, proto: &str, endpoint: &str) -> String {
-    prefixed("KUBE-SEP-", hash16(&[spn, proto, endpoint]))
+pub fn sep_chain(spn: &str, proto: &str, endpoint: &str) -> std::rc::Rc<str> {
+    // One allocation, the shared name itself: a 10,000-Service cluster names 100,000 of these.
+    const PREFIX: &[u8] = b"KUBE-SEP-";
+    let mut name = [0; PREFIX.len() + 16];
+    name[..PREFIX.len()].copy_from_slice(PREFIX);
+    name[PREFIX.len()..].copy_from_slice(&hash16(&[spn, proto, endpoint]));
+    std::str::from_utf8(&name).expect("ASCII").into()
 }
 
 /// nftables mode's `hashAndTruncate`: `BASE32(SHA256(name))[:8] + "-" + name`, cut to 237
@@ -114,7 +119,7 @@ mod tests {
         assert_eq!(port_proto_hash("ns1/svc1:p80", "tcp"), "XPGD46QRK7WJZT7O");
         assert_eq!(port_proto_hash("ns1/svc1", "tcp"), "AQI2S6QIMU7PVVRP");
         assert_eq!(
-            sep_chain("ns1/svc1:p80", "tcp", "10.180.0.1:80"),
+            &*sep_chain("ns1/svc1:p80", "tcp", "10.180.0.1:80"),
             "KUBE-SEP-SXIVWICOYRO3J4NJ"
         );
         assert_eq!(
