@@ -31,12 +31,18 @@ fn worth_keeping(text: &str) -> bool {
     !text.trim().is_empty() && crate::scenarios::unchanged(text).is_none()
 }
 
-/// Keeps the saved work before a link with `incoming` text replaces it; true when there was
-/// something to keep.
-pub fn keep_saved_before(incoming: &str) -> bool {
+/// Keeps the saved work before a link (`link`, a fragment with or without its `#`) with
+/// `incoming` text replaces it; true when there was something to keep.
+pub fn keep_saved_before(link: &str, incoming: &str) -> bool {
     let Ok(saved) = LocalStorage::get::<String>(SAVED_KEY) else {
         return false;
     };
+    // A reload opens the address the page last wrote, which is the saved work itself: the same
+    // fragment holds the same text, so it need not be inflated and read again (at 10,000
+    // Services that was half of the first drawing).
+    if saved == link.strip_prefix('#').unwrap_or(link) {
+        return false;
+    }
     match text_of(&saved) {
         Some(text) if text != incoming && worth_keeping(&text) => {
             keep(&saved);

@@ -118,9 +118,9 @@ fn initial() -> (State, Option<String>, Option<keep::Notice>) {
     let mut notice = None;
     let hash = location_hash();
     let from_link = if hash.len() > 1 {
-        match share::decode(&hash) {
+        match state::timed("kpx:open", || share::decode(&hash)) {
             Ok(shared) => {
-                if keep::keep_saved_before(&shared.text) {
+                if keep::keep_saved_before(&hash, &shared.text) {
                     notice = Some(keep::Notice::LinkOpened);
                 }
                 Some(State::from_shared(shared))
@@ -147,7 +147,7 @@ fn initial() -> (State, Option<String>, Option<keep::Notice>) {
         (scenario(sc), true)
     } else if let Some(shared) = LocalStorage::get::<String>(keep::SAVED_KEY)
         .ok()
-        .and_then(|s| share::decode(&s).ok())
+        .and_then(|s| state::timed("kpx:open", || share::decode(&s)).ok())
     {
         (State::from_shared(shared), false)
     } else if let Some(text) = LocalStorage::get::<String>(OLD_STORAGE_KEY)
@@ -688,14 +688,15 @@ fn app() -> Html {
         use_effect_with((), move |_| {
             let listener =
                 gloo::events::EventListener::new(&gloo::utils::window(), "hashchange", move |_| {
-                    match share::decode(&location_hash()) {
+                    let hash = location_hash();
+                    match share::decode(&hash) {
                         Ok(shared) => {
                             link_problem.set(None);
                             // The reader's latest change saved first (its link may still be in
                             // the making), then kept aside from the link's text. (Not in the
                             // address: the link there is what a reload should open.)
                             ours.emit(false);
-                            if keep::keep_saved_before(&shared.text) {
+                            if keep::keep_saved_before(&hash, &shared.text) {
                                 notice.set(Some(keep::Notice::LinkOpened));
                             }
                             state.set(opened(shared));
