@@ -176,10 +176,10 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     let prov = |field: &'static str| ctx.service(sp, field);
     let c = categorize(sp, s);
 
-    let svc_chain = names::svc_chain(&spn, proto);
-    let svl_chain = names::svl_chain(&spn, proto);
-    let ext_chain = names::ext_chain(&spn, proto);
-    let fw_chain = names::fw_chain(&spn, proto);
+    let svc_chain: Text = names::svc_chain(spn, proto).into();
+    let svl_chain: Text = names::svl_chain(spn, proto).into();
+    let ext_chain: Text = names::ext_chain(spn, proto).into();
+    let fw_chain: Text = names::fw_chain(spn, proto).into();
 
     let plan = Plan::of(sp, &c);
     let (has_endpoints, uses_cluster_chain, uses_local_chain) = (
@@ -218,12 +218,15 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
         cidr: Cidr::host(ip),
     };
     let dport = |port| Match::DestinationPort { port };
+    // On the ClusterIP rule and on its masquerade rule.
+    let cluster_ip_comment: Text = format!("{spn} cluster IP").into();
 
-    // Chain declarations (nat), in kube-proxy's order.
+    // Chain declarations (nat), in kube-proxy's order. (Each name is made once, and shared by
+    // its chain and every jump to it.)
     if uses_ext {
         b.chain(
             Nat,
-            ext_chain.as_str(),
+            ext_chain.clone(),
             KubeProxy,
             prov("spec.externalTrafficPolicy"),
         );
@@ -231,18 +234,18 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     if uses_fw {
         b.chain(
             Nat,
-            fw_chain.as_str(),
+            fw_chain.clone(),
             KubeProxy,
             prov("spec.loadBalancerSourceRanges"),
         );
     }
     if uses_cluster_chain {
-        b.chain(Nat, svc_chain.as_str(), KubeProxy, prov("spec.ports"));
+        b.chain(Nat, svc_chain.clone(), KubeProxy, prov("spec.ports"));
     }
     if uses_local_chain {
         b.chain(
             Nat,
-            svl_chain.as_str(),
+            svl_chain.clone(),
             KubeProxy,
             prov("spec.internalTrafficPolicy"),
         );
@@ -254,12 +257,12 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
             Nat,
             "KUBE-SERVICES",
             vec![
-                comment(format!("{spn} cluster IP")),
+                comment(cluster_ip_comment.clone()),
                 Match::Protocol { protocol: p },
                 dst(sp.cluster_ip),
                 dport(sp.port),
             ],
-            jump(internal_chain.as_str()),
+            jump(internal_chain.clone()),
             prov("spec.clusterIP"),
         );
     } else {
@@ -288,7 +291,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                     dst(*ip),
                     dport(sp.port),
                 ],
-                jump(ext_chain.as_str()),
+                jump(ext_chain.clone()),
                 prov("spec.externalIPs"),
             );
         }
@@ -319,7 +322,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                     dst(*ip),
                     dport(sp.port),
                 ],
-                jump(lb_chain.as_str()),
+                jump(lb_chain.clone()),
                 prov("status.loadBalancer.ingress"),
             );
         }
@@ -377,7 +380,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                             name: "localhost_nps_accepted_pkts".into(),
                         },
                     ],
-                    jump(ext_chain.as_str()),
+                    jump(ext_chain.clone()),
                     prov("spec.ports.nodePort"),
                 );
             }
@@ -389,7 +392,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                     Match::Protocol { protocol: p },
                     dport(sp.node_port),
                 ],
-                jump(ext_chain.as_str()),
+                jump(ext_chain.clone()),
                 prov("spec.ports.nodePort"),
             );
         }
@@ -432,7 +435,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     // ClusterIP masquerade, first rule of the internal traffic chain.
     if has_internal {
         let base = vec![
-            comment(format!("{spn} cluster IP")),
+            comment(cluster_ip_comment.clone()),
             Match::Protocol { protocol: p },
             dst(sp.cluster_ip),
             dport(sp.port),
@@ -478,7 +481,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                         comment(format!("pod traffic for {spn} external destinations")),
                         local,
                     ],
-                    jump(svc_chain.as_str()),
+                    jump(svc_chain.clone()),
                     prov("spec.externalTrafficPolicy"),
                 );
             }
@@ -508,7 +511,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                     )),
                     src_local(),
                 ],
-                jump(svc_chain.as_str()),
+                jump(svc_chain.clone()),
                 prov("spec.externalTrafficPolicy"),
             );
         }
@@ -517,7 +520,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                 Nat,
                 &ext_chain,
                 vec![],
-                jump(external_policy_chain.as_str()),
+                jump(external_policy_chain.clone()),
                 prov("spec.externalTrafficPolicy"),
             );
         }
@@ -535,7 +538,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                         cidr: *range,
                     },
                 ],
-                jump(ext_chain.as_str()),
+                jump(ext_chain.clone()),
                 prov("spec.loadBalancerSourceRanges"),
             );
         }
@@ -554,7 +557,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                             cidr: Cidr::host(*ip),
                         },
                     ],
-                    jump(ext_chain.as_str()),
+                    jump(ext_chain.clone()),
                     prov("spec.loadBalancerSourceRanges"),
                 );
             }
@@ -592,6 +595,11 @@ pub(super) fn endpoint_jumps(
     seps: &[Sep],
 ) {
     let spn: Text = sp.spn().clone();
+    // Room for its jumps (a list grown from empty is copied at 4 and 8 rules).
+    let jumps = eps.len() * (1 + usize::from(sp.affinity_timeout.is_some()));
+    if jumps > 0 {
+        b.expect_rules(Nat, chain, jumps);
+    }
     let comment_slots = usize::from(!ctx.large_cluster);
     // The comment and one more match, exactly sized: a rule keeps its matches as a boxed
     // slice, and a list with room to spare would be copied into one (100,000 endpoints).
