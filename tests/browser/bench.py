@@ -345,7 +345,7 @@ const long = (window.__long || []).map(([start, duration]) => {
   return {duration, at: start, inside};
 });
 const sums = {};
-for (const n of ['read', 'analyze', 'build', 'views', 'diff', 'link'])
+for (const n of ['open', 'read', 'analyze', 'build', 'views', 'diff', 'link', 'keep'])
   sums[n] = [d('kpx:' + n).length, d('kpx:' + n).reduce((s, m) => s + m.duration, 0)];
 return JSON.stringify({total: m.startTime + m.duration, first: d('kpx:draw')[0].startTime + d('kpx:draw')[0].duration, long, sums});
 """

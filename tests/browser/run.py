@@ -1332,9 +1332,13 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # of those (the flush in the page's language, not over a link in the address; no second run of
 # one edit) and the hook the tests count sections read with (0.9 KB). Lowered -> 601,500
 # (601,246) when the cluster came to share the input's objects instead of copying them (the
-# deep copies of k8s-openapi's Service, EndpointSlice, Pod and Node types were 4.6 KB).
+# deep copies of k8s-openapi's Service, EndpointSlice, Pod and Node types were 4.6 KB). Raised
+# -> 602,500 (602,463) for fewer allocations in building the dataplane (a chain declared with
+# one look-up through hashbrown's entry API, names made once; 0.9 KB: iptables::build at 10,000
+# Services went from 1,518,141 to 1,225,977 allocations) and for inflating saved work in calls
+# the browser's optimised code takes over (0.3 KB; 83 -> about 20 ms on a reload at 10,000).
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 601_500
+SIZE_RATCHET = 602_500
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):
