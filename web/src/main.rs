@@ -371,7 +371,11 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
                             .unwrap_or_default(),
                     };
                     let history = web_sys::window().and_then(|w| w.history().ok());
-                    if let Some(history) = history.filter(|_| into_address) {
+                    // Not the same address again: a reload keeps the work it opened once it is
+                    // analysed, and Chromium took 50 ms to put a 0.5 MB address back in place
+                    // (10,000 Services).
+                    let there = addressable && location_hash() == address;
+                    if let Some(history) = history.filter(|_| into_address && !there) {
                         let _ = history.replace_state_with_url(
                             &wasm_bindgen::JsValue::NULL,
                             "",
