@@ -1,0 +1,51 @@
+//! The longest parts of the paced analysis, natively: the page analyses a large text a few
+//! hundred units at a time between its reader's keys, and a part much longer than the others
+//! is work done in one piece (an index made whole between two units). Run:
+//! `cargo run --release -p kpx-core --example parts -- 44125 200` (Services × 10 endpoints,
+//! units per part).
+
+use kpx_core::pace::{InParts, Step};
+use std::time::Instant;
+
+/// As the CLI allocates (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let services = args.first().copied().unwrap_or(10_000);
+    let units = args.get(1).copied().unwrap_or(200);
+    let text = kpx_core::scale::generate(services, 10, kpx_core::cluster::settings::Mode::Iptables);
+    let scenario = kpx_core::input::parse(&text).unwrap();
+    let mut work = InParts::new(|pace| {
+        let scenario = &scenario;
+        async move { kpx_core::views::analyze_paced(scenario, None, &pace).await }
+    });
+    let mut parts = Vec::new();
+    let started = Instant::now();
+    loop {
+        let t = Instant::now();
+        let step = work.step(units);
+        parts.push(t.elapsed().as_secs_f64() * 1e3);
+        match step {
+            Step::Done(analysis) => break drop(analysis.unwrap()),
+            Step::Paused(more) => work = more,
+        }
+    }
+    let total = started.elapsed().as_secs_f64() * 1e3;
+    let mut longest: Vec<usize> = (0..parts.len()).collect();
+    longest.sort_by(|&a, &b| parts[b].total_cmp(&parts[a]));
+    let mut sorted = parts.clone();
+    sorted.sort_by(f64::total_cmp);
+    println!(
+        "{services} Services: {} parts of {units} units in {total:.0} ms, median {:.2} ms; the longest:",
+        parts.len(),
+        sorted[sorted.len() / 2]
+    );
+    for &i in longest.iter().take(5) {
+        println!("  part {i}: {:.1} ms", parts[i]);
+    }
+}
