@@ -434,14 +434,17 @@ impl State {
                 Err(e) => (Err(e), false),
                 Ok(scenario) => {
                     let analyse = |node| analyze_paced(&scenario, node, &pace);
-                    match analyse(node.as_deref()).await {
+                    let analysed = match analyse(node.as_deref()).await {
                         // A chosen node that the edit removed falls back to the input's own.
                         Err(e) if node.is_some() => match analyse(None).await {
                             Ok(a) => (Ok(a), true),
                             Err(_) => (Err(e), false),
                         },
                         result => (result, false),
-                    }
+                    };
+                    // Let go of in parts too (not at the end of this part).
+                    scenario.dispose(&pace).await;
+                    analysed
                 }
             };
             // One analysis done, however many parts it took (the browser tests count them).
