@@ -242,8 +242,7 @@ fn inflate(packed: &[u8], limit: usize) -> Result<Vec<u8>, miniz_oxide::inflate:
             // Doubled, not grown a part at a time (which would copy it over and over).
             out.reserve_exact(end.max(out.len() * 2).min(limit) - out.len());
         }
-        // Zeroed a part at a time too: the loop that writes the zeros is a function of its
-        // own, slow in its first call for the same reason.
+        // Zeroed only as far as the next call writes.
         out.resize(end, 0);
         let (status, r, w) = decompress(
             &mut inflater,
