@@ -26,22 +26,72 @@ fn main() {
     });
     let mut parts = Vec::new();
     let started = Instant::now();
-    loop {
+    let analysis = std::rc::Rc::new(loop {
         let t = Instant::now();
         let step = work.step(units);
         parts.push(t.elapsed().as_secs_f64() * 1e3);
         match step {
-            Step::Done(analysis) => break drop(analysis.unwrap()),
+            Step::Done(analysis) => break analysis.unwrap(),
+            Step::Paused(more) => work = more,
+        }
+    });
+    let total = started.elapsed().as_secs_f64() * 1e3;
+    report("analysis", services, units, &parts, total);
+    let mut parts = Vec::new();
+    let started = Instant::now();
+    let mut work = analysis
+        .clone()
+        .build_in_parts(kpx_core::cluster::settings::Mode::Iptables);
+    loop {
+        let t = Instant::now();
+        let step = work.step(100);
+        parts.push(t.elapsed().as_secs_f64() * 1e3);
+        match step {
+            Step::Done(()) => break,
             Step::Paused(more) => work = more,
         }
     }
-    let total = started.elapsed().as_secs_f64() * 1e3;
+    report(
+        "iptables dataplane",
+        services,
+        100,
+        &parts,
+        started.elapsed().as_secs_f64() * 1e3,
+    );
+    let mut parts = Vec::new();
+    let started = Instant::now();
+    let mut work = analysis
+        .clone()
+        .render_lines_in_parts(kpx_core::views::Request {
+            mode: Some(kpx_core::cluster::settings::Mode::Iptables),
+            view: Some("save".into()),
+            ..Default::default()
+        });
+    loop {
+        let t = Instant::now();
+        let step = work.step(2000);
+        parts.push(t.elapsed().as_secs_f64() * 1e3);
+        match step {
+            Step::Done(lines) => break drop(lines.unwrap()),
+            Step::Paused(more) => work = more,
+        }
+    }
+    report(
+        "iptables-save lines",
+        services,
+        2000,
+        &parts,
+        started.elapsed().as_secs_f64() * 1e3,
+    );
+}
+
+fn report(what: &str, services: usize, units: usize, parts: &[f64], total: f64) {
     let mut longest: Vec<usize> = (0..parts.len()).collect();
     longest.sort_by(|&a, &b| parts[b].total_cmp(&parts[a]));
-    let mut sorted = parts.clone();
+    let mut sorted = parts.to_vec();
     sorted.sort_by(f64::total_cmp);
     println!(
-        "{services} Services: {} parts of {units} units in {total:.0} ms, median {:.2} ms; the longest:",
+        "{what}, {services} Services: {} parts of {units} units in {total:.0} ms, median {:.2} ms; the longest:",
         parts.len(),
         sorted[sorted.len() / 2]
     );

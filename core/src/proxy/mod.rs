@@ -308,7 +308,9 @@ pub async fn service_ports_paced(cluster: &Cluster, pace: &crate::pace::Pace) ->
             .as_ref()
             .is_none_or(|l| !l.contains_key("service.kubernetes.io/headless"))
     };
+    // (A slice a unit: at 44,125 Services this loop was a 37 ms part of the build natively.)
     for sl in cluster.slices.iter().filter(watched) {
+        pace.unit().await;
         if let Some(name) = sl
             .object
             .metadata
