@@ -25,8 +25,6 @@ pub fn memory_bytes() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The generated cluster's text (as `kpxBenchGenerate` reads it), for the benchmark to paste
-/// into the editor: made in the page, as 38 MB through WebDriver would be slow.
 /// How many texts the page has read, and how many of their sections it read (the rest were
 /// found in the reading before, `kpx_core::input::Reading::after`).
 /// (As "readings sections": the page's other hooks return strings already.)
@@ -36,6 +34,8 @@ pub fn sections_read() -> String {
     format!("{readings} {sections}")
 }
 
+/// The generated cluster's text (as `kpxBenchGenerate` reads it), for the benchmark to paste
+/// into the editor: made in the page, as 38 MB through WebDriver would be slow.
 #[wasm_bindgen(js_name = kpxBenchText)]
 pub fn bench_text(services: usize, endpoints: usize, mode: &str) -> Result<String, String> {
     let mode = Mode::parse(mode).ok_or_else(|| format!("no mode {mode}"))?;

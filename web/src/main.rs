@@ -370,12 +370,14 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
                             .and_then(|w| w.location().pathname().ok())
                             .unwrap_or_default(),
                     };
-                    let history = web_sys::window().and_then(|w| w.history().ok());
                     // Not the same address again: a reload keeps the work it opened once it is
                     // analysed, and Chromium took 50 ms to put a 0.5 MB address back in place
-                    // (10,000 Services).
-                    let there = addressable && location_hash() == address;
-                    if let Some(history) = history.filter(|_| into_address && !there) {
+                    // (10,000 Services). (The address is read only when it would be written.)
+                    let history = web_sys::window()
+                        .and_then(|w| w.history().ok())
+                        .filter(|_| into_address)
+                        .filter(|_| !(addressable && location_hash() == address));
+                    if let Some(history) = history {
                         let _ = history.replace_state_with_url(
                             &wasm_bindgen::JsValue::NULL,
                             "",
