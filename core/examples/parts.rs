@@ -1,6 +1,7 @@
 //! The longest parts of the paced analysis, natively: the page analyses a large text a few
 //! hundred units at a time between its reader's keys, and a part much longer than the others
-//! is work done in one piece (an index made whole between two units). Run:
+//! is work done in one piece (an index made whole between two units). It times the analysis,
+//! the iptables dataplane and the page's lines of each iptables view. Run:
 //! `cargo run --release -p kpx-core --example parts -- 44125 200` (Services × 10 endpoints,
 //! units per part).
 
@@ -58,31 +59,34 @@ fn main() {
         &parts,
         started.elapsed().as_secs_f64() * 1e3,
     );
-    let mut parts = Vec::new();
-    let started = Instant::now();
-    let mut work = analysis
-        .clone()
-        .render_lines_in_parts(kpx_core::views::Request {
-            mode: Some(kpx_core::cluster::settings::Mode::Iptables),
-            view: Some("save".into()),
-            ..Default::default()
-        });
-    loop {
-        let t = Instant::now();
-        let step = work.step(2000);
-        parts.push(t.elapsed().as_secs_f64() * 1e3);
-        match step {
-            Step::Done(lines) => break drop(lines.unwrap()),
-            Step::Paused(more) => work = more,
+    // The page's lines of each iptables view, as the page makes them (2,000 lines a part).
+    for view in ["restore", "save", "list"] {
+        let mut parts = Vec::new();
+        let started = Instant::now();
+        let mut work = analysis
+            .clone()
+            .render_lines_in_parts(kpx_core::views::Request {
+                mode: Some(kpx_core::cluster::settings::Mode::Iptables),
+                view: Some(view.into()),
+                ..Default::default()
+            });
+        loop {
+            let t = Instant::now();
+            let step = work.step(2000);
+            parts.push(t.elapsed().as_secs_f64() * 1e3);
+            match step {
+                Step::Done(lines) => break drop(lines.unwrap()),
+                Step::Paused(more) => work = more,
+            }
         }
+        report(
+            &format!("iptables {view} lines"),
+            services,
+            2000,
+            &parts,
+            started.elapsed().as_secs_f64() * 1e3,
+        );
     }
-    report(
-        "iptables-save lines",
-        services,
-        2000,
-        &parts,
-        started.elapsed().as_secs_f64() * 1e3,
-    );
 }
 
 fn report(what: &str, services: usize, units: usize, parts: &[f64], total: f64) {

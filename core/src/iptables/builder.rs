@@ -7,7 +7,8 @@ pub(crate) struct Builder {
     tables: Vec<Table>,
     /// Chain name → position, per table (filter, nat).
     index: [ChainIndex; 2],
-    written: u32,
+    /// Rules written so far, per table: each rule's [`Rule::order`].
+    written: [u32; 2],
     /// The cascade's `1/n` probabilities as kube-proxy prints them, each made once.
     probabilities: Vec<Text>,
     /// Where the last rule went (table slot, chain position): rules come in runs for one
@@ -25,7 +26,7 @@ impl Builder {
         Builder {
             tables: vec![table(TableName::Filter), table(TableName::Nat)],
             index: Default::default(),
-            written: 0,
+            written: [0; 2],
             probabilities: Vec::new(),
             last: None,
         }
@@ -126,8 +127,9 @@ impl Builder {
     ) {
         let i = self.position(t, chain);
         self.last = Some((Self::slot(t), i));
-        self.written += 1;
-        let order = self.written;
+        let slot = Self::slot(t);
+        self.written[slot] += 1;
+        let order = self.written[slot];
         self.table_mut(t).chains[i].rules.push(Rule {
             order,
             matches: matches.into_boxed_slice(),

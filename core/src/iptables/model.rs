@@ -100,8 +100,9 @@ fn is_one(n: &u32) -> bool {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Rule {
-    /// Position in kube-proxy's restore input (rules of all chains of a table are written
-    /// interleaved, service by service); built-in chains' jump rules are not in it.
+    /// Position in its table's part of kube-proxy's restore input, from 1 (rules of all
+    /// chains of a table are written interleaved, service by service); built-in chains' jump
+    /// rules are not in it (0).
     pub order: u32,
     pub matches: Box<[Match]>,
     pub target: Option<Target>,

@@ -3,6 +3,7 @@
 
 use super::model::*;
 use crate::iptables::render::{About, Line, LineSink, Sink};
+use crate::pace::Pace;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -29,8 +30,8 @@ fn write_element(out: &mut String, e: &Element) {
     }
 }
 
-fn sorted<'a, T>(items: &'a [T], name: impl Fn(&T) -> &str) -> Vec<&'a T> {
-    crate::iptables::render::sorted_by_name(items.iter(), name)
+async fn sorted<'a, T: 'a>(items: &'a [T], name: impl Fn(&T) -> &str, pace: &Pace) -> Vec<&'a T> {
+    crate::iptables::render::sorted_by_name(items.iter(), name, pace).await
 }
 
 /// kube-proxy's table as `nft -f` input: every object added, then the chains' rules, then the
@@ -38,9 +39,9 @@ fn sorted<'a, T>(items: &'a [T], name: impl Fn(&T) -> &str) -> Vec<&'a T> {
 pub async fn write_nft<'d>(t: &'d Table, sink: &mut dyn Sink<'d>) {
     let pace = sink.pace();
     let p = format!("{} {}", t.family, t.name);
-    let chains = sorted(&t.chains, |c| &c.name);
-    let sets = sorted(&t.sets, |s| &s.name);
-    let maps = sorted(&t.maps, |m| &m.name);
+    let chains = sorted(&t.chains, |c| &c.name, &pace).await;
+    let sets = sorted(&t.sets, |s| &s.name, &pace).await;
+    let maps = sorted(&t.maps, |m| &m.name, &pace).await;
     let rules: usize = chains.iter().map(|c| c.rules.len()).sum();
     let elements: usize = sets.iter().map(|s| s.elements.len()).sum::<usize>()
         + maps.iter().map(|m| m.elements.len()).sum::<usize>();
