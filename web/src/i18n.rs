@@ -95,6 +95,7 @@ const ZH: &[(&str, &str)] = &[
     ("-A (all namespaces)", "-A（所有命名空间）"),
     ("showing the last valid input", "显示的是上一次有效的输入"),
     ("analysing the new text…", "正在分析新的文本……"),
+    ("making the view…", "正在生成视图……"),
     ("Mode", "模式"),
     ("Compared mode", "对比模式"),
     ("Views", "视图"),

@@ -10,6 +10,7 @@ mod bench;
 mod charts;
 mod crash;
 mod diff;
+mod dispose;
 mod editor;
 mod highlight;
 mod i18n;
@@ -778,26 +779,29 @@ fn app() -> Html {
             state.set(next);
         })
     };
-    let on_input = typing::use_paced_edit(&state);
-    let on_view = update(|s, view| {
+    let edits = typing::use_paced_edit(&state);
+    // A choice of what to show: the state with it, shown again (a large text's in steps).
+    let choose = |f: fn(&mut State, String)| {
+        let (state, choice) = (state.clone(), edits.choice.clone());
+        Callback::from(move |value: String| {
+            let mut next = (*state).clone();
+            f(&mut next, value);
+            choice.emit(next);
+        })
+    };
+    let on_view = choose(|s, view| {
         s.view = Some(view);
         s.selected = None;
-        s.refresh();
     });
-    let on_mode = update(|s, mode| {
+    let on_mode = choose(|s, mode| {
         s.mode = Mode::parse(&mode);
         s.view = None;
         s.selected = None;
-        s.refresh();
     });
-    let on_compare_view = update(|s, view| {
-        s.compare_view = Some(view);
-        s.refresh();
-    });
-    let on_compare = update(|s, mode| {
+    let on_compare_view = choose(|s, view| s.compare_view = Some(view));
+    let on_compare = choose(|s, mode| {
         s.compare = Mode::parse(&mode);
         s.compare_view = None;
-        s.refresh();
     });
     let on_node = update(|s, node| s.set_node(node));
     let on_panel = update(|s, panel| s.panel = panel);
@@ -820,12 +824,11 @@ fn app() -> Html {
         })
     };
     let on_all_namespaces = {
-        let state = state.clone();
+        let (state, choice) = (state.clone(), edits.choice.clone());
         Callback::from(move |e: Event| {
             let mut next = (*state).clone();
             next.all_namespaces = e.target_unchecked_into::<HtmlInputElement>().checked();
-            next.refresh();
-            state.set(next);
+            choice.emit(next);
         })
     };
     let on_scenario = {
@@ -1024,7 +1027,7 @@ fn app() -> Html {
                             }
                         </details>
                     }
-                    <Editor text={s.text.clone()} errors={s.errors.clone()} {highlight} oninput={on_input} {reveal} readonly={opts.readonly} />
+                    <Editor text={s.text.clone()} errors={s.errors.clone()} {highlight} oninput={edits.input.clone()} {reveal} readonly={opts.readonly} />
                     <div id="errors" class={classes!("errors", stale.then_some("has-errors"))} role="status">
                         { for s.errors.iter().map(|d| {
                             let (line, col) = (d.pos.line, d.pos.col);
@@ -1050,8 +1053,9 @@ fn app() -> Html {
                         <label class="check"><input id="all-namespaces" type="checkbox" checked={s.all_namespaces} onchange={on_all_namespaces} />{ t(l, "-A (all namespaces)") }</label>
                     }
                     if stale { <span class="stale">{ t(l, "showing the last valid input") }</span> }
-                    // Shown while an edit waits or is analysed (typing.rs, `busy`).
-                    <span id="busy" role="status">{ t(l, "analysing the new text…") }<span id="read" aria-hidden="true"></span></span>
+                    // Shown while an edit waits or is analysed, or a large text's view is made
+                    // (typing.rs, `busy`, `busy_making_view`).
+                    <span id="busy" role="status"><span class="edit">{ t(l, "analysing the new text…") }</span><span class="view">{ t(l, "making the view…") }</span><span id="read" aria-hidden="true"></span></span>
                 </div>
                 <div class="panes">
                     if let Some(pane) = &s.primary {

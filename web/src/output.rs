@@ -45,6 +45,22 @@ impl ViewIndex {
         at_once(Self::paced(lines, &Pace::never()))
     }
 
+    /// Drops up to `n` of its names (its rows, plain numbers, at once): whether some are left
+    /// ([`crate::dispose`] lets go of a large view's index in parts).
+    pub fn drop_some(&mut self, n: usize) -> bool {
+        self.rows = Vec::new();
+        let mut seen = 0;
+        self.declared.retain(|_| {
+            seen += 1;
+            seen > n
+        });
+        !self.declared.is_empty()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.declared.is_empty()
+    }
+
     /// [`ViewIndex::of`], a line being a unit of work.
     pub async fn paced(lines: &[ViewLine], pace: &Pace) -> Self {
         // Sized up front (and hashed by foldhash): grown, the sets rehashed every name.

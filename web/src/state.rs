@@ -62,6 +62,8 @@ pub struct Pane {
     pub changes: Rc<Changes>,
     /// Why the view cannot be shown (a release whose layout kpx lacks, say).
     pub problem: Option<String>,
+    /// Whether the kubectl views listed every namespace when it was made.
+    all_namespaces: bool,
 }
 
 /// A text read: what it holds, or why it cannot be read.
@@ -121,7 +123,7 @@ pub struct Analysed {
 /// A view's lines made before the state shows them: a large edit makes them in parts.
 struct MadeView {
     key: ViewKey,
-    lines: Result<(Vec<ViewLine>, ViewIndex), String>,
+    lines: Result<(Rc<Vec<ViewLine>>, Rc<ViewIndex>), String>,
 }
 
 /// Which view of which mode, as the kubectl views' namespaces have it.
@@ -143,6 +145,10 @@ impl ViewKey {
     }
 }
 
+/// A view chosen after an edit is marked with the edit's changes up to this size: its old
+/// lines are rendered whole (at 1,000 Services a view has 44,000 to 72,000 lines, 30 ms).
+const UNMARKED_VIEW_LINES: usize = 75_000;
+
 /// A view being made a part at a time, for an [`Analysed`] ([`State::view_to_make`]).
 pub struct ViewInParts {
     key: ViewKey,
@@ -160,7 +166,8 @@ impl ViewInParts {
     /// is kept in `analysed`.
     pub fn step(self, lines: usize, analysed: &mut Analysed) -> Option<Self> {
         let key = self.key;
-        let mut made = |lines| {
+        let mut made = |lines: Result<(Vec<ViewLine>, ViewIndex), String>| {
+            let lines = lines.map(|(lines, index)| (Rc::new(lines), Rc::new(index)));
             analysed.made.push(MadeView { key, lines });
             None
         };
@@ -467,6 +474,37 @@ impl State {
         }
     }
 
+    /// The analysis shown, to show again as the reader's choices now ask (a view, a mode, the
+    /// compared mode, the namespaces): what a large text's choice makes in steps
+    /// ([`crate::typing`]), the views still shown counted as made. `None` without one.
+    pub fn analysed_again(&self) -> Option<Analysed> {
+        let (text, a) = self.good.as_ref()?;
+        let made = (self.panes())
+            .filter(|p| p.problem.is_none())
+            .map(|p| MadeView {
+                key: ViewKey {
+                    mode: p.mode,
+                    view: p.view,
+                    all_namespaces: p.all_namespaces,
+                },
+                lines: Ok((p.lines.clone(), p.index.clone())),
+            })
+            .collect();
+        Some(Analysed {
+            text: text.clone(),
+            result: Ok(a.clone()),
+            node_dropped: false,
+            made,
+        })
+    }
+
+    /// Shows the views made for the analysis already shown ([`State::analysed_again`]), as
+    /// [`State::refresh`] does; the marks of the last edit follow ([`State::changes_in_parts`]).
+    /// The text is left as it is: it may be one with errors, shown over the last good one.
+    pub fn show_again(&mut self, analysed: Analysed) {
+        self.draw_panes(analysed.made);
+    }
+
     /// The next dataplane `show` would show for `analysed` that is not built yet, to build a
     /// part at a time (a large text's edit builds them between its reader's keys, see
     /// [`crate::typing`]); `None` once all are built.
@@ -562,7 +600,8 @@ impl State {
         self.good = None;
         // The marks compared one node's rules; another node starts unmarked.
         self.before_edit = None;
-        self.edit(self.text.clone());
+        // A large text is analysed again in steps, as one opened is.
+        crate::typing::analyse_opened(self);
     }
 
     /// Derives everything shown from the choices and the last good analysis.
@@ -581,11 +620,11 @@ impl State {
                 Some(i) => made.swap_remove(i).lines,
                 None => a.render_lines(&key.request()).map(|lines| {
                     let index = ViewIndex::of(&lines);
-                    (lines, index)
+                    (Rc::new(lines), Rc::new(index))
                 }),
             };
             let (lines, index, problem) = match lines {
-                Ok((lines, index)) => (Rc::new(lines), Rc::new(index), None),
+                Ok((lines, index)) => (lines, index, None),
                 Err(problem) => (Rc::default(), Rc::default(), Some(problem)),
             };
             Pane {
@@ -595,11 +634,19 @@ impl State {
                 index,
                 changes: Rc::default(),
                 problem,
+                all_namespaces: key.all_namespaces,
             }
         };
         let mut shown = self.shown_views(&a).into_iter().map(&mut pane);
+        let replaced = [self.primary.take(), self.secondary.take()];
         self.primary = shown.next();
         self.secondary = shown.next();
+        // A large view replaced is let go of in parts, not wherever its last handle goes.
+        for old in replaced.into_iter().flatten() {
+            if !self.panes().any(|p| Rc::ptr_eq(&p.lines, &old.lines)) {
+                crate::dispose::later(&old.lines, &old.index);
+            }
+        }
         if self
             .selected
             .is_some_and(|i| self.primary.as_ref().is_none_or(|p| i >= p.lines.len()))
@@ -661,7 +708,10 @@ impl State {
                         Changes::between(then, &pane.lines, &pace).await
                     }
                     // A view not shown then: render the old one, as text only (its
-                    // explanations are not needed).
+                    // explanations are not needed), unless it is large: made whole, it would
+                    // hold the page for seconds at 44,125 Services, and made in parts it cost
+                    // the site 5.8 KB, so a large view chosen after an edit is not marked.
+                    None if pane.lines.len() > UNMARKED_VIEW_LINES => Changes::default(),
                     None => {
                         let key = ViewKey {
                             mode: pane.mode,

@@ -45,8 +45,20 @@ const LARGE_TEXT: usize = 256 << 10;
 /// an attribute on the document's root restyled the whole page, and dimming the views cost the
 /// next paint 50 ms at 1,000 Services.
 fn busy(on: bool) {
+    say_busy(on, false)
+}
+
+/// [`busy`], in the words of a choice ("making the view…", see [`use_paced_edit`]'s choices).
+fn busy_making_view(on: bool) {
+    say_busy(on, true)
+}
+
+fn say_busy(on: bool, making_view: bool) {
     if let Some(status) = crate::element::<web_sys::Element>("busy") {
         let _ = status.class_list().toggle_with_force("waiting", on);
+        let _ = status
+            .class_list()
+            .toggle_with_force("view", on && making_view);
     }
     if !on {
         progress(None);
@@ -65,16 +77,16 @@ fn progress(percent: Option<usize>) {
     }
 }
 
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     web_sys::window()
         .and_then(|w| w.performance())
         .map_or(0.0, |p| p.now())
 }
 
-/// Makes a text the page opened (a link, the saved work) ready to show: analysed now, unless
-/// it is large; then it is held unanalysed, and [`use_paced_edit`] analyses it in steps once
-/// the page has drawn (at 10,000 Services, analysing it at once held the page for 3 s before
-/// anything was on screen).
+/// Makes a text the page opened (a link, the saved work), or one to analyse again for another
+/// node, ready to show: analysed now, unless it is large; then it is held unanalysed, and
+/// [`use_paced_edit`] analyses it in steps once the page has drawn (at 10,000 Services,
+/// analysing it at once held the page for 3 s before anything was on screen).
 pub fn analyse_opened(state: &mut State) {
     thread_local!(static OPENED: Cell<u32> = const { Cell::new(0) });
     if state.text.len() > LARGE_TEXT {
@@ -87,10 +99,20 @@ pub fn analyse_opened(state: &mut State) {
     }
 }
 
-/// The editor's `oninput`: analyses the text now, or in steps from the next frame. It also
-/// analyses, in steps, a large text the page opened ([`analyse_opened`]).
+/// What the reader changes, for [`use_paced_edit`]: the text, and what is shown of it.
+pub struct Edits {
+    /// The editor's `oninput`: analyses the text now, or in steps from the next frame.
+    pub input: Callback<SharedText>,
+    /// A choice of what to show (a view, a mode, the compared mode, the namespaces), made on a
+    /// copy of the state: shown at once, or for a large text in steps, as an edit's views are
+    /// ([`choose_in_steps`]): at 44,125 Services a view made whole held the page for seconds.
+    pub choice: Callback<State>,
+}
+
+/// The page's edits and choices ([`Edits`]). It also analyses, in steps, a large text the page
+/// opened ([`analyse_opened`]).
 #[hook]
-pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<SharedText> {
+pub fn use_paced_edit(state: &UseStateHandle<State>) -> Edits {
     // A waiting edit applies to the state as it is when it starts.
     let latest = use_mut_ref(|| state.clone());
     *latest.borrow_mut() = state.clone();
@@ -134,7 +156,30 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<SharedText> {
             }
         });
     }
-    use_callback((), move |text: SharedText, _| {
+    let choice = {
+        let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
+        use_callback((), move |mut next: State, _| {
+            let handle = latest.borrow().clone();
+            if next.text.len() <= LARGE_TEXT || next.good().is_none() {
+                next.refresh();
+                return handle.set(next);
+            }
+            // The choice shows at once (its tab, its menu), the views it asks for once made;
+            // a later choice supersedes this one's steps.
+            let choice = CHOICES.with(|n| {
+                n.set(n.get() + 1);
+                n.get()
+            });
+            handle.set(next);
+            busy_making_view(true);
+            let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
+            Timeout::new(0, move || {
+                choose_in_steps(latest, last_cost, inputs, choice)
+            })
+            .forget();
+        })
+    };
+    let input = use_callback((), move |text: SharedText, _| {
         inputs.set(inputs.get() + 1);
         let edit = {
             let (latest, last_cost) = (latest.clone(), last_cost.clone());
@@ -180,7 +225,43 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Callback<SharedText> {
             timer.borrow_mut().take();
             edit(text);
         }
-    })
+    });
+    Edits { input, choice }
+}
+
+thread_local! {
+    /// Choices made on a large text so far: the latest one's steps run, older ones stop.
+    static CHOICES: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A choice's steps (number `choice`, see [`Edits::choice`]): the state's analysis shown again
+/// as it now asks, its dataplanes built and its views made a part at a time, the views still
+/// shown kept ([`State::analysed_again`]), then the last edit's changes marked in them.
+fn choose_in_steps(
+    latest: Rc<RefCell<UseStateHandle<State>>>,
+    last_cost: Rc<RefCell<f64>>,
+    inputs: Rc<Cell<u64>>,
+    choice: u64,
+) {
+    if CHOICES.with(Cell::get) != choice {
+        return;
+    }
+    let (analysed, text) = {
+        let state = latest.borrow();
+        (state.analysed_again(), state.text.clone())
+    };
+    let Some(analysed) = analysed else {
+        return busy(false);
+    };
+    let steps = Steps {
+        watch: Watch::new(latest, inputs),
+        text,
+        last_cost,
+        cost: 0.0,
+        choice: Some(choice),
+        view_lines: VIEW_LINES,
+    };
+    steps.run(Made::Analysed(analysed), now());
 }
 
 /// A large text's edit in steps, so that no one task holds the page for long: the text is read
@@ -224,6 +305,8 @@ fn in_steps(
             text,
             last_cost,
             cost: read.cost,
+            choice: None,
+            view_lines: VIEW_LINES,
         };
         steps.run(Made::Read(read.text), read.task_start);
     });
@@ -380,6 +463,10 @@ struct Steps {
     last_cost: Rc<RefCell<f64>>,
     /// What the steps so far cost, as an edit in one task would have measured it.
     cost: f64,
+    /// A choice's steps ([`choose_in_steps`]), not an edit's: the text is the state's already.
+    choice: Option<u64>,
+    /// How many lines the next step of a view makes ([`VIEW_STEP_MS`]).
+    view_lines: usize,
 }
 
 /// What an edit in steps has made so far.
@@ -403,6 +490,10 @@ enum Made {
 const OBJECTS: usize = 200;
 const SERVICE_PORTS: usize = 100;
 const VIEW_LINES: usize = 2_000;
+/// How long (ms) a step of a view's lines should take: lines cost unlike amounts (an `iptables
+/// -L` line at 44,125 Services about 40 µs in the wasm, many times a `save` line), so each
+/// view step makes as many as the last step's pace says fit, up to [`VIEW_LINES`].
+const VIEW_STEP_MS: f64 = 10.0;
 const COMPARED_LINES: usize = 20_000;
 
 impl Steps {
@@ -417,11 +508,19 @@ impl Steps {
                 Timeout::new(0, move || self.run(made, now())).forget();
                 return;
             }
-            match self.watch.meanwhile() {
-                Meanwhile::Nothing => {}
-                Meanwhile::Typed => return,
-                Meanwhile::Replaced => return self.watch.replaced(),
-                Meanwhile::MovedOn => {
+            match (self.watch.meanwhile(), self.choice) {
+                (Meanwhile::Nothing, _) => {}
+                (Meanwhile::Typed, _) => return,
+                (Meanwhile::Replaced, _) => return self.watch.replaced(),
+                // A later choice runs its own steps; anything else (a line selected, a
+                // panel) leaves this choice's views to make, on the state as it is now.
+                (Meanwhile::MovedOn, Some(choice)) => {
+                    if CHOICES.with(Cell::get) != choice {
+                        return;
+                    }
+                    self.watch = self.watch.renewed();
+                }
+                (Meanwhile::MovedOn, None) => {
                     let Watch { latest, inputs, .. } = self.watch;
                     return in_steps(latest, self.last_cost, inputs, self.text);
                 }
@@ -448,6 +547,12 @@ impl Steps {
                 }
                 Made::Built(analysed) => match base.view_to_make(&analysed) {
                     Some(view) => Made::Making(analysed, view),
+                    None if self.choice.is_some() => {
+                        let mut next = (*base).clone();
+                        next.show_again(analysed);
+                        let work = next.changes_in_parts();
+                        Made::Marking(next, work)
+                    }
                     None => {
                         let mut next = (*base).clone();
                         match next.show(analysed) {
@@ -460,7 +565,13 @@ impl Steps {
                     }
                 },
                 Made::Making(mut analysed, view) => {
-                    match timed("kpx:views", || view.step(VIEW_LINES, &mut analysed)) {
+                    let made = timed("kpx:views", || view.step(self.view_lines, &mut analysed));
+                    let took = now() - started;
+                    if took > 0.0 {
+                        let fit = self.view_lines as f64 * VIEW_STEP_MS / took;
+                        self.view_lines = (fit as usize).clamp(VIEW_LINES / 20, VIEW_LINES);
+                    }
+                    match made {
                         Some(view) => Made::Making(analysed, view),
                         None => Made::Built(analysed),
                     }
@@ -475,7 +586,11 @@ impl Steps {
                     }
                 }
                 Made::Marked(next) => {
-                    *self.last_cost.borrow_mut() = self.cost;
+                    // What an edit costs decides whether the next runs in steps; a choice's
+                    // steps say nothing about that.
+                    if self.choice.is_none() {
+                        *self.last_cost.borrow_mut() = self.cost;
+                    }
                     base.set(next);
                     // Taken back once the new rules are drawn ([`drawn`]), unless a key typed
                     // since waits for its own steps: a change of style before the drawing made
