@@ -116,6 +116,14 @@ impl<'a, T> InParts<'a, T> {
     }
 }
 
+/// Drops `items` one at a time, a unit of work each (a large list dropped whole is one long
+/// piece of work).
+pub async fn drop_paced<T>(mut items: Vec<T>, pace: &Pace) {
+    while items.pop().is_some() {
+        pace.unit().await;
+    }
+}
+
 /// `items` in the order of `cmp` (not a stable sort), sorted a part at a time: runs of
 /// [`SORTED_RUN`] sorted in place, then merged in pairs, one unit of work for about as much as a view writes for a
 /// line. The listing order of a table's 617,750 chains at 44,125 Services was one piece of

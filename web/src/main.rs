@@ -15,6 +15,7 @@ mod editor;
 mod highlight;
 mod i18n;
 mod keep;
+mod opening;
 mod output;
 mod packet;
 mod panels;
@@ -119,7 +120,7 @@ fn initial() -> (State, Option<String>, Option<keep::Notice>) {
     let mut notice = None;
     let hash = location_hash();
     let from_link = if hash.len() > 1 {
-        match state::timed("kpx:open", || share::decode(&hash)) {
+        match opening::open(&hash) {
             Ok(shared) => {
                 if keep::keep_saved_before(&hash, &shared.text) {
                     notice = Some(keep::Notice::LinkOpened);
@@ -134,7 +135,7 @@ fn initial() -> (State, Option<String>, Option<keep::Notice>) {
     } else {
         None
     };
-    let wanted = url_param("scenario").or_else(|| url_param("preset"));
+    let wanted = wanted_scenario();
     let scenario = |sc| {
         let mut s = State::new("".into());
         s.load_scenario(sc);
@@ -148,7 +149,7 @@ fn initial() -> (State, Option<String>, Option<keep::Notice>) {
         (scenario(sc), true)
     } else if let Some(shared) = LocalStorage::get::<String>(keep::SAVED_KEY)
         .ok()
-        .and_then(|s| state::timed("kpx:open", || share::decode(&s)).ok())
+        .and_then(|s| opening::open(&s).ok())
     {
         (State::from_shared(shared), false)
     } else if let Some(text) = LocalStorage::get::<String>(OLD_STORAGE_KEY)
@@ -191,6 +192,28 @@ fn initial() -> (State, Option<String>, Option<keep::Notice>) {
         typing::analyse_opened(&mut state);
     }
     (state, problem, notice)
+}
+
+/// The scenario the address asks for (`?scenario=`, or `?preset=` in older links).
+fn wanted_scenario() -> Option<String> {
+    url_param("scenario").or_else(|| url_param("preset"))
+}
+
+/// The fragment [`initial`] opens: a link in the address, else the work kept (unless the
+/// address asks for a scenario).
+fn fragment_to_open() -> Option<String> {
+    let hash = location_hash();
+    if hash.len() > 1 {
+        return Some(hash);
+    }
+    if wanted_scenario()
+        .as_deref()
+        .and_then(scenarios::find)
+        .is_some()
+    {
+        return None;
+    }
+    LocalStorage::get::<String>(keep::SAVED_KEY).ok()
 }
 
 /// The state a link or saved work opens ([`typing::analyse_opened`]: a large text is analysed
@@ -407,11 +430,16 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
             typing::in_tasks("kpx:link", encoding, LINK_PARTS, outdated.clone(), {
                 let (due, outdated) = (due.clone(), outdated.clone());
                 move |fragment| {
-                    // (Kept at once meanwhile, or a newer change came, in this last part.)
-                    if !outdated.get() {
-                        due.borrow_mut().take();
-                        keep_fragment(fragment, true)
-                    }
+                    // Kept in a task of its own (with the link's last part, 103 ms at 10,000
+                    // Services). Until then the change stays due: leaving the page keeps it.
+                    gloo::timers::callback::Timeout::new(0, move || {
+                        // (Kept at once meanwhile, or a newer change came.)
+                        if !outdated.get() {
+                            due.borrow_mut().take();
+                            keep_fragment(fragment, true)
+                        }
+                    })
+                    .forget();
                 }
             });
             move || outdated.set(true)
@@ -1157,5 +1185,7 @@ fn help(p: &HelpProps) -> Html {
 
 fn main() {
     crash::install();
-    yew::Renderer::<App>::new().render();
+    opening::then_mount(fragment_to_open(), || {
+        yew::Renderer::<App>::new().render();
+    });
 }

@@ -672,10 +672,16 @@ pub(crate) async fn sorted_by_name<'a, T: 'a>(
         bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
         u128::from_be_bytes(bytes)
     };
-    let items: Vec<&T> = items.collect();
-    let keyed: Vec<(u128, usize)> = (items.iter().enumerate())
-        .map(|(i, item)| (head(name(item)), i))
-        .collect();
+    // Keyed a part at a time too (a 40 ms piece of the wasm at 44,125 Services, made whole).
+    let (mut listed, mut keyed) = (Vec::new(), Vec::new());
+    for item in items {
+        keyed.push((head(name(item)), listed.len()));
+        listed.push(item);
+        if listed.len() % 64 == 0 {
+            pace.unit().await;
+        }
+    }
+    let items = listed;
     let by_name = |(a_head, a): &(u128, usize), (b_head, b): &(u128, usize)| {
         a_head
             .cmp(b_head)
