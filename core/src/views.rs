@@ -455,7 +455,9 @@ impl Analysis {
         } else {
             kubectl::Scope::DefaultNamespace
         };
-        // Views other than iptables' make their lines whole; iptables' write into the sink.
+        // Views other than iptables' and nft's make their lines (the largest a part at a time),
+        // then hand them to the sink; iptables' and nft's write into the sink.
+        let pace = sink.pace();
         let made: Vec<Line> = match view.as_str() {
             "get-svc" => Ok(plain(kubectl::get_svc(c, scope))),
             "get-ep" => Ok(plain(kubectl::get_ep(c, scope))),
@@ -466,12 +468,15 @@ impl Analysis {
                 Ok(vec![])
             }
             "nft-list" if mode == Mode::Nftables => {
-                Ok(crate::nftables::render::nft_list_lines(&self.nftables()))
+                Ok(crate::nftables::render::nft_list_lines_paced(self.nftables(), &pace).await)
             }
             "nft-load" if mode == Mode::Nftables => Ok(
                 crate::nftables::render::creation_order_lines(&self.nftables()),
             ),
-            "ipvsadm" if mode == Mode::Ipvs => Ok(crate::ipvs::render::ipvsadm_lines(&self.ipvs())),
+            "ipvsadm" if mode == Mode::Ipvs => {
+                let no_counts = |_: &str, _: &str| (0, 0);
+                Ok(crate::ipvs::render::ipvsadm_lines_paced(self.ipvs(), &no_counts, &pace).await)
+            }
             "addr" if mode == Mode::Ipvs => Ok(crate::ipvs::render::addr_lines(
                 &self.ipvs(),
                 &self.cluster.settings,
@@ -534,7 +539,6 @@ impl Analysis {
                     .join(", ")
             )),
         }?;
-        let pace = sink.pace();
         for line in made {
             sink.push(line);
             pace.unit().await;

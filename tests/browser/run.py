@@ -1405,9 +1405,11 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # steps sized by their pace: 2.8 KB; and -> 610,000 (609,914) for opening large saved work a
 # part at a time before the page is mounted (kpx_core::share::decoding, web/src/opening.rs:
 # the 38 MB of 44,125 Services were a 155-203 ms piece of the first drawing's task) and the
-# link kept in a task of its own: 2.1 KB (5.6 KB with a second state machine for `decode`).
+# link kept in a task of its own: 2.1 KB (5.6 KB with a second state machine for `decode`);
+# and -> 610,500 (610,439) for `nft list` and `ipvsadm -Ln`'s lines made a part at a time (a
+# mode chosen at 10,000 Services held the page 312-364 ms): 0.5 KB.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 610_000
+SIZE_RATCHET = 610_500
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

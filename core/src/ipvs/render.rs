@@ -85,16 +85,26 @@ fn sched_flags(scheduler: &str, flags: u32) -> Option<String> {
 }
 
 /// `ipvsadm -Ln` (ipvsadm 1.31): services sorted by protocol, address, port, destinations by
-/// address and port, with ipvsadm's own comparator. Connection counts are 0: nothing has flowed.
-pub fn ipvsadm_lines(ipvs: &Ipvs) -> Vec<Line<'_>> {
-    ipvsadm_lines_with(ipvs, &|_, _| (0, 0))
-}
-
-/// `ipvsadm -Ln` with connection counts: `counts(virtual server, real server)` gives
-/// (ActiveConn, InActConn), e.g. from a simulation.
+/// address and port, with ipvsadm's own comparator, with connection counts: `counts(virtual
+/// server, real server)` gives (ActiveConn, InActConn), e.g. from a simulation (0 in the
+/// views: nothing has flowed).
 pub fn ipvsadm_lines_with<'a>(
     ipvs: &'a Ipvs,
     counts: &dyn Fn(&str, &str) -> (u64, u64),
+) -> Vec<Line<'a>> {
+    crate::pace::at_once(ipvsadm_lines_paced(
+        ipvs,
+        counts,
+        &crate::pace::Pace::never(),
+    ))
+}
+
+/// [`ipvsadm_lines_with`] a part at a time, a virtual server being a unit of work (made whole,
+/// 10,000 Services' were a 312 ms piece of the page).
+pub async fn ipvsadm_lines_paced<'a>(
+    ipvs: &'a Ipvs,
+    counts: &dyn Fn(&str, &str) -> (u64, u64),
+    pace: &crate::pace::Pace,
 ) -> Vec<Line<'a>> {
     let mut out = vec![
         Line {
@@ -174,6 +184,7 @@ pub fn ipvsadm_lines_with<'a>(
                 ..Default::default()
             });
         }
+        pace.unit().await;
     }
     out
 }
