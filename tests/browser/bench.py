@@ -392,7 +392,8 @@ if (document.querySelector('#busy').classList.contains('waiting')) return null;
 const drawn = performance.getEntriesByName('kpx:draw').filter(m => m.startTime > t0);
 if (!drawn.length) return null;
 const last = drawn[drawn.length - 1];
-const long = (window.__long || []).filter(([start]) => start >= t0).map(([start, duration]) => {
+// (Tasks that end after the click: the click itself runs in the task that started before t0.)
+const long = (window.__long || []).filter(([start, duration]) => start + duration > t0).map(([start, duration]) => {
   const inside = {};
   for (const e of performance.getEntriesByType('measure'))
     if (e.startTime >= start && e.startTime < start + duration)

@@ -123,6 +123,8 @@ pub async fn ipvsadm_lines_paced<'a>(
             ..Default::default()
         },
     ];
+    // Room for every line at once (grown by doubling, the last copy was one long piece).
+    out.reserve(ipvs.services.iter().map(|vs| 1 + vs.reals.len()).sum());
     let mut services: Vec<&VirtualServer> = ipvs.services.iter().collect();
     glibc_msort(&mut services, &|a, b| {
         let r = proto_number(a.protocol) - proto_number(b.protocol);
