@@ -464,6 +464,32 @@ def test_a_large_text_survives_a_reload(d, site):
     assert saved() == kept, "the work after the reload is not the work before it"
 
 
+def test_leaving_while_the_link_is_made_keeps_the_change(d, site):
+    """A large text's link is made in parts after each change (web/src/main.rs, `use_kept`):
+    a reload while it is being made keeps the change anyway (`pagehide`): it is not lost."""
+    import bench
+    d.get(site)
+    d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
+    set_text(d, bench.big_scenario(1000))
+    idle = lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')")
+    d.wait_for("1,000 Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')") and idle(), timeout=60)
+    saved = lambda: d.js("return localStorage.getItem('kpx.state') || ''")
+    d.wait_for("the work kept", lambda: len(saved()) > 10_000)
+    time.sleep(1)
+    # The page reloads as the changed text's link is first measured, with parts of it to come.
+    d.js("window.__kpxBeforeReload = true")
+    when_first_measured(d, "kpx:link", "location.reload();")
+    d.js(TYPE_PORT_87)
+    d.wait_for("the reloaded page", lambda: d.js("return !window.__kpxBeforeReload && !!document.querySelector('.output.virtual')") and idle(), timeout=60)
+    if "port: 87}" not in editor_text(d):
+        # The reload opened the address, which still held the state before the change (the
+        # address is written with the link, and a reload goes to the address it had when it
+        # started): the change, kept as the page left, is kept aside and offered back.
+        d.wait_for("the change offered back", lambda: d.js("return !!document.querySelector('#work-restore')"), timeout=30)
+        d.click("#work-restore")
+        d.wait_for("the change back", lambda: "port: 87}" in editor_text(d) and idle(), timeout=60)
+
+
 def test_work_too_large_to_keep_is_said(d, site):
     """When local storage refuses the work (its quota), the page says that a reload would lose
     it, instead of failing silently."""
@@ -1410,9 +1436,12 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # mode chosen at 10,000 Services held the page 312-364 ms): 0.5 KB; and -> 611,000 (610,955)
 # for `nft list`'s element blocks written in parts with each element's sort key made once (a
 # 223-329 ms piece per large map at 44,125 Services) and the nft and IPVS builders' indexes
-# sized once (102-152 ms pieces): 0.5 KB.
+# sized once (102-152 ms pieces): 0.5 KB; and -> 612,000 (611,681) for a review's fixes: a
+# choice's steps stop or start again from the current state when it moved on (they could set
+# an older copy over a node chosen meanwhile), a view is held once for letting go of, and
+# leaving the page keeps a change whose link is still being made (`pagehide`): 0.7 KB.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 611_000
+SIZE_RATCHET = 612_000
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

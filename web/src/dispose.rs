@@ -40,8 +40,15 @@ pub fn later(lines: &Rc<Vec<ViewLine>>, index: &Rc<ViewIndex>) {
         return;
     }
     HELD.with_borrow_mut(|held| {
-        held.push(Held::Lines(lines.clone()));
-        held.push(Held::Index(index.clone()));
+        // Once: a view replaced on two copies of a state (an edit's steps dropped after they
+        // drew, then the next edit's) held twice could never be held alone.
+        let held_already = held
+            .iter()
+            .any(|h| matches!(h, Held::Lines(l) if Rc::ptr_eq(l, lines)));
+        if !held_already {
+            held.push(Held::Lines(lines.clone()));
+            held.push(Held::Index(index.clone()));
+        }
     });
     soon(0);
 }

@@ -431,7 +431,8 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
                 let (due, outdated) = (due.clone(), outdated.clone());
                 move |fragment| {
                     // Kept in a task of its own (with the link's last part, 103 ms at 10,000
-                    // Services). Until then the change stays due: leaving the page keeps it.
+                    // Services). Until then the change stays due: leaving the page keeps it
+                    // (`pagehide`).
                     gloo::timers::callback::Timeout::new(0, move || {
                         // (Kept at once meanwhile, or a newer change came.)
                         if !outdated.get() {
@@ -633,6 +634,19 @@ fn app() -> Html {
         latest: ours,
         unkept,
     } = use_kept(state.text.clone(), choices, opts.embed, l);
+    // Leaving the page (a reload, a closed tab) keeps a change whose link is still being made
+    // in parts, at once.
+    {
+        let (ours, embed) = (ours.clone(), opts.embed);
+        use_effect_with((), move |_| {
+            let listener = (!embed).then(|| {
+                gloo::events::EventListener::new(&gloo::utils::window(), "pagehide", move |_| {
+                    ours.emit(true);
+                })
+            });
+            move || drop(listener)
+        });
+    }
     // Another tab saving different work is never silent: this tab's work is kept and the
     // reader told (the storage event fires only in the other tabs of this origin).
     {

@@ -120,6 +120,13 @@ pub struct Analysed {
     made: Vec<MadeView>,
 }
 
+impl Analysed {
+    /// The analysis, if the text analysed cleanly.
+    pub fn analysis(&self) -> Option<&Rc<Analysis>> {
+        self.result.as_ref().ok()
+    }
+}
+
 /// A view's lines made before the state shows them: a large edit makes them in parts.
 struct MadeView {
     key: ViewKey,
