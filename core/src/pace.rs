@@ -109,6 +109,19 @@ impl<'a, T> InParts<'a, T> {
         }
     }
 
+    /// The work's outcome, stepped `units` at a time to its end, and how many times it paused
+    /// (the tests of paced work).
+    #[cfg(test)]
+    pub(crate) fn step_to_end(mut self, units: usize) -> (T, usize) {
+        let mut pauses = 0;
+        loop {
+            match self.step(units) {
+                Step::Done(out) => return (out, pauses),
+                Step::Paused(more) => (self, pauses) = (more, pauses + 1),
+            }
+        }
+    }
+
     /// The work's outcome, doing the rest of it in one go.
     pub fn finish(mut self) -> T {
         self.left.set(usize::MAX);
@@ -116,10 +129,23 @@ impl<'a, T> InParts<'a, T> {
     }
 }
 
-/// Drops `items` one at a time, a unit of work each (a large list dropped whole is one long
-/// piece of work).
-pub async fn drop_paced<T>(mut items: Vec<T>, pace: &Pace) {
-    while items.pop().is_some() {
+/// A list that can be let go of an item at a time ([`drop_paced`]), whatever its items: one
+/// loop serves every kind of list (the site's size).
+pub trait Shrinking {
+    /// Drops the last item: false once there was none.
+    fn drop_last(&mut self) -> bool;
+}
+
+impl<T> Shrinking for Vec<T> {
+    fn drop_last(&mut self) -> bool {
+        self.pop().is_some()
+    }
+}
+
+/// Empties `list` one item at a time, a unit of work each (a large list dropped whole is one
+/// long piece of work).
+pub async fn drop_paced(list: &mut dyn Shrinking, pace: &Pace) {
+    while list.drop_last() {
         pace.unit().await;
     }
 }
@@ -189,17 +215,7 @@ mod tests {
 
     #[test]
     fn work_in_parts_stops_after_its_units_and_ends_as_at_once() {
-        let mut work = InParts::new(|pace| count_to(10, pace));
-        let mut steps = 0;
-        let out = loop {
-            match work.step(3) {
-                Step::Done(out) => break out,
-                Step::Paused(more) => {
-                    steps += 1;
-                    work = more;
-                }
-            }
-        };
+        let (out, steps) = InParts::new(|pace| count_to(10, pace)).step_to_end(3);
         // 10 units in steps of 3: paused after units 3, 6 and 9, done in the fourth step.
         assert_eq!(steps, 3);
         assert_eq!(out, at_once(count_to(10, Pace::never())));
@@ -222,18 +238,9 @@ mod tests {
                 .collect();
             let mut want = items.clone();
             want.sort();
-            let mut work =
-                InParts::new(|pace| async move { sort_by(items, &Ord::cmp, &pace).await });
-            let mut steps = 0;
-            let got = loop {
-                match work.step(10) {
-                    Step::Done(out) => break out,
-                    Step::Paused(more) => {
-                        steps += 1;
-                        work = more;
-                    }
-                }
-            };
+            let (got, steps) =
+                InParts::new(|pace| async move { sort_by(items, &Ord::cmp, &pace).await })
+                    .step_to_end(10);
             assert_eq!(got, want, "{n} items");
             if n == 5_000 {
                 assert!(steps > 20, "{steps} pauses");

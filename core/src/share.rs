@@ -282,7 +282,7 @@ async fn inflate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pace::{InParts, Step};
+    use crate::pace::InParts;
 
     fn sample() -> Shared {
         Shared {
@@ -414,17 +414,11 @@ mod tests {
                 let want = encoded_in_one_go(&state);
                 assert_eq!(encode(&state), want, "{len} bytes, random {random}");
                 for units in [1, 3] {
-                    let mut work = InParts::new(|pace| {
+                    let (got, steps) = InParts::new(|pace| {
                         let state = &state;
                         async move { encode_paced(&state.text, state, &pace).await }
-                    });
-                    let mut steps = 0;
-                    let got = loop {
-                        match work.step(units) {
-                            Step::Done(got) => break got,
-                            Step::Paused(more) => (work, steps) = (more, steps + 1),
-                        }
-                    };
+                    })
+                    .step_to_end(units);
                     assert_eq!(got, want, "{len} bytes, random {random}, {units} a step");
                     // A unit compresses at most a part: a long text pauses that often.
                     let least = (len / part).saturating_sub(1) / units;
@@ -498,17 +492,7 @@ mod tests {
             text: text.clone(),
             ..sample()
         });
-        let mut work = decoding(fragment.clone());
-        let mut pauses = 0;
-        let decoded = loop {
-            match work.step(1) {
-                Step::Done(decoded) => break decoded,
-                Step::Paused(more) => {
-                    pauses += 1;
-                    work = more;
-                }
-            }
-        };
+        let (decoded, pauses) = decoding(fragment.clone()).step_to_end(1);
         assert!(pauses >= 5, "{pauses} pauses");
         assert_eq!(decoded, decode(&fragment));
         assert_eq!(decoded.map(|s| s.text), Ok(text));

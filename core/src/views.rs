@@ -418,14 +418,8 @@ impl Analysis {
         } = sink.out;
         // The indexes let go of a part at a time: at 44,125 Services, dropped whole, they were
         // a 50 ms piece of the wasm.
-        for (i, entry) in by_handle.into_iter().enumerate() {
-            drop(entry);
-            if i % 64 == 0 {
-                pace.unit().await;
-            }
-        }
-        for (i, entry) in by_objects.into_iter().enumerate() {
-            drop(entry);
+        let entries = (by_handle.into_iter().map(drop)).chain(by_objects.into_iter().map(drop));
+        for (i, ()) in entries.enumerate() {
             if i % 64 == 0 {
                 pace.unit().await;
             }
@@ -468,7 +462,7 @@ impl Analysis {
                 Ok(vec![])
             }
             "nft-list" if mode == Mode::Nftables => {
-                Ok(crate::nftables::render::nft_list_lines_paced(self.nftables(), &pace).await)
+                Ok(crate::nftables::render::nft_list_lines(self.nftables(), &pace).await)
             }
             "nft-load" if mode == Mode::Nftables => Ok(
                 crate::nftables::render::creation_order_lines(&self.nftables()),

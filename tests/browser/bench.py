@@ -407,25 +407,20 @@ return JSON.stringify({total: last.startTime + last.duration - t0, long});
 def views_chosen(d, services):
     """Each iptables view chosen in turn over the reopened work, as a reader clicks its tab,
     then each other mode: from the click to the view drawn, and the longest tasks on the way."""
-    rows = []
-    for view in ("restore", "list", "save"):
-        t0 = d.js("const t0 = performance.now(); document.querySelector('#output').closest('.pane')"
-                  ".querySelector(`.tab[data-view='${arguments[0]}']`).click(); return t0;", view)
+    def chosen(label, click, value, view):
+        """`click` (a script given `value`) chooses; `view` is the tab then drawn."""
+        t0 = d.js(f"const t0 = performance.now(); {click} return t0;", value)
         time.sleep(0.5)
-        r = json.loads(d.wait_for(f"the {view} view", lambda: d.js(CHOSEN, view, t0), timeout=900))
+        r = json.loads(d.wait_for(label, lambda: d.js(CHOSEN, view, t0), timeout=900))
         long = [t for t in r["long"] if t["duration"] > 50]
-        rows.append((f"  the {view} view chosen → drawn", f"{r['total'] / 1000:.1f} s",
-                     f"longest tasks {long_tasks(long) if long else 'none over 50 ms'}; goal: none over 100 ms"))
-    # Each other mode, shown in its first view (its dataplane built first).
-    for mode, view in (("nftables", "nft-list"), ("ipvs", "ipvsadm")):
-        t0 = d.js("const t0 = performance.now(); const s = document.querySelector('#mode'); s.value = arguments[0];"
-                  "s.dispatchEvent(new Event('change', {bubbles: true})); return t0;", mode)
-        time.sleep(0.5)
-        r = json.loads(d.wait_for(f"{mode} mode", lambda: d.js(CHOSEN, view, t0), timeout=900))
-        long = [t for t in r["long"] if t["duration"] > 50]
-        rows.append((f"  {mode} mode chosen → its {view} view drawn", f"{r['total'] / 1000:.1f} s",
-                     f"longest tasks {long_tasks(long) if long else 'none over 50 ms'}; goal: none over 100 ms"))
-    return rows
+        return (f"  {label} chosen → drawn", f"{r['total'] / 1000:.1f} s",
+                f"longest tasks {long_tasks(long) if long else 'none over 50 ms'}; goal: none over 100 ms")
+    tab = "document.querySelector('#output').closest('.pane').querySelector(`.tab[data-view='${arguments[0]}']`).click();"
+    mode = ("const s = document.querySelector('#mode'); s.value = arguments[0];"
+            "s.dispatchEvent(new Event('change', {bubbles: true}));")
+    # Each other mode is shown in its first view (its dataplane built first).
+    return ([chosen(f"the {view} view", tab, view, view) for view in ("restore", "list", "save")]
+            + [chosen(f"{m} mode (its {view} view)", mode, m, view) for m, view in (("nftables", "nft-list"), ("ipvs", "ipvsadm"))])
 
 
 def wasm_core(d, site):

@@ -161,16 +161,7 @@ impl Scenario {
     /// reading once it is analysed, and at 44,125 Services freeing every object's positions in
     /// one piece was a 217 ms task. (The objects themselves live on in the cluster.)
     pub async fn dispose(self, pace: &crate::pace::Pace) {
-        /// A list an item at a time, whatever its items (one loop below, not one per kind:
-        /// the site's size).
-        trait Shrinking {
-            fn drop_last(&mut self) -> bool;
-        }
-        impl<T> Shrinking for Vec<T> {
-            fn drop_last(&mut self) -> bool {
-                self.pop().is_some()
-            }
-        }
+        use crate::pace::{drop_paced, Shrinking};
         let Scenario {
             mut services,
             mut endpoint_slices,
@@ -191,9 +182,7 @@ impl Scenario {
             &mut nodes,
         ];
         for list in lists {
-            while list.drop_last() {
-                pace.unit().await;
-            }
+            drop_paced(list, pace).await;
         }
     }
 
@@ -419,7 +408,7 @@ fn read<Wire: DeserializeOwned + Into<T>, T>(
 
 #[cfg(test)]
 mod tests {
-    use crate::pace::{InParts, Step};
+    use crate::pace::InParts;
 
     /// The page lets go of a large text's reading in parts: an object a unit.
     #[test]
@@ -434,11 +423,8 @@ mod tests {
             + s.deployments.len()
             + s.nodes.len();
         assert!(objects >= 60, "{objects} objects");
-        let mut work = InParts::new(|pace| async move { scenario.dispose(&pace).await });
-        let mut pauses = 0;
-        while let Step::Paused(more) = work.step(1) {
-            (work, pauses) = (more, pauses + 1);
-        }
+        let ((), pauses) =
+            InParts::new(|pace| async move { scenario.dispose(&pace).await }).step_to_end(1);
         assert!(
             pauses >= objects - 1,
             "{pauses} pauses for {objects} objects"

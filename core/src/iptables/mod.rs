@@ -377,7 +377,7 @@ pub async fn build_paced(cluster: &Cluster, pace: &Pace) -> Result<Dataplane, St
     };
     // The service port map let go of a port at a time: at 44,125 Services, dropped whole, it
     // was an 87 ms piece of the wasm.
-    crate::pace::drop_paced(ctx.ports, pace).await;
+    crate::pace::drop_paced(&mut { ctx.ports }, pace).await;
     Ok(dataplane)
 }
 

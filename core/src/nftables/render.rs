@@ -11,12 +11,6 @@ fn q(s: &str) -> String {
     format!("\"{s}\"")
 }
 
-fn element_text(e: &Element) -> String {
-    let mut t = String::new();
-    write_element(&mut t, e);
-    t
-}
-
 /// `key [comment "…"] [: value]`.
 fn write_element(out: &mut String, e: &Element) {
     out.push_str(&e.key);
@@ -297,7 +291,7 @@ async fn elements_block<'t>(
             if j > 0 {
                 text.push_str(", ");
             }
-            text.push_str(&element_text(e));
+            write_element(&mut text, e);
         }
         text.push_str(if i + 1 == lines { " }" } else { "," });
         block.push(Line {
@@ -312,14 +306,10 @@ async fn elements_block<'t>(
 }
 
 /// `nft list table <family> kube-proxy` as nft 1.0.6 prints it: sets, then maps, then chains,
-/// each in kube-proxy's creation order; elements sorted as nft sorts them.
-pub fn nft_list_lines(t: &Table) -> Vec<Line<'_>> {
-    crate::pace::at_once(nft_list_lines_paced(t, &Pace::never()))
-}
-
-/// [`nft_list_lines`] a part at a time, an object (set, map, chain) being a unit of work (made
-/// whole, 10,000 Services' were a 338 ms piece of the page).
-pub async fn nft_list_lines_paced<'t>(t: &'t Table, pace: &Pace) -> Vec<Line<'t>> {
+/// each in kube-proxy's creation order; elements sorted as nft sorts them. Made a part at a
+/// time, an object (set, map, chain) being a unit of work (made whole, 10,000 Services' were a
+/// 338 ms piece of the page).
+pub async fn nft_list_lines<'t>(t: &'t Table, pace: &Pace) -> Vec<Line<'t>> {
     let mut out = vec![Line {
         text: format!("table {} {} {{", t.family, t.name),
         source: None,
