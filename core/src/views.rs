@@ -11,6 +11,7 @@ use crate::input::{LineRange, ObjectName, ObjectRef, Scenario};
 use crate::iptables::model::{Dataplane, Provenance, TableName, Why};
 use crate::iptables::render::{self, Line, LineSink, ListOptions, Select, Sink, TextSink};
 use crate::iptables::{self, Layout};
+use crate::nftables;
 use crate::pace::{at_once, InParts, Pace};
 use serde::Serialize;
 use std::cell::OnceCell;
@@ -348,6 +349,13 @@ impl<'s> render::LineOut<'s> for ViewLines<'s> {
         self.by_handle.reserve(n / 3);
         self.by_objects.reserve(n / 12);
     }
+    fn expect_sources(&mut self, n: usize) {
+        // ipvsadm's lines each have their own provenance (a real server's), and object sets
+        // (a Service and a Pod) are shared by a virtual server per address: at 44,125
+        // Services, indexes sized for iptables' shares grew in pieces of 60 ms natively.
+        self.by_handle.reserve(n);
+        self.by_objects.reserve(n / 2);
+    }
 }
 
 /// What to render.
@@ -429,13 +437,12 @@ impl Analysis {
 
     /// Writes a view's lines into `sink`.
     async fn write<'s>(&'s self, req: &Request, sink: &mut dyn Sink<'s>) -> Result<(), String> {
-        let plain = |text: String| -> Vec<Line> {
-            text.lines()
-                .map(|t| Line {
-                    text: t.to_string(),
-                    ..Default::default()
-                })
-                .collect()
+        let plain = |lines: Vec<String>| -> Vec<Line> {
+            let line = |text| Line {
+                text,
+                ..Default::default()
+            };
+            lines.into_iter().map(line).collect()
         };
         let mode = self.mode(req);
         let available = views(mode);
@@ -453,29 +460,32 @@ impl Analysis {
         // then hand them to the sink; iptables' and nft's write into the sink.
         let pace = sink.pace();
         let made: Vec<Line> = match view.as_str() {
-            "get-svc" => Ok(plain(kubectl::get_svc(c, scope))),
-            "get-ep" => Ok(plain(kubectl::get_ep(c, scope))),
-            "get-endpointslices" => Ok(plain(kubectl::get_endpointslices(c, scope))),
-            "get-pods" => Ok(plain(kubectl::get_pods(c, scope))),
-            "nft" if mode == Mode::Nftables => {
-                crate::nftables::render::write_nft(self.nftables(), sink).await;
+            "get-svc" => Ok(plain(kubectl::get_svc(c, scope, &pace).await)),
+            "get-ep" => Ok(plain(kubectl::get_ep(c, scope, &pace).await)),
+            "get-endpointslices" => Ok(plain(kubectl::get_endpointslices(c, scope, &pace).await)),
+            "get-pods" => Ok(plain(kubectl::get_pods(c, scope, &pace).await)),
+            "nft" | "nft-load" if mode == Mode::Nftables => {
+                let order = match view.as_str() {
+                    "nft" => nftables::render::Order::Dump,
+                    _ => nftables::render::Order::Creation,
+                };
+                nftables::render::write_nft(self.nftables(), order, sink).await;
                 Ok(vec![])
             }
             "nft-list" if mode == Mode::Nftables => {
                 Ok(crate::nftables::render::nft_list_lines(self.nftables(), &pace).await)
             }
-            "nft-load" if mode == Mode::Nftables => Ok(
-                crate::nftables::render::creation_order_lines(&self.nftables()),
-            ),
             "ipvsadm" if mode == Mode::Ipvs => {
                 let no_counts = |_: &str, _: &str| (0, 0);
                 Ok(crate::ipvs::render::ipvsadm_lines_paced(self.ipvs(), &no_counts, &pace).await)
             }
-            "addr" if mode == Mode::Ipvs => Ok(crate::ipvs::render::addr_lines(
-                &self.ipvs(),
-                &self.cluster.settings,
-            )),
-            "ipset" if mode == Mode::Ipvs => Ok(crate::ipvs::render::ipset_lines(&self.ipvs())),
+            "addr" if mode == Mode::Ipvs => {
+                let settings = &self.cluster.settings;
+                Ok(crate::ipvs::render::addr_lines(self.ipvs(), settings, &pace).await)
+            }
+            "ipset" if mode == Mode::Ipvs => {
+                Ok(crate::ipvs::render::ipset_lines(self.ipvs(), &pace).await)
+            }
             "restore" | "save" | "list" if mode != Mode::Nftables => {
                 let (dp, layout) = if mode == Mode::Ipvs {
                     (&self.ipvs().iptables, Layout::Current)
@@ -533,6 +543,10 @@ impl Analysis {
                     .join(", ")
             )),
         }?;
+        // (Room for them at once: grown by doubling, nft-list's 2 million lines at 44,125
+        // Services were moved in pieces of up to half a second natively.)
+        sink.expect_lines(made.len());
+        sink.expect_sources(made.iter().filter(|l| l.source.is_some()).count());
         for line in made {
             sink.push(line);
             pace.unit().await;

@@ -5,33 +5,41 @@
 
 use super::slices::{pod_ip, pod_ready, SERVICE_NAME_LABEL};
 use super::Cluster;
+use crate::pace::Pace;
+use k8s_openapi::api::core::v1::ServiceSpec;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 const AGE: &str = "<unknown>";
 
 /// Lays out rows like kubectl's `tabwriter.NewWriter(out, 6, 4, 3, ' ', 0)`: each column but the last
-/// is as wide as its widest cell plus 3, and at least 6.
-pub fn table(rows: &[Vec<String>]) -> String {
+/// is as wide as its widest cell plus 3, and at least 6. One line per row, a row a unit of work
+/// (at 44,125 Services a table is 44,126 rows).
+async fn table(rows: &[Vec<String>], pace: &Pace) -> Vec<String> {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0usize; cols];
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count() + 3).max(6);
         }
+        pace.unit().await;
     }
-    let mut out = String::new();
+    let mut lines = Vec::with_capacity(rows.len());
     for row in rows {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
             line.push_str(cell);
             if i + 1 < row.len() {
-                line.push_str(&" ".repeat(widths[i] - cell.chars().count()));
+                let pad = widths[i] - cell.chars().count();
+                line.extend(std::iter::repeat_n(' ', pad));
             }
         }
-        out.push_str(line.trim_end());
-        out.push('\n');
+        line.truncate(line.trim_end().len());
+        lines.push(line);
+        pace.unit().await;
     }
-    out
+    lines
 }
 
 /// Which namespaces a `kubectl get` shows.
@@ -46,20 +54,21 @@ pub enum Scope {
 
 /// Rows are built with the namespace first; plain `kubectl get` keeps the default
 /// namespace's rows and drops that column.
-fn finish(rows: Vec<Vec<String>>, scope: Scope) -> String {
+async fn finish(rows: Vec<Vec<String>>, scope: Scope, pace: &Pace) -> Vec<String> {
     if scope == Scope::AllNamespaces {
-        return table(&rows);
+        return table(&rows, pace).await;
     }
     let mut kept: Vec<Vec<String>> = Vec::new();
-    for (i, r) in rows.into_iter().enumerate() {
+    for (i, mut r) in rows.into_iter().enumerate() {
         if i == 0 || r[0] == "default" {
-            kept.push(r[1..].to_vec());
+            r.remove(0);
+            kept.push(r);
         }
     }
     if kept.len() == 1 {
-        return "No resources found in default namespace.\n".to_string();
+        return vec!["No resources found in default namespace.".to_string()];
     }
-    table(&kept)
+    table(&kept, pace).await
 }
 
 fn row(cells: &[&str]) -> Vec<String> {
@@ -67,7 +76,7 @@ fn row(cells: &[&str]) -> Vec<String> {
 }
 
 /// `kubectl get svc [-A]`
-pub fn get_svc(c: &Cluster, scope: Scope) -> String {
+pub async fn get_svc(c: &Cluster, scope: Scope, pace: &Pace) -> Vec<String> {
     let mut rows = vec![row(&[
         "NAMESPACE",
         "NAME",
@@ -77,8 +86,9 @@ pub fn get_svc(c: &Cluster, scope: Scope) -> String {
         "PORT(S)",
         "AGE",
     ])];
+    let no_spec = ServiceSpec::default();
     for s in &c.services {
-        let spec = s.object.spec.clone().unwrap_or_default();
+        let spec = s.object.spec.as_ref().unwrap_or(&no_spec);
         let ty = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
         let cluster_ip = match spec.cluster_ip.as_deref() {
             _ if ty == "ExternalName" => "<none>".to_string(),
@@ -145,8 +155,9 @@ pub fn get_svc(c: &Cluster, scope: Scope) -> String {
             ports,
             AGE.into(),
         ]);
+        pace.unit().await;
     }
-    finish(rows, scope)
+    finish(rows, scope, pace).await
 }
 
 fn first_three(items: &[String]) -> String {
@@ -162,35 +173,37 @@ fn first_three(items: &[String]) -> String {
 
 /// `kubectl get ep [-A]`: what the Endpoints controller would publish, i.e. the ready
 /// addresses of each Service's slices, sorted by address, for each port.
-pub fn get_ep(c: &Cluster, scope: Scope) -> String {
+pub async fn get_ep(c: &Cluster, scope: Scope, pace: &Pace) -> Vec<String> {
+    // Each Service's slices, by (namespace, service-name label), in the cluster's order: looked
+    // for among all slices per Service, 44,125 Services took 305 s natively.
+    let mut slices_of: HashMap<(&str, &str), Vec<&EndpointSlice>, foldhash::fast::FixedState> =
+        HashMap::with_capacity_and_hasher(c.slices.len(), Default::default());
+    for sl in &c.slices {
+        let labels = sl.object.metadata.labels.as_ref();
+        if let Some(service) = labels.and_then(|l| l.get(SERVICE_NAME_LABEL)) {
+            let key = (sl.reference.namespace.as_str(), service.as_str());
+            slices_of.entry(key).or_default().push(&sl.object);
+        }
+        pace.unit().await;
+    }
     let mut rows = vec![row(&["NAMESPACE", "NAME", "ENDPOINTS", "AGE"])];
     for s in &c.services {
-        let spec = s.object.spec.clone().unwrap_or_default();
-        if spec.type_.as_deref() == Some("ExternalName") {
+        let spec = s.object.spec.as_ref();
+        if spec.and_then(|spec| spec.type_.as_deref()) == Some("ExternalName") {
             continue;
         }
-        let slices = c.slices.iter().filter(|sl| {
-            sl.reference.namespace == s.reference.namespace
-                && sl
-                    .object
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(SERVICE_NAME_LABEL))
-                    == Some(&s.reference.name)
-        });
+        let key = (s.reference.namespace.as_str(), s.reference.name.as_str());
         // Endpoints subsets: grouped by port set, addresses sorted.
         let mut items = Vec::new();
-        for sl in slices {
+        for sl in slices_of.get(&key).into_iter().flatten() {
             let mut addrs: Vec<IpAddr> = sl
-                .object
                 .endpoints
                 .iter()
                 .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
                 .filter_map(|e| crate::net::parse_ip(e.addresses.first()?))
                 .collect();
             addrs.sort();
-            for p in sl.object.ports.iter().flatten() {
+            for p in sl.ports.iter().flatten() {
                 for a in &addrs {
                     items.push(crate::net::join_host_port(*a, p.port.unwrap_or(0) as u16));
                 }
@@ -202,12 +215,13 @@ pub fn get_ep(c: &Cluster, scope: Scope) -> String {
             first_three(&items),
             AGE.into(),
         ]);
+        pace.unit().await;
     }
-    finish(rows, scope)
+    finish(rows, scope, pace).await
 }
 
 /// `kubectl get endpointslices [-A]`
-pub fn get_endpointslices(c: &Cluster, scope: Scope) -> String {
+pub async fn get_endpointslices(c: &Cluster, scope: Scope, pace: &Pace) -> Vec<String> {
     let mut rows = vec![row(&[
         "NAMESPACE",
         "NAME",
@@ -250,12 +264,13 @@ pub fn get_endpointslices(c: &Cluster, scope: Scope) -> String {
             unset(&addrs),
             AGE.into(),
         ]);
+        pace.unit().await;
     }
-    finish(rows, scope)
+    finish(rows, scope, pace).await
 }
 
 /// `kubectl get pods [-A] -o wide`
-pub fn get_pods(c: &Cluster, scope: Scope) -> String {
+pub async fn get_pods(c: &Cluster, scope: Scope, pace: &Pace) -> Vec<String> {
     let mut rows = vec![row(&[
         "NAMESPACE",
         "NAME",
@@ -301,21 +316,28 @@ pub fn get_pods(c: &Cluster, scope: Scope) -> String {
             "<none>".into(),
             "<none>".into(),
         ]);
+        pace.unit().await;
     }
-    finish(rows, scope)
+    finish(rows, scope, pace).await
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn tabwriter_layout_matches_kubectl() {
-        let t = super::table(&[
-            vec!["NAME".into(), "TYPE".into(), "AGE".into()],
-            vec!["kubernetes".into(), "ClusterIP".into(), "6h12m".into()],
-        ]);
+        let t = crate::pace::at_once(super::table(
+            &[
+                vec!["NAME".into(), "TYPE".into(), "AGE".into()],
+                vec!["kubernetes".into(), "ClusterIP".into(), "6h12m".into()],
+            ],
+            &crate::pace::Pace::never(),
+        ));
         assert_eq!(
             t,
-            "NAME         TYPE        AGE\nkubernetes   ClusterIP   6h12m\n"
+            [
+                "NAME         TYPE        AGE",
+                "kubernetes   ClusterIP   6h12m"
+            ]
         );
     }
 }

@@ -8,12 +8,12 @@ use crate::input::{Located, ObjectRef, Scenario};
 use crate::pace::Pace;
 use crate::path;
 use k8s_openapi::api::core::v1::{
-    Node, ObjectReference, Pod, PodCondition, PodStatus, Service, ServicePort,
+    Endpoints, Node, ObjectReference, Pod, PodCondition, PodStatus, Service, ServicePort,
 };
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::rc::Rc;
 
@@ -89,6 +89,28 @@ pub(super) async fn derive(
     }
     let has_slices = |ns: &str, name: &str| written.contains(&(ns, name));
 
+    // The Pods by (namespace, label, value), and the Endpoints by (namespace, name): looked for
+    // among all Pods and Endpoints per Service, 10,000 Services with selectors and 100,000
+    // Pods are a billion label comparisons. Indexes of Pods in their order, so a selector's
+    // Pods come in the order they were given.
+    type Index<'a, K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+    let mut pods_labelled: Index<(&str, &str, &str), Vec<usize>> = Default::default();
+    for (i, pod) in pods.iter().enumerate() {
+        let meta = &pod.object.metadata;
+        for (key, value) in meta.labels.iter().flatten() {
+            let at = (ns_of(meta), key.as_str(), value.as_str());
+            pods_labelled.entry(at).or_default().push(i);
+        }
+        pace.unit().await;
+    }
+    let mut endpoints_named: Index<(&str, &str), &Located<Endpoints>> = Default::default();
+    for ep in &s.endpoints {
+        let key = (ep.reference.namespace.as_str(), ep.reference.name.as_str());
+        // (The first of two of a name, as a search would find.)
+        endpoints_named.entry(key).or_insert(ep);
+        pace.unit().await;
+    }
+
     for svc in services {
         pace.unit().await;
         let ns = svc.reference.namespace.as_str();
@@ -98,17 +120,13 @@ pub(super) async fn derive(
             continue;
         }
         let selector = spec.selector.clone().unwrap_or_default();
-        let endpoints = s
-            .endpoints
-            .iter()
-            .find(|e| e.reference.namespace == ns && e.reference.name == name);
-        if !selector.is_empty() {
-            let selected: Vec<&Item<Pod>> = pods
-                .iter()
-                .filter(|p| {
-                    ns_of(&p.object.metadata) == ns
-                        && selects(&selector, p.object.metadata.labels.as_ref())
-                })
+        let endpoints = endpoints_named.get(&(ns, name)).copied();
+        if let Some((key, value)) = selector.first_key_value() {
+            // The Pods with the selector's first label, then those with all of it.
+            let labelled = pods_labelled.get(&(ns, key.as_str(), value.as_str()));
+            let selected: Vec<&Item<Pod>> = (labelled.into_iter().flatten())
+                .map(|&i| &pods[i])
+                .filter(|p| selects(&selector, p.object.metadata.labels.as_ref()))
                 .collect();
             if selected.is_empty() {
                 if endpoints.is_none() {

@@ -78,6 +78,8 @@ pub trait Sink<'d> {
     /// About `n` more lines are coming: a renderer says so once, before its first line, so a
     /// text or a list of lines is allocated once instead of doubling.
     fn expect_lines(&mut self, _n: usize) {}
+    /// About `n` more lines with a provenance are coming, most of them each its own.
+    fn expect_sources(&mut self, _n: usize) {}
     /// When the renderer pauses (between two lines): the page's lines are made a part at a
     /// time, a text in one go.
     fn pace(&self) -> Pace {
@@ -130,6 +132,8 @@ pub trait LineOut<'d> {
     fn line(&mut self, line: Line<'d>);
     /// About `n` more lines are coming.
     fn expect(&mut self, _n: usize) {}
+    /// About `n` more lines with a provenance are coming, most of them each its own.
+    fn expect_sources(&mut self, _n: usize) {}
 }
 
 impl<'d> LineOut<'d> for Vec<Line<'d>> {
@@ -218,6 +222,9 @@ impl<'d, Out: LineOut<'d>> Sink<'d> for LineSink<'d, Out> {
     }
     fn expect_lines(&mut self, n: usize) {
         self.out.expect(n);
+    }
+    fn expect_sources(&mut self, n: usize) {
+        self.out.expect_sources(n);
     }
     fn pace(&self) -> Pace {
         self.pace.clone()

@@ -27,6 +27,13 @@ pub struct Ipvs {
     pub iptables: Dataplane,
 }
 
+/// kube-ipvs0's addresses as they are bound: each once, with its first provenance.
+#[derive(Default)]
+struct Binding {
+    list: Vec<Bound>,
+    ips: std::collections::HashSet<IpAddr, foldhash::fast::FixedState>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Bound {
     pub ip: IpAddr,
@@ -216,7 +223,7 @@ pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
         Default::default(),
     );
     let mut services = Vec::new();
-    let mut bound: Vec<Bound> = Vec::new();
+    let mut bound = Binding::default();
     let mut out_filters = Vec::new();
 
     // NodePorts answer on every address of the family (not loopback, not link-local) unless
@@ -241,6 +248,11 @@ pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
     // The sets' index sized once: grown, each doubling hashed every entry again in one piece
     // (a 125 ms piece of the page at 44,125 Services). A few entries per service port.
     sets.1.reserve(4 * ports.len());
+    // The lists sized once too (their last doublings were pieces of 30-50 ms natively): a
+    // virtual server per ClusterIP and per NodePort address, an address bound per ClusterIP.
+    services.reserve(ports.len() * (1 + node_ips.len()));
+    bound.ips.reserve(ports.len());
+    bound.list.reserve(ports.len());
     for sp in ports {
         service_port(
             cluster,
@@ -253,9 +265,11 @@ pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
         );
         pace.unit().await;
     }
+    let mut bound = bound.list;
     bound.sort_by_key(|b| b.ip);
     for b in &bound {
         sets.add("KUBE-IPVS-IPS", b.ip.to_string(), b.provenance.clone());
+        pace.unit().await;
     }
     let iptables = crate::iptables::ipvs_rules::build(cluster, &sets.0, &out_filters);
     Ipvs {
@@ -273,7 +287,7 @@ fn service_port(
     node_ips: &[IpAddr],
     sets: &mut Sets,
     services: &mut Vec<VirtualServer>,
-    bound: &mut Vec<Bound>,
+    bound: &mut Binding,
     out_filters: &mut Vec<OutFilter>,
 ) {
     let s = &cluster.settings;
@@ -322,8 +336,10 @@ fn service_port(
         });
     };
     let mut bind = |ip: IpAddr, provenance: Provenance| {
-        if !bound.iter().any(|b| b.ip == ip) {
-            bound.push(Bound { ip, provenance });
+        // (A set: looked for in the list, 44,125 Services' addresses were a billion
+        // comparisons, most of the build.)
+        if bound.ips.insert(ip) {
+            bound.list.push(Bound { ip, provenance });
         }
     };
 

@@ -2,9 +2,8 @@
 //! layout of knftables' `Fake.Dump()` that kube-proxy's tests compare) and `nft-list`.
 
 use super::model::*;
-use crate::iptables::render::{About, Line, LineSink, Sink};
+use crate::iptables::render::{About, Line, Sink};
 use crate::pace::Pace;
-use std::collections::HashMap;
 use std::fmt::Write;
 
 fn q(s: &str) -> String {
@@ -28,31 +27,43 @@ async fn sorted<'a, T: 'a>(items: &'a [T], name: impl Fn(&T) -> &str, pace: &Pac
     crate::iptables::render::sorted_by_name(items.iter(), name, pace).await
 }
 
+/// The order of an `nft -f` input's objects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// As knftables' `Fake.Dump()` lists them (kube-proxy's tests compare it): the chains,
+    /// sets and maps each by name, chains first.
+    Dump,
+    /// kube-proxy's creation order: sets, maps and chains as kube-proxy adds them (the model's
+    /// order), an input whose `nft list` matches a node's.
+    Creation,
+}
+
 /// kube-proxy's table as `nft -f` input: every object added, then the chains' rules, then the
-/// set and map elements (objects by name, as knftables' `Fake.Dump()` lists them).
-pub async fn write_nft<'d>(t: &'d Table, sink: &mut dyn Sink<'d>) {
+/// set and map elements, in `order`. A line is a unit of work (at 44,125 Services, the half a
+/// million chains written in one piece were a second of work natively).
+pub async fn write_nft<'d>(t: &'d Table, order: Order, sink: &mut dyn Sink<'d>) {
     let pace = sink.pace();
     let p = format!("{} {}", t.family, t.name);
-    let chains = sorted(&t.chains, |c| &c.name, &pace).await;
-    let sets = sorted(&t.sets, |s| &s.name, &pace).await;
-    let maps = sorted(&t.maps, |m| &m.name, &pace).await;
+    let (chains, sets, maps) = match order {
+        Order::Dump => (
+            sorted(&t.chains, |c| &c.name, &pace).await,
+            sorted(&t.sets, |s| &s.name, &pace).await,
+            sorted(&t.maps, |m| &m.name, &pace).await,
+        ),
+        Order::Creation => (
+            t.chains.iter().collect(),
+            t.sets.iter().collect(),
+            t.maps.iter().collect(),
+        ),
+    };
     let rules: usize = chains.iter().map(|c| c.rules.len()).sum();
     let elements: usize = sets.iter().map(|s| s.elements.len()).sum::<usize>()
         + maps.iter().map(|m| m.elements.len()).sum::<usize>();
     sink.expect_lines(1 + chains.len() + sets.len() + maps.len() + rules + elements);
     let _ = write!(sink.buf(), "add table {p} {{ comment {} ; }}", q(t.comment));
     sink.end(About::Nothing);
-    for c in &chains {
-        let props = match (&c.base, &c.comment) {
-            (Some(b), _) => format!(
-                " {{ type {} hook {} priority {} ; }}",
-                b.type_, b.hook, b.priority
-            ),
-            (None, Some(comment)) => format!(" {{ comment {} ; }}", q(comment)),
-            (None, None) => String::new(),
-        };
-        let _ = write!(sink.buf(), "add chain {p} {}{props}", c.name);
-        sink.end(About::Object(&c.provenance, Some(&c.name)));
+    if order == Order::Dump {
+        add_chains(&p, &chains, sink).await;
     }
     for s in &sets {
         let mut props = format!("type {} ;", s.type_);
@@ -67,6 +78,7 @@ pub async fn write_nft<'d>(t: &'d Table, sink: &mut dyn Sink<'d>) {
         }
         let _ = write!(sink.buf(), "add set {p} {} {{ {props} }}", s.name);
         sink.end(About::Object(&s.provenance, Some(&s.name)));
+        pace.unit().await;
     }
     for m in &maps {
         let mut props = format!("type {} ;", m.type_);
@@ -75,6 +87,10 @@ pub async fn write_nft<'d>(t: &'d Table, sink: &mut dyn Sink<'d>) {
         }
         let _ = write!(sink.buf(), "add map {p} {} {{ {props} }}", m.name);
         sink.end(About::Object(&m.provenance, Some(&m.name)));
+        pace.unit().await;
+    }
+    if order == Order::Creation {
+        add_chains(&p, &chains, sink).await;
     }
     for c in &chains {
         for (index, r) in c.rules.iter().enumerate() {
@@ -109,44 +125,22 @@ pub async fn write_nft<'d>(t: &'d Table, sink: &mut dyn Sink<'d>) {
     }
 }
 
-pub fn nft_lines(t: &Table) -> Vec<Line<'_>> {
-    let mut sink = LineSink::default();
-    crate::pace::at_once(write_nft(t, &mut sink));
-    sink.out
-}
-
-/// The same objects in kube-proxy's creation order (sets, maps and chains as kube-proxy adds
-/// them, then rules, then elements): an `nft -f` input whose `nft list` matches a node's.
-pub fn creation_order_lines(t: &Table) -> Vec<Line<'_>> {
-    let mut all = nft_lines(t);
-    let header = all.remove(0);
-    let rank = |l: &Line| match l.text.split(' ').nth(1) {
-        Some("set") => 0,
-        Some("map") => 1,
-        Some("chain") => 2,
-        Some("rule") => 3,
-        _ => 4,
-    };
-    // Re-derive the creation order from the model rather than the sorted dump (a map: a
-    // search per line would make 100,000 endpoints' chains take minutes).
-    let mut created: HashMap<&str, usize> = HashMap::new();
-    let names = t
-        .sets
-        .iter()
-        .map(|s| s.name.as_str())
-        .chain(t.maps.iter().map(|m| m.name.as_str()))
-        .chain(t.chains.iter().map(|c| c.name.as_str()));
-    for (i, name) in names.enumerate() {
-        created.entry(name).or_insert(i);
+/// `add chain` lines, `p` being the family and table.
+async fn add_chains<'d>(p: &str, chains: &[&'d Chain], sink: &mut dyn Sink<'d>) {
+    let pace = sink.pace();
+    for c in chains {
+        let props = match (&c.base, &c.comment) {
+            (Some(b), _) => format!(
+                " {{ type {} hook {} priority {} ; }}",
+                b.type_, b.hook, b.priority
+            ),
+            (None, Some(comment)) => format!(" {{ comment {} ; }}", q(comment)),
+            (None, None) => String::new(),
+        };
+        let _ = write!(sink.buf(), "add chain {p} {}{props}", c.name);
+        sink.end(About::Object(&c.provenance, Some(&c.name)));
+        pace.unit().await;
     }
-    let position = |l: &Line| {
-        let name = l.text.split(' ').nth(4).unwrap_or("");
-        created.get(name).copied().unwrap_or(usize::MAX)
-    };
-    all.sort_by_cached_key(|l| (rank(l), position(l)));
-    let mut out = vec![header];
-    out.extend(all);
-    out
 }
 
 // ---------------------------------------------------------------- nft list (nft 1.0.6)
@@ -269,25 +263,31 @@ fn element_order(key: &str) -> Vec<u8> {
 
 /// A set's or map's elements as `nft list` prints them, `per_line` to a line, each line its own
 /// [`Line`] in `block` (one text of a map's 44,125 lines was split into the page's lines in one
-/// piece), a part at a time (a unit of work per 64 lines).
+/// piece), a part at a time: an element's sort key, its place in the sort and its line are
+/// each a unit of work.
 async fn elements_block<'t>(
     elements: &[Element],
     per_line: usize,
     pace: &Pace,
     block: &mut Vec<Line<'t>>,
 ) {
-    let mut sorted: Vec<&Element> = elements.iter().collect();
     // Each key's sort bytes made once (made at every comparison, a map of 44,125 Services'
-    // elements was a 330 ms piece of the page).
-    sorted.sort_by_cached_key(|e| element_order(&e.key));
-    let lines = sorted.chunks(per_line).count();
+    // elements was a 330 ms piece of the page; sorted in one piece, 250 ms natively).
+    let mut keyed = Vec::with_capacity(elements.len());
+    for e in elements {
+        keyed.push((element_order(&e.key), e));
+        pace.unit().await;
+    }
+    let sorted = crate::pace::sort_by(keyed.iter().collect(), &|a, b| a.0.cmp(&b.0), pace).await;
+    let lines = sorted.len().div_ceil(per_line);
+    block.reserve(lines);
     for (i, elements) in sorted.chunks(per_line).enumerate() {
         let mut text = String::from(if i == 0 {
             "\t\telements = { "
         } else {
             "\t\t\t     "
         });
-        for (j, e) in elements.iter().enumerate() {
+        for (j, (_, e)) in elements.iter().enumerate() {
             if j > 0 {
                 text.push_str(", ");
             }
@@ -299,9 +299,7 @@ async fn elements_block<'t>(
             source: None,
             ..Default::default()
         });
-        if i % 64 == 63 {
-            pace.unit().await;
-        }
+        pace.unit().await;
     }
 }
 
