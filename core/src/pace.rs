@@ -194,6 +194,18 @@ pub async fn sort_by<T: Copy>(
     items
 }
 
+/// The indices `0..n` in the order of `cmp` over them, sorted as [`sort_by`] sorts (one
+/// instantiation of it serves every such sort, and listings' chain names: the site's size).
+pub async fn sort_indices(
+    n: usize,
+    cmp: &dyn Fn(usize, usize) -> std::cmp::Ordering,
+    pace: &Pace,
+) -> Vec<usize> {
+    let by_index = |a: &(u128, usize), b: &(u128, usize)| cmp(a.1, b.1);
+    let sorted = sort_by((0..n).map(|i| (0, i)).collect(), &by_index, pace).await;
+    sorted.into_iter().map(|(_, i)| i).collect()
+}
+
 /// How [`sort_by`] weighs its work: natively, sorting a run of 256 chain names takes about
 /// what writing eight lines of a view does, and merging 64 of them one line.
 const SORTED_RUN: usize = 256;

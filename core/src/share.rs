@@ -62,6 +62,10 @@ pub struct Shared {
 /// about a millisecond in the wasm.
 pub const ENCODED_PER_UNIT: usize = 64 << 10;
 
+/// How a state's JSON starts: its text is its first field ([`encode_paced`] writes it, and
+/// [`read_state`] reads it, a part at a time).
+const TEXT_FIRST: &[u8] = br#"{"text":""#;
+
 /// The fragment (without `#`) for `state`.
 pub fn encode(state: &Shared) -> String {
     at_once(encode_paced(&state.text, state, &Pace::never()))
@@ -75,7 +79,6 @@ pub fn encode(state: &Shared) -> String {
 /// text is given apart from the other fields (`choices`, whose own text is not read), so that
 /// the page, which shares its text, need not copy it into a `Shared`.
 pub async fn encode_paced(text: &str, choices: &Shared, pace: &Pace) -> String {
-    const TEXT_FIRST: &[u8] = br#"{"text":""#;
     // Every field named: a field added to `Shared` must be added here.
     let Shared {
         text: _,
@@ -222,7 +225,74 @@ async fn decode_paced(fragment: &str, pace: &Pace) -> Result<Shared, String> {
         miniz_oxide::inflate::TINFLStatus::HasMoreOutput => format!("this link's state is larger than {MAX_STATE} bytes"),
         _ => "this link is damaged (its compressed state is incomplete or corrupt): was it cut short?".to_string(),
     })?;
-    serde_json::from_slice(&json).map_err(|e| format!("this link's state is not valid: {e}"))
+    pace.unit().await;
+    read_state(&json, pace).await
+}
+
+/// A state's JSON read in one piece (once, not at each of [`read_state`]'s calls: the site's
+/// size).
+#[inline(never)]
+fn read_whole(json: &[u8]) -> Result<Shared, String> {
+    serde_json::from_slice(json).map_err(|e| format!("this link's state is not valid: {e}"))
+}
+
+/// A state's JSON read a part at a time: its text (38 MB at 44,125 Services, one piece of
+/// 130-190 ms of the page read whole) unescaped [`ENCODED_PER_UNIT`] bytes a unit, each part
+/// cut before a `\n` escape (a whole escape, wherever the text came from), then the other
+/// fields. JSON that does not start with the text, or that a part finds invalid, is read whole,
+/// so that its error is the one serde_json gives for the whole.
+async fn read_state(json: &[u8], pace: &Pace) -> Result<Shared, String> {
+    let whole = read_whole;
+    let Some(escaped) = json.strip_prefix(TEXT_FIRST) else {
+        return whole(json);
+    };
+    let mut text = String::with_capacity(escaped.len());
+    // A part read as the text of a state of its own (the reader `whole` uses: a reader of
+    // JSON strings alone was 1.5 KB more of the site).
+    let mut state_of_part = Vec::with_capacity(ENCODED_PER_UNIT + 64);
+    let mut read_part = |part: &[u8], text: &mut String| {
+        state_of_part.clear();
+        state_of_part.extend_from_slice(TEXT_FIRST);
+        state_of_part.extend_from_slice(part);
+        state_of_part.extend_from_slice(b"\"}");
+        let part = whole(&state_of_part);
+        part.map(|part| text.push_str(&part.text)).is_ok()
+    };
+    let (mut start, mut at) = (0, 0);
+    let end = loop {
+        let Some(next) = (escaped.get(at..).unwrap_or_default())
+            .iter()
+            .position(|&b| b == b'\\' || b == b'"')
+        else {
+            return whole(json);
+        };
+        at += next;
+        if escaped[at] == b'"' {
+            break at;
+        }
+        // An escape: a backslash and a character, or `\uXXXX`.
+        let escape = escaped.get(at + 1).copied();
+        if escape == Some(b'n') && at - start >= ENCODED_PER_UNIT {
+            if !read_part(&escaped[start..at], &mut text) {
+                return whole(json);
+            }
+            start = at;
+            pace.unit().await;
+        }
+        at += if escape == Some(b'u') { 6 } else { 2 };
+    };
+    if !read_part(&escaped[start..end], &mut text) {
+        return whole(json);
+    }
+    // The other fields, after an empty text.
+    let mut rest = Vec::with_capacity(TEXT_FIRST.len() + json.len() - end);
+    rest.extend_from_slice(TEXT_FIRST);
+    rest.extend_from_slice(&escaped[end..]);
+    let Ok(mut state) = whole(&rest) else {
+        return whole(json);
+    };
+    state.text = text;
+    Ok(state)
 }
 
 /// How much [`inflate`] writes per call of the inflater.
@@ -485,6 +555,43 @@ mod tests {
     }
 
     /// The page opens large work a part at a time: in parts, it reads what `decode` reads.
+    #[test]
+    fn reading_a_state_in_parts_reads_what_serde_json_reads() {
+        let long = "a line of the text\n".repeat(2 * ENCODED_PER_UNIT / 19);
+        let states = [
+            // Escapes of every kind across the parts' cuts, a surrogate pair among them.
+            format!(
+                r#"{{"text":"{}\"q\" \\ \/ \t \u0001 \ud83d\ude00 é{}","mode":"ipvs"}}"#,
+                long.replace('\n', "\\n"),
+                long.replace('\n', "\\n")
+            ),
+            // The text not first: read whole.
+            r#"{"mode":"ipvs","text":"a\nb"}"#.to_string(),
+            // Invalid: the error serde_json gives for the whole.
+            format!(
+                r#"{{"text":"{}\x","mode":"ipvs"}}"#,
+                long.replace('\n', "\\n")
+            ),
+            format!(r#"{{"text":"{}"#, long.replace('\n', "\\n")),
+            format!(
+                r#"{{"text":"{}","mode":"ipvs","extra":1}}"#,
+                long.replace('\n', "\\n")
+            ),
+            r#"{"text":"\u12"#.to_string(),
+        ];
+        for json in &states {
+            let (read, pauses) =
+                InParts::new(|pace| async move { read_state(json.as_bytes(), &pace).await })
+                    .step_to_end(1);
+            let whole = serde_json::from_slice::<Shared>(json.as_bytes())
+                .map_err(|e| format!("this link's state is not valid: {e}"));
+            assert_eq!(read, whole, "{}", &json[..json.len().min(80)]);
+            if json.len() > 2 * ENCODED_PER_UNIT && whole.is_ok() {
+                assert!(pauses >= 2, "{pauses} pauses");
+            }
+        }
+    }
+
     #[test]
     fn decoding_in_parts_decodes_what_decode_does() {
         let text = text_of(5 * INFLATED_PER_CALL + 7, true);

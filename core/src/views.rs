@@ -460,10 +460,15 @@ impl Analysis {
         // then hand them to the sink; iptables' and nft's write into the sink.
         let pace = sink.pace();
         let made: Vec<Line> = match view.as_str() {
-            "get-svc" => Ok(plain(kubectl::get_svc(c, scope, &pace).await)),
-            "get-ep" => Ok(plain(kubectl::get_ep(c, scope, &pace).await)),
-            "get-endpointslices" => Ok(plain(kubectl::get_endpointslices(c, scope, &pace).await)),
-            "get-pods" => Ok(plain(kubectl::get_pods(c, scope, &pace).await)),
+            "get-svc" | "get-ep" | "get-endpointslices" | "get-pods" => {
+                let rows = match view.as_str() {
+                    "get-svc" => kubectl::get_svc(c),
+                    "get-ep" => kubectl::get_ep(c),
+                    "get-endpointslices" => kubectl::get_endpointslices(c),
+                    _ => kubectl::get_pods(c),
+                };
+                Ok(plain(kubectl::lines(rows, scope, &pace).await))
+            }
             "nft" | "nft-load" if mode == Mode::Nftables => {
                 let order = match view.as_str() {
                     "nft" => nftables::render::Order::Dump,

@@ -405,8 +405,9 @@ return JSON.stringify({total: last.startTime + last.duration - t0, long});
 
 
 def views_chosen(d, services):
-    """Each iptables view chosen in turn over the reopened work, as a reader clicks its tab,
-    then each other mode: from the click to the view drawn, and the longest tasks on the way."""
+    """Views chosen in turn over the reopened work, as a reader clicks their tabs (iptables'
+    and kubectl get ep), then each other mode and its other views: from the click to the view
+    drawn, and the longest tasks on the way."""
     def chosen(label, click, value, view):
         """`click` (a script given `value`) chooses; `view` is the tab then drawn."""
         t0 = d.js(f"const t0 = performance.now(); {click} return t0;", value)
@@ -418,9 +419,13 @@ def views_chosen(d, services):
     tab = "document.querySelector('#output').closest('.pane').querySelector(`.tab[data-view='${arguments[0]}']`).click();"
     mode = ("const s = document.querySelector('#mode'); s.value = arguments[0];"
             "s.dispatchEvent(new Event('change', {bubbles: true}));")
-    # Each other mode is shown in its first view (its dataplane built first).
-    return ([chosen(f"the {view} view", tab, view, view) for view in ("restore", "list", "save")]
-            + [chosen(f"{m} mode (its {view} view)", mode, m, view) for m, view in (("nftables", "nft-list"), ("ipvs", "ipvsadm"))])
+    # Each other mode is shown in its first view (its dataplane built first), then its other
+    # views are chosen.
+    rows = [chosen(f"the {view} view", tab, view, view) for view in ("restore", "list", "save", "get-ep")]
+    for m, first, others in (("nftables", "nft-list", ("nft", "nft-load")), ("ipvs", "ipvsadm", ("ipset", "addr"))):
+        rows.append(chosen(f"{m} mode (its {first} view)", mode, m, first))
+        rows += [chosen(f"{m}'s {view} view", tab, view, view) for view in others]
+    return rows
 
 
 def wasm_core(d, site):

@@ -4,9 +4,9 @@
 //! `<unknown>`, as kubectl prints it for such objects.
 
 use super::slices::{pod_ip, pod_ready, SERVICE_NAME_LABEL};
-use super::Cluster;
+use super::{Cluster, Item};
 use crate::pace::Pace;
-use k8s_openapi::api::core::v1::ServiceSpec;
+use k8s_openapi::api::core::v1::{Pod, Service, ServiceSpec};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -52,20 +52,28 @@ pub enum Scope {
     AllNamespaces,
 }
 
-/// Rows are built with the namespace first; plain `kubectl get` keeps the default
-/// namespace's rows and drops that column.
-async fn finish(rows: Vec<Vec<String>>, scope: Scope, pace: &Pace) -> Vec<String> {
-    if scope == Scope::AllNamespaces {
-        return table(&rows, pace).await;
-    }
-    let mut kept: Vec<Vec<String>> = Vec::new();
-    for (i, mut r) in rows.into_iter().enumerate() {
-        if i == 0 || r[0] == "default" {
-            r.remove(0);
+/// A `kubectl get`'s table before it is laid out: the header, then a row per object, each
+/// with its namespace first, made as [`lines`] takes them.
+pub struct Rows<'c> {
+    header: &'static [&'static str],
+    rows: Box<dyn Iterator<Item = Vec<String>> + 'c>,
+}
+
+/// The table's lines: plain `kubectl get` keeps the default namespace's rows and drops that
+/// column. A row is a unit of work, made and laid out (one paced loop for every table: the
+/// site's size).
+pub async fn lines(table_rows: Rows<'_>, scope: Scope, pace: &Pace) -> Vec<String> {
+    let all = scope == Scope::AllNamespaces;
+    let skip = usize::from(!all);
+    let mut kept = vec![row(&table_rows.header[skip..])];
+    for mut r in table_rows.rows {
+        if all || r[0] == "default" {
+            r.drain(..skip);
             kept.push(r);
         }
+        pace.unit().await;
     }
-    if kept.len() == 1 {
+    if kept.len() == 1 && !all {
         return vec!["No resources found in default namespace.".to_string()];
     }
     table(&kept, pace).await
@@ -76,88 +84,90 @@ fn row(cells: &[&str]) -> Vec<String> {
 }
 
 /// `kubectl get svc [-A]`
-pub async fn get_svc(c: &Cluster, scope: Scope, pace: &Pace) -> Vec<String> {
-    let mut rows = vec![row(&[
-        "NAMESPACE",
-        "NAME",
-        "TYPE",
-        "CLUSTER-IP",
-        "EXTERNAL-IP",
-        "PORT(S)",
-        "AGE",
-    ])];
-    let no_spec = ServiceSpec::default();
-    for s in &c.services {
-        let spec = s.object.spec.as_ref().unwrap_or(&no_spec);
-        let ty = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
-        let cluster_ip = match spec.cluster_ip.as_deref() {
-            _ if ty == "ExternalName" => "<none>".to_string(),
-            None | Some("") => "<none>".to_string(),
-            Some(ip) => ip.to_string(),
-        };
-        let mut external: Vec<String> = Vec::new();
-        let ingress: Vec<String> = s
-            .object
-            .status
-            .as_ref()
-            .and_then(|st| st.load_balancer.as_ref())
-            .and_then(|lb| lb.ingress.as_ref())
-            .into_iter()
-            .flatten()
-            .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
-            .collect();
-        let external_ips = spec.external_ips.clone().unwrap_or_default();
-        let external_text = match ty.as_str() {
-            "ExternalName" => spec
-                .external_name
-                .clone()
-                .unwrap_or_else(|| "<none>".into()),
-            "LoadBalancer" => {
-                external.extend(ingress);
-                external.extend(external_ips);
-                if external.is_empty() {
-                    "<pending>".into()
-                } else {
-                    external.join(",")
-                }
-            }
-            _ => {
-                if external_ips.is_empty() {
-                    "<none>".into()
-                } else {
-                    external_ips.join(",")
-                }
-            }
-        };
-        let ports: Vec<String> = spec
-            .ports
-            .iter()
-            .flatten()
-            .map(|p| {
-                let proto = p.protocol.as_deref().unwrap_or("TCP");
-                match p.node_port.filter(|n| *n != 0) {
-                    Some(np) => format!("{}:{np}/{proto}", p.port),
-                    None => format!("{}/{proto}", p.port),
-                }
-            })
-            .collect();
-        let ports = if ports.is_empty() {
-            "<none>".to_string()
-        } else {
-            ports.join(",")
-        };
-        rows.push(vec![
-            s.reference.namespace.clone(),
-            s.reference.name.clone(),
-            ty,
-            cluster_ip,
-            external_text,
-            ports,
-            AGE.into(),
-        ]);
-        pace.unit().await;
+pub fn get_svc(c: &Cluster) -> Rows<'_> {
+    Rows {
+        header: &[
+            "NAMESPACE",
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE",
+        ],
+        rows: Box::new(c.services.iter().map(svc_row)),
     }
-    finish(rows, scope, pace).await
+}
+
+fn svc_row(s: &Item<Service>) -> Vec<String> {
+    let no_spec = ServiceSpec::default();
+    let spec = s.object.spec.as_ref().unwrap_or(&no_spec);
+    let ty = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
+    let cluster_ip = match spec.cluster_ip.as_deref() {
+        _ if ty == "ExternalName" => "<none>".to_string(),
+        None | Some("") => "<none>".to_string(),
+        Some(ip) => ip.to_string(),
+    };
+    let mut external: Vec<String> = Vec::new();
+    let ingress: Vec<String> = s
+        .object
+        .status
+        .as_ref()
+        .and_then(|st| st.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
+        .collect();
+    let external_ips = spec.external_ips.clone().unwrap_or_default();
+    let external_text = match ty.as_str() {
+        "ExternalName" => spec
+            .external_name
+            .clone()
+            .unwrap_or_else(|| "<none>".into()),
+        "LoadBalancer" => {
+            external.extend(ingress);
+            external.extend(external_ips);
+            if external.is_empty() {
+                "<pending>".into()
+            } else {
+                external.join(",")
+            }
+        }
+        _ => {
+            if external_ips.is_empty() {
+                "<none>".into()
+            } else {
+                external_ips.join(",")
+            }
+        }
+    };
+    let ports: Vec<String> = spec
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| {
+            let proto = p.protocol.as_deref().unwrap_or("TCP");
+            match p.node_port.filter(|n| *n != 0) {
+                Some(np) => format!("{}:{np}/{proto}", p.port),
+                None => format!("{}/{proto}", p.port),
+            }
+        })
+        .collect();
+    let ports = if ports.is_empty() {
+        "<none>".to_string()
+    } else {
+        ports.join(",")
+    };
+    vec![
+        s.reference.namespace.clone(),
+        s.reference.name.clone(),
+        ty,
+        cluster_ip,
+        external_text,
+        ports,
+        AGE.into(),
+    ]
 }
 
 fn first_three(items: &[String]) -> String {
@@ -173,7 +183,7 @@ fn first_three(items: &[String]) -> String {
 
 /// `kubectl get ep [-A]`: what the Endpoints controller would publish, i.e. the ready
 /// addresses of each Service's slices, sorted by address, for each port.
-pub async fn get_ep(c: &Cluster, scope: Scope, pace: &Pace) -> Vec<String> {
+pub fn get_ep(c: &Cluster) -> Rows<'_> {
     // Each Service's slices, by (namespace, service-name label), in the cluster's order: looked
     // for among all slices per Service, 44,125 Services took 305 s natively.
     let mut slices_of: HashMap<(&str, &str), Vec<&EndpointSlice>, foldhash::fast::FixedState> =
@@ -184,14 +194,12 @@ pub async fn get_ep(c: &Cluster, scope: Scope, pace: &Pace) -> Vec<String> {
             let key = (sl.reference.namespace.as_str(), service.as_str());
             slices_of.entry(key).or_default().push(&sl.object);
         }
-        pace.unit().await;
     }
-    let mut rows = vec![row(&["NAMESPACE", "NAME", "ENDPOINTS", "AGE"])];
-    for s in &c.services {
+    let not_external_name = |s: &&Item<Service>| {
         let spec = s.object.spec.as_ref();
-        if spec.and_then(|spec| spec.type_.as_deref()) == Some("ExternalName") {
-            continue;
-        }
+        spec.and_then(|spec| spec.type_.as_deref()) != Some("ExternalName")
+    };
+    let ep_row = move |s: &Item<Service>| {
         let key = (s.reference.namespace.as_str(), s.reference.name.as_str());
         // Endpoints subsets: grouped by port set, addresses sorted.
         let mut items = Vec::new();
@@ -209,116 +217,122 @@ pub async fn get_ep(c: &Cluster, scope: Scope, pace: &Pace) -> Vec<String> {
                 }
             }
         }
-        rows.push(vec![
+        vec![
             s.reference.namespace.clone(),
             s.reference.name.clone(),
             first_three(&items),
             AGE.into(),
-        ]);
-        pace.unit().await;
+        ]
+    };
+    Rows {
+        header: &["NAMESPACE", "NAME", "ENDPOINTS", "AGE"],
+        rows: Box::new(c.services.iter().filter(not_external_name).map(ep_row)),
     }
-    finish(rows, scope, pace).await
 }
 
 /// `kubectl get endpointslices [-A]`
-pub async fn get_endpointslices(c: &Cluster, scope: Scope, pace: &Pace) -> Vec<String> {
-    let mut rows = vec![row(&[
-        "NAMESPACE",
-        "NAME",
-        "ADDRESSTYPE",
-        "PORTS",
-        "ENDPOINTS",
-        "AGE",
-    ])];
-    for sl in &c.slices {
-        let ports: Vec<String> = sl
-            .object
-            .ports
-            .iter()
-            .flatten()
-            .filter_map(|p| p.port.map(|n| n.to_string()))
-            .collect();
-        let addrs: Vec<String> = sl
-            .object
-            .endpoints
-            .iter()
-            .flat_map(|e| e.addresses.iter().cloned())
-            .collect();
-        let unset = |v: &[String]| {
-            if v.is_empty() {
-                "<unset>".to_string()
-            } else {
-                first_three(v)
-            }
-        };
-        let ports = if ports.is_empty() {
-            "<unset>".into()
-        } else {
-            ports.join(",")
-        };
-        rows.push(vec![
-            sl.reference.namespace.clone(),
-            sl.reference.name.clone(),
-            sl.object.address_type.clone(),
-            ports,
-            unset(&addrs),
-            AGE.into(),
-        ]);
-        pace.unit().await;
+pub fn get_endpointslices(c: &Cluster) -> Rows<'_> {
+    Rows {
+        header: &[
+            "NAMESPACE",
+            "NAME",
+            "ADDRESSTYPE",
+            "PORTS",
+            "ENDPOINTS",
+            "AGE",
+        ],
+        rows: Box::new(c.slices.iter().map(slice_row)),
     }
-    finish(rows, scope, pace).await
+}
+
+fn slice_row(sl: &Item<EndpointSlice>) -> Vec<String> {
+    let ports: Vec<String> = sl
+        .object
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| p.port.map(|n| n.to_string()))
+        .collect();
+    let addrs: Vec<String> = sl
+        .object
+        .endpoints
+        .iter()
+        .flat_map(|e| e.addresses.iter().cloned())
+        .collect();
+    let unset = |v: &[String]| {
+        if v.is_empty() {
+            "<unset>".to_string()
+        } else {
+            first_three(v)
+        }
+    };
+    let ports = if ports.is_empty() {
+        "<unset>".into()
+    } else {
+        ports.join(",")
+    };
+    vec![
+        sl.reference.namespace.clone(),
+        sl.reference.name.clone(),
+        sl.object.address_type.clone(),
+        ports,
+        unset(&addrs),
+        AGE.into(),
+    ]
 }
 
 /// `kubectl get pods [-A] -o wide`
-pub async fn get_pods(c: &Cluster, scope: Scope, pace: &Pace) -> Vec<String> {
-    let mut rows = vec![row(&[
-        "NAMESPACE",
-        "NAME",
-        "READY",
-        "STATUS",
-        "RESTARTS",
-        "AGE",
-        "IP",
-        "NODE",
-        "NOMINATED NODE",
-        "READINESS GATES",
-    ])];
-    for p in &c.pods {
-        let containers = p
-            .object
+pub fn get_pods(c: &Cluster) -> Rows<'_> {
+    Rows {
+        header: &[
+            "NAMESPACE",
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED NODE",
+            "READINESS GATES",
+        ],
+        rows: Box::new(c.pods.iter().map(pod_row)),
+    }
+}
+
+fn pod_row(p: &Item<Pod>) -> Vec<String> {
+    let containers = p
+        .object
+        .spec
+        .as_ref()
+        .map_or(0, |s| s.containers.len())
+        .max(1);
+    let ready = if pod_ready(&p.object) { containers } else { 0 };
+    let status = if p.object.metadata.deletion_timestamp.is_some() {
+        "Terminating".to_string()
+    } else {
+        p.object
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Running".into())
+    };
+    vec![
+        p.reference.namespace.clone(),
+        p.reference.name.clone(),
+        format!("{ready}/{containers}"),
+        status,
+        "0".into(),
+        AGE.into(),
+        pod_ip(&p.object).map_or("<none>".into(), |ip| ip.to_string()),
+        p.object
             .spec
             .as_ref()
-            .map_or(0, |s| s.containers.len())
-            .max(1);
-        let ready = if pod_ready(&p.object) { containers } else { 0 };
-        let status = if p.object.metadata.deletion_timestamp.is_some() {
-            "Terminating".to_string()
-        } else {
-            p.object
-                .status
-                .as_ref()
-                .and_then(|s| s.phase.clone())
-                .unwrap_or_else(|| "Running".into())
-        };
-        rows.push(vec![
-            p.reference.namespace.clone(),
-            p.reference.name.clone(),
-            format!("{ready}/{containers}"),
-            status,
-            "0".into(),
-            AGE.into(),
-            pod_ip(&p.object).map_or("<none>".into(), |ip| ip.to_string()),
-            p.object
-                .spec
-                .as_ref()
-                .and_then(|s| s.node_name.clone())
-                .unwrap_or_else(|| "<none>".into()),
-            "<none>".into(),
-            "<none>".into(),
-        ]);
-        pace.unit().await;
-    }
-    finish(rows, scope, pace).await
+            .and_then(|s| s.node_name.clone())
+            .unwrap_or_else(|| "<none>".into()),
+        "<none>".into(),
+        "<none>".into(),
+    ]
 }
 
 #[cfg(test)]

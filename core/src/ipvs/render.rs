@@ -296,13 +296,14 @@ pub async fn ipset_lines<'a>(ipvs: &'a Ipvs, pace: &Pace) -> Vec<Line<'a>> {
                 ..Default::default()
             });
         }
-        let mut keyed = Vec::with_capacity(set.entries.len());
+        let mut keys = Vec::with_capacity(set.entries.len());
         for m in &set.entries {
-            keyed.push((member_order(&m.text), m));
+            keys.push(member_order(&m.text));
             pace.unit().await;
         }
-        let members = crate::pace::sort_by(keyed.iter().collect(), &|a, b| a.0.cmp(&b.0), pace);
-        for (_, m) in members.await {
+        let by_key = |a: usize, b: usize| keys[a].cmp(&keys[b]);
+        for i in crate::pace::sort_indices(keys.len(), &by_key, pace).await {
+            let m = &set.entries[i];
             out.push(Line {
                 text: m.text.clone(),
                 source: Some(&m.provenance),

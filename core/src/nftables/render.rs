@@ -273,12 +273,13 @@ async fn elements_block<'t>(
 ) {
     // Each key's sort bytes made once (made at every comparison, a map of 44,125 Services'
     // elements was a 330 ms piece of the page; sorted in one piece, 250 ms natively).
-    let mut keyed = Vec::with_capacity(elements.len());
+    let mut keys = Vec::with_capacity(elements.len());
     for e in elements {
-        keyed.push((element_order(&e.key), e));
+        keys.push(element_order(&e.key));
         pace.unit().await;
     }
-    let sorted = crate::pace::sort_by(keyed.iter().collect(), &|a, b| a.0.cmp(&b.0), pace).await;
+    let order = crate::pace::sort_indices(keys.len(), &|a, b| keys[a].cmp(&keys[b]), pace).await;
+    let sorted: Vec<&Element> = order.into_iter().map(|i| &elements[i]).collect();
     let lines = sorted.len().div_ceil(per_line);
     block.reserve(lines);
     for (i, elements) in sorted.chunks(per_line).enumerate() {
@@ -287,7 +288,7 @@ async fn elements_block<'t>(
         } else {
             "\t\t\t     "
         });
-        for (j, (_, e)) in elements.iter().enumerate() {
+        for (j, e) in elements.iter().enumerate() {
             if j > 0 {
                 text.push_str(", ");
             }
