@@ -345,6 +345,10 @@ struct Kept {
     /// may displace the reader's work reads it through this (a link opened, another tab's work
     /// loaded), so that no change is lost in that window (0.15 s at 10,000 Services).
     latest: Callback<bool, Rc<String>>,
+    /// Keeps a text the reader changed that is not analysed yet (a large text's edit in
+    /// steps), with the latest choices, at once: its state is set, and so kept, only once it
+    /// is analysed.
+    unanalysed: Callback<SharedText>,
     unkept: bool,
 }
 
@@ -361,6 +365,7 @@ type Due = (SharedText, share::Shared, Rc<std::cell::Cell<bool>>);
 /// characters) is kept in storage only, and the share box says so.
 #[hook]
 fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -> Kept {
+    let choices_then = choices.clone();
     let kept = use_mut_ref(Rc::<String>::default);
     let due = use_mut_ref(|| None::<Due>);
     let unkept = use_state_eq(|| false);
@@ -450,20 +455,37 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
     *keeper.borrow_mut() = keep_fragment;
     // Keeps the latest change now if its link is still being made (and, `address`, puts it in
     // the address: not when a link opened there is about to replace it).
-    let latest = use_memo((), move |_| {
-        Callback::from(move |address: bool| {
-            let pending = due.borrow_mut().take();
-            if let Some((text, choices, outdated)) = pending {
-                outdated.set(true);
-                let fragment = at_once(share::encode_paced(&text, &choices, &Pace::never()));
-                let keep = keeper.borrow().clone();
-                keep(fragment, address);
-            }
-            kept.borrow().clone()
-        })
+    let latest = use_memo((), {
+        let due = due.clone();
+        move |_| {
+            Callback::from(move |address: bool| {
+                let pending = due.borrow_mut().take();
+                if let Some((text, choices, outdated)) = pending {
+                    outdated.set(true);
+                    let fragment = at_once(share::encode_paced(&text, &choices, &Pace::never()));
+                    let keep = keeper.borrow().clone();
+                    keep(fragment, address);
+                }
+                kept.borrow().clone()
+            })
+        }
     });
+    // A text not analysed yet is kept as the latest change is, made due with the latest
+    // choices.
+    let unanalysed = {
+        let (latest, choices_now) = ((*latest).clone(), use_mut_ref(share::Shared::default));
+        *choices_now.borrow_mut() = choices_then;
+        use_memo((), move |_| {
+            Callback::from(move |text: SharedText| {
+                let choices = choices_now.borrow().clone();
+                *due.borrow_mut() = Some((text, choices, Rc::default()));
+                latest.emit(true);
+            })
+        })
+    };
     Kept {
         latest: (*latest).clone(),
+        unanalysed: (*unanalysed).clone(),
         unkept: *unkept,
     }
 }
@@ -632,21 +654,9 @@ fn app() -> Html {
     }
     let Kept {
         latest: ours,
+        unanalysed,
         unkept,
     } = use_kept(state.text.clone(), choices, opts.embed, l);
-    // Leaving the page (a reload, a closed tab) keeps a change whose link is still being made
-    // in parts, at once.
-    {
-        let (ours, embed) = (ours.clone(), opts.embed);
-        use_effect_with((), move |_| {
-            let listener = (!embed).then(|| {
-                gloo::events::EventListener::new(&gloo::utils::window(), "pagehide", move |_| {
-                    ours.emit(true);
-                })
-            });
-            move || drop(listener)
-        });
-    }
     // Another tab saving different work is never silent: this tab's work is kept and the
     // reader told (the storage event fires only in the other tabs of this origin).
     {
@@ -822,6 +832,22 @@ fn app() -> Html {
         })
     };
     let edits = typing::use_paced_edit(&state);
+    // Leaving the page (a reload, a closed tab) keeps a change whose link is still being made
+    // in parts, at once, and a text the reader changed whose edit is still being analysed.
+    {
+        let (ours, embed, unanalysed_text) = (ours.clone(), opts.embed, edits.unanalysed.clone());
+        use_effect_with((), move |_| {
+            let listener = (!embed).then(|| {
+                gloo::events::EventListener::new(&gloo::utils::window(), "pagehide", move |_| {
+                    ours.emit(true);
+                    if let Some(text) = unanalysed_text() {
+                        unanalysed.emit(text);
+                    }
+                })
+            });
+            move || drop(listener)
+        });
+    }
     // A choice of what to show: the state with it, shown again (a large text's in steps).
     let choose = |f: fn(&mut State, String)| {
         let (state, choice) = (state.clone(), edits.choice.clone());

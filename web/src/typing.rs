@@ -107,6 +107,9 @@ pub struct Edits {
     /// copy of the state: shown at once, or for a large text in steps, as an edit's views are
     /// ([`choose_in_steps`]): at 44,125 Services a view made whole held the page for seconds.
     pub choice: Callback<State>,
+    /// The text the reader changed, while its edit is still in steps (the state is set, and so
+    /// kept, only once it is analysed): leaving the page keeps it.
+    pub unanalysed: Rc<dyn Fn() -> Option<SharedText>>,
 }
 
 /// The page's edits and choices ([`Edits`]). It also analyses, in steps, a large text the page
@@ -124,6 +127,18 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Edits {
     let inputs: Rc<Cell<u64>> = use_memo((), |_| Cell::new(0));
     // The timer a waiting edit's frame started (a key typed before it fires cancels it too).
     let timer = use_mut_ref(|| None::<Timeout>);
+    // The text of the last edit sent to steps, and the state's text it was typed over.
+    let pending = use_mut_ref(|| None::<(SharedText, SharedText)>);
+    let unanalysed: Rc<dyn Fn() -> Option<SharedText>> = {
+        let (pending, latest) = (pending.clone(), latest.clone());
+        Rc::new(move || {
+            let (text, over) = pending.borrow().clone()?;
+            let now = latest.borrow().text.clone();
+            // Analysed (the state holds it), or the state's text replaced since (a scenario,
+            // a link): none of the reader's text is waiting.
+            (now != text && now == over).then_some(text)
+        })
+    };
     {
         let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
         use_effect_with(state.analysis_due, move |due| {
@@ -198,6 +213,7 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Edits {
         };
         let typing_into_large = *last_cost.borrow() > BUSY_MS;
         if typing_into_large || text.len() > LARGE_TEXT {
+            *pending.borrow_mut() = Some((text.clone(), latest.borrow().text.clone()));
             busy(true);
             // The editor's text when the edit starts: the keys typed since, or what a scenario
             // or a link put there meanwhile (which is then the state's text already). A huge
@@ -223,10 +239,15 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Edits {
         } else {
             waiting.borrow_mut().take();
             timer.borrow_mut().take();
+            pending.borrow_mut().take();
             edit(text);
         }
     });
-    Edits { input, choice }
+    Edits {
+        input,
+        choice,
+        unanalysed,
+    }
 }
 
 thread_local! {
