@@ -437,12 +437,21 @@ impl Analysis {
 
     /// Writes a view's lines into `sink`.
     async fn write<'s>(&'s self, req: &Request, sink: &mut dyn Sink<'s>) -> Result<(), String> {
-        let plain = |lines: Vec<String>| -> Vec<Line> {
+        let plain = |rows: Vec<String>| -> Vec<Line> {
             let line = |text| Line {
                 text,
                 ..Default::default()
             };
-            lines.into_iter().map(line).collect()
+            let mut lines = Vec::with_capacity(rows.len());
+            for row in rows {
+                // A cell with a line break (an externalName the API server would refuse) makes
+                // more than one line, as kubectl's text does.
+                match row.contains('\n') {
+                    true => lines.extend(row.lines().map(|text| line(text.to_string()))),
+                    false => lines.push(line(row)),
+                }
+            }
+            lines
         };
         let mode = self.mode(req);
         let available = views(mode);
@@ -463,7 +472,7 @@ impl Analysis {
             "get-svc" | "get-ep" | "get-endpointslices" | "get-pods" => {
                 let rows = match view.as_str() {
                     "get-svc" => kubectl::get_svc(c),
-                    "get-ep" => kubectl::get_ep(c),
+                    "get-ep" => kubectl::get_ep(c, &pace).await,
                     "get-endpointslices" => kubectl::get_endpointslices(c),
                     _ => kubectl::get_pods(c),
                 };

@@ -101,6 +101,14 @@ fn ipv6() {
     all_views("ipv6", include_str!("scenarios/ipv6.yaml"));
 }
 
+/// Inputs the API server would refuse that kpx only warns about (scenarios/warned.yaml):
+/// objects of one name in nft-load, equal element keys in nft list, a line break in a kubectl
+/// cell, each in the order its writer keeps.
+#[test]
+fn warned_inputs() {
+    all_views("warned", include_str!("scenarios/warned.yaml"));
+}
+
 /// The tour in the article's release layout (KUBE-XLB, KUBE-FW for every LB IP, KUBE-MARK-DROP).
 #[test]
 fn tour_release_1_23() {

@@ -29,6 +29,11 @@ impl SharedText {
     pub fn rc(&self) -> Rc<str> {
         self.0.clone()
     }
+
+    /// The very same text (one allocation): not made again since, whatever its bytes.
+    pub fn same(&self, o: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &o.0)
+    }
 }
 
 impl PartialEq for SharedText {

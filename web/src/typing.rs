@@ -134,9 +134,10 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Edits {
         Rc::new(move || {
             let (text, over) = pending.borrow().clone()?;
             let now = latest.borrow().text.clone();
-            // Analysed (the state holds it), or the state's text replaced since (a scenario,
-            // a link): none of the reader's text is waiting.
-            (now != text && now == over).then_some(text)
+            // Analysed (the state holds it), or the state's text set since (a scenario, a
+            // link, a reset: a text made again, even with the same bytes as the one typed
+            // over): none of the reader's text is waiting.
+            (now.same(&over) && now != text).then_some(text)
         })
     };
     {

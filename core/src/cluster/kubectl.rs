@@ -183,7 +183,7 @@ fn first_three(items: &[String]) -> String {
 
 /// `kubectl get ep [-A]`: what the Endpoints controller would publish, i.e. the ready
 /// addresses of each Service's slices, sorted by address, for each port.
-pub fn get_ep(c: &Cluster) -> Rows<'_> {
+pub async fn get_ep<'c>(c: &'c Cluster, pace: &Pace) -> Rows<'c> {
     // Each Service's slices, by (namespace, service-name label), in the cluster's order: looked
     // for among all slices per Service, 44,125 Services took 305 s natively.
     let mut slices_of: HashMap<(&str, &str), Vec<&EndpointSlice>, foldhash::fast::FixedState> =
@@ -194,6 +194,7 @@ pub fn get_ep(c: &Cluster) -> Rows<'_> {
             let key = (sl.reference.namespace.as_str(), service.as_str());
             slices_of.entry(key).or_default().push(&sl.object);
         }
+        pace.unit().await;
     }
     let not_external_name = |s: &&Item<Service>| {
         let spec = s.object.spec.as_ref();

@@ -50,6 +50,8 @@ pub async fn write_nft<'d>(t: &'d Table, order: Order, sink: &mut dyn Sink<'d>) 
             sorted(&t.sets, |s| &s.name, &pace).await,
             sorted(&t.maps, |m| &m.name, &pace).await,
         ),
+        // (Objects of one name, two sets of a Service's two unnamed ports, which kpx only warns
+        // about, stay where each was added.)
         Order::Creation => (
             t.chains.iter().collect(),
             t.sets.iter().collect(),
@@ -278,7 +280,10 @@ async fn elements_block<'t>(
         keys.push(element_order(&e.key));
         pace.unit().await;
     }
-    let order = crate::pace::sort_indices(keys.len(), &|a, b| keys[a].cmp(&keys[b]), pace).await;
+    // (Elements of one key, in a map of two Services on one address and port, stay in their
+    // order: the sort is not stable.)
+    let by_key = |a: usize, b: usize| keys[a].cmp(&keys[b]).then(a.cmp(&b));
+    let order = crate::pace::sort_indices(keys.len(), &by_key, pace).await;
     let sorted: Vec<&Element> = order.into_iter().map(|i| &elements[i]).collect();
     let lines = sorted.len().div_ceil(per_line);
     block.reserve(lines);
