@@ -476,7 +476,25 @@ fn generate_deployment_pods(
     pods: &mut Vec<Item<Pod>>,
     notes: &mut Vec<Note>,
 ) {
+    if s.deployments.is_empty() {
+        return;
+    }
     let mut used: BTreeSet<IpAddr> = pods.iter().filter_map(|p| pod_ip(&p.object)).collect();
+    // The Pods by (namespace, label, value), as positions in `pods` (the generated ones added
+    // as they come), and where each pod CIDR's first free address may be: a Deployment's Pods
+    // looked for among all Pods, and each new Pod's address searched for from the CIDR's
+    // start, made 10,000 Deployments of 10 quadratic.
+    let mut labelled: HashMap<(String, String, String), Vec<usize>> = HashMap::new();
+    let label = |labelled: &mut HashMap<_, Vec<usize>>, i: usize, pod: &Pod| {
+        for (key, value) in pod.metadata.labels.iter().flatten() {
+            let at = (ns_of(&pod.metadata).to_string(), key.clone(), value.clone());
+            labelled.entry(at).or_default().push(i);
+        }
+    };
+    for (i, pod) in pods.iter().enumerate() {
+        label(&mut labelled, i, &pod.object);
+    }
+    let mut free_from: HashMap<(IpAddr, u8), u128> = HashMap::new();
     let mut next_node = 0usize;
     for d in &s.deployments {
         let ns = d.reference.namespace.clone();
@@ -484,8 +502,13 @@ fn generate_deployment_pods(
             continue;
         };
         let selector = spec.selector.match_labels.clone().unwrap_or_default();
-        let exists = pods.iter().any(|p| {
-            ns_of(&p.object.metadata) == ns && selects(&selector, p.object.metadata.labels.as_ref())
+        // The Pods with the selector's first label, then those with all of it.
+        let exists = selector.first_key_value().is_some_and(|(key, value)| {
+            let at = (ns.clone(), key.clone(), value.clone());
+            let labelled = labelled.get(&at).into_iter().flatten();
+            labelled
+                .into_iter()
+                .any(|&i| selects(&selector, pods[i].object.metadata.labels.as_ref()))
         });
         if exists || nodes.is_empty() {
             continue;
@@ -499,10 +522,13 @@ fn generate_deployment_pods(
             let cidr = node_pod_cidr(&node.object)
                 .or_else(|| crate::net::Cidr::parse(super::settings::DEFAULT_POD_CIDR))
                 .unwrap();
-            let ip = (2..cidr.size().min(65536).saturating_sub(1))
-                .map(|k| cidr.nth(k))
-                .find(|ip| !used.contains(ip))
-                .unwrap_or(cidr.nth(2));
+            // The first free address: those before `from` are taken (addresses are only ever
+            // taken), so the search starts there.
+            let end = cidr.size().min(65536).saturating_sub(1);
+            let from = free_from.entry((cidr.addr, cidr.len)).or_insert(2);
+            let free = (*from..end).find(|&k| !used.contains(&cidr.nth(k)));
+            *from = free.map_or(end, |k| k + 1);
+            let ip = cidr.nth(free.unwrap_or(2));
             used.insert(ip);
             let name = format!(
                 "{}-{hash}-{}",
@@ -544,6 +570,7 @@ fn generate_deployment_pods(
                     d.reference
                 ),
             });
+            label(&mut labelled, pods.len(), &pod);
             pods.push(Item {
                 object: Rc::new(pod),
                 reference: ObjectRef::new("Pod", &ns, &name),
