@@ -1474,9 +1474,11 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # (614,725) for keeping, as the page is left, a text whose edit is still being analysed in
 # steps (it was lost: test_leaving_while_an_edit_is_analysed_keeps_it): 1.2 KB, mostly the
 # App component's hooks laid out again (614,953 with a review's fixes: a text replaced since
-# is told by identity, one map key's elements keep their order, get ep's index in parts).
+# is told by identity, one map key's elements keep their order, get ep's index in parts);
+# and -> 616,500 (616,050) for a Deployment's Pods found through indexes (3,000 Deployments of
+# 10 replicas took 19.8 s natively, 0.95 s now): 1.1 KB.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 615_000
+SIZE_RATCHET = 616_500
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

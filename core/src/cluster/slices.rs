@@ -479,22 +479,26 @@ fn generate_deployment_pods(
     if s.deployments.is_empty() {
         return;
     }
-    let mut used: BTreeSet<IpAddr> = pods.iter().filter_map(|p| pod_ip(&p.object)).collect();
-    // The Pods by (namespace, label, value), as positions in `pods` (the generated ones added
-    // as they come), and where each pod CIDR's first free address may be: a Deployment's Pods
-    // looked for among all Pods, and each new Pod's address searched for from the CIDR's
-    // start, made 10,000 Deployments of 10 quadratic.
-    let mut labelled: HashMap<(String, String, String), Vec<usize>> = HashMap::new();
-    let label = |labelled: &mut HashMap<_, Vec<usize>>, i: usize, pod: &Pod| {
-        for (key, value) in pod.metadata.labels.iter().flatten() {
-            let at = (ns_of(&pod.metadata).to_string(), key.clone(), value.clone());
+    let written: &[Item<Pod>] = pods;
+    let mut used: BTreeSet<IpAddr> = written.iter().filter_map(|p| pod_ip(&p.object)).collect();
+    // A Deployment's Pods looked for among all Pods, and each new Pod's address searched for
+    // from its CIDR's start, made 10,000 Deployments of 10 quadratic. So: the written Pods by
+    // (namespace, label, value), the generated ones by their template's labels (positions in
+    // `written` and `generated`), and where each pod CIDR's first free address may be.
+    type Labelled<'a> =
+        HashMap<(&'a str, &'a str, &'a str), Vec<usize>, foldhash::fast::FixedState>;
+    let mut labelled: Labelled = HashMap::default();
+    for (i, pod) in written.iter().enumerate() {
+        let meta = &pod.object.metadata;
+        for (key, value) in meta.labels.iter().flatten() {
+            let at = (ns_of(meta), key.as_str(), value.as_str());
             labelled.entry(at).or_default().push(i);
         }
-    };
-    for (i, pod) in pods.iter().enumerate() {
-        label(&mut labelled, i, &pod.object);
     }
-    let mut free_from: HashMap<(IpAddr, u8), u128> = HashMap::new();
+    let mut generated: Vec<Item<Pod>> = Vec::new();
+    let mut templated: Labelled = HashMap::default();
+    // (A list: a CIDR per node.)
+    let mut free_from: Vec<((IpAddr, u8), u128)> = Vec::new();
     let mut next_node = 0usize;
     for d in &s.deployments {
         let ns = d.reference.namespace.clone();
@@ -502,13 +506,18 @@ fn generate_deployment_pods(
             continue;
         };
         let selector = spec.selector.match_labels.clone().unwrap_or_default();
-        // The Pods with the selector's first label, then those with all of it.
+        // The Pods with the selector's first label, then those with all of it (a generated
+        // Pod also has `pod-template-hash`, which no template has: a selector with it looks
+        // at every generated Pod).
+        let selected = |pod: &Item<Pod>| selects(&selector, pod.object.metadata.labels.as_ref());
         let exists = selector.first_key_value().is_some_and(|(key, value)| {
-            let at = (ns.clone(), key.clone(), value.clone());
-            let labelled = labelled.get(&at).into_iter().flatten();
-            labelled
-                .into_iter()
-                .any(|&i| selects(&selector, pods[i].object.metadata.labels.as_ref()))
+            let at = (d.reference.namespace.as_str(), key.as_str(), value.as_str());
+            let among = |index: &Labelled, pods: &[Item<Pod>]| {
+                (index.get(&at).into_iter().flatten()).any(|&i| selected(&pods[i]))
+            };
+            among(&labelled, written)
+                || among(&templated, &generated)
+                || (selector.contains_key("pod-template-hash") && generated.iter().any(selected))
         });
         if exists || nodes.is_empty() {
             continue;
@@ -525,7 +534,15 @@ fn generate_deployment_pods(
             // The first free address: those before `from` are taken (addresses are only ever
             // taken), so the search starts there.
             let end = cidr.size().min(65536).saturating_sub(1);
-            let from = free_from.entry((cidr.addr, cidr.len)).or_insert(2);
+            let key = (cidr.addr, cidr.len);
+            let at = match free_from.iter().position(|(k, _)| *k == key) {
+                Some(at) => at,
+                None => {
+                    free_from.push((key, 2));
+                    free_from.len() - 1
+                }
+            };
+            let from = &mut free_from[at].1;
             let free = (*from..end).find(|&k| !used.contains(&cidr.nth(k)));
             *from = free.map_or(end, |k| k + 1);
             let ip = cidr.nth(free.unwrap_or(2));
@@ -570,8 +587,12 @@ fn generate_deployment_pods(
                     d.reference
                 ),
             });
-            label(&mut labelled, pods.len(), &pod);
-            pods.push(Item {
+            let template_labels = template.metadata.as_ref().and_then(|m| m.labels.as_ref());
+            for (key, value) in template_labels.into_iter().flatten() {
+                let at = (d.reference.namespace.as_str(), key.as_str(), value.as_str());
+                templated.entry(at).or_default().push(generated.len());
+            }
+            generated.push(Item {
                 object: Rc::new(pod),
                 reference: ObjectRef::new("Pod", &ns, &name),
                 origin: Origin::Derived {
@@ -581,4 +602,5 @@ fn generate_deployment_pods(
             });
         }
     }
+    pods.extend(generated);
 }
