@@ -242,12 +242,11 @@ fn read_whole(json: &[u8]) -> Result<Shared, String> {
 /// fields. JSON that does not start with the text, or that a part finds invalid, is read whole,
 /// so that its error is the one serde_json gives for the whole.
 async fn read_state(json: &[u8], pace: &Pace) -> Result<Shared, String> {
-    let whole = read_whole;
     let Some(escaped) = json.strip_prefix(TEXT_FIRST) else {
-        return whole(json);
+        return read_whole(json);
     };
     let mut text = String::with_capacity(escaped.len());
-    // A part read as the text of a state of its own (the reader `whole` uses: a reader of
+    // A part read as the text of a state of its own (the reader `read_whole` uses: a reader of
     // JSON strings alone was 1.5 KB more of the site).
     let mut state_of_part = Vec::with_capacity(ENCODED_PER_UNIT + 64);
     let mut read_part = |part: &[u8], text: &mut String| {
@@ -255,7 +254,7 @@ async fn read_state(json: &[u8], pace: &Pace) -> Result<Shared, String> {
         state_of_part.extend_from_slice(TEXT_FIRST);
         state_of_part.extend_from_slice(part);
         state_of_part.extend_from_slice(b"\"}");
-        let part = whole(&state_of_part);
+        let part = read_whole(&state_of_part);
         part.map(|part| text.push_str(&part.text)).is_ok()
     };
     let (mut start, mut at) = (0, 0);
@@ -264,7 +263,7 @@ async fn read_state(json: &[u8], pace: &Pace) -> Result<Shared, String> {
             .iter()
             .position(|&b| b == b'\\' || b == b'"')
         else {
-            return whole(json);
+            return read_whole(json);
         };
         at += next;
         if escaped[at] == b'"' {
@@ -274,7 +273,7 @@ async fn read_state(json: &[u8], pace: &Pace) -> Result<Shared, String> {
         let escape = escaped.get(at + 1).copied();
         if escape == Some(b'n') && at - start >= ENCODED_PER_UNIT {
             if !read_part(&escaped[start..at], &mut text) {
-                return whole(json);
+                return read_whole(json);
             }
             start = at;
             pace.unit().await;
@@ -282,14 +281,14 @@ async fn read_state(json: &[u8], pace: &Pace) -> Result<Shared, String> {
         at += if escape == Some(b'u') { 6 } else { 2 };
     };
     if !read_part(&escaped[start..end], &mut text) {
-        return whole(json);
+        return read_whole(json);
     }
     // The other fields, after an empty text.
     let mut rest = Vec::with_capacity(TEXT_FIRST.len() + json.len() - end);
     rest.extend_from_slice(TEXT_FIRST);
     rest.extend_from_slice(&escaped[end..]);
-    let Ok(mut state) = whole(&rest) else {
-        return whole(json);
+    let Ok(mut state) = read_whole(&rest) else {
+        return read_whole(json);
     };
     state.text = text;
     Ok(state)

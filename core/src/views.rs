@@ -437,21 +437,12 @@ impl Analysis {
 
     /// Writes a view's lines into `sink`.
     async fn write<'s>(&'s self, req: &Request, sink: &mut dyn Sink<'s>) -> Result<(), String> {
-        let plain = |rows: Vec<String>| -> Vec<Line> {
+        let plain = |lines: Vec<String>| -> Vec<Line> {
             let line = |text| Line {
                 text,
                 ..Default::default()
             };
-            let mut lines = Vec::with_capacity(rows.len());
-            for row in rows {
-                // A cell with a line break (an externalName the API server would refuse) makes
-                // more than one line, as kubectl's text does.
-                match row.contains('\n') {
-                    true => lines.extend(row.lines().map(|text| line(text.to_string()))),
-                    false => lines.push(line(row)),
-                }
-            }
-            lines
+            lines.into_iter().map(line).collect()
         };
         let mode = self.mode(req);
         let available = views(mode);

@@ -464,9 +464,9 @@ def test_a_large_text_survives_a_reload(d, site):
     assert saved() == kept, "the work after the reload is not the work before it"
 
 
-def test_leaving_while_the_link_is_made_keeps_the_change(d, site):
-    """A large text's link is made in parts after each change (web/src/main.rs, `use_kept`):
-    a reload while it is being made keeps the change anyway (`pagehide`): it is not lost."""
+def reload_as_a_change_is_kept(d, site, measure):
+    """Types a key into 1,000 Services and reloads the page as the page first records `measure`
+    for it (between two of its steps): the change must come back, at once or offered back."""
     import bench
     d.get(site)
     d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
@@ -476,9 +476,8 @@ def test_leaving_while_the_link_is_made_keeps_the_change(d, site):
     saved = lambda: d.js("return localStorage.getItem('kpx.state') || ''")
     d.wait_for("the work kept", lambda: len(saved()) > 10_000)
     time.sleep(1)
-    # The page reloads as the changed text's link is first measured, with parts of it to come.
     d.js("window.__kpxBeforeReload = true")
-    when_first_measured(d, "kpx:link", "location.reload();")
+    when_first_measured(d, measure, "location.reload();")
     d.js(TYPE_PORT_87)
     d.wait_for("the reloaded page", lambda: d.js("return !window.__kpxBeforeReload && !!document.querySelector('.output.virtual')") and idle(), timeout=60)
     if "port: 87}" not in editor_text(d):
@@ -490,30 +489,19 @@ def test_leaving_while_the_link_is_made_keeps_the_change(d, site):
         d.wait_for("the change back", lambda: "port: 87}" in editor_text(d) and idle(), timeout=60)
 
 
+def test_leaving_while_the_link_is_made_keeps_the_change(d, site):
+    """A large text's link is made in parts after each change (web/src/main.rs, `use_kept`):
+    a reload while it is being made keeps the change anyway (`pagehide`): it is not lost."""
+    # The page reloads as the changed text's link is first measured, with parts of it to come.
+    reload_as_a_change_is_kept(d, site, "kpx:link")
+
+
 def test_leaving_while_an_edit_is_analysed_keeps_it(d, site):
     """A large text's edit is analysed in steps (web/src/typing.rs, in_steps), and its state,
     and so its link, is set only once it is analysed: a reload meanwhile keeps the reader's
     text anyway (`pagehide`, `Edits::unanalysed`). It was lost."""
-    import bench
-    d.get(site)
-    d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
-    set_text(d, bench.big_scenario(1000))
-    idle = lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')")
-    d.wait_for("1,000 Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')") and idle(), timeout=60)
-    saved = lambda: d.js("return localStorage.getItem('kpx.state') || ''")
-    d.wait_for("the work kept", lambda: len(saved()) > 10_000)
-    time.sleep(1)
     # The page reloads as the edit's text is first read, its analysis still to come.
-    d.js("window.__kpxBeforeReload = true")
-    when_first_measured(d, "kpx:read", "location.reload();")
-    d.js(TYPE_PORT_87)
-    d.wait_for("the reloaded page", lambda: d.js("return !window.__kpxBeforeReload && !!document.querySelector('.output.virtual')") and idle(), timeout=60)
-    if "port: 87}" not in editor_text(d):
-        # The address still held the state before the edit: the edit, kept as the page
-        # left, is offered back (as in test_leaving_while_the_link_is_made_keeps_the_change).
-        d.wait_for("the edit offered back", lambda: d.js("return !!document.querySelector('#work-restore')"), timeout=30)
-        d.click("#work-restore")
-        d.wait_for("the edit back", lambda: "port: 87}" in editor_text(d) and idle(), timeout=60)
+    reload_as_a_change_is_kept(d, site, "kpx:read")
 
 
 def test_work_too_large_to_keep_is_said(d, site):

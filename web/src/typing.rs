@@ -281,7 +281,7 @@ fn choose_in_steps(
         last_cost,
         cost: 0.0,
         choice: Some(choice),
-        view_lines: VIEW_LINES,
+        view_lines: FEWEST_VIEW_LINES,
     };
     steps.run(Made::Analysed(analysed), now());
 }
@@ -328,7 +328,7 @@ fn in_steps(
             last_cost,
             cost: read.cost,
             choice: None,
-            view_lines: VIEW_LINES,
+            view_lines: FEWEST_VIEW_LINES,
         };
         steps.run(Made::Read(read.text), read.task_start);
     });
@@ -529,6 +529,8 @@ const VIEW_LINES: usize = 2_000;
 /// -L` line at 44,125 Services about 40 µs in the wasm, many times a `save` line), so each
 /// view step makes as many as the last step's pace says fit, up to [`VIEW_LINES`].
 const VIEW_STEP_MS: f64 = 10.0;
+/// The fewest lines a view step makes, and a view's first step (see [`VIEW_STEP_MS`]).
+const FEWEST_VIEW_LINES: usize = VIEW_LINES / 20;
 const COMPARED_LINES: usize = 20_000;
 
 impl Steps {
@@ -606,7 +608,7 @@ impl Steps {
                         // save lines): its first step is the smallest, the next sized by it
                         // (sized by the last view's, a list view's first step was 99 ms at
                         // 44,125 Services).
-                        self.view_lines = VIEW_LINES / 20;
+                        self.view_lines = FEWEST_VIEW_LINES;
                         Made::Making(analysed, view)
                     }
                     None if self.choice.is_some() => {
@@ -631,7 +633,7 @@ impl Steps {
                     let took = now() - started;
                     if took > 0.0 {
                         let fit = self.view_lines as f64 * VIEW_STEP_MS / took;
-                        self.view_lines = (fit as usize).clamp(VIEW_LINES / 20, VIEW_LINES);
+                        self.view_lines = (fit as usize).clamp(FEWEST_VIEW_LINES, VIEW_LINES);
                     }
                     match made {
                         Some(view) => Made::Making(analysed, view),

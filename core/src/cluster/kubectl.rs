@@ -14,8 +14,8 @@ use std::net::IpAddr;
 const AGE: &str = "<unknown>";
 
 /// Lays out rows like kubectl's `tabwriter.NewWriter(out, 6, 4, 3, ' ', 0)`: each column but the last
-/// is as wide as its widest cell plus 3, and at least 6. One line per row, a row a unit of work
-/// (at 44,125 Services a table is 44,126 rows).
+/// is as wide as its widest cell plus 3, and at least 6. A line per row (but for cells with line
+/// breaks), a row a unit of work (at 44,125 Services a table is 44,126 rows).
 async fn table(rows: &[Vec<String>], pace: &Pace) -> Vec<String> {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0usize; cols];
@@ -36,7 +36,12 @@ async fn table(rows: &[Vec<String>], pace: &Pace) -> Vec<String> {
             }
         }
         line.truncate(line.trim_end().len());
-        lines.push(line);
+        // A cell with a line break (an externalName the API server would refuse) makes more
+        // than one line, as the table's text did.
+        match line.contains('\n') {
+            true => lines.extend(line.lines().map(str::to_string)),
+            false => lines.push(line),
+        }
         pace.unit().await;
     }
     lines

@@ -35,6 +35,40 @@ fn selects(selector: &BTreeMap<String, String>, labels: Option<&BTreeMap<String,
             .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }
 
+/// Pods by (namespace, label, value), as their positions in the list indexed, in its order:
+/// a selector's Pods looked for among all Pods, 10,000 Services (or Deployments) over 100,000
+/// Pods were a billion label comparisons.
+type PodsLabelled<'a> =
+    HashMap<(&'a str, &'a str, &'a str), Vec<usize>, foldhash::fast::FixedState>;
+
+/// `pods` indexed by their labels ([`PodsLabelled`]), a Pod a unit of work.
+async fn pods_labelled<'a>(pods: &'a [Item<Pod>], pace: &Pace) -> PodsLabelled<'a> {
+    let mut index = PodsLabelled::default();
+    for (i, pod) in pods.iter().enumerate() {
+        let meta = &pod.object.metadata;
+        for (key, value) in meta.labels.iter().flatten() {
+            index.entry((ns_of(meta), key, value)).or_default().push(i);
+        }
+        pace.unit().await;
+    }
+    index
+}
+
+/// The Pods of `pods` in namespace `ns` that `selector` selects, in their order, through
+/// `index` (theirs): those with its first label, then those with all of it.
+fn selected_in<'p>(
+    index: &'p PodsLabelled<'p>,
+    pods: &'p [Item<Pod>],
+    ns: &'p str,
+    selector: &'p BTreeMap<String, String>,
+) -> impl Iterator<Item = &'p Item<Pod>> {
+    let first = selector.first_key_value();
+    let positions = first.and_then(|(key, value)| index.get(&(ns, key.as_str(), value.as_str())));
+    (positions.into_iter().flatten())
+        .map(|&i| &pods[i])
+        .filter(|p| selects(selector, p.object.metadata.labels.as_ref()))
+}
+
 pub fn pod_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
@@ -89,21 +123,14 @@ pub(super) async fn derive(
     }
     let has_slices = |ns: &str, name: &str| written.contains(&(ns, name));
 
-    // The Pods by (namespace, label, value), and the Endpoints by (namespace, name): looked for
-    // among all Pods and Endpoints per Service, 10,000 Services with selectors and 100,000
-    // Pods are a billion label comparisons. Indexes of Pods in their order, so a selector's
-    // Pods come in the order they were given.
-    type Index<'a, K, V> = HashMap<K, V, foldhash::fast::FixedState>;
-    let mut pods_labelled: Index<(&str, &str, &str), Vec<usize>> = Default::default();
-    for (i, pod) in pods.iter().enumerate() {
-        let meta = &pod.object.metadata;
-        for (key, value) in meta.labels.iter().flatten() {
-            let at = (ns_of(meta), key.as_str(), value.as_str());
-            pods_labelled.entry(at).or_default().push(i);
-        }
-        pace.unit().await;
-    }
-    let mut endpoints_named: Index<(&str, &str), &Located<Endpoints>> = Default::default();
+    // The Pods by their labels, and the Endpoints by (namespace, name) (searched per Service,
+    // both were quadratic).
+    let labelled = pods_labelled(&pods, pace).await;
+    let mut endpoints_named: HashMap<
+        (&str, &str),
+        &Located<Endpoints>,
+        foldhash::fast::FixedState,
+    > = Default::default();
     for ep in &s.endpoints {
         let key = (ep.reference.namespace.as_str(), ep.reference.name.as_str());
         // (The first of two of a name, as a search would find.)
@@ -121,13 +148,8 @@ pub(super) async fn derive(
         }
         let selector = spec.selector.clone().unwrap_or_default();
         let endpoints = endpoints_named.get(&(ns, name)).copied();
-        if let Some((key, value)) = selector.first_key_value() {
-            // The Pods with the selector's first label, then those with all of it.
-            let labelled = pods_labelled.get(&(ns, key.as_str(), value.as_str()));
-            let selected: Vec<&Item<Pod>> = (labelled.into_iter().flatten())
-                .map(|&i| &pods[i])
-                .filter(|p| selects(&selector, p.object.metadata.labels.as_ref()))
-                .collect();
+        if !selector.is_empty() {
+            let selected: Vec<&Item<Pod>> = selected_in(&labelled, &pods, ns, &selector).collect();
             if selected.is_empty() {
                 if endpoints.is_none() {
                     let sel: Vec<String> =
@@ -483,20 +505,11 @@ fn generate_deployment_pods(
     let mut used: BTreeSet<IpAddr> = written.iter().filter_map(|p| pod_ip(&p.object)).collect();
     // A Deployment's Pods looked for among all Pods, and each new Pod's address searched for
     // from its CIDR's start, made 10,000 Deployments of 10 quadratic. So: the written Pods by
-    // (namespace, label, value), the generated ones by their template's labels (positions in
-    // `written` and `generated`), and where each pod CIDR's first free address may be.
-    type Labelled<'a> =
-        HashMap<(&'a str, &'a str, &'a str), Vec<usize>, foldhash::fast::FixedState>;
-    let mut labelled: Labelled = HashMap::default();
-    for (i, pod) in written.iter().enumerate() {
-        let meta = &pod.object.metadata;
-        for (key, value) in meta.labels.iter().flatten() {
-            let at = (ns_of(meta), key.as_str(), value.as_str());
-            labelled.entry(at).or_default().push(i);
-        }
-    }
+    // their labels, the generated ones by their template's, and where each pod CIDR's first
+    // free address may be.
+    let labelled = crate::pace::at_once(pods_labelled(written, &Pace::never()));
     let mut generated: Vec<Item<Pod>> = Vec::new();
-    let mut templated: Labelled = HashMap::default();
+    let mut templated = PodsLabelled::default();
     // (A list: a CIDR per node.)
     let mut free_from: Vec<((IpAddr, u8), u128)> = Vec::new();
     let mut next_node = 0usize;
@@ -510,15 +523,14 @@ fn generate_deployment_pods(
         // Pod also has `pod-template-hash`, which no template has: a selector with it looks
         // at every generated Pod).
         let selected = |pod: &Item<Pod>| selects(&selector, pod.object.metadata.labels.as_ref());
-        let exists = selector.first_key_value().is_some_and(|(key, value)| {
-            let at = (d.reference.namespace.as_str(), key.as_str(), value.as_str());
-            let among = |index: &Labelled, pods: &[Item<Pod>]| {
-                (index.get(&at).into_iter().flatten()).any(|&i| selected(&pods[i]))
-            };
-            among(&labelled, written)
-                || among(&templated, &generated)
-                || (selector.contains_key("pod-template-hash") && generated.iter().any(selected))
-        });
+        let in_ns = d.reference.namespace.as_str();
+        let exists = selected_in(&labelled, written, in_ns, &selector)
+            .next()
+            .is_some()
+            || selected_in(&templated, &generated, in_ns, &selector)
+                .next()
+                .is_some()
+            || (selector.contains_key("pod-template-hash") && generated.iter().any(selected));
         if exists || nodes.is_empty() {
             continue;
         }

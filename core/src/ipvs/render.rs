@@ -296,13 +296,8 @@ pub async fn ipset_lines<'a>(ipvs: &'a Ipvs, pace: &Pace) -> Vec<Line<'a>> {
                 ..Default::default()
             });
         }
-        let mut keys = Vec::with_capacity(set.entries.len());
-        for m in &set.entries {
-            keys.push(member_order(&m.text));
-            pace.unit().await;
-        }
-        let by_key = |a: usize, b: usize| keys[a].cmp(&keys[b]);
-        for i in crate::pace::sort_indices(keys.len(), &by_key, pace).await {
+        let members = crate::pace::order_by_key(&set.entries, |m| member_order(&m.text), pace);
+        for i in members.await {
             let m = &set.entries[i];
             out.push(Line {
                 text: m.text.clone(),
