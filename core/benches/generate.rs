@@ -132,6 +132,24 @@ fn scale(c: &mut Criterion) {
             sink.finish()
         })
     });
+    // Its parts, to see where the time goes: kube-proxy's service port map alone, and the
+    // text alone from a dataplane built once.
+    g.bench_function("service port map", |b| {
+        b.iter(|| kpx_core::proxy::service_ports(black_box(&cluster)))
+    });
+    let dp = kpx_core::iptables::build(&cluster).unwrap();
+    g.bench_function("restore text", |b| {
+        b.iter(|| {
+            let mut sink = TextSink::default();
+            kpx_core::pace::at_once(write_restore(
+                black_box(&dp),
+                kpx_core::iptables::Layout::Current,
+                Select::default(),
+                &mut sink,
+            ));
+            sink.finish()
+        })
+    });
     g.finish();
 }
 

@@ -10,6 +10,7 @@ pub mod explain;
 pub mod input;
 pub mod iptables;
 pub mod ipvs;
+mod members;
 pub mod net;
 pub mod nftables;
 pub mod pace;

@@ -6,6 +6,7 @@ pub mod render;
 
 use crate::cluster::Cluster;
 use crate::iptables::model::{Dataplane, Provenance};
+use crate::members::Members;
 use crate::proxy::{categorize, service_ports_paced, EndpointInfo, Protocol, ServicePort};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -187,7 +188,7 @@ pub(crate) struct OutFilter {
 }
 
 /// The 17 sets and what each already holds (adding an entry twice keeps one, as ipset does).
-struct Sets(Vec<IpSet>, std::collections::HashSet<(usize, String)>);
+struct Sets(Vec<IpSet>, Members);
 
 impl Sets {
     fn add(&mut self, base: &str, text: String, provenance: Provenance) {
@@ -195,7 +196,10 @@ impl Sets {
             .iter()
             .position(|(n, _, _)| *n == base)
             .unwrap_or_else(|| panic!("no ipset {base}"));
-        if self.1.insert((i, text.clone())) {
+        let sets = &self.0;
+        if self.1.add(i, &text, sets[i].entries.len(), &|(s, e)| {
+            &sets[s].entries[e].text
+        }) {
             self.0[i].entries.push(SetEntry { text, provenance });
         }
     }
@@ -246,8 +250,12 @@ pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
 
     let ports = service_ports_paced(cluster, pace).await;
     // The sets' index sized once: grown, each doubling hashed every entry again in one piece
-    // (a 125 ms piece of the page at 44,125 Services). A few entries per service port.
-    sets.1.reserve(4 * ports.len());
+    // (a 125 ms piece of the page at 44,125 Services; 71 ms where KUBE-IPVS-IPS, added last,
+    // outgrew a room of four entries per service port). A few entries per service port, one
+    // per local endpoint (KUBE-LOOP-BACK), and its ClusterIP bound to kube-ipvs0.
+    let room = ports.iter().map(|sp| 5 + sp.endpoints.len()).sum();
+    let entries = &sets.0;
+    sets.1.reserve(room, &|(s, e)| &entries[s].entries[e].text);
     // The lists sized once too (their last doublings were pieces of 30-50 ms natively): a
     // virtual server per ClusterIP and per NodePort address, an address bound per ClusterIP.
     services.reserve(ports.len() * (1 + node_ips.len()));
