@@ -1469,9 +1469,11 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # nftables and IPVS builders' indexes keeping positions instead of copies of their keys
 # (kpx_core::members: 840,000 strings at 44,125 Services let go of in one 83 ms piece, and an
 # ipset index that outgrew its room, 71 ms): 1.4 KB (2.7 KB with a copy of the index's code
-# per builder).
+# per builder); and -> 618,500 (618,188) for a large text's cuts scanned a part at a time
+# (kpx_core::input::reading's Scan: 38 MB scanned at once was a 95 ms piece of a paste) and
+# its objects gathered in a task of their own: 0.6 KB.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 618_000
+SIZE_RATCHET = 618_500
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):
