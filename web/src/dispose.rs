@@ -5,10 +5,13 @@
 //! handle went: at 44,125 Services, 1.9 to 2.9 million lines and their index, in the drawing
 //! that replaced them (600 ms) or in a task after it (300 ms). A replaced view is handed here
 //! instead ([`later`]): once this holds its last handle, its lines are dropped a few thousand
-//! at a time, in tasks of their own. Nothing anyone still holds is touched.
+//! at a time, in tasks of their own. Nothing anyone still holds is touched. A large text's
+//! sections, which the next edit will not read from, are let go of the same way
+//! ([`later_owned`]).
 
 use crate::output::ViewIndex;
 use gloo::timers::callback::Timeout;
+use kpx_core::pace::Shrinking;
 use kpx_core::views::ViewLine;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -22,10 +25,12 @@ const TASK_MS: f64 = 30.0;
 /// How long (ms) to wait before looking again at views still held elsewhere.
 const AGAIN_MS: u32 = 250;
 
-/// A replaced view's parts, held until they are let go of.
+/// A replaced view's parts, held until they are let go of, or something else large that only
+/// this holds.
 enum Held {
     Lines(Rc<Vec<ViewLine>>),
     Index(Rc<ViewIndex>),
+    Owned(Box<dyn Shrinking>),
 }
 
 thread_local! {
@@ -50,6 +55,13 @@ pub fn later(lines: &Rc<Vec<ViewLine>>, index: &Rc<ViewIndex>) {
             held.push(Held::Index(index.clone()));
         }
     });
+    soon(0);
+}
+
+/// Lets go of `list`, which nothing else holds, a part at a time (a large text's sections
+/// the next edit will not read from: `state::finish`).
+pub fn later_owned(list: Box<dyn Shrinking>) {
+    HELD.with_borrow_mut(|held| held.push(Held::Owned(list)));
     soon(0);
 }
 
@@ -79,6 +91,13 @@ fn let_go() {
                 while index.drop_some(PART) && within() {}
                 usize::from(!index.is_empty())
             }),
+            Held::Owned(list) => {
+                let mut more = true;
+                while more && within() {
+                    more = (0..PART).all(|_| list.drop_last());
+                }
+                Some(usize::from(more))
+            }
         };
         dropped_some |= left.is_some();
         left != Some(0)

@@ -102,6 +102,7 @@ pub fn finish(reading: Reading<'static>) -> ReadText {
     let kept = if sections.text_len() <= crate::editor::HUGE_TEXT {
         sections
     } else {
+        crate::dispose::later_owned(Box::new(sections));
         Sections::default()
     };
     LAST_READ.with(|last| *last.borrow_mut() = kept);
