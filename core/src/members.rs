@@ -1,21 +1,22 @@
 //! Which keys a builder's lists already hold, and where, without a copy of each key.
 //!
 //! ipsets and nftables sets keep an entry once however often it is added, so their builders
-//! look each new entry up among those added; nftables' builder finds a chain by its name. The keys are the entries' own texts: an index that
-//! held a copy of each was hundreds of thousands of strings at 44,125 Services, made one by one
-//! and let go of in one piece when the build ended (49–83 ms of the page), and hashed with
-//! SipHash where it grew.
+//! look each new entry up among those added; nftables' builder finds a chain by its name. The
+//! keys are the entries' own texts: an index that held a copy of each was hundreds of
+//! thousands of strings at 44,125 Services, made one by one and let go of in one piece when
+//! the build ended (49–83 ms of the page), and hashed with SipHash where it grew.
 
-use std::hash::{BuildHasher, Hash};
+use std::hash::BuildHasher;
 
 /// The (list, item) positions of the keys added to one or more lists: a key is read back from
-/// the list itself (`key_at`) whenever two hashes meet.
+/// the list itself (`key_at`) whenever two hashes meet, and to hash it again when the index
+/// grows.
 #[derive(Default)]
-pub(crate) struct Members(hashbrown::HashTable<(usize, usize)>);
-
-/// The index's hash of a key of a list.
-fn hash_of(key: impl Hash) -> u64 {
-    foldhash::fast::FixedState::default().hash_one(key)
+pub(crate) struct Members {
+    index: hashbrown::HashTable<(usize, usize)>,
+    /// Seeded per process, as std's maps are: names chosen to collide cannot make a build
+    /// quadratic.
+    hasher: foldhash::fast::RandomState,
 }
 
 /// Reads the key at (list, item) back from the lists. (A trait object: one instantiation of
@@ -23,16 +24,23 @@ fn hash_of(key: impl Hash) -> u64 {
 pub(crate) type KeyAt<'a, 'k> = &'a dyn Fn((usize, usize)) -> &'k str;
 
 impl Members {
+    /// The index's hash of `key` in `list`.
+    fn hash_of(&self, list: usize, key: &str) -> u64 {
+        self.hasher.hash_one((list, key))
+    }
+
     /// Room for `n` more keys, so that the index is not grown (each growth hashes every key
     /// again, in one piece).
     pub fn reserve(&mut self, n: usize, key_at: KeyAt) {
-        self.0.reserve(n, |&at| hash_of((at.0, key_at(at))));
+        let hasher = &self.hasher;
+        self.index
+            .reserve(n, |&at| hasher.hash_one((at.0, key_at(at))));
     }
 
     /// Where `key` is in `list`, if it was added.
     pub fn find(&self, list: usize, key: &str, key_at: KeyAt) -> Option<usize> {
-        self.0
-            .find(hash_of((list, key)), |&at| {
+        self.index
+            .find(self.hash_of(list, key), |&at| {
                 at.0 == list && key_at(at) == key
             })
             .map(|&(_, item)| item)
@@ -41,10 +49,12 @@ impl Members {
     /// Whether `key` is new to `list`; if so it is taken as the list's item `next` (the caller
     /// adds it there).
     pub fn add(&mut self, list: usize, key: &str, next: usize, key_at: KeyAt) -> bool {
-        let entry = self.0.entry(
-            hash_of((list, key)),
+        let hash = self.hash_of(list, key);
+        let hasher = &self.hasher;
+        let entry = self.index.entry(
+            hash,
             |&at| at.0 == list && key_at(at) == key,
-            |&at| hash_of((at.0, key_at(at))),
+            |&at| hasher.hash_one((at.0, key_at(at))),
         );
         match entry {
             hashbrown::hash_table::Entry::Occupied(_) => false,
@@ -66,6 +76,8 @@ mod tests {
         let mut lists: Vec<Vec<String>> = vec![vec![], vec![]];
         let mut members = Members::default();
         for round in 0..2 {
+            // Room made while it holds keys, as the builders make it: they are hashed again.
+            members.reserve(100, &|(l, i)| &lists[l][i]);
             for n in 0..1000 {
                 for list in 0..2 {
                     let key = format!("10.0.{}.{}", n / 250, n % 250);

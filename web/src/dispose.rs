@@ -58,8 +58,10 @@ pub fn later(lines: &Rc<Vec<ViewLine>>, index: &Rc<ViewIndex>) {
     soon(0);
 }
 
-/// Lets go of `list`, which nothing else holds, a part at a time (a large text's sections
-/// the next edit will not read from: `state::finish`).
+/// Lets go of `list` a part at a time: a large text's sections the next edit will not read
+/// from (`state::finish`), or a reading no longer wanted. Only this holds the list; what its
+/// items share with others (a section found in an earlier reading, the text) only loses a
+/// handle.
 pub fn later_owned(list: Box<dyn Shrinking>) {
     HELD.with_borrow_mut(|held| held.push(Held::Owned(list)));
     soon(0);

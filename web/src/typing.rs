@@ -461,33 +461,45 @@ fn read_in_parts(
     });
     let spent = spent + (now() - started);
     if done {
-        let finish = move |task_start| {
-            then(Read {
-                text: crate::state::finish(reading),
-                cost: spent,
-                task_start,
-            })
-        };
-        // Gathering a large text's objects is a task's work of its own (44,125 Services:
-        // 55-75 ms, after a slice of reading made a 103 ms task).
-        if now() - started < SLICE_MS / 2.0 {
-            return finish(started);
+        // A huge text's objects are gathered in a task of their own (44,125 Services: 55-95
+        // ms, which made a 103-111 ms task with the reading's last slice); a smaller text's
+        // at once, unless that slice was long.
+        if bytes <= crate::editor::HUGE_TEXT && now() - started < SLICE_MS / 2.0 {
+            return then(gathered(reading, spent, started));
         }
         Timeout::new(0, move || {
-            if !stop() {
-                finish(now())
+            if stop() {
+                return let_go(reading, bytes);
             }
+            then(gathered(reading, spent, now()))
         })
         .forget();
         return;
     }
     progress(Some(reading.read() * 100 / bytes));
     Timeout::new(0, move || {
-        if !stop() {
-            read_in_parts(reading, bytes, spent, stop, then)
+        if stop() {
+            return let_go(reading, bytes);
         }
+        read_in_parts(reading, bytes, spent, stop, then)
     })
     .forget();
+}
+
+/// A text read, its objects gathered in a task that started at `task_start`.
+fn gathered(reading: Reading<'static>, spent: f64, task_start: f64) -> Read {
+    Read {
+        text: crate::state::finish(reading),
+        cost: spent,
+        task_start,
+    }
+}
+
+/// A reading no longer wanted (another edit came): a huge text's is let go of a part at a time.
+fn let_go(reading: Reading<'static>, bytes: usize) {
+    if bytes > crate::editor::HUGE_TEXT {
+        crate::dispose::later_owned(Box::new(reading));
+    }
 }
 
 /// An edit's steps after the reading: the analysis, the shown dataplane, the views' lines (a

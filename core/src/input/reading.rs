@@ -43,7 +43,8 @@ const FIRST: Cut = Cut {
 
 /// How many bytes of the text a reading step scans for its cuts per event it may read: a
 /// scan is far cheaper than reading (a parser's event is a few bytes of text), so a step that
-/// scans is shorter than one that reads.
+/// scans is shorter than one that reads. (The step that ends the scan also reads its events:
+/// up to about twice a step's work, once.)
 const SCANNED_PER_EVENT: usize = 64;
 
 /// Finds where a text is cut into sections, a part at a time: a reading scans the whole text
@@ -137,6 +138,13 @@ pub struct Sections {
 impl crate::pace::Shrinking for Sections {
     fn drop_last(&mut self) -> bool {
         self.read.pop().is_some()
+    }
+}
+
+/// So can a reading no longer wanted (the rest of it goes when the last section has gone).
+impl crate::pace::Shrinking for Reading<'_> {
+    fn drop_last(&mut self) -> bool {
+        self.done.pop().is_some()
     }
 }
 
@@ -577,6 +585,7 @@ mod tests {
         // Directives belong to the document after them; a lone carriage return is a line to
         // the parser, not to the count: one section.
         assert_eq!(starts("a: 1\n%YAML 1.2\n---\nb: 2\n"), [(0, 0)]);
+        assert_eq!(starts("a\n---\nb\n%YAML 1.2\n---\n"), [(0, 0)]);
         assert_eq!(starts("a: 1\r---\nb: 2\n"), [(0, 0)]);
         assert_eq!(starts("a: 1\r\n---\r\nb: 2\r\n"), [(0, 0), (6, 1)]);
     }
@@ -593,6 +602,7 @@ mod tests {
             "a: 1\r---\nb: 2\n---\n",
             "a: 1\r\n---\r\nb: \"é→\"\r\n---\tc\r\n---\r",
             "---\n---\n\n---\n",
+            "a\n---\nb\n%YAML 1.2\n---\n",
             "",
         ];
         for text in texts {

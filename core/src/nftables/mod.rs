@@ -69,15 +69,23 @@ impl Builder<'_> {
         let chains = &self.t.chains;
         self.chains.find(0, chain, &|(_, i)| &chains[i].name)
     }
+    /// Adds a chain whose name is not taken.
     fn push_chain(&mut self, chain: Chain) {
         let chains = &self.t.chains;
-        self.chains
+        let added = self
+            .chains
             .add(0, &chain.name, chains.len(), &|(_, i)| &chains[i].name);
+        debug_assert!(added, "chain {} added twice", chain.name);
         self.t.chains.push(chain);
     }
+    /// Adds a chain, unless it was added.
     fn chain(&mut self, name: &str, comment: Option<&str>, provenance: Provenance) {
-        if self.position(name).is_none() {
-            self.push_chain(Chain {
+        let chains = &self.t.chains;
+        if self
+            .chains
+            .add(0, name, chains.len(), &|(_, i)| &chains[i].name)
+        {
+            self.t.chains.push(Chain {
                 name: name.into(),
                 base: None,
                 comment: comment.map(Into::into),
