@@ -1471,9 +1471,11 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # ipset index that outgrew its room, 71 ms): 1.4 KB (2.7 KB with a copy of the index's code
 # per builder); and -> 618,500 (618,188) for a large text's cuts scanned a part at a time
 # (kpx_core::input::reading's Scan: 38 MB scanned at once was a 95 ms piece of a paste) and
-# its objects gathered in a task of their own: 0.6 KB.
+# its objects gathered in a task of their own: 0.6 KB; and -> 619,000 (618,533) for a
+# review's fixes: a huge text's reading let go of in parts when another edit stops it, the
+# positions' index seeded per process (0.3 KB).
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 618_500
+SIZE_RATCHET = 619_000
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):
