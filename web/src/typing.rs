@@ -550,13 +550,15 @@ impl Made {
 /// compared in 0.1).
 const OBJECTS: usize = 200;
 const SERVICE_PORTS: usize = 100;
-const VIEW_LINES: usize = 2_000;
+const VIEW_LINES: usize = 1_000;
 /// How long (ms) a step of a view's lines should take: lines cost unlike amounts (an `iptables
 /// -L` line at 44,125 Services about 40 µs in the wasm, many times a `save` line), so each
-/// view step makes as many as the last step's pace says fit, up to [`VIEW_LINES`].
+/// view step makes as many as the last step's pace says fit, up to [`VIEW_LINES`]. That bound
+/// is what a step costs when its lines are dearer than the last step's: at 2,000, a `list`
+/// step after cheap lines made a 119 ms task once.
 const VIEW_STEP_MS: f64 = 10.0;
 /// The fewest lines a view step makes, and a view's first step (see [`VIEW_STEP_MS`]).
-const FEWEST_VIEW_LINES: usize = VIEW_LINES / 20;
+const FEWEST_VIEW_LINES: usize = VIEW_LINES / 10;
 const COMPARED_LINES: usize = 20_000;
 
 impl Steps {
