@@ -23,39 +23,46 @@ pub(crate) struct Members {
 /// the index's code serves every builder, for the site's size.)
 pub(crate) type KeyAt<'a, 'k> = &'a dyn Fn((usize, usize)) -> &'k str;
 
-impl Members {
-    /// The index's hash of `key` in `list`.
-    fn hash_of(&self, list: usize, key: &str) -> u64 {
-        self.hasher.hash_one((list, key))
-    }
+/// The index's hash of `key` in `list`: the same for a key looked up and for a key read back
+/// from its list when the index grows.
+fn hash(hasher: &foldhash::fast::RandomState, list: usize, key: &str) -> u64 {
+    hasher.hash_one((list, key))
+}
 
+/// The test of a position: whether it holds `key` in `list`.
+fn holds<'a, 'k>(
+    list: usize,
+    key: &'a str,
+    key_at: KeyAt<'a, 'k>,
+) -> impl Fn(&(usize, usize)) -> bool + use<'a, 'k> {
+    move |&at| at.0 == list && key_at(at) == key
+}
+
+impl Members {
     /// Room for `n` more keys, so that the index is not grown (each growth hashes every key
     /// again, in one piece).
     pub fn reserve(&mut self, n: usize, key_at: KeyAt) {
         let hasher = &self.hasher;
-        self.index
-            .reserve(n, |&at| hasher.hash_one((at.0, key_at(at))));
+        self.index.reserve(n, |&at| hash(hasher, at.0, key_at(at)));
     }
 
     /// Where `key` is in `list`, if it was added.
     pub fn find(&self, list: usize, key: &str, key_at: KeyAt) -> Option<usize> {
-        self.index
-            .find(self.hash_of(list, key), |&at| {
-                at.0 == list && key_at(at) == key
-            })
-            .map(|&(_, item)| item)
+        let found = self
+            .index
+            .find(hash(&self.hasher, list, key), holds(list, key, key_at));
+        found.map(|&(_, item)| item)
     }
 
     /// Whether `key` is new to `list`; if so it is taken as the list's item `next` (the caller
     /// adds it there).
     pub fn add(&mut self, list: usize, key: &str, next: usize, key_at: KeyAt) -> bool {
-        let hash = self.hash_of(list, key);
         let hasher = &self.hasher;
-        let entry = self.index.entry(
-            hash,
-            |&at| at.0 == list && key_at(at) == key,
-            |&at| hasher.hash_one((at.0, key_at(at))),
-        );
+        let entry = self
+            .index
+            .entry(hash(hasher, list, key), holds(list, key, key_at), |&at| {
+                hash(hasher, at.0, key_at(at))
+            });
         match entry {
             hashbrown::hash_table::Entry::Occupied(_) => false,
             hashbrown::hash_table::Entry::Vacant(v) => {

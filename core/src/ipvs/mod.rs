@@ -190,6 +190,11 @@ pub(crate) struct OutFilter {
 /// The 17 sets and what each already holds (adding an entry twice keeps one, as ipset does).
 struct Sets(Vec<IpSet>, Members);
 
+/// The sets' index reads an entry's text back from its set.
+fn entry_text<'s>(sets: &'s [IpSet]) -> impl Fn((usize, usize)) -> &'s str {
+    move |(s, e)| &sets[s].entries[e].text
+}
+
 impl Sets {
     fn add(&mut self, base: &str, text: String, provenance: Provenance) {
         let i = IPSETS
@@ -197,9 +202,10 @@ impl Sets {
             .position(|(n, _, _)| *n == base)
             .unwrap_or_else(|| panic!("no ipset {base}"));
         let sets = &self.0;
-        if self.1.add(i, &text, sets[i].entries.len(), &|(s, e)| {
-            &sets[s].entries[e].text
-        }) {
+        if self
+            .1
+            .add(i, &text, sets[i].entries.len(), &entry_text(sets))
+        {
             self.0[i].entries.push(SetEntry { text, provenance });
         }
     }
@@ -254,8 +260,7 @@ pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
     // outgrew a room of four entries per service port). A few entries per service port, one
     // per local endpoint (KUBE-LOOP-BACK), and its ClusterIP bound to kube-ipvs0.
     let room = ports.iter().map(|sp| 5 + sp.endpoints.len()).sum();
-    let entries = &sets.0;
-    sets.1.reserve(room, &|(s, e)| &entries[s].entries[e].text);
+    sets.1.reserve(room, &entry_text(&sets.0));
     // The lists sized once too (their last doublings were pieces of 30-50 ms natively): a
     // virtual server per ClusterIP and per NodePort address, an address bound per ClusterIP.
     services.reserve(ports.len() * (1 + node_ips.len()));

@@ -64,27 +64,32 @@ fn kp(setting: &'static str) -> Provenance {
     Provenance::kube_proxy(setting)
 }
 
+/// The builder's indexes read a chain's name, and a set element's key, back from the table.
+fn chain_name<'c>(chains: &'c [Chain]) -> impl Fn((usize, usize)) -> &'c str {
+    move |(_, i)| &chains[i].name
+}
+
+fn element_key<'s>(sets: &'s [Set]) -> impl Fn((usize, usize)) -> &'s str {
+    move |(s, e)| &sets[s].elements[e].key
+}
+
 impl Builder<'_> {
     fn position(&self, chain: &str) -> Option<usize> {
-        let chains = &self.t.chains;
-        self.chains.find(0, chain, &|(_, i)| &chains[i].name)
+        self.chains.find(0, chain, &chain_name(&self.t.chains))
     }
     /// Adds a chain whose name is not taken.
     fn push_chain(&mut self, chain: Chain) {
         let chains = &self.t.chains;
         let added = self
             .chains
-            .add(0, &chain.name, chains.len(), &|(_, i)| &chains[i].name);
+            .add(0, &chain.name, chains.len(), &chain_name(chains));
         debug_assert!(added, "chain {} added twice", chain.name);
         self.t.chains.push(chain);
     }
     /// Adds a chain, unless it was added.
     fn chain(&mut self, name: &str, comment: Option<&str>, provenance: Provenance) {
         let chains = &self.t.chains;
-        if self
-            .chains
-            .add(0, name, chains.len(), &|(_, i)| &chains[i].name)
-        {
+        if self.chains.add(0, name, chains.len(), &chain_name(chains)) {
             self.t.chains.push(Chain {
                 name: name.into(),
                 base: None,
@@ -128,10 +133,7 @@ impl Builder<'_> {
         let sets = &self.t.sets;
         let next = sets[set].elements.len();
         // Adding an element twice (a ClusterIP with several ports) leaves one, as in nft.
-        if self
-            .seen
-            .add(set, &key, next, &|(s, e)| &sets[s].elements[e].key)
-        {
+        if self.seen.add(set, &key, next, &element_key(sets)) {
             self.t.sets[set].elements.push(Element {
                 key,
                 comment: None,
@@ -358,14 +360,11 @@ pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Table {
     // of the page at 44,125 Services). An endpoint's chain each, up to four of a service
     // port's own; a few set elements per service port.
     let chains: usize = ports.iter().map(|sp| sp.endpoints.len() + 4).sum();
-    let named = &b.t.chains;
-    b.chains.reserve(chains, &|(_, i)| &named[i].name);
+    b.chains.reserve(chains, &chain_name(&b.t.chains));
     // The chains themselves too: the last doubling of half a million moved 30 MB in one piece
     // (113 ms natively at 44,125 Services).
     b.t.chains.reserve(chains);
-    let sets = &b.t.sets;
-    b.seen
-        .reserve(4 * ports.len(), &|(s, e)| &sets[s].elements[e].key);
+    b.seen.reserve(4 * ports.len(), &element_key(&b.t.sets));
     for sp in ports {
         service_port(&mut b, &sp);
         pace.unit().await;
