@@ -75,13 +75,12 @@ TYPING_OBSERVER = """
 window.__keys = [];
 new PerformanceObserver(l => l.getEntries().forEach(e => { if (e.name === 'keydown') window.__keys.push(e.duration); }))
   .observe({type: 'event', durationThreshold: 16});
-const e = document.querySelector('#editor'); const i = e.value.indexOf(arguments[0]) + arguments[0].length;
-e.focus(); e.setSelectionRange(i, i);
 """
 
 
 def typing(d, at, keys=11):
-    d.js(TYPING_OBSERVER, at)
+    run.caret_after(d, at)
+    d.js(TYPING_OBSERVER)
     actions = []
     for k in range(keys):
         key = "1" if k % 2 == 0 else "\ue003"  # a digit, then Backspace
@@ -103,8 +102,7 @@ return m ? m.startTime + m.duration - t : null;
 
 
 def key_edits(d, at, edits):
-    d.js("const e = document.querySelector('#editor'); const i = e.value.indexOf(arguments[0]) + arguments[0].length;"
-         "e.focus(); e.setSelectionRange(i, i);", at)
+    run.caret_after(d, at)
     times = []
     for k in range(edits):
         key = "1" if k % 2 == 0 else "\ue003"  # a digit, then Backspace
@@ -208,8 +206,9 @@ def main():
             # 1,000 Services × 10 endpoints.
             d.js(LONG_TASKS)
             d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", big_scenario(1000))
-            d.wait_for("the big view", lambda: "svc999" in d.js("return document.querySelector('#editor').value"), timeout=120)
+            d.wait_for("the big view", lambda: "svc999" in run.editor_text(d), timeout=120)
             time.sleep(1)
+            run.caret_after(d, "name: svc500, namespace: bench}")
             d.js("window.__long = []; performance.clearMeasures()")
             t = edit_latencies(d, "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 80}",
                                "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 81}")
@@ -481,7 +480,7 @@ def typing_at_1000(dist):
             d.wait_for("rules", lambda: run.ARTICLE_LINE in run.output(d))
             d.js(LONG_TASKS)
             d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", big_scenario(1000))
-            d.wait_for("the big view", lambda: "svc999" in d.js("return document.querySelector('#editor').value"), timeout=120)
+            d.wait_for("the big view", lambda: "svc999" in run.editor_text(d), timeout=120)
             time.sleep(2)
             at = "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8"
             k = key_edits(d, at, 16)

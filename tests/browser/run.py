@@ -204,8 +204,28 @@ def tab(d, view, pane="output"):
 
 
 def set_text(d, text):
-    d.js("const e = document.querySelector('#editor'); e.value = arguments[0];"
+    """Replaces the editor's text, as select all and a paste would. (A long text's text box
+    holds only the lines around those in sight, web/src/windowed.rs: there, select all is the
+    reader's Ctrl+A.)"""
+    if d.js("const e = document.querySelector('#editor.windowed'); if (e) e.focus(); return !!e"):
+        keys = [{"type": "keyDown", "value": "\ue009"}, {"type": "keyDown", "value": "a"},
+                {"type": "keyUp", "value": "a"}, {"type": "keyUp", "value": "\ue009"}]
+        d.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": keys}]})
+    # (The caret at the start: a long text's window stays at the top.)
+    d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.setSelectionRange(0, 0);"
          "e.dispatchEvent(new InputEvent('input', {bubbles: true}));", text)
+
+
+def caret_after(d, at, past=0):
+    """Puts the editor's caret `past` characters after the first `at` in its text, scrolled
+    into sight (a long text's window moved there first)."""
+    text = editor_text(d)
+    line = text.count("\n", 0, text.index(at))
+    if d.js("return !!document.querySelector('#editor.windowed')"):
+        d.js("document.querySelector('#text').scrollTop = arguments[0] * 19", max(0, line - 3))
+        d.wait_for("the window over the line", lambda: d.js("return document.querySelector('#editor').value.includes(arguments[0])", at))
+    d.js("const e = document.querySelector('#editor'); const i = e.value.indexOf(arguments[0]) + arguments[0].length + arguments[1];"
+         "e.focus(); e.setSelectionRange(i, i);", at, past)
 
 
 def edit_article_port(d, port):
@@ -215,7 +235,9 @@ def edit_article_port(d, port):
 
 
 def editor_text(d):
-    return d.js("return document.querySelector('#editor').value")
+    """The editor's whole text as typed (a long text's text box holds only some lines)."""
+    # (Through the text box in builds before the window, for `bench.py --ab`.)
+    return d.js("const w = window.wasmBindings; return w.kpxEditorText ? w.kpxEditorText() : document.querySelector('#editor').value")
 
 
 def open_article(d, site):
@@ -627,9 +649,9 @@ def test_typing_into_a_large_text_is_analysed_in_steps(d, site):
     set_text(d, editor_text(d).replace(svc1 + "0}", svc1 + "1}"))
     d.wait_for("port 81 in the rules", lambda: "--dport 81 " in output(d), timeout=30)
     at = "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8"
-    d.js("const e = document.querySelector('#editor'); const i = e.value.indexOf(arguments[0]) + arguments[0].length;"
-         "e.focus(); e.setSelectionRange(i + 1, i + 1); window.__analyses = performance.getEntriesByName('kpx:analysed').length;"
-         "window.__read = window.wasmBindings.kpxSectionsRead().split(' ').map(Number);", at)
+    caret_after(d, at, 1)
+    d.js("window.__analyses = performance.getEntriesByName('kpx:analysed').length;"
+         "window.__read = window.wasmBindings.kpxSectionsRead().split(' ').map(Number);")
     keys = [{"type": t, "value": k} for k in ["\ue003", "1", "2"] for t in ("keyDown", "keyUp")]
     d.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": keys}]})
     assert "port: 812}" in editor_text(d)
@@ -720,9 +742,9 @@ def test_a_large_text_is_read_in_parts_and_a_key_typed_meanwhile_wins(d, site):
     numbers = lambda: d.js("return [...document.querySelectorAll('.gutter .gl')].map(e => +e.textContent)")
     shown = numbers()
     assert shown[0] == 1 and len(shown) <= 400 and shown == list(range(1, len(shown) + 1)), shown[:3]
-    d.js("document.querySelector('#editor').scrollTop = 20000 * 19")
+    d.js("document.querySelector('#text').scrollTop = 20000 * 19")
     d.wait_for("line 20,001 numbered", lambda: 20001 in numbers())
-    offset = d.js("const t = document.querySelector('#editor'); const g = [...document.querySelectorAll('.gutter .gl')].find(e => e.textContent === '20001');"
+    offset = d.js("const t = document.querySelector('#text'); const g = [...document.querySelectorAll('.gutter .gl')].find(e => e.textContent === '20001');"
                   "return [g.getBoundingClientRect().top - t.getBoundingClientRect().top, t.scrollTop]")
     assert offset[1] == 20000 * 19 and abs(offset[0] - 8) < 1.5, f"line 20,001's number is {offset[0]} px below the text's top, not 8 (its padding)"
     assert len(numbers()) <= 400
@@ -747,7 +769,7 @@ def test_a_large_text_is_read_in_parts_and_a_key_typed_meanwhile_wins(d, site):
     assert d.js("return document.querySelector('#read').getAttribute('data-read')") is None
     assert d.js("return document.querySelector('#read').getAttribute('aria-hidden')") == "true", "the percentage would be announced every 40 ms"
     # An error in a long text is marked in its gutter too (editor.rs, Numbers).
-    d.js("document.querySelector('#editor').scrollTop = 0")
+    d.js("document.querySelector('#text').scrollTop = 0")
     set_text(d, editor_text(d).replace("kind: KubeProxyConfiguration", "kind: [", 1))
     marked = lambda: d.js("return [[...document.querySelectorAll('.gutter .gl.err')].map(e => e.textContent), document.querySelector('#errors').innerText]")
     d.wait_for("the error", lambda: marked()[1], timeout=60)
@@ -760,6 +782,87 @@ if (t.select) t.select();
 const data = new DataTransfer(); data.setData('text/plain', text);
 const e = new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true});
 t.dispatchEvent(e); return e.defaultPrevented;"""
+
+
+def test_a_long_text_is_edited_through_a_window_of_lines(d, site):
+    """A long text's text box holds only the lines around those in sight (web/src/windowed.rs):
+    Chromium's own work for a key typed into 27,000 lines was 60-110 ms. Scrolling moves the
+    window, keys edit the whole text in the right place, the caret survives the window moving
+    (and a caret scrolled away is brought back by the next key), an error's button finds its
+    line, select all and a key replace the whole text, and a text that grows long as it is
+    typed keeps its caret and focus."""
+    import bench
+    d.get(site)
+    d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
+    text = bench.big_scenario(1000)
+    set_text(d, text)
+    d.wait_for("the windowed text box", lambda: d.js("return !!document.querySelector('#editor.windowed')"), timeout=60)
+    d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"), timeout=60)
+    box = lambda: d.js("const e = document.querySelector('#editor'); return [e.value, e.selectionStart, e.selectionEnd, document.activeElement === e]")
+    value = box()[0]
+    assert editor_text(d) == text and value == "\n".join(text.split("\n")[:400]), "the window is the text's first 400 lines"
+    # Scrolled to line 14,001: the window holds it, beside its number in the gutter.
+    d.js("document.querySelector('#text').scrollTop = 14000 * 19")
+    d.wait_for("the window at line 14,001", lambda: box()[0].startswith(text.split("\n")[13900] + "\n"))
+    top = d.js("const e = document.querySelector('#editor'); const g = [...document.querySelectorAll('.gutter .gl')].find(g => g.textContent === '13901');"
+               "return [g.getBoundingClientRect().top, e.getBoundingClientRect().top]")
+    assert abs(top[0] - top[1]) < 1.5, f"the window's first line is at {top[1]}, its number at {top[0]}"
+    # Keys typed at svc500's port edit the whole text there, and nowhere else.
+    at = "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8"
+    caret_after(d, at, 1)
+    keys = lambda *ks: d.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": [
+        {"type": t, "value": k} for k in ks for t in ("keyDown", "keyUp")]}]})
+    keys("\ue003", "1", "2")
+    want = text.replace(at + "0}", at + "12}")
+    assert editor_text(d) == want, "the keys' text"
+    d.wait_for("port 812 in the rules", lambda: "--dport 812" in output(d), timeout=30)
+    # The window moves on (it starts 100 lines above the top line in sight); the caret, still
+    # in it, stays where it was in the text.
+    line = want.count("\n", 0, want.index(at))
+    d.js("document.querySelector('#text').scrollTop = arguments[0] * 19", line // 100 * 100 + 100)
+    d.wait_for("the window moved", lambda: not box()[0].startswith(text.split("\n")[13900] + "\n"))
+    v, start, end, focused = box()
+    assert focused and start == end and v[:start].endswith(at + "12"), "the caret moved with the window"
+    # Scrolled far away, the caret is out of the window: the next key brings it back, in sight.
+    d.js("document.querySelector('#text').scrollTop = 0")
+    d.wait_for("the window at the top", lambda: box()[0].startswith("apiVersion: kubeproxy"))
+    keys("3")
+    want = want.replace(at + "12}", at + "123}")
+    assert editor_text(d) == want, "the key after scrolling away went elsewhere"
+    scrolled = d.js("return document.querySelector('#text').scrollTop / 19")
+    caret_line = want.count("\n", 0, want.index(at) + len(at))
+    assert caret_line - 10 <= scrolled <= caret_line, f"scrolled to line {scrolled}, the caret is on {caret_line}"
+    # An error deep in the text: its button moves the window there and puts the caret on it.
+    bad = want.replace("name: svc900, namespace: bench}", "name: [svc900, namespace: bench}")
+    set_text(d, bad)
+    err = d.wait_for("the error", lambda: d.text("#errors"), timeout=60)
+    err_line = int(err.split("line ")[1].split(",")[0])
+    broken = bad.count("\n", 0, bad.index("name: [svc900")) + 1
+    assert broken <= err_line <= broken + 3, err
+    d.click("#errors .goto")
+    v, start, _, focused = box()
+    first = d.js("return Math.round(parseFloat(document.querySelector('#editor').style.top) / 19)")
+    assert focused and first + v[:start].count("\n") + 1 == err_line, (first, err_line)
+    # Select all and a key: the whole text is replaced (the text box held 400 lines of it).
+    d.js("document.querySelector('#editor').focus()")
+    d.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": [
+        {"type": "keyDown", "value": "\ue009"}, {"type": "keyDown", "value": "a"}, {"type": "keyUp", "value": "a"},
+        {"type": "keyUp", "value": "\ue009"}, {"type": "keyDown", "value": "x"}, {"type": "keyUp", "value": "x"}]}]})
+    assert editor_text(d) == "x"
+    d.wait_for("one text box again", lambda: d.js("const e = document.querySelector('#editor'); return e && !e.classList.contains('windowed') && e.value === 'x'"), timeout=30)
+    # A text that grows long as it is typed: the window takes over where the caret was, and
+    # keeps the focus.
+    short = bench.big_scenario(142)
+    assert short.count("\n") < 4000 < short.count("\n") + 30
+    set_text(d, short)
+    d.wait_for("the short text", lambda: d.js("return document.querySelector('#editor').value") == short, timeout=30)
+    caret_after(d, "name: svc70, namespace: bench}")
+    keys(*["\ue007"] * 30, "#")
+    d.wait_for("the windowed text box", lambda: d.js("return !!document.querySelector('#editor.windowed')"), timeout=30)
+    want = short.replace("name: svc70, namespace: bench}", "name: svc70, namespace: bench}" + "\n" * 30 + "#")
+    d.wait_for("the typed text", lambda: editor_text(d) == want, timeout=10)
+    v, start, _, focused = box()
+    assert focused and v[:start].endswith("bench}" + "\n" * 30 + "#"), "the caret after the switch"
 
 
 def test_a_huge_paste_is_shown_read_only_past_the_text_box(d, site):
@@ -1473,9 +1576,13 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # (kpx_core::input::reading's Scan: 38 MB scanned at once was a 95 ms piece of a paste) and
 # its objects gathered in a task of their own: 0.6 KB; and -> 619,000 (618,533) for a
 # review's fixes: a huge text's reading let go of in parts when another edit stops it, the
-# positions' index seeded per process (0.3 KB).
+# positions' index seeded per process (0.3 KB); and -> 624,500 (623,910) for a long text's
+# text box holding only the lines around those in sight (web/src/windowed.rs: Chromium's own
+# work for a key typed into 27,000 lines was 60-110 ms; a key -> its rules 147-158 -> 87-95 ms
+# at 1,000 Services): 5.5 KB, the editor's third way of showing a text and its keys, caret and
+# clipboard.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 619_000
+SIZE_RATCHET = 624_500
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -34,6 +34,13 @@ pub fn sections_read() -> String {
     format!("{readings} {sections}")
 }
 
+/// The editor's whole text as typed (a long text's text box holds only the lines around
+/// those in sight, `windowed`).
+#[wasm_bindgen(js_name = kpxEditorText)]
+pub fn editor_text() -> Option<String> {
+    crate::editor::current_text().map(|t| t.to_string())
+}
+
 /// The generated cluster's text (as `kpxBenchGenerate` reads it), for the benchmark to paste
 /// into the editor: made in the page, as 38 MB through WebDriver would be slow.
 #[wasm_bindgen(js_name = kpxBenchText)]

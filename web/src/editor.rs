@@ -1,23 +1,24 @@
 //! The YAML editor: a plain textarea (so typing, undo and IME behave as the browser makes
 //! them) over a coloured copy of its text, with line numbers, error markers, and the lines
-//! behind the hovered rule highlighted.
+//! behind the hovered rule highlighted. A long text's textarea holds only the lines around
+//! those in sight (`windowed`); a huge one is shown read-only.
 
 use crate::highlight;
 use crate::i18n::{t, tf};
 use crate::state::SharedText;
+use crate::windowed::{self, first_for, WINDOW};
 use kpx_core::input::LineRange;
 use kpx_core::Diagnostic;
 use wasm_bindgen::JsCast;
 use web_sys::{ClipboardEvent, HtmlElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-/// Above this many lines the colours are left out: the text stays responsive.
+/// Above this many lines the colours are left out, and the text box holds only the lines
+/// around those in sight (`windowed`): the text stays responsive. A long text's gutter numbers
+/// only those lines too (`windowed::WINDOW` of them, moved `windowed::STEP` lines at a time as
+/// the text scrolls): laying out the numbers of every line, 300,000 at 10,000 Services, took
+/// the browser 3.4 s of a paste's drawing.
 const MAX_COLOURED_LINES: usize = 4000;
-/// A long text's gutter numbers only the lines around those in sight (`GUTTER_WINDOW` of them,
-/// moved `GUTTER_STEP` lines at a time as the text scrolls): laying out the numbers of every
-/// line, 300,000 at 10,000 Services, took the browser 3.4 s of a paste's drawing.
-const GUTTER_WINDOW: usize = 400;
-const GUTTER_STEP: usize = 100;
 /// A text larger than this (bytes) is shown read-only, only the lines in sight: Chromium's
 /// text box took 3 s to lay out 8.7 MB (10,000 Services) and 28 s for 38 MB (44,125), and a
 /// key typed into it costs in proportion. A paste that would make the text larger is taken
@@ -25,6 +26,17 @@ const GUTTER_STEP: usize = 100;
 pub const HUGE_TEXT: usize = 2 << 20;
 /// The editor's line height in pixels (kpx.css sets the same).
 pub const LINE_HEIGHT: f64 = 19.0;
+
+/// How the editor shows its text.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Shown {
+    /// A text box with the whole text (over its colours, up to `MAX_COLOURED_LINES`).
+    Whole,
+    /// A long text: a text box over the lines around those in sight (`windowed`).
+    Window,
+    /// A huge text: read-only, the lines in sight.
+    Viewer,
+}
 
 #[derive(Properties, PartialEq)]
 pub struct EditorProps {
@@ -44,8 +56,15 @@ pub struct EditorProps {
 #[function_component(Editor)]
 pub fn editor(p: &EditorProps) -> Html {
     let lang = crate::i18n::use_lang();
-    // The text box, or a huge text's viewer: what scrolls.
-    let textarea = use_node_ref();
+    // The text box (one element however long the text: a reader typing across the length at
+    // which it is windowed keeps its focus), the space a long text's text box is placed in,
+    // and a huge text's viewer. What scrolls is one of them (`scroller`).
+    let text_box = use_node_ref();
+    let space = use_node_ref();
+    let viewer = use_node_ref();
+    // Where the caret was when the text last grew long or short (a byte of the text): the
+    // other text box keeps it.
+    let caret = use_mut_ref(|| None::<usize>);
     let colours = use_node_ref();
     let gutter = use_node_ref();
     // The first line a long text's gutter (and a huge text's viewer) shows.
@@ -54,7 +73,7 @@ pub fn editor(p: &EditorProps) -> Html {
     let pasted = use_state_eq(|| None::<SharedText>);
 
     let onscroll = {
-        let (colours, gutter) = (colours.clone(), gutter.clone());
+        let (colours, gutter, text_box) = (colours.clone(), gutter.clone(), text_box.clone());
         let window = window.clone();
         Callback::from(move |e: Event| {
             let t = e.target_unchecked_into::<HtmlElement>();
@@ -70,23 +89,85 @@ pub fn editor(p: &EditorProps) -> Html {
             // (Only a long text's lines are windowed: a short one is not drawn again.)
             if f64::from(t.scroll_height()) > MAX_COLOURED_LINES as f64 * LINE_HEIGHT {
                 let top = (f64::from(t.scroll_top()) / LINE_HEIGHT) as usize;
-                window.set(top.saturating_sub(GUTTER_STEP) / GUTTER_STEP * GUTTER_STEP);
+                window.set(first_for(top));
+                // A long text's text box follows.
+                if let Some(ta) = text_box.cast::<HtmlTextAreaElement>() {
+                    windowed::scrolled(&ta, top);
+                }
             }
         })
     };
     let oninput = {
-        let (cb, gutter) = (p.oninput.clone(), gutter.clone());
+        let (cb, gutter, caret) = (p.oninput.clone(), gutter.clone(), caret.clone());
         Callback::from(move |e: InputEvent| {
-            let text = e.target_unchecked_into::<HtmlTextAreaElement>().value();
+            let ta = e.target_unchecked_into::<HtmlTextAreaElement>();
+            let (text, lines) = match windowed::edited(&ta) {
+                Some(edited) => edited,
+                None => {
+                    let text = ta.value();
+                    let lines = text.split('\n').count();
+                    (text.into(), lines)
+                }
+            };
+            // Grown long or short: the other text box will keep the caret (of a reader typing
+            // or pasting; a script's text starts at the top, as it would in one text box).
+            let long = windowed::lines().is_some();
+            if long != (lines > MAX_COLOURED_LINES) && windowed::focused(&ta) {
+                *caret.borrow_mut() = if long {
+                    windowed::caret(&ta)
+                } else {
+                    let end = ta.selection_end().ok().flatten().unwrap_or(0);
+                    Some(windowed::byte_at(&text, end as usize))
+                };
+            }
             // The gutter's width now, with the text's first layout: changed later (when the
             // text is drawn), it would make the browser lay the whole text out again.
             if let Some(g) = gutter.cast::<HtmlElement>() {
-                let _ = match gutter_style(text.split('\n').count()) {
+                let _ = match gutter_style(lines) {
                     Some(style) => g.set_attribute("style", &style),
                     None => g.remove_attribute("style"),
                 };
             }
-            cb.emit(text.into())
+            cb.emit(text)
+        })
+    };
+    // A long text's keys, pointer and clipboard (see `windowed`).
+    let onkeydown = {
+        let (text_box, space) = (text_box.clone(), space.clone());
+        Callback::from(move |e: KeyboardEvent| {
+            if let (Some(ta), Some(space)) = (
+                text_box.cast::<HtmlTextAreaElement>(),
+                space.cast::<HtmlElement>(),
+            ) {
+                windowed::key_down(&ta, &space, &e);
+            }
+        })
+    };
+    let onmousedown = Callback::from(|_: MouseEvent| windowed::pointed());
+    let oncopy = Callback::from(|e: Event| {
+        if let Some(all) = windowed::all_selected() {
+            let e = e.unchecked_into::<ClipboardEvent>();
+            if let Some(data) = e.clipboard_data() {
+                let _ = data.set_data("text/plain", &all);
+                e.prevent_default();
+            }
+        }
+    });
+    let oncut = {
+        let cb = p.oninput.clone();
+        Callback::from(move |e: Event| {
+            if let Some(all) = windowed::all_selected() {
+                let ta = e.target_unchecked_into::<HtmlTextAreaElement>();
+                let e = e.unchecked_into::<ClipboardEvent>();
+                if let Some(data) = e.clipboard_data() {
+                    let _ = data.set_data("text/plain", &all);
+                    e.prevent_default();
+                    ta.set_value("");
+                    if let Some((text, _)) = windowed::edited(&ta) {
+                        cb.emit(text);
+                    }
+                }
+            }
         })
     };
     // A paste that makes the text huge never reaches the text box; one into a huge text's
@@ -112,9 +193,19 @@ pub fn editor(p: &EditorProps) -> Html {
                 .target()
                 .and_then(|t| t.dyn_into::<HtmlTextAreaElement>().ok())
             {
+                Some(t) if windowed::lines().is_some() => {
+                    let Some(text) = windowed::pasted(&t, &clip) else {
+                        return;
+                    };
+                    if text.len() <= HUGE_TEXT {
+                        return; // the text box takes it, as any paste
+                    }
+                    text
+                }
                 Some(t) => {
                     let value = t.value();
-                    let at = |utf16: Option<u32>| byte_at(&value, utf16.unwrap_or(0) as usize);
+                    let at =
+                        |utf16: Option<u32>| windowed::byte_at(&value, utf16.unwrap_or(0) as usize);
                     let (start, end) = (
                         at(t.selection_start().ok().flatten()),
                         at(t.selection_end().ok().flatten()),
@@ -136,25 +227,6 @@ pub fn editor(p: &EditorProps) -> Html {
         })
     };
 
-    // The textarea is not a controlled value: what the reader types is already in it, and
-    // writing a long text back on every key makes the browser lay it all out again. The text
-    // is written only when it changed from elsewhere (a scenario, Reset, a link).
-    {
-        let (textarea, pasted) = (textarea.clone(), pasted.clone());
-        use_effect_with(p.text.clone(), move |text| {
-            // The state has a text now: the pasted one, or one from elsewhere since.
-            pasted.set(None);
-            // (Checked: `NodeRef::cast` is not, and a huge text's viewer is no text box.)
-            let text_box = textarea
-                .get()
-                .and_then(|n| n.dyn_into::<HtmlTextAreaElement>().ok());
-            if let Some(t) = text_box {
-                if t.value() != **text {
-                    t.set_value(text);
-                }
-            }
-        });
-    }
     // A pasted text the state does not have yet (once it has, or the paste changed nothing,
     // the state's text is the one shown).
     let pending_text = pasted.as_ref().filter(|t| **t != p.text);
@@ -165,32 +237,101 @@ pub fn editor(p: &EditorProps) -> Html {
     let count = *use_memo(pending_text.unwrap_or(&p.text).clone(), |text| {
         text.split('\n').count()
     });
-    // Text box and viewer swapped: the new one starts at the top, and keeps the focus.
+    let shown = if huge {
+        Shown::Viewer
+    } else if count > MAX_COLOURED_LINES {
+        Shown::Window
+    } else {
+        Shown::Whole
+    };
+
+    // The state has a text now: the pasted one, or one from elsewhere since.
     {
-        let (textarea, gutter, window) = (textarea.clone(), gutter.clone(), window.clone());
-        let seen = use_mut_ref(|| None::<bool>);
-        use_effect_with(huge, move |huge| {
-            let swapped = seen.borrow_mut().replace(*huge).is_some();
-            if swapped {
-                window.set(0);
-                if let Some(g) = gutter.cast::<HtmlElement>() {
-                    g.set_scroll_top(0);
+        let pasted = pasted.clone();
+        use_effect_with(p.text.clone(), move |_| pasted.set(None));
+    }
+    // The textarea is not a controlled value: what the reader types is already in it, and
+    // writing a long text back on every key makes the browser lay it all out again. The text
+    // is written only when it changed from elsewhere (a scenario, Reset, a link). When the
+    // editor changes how it shows the text, the new text box or viewer starts where the caret
+    // was (or at the top), and keeps the focus.
+    {
+        let (text_box, space, viewer) = (text_box.clone(), space.clone(), viewer.clone());
+        let gutter = gutter.clone();
+        let (window, caret) = (window.clone(), caret.clone());
+        let before = use_mut_ref(|| None::<Shown>);
+        use_effect_with((p.text.clone(), shown), move |(text, shown)| {
+            let was = before.borrow_mut().replace(*shown);
+            let swapped = was.is_some_and(|was| was != *shown);
+            let carried = if swapped {
+                caret.borrow_mut().take()
+            } else {
+                None
+            };
+            let document = web_sys::window().and_then(|w| w.document());
+            let lost = document
+                .and_then(|d| d.active_element())
+                .is_none_or(|a| a.tag_name() == "BODY");
+            // The line to show at the top.
+            let top = carried.map_or(0, |c| windowed::line_of(text, c).saturating_sub(3));
+            if *shown != Shown::Window {
+                windowed::close();
+            }
+            match shown {
+                Shown::Window => {
+                    if let Some(ta) = text_box.cast::<HtmlTextAreaElement>() {
+                        if swapped || !windowed::is_current(text) {
+                            let first = match windowed::first() {
+                                Some(first) if !swapped => first,
+                                _ => first_for(top),
+                            };
+                            windowed::show(&ta, text, first, carried);
+                        }
+                    }
                 }
-                let document = web_sys::window().and_then(|w| w.document());
-                let lost = document
-                    .and_then(|d| d.active_element())
-                    .is_none_or(|a| a.tag_name() == "BODY");
-                if let (true, Some(el)) = (lost, textarea.cast::<HtmlElement>()) {
-                    let _ = el.focus();
+                Shown::Whole => {
+                    if let Some(t) = text_box.cast::<HtmlTextAreaElement>() {
+                        // (Placed in a long text's space no more.)
+                        if swapped {
+                            let _ = t.remove_attribute("style");
+                        }
+                        if t.value() != **text {
+                            t.set_value(text);
+                        }
+                        if let Some(c) = carried.filter(|&c| text.is_char_boundary(c)) {
+                            let at = text[..c].encode_utf16().count() as u32;
+                            let _ = t.set_selection_range(at, at);
+                        }
+                    }
+                }
+                Shown::Viewer => {}
+            }
+            if swapped {
+                window.set(first_for(top));
+                // (A text box shown in place of the viewer, or the other way round: focused
+                // if the one before was. Focusing scrolls, so it comes first. A long and a
+                // shorter text share their text box, and its focus.)
+                if lost && (was == Some(Shown::Viewer) || *shown == Shown::Viewer) {
+                    let shown = viewer.cast::<HtmlElement>().or_else(|| text_box.cast());
+                    if let Some(el) = shown {
+                        let _ = el.focus();
+                    }
+                }
+                let scroll = (top as f64 * LINE_HEIGHT) as i32;
+                for el in [scroller(&text_box, &space, &viewer), gutter.cast()]
+                    .into_iter()
+                    .flatten()
+                {
+                    el.set_scroll_top(scroll);
                 }
             }
         });
     }
     // Bring the highlighted lines into view when they change (a click on a rule).
     {
-        let textarea = textarea.clone();
+        let (text_box, space, viewer) = (text_box.clone(), space.clone(), viewer.clone());
         use_effect_with(p.reveal, move |reveal| {
-            if let (Some(line), Some(t)) = (reveal, textarea.cast::<HtmlElement>()) {
+            if let (Some(line), Some(t)) = (reveal, scroller(&text_box, &space, &viewer)) {
                 // Only when the line is out of sight: pointing along the rules must not shake
                 // the text that is already in view.
                 let at = (*line as f64 - 1.0) * LINE_HEIGHT;
@@ -210,7 +351,8 @@ pub fn editor(p: &EditorProps) -> Html {
         .map(|d| (d.pos.line, d.pos.col, d.message.as_str()))
         .collect();
     let text: &str = pending.unwrap_or(&p.text);
-    let coloured = !huge && count <= MAX_COLOURED_LINES;
+    let coloured = shown == Shown::Whole;
+    let long = shown == Shown::Window;
     let lines: Vec<&str> = if coloured {
         text.split('\n').collect()
     } else {
@@ -221,7 +363,7 @@ pub fn editor(p: &EditorProps) -> Html {
     let error_at = |n: usize| error_lines.iter().find(|e| e.0 == n);
 
     let first = (*window).min(count.saturating_sub(1));
-    let last = (first + GUTTER_WINDOW).min(count);
+    let last = (first + WINDOW).min(count);
     let gutter_line = |n: usize| number(n, error_at(n).map(|e| (e.1, e.2)), marked(n));
     let line_class = |n: usize| {
         classes!(
@@ -270,14 +412,26 @@ pub fn editor(p: &EditorProps) -> Html {
                 if coloured {
                     <div class="colours" ref={colours} aria-hidden="true">{ for colour_html }</div>
                 }
-                if huge {
-                    <div id="viewer" class="viewer" ref={textarea} tabindex="0" role="textbox" aria-readonly="true"
+                if shown == Shown::Viewer {
+                    <div id="viewer" class="viewer" ref={viewer} tabindex="0" role="textbox" aria-readonly="true"
                         aria-multiline="true" aria-label="Cluster YAML" {onscroll} {onpaste}>
                         { in_sight(count, first, viewer_lines()) }
                     </div>
                 } else {
-                    <textarea id="editor" ref={textarea} spellcheck="false" wrap="off" autocapitalize="off" autocomplete="off"
-                        aria-label="Cluster YAML" readonly={p.readonly} {oninput} {onscroll} {onpaste} />
+                    // A long text: a text box over the lines around those in sight, placed
+                    // (and filled) by `windowed` in a space as tall as the text, which scrolls.
+                    // A shorter one: the same elements, the space's boxes left out (`whole`),
+                    // and the text box scrolls.
+                    <div id={long.then_some("text")} class={if long { "viewer" } else { "whole" }} ref={space}
+                        onscroll={long.then(|| onscroll.clone())}>
+                        <div class={if long { "gutter-space" } else { "whole" }}
+                            style={long.then(|| format!("height: {}px", count as f64 * LINE_HEIGHT))}>
+                            <textarea id="editor" class={long.then_some("windowed")} ref={text_box} spellcheck="false" wrap="off"
+                                autocapitalize="off" autocomplete="off" aria-label="Cluster YAML" readonly={p.readonly}
+                                onscroll={(!long).then(|| onscroll.clone())}
+                                {oninput} {onpaste} {onkeydown} {onmousedown} {oncopy} {oncut} />
+                        </div>
+                    </div>
                 }
             </div>
         </div>
@@ -291,6 +445,14 @@ pub fn editor(p: &EditorProps) -> Html {
         }
         </>
     }
+}
+
+/// What scrolls the text: a huge text's viewer, a long text's space, or the text box.
+fn scroller(text_box: &NodeRef, space: &NodeRef, viewer: &NodeRef) -> Option<HtmlElement> {
+    viewer
+        .cast()
+        .or_else(|| windowed::lines().and_then(|_| space.cast()))
+        .or_else(|| text_box.cast())
 }
 
 /// A line's number in the gutter, marked if the line has an error or made the rule pointed at.
@@ -335,18 +497,6 @@ fn in_sight(count: usize, first: usize, lines: Html) -> Html {
     }
 }
 
-/// The byte of `text` at which its `utf16`th UTF-16 unit starts (a text box's selection).
-fn byte_at(text: &str, utf16: usize) -> usize {
-    let mut units = 0;
-    for (at, c) in text.char_indices() {
-        if units >= utf16 {
-            return at;
-        }
-        units += c.len_utf16();
-    }
-    text.len()
-}
-
 /// A long text's gutter is as wide as its largest number, wherever the text is scrolled to: a
 /// change of width makes the browser lay the whole text out again (2 s at 10,000 Services).
 /// The stylesheet makes the width from the number's digits (`--digits`).
@@ -355,8 +505,9 @@ fn gutter_style(lines: usize) -> Option<String> {
 }
 
 /// The text in the editor now (it can be ahead of the state while typing pauses are awaited).
-pub fn current_text() -> Option<String> {
-    crate::element::<HtmlTextAreaElement>("editor").map(|t| t.value())
+pub fn current_text() -> Option<SharedText> {
+    windowed::text()
+        .or_else(|| crate::element::<HtmlTextAreaElement>("editor").map(|t| t.value().into()))
 }
 
 /// Puts the caret at `line`:`col` of the editor and scrolls there (from an error message).
@@ -375,6 +526,10 @@ pub fn go_to(line: usize, col: usize) {
     else {
         return;
     };
+    // A long text's text box holds the lines around those in sight: it is moved there.
+    if let Some(space) = crate::element::<HtmlElement>("text") {
+        return windowed::go_to(&t, &space, line, col);
+    }
     let text = t.value();
     let offset: usize = text
         .split('\n')

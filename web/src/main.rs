@@ -23,6 +23,7 @@ mod scenarios;
 mod stage;
 mod state;
 mod typing;
+mod windowed;
 
 use editor::Editor;
 use gloo::storage::{LocalStorage, Storage};

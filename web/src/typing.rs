@@ -221,7 +221,7 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Edits {
             // text pasted is in no text box (the editor shows it read-only): it is the text.
             let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
             let start = move || {
-                let text = crate::editor::current_text().map_or(text, SharedText::from);
+                let text = crate::editor::current_text().unwrap_or(text);
                 in_steps(latest, last_cost, inputs, text);
             };
             // Once the page has painted the key and its word that it is busy (a key typed

@@ -1,0 +1,423 @@
+//! A long text's editor: the text box holds only the lines around those in sight.
+//!
+//! Chromium keeps a text box's text as one run of lines. At 1,000 Services (27,000 lines,
+//! 0.9 MB) a key typed into it cost the browser 60–110 ms of its own work: the edit itself
+//! (38–53 ms), laying out all 87,000 of its line objects again, painting, and counting the
+//! caret's offset from the text's start; and 8 ms more to hand the whole text to the wasm. That
+//! is more than the budget for the whole edit (50 ms). So a long text is shown in a space as tall
+//! as the text, with a text box over the [`WINDOW`] lines around those in sight; scrolling
+//! moves the window (and the text box's text) [`STEP`] lines at a time. The whole text is kept
+//! here, and an edit of the window's text is spliced into it.
+//!
+//! What the reader keeps, and what changes:
+//! - the caret and the selection stay where they were when the window moves, if they fit in
+//!   the new window; a caret scrolled out of it is brought back (and into sight) by the next key;
+//! - select all (Ctrl+A), then a key, Delete, a paste, Cut or Copy act on the whole text;
+//! - the browser forgets its undo history when a text box's text is set, so undo reaches back
+//!   to the window's last move;
+//! - a selection made with the mouse, and the browser's find in page, reach the window's lines.
+
+use crate::editor::LINE_HEIGHT;
+use crate::state::SharedText;
+use std::cell::RefCell;
+use web_sys::{HtmlElement, HtmlTextAreaElement, KeyboardEvent};
+
+/// Lines in the text box (and numbered in the gutter) at a time.
+pub const WINDOW: usize = 400;
+/// The window moves this many lines at a time, and starts this far above the first line in
+/// sight.
+pub const STEP: usize = 100;
+/// A caret this close to the window's first or last line, moved by a key, has the window
+/// moved around it first (the browser cannot move it past the text box's text).
+const EDGE: usize = 60;
+
+/// The first line of the window for a text scrolled to show `top` (0-based) at its top.
+pub fn first_for(top: usize) -> usize {
+    top.saturating_sub(STEP) / STEP * STEP
+}
+
+struct Window {
+    /// The whole text, as last typed or set.
+    text: SharedText,
+    /// Its lines.
+    count: usize,
+    /// The window: its first line (0-based), its lines, and its bytes of `text` (without the
+    /// line break after its last line).
+    first: usize,
+    lines: usize,
+    start: usize,
+    end: usize,
+    /// Ctrl+A was the last key: the text box's selection stands for the whole text.
+    all: bool,
+    /// A selection (bytes of `text`) the window moved away from, and where that left the text
+    /// box's own (UTF-16): the next key brings it back, unless the caret was put elsewhere since.
+    away: Option<(usize, usize)>,
+    left: (u32, u32),
+}
+
+thread_local! {
+    /// The page's one editor, while it shows a long text.
+    static OPEN: RefCell<Option<Window>> = const { RefCell::new(None) };
+}
+
+/// The whole text, while a long text is edited.
+pub fn text() -> Option<SharedText> {
+    OPEN.with(|o| o.borrow().as_ref().map(|w| w.text.clone()))
+}
+
+/// How many lines the text being edited has (as typed, ahead of the state's), if long.
+pub fn lines() -> Option<usize> {
+    OPEN.with(|o| o.borrow().as_ref().map(|w| w.count))
+}
+
+/// The window's first line now, if a long text is edited.
+pub fn first() -> Option<usize> {
+    OPEN.with(|o| o.borrow().as_ref().map(|w| w.first))
+}
+
+/// Shows `text` in the text box `ta`, from line `first` on: a text from elsewhere (a scenario,
+/// a link, Reset), or the first text of a long text's editor. `caret` is a selection to keep
+/// (bytes of `text`), say the one in the text box shown before.
+pub fn show(ta: &HtmlTextAreaElement, text: &SharedText, first: usize, caret: Option<usize>) {
+    OPEN.with(|o| {
+        let mut o = o.borrow_mut();
+        let w = o.get_or_insert_with(|| Window {
+            text: text.clone(),
+            count: 0,
+            first,
+            lines: 0,
+            start: 0,
+            end: 0,
+            all: false,
+            away: None,
+            left: (0, 0),
+        });
+        let caret = caret.map(|c| (c, c));
+        // The selection in the text box now, carried over to the new text as bytes.
+        let kept = caret
+            .or(w.away)
+            .or_else(|| focused(ta).then(|| selection(ta, w)).flatten());
+        w.text = text.clone();
+        w.count = count_lines(text);
+        w.away = kept.map(|(a, b)| (clamp(text, a), clamp(text, b)));
+        place(ta, w, first.min(first_for(w.count.saturating_sub(1))));
+    });
+}
+
+/// The editor no longer shows a long text.
+pub fn close() {
+    OPEN.with(|o| o.borrow_mut().take());
+}
+
+/// Is `text` the one being edited (as typed): an edit of ours coming back from the state.
+pub fn is_current(text: &SharedText) -> bool {
+    OPEN.with(|o| o.borrow().as_ref().is_some_and(|w| w.text == *text))
+}
+
+/// The text box's text was edited (an `input` event): the whole text now, with the window's
+/// text in its place, and its lines.
+pub fn edited(ta: &HtmlTextAreaElement) -> Option<(SharedText, usize)> {
+    let value = ta.value();
+    OPEN.with(|o| {
+        let mut o = o.borrow_mut();
+        let w = o.as_mut()?;
+        let lines = count_lines(&value);
+        if w.all {
+            // Select all and a key: the whole text is what the text box has now.
+            w.all = false;
+            w.text = value.into();
+            (w.first, w.start, w.end, w.lines, w.count) = (0, 0, w.text.len(), lines, lines);
+        } else {
+            w.text = [&w.text[..w.start], value.as_str(), &w.text[w.end..]]
+                .concat()
+                .into();
+            w.count = w.count + lines - w.lines;
+            w.end = w.start + value.len();
+            w.lines = lines;
+        }
+        // A paste of many lines into the window: back to a window's size, about the caret.
+        if w.lines > 2 * WINDOW {
+            let (_, end) = selection(ta, w)?;
+            let line = line_of(&w.text, end);
+            w.away = Some((end, end));
+            let top = line.saturating_sub(3);
+            place(ta, w, first_for(top));
+            if let Some(space) = crate::element::<HtmlElement>("text") {
+                space.set_scroll_top((top as f64 * LINE_HEIGHT) as i32);
+            }
+        }
+        Some((w.text.clone(), w.count))
+    })
+}
+
+/// The text box's text scrolled to show line `top` at its top: the window follows.
+pub fn scrolled(ta: &HtmlTextAreaElement, top: usize) {
+    OPEN.with(|o| {
+        if let Some(w) = o.borrow_mut().as_mut() {
+            let first = first_for(top);
+            if first != w.first {
+                place(ta, w, first);
+            }
+        }
+    });
+}
+
+/// A key down in the text box, before the browser acts on it: Ctrl+A is remembered, a caret
+/// the window moved away from is brought back, and a caret about to leave the window has the
+/// window moved around it.
+pub fn key_down(ta: &HtmlTextAreaElement, scroller: &HtmlElement, e: &KeyboardEvent) {
+    if e.is_composing() {
+        return;
+    }
+    let key = e.key();
+    let command = e.ctrl_key() || e.meta_key();
+    if matches!(key.as_str(), "Control" | "Meta" | "Shift" | "Alt") {
+        return;
+    }
+    OPEN.with(|o| {
+        let mut o = o.borrow_mut();
+        let Some(w) = o.as_mut() else {
+            return;
+        };
+        // A caret put elsewhere since the window moved away from the one before.
+        if w.away.is_some() && text_box_selection(ta) != Some(w.left) {
+            w.away = None;
+        }
+        if command && key.eq_ignore_ascii_case("a") {
+            w.all = true;
+            w.away = None;
+            return;
+        }
+        // Copy leaves the text as it is (the copy event gives the whole text when all is selected).
+        if command && key.eq_ignore_ascii_case("c") {
+            return;
+        }
+        let moves = matches!(
+            key.as_str(),
+            "ArrowUp"
+                | "ArrowDown"
+                | "ArrowLeft"
+                | "ArrowRight"
+                | "PageUp"
+                | "PageDown"
+                | "Home"
+                | "End"
+        );
+        if moves {
+            w.all = false;
+        }
+        let last = w.count.saturating_sub(1);
+        let to = if let Some((_, end)) = w.away {
+            Some(line_of(&w.text, end))
+        } else if command && key == "Home" {
+            (w.first > 0).then_some(0)
+        } else if command && key == "End" {
+            (w.end < w.text.len()).then_some(last)
+        } else if moves {
+            selection(ta, w)
+                .map(|(_, end)| line_of(&w.text, end))
+                .filter(|&line| {
+                    let (near_top, near_end) =
+                        (line < w.first + EDGE, line + EDGE >= w.first + w.lines);
+                    (near_top && w.first > 0) || (near_end && w.end < w.text.len())
+                })
+        } else {
+            None
+        };
+        if let Some(line) = to {
+            // In sight, a few lines below the top.
+            let top = line.saturating_sub(3);
+            scroller.set_scroll_top((top as f64 * LINE_HEIGHT) as i32);
+            if w.away.is_none() {
+                w.away = selection(ta, w);
+            }
+            place(ta, w, first_for(top));
+        }
+    });
+}
+
+/// The whole text with `clip` pasted over the text box's selection (for a paste the text box
+/// should not take).
+pub fn pasted(ta: &HtmlTextAreaElement, clip: &str) -> Option<String> {
+    OPEN.with(|o| {
+        let o = o.borrow();
+        let w = o.as_ref()?;
+        let (a, b) = selection(ta, w)?;
+        Some(if w.all {
+            clip.to_string()
+        } else {
+            [&w.text[..a], clip, &w.text[b..]].concat()
+        })
+    })
+}
+
+/// What Copy or Cut should take: the whole text when all of it is selected (the text box
+/// holds only the window).
+pub fn all_selected() -> Option<SharedText> {
+    OPEN.with(|o| {
+        o.borrow()
+            .as_ref()
+            .filter(|w| w.all)
+            .map(|w| w.text.clone())
+    })
+}
+
+/// Where the caret is, as a byte of the whole text.
+pub fn caret(ta: &HtmlTextAreaElement) -> Option<usize> {
+    OPEN.with(|o| {
+        o.borrow()
+            .as_ref()
+            .and_then(|w| selection(ta, w))
+            .map(|(_, end)| end)
+    })
+}
+
+/// Forgets Ctrl+A and a caret away from the window: the mouse put the caret somewhere.
+pub fn pointed() {
+    OPEN.with(|o| {
+        if let Some(w) = o.borrow_mut().as_mut() {
+            w.all = false;
+            w.away = None;
+        }
+    });
+}
+
+/// Puts the caret at `line`:`col` (1-based; the column in UTF-16 units, as a text box counts),
+/// the window moved there and the line scrolled into sight.
+pub fn go_to(ta: &HtmlTextAreaElement, scroller: &HtmlElement, line: usize, col: usize) {
+    OPEN.with(|o| {
+        let mut o = o.borrow_mut();
+        let Some(w) = o.as_mut() else {
+            return;
+        };
+        let top = line.saturating_sub(3);
+        w.away = None;
+        w.all = false;
+        place(ta, w, first_for(top));
+        let value = &w.text[w.start..w.end];
+        let offset: usize = value
+            .split('\n')
+            .take(line.saturating_sub(1 + w.first))
+            .map(|l| l.encode_utf16().count() + 1)
+            .sum::<usize>()
+            + col.saturating_sub(1);
+        let _ = ta.focus();
+        let _ = ta.set_selection_range(offset as u32, offset as u32);
+        // (Last: focusing the text box scrolls as much of it as fits into sight.)
+        scroller.set_scroll_top((top as f64 * LINE_HEIGHT) as i32);
+    });
+}
+
+/// Moves the window to start at line `first`: the text box gets those lines, is placed where
+/// they are in the space, and keeps its selection (or the one away from the window) if it fits.
+fn place(ta: &HtmlTextAreaElement, w: &mut Window, first: usize) {
+    let kept = w
+        .away
+        .take()
+        .or_else(|| focused(ta).then(|| selection(ta, w)).flatten());
+    let start = line_start(&w.text, first);
+    let end = w.text[start..]
+        .match_indices('\n')
+        .nth(WINDOW - 1)
+        .map_or(w.text.len(), |(i, _)| start + i);
+    let value = &w.text[start..end];
+    let lines = count_lines(value);
+    (w.first, w.start, w.end, w.lines, w.all) = (first, start, end, lines, false);
+    ta.set_value(value);
+    // As wide as its longest line (the space scrolls sideways, not the text box).
+    let widest = value
+        .split('\n')
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let _ = ta.set_attribute(
+        "style",
+        &format!(
+            "top: {}px; height: {}px; min-width: calc({widest}ch + 1rem)",
+            first as f64 * LINE_HEIGHT,
+            lines as f64 * LINE_HEIGHT
+        ),
+    );
+    if let Some((a, b)) = kept {
+        if start <= a && b <= end {
+            let (a, b) = (
+                utf16_len(&value[..a - start]),
+                utf16_len(&value[..b - start]),
+            );
+            let _ = ta.set_selection_range(a as u32, b as u32);
+        } else {
+            w.away = Some((a, b));
+            w.left = text_box_selection(ta).unwrap_or_default();
+        }
+    }
+}
+
+fn text_box_selection(ta: &HtmlTextAreaElement) -> Option<(u32, u32)> {
+    Some((ta.selection_start().ok()??, ta.selection_end().ok()??))
+}
+
+/// The text box's selection, as bytes of the whole text.
+fn selection(ta: &HtmlTextAreaElement, w: &Window) -> Option<(usize, usize)> {
+    let (a, b) = text_box_selection(ta)?;
+    let value = &w.text[w.start..w.end];
+    Some((
+        w.start + byte_at(value, a as usize),
+        w.start + byte_at(value, b as usize),
+    ))
+}
+
+/// Has the text box the focus.
+pub fn focused(ta: &HtmlTextAreaElement) -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element())
+        .is_some_and(|a| a == ***ta)
+}
+
+fn count_lines(text: &str) -> usize {
+    text.bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// The byte at which line `line` (0-based) starts; the text's end if it has fewer lines.
+fn line_start(text: &str, line: usize) -> usize {
+    match line {
+        0 => 0,
+        n => text
+            .match_indices('\n')
+            .nth(n - 1)
+            .map_or(text.len(), |(i, _)| i + 1),
+    }
+}
+
+/// The line (0-based) byte `at` is on.
+pub fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+}
+
+/// `at`, or the nearest character boundary before it, within `text`.
+fn clamp(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// The byte of `text` at which its `utf16`th UTF-16 unit starts (a text box's selection).
+pub fn byte_at(text: &str, utf16: usize) -> usize {
+    let mut units = 0;
+    for (at, c) in text.char_indices() {
+        if units >= utf16 {
+            return at;
+        }
+        units += c.len_utf16();
+    }
+    text.len()
+}
