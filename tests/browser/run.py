@@ -843,11 +843,29 @@ def test_a_long_text_is_edited_through_a_window_of_lines(d, site):
     v, start, _, focused = box()
     first = d.js("return Math.round(parseFloat(document.querySelector('#editor').style.top) / 19)")
     assert focused and first + v[:start].count("\n") + 1 == err_line, (first, err_line)
-    # Select all and a key: the whole text is replaced (the text box held 400 lines of it).
-    d.js("document.querySelector('#editor').focus()")
-    d.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": [
-        {"type": "keyDown", "value": "\ue009"}, {"type": "keyDown", "value": "a"}, {"type": "keyUp", "value": "a"},
-        {"type": "keyUp", "value": "\ue009"}, {"type": "keyDown", "value": "x"}, {"type": "keyUp", "value": "x"}]}]})
+    ctrl = lambda k: d.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": [
+        {"type": "keyDown", "value": "\ue009"}, {"type": "keyDown", "value": k}, {"type": "keyUp", "value": k},
+        {"type": "keyUp", "value": "\ue009"}]}]})
+    # Ctrl+End, then a key: at the text's end. Scrolled away from there, Ctrl+Home and a key:
+    # at its start (not where the caret was).
+    ctrl("\ue010")
+    keys("#")
+    assert editor_text(d) == bad + "#"
+    d.js("document.querySelector('#text').scrollTop = 9000 * 19")
+    d.wait_for("the window in the middle", lambda: text.split("\n")[8900] + "\n" in box()[0])
+    ctrl("\ue011")
+    keys("%")
+    assert editor_text(d) == "%" + bad + "#"
+    # Select all, then undo: the undo acts on the text box's text (the "%"), not the whole.
+    ctrl("a")
+    ctrl("z")
+    assert editor_text(d) == bad + "#", "select all and undo"
+    # Select all, the text scrolled (the window moves), and a key: the whole text is replaced
+    # (the text box held 400 lines of it).
+    ctrl("a")
+    d.js("document.querySelector('#text').scrollTop = 5000 * 19")
+    d.wait_for("the window moved", lambda: text.split("\n")[4900] + "\n" in box()[0])
+    keys("x")
     assert editor_text(d) == "x"
     d.wait_for("one text box again", lambda: d.js("const e = document.querySelector('#editor'); return e && !e.classList.contains('windowed') && e.value === 'x'"), timeout=30)
     # A text that grows long as it is typed: the window takes over where the caret was, and
@@ -1580,9 +1598,12 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # text box holding only the lines around those in sight (web/src/windowed.rs: Chromium's own
 # work for a key typed into 27,000 lines was 60-110 ms; a key -> its rules 147-158 -> 87-95 ms
 # at 1,000 Services): 5.5 KB, the editor's third way of showing a text and its keys, caret and
-# clipboard.
+# clipboard; and -> 625,000 (624,712) for a review's fixes of it: select all kept across a
+# window move and through the menu's Paste, but not through undo or a drop; Ctrl+Home and End
+# before a caret away from the window; a selection brought back whole; the text box refitted
+# to its lines at each key; the panic hook's rescue of the whole text (0.8 KB).
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 624_500
+SIZE_RATCHET = 625_000
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -23,6 +23,10 @@ fn document() -> Option<web_sys::Document> {
 /// The editor's text as the reader last typed it (newer than the saved state, which is written
 /// after a change is drawn).
 fn editor_text() -> Option<String> {
+    // A long text's text box holds only some of its lines: the whole is kept beside it.
+    if let Some(text) = crate::windowed::text() {
+        return Some(text.to_string());
+    }
     document()?
         .get_element_by_id("editor")?
         .dyn_into::<web_sys::HtmlTextAreaElement>()

@@ -86,8 +86,9 @@ pub fn editor(p: &EditorProps) -> Html {
             if let Some(c) = colours.cast::<HtmlElement>() {
                 c.set_scroll_left(t.scroll_left());
             }
-            // (Only a long text's lines are windowed: a short one is not drawn again.)
-            if f64::from(t.scroll_height()) > MAX_COLOURED_LINES as f64 * LINE_HEIGHT {
+            // (Only a long or huge text's lines are windowed: a text box with a whole text
+            // scrolls its own, and is not drawn again.)
+            if t.id() != "editor" {
                 let top = (f64::from(t.scroll_top()) / LINE_HEIGHT) as usize;
                 window.set(first_for(top));
                 // A long text's text box follows.
@@ -97,11 +98,11 @@ pub fn editor(p: &EditorProps) -> Html {
             }
         })
     };
-    let oninput = {
+    // The text box's text was edited (`input_type` as an `InputEvent` says).
+    let edited = {
         let (cb, gutter, caret) = (p.oninput.clone(), gutter.clone(), caret.clone());
-        Callback::from(move |e: InputEvent| {
-            let ta = e.target_unchecked_into::<HtmlTextAreaElement>();
-            let (text, lines) = match windowed::edited(&ta) {
+        std::rc::Rc::new(move |ta: &HtmlTextAreaElement, input_type: &str| {
+            let (text, lines) = match windowed::edited(ta, input_type) {
                 Some(edited) => edited,
                 None => {
                     let text = ta.value();
@@ -112,9 +113,9 @@ pub fn editor(p: &EditorProps) -> Html {
             // Grown long or short: the other text box will keep the caret (of a reader typing
             // or pasting; a script's text starts at the top, as it would in one text box).
             let long = windowed::lines().is_some();
-            if long != (lines > MAX_COLOURED_LINES) && windowed::focused(&ta) {
+            if long != (lines > MAX_COLOURED_LINES) && windowed::focused(ta) {
                 *caret.borrow_mut() = if long {
-                    windowed::caret(&ta)
+                    windowed::caret(ta)
                 } else {
                     let end = ta.selection_end().ok().flatten().unwrap_or(0);
                     Some(windowed::byte_at(&text, end as usize))
@@ -131,6 +132,12 @@ pub fn editor(p: &EditorProps) -> Html {
             cb.emit(text)
         })
     };
+    let oninput = {
+        let edited = edited.clone();
+        Callback::from(move |e: InputEvent| {
+            edited(&e.target_unchecked_into(), &e.input_type());
+        })
+    };
     // A long text's keys, pointer and clipboard (see `windowed`).
     let onkeydown = {
         let (text_box, space) = (text_box.clone(), space.clone());
@@ -143,7 +150,7 @@ pub fn editor(p: &EditorProps) -> Html {
             }
         })
     };
-    let onmousedown = Callback::from(|_: MouseEvent| windowed::pointed());
+    let onmousedown = Callback::from(|e: MouseEvent| windowed::pointed(e.button() == 0));
     let oncopy = Callback::from(|e: Event| {
         if let Some(all) = windowed::all_selected() {
             let e = e.unchecked_into::<ClipboardEvent>();
@@ -154,18 +161,17 @@ pub fn editor(p: &EditorProps) -> Html {
         }
     });
     let oncut = {
-        let cb = p.oninput.clone();
+        let readonly = p.readonly;
         Callback::from(move |e: Event| {
-            if let Some(all) = windowed::all_selected() {
+            let all = windowed::all_selected().filter(|_| !readonly);
+            if let Some(all) = all {
                 let ta = e.target_unchecked_into::<HtmlTextAreaElement>();
                 let e = e.unchecked_into::<ClipboardEvent>();
                 if let Some(data) = e.clipboard_data() {
                     let _ = data.set_data("text/plain", &all);
                     e.prevent_default();
                     ta.set_value("");
-                    if let Some((text, _)) = windowed::edited(&ta) {
-                        cb.emit(text);
-                    }
+                    edited(&ta, "deleteByCut");
                 }
             }
         })
@@ -194,13 +200,10 @@ pub fn editor(p: &EditorProps) -> Html {
                 .and_then(|t| t.dyn_into::<HtmlTextAreaElement>().ok())
             {
                 Some(t) if windowed::lines().is_some() => {
-                    let Some(text) = windowed::pasted(&t, &clip) else {
-                        return;
-                    };
-                    if text.len() <= HUGE_TEXT {
-                        return; // the text box takes it, as any paste
+                    match windowed::pasted(&t, &clip, HUGE_TEXT) {
+                        Some(text) => text,
+                        None => return, // the text box takes it, as any paste
                     }
-                    text
                 }
                 Some(t) => {
                     let value = t.value();
@@ -263,11 +266,12 @@ pub fn editor(p: &EditorProps) -> Html {
         use_effect_with((p.text.clone(), shown), move |(text, shown)| {
             let was = before.borrow_mut().replace(*shown);
             let swapped = was.is_some_and(|was| was != *shown);
-            let carried = if swapped {
-                caret.borrow_mut().take()
-            } else {
-                None
-            };
+            // (A caret only of a reader typing: crossing the length and back again, or a text
+            // from elsewhere, leaves none.)
+            let typing = text_box
+                .cast::<HtmlTextAreaElement>()
+                .is_some_and(|t| windowed::focused(&t));
+            let carried = caret.borrow_mut().take().filter(|_| swapped && typing);
             let document = web_sys::window().and_then(|w| w.document());
             let lost = document
                 .and_then(|d| d.active_element())
@@ -422,7 +426,7 @@ pub fn editor(p: &EditorProps) -> Html {
                     // (and filled) by `windowed` in a space as tall as the text, which scrolls.
                     // A shorter one: the same elements, the space's boxes left out (`whole`),
                     // and the text box scrolls.
-                    <div id={long.then_some("text")} class={if long { "viewer" } else { "whole" }} ref={space}
+                    <div id={long.then_some("text")} class={if long { "long-text" } else { "whole" }} ref={space}
                         onscroll={long.then(|| onscroll.clone())}>
                         <div class={if long { "gutter-space" } else { "whole" }}
                             style={long.then(|| format!("height: {}px", count as f64 * LINE_HEIGHT))}>

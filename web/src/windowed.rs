@@ -27,9 +27,10 @@ pub const WINDOW: usize = 400;
 /// The window moves this many lines at a time, and starts this far above the first line in
 /// sight.
 pub const STEP: usize = 100;
-/// A caret this close to the window's first or last line, moved by a key, has the window
-/// moved around it first (the browser cannot move it past the text box's text).
-const EDGE: usize = 60;
+/// A caret this close (in lines) to the window's first or last line, moved there by an arrow
+/// key, has the window moved around it first (the browser cannot move it past the text box's
+/// text); for Page Up and Down, a page more.
+const EDGE: usize = 2;
 
 /// The first line of the window for a text scrolled to show `top` (0-based) at its top.
 pub fn first_for(top: usize) -> usize {
@@ -60,9 +61,11 @@ thread_local! {
     static OPEN: RefCell<Option<Window>> = const { RefCell::new(None) };
 }
 
-/// The whole text, while a long text is edited.
+/// The whole text, while a long text is edited. (Never panics: the panic hook reads it.)
 pub fn text() -> Option<SharedText> {
-    OPEN.with(|o| o.borrow().as_ref().map(|w| w.text.clone()))
+    OPEN.try_with(|o| o.try_borrow().ok()?.as_ref().map(|w| w.text.clone()))
+        .ok()
+        .flatten()
 }
 
 /// How many lines the text being edited has (as typed, ahead of the state's), if long.
@@ -97,8 +100,16 @@ pub fn show(ta: &HtmlTextAreaElement, text: &SharedText, first: usize, caret: Op
         let kept = caret
             .or(w.away)
             .or_else(|| focused(ta).then(|| selection(ta, w)).flatten());
-        w.text = text.clone();
+        // A text box has only line feeds (its value turns CR LF and CR into LF): so has the
+        // whole text, or the window's bytes and the text box's would not match.
+        w.text = if text.contains('\r') {
+            text.replace("\r\n", "\n").replace('\r', "\n").into()
+        } else {
+            text.clone()
+        };
+        let text = &w.text;
         w.count = count_lines(text);
+        w.all = false;
         w.away = kept.map(|(a, b)| (clamp(text, a), clamp(text, b)));
         place(ta, w, first.min(first_for(w.count.saturating_sub(1))));
     });
@@ -114,17 +125,20 @@ pub fn is_current(text: &SharedText) -> bool {
     OPEN.with(|o| o.borrow().as_ref().is_some_and(|w| w.text == *text))
 }
 
-/// The text box's text was edited (an `input` event): the whole text now, with the window's
-/// text in its place, and its lines.
-pub fn edited(ta: &HtmlTextAreaElement) -> Option<(SharedText, usize)> {
+/// The text box's text was edited (an `input` event of `input_type`): the whole text now, with
+/// the window's text in its place, and its lines.
+pub fn edited(ta: &HtmlTextAreaElement, input_type: &str) -> Option<(SharedText, usize)> {
     let value = ta.value();
     OPEN.with(|o| {
         let mut o = o.borrow_mut();
         let w = o.as_mut()?;
         let lines = count_lines(&value);
-        if w.all {
+        // Undo, redo and a drop act on the text box's text as it was, whatever was selected.
+        let whole = w.all
+            && !input_type.starts_with("history")
+            && !matches!(input_type, "insertFromDrop" | "deleteByDrag");
+        if whole {
             // Select all and a key: the whole text is what the text box has now.
-            w.all = false;
             w.text = value.into();
             (w.first, w.start, w.end, w.lines, w.count) = (0, 0, w.text.len(), lines, lines);
         } else {
@@ -135,16 +149,20 @@ pub fn edited(ta: &HtmlTextAreaElement) -> Option<(SharedText, usize)> {
             w.end = w.start + value.len();
             w.lines = lines;
         }
+        w.all = false;
         // A paste of many lines into the window: back to a window's size, about the caret.
-        if w.lines > 2 * WINDOW {
-            let (_, end) = selection(ta, w)?;
-            let line = line_of(&w.text, end);
-            w.away = Some((end, end));
-            let top = line.saturating_sub(3);
-            place(ta, w, first_for(top));
-            if let Some(space) = crate::element::<HtmlElement>("text") {
-                space.set_scroll_top((top as f64 * LINE_HEIGHT) as i32);
+        match selection(ta, w).filter(|_| w.lines > 2 * WINDOW) {
+            Some((_, end)) => {
+                let top = line_in(w, end).saturating_sub(3);
+                w.away = Some((end, end));
+                place(ta, w, first_for(top));
+                if let Some(space) = crate::element::<HtmlElement>("text") {
+                    space.set_scroll_top((top as f64 * LINE_HEIGHT) as i32);
+                }
             }
+            // As tall and wide as its lines now (a line typed longer than the others would
+            // scroll the text box's own text sideways, out of line with the rest).
+            None => fit(ta, w.first, &w.text[w.start..w.end]),
         }
         Some((w.text.clone(), w.count))
     })
@@ -162,8 +180,9 @@ pub fn scrolled(ta: &HtmlTextAreaElement, top: usize) {
     });
 }
 
-/// A key down in the text box, before the browser acts on it: Ctrl+A is remembered, a caret
-/// the window moved away from is brought back, and a caret about to leave the window has the
+/// A key down in the text box, before the browser acts on it: Ctrl+A is remembered, the
+/// window goes to the text's start or end for Ctrl+Home or End, a selection the window moved
+/// away from is brought back (and into sight), and a caret about to leave the window has the
 /// window moved around it.
 pub fn key_down(ta: &HtmlTextAreaElement, scroller: &HtmlElement, e: &KeyboardEvent) {
     if e.is_composing() {
@@ -188,66 +207,89 @@ pub fn key_down(ta: &HtmlTextAreaElement, scroller: &HtmlElement, e: &KeyboardEv
             w.away = None;
             return;
         }
-        // Copy leaves the text as it is (the copy event gives the whole text when all is selected).
-        if command && key.eq_ignore_ascii_case("c") {
-            return;
-        }
-        let moves = matches!(
+        let up = matches!(key.as_str(), "ArrowUp" | "ArrowLeft" | "PageUp" | "Home");
+        let down = matches!(
             key.as_str(),
-            "ArrowUp"
-                | "ArrowDown"
-                | "ArrowLeft"
-                | "ArrowRight"
-                | "PageUp"
-                | "PageDown"
-                | "Home"
-                | "End"
+            "ArrowDown" | "ArrowRight" | "PageDown" | "End"
         );
-        if moves {
+        if up || down {
             w.all = false;
         }
-        let last = w.count.saturating_sub(1);
-        let to = if let Some((_, end)) = w.away {
-            Some(line_of(&w.text, end))
-        } else if command && key == "Home" {
-            (w.first > 0).then_some(0)
-        } else if command && key == "End" {
-            (w.end < w.text.len()).then_some(last)
-        } else if moves {
-            selection(ta, w)
-                .map(|(_, end)| line_of(&w.text, end))
-                .filter(|&line| {
-                    let (near_top, near_end) =
-                        (line < w.first + EDGE, line + EDGE >= w.first + w.lines);
-                    (near_top && w.first > 0) || (near_end && w.end < w.text.len())
-                })
-        } else {
-            None
-        };
-        if let Some(line) = to {
-            // In sight, a few lines below the top.
+        let show = |w: &mut Window, line: usize| {
             let top = line.saturating_sub(3);
             scroller.set_scroll_top((top as f64 * LINE_HEIGHT) as i32);
-            if w.away.is_none() {
-                w.away = selection(ta, w);
-            }
             place(ta, w, first_for(top));
+        };
+        // The text's start or end (Ctrl+Home or End; Cmd+Up or Down on a Mac): the window goes
+        // there, and the key itself moves the caret.
+        let to_start = command && matches!(key.as_str(), "Home" | "ArrowUp");
+        let to_end = command && matches!(key.as_str(), "End" | "ArrowDown");
+        if to_start || to_end {
+            w.away = None;
+            if to_start && w.first > 0 {
+                show(w, 0);
+            } else if to_end && w.end < w.text.len() {
+                show(w, w.count.saturating_sub(1));
+            }
+            w.away = None;
+            return;
+        }
+        // A selection the window moved away from: the window goes around it if it fits in
+        // one, or else it is the caret at its end. (Copy then copies it.)
+        if let Some((a, b)) = w.away {
+            let (from, to) = (line_in(w, a), line_in(w, b));
+            if to - from + 3 + STEP >= WINDOW {
+                w.away = Some((b, b));
+            }
+            show(
+                w,
+                if to - from + 3 + STEP >= WINDOW {
+                    to
+                } else {
+                    from
+                },
+            );
+            return;
+        }
+        // A caret at the window's edge, about to be moved past it.
+        if up || down {
+            let page = matches!(key.as_str(), "PageUp" | "PageDown");
+            let reach = EDGE
+                + if page {
+                    (scroller.client_height() as f64 / LINE_HEIGHT) as usize
+                } else {
+                    0
+                };
+            let Some((_, end)) = selection(ta, w) else {
+                return;
+            };
+            let line = line_in(w, end);
+            let leaving = if up {
+                w.first > 0 && line < w.first + reach
+            } else {
+                w.end < w.text.len() && line + reach >= w.first + w.lines
+            };
+            if leaving {
+                w.away = selection(ta, w);
+                show(w, line);
+            }
         }
     });
 }
 
-/// The whole text with `clip` pasted over the text box's selection (for a paste the text box
-/// should not take).
-pub fn pasted(ta: &HtmlTextAreaElement, clip: &str) -> Option<String> {
+/// The whole text with `clip` pasted over the text box's selection, if longer than `most`
+/// bytes (a paste the text box should not take).
+pub fn pasted(ta: &HtmlTextAreaElement, clip: &str, most: usize) -> Option<String> {
     OPEN.with(|o| {
         let o = o.borrow();
         let w = o.as_ref()?;
-        let (a, b) = selection(ta, w)?;
-        Some(if w.all {
-            clip.to_string()
+        let (a, b) = if w.all {
+            (0, w.text.len())
         } else {
-            [&w.text[..a], clip, &w.text[b..]].concat()
-        })
+            selection(ta, w)?
+        };
+        (w.text.len() - (b - a) + clip.len() > most)
+            .then(|| [&w.text[..a], clip, &w.text[b..]].concat())
     })
 }
 
@@ -272,11 +314,12 @@ pub fn caret(ta: &HtmlTextAreaElement) -> Option<usize> {
     })
 }
 
-/// Forgets Ctrl+A and a caret away from the window: the mouse put the caret somewhere.
-pub fn pointed() {
+/// The mouse put the caret somewhere: a caret away from the window is forgotten, and so is
+/// Ctrl+A unless the button is the menu's (whose Paste or Cut then acts on the whole text).
+pub fn pointed(primary: bool) {
     OPEN.with(|o| {
         if let Some(w) = o.borrow_mut().as_mut() {
-            w.all = false;
+            w.all &= !primary;
             w.away = None;
         }
     });
@@ -314,7 +357,8 @@ fn place(ta: &HtmlTextAreaElement, w: &mut Window, first: usize) {
     let kept = w
         .away
         .take()
-        .or_else(|| focused(ta).then(|| selection(ta, w)).flatten());
+        .or_else(|| focused(ta).then(|| selection(ta, w)).flatten())
+        .filter(|_| !w.all);
     let start = line_start(&w.text, first);
     let end = w.text[start..]
         .match_indices('\n')
@@ -322,22 +366,13 @@ fn place(ta: &HtmlTextAreaElement, w: &mut Window, first: usize) {
         .map_or(w.text.len(), |(i, _)| start + i);
     let value = &w.text[start..end];
     let lines = count_lines(value);
-    (w.first, w.start, w.end, w.lines, w.all) = (first, start, end, lines, false);
+    (w.first, w.start, w.end, w.lines) = (first, start, end, lines);
     ta.set_value(value);
-    // As wide as its longest line (the space scrolls sideways, not the text box).
-    let widest = value
-        .split('\n')
-        .map(|l| l.chars().count())
-        .max()
-        .unwrap_or(0);
-    let _ = ta.set_attribute(
-        "style",
-        &format!(
-            "top: {}px; height: {}px; min-width: calc({widest}ch + 1rem)",
-            first as f64 * LINE_HEIGHT,
-            lines as f64 * LINE_HEIGHT
-        ),
-    );
+    fit(ta, first, value);
+    // All of the text still selected: as much of it as the text box has.
+    if w.all {
+        let _ = ta.set_selection_range(0, utf16_len(value) as u32);
+    }
     if let Some((a, b)) = kept {
         if start <= a && b <= end {
             let (a, b) = (
@@ -349,6 +384,33 @@ fn place(ta: &HtmlTextAreaElement, w: &mut Window, first: usize) {
             w.away = Some((a, b));
             w.left = text_box_selection(ta).unwrap_or_default();
         }
+    }
+}
+
+/// Places the text box holding `value`, lines `first..` of the text, where those lines are in
+/// the space, as tall as they are and as wide as the longest (the space scrolls sideways, not
+/// the text box).
+fn fit(ta: &HtmlTextAreaElement, first: usize, value: &str) {
+    let (mut lines, mut widest) = (0, 0);
+    for line in value.split('\n') {
+        lines += 1;
+        widest = widest.max(line.chars().count());
+    }
+    let _ = ta.set_attribute(
+        "style",
+        &format!(
+            "top: {}px; height: {}px; min-width: calc({widest}ch + 1rem)",
+            first as f64 * LINE_HEIGHT,
+            lines as f64 * LINE_HEIGHT
+        ),
+    );
+}
+
+/// The line (0-based) byte `at` of the whole text is on, counted from the window when it can.
+fn line_in(w: &Window, at: usize) -> usize {
+    match at.checked_sub(w.start) {
+        Some(after) => w.first + line_of(&w.text[w.start..], after),
+        None => line_of(&w.text, at),
     }
 }
 
