@@ -37,48 +37,24 @@ impl Changes {
         after: &[ViewLine],
         pace: &Pace,
     ) -> Self {
-        // A line the same at the same place, counted from the start or from the end, is in both
-        // views: such pairs cancel without being counted. (A key typed at 1,000 Services
-        // changes a line or two of 33,000; counting all of them was a fifth of the edit.)
-        let mut head = 0;
-        for (old, new) in before.clone().zip(after) {
-            if old != new.text {
-                break;
-            }
-            head += 1;
-            pace.unit().await;
-        }
-        let total = before.clone().count();
-        let mut tail = 0;
-        for (old, new) in before.clone().rev().zip(after[head..].iter().rev()) {
-            if tail == total - head || old != new.text {
-                break;
-            }
-            tail += 1;
-            pace.unit().await;
-        }
-        let middle: Vec<&str> = before.skip(head).take(total - head - tail).collect();
-        let after_middle = &after[head..after.len() - tail];
         // Only the old lines are counted, the new ones taken from them. (Counting the new ones
         // too, a paste of 44,125 Services over the article's hundred lines sized a map for 2
         // million of them: a 100 ms piece of the page.) Sized up front: growing a map of
         // 2,000,000 lines moves it whole, half a second in one unit of work.
-        let mut left = Counts::with_capacity_and_hasher(middle.len(), Default::default());
-        for l in &middle {
+        let mut left = Counts::with_capacity_and_hasher(before.clone().count(), Default::default());
+        for l in before.clone() {
             *left.entry(l).or_default() += 1;
             pace.unit().await;
         }
         let mut added = Vec::with_capacity(after.len());
-        added.resize(head, false);
-        for l in after_middle {
+        for l in after {
             added.push(!take(&mut left, &l.text) && !l.text.trim().is_empty());
             pace.unit().await;
         }
-        added.resize(after.len(), false);
         // The old lines left were removed: of a text's lines, the last ones (the first were
         // taken by the new lines), found from the end.
         let mut removed = vec![];
-        for l in middle.iter().rev() {
+        for l in before.rev() {
             if take(&mut left, l) && !l.trim().is_empty() {
                 removed.push(l.to_string());
             }
