@@ -85,8 +85,7 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
         })
     };
     let mut rules = BTreeMap::new();
-    let restore_bytes;
-    match mode {
+    let restore_bytes = match mode {
         Mode::Iptables | Mode::Ipvs => {
             let dp = if mode == Mode::Ipvs {
                 &a.ipvs().iptables
@@ -113,7 +112,7 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
                     a.ipvs().ipsets.iter().map(|s| s.entries.len()).sum(),
                 );
             }
-            restore_bytes = view("restore")?.len();
+            view("restore")?.len()
         }
         Mode::Nftables => {
             let t = &a.nftables();
@@ -124,9 +123,9 @@ pub fn measure(services: usize, endpoints: usize, mode: Mode) -> Result<Scale, S
                 t.maps.iter().map(|m| m.elements.len()).sum::<usize>()
                     + t.sets.iter().map(|s| s.elements.len()).sum::<usize>(),
             );
-            restore_bytes = view("nft")?.len();
+            view("nft")?.len()
         }
-    }
+    };
     let first_packet_rules = if services > 0 {
         let hosts = BTreeMap::new();
         let src = a

@@ -4,7 +4,7 @@ use kpx_core::views::analyze;
 
 /// The first diagnostic as `line:col: message`.
 fn first_error(text: &str) -> String {
-    let e = analyze(text).err().expect("input should be rejected");
+    let e = analyze(text).expect_err("input should be rejected");
     let d = &e.diagnostics[0];
     format!("{}:{}: {}", d.pos.line, d.pos.col, d.message)
 }

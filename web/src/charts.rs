@@ -178,6 +178,7 @@ pub fn scaling(lang: Lang, data: &[Measure]) -> String {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn panel(
     lang: Lang,
     area: &DrawingArea<SVGBackend, Shift>,

@@ -79,8 +79,8 @@ pub fn describe(text: &str) -> String {
         format!("chain {}", word(rest))
     } else if let Some(rest) = t.strip_prefix("Chain ") {
         format!("chain {}", word(rest))
-    } else if t.starts_with("-> ") {
-        format!("real server {}", word(&t[3..]))
+    } else if let Some(rest) = t.strip_prefix("-> ") {
+        format!("real server {}", word(rest))
     } else if ["TCP ", "UDP ", "SCTP "].iter().any(|p| t.starts_with(p)) {
         format!(
             "virtual server {}",

@@ -429,7 +429,7 @@ pub fn editor(p: &EditorProps) -> Html {
                     <div id={long.then_some("text")} class={if long { "long-text" } else { "whole" }} ref={space}
                         onscroll={long.then(|| onscroll.clone())}>
                         <div class={if long { "gutter-space" } else { "whole" }}
-                            style={long.then(|| format!("height: {}px", count as f64 * LINE_HEIGHT))}>
+                            style={long.then(|| text_height(count))}>
                             <textarea id="editor" class={long.then_some("windowed")} ref={text_box} spellcheck="false" wrap="off"
                                 autocapitalize="off" autocomplete="off" aria-label="Cluster YAML" readonly={p.readonly}
                                 onscroll={(!long).then(|| onscroll.clone())}
@@ -495,10 +495,16 @@ fn numbers(p: &NumbersProps) -> Html {
 /// the text, the lines placed in it.
 fn in_sight(count: usize, first: usize, lines: Html) -> Html {
     html! {
-        <div class="gutter-space" style={format!("height: {}px", count as f64 * LINE_HEIGHT)}>
+        <div class="gutter-space" style={text_height(count)}>
             <div class="gutter-window" style={format!("top: {}px", first as f64 * LINE_HEIGHT)}>{ lines }</div>
         </div>
     }
+}
+
+/// The style of a space as tall as a text of `count` lines (the gutter's, the viewer's and the
+/// long text's, which scroll together).
+fn text_height(count: usize) -> String {
+    format!("height: {}px", count as f64 * LINE_HEIGHT)
 }
 
 /// A long text's gutter is as wide as its largest number, wherever the text is scrolled to: a
@@ -534,13 +540,7 @@ pub fn go_to(line: usize, col: usize) {
     if let Some(space) = crate::element::<HtmlElement>("text") {
         return windowed::go_to(&t, &space, line, col);
     }
-    let text = t.value();
-    let offset: usize = text
-        .split('\n')
-        .take(line.saturating_sub(1))
-        .map(|l| l.encode_utf16().count() + 1)
-        .sum::<usize>()
-        + col.saturating_sub(1);
+    let offset = windowed::offset_of(&t.value(), line, col);
     let _ = t.focus();
     let _ = t.set_selection_range(offset as u32, offset as u32);
     t.set_scroll_top(top);

@@ -111,7 +111,7 @@ pub fn show(ta: &HtmlTextAreaElement, text: &SharedText, first: usize, caret: Op
         w.count = count_lines(text);
         w.all = false;
         w.away = kept.map(|(a, b)| (clamp(text, a), clamp(text, b)));
-        place(ta, w, first.min(first_for(w.count.saturating_sub(1))));
+        place(ta, w, first);
     });
 }
 
@@ -337,13 +337,7 @@ pub fn go_to(ta: &HtmlTextAreaElement, scroller: &HtmlElement, line: usize, col:
         w.away = None;
         w.all = false;
         place(ta, w, first_for(top));
-        let value = &w.text[w.start..w.end];
-        let offset: usize = value
-            .split('\n')
-            .take(line.saturating_sub(1 + w.first))
-            .map(|l| l.encode_utf16().count() + 1)
-            .sum::<usize>()
-            + col.saturating_sub(1);
+        let offset = offset_of(&w.text[w.start..w.end], line.saturating_sub(w.first), col);
         let _ = ta.focus();
         let _ = ta.set_selection_range(offset as u32, offset as u32);
         // (Last: focusing the text box scrolls as much of it as fits into sight.)
@@ -354,6 +348,9 @@ pub fn go_to(ta: &HtmlTextAreaElement, scroller: &HtmlElement, line: usize, col:
 /// Moves the window to start at line `first`: the text box gets those lines, is placed where
 /// they are in the space, and keeps its selection (or the one away from the window) if it fits.
 fn place(ta: &HtmlTextAreaElement, w: &mut Window, first: usize) {
+    // (No further than the text's last window: a first line asked for from elsewhere, a link
+    // or the text before, may be past a shorter text's end.)
+    let first = first.min(first_for(w.count.saturating_sub(1)));
     let kept = w
         .away
         .take()
@@ -466,6 +463,17 @@ fn clamp(text: &str, at: usize) -> usize {
         at -= 1;
     }
     at
+}
+
+/// The text box offset (in UTF-16 units) of `line`:`col` of `text` (both 1-based, the column
+/// in UTF-16 units, as a text box counts): where an error's button puts the caret.
+pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
+    let before: usize = text
+        .split('\n')
+        .take(line.saturating_sub(1))
+        .map(|l| utf16_len(l) + 1)
+        .sum();
+    before + col.saturating_sub(1)
 }
 
 fn utf16_len(s: &str) -> usize {

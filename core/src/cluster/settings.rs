@@ -473,12 +473,12 @@ pub(super) fn resolve(
 
     let counters = env.nfacct_counters.clone();
     let nfacct = NfacctCounters {
-        ct_state_invalid_dropped_pkts: counters.as_ref().map_or(true, |c| {
+        ct_state_invalid_dropped_pkts: counters.as_ref().is_none_or(|c| {
             c.get("ct_state_invalid_dropped_pkts")
                 .copied()
                 .unwrap_or(false)
         }),
-        localhost_nps_accepted_pkts: counters.as_ref().map_or(true, |c| {
+        localhost_nps_accepted_pkts: counters.as_ref().is_none_or(|c| {
             c.get("localhost_nps_accepted_pkts")
                 .copied()
                 .unwrap_or(false)

@@ -86,7 +86,6 @@ pub fn pod_ip(pod: &Pod) -> Option<IpAddr> {
 }
 
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn derive(
     s: &Scenario,
     services: &[Item<Service>],
@@ -291,8 +290,9 @@ fn from_pods(
     let spec = svc.object.spec.as_ref().unwrap();
     let ns = svc.reference.namespace.as_str();
     let publish_not_ready = spec.publish_not_ready_addresses == Some(true);
-    let mut groups: BTreeMap<Vec<(String, i32, String)>, (Vec<Endpoint>, Vec<ObjectRef>)> =
-        BTreeMap::new();
+    // Pods by their resolved ports (name, port, protocol): each group's endpoints and Pods.
+    type Ports = Vec<(String, i32, String)>;
+    let mut groups: BTreeMap<Ports, (Vec<Endpoint>, Vec<ObjectRef>)> = BTreeMap::new();
     for pod in pods {
         let Some(ip) = pod_ip(&pod.object) else {
             notes.push(Note {
@@ -323,7 +323,9 @@ fn from_pods(
         }
         let ready_pod = pod_ready(&pod.object);
         let terminating = pod.object.metadata.deletion_timestamp.is_some();
-        let ready = (publish_not_ready || ready_pod) && !(terminating && !publish_not_ready);
+        // (The EndpointSlice controller: publishNotReadyAddresses makes every address ready, even a
+        // terminating one; else a Pod is ready when it is and is not terminating.)
+        let ready = publish_not_ready || (ready_pod && !terminating);
         let node_name = pod.object.spec.as_ref().and_then(|s| s.node_name.clone());
         let zone = node_name.as_ref().and_then(|n| {
             nodes

@@ -154,12 +154,15 @@ pub(super) fn service(
                 t,
                 "must be between 1 and 65535, inclusive",
             )),
-            Some(IntOrString::String(name)) if !is_port_name(name) => {
-                // kubectl writes numbers as strings sometimes ("8080"): accept those.
-                if name.parse::<u16>().map_or(true, |n| n == 0) {
-                    errors.push(invalid(svc, path!["spec", "ports", i, "targetPort"], format!("\"{name}\""), "must be a port number or an IANA service name (lowercase letters, digits and '-', at most 15 characters)"))
-                }
-            }
+            // (kubectl writes numbers as strings sometimes, "8080": those are accepted.)
+            Some(IntOrString::String(name))
+                if !is_port_name(name) && name.parse::<u16>().is_ok_and(|n| n != 0) => {}
+            Some(IntOrString::String(name)) if !is_port_name(name) => errors.push(invalid(
+                svc,
+                path!["spec", "ports", i, "targetPort"],
+                format!("\"{name}\""),
+                "must be a port number or an IANA service name (lowercase letters, digits and '-', at most 15 characters)",
+            )),
             _ => {}
         }
         let name = p.name.clone().unwrap_or_default();
@@ -392,7 +395,7 @@ pub(super) async fn allocate(
             }
         }
         if let Some(ip) = spec.cluster_ip.clone() {
-            if ip != "None" && spec.cluster_ips.as_ref().map_or(true, |v| v.is_empty()) {
+            if ip != "None" && spec.cluster_ips.as_ref().is_none_or(|v| v.is_empty()) {
                 spec.cluster_ips = Some(vec![ip]);
             }
         }

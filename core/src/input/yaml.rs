@@ -33,7 +33,7 @@ impl From<usize> for Seg {
 /// Builds a path: `path!["spec", "ports", 0, "port"]`.
 #[macro_export]
 macro_rules! path {
-    ($($seg:expr),* $(,)?) => { vec![$($crate::input::yaml::Seg::from($seg)),*] };
+    ($($seg:expr),* $(,)?) => { Vec::from([$($crate::input::yaml::Seg::from($seg)),*]) };
 }
 
 /// Renders a path the way kubectl and the API server do: `spec.ports[0].port`.

@@ -398,7 +398,7 @@ pub(crate) fn seps(sp: &ServicePort) -> Vec<Sep> {
             let why = Provenance::endpoint(sp, e);
             let key = why.endpoint_key().expect("an endpoint's provenance");
             Sep {
-                chain: crate::proxy::names::sep_chain(&spn, sp.protocol.lower(), key),
+                chain: crate::proxy::names::sep_chain(spn, sp.protocol.lower(), key),
                 why,
             }
         })

@@ -110,9 +110,9 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {
     let p = sp.protocol;
     let proto = p.lower();
     let prov = |field: &'static str| ctx.service(sp, field);
-    let svc_chain = names::svc_chain(&spn, proto);
-    let xlb_chain = names::xlb_chain(&spn, proto);
-    let fw_chain = names::fw_chain(&spn, proto);
+    let svc_chain = names::svc_chain(spn, proto);
+    let xlb_chain = names::xlb_chain(spn, proto);
+    let fw_chain = names::fw_chain(spn, proto);
 
     // 1.23 (`proxy.FilterEndpoints`): ready endpoints only (the terminating-endpoint fallback
     // was an alpha gate, off); internalTrafficPolicy Local narrows them to this node's, except

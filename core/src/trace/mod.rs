@@ -169,12 +169,15 @@ pub enum Origin {
 }
 
 /// State that outlives one packet: `recent` lists (session affinity) and conntrack.
+/// A connection's original source, source port, destination, destination port and protocol.
+type Tuple = (IpAddr, u16, IpAddr, u16, Protocol);
+
 #[derive(Clone, Debug, Default)]
 pub struct State {
     /// `-m recent` lists: name → source addresses seen.
     recent: BTreeMap<crate::iptables::model::Text, BTreeSet<IpAddr>>,
     /// Established connections: original (src, sport, dst, dport) → the NATed packet.
-    connections: BTreeMap<(IpAddr, u16, IpAddr, u16, Protocol), (Packet, Trace)>,
+    connections: BTreeMap<Tuple, (Packet, Trace)>,
     /// IPVS: the round-robin position of each virtual server.
     rr: BTreeMap<String, usize>,
     /// IPVS: persistence templates, (client, virtual server) → real server.
@@ -505,6 +508,7 @@ impl Walk<'_, '_> {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn step(
         &mut self,
         hook: &'static str,
@@ -961,7 +965,7 @@ pub fn walk(
         )?;
         verdict = Verdict::Dropped;
     }
-    let delivered_to = (verdict == Verdict::Delivered).then(|| w.packet.dst);
+    let delivered_to = (verdict == Verdict::Delivered).then_some(w.packet.dst);
     let node_name = delivered_to.map(|ip| {
         w.node
             .hosts

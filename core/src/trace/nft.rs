@@ -415,7 +415,7 @@ pub fn walk(
             }
         }
     }
-    if verdict.is_none() && !(is_local(w.packet.dst) && !local_process) {
+    if verdict.is_none() && (local_process || !is_local(w.packet.dst)) {
         for c in chains_of("postrouting") {
             if let Some(v) = w.run("POSTROUTING", c)? {
                 verdict = Some(v);

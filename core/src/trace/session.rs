@@ -203,7 +203,7 @@ pub fn walk_in(
     let settings = &a.cluster.settings;
     match mode {
         Mode::Nftables => {
-            super::nft::walk(&a.nftables(), settings, hosts, origin, packet, rng, state)
+            super::nft::walk(a.nftables(), settings, hosts, origin, packet, rng, state)
         }
         Mode::Ipvs => {
             let node = Node {
@@ -211,7 +211,7 @@ pub fn walk_in(
                 layout: crate::iptables::Layout::Current,
                 settings,
                 hosts,
-                ipvs: Some(&a.ipvs()),
+                ipvs: Some(a.ipvs()),
                 narrate,
             };
             walk(&node, origin, packet, rng, state)
@@ -643,7 +643,7 @@ fn simulate_with(
         sim.rules = rule_shares(&r.analysis, &walked, &sim);
     }
     if mode == Mode::Ipvs {
-        let lines = crate::ipvs::render::ipvsadm_lines_with(&r.analysis.ipvs(), &|vs, rs| {
+        let lines = crate::ipvs::render::ipvsadm_lines_with(r.analysis.ipvs(), &|vs, rs| {
             (
                 0,
                 chosen
