@@ -4,6 +4,7 @@
 //! `text → input::parse → Scenario → cluster::build → Cluster → iptables::build → Dataplane → render`.
 //! Pure: no I/O, no clock, no randomness; builds for wasm32-unknown-unknown unchanged.
 
+pub mod changes;
 pub mod cluster;
 pub mod diag;
 pub mod explain;

@@ -603,6 +603,53 @@ proptest! {
         }
     }
 
+    /// What an edit changed is the multiset difference of the views' lines, wherever the
+    /// edit is (lines alike at the same place from either end are not counted, but cancel
+    /// all the same): each non-blank line added as often as it is met more often after the
+    /// edit, removed as often as it is met less often, in its old order.
+    #[test]
+    fn changes_are_the_multiset_difference_of_the_lines(
+        before in prop::collection::vec("[ab ]{0,2}", 0..24),
+        cut in (any::<prop::sample::Index>(), any::<prop::sample::Index>()),
+        put in prop::collection::vec("[ab ]{0,2}", 0..6),
+        unrelated in prop::collection::vec("[ab ]{0,2}", 0..24),
+        spliced in any::<bool>(),
+    ) {
+        use kpx_core::changes::Changes;
+        use std::collections::HashMap;
+        // An edit in one place (most are), or a view unrelated to the one before.
+        let after: Vec<String> = if spliced {
+            let (a, b) = (cut.0.index(before.len() + 1), cut.1.index(before.len() + 1));
+            let (a, b) = (a.min(b), a.max(b));
+            before[..a].iter().chain(&put).chain(&before[b..]).cloned().collect()
+        } else {
+            unrelated
+        };
+        let old: Vec<&str> = before.iter().map(String::as_str).collect();
+        let new: Vec<&str> = after.iter().map(String::as_str).collect();
+        let c = kpx_core::pace::at_once(Changes::between(&old, &new, &kpx_core::pace::Pace::never()));
+        prop_assert_eq!(c.added.len(), new.len());
+        let count = |lines: &mut dyn Iterator<Item = &str>| {
+            let mut n: HashMap<String, i64> = HashMap::new();
+            for l in lines.filter(|l| !l.trim().is_empty()) {
+                *n.entry(l.to_string()).or_default() += 1;
+            }
+            n
+        };
+        let (was, is) = (count(&mut old.iter().copied()), count(&mut new.iter().copied()));
+        let added = count(&mut new.iter().zip(&c.added).filter(|(_, a)| **a).map(|(l, _)| *l));
+        let removed = count(&mut c.removed.iter().map(String::as_str));
+        for line in was.keys().chain(is.keys()) {
+            let (w, i) = (was.get(line).copied().unwrap_or(0), is.get(line).copied().unwrap_or(0));
+            prop_assert_eq!(added.get(line).copied().unwrap_or(0), (i - w).max(0), "added {:?}", line);
+            prop_assert_eq!(removed.get(line).copied().unwrap_or(0), (w - i).max(0), "removed {:?}", line);
+        }
+        prop_assert!(added.keys().chain(removed.keys()).all(|l| was.contains_key(l) || is.contains_key(l)));
+        // The removed lines are in their old order.
+        let mut rest = old.iter();
+        prop_assert!(c.removed.iter().all(|r| rest.any(|l| l == r)), "{:?} out of order", c.removed);
+    }
+
     #[test]
     fn arbitrary_text_never_panics(text in "[ -~\n\t]{0,200}") {
         let _ = analyze(&text);

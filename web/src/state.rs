@@ -4,9 +4,9 @@
 //! results are kept on purpose: the last good analysis (a typo never blanks the screen) and
 //! the one before the last edit (what the edit changed is marked until the next edit).
 
-use crate::diff::Changes;
 use crate::output::ViewIndex;
 use crate::scenarios;
+use kpx_core::changes::Changes;
 use kpx_core::cluster::settings::Mode;
 use kpx_core::input::{Reading, Scenario, Sections};
 use kpx_core::pace::{at_once, InParts, Pace, Step};
@@ -271,6 +271,11 @@ struct BeforeEdit {
     /// of the next edits compares with these instead of rendering the old views again.
     panes: Vec<Pane>,
     all_namespaces: bool,
+}
+
+/// A view's lines, as text (what [`Changes::between`] compares).
+fn texts(lines: &[ViewLine]) -> Vec<&str> {
+    lines.iter().map(|l| l.text.as_str()).collect()
 }
 
 /// Runs `f` between two User Timing marks, as the measure `name` (tests/browser/bench.py
@@ -717,8 +722,7 @@ impl State {
                 });
                 let changes = match shown_then {
                     Some(then) => {
-                        let then = then.lines.iter().map(|l| l.text.as_str());
-                        Changes::between(then, &pane.lines, &pace).await
+                        Changes::between(&texts(&then.lines), &texts(&pane.lines), &pace).await
                     }
                     // A view not shown then: render the old one, as text only (its
                     // explanations are not needed), unless it is large: made whole, it would
@@ -732,7 +736,10 @@ impl State {
                             all_namespaces,
                         };
                         match before.analysis.render(&key.request()) {
-                            Ok(old) => Changes::between(old.lines(), &pane.lines, &pace).await,
+                            Ok(old) => {
+                                let old: Vec<&str> = old.lines().collect();
+                                Changes::between(&old, &texts(&pane.lines), &pace).await
+                            }
                             Err(_) => Changes::default(),
                         }
                     }
