@@ -566,7 +566,7 @@ impl Analysis {
             .into_iter()
             .flat_map(|o| self.written.get(o).cloned().unwrap_or_default())
             .collect();
-        lines.sort();
+        crate::pace::sort_stable_by(&mut lines, Ord::cmp);
         lines.dedup();
         lines
     }

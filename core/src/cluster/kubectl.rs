@@ -216,7 +216,7 @@ pub async fn get_ep<'c>(c: &'c Cluster, pace: &Pace) -> Rows<'c> {
                 .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
                 .filter_map(|e| crate::net::parse_ip(e.addresses.first()?))
                 .collect();
-            addrs.sort();
+            crate::pace::sort_stable_by(&mut addrs, Ord::cmp);
             for p in sl.ports.iter().flatten() {
                 for a in &addrs {
                     items.push(crate::net::join_host_port(*a, p.port.unwrap_or(0) as u16));

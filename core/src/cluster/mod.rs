@@ -273,14 +273,14 @@ pub async fn build_paced(
     };
 
     if !errors.is_empty() {
-        errors.sort_by_key(|d| d.pos);
+        crate::pace::sort_stable_by_key(&mut errors, |d| d.pos);
         errors.dedup();
         return Err(InputError {
             diagnostics: errors,
         });
     }
     warnings.retain(|w| w.severity == Severity::Warning);
-    warnings.sort_by_key(|d| d.pos);
+    crate::pace::sort_stable_by_key(&mut warnings, |d| d.pos);
     Ok(Cluster {
         settings,
         nodes,

@@ -504,7 +504,9 @@ fn generate_deployment_pods(
         return;
     }
     let written: &[Item<Pod>] = pods;
-    let mut used: BTreeSet<IpAddr> = written.iter().filter_map(|p| pod_ip(&p.object)).collect();
+    // (Inserted one by one: collected, a set is sorted first, by a sort of its own.)
+    let mut used = BTreeSet::new();
+    used.extend(written.iter().filter_map(|p| pod_ip(&p.object)));
     // A Deployment's Pods looked for among all Pods, and each new Pod's address searched for
     // from its CIDR's start, made 10,000 Deployments of 10 quadratic. So: the written Pods by
     // their labels, the generated ones by their template's, and where each pod CIDR's first

@@ -36,7 +36,7 @@ fn spellings(first: u8) -> &'static [(&'static str, &'static Term)] {
             }
         }
         for list in &mut table {
-            list.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+            crate::pace::sort_stable_by_key(list, |(s, _)| std::cmp::Reverse(s.len()));
         }
         table
     });

@@ -429,7 +429,7 @@ impl<'t> Reading<'t> {
         if errors.is_empty() {
             Ok(scenario)
         } else {
-            errors.sort_by_key(|d| d.pos);
+            crate::pace::sort_stable_by_key(&mut errors, |d| d.pos);
             Err(InputError {
                 diagnostics: errors,
             })

@@ -725,7 +725,7 @@ pub async fn write_save<'d>(
     let pace = sink.pace();
     // iptables-save (nf_tables) lists filter before nat, whatever order they were written in.
     let mut tables: Vec<&Table> = sel.tables(dp).collect();
-    tables.sort_by_key(|t| t.name);
+    crate::pace::sort_stable_by_key(&mut tables, |t| t.name);
     sink.expect_lines(
         tables
             .iter()

@@ -279,7 +279,7 @@ pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
         pace.unit().await;
     }
     let mut bound = bound.list;
-    bound.sort_by_key(|b| b.ip);
+    crate::pace::sort_stable_by_key(&mut bound, |b| b.ip);
     for b in &bound {
         sets.add("KUBE-IPVS-IPS", b.ip.to_string(), b.provenance.clone());
         pace.unit().await;

@@ -256,7 +256,7 @@ pub fn categorize_on(sp: &ServicePort, node_name: &str, zone: Option<&str>) -> C
     }
     // kube-proxy merges through a Go map (random order); kpx keeps kube-proxy's sort order.
     let mut all: Vec<usize> = c.cluster.iter().chain(c.local.iter()).copied().collect();
-    all.sort_unstable();
+    crate::pace::sort_stable_by(&mut all, Ord::cmp);
     all.dedup();
     c.all_reachable = all;
     c
@@ -568,7 +568,7 @@ fn endpoints_for(
     // slice) replaces the one before unless it is terminating: so of each run of equal keys
     // (in the order read, as the sort is stable) the last that is not terminating stays, or
     // the first when all are.
-    found.sort_by(|a, b| a.key.cmp(&b.key));
+    crate::pace::sort_stable_by(&mut found, |a, b| a.key.cmp(&b.key));
     found.dedup_by(|later, kept| {
         if later.key != kept.key {
             return false;

@@ -383,7 +383,7 @@ pub fn walk(
             .iter()
             .filter(|c| c.base.as_ref().is_some_and(|b| b.hook == hook))
             .collect();
-        v.sort_by_key(|c| c.base.as_ref().unwrap().priority);
+        crate::pace::sort_stable_by_key(&mut v, |c| c.base.as_ref().unwrap().priority);
         v
     };
     let mut verdict = None;
