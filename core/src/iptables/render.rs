@@ -457,33 +457,32 @@ pub async fn write_restore<'d>(
 
 // ---------------------------------------------------------------- save (iptables-save)
 
-/// `xtables_save_string`: bare when made only of `[A-Za-z0-9_-]`, else double-quoted with
+/// Writes `xtables_save_string`: bare when made only of `[A-Za-z0-9_-]`, else double-quoted with
 /// `"`, `\` and `'` escaped.
-pub fn save_string(s: &str) -> String {
+fn push_save_string(out: &mut String, s: &str) {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
-        s.to_string()
+        out.push_str(s);
     } else {
-        let mut q = String::from("\"");
+        out.push('"');
         for c in s.chars() {
             if matches!(c, '"' | '\\' | '\'') {
-                q.push('\\');
+                out.push('\\');
             }
-            q.push(c);
+            out.push(c);
         }
-        q.push('"');
-        q
+        out.push('"');
     }
 }
 
-/// The probability the kernel keeps (`lround(p * 2^31)`), printed with 11 decimals as
+/// Writes the probability the kernel keeps (`lround(p * 2^31)`), with 11 decimals as
 /// iptables does: kube-proxy's `0.3333333333` reads back as `0.33333333349`.
-pub fn kernel_probability(text: &str) -> String {
+fn push_kernel_probability(out: &mut String, text: &str) {
     let p: f64 = text.parse().unwrap_or(0.0);
     let fixed = (p * 2147483648.0).round();
-    format!("{:.11}", fixed / 2147483648.0)
+    let _ = write!(out, "{:.11}", fixed / 2147483648.0);
 }
 
 fn dport_of(r: &Rule) -> Option<u16> {
@@ -543,7 +542,11 @@ fn write_save_module(out: &mut String, m: &Match, r: &Rule, ipv6: bool) {
                 Cidr::host(*vaddr).with_len()
             )
         }
-        Match::Comment { text } => write!(out, " -m comment --comment {}", save_string(text)),
+        Match::Comment { text } => {
+            out.push_str(" -m comment --comment ");
+            push_save_string(out, text);
+            Ok(())
+        }
         Match::Protocol { protocol } => match dport_of(r) {
             Some(p) => write!(out, " -m {} --dport {p}", protocol.lower()),
             None => write!(out, " -m {}", protocol.lower()),
@@ -566,11 +569,11 @@ fn write_save_module(out: &mut String, m: &Match, r: &Rule, ipv6: bool) {
         Match::Conntrack { negated, states } => {
             write!(out, " -m conntrack {}--ctstate {states}", not(*negated))
         }
-        Match::Statistic { probability } => write!(
-            out,
-            " -m statistic --mode random --probability {}",
-            kernel_probability(probability)
-        ),
+        Match::Statistic { probability } => {
+            out.push_str(" -m statistic --mode random --probability ");
+            push_kernel_probability(out, probability);
+            Ok(())
+        }
         Match::RecentCheck { name, seconds } => write!(
             out,
             " -m recent --rcheck --seconds {seconds} --reap --name {name} --mask {} --rsource",
@@ -582,7 +585,11 @@ fn write_save_module(out: &mut String, m: &Match, r: &Rule, ipv6: bool) {
             recent_mask(ipv6)
         ),
         // libxt_nfacct prints its name through xtables_save_string, which adds a space.
-        Match::Nfacct { name } => write!(out, " -m nfacct --nfacct-name  {}", save_string(name)),
+        Match::Nfacct { name } => {
+            out.push_str(" -m nfacct --nfacct-name  ");
+            push_save_string(out, name);
+            Ok(())
+        }
         Match::PhysdevNotIn => write!(out, " -m physdev ! --physdev-is-in"),
     };
 }
@@ -743,7 +750,10 @@ pub async fn write_save<'d>(
             } else {
                 "-"
             };
-            let _ = write!(sink.buf(), ":{} {policy} [0:0]", c.name);
+            let buf = sink.buf();
+            buf.push(':');
+            buf.push_str(&c.name);
+            let _ = write!(buf, " {policy} [0:0]");
             sink.end(About::Chain(c));
             pace.unit().await;
         }
@@ -818,12 +828,10 @@ fn list_matches(r: &Rule, numeric: bool, ipv6: bool) -> String {
             Match::Conntrack { negated, states } => {
                 write!(s, " {}ctstate {states}", if *negated { "! " } else { "" }).unwrap()
             }
-            Match::Statistic { probability } => write!(
-                s,
-                " statistic mode random probability {}",
-                kernel_probability(probability)
-            )
-            .unwrap(),
+            Match::Statistic { probability } => {
+                s.push_str(" statistic mode random probability ");
+                push_kernel_probability(&mut s, probability);
+            }
             Match::RecentCheck { name, seconds } => write!(
                 s,
                 " recent: CHECK seconds: {seconds} reap name: {name} side: source mask: {}",
@@ -836,7 +844,10 @@ fn list_matches(r: &Rule, numeric: bool, ipv6: bool) -> String {
                 recent_mask(ipv6)
             )
             .unwrap(),
-            Match::Nfacct { name } => write!(s, " nfacct-name  {}", save_string(name)).unwrap(),
+            Match::Nfacct { name } => {
+                s.push_str(" nfacct-name  ");
+                push_save_string(&mut s, name);
+            }
             Match::PhysdevNotIn => s.push_str(" PHYSDEV match ! --physdev-is-in"),
             Match::Set { name, flags } => write!(s, " match-set {name} {flags}").unwrap(),
             Match::Ipvs {
