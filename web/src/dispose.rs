@@ -69,7 +69,12 @@ pub fn later_owned(list: Box<dyn Shrinking>) {
 
 fn soon(ms: u32) {
     if !SET.replace(true) {
-        Timeout::new(ms, let_go).forget();
+        match ms {
+            0 => crate::task::next(let_go),
+            ms => {
+                Timeout::new(ms, let_go).forget();
+            }
+        }
     }
 }
 

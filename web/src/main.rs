@@ -22,6 +22,7 @@ mod panels;
 mod scenarios;
 mod stage;
 mod state;
+mod task;
 mod typing;
 mod windowed;
 
@@ -439,14 +440,13 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
                     // Kept in a task of its own (with the link's last part, 103 ms at 10,000
                     // Services). Until then the change stays due: leaving the page keeps it
                     // (`pagehide`).
-                    gloo::timers::callback::Timeout::new(0, move || {
+                    task::next(move || {
                         // (Kept at once meanwhile, or a newer change came.)
                         if !outdated.get() {
                             due.borrow_mut().take();
                             keep_fragment(fragment, true)
                         }
-                    })
-                    .forget();
+                    });
                 }
             });
             move || outdated.set(true)

@@ -37,7 +37,7 @@ pub fn then_mount(fragment: Option<String>, mount: impl FnOnce() + 'static) {
         move |decoded| {
             DECODED.set(Some((fragment, decoded)));
             // The drawing in a task of its own.
-            gloo::timers::callback::Timeout::new(0, mount).forget();
+            crate::task::next(mount);
         },
     );
 }

@@ -151,7 +151,7 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Edits {
                 let started = started.clone();
                 gloo::render::request_animation_frame(move |_| {
                     started.set(true);
-                    Timeout::new(0, move || {
+                    crate::task::next(move || {
                         // A key typed meanwhile owns the text (the opened one and the key):
                         // its own edit analyses it. (Not the editor's text here: a text box
                         // also turns the opened text's CRLF into LF.)
@@ -159,8 +159,7 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Edits {
                             let text = latest.borrow().text.clone();
                             in_steps(latest, last_cost, inputs, text);
                         }
-                    })
-                    .forget();
+                    });
                 })
             });
             // Replaced before it started (a scenario chosen in the first frame): no steps will
@@ -189,10 +188,7 @@ pub fn use_paced_edit(state: &UseStateHandle<State>) -> Edits {
             handle.set(next);
             busy_making_view(true);
             let (latest, last_cost, inputs) = (latest.clone(), last_cost.clone(), inputs.clone());
-            Timeout::new(0, move || {
-                choose_in_steps(latest, last_cost, inputs, choice)
-            })
-            .forget();
+            crate::task::next(move || choose_in_steps(latest, last_cost, inputs, choice));
         })
     };
     let input = use_callback((), move |text: SharedText, _| {
@@ -416,7 +412,7 @@ pub fn in_tasks<T: 'static>(
     outdated: Rc<Cell<bool>>,
     then: impl FnOnce(T) + 'static,
 ) {
-    Timeout::new(0, move || {
+    crate::task::next(move || {
         if outdated.get() {
             return;
         }
@@ -430,8 +426,7 @@ pub fn in_tasks<T: 'static>(
                 return in_tasks(measure, work, units, outdated, then);
             }
         }
-    })
-    .forget();
+    });
 }
 
 /// A text read: what it holds, what reading it cost (ms), and when its last task started.
@@ -467,23 +462,21 @@ fn read_in_parts(
         if bytes <= crate::editor::HUGE_TEXT && now() - started < SLICE_MS / 2.0 {
             return then(gathered(reading, spent, started));
         }
-        Timeout::new(0, move || {
+        crate::task::next(move || {
             if stop() {
                 return let_go(reading, bytes);
             }
             then(gathered(reading, spent, now()))
-        })
-        .forget();
+        });
         return;
     }
     progress(Some(reading.read() * 100 / bytes));
-    Timeout::new(0, move || {
+    crate::task::next(move || {
         if stop() {
             return let_go(reading, bytes);
         }
         read_in_parts(reading, bytes, spent, stop, then)
-    })
-    .forget();
+    });
 }
 
 /// A text read, its objects gathered in a task that started at `task_start`.
@@ -570,7 +563,7 @@ impl Steps {
         loop {
             let last = matches!(made, Made::Marked(_));
             if now() - task_start > SLICE_MS || (last && steps_here > 0) {
-                Timeout::new(0, move || self.run(made, now())).forget();
+                crate::task::next(move || self.run(made, now()));
                 return;
             }
             match (self.watch.meanwhile(), self.choice) {
