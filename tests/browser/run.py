@@ -789,8 +789,9 @@ def test_a_long_text_is_edited_through_a_window_of_lines(d, site):
     Chromium's own work for a key typed into 27,000 lines was 60-110 ms. Scrolling moves the
     window, keys edit the whole text in the right place, the caret survives the window moving
     (and a caret scrolled away is brought back by the next key), an error's button finds its
-    line, select all and a key replace the whole text, and a text that grows long as it is
-    typed keeps its caret and focus."""
+    line, select all and a key replace the whole text, an input method's composition keeps the
+    window where it is until it ends, and a text that grows long as it is typed keeps its caret
+    and focus."""
     import bench
     d.get(site)
     d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
@@ -807,6 +808,17 @@ def test_a_long_text_is_edited_through_a_window_of_lines(d, site):
     top = d.js("const e = document.querySelector('#editor'); const g = [...document.querySelectorAll('.gutter .gl')].find(g => g.textContent === '13901');"
                "return [g.getBoundingClientRect().top, e.getBoundingClientRect().top]")
     assert abs(top[0] - top[1]) < 1.5, f"the window's first line is at {top[1]}, its number at {top[0]}"
+    # An input method composing (Chinese, Japanese): the window stays while the text scrolls
+    # (setting the text box's text would end the composition), and follows when it ends.
+    compose = lambda kind: d.js("document.querySelector('#editor').dispatchEvent(new CompositionEvent(arguments[0], {bubbles: true}))", kind)
+    compose("compositionstart")
+    d.js("document.querySelector('#text').scrollTop = 20000 * 19")
+    time.sleep(0.5)
+    assert box()[0].startswith(text.split("\n")[13900] + "\n"), "the window moved while composing"
+    compose("compositionend")
+    d.wait_for("the window at line 20,001", lambda: box()[0].startswith(text.split("\n")[19900] + "\n"))
+    d.js("document.querySelector('#text').scrollTop = 14000 * 19")
+    d.wait_for("the window back at line 14,001", lambda: box()[0].startswith(text.split("\n")[13900] + "\n"))
     # Keys typed at svc500's port edit the whole text there, and nowhere else.
     at = "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8"
     caret_after(d, at, 1)
@@ -1606,9 +1618,11 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # sort is a copy per item type and comparison, eleven were 40 KB before wasm-opt), a set built
 # without a sort, an edit's changes compared in one copy (kpx_core::changes), clippy's
 # rewrites: -14.4 KB (610,268 with iptables-save's lines written without the formatter; 610,815
-# with the next task started by a message, not setTimeout(0) and its 4 ms clamp: web/src/task.rs).
+# with the next task started by a message, not setTimeout(0) and its 4 ms clamp: web/src/task.rs);
+# and -> 611,500 (611,363) for the long text's window waiting while an input method composes
+# (Chinese, Japanese: scrolling meanwhile set the text box's text and ended the composition).
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 611_000
+SIZE_RATCHET = 611_500
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

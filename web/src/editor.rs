@@ -248,6 +248,26 @@ pub fn editor(p: &EditorProps) -> Html {
         Shown::Whole
     };
 
+    // An input method's composing (Yew has no attributes for its events).
+    {
+        let (text_box, space) = (text_box.clone(), space.clone());
+        use_effect_with(shown, move |_| {
+            let listeners = text_box.cast::<HtmlTextAreaElement>().map(|ta| {
+                ["compositionstart", "compositionend"].map(|event| {
+                    let (text_box, space) = (text_box.clone(), space.clone());
+                    gloo::events::EventListener::new(&ta, event, move |_| {
+                        if let (Some(ta), Some(space)) = (
+                            text_box.cast::<HtmlTextAreaElement>(),
+                            space.cast::<HtmlElement>(),
+                        ) {
+                            windowed::composing(&ta, &space, event == "compositionstart");
+                        }
+                    })
+                })
+            });
+            move || drop(listeners)
+        });
+    }
     // The state has a text now: the pasted one, or one from elsewhere since.
     {
         let pasted = pasted.clone();

@@ -15,7 +15,9 @@
 //! - select all (Ctrl+A), then a key, Delete, a paste, Cut or Copy act on the whole text;
 //! - the browser forgets its undo history when a text box's text is set, so undo reaches back
 //!   to the window's last move;
-//! - a selection made with the mouse, and the browser's find in page, reach the window's lines.
+//! - a selection made with the mouse, and the browser's find in page, reach the window's lines;
+//! - while an input method composes a word (Chinese, Japanese), the window stays where it is
+//!   (setting the text box's text would end the composition) and follows the scrolling after.
 
 use crate::editor::LINE_HEIGHT;
 use crate::state::SharedText;
@@ -54,6 +56,8 @@ struct Window {
     /// box's own (UTF-16): the next key brings it back, unless the caret was put elsewhere since.
     away: Option<(usize, usize)>,
     left: (u32, u32),
+    /// An input method is composing in the text box.
+    composing: bool,
 }
 
 thread_local! {
@@ -94,6 +98,7 @@ pub fn show(ta: &HtmlTextAreaElement, text: &SharedText, first: usize, caret: Op
             all: false,
             away: None,
             left: (0, 0),
+            composing: false,
         });
         let caret = caret.map(|c| (c, c));
         // The selection in the text box now, carried over to the new text as bytes.
@@ -171,13 +176,28 @@ pub fn edited(ta: &HtmlTextAreaElement, input_type: &str) -> Option<(SharedText,
 /// The text box's text scrolled to show line `top` at its top: the window follows.
 pub fn scrolled(ta: &HtmlTextAreaElement, top: usize) {
     OPEN.with(|o| {
-        if let Some(w) = o.borrow_mut().as_mut() {
+        if let Some(w) = o.borrow_mut().as_mut().filter(|w| !w.composing) {
             let first = first_for(top);
             if first != w.first {
                 place(ta, w, first);
             }
         }
     });
+}
+
+/// An input method started (`on`) or ended composing in the text box: the window waits for it,
+/// then follows the text scrolled (`scroller`) meanwhile.
+pub fn composing(ta: &HtmlTextAreaElement, scroller: &HtmlElement, on: bool) {
+    let ended = OPEN.with(|o| match o.borrow_mut().as_mut() {
+        Some(w) => std::mem::replace(&mut w.composing, on) && !on,
+        None => false,
+    });
+    if ended {
+        scrolled(
+            ta,
+            (f64::from(scroller.scroll_top()) / LINE_HEIGHT) as usize,
+        );
+    }
 }
 
 /// A key down in the text box, before the browser acts on it: Ctrl+A is remembered, the
