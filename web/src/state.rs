@@ -273,11 +273,6 @@ struct BeforeEdit {
     all_namespaces: bool,
 }
 
-/// A view's lines, as text (what [`Changes::between`] compares).
-fn texts(lines: &[ViewLine]) -> Vec<&str> {
-    lines.iter().map(|l| l.text.as_str()).collect()
-}
-
 /// Runs `f` between two User Timing marks, as the measure `name` (tests/browser/bench.py
 /// reads them to split an edit's time between kpx-core and drawing).
 pub fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
@@ -721,9 +716,7 @@ impl State {
                         == (pane.mode, pane.view, true, all_namespaces)
                 });
                 let changes = match shown_then {
-                    Some(then) => {
-                        Changes::between(&texts(&then.lines), &texts(&pane.lines), &pace).await
-                    }
+                    Some(then) => Changes::between(&*then.lines, &*pane.lines, &pace).await,
                     // A view not shown then: render the old one, as text only (its
                     // explanations are not needed), unless it is large: made whole, it would
                     // hold the page for seconds at 44,125 Services, and made in parts it cost
@@ -738,7 +731,7 @@ impl State {
                         match before.analysis.render(&key.request()) {
                             Ok(old) => {
                                 let old: Vec<&str> = old.lines().collect();
-                                Changes::between(&old, &texts(&pane.lines), &pace).await
+                                Changes::between(&old, &*pane.lines, &pace).await
                             }
                             Err(_) => Changes::default(),
                         }

@@ -60,6 +60,14 @@ struct Window {
     composing: bool,
 }
 
+impl Window {
+    /// `first`, or the text's last window if it is past it (a first line asked for from
+    /// elsewhere, a link or the text before, may be past a shorter text's end).
+    fn bounded(&self, first: usize) -> usize {
+        first.min(first_for(self.count.saturating_sub(1)))
+    }
+}
+
 thread_local! {
     /// The page's one editor, while it shows a long text.
     static OPEN: RefCell<Option<Window>> = const { RefCell::new(None) };
@@ -177,7 +185,7 @@ pub fn edited(ta: &HtmlTextAreaElement, input_type: &str) -> Option<(SharedText,
 pub fn scrolled(ta: &HtmlTextAreaElement, top: usize) {
     OPEN.with(|o| {
         if let Some(w) = o.borrow_mut().as_mut().filter(|w| !w.composing) {
-            let first = first_for(top);
+            let first = w.bounded(first_for(top));
             if first != w.first {
                 place(ta, w, first);
             }
@@ -186,17 +194,21 @@ pub fn scrolled(ta: &HtmlTextAreaElement, top: usize) {
 }
 
 /// An input method started (`on`) or ended composing in the text box: the window waits for it,
-/// then follows the text scrolled (`scroller`) meanwhile.
+/// then follows the text scrolled (`scroller`) meanwhile, in the next task (some browsers send
+/// the composed text's `input` after `compositionend`: it is in the whole text first).
 pub fn composing(ta: &HtmlTextAreaElement, scroller: &HtmlElement, on: bool) {
     let ended = OPEN.with(|o| match o.borrow_mut().as_mut() {
         Some(w) => std::mem::replace(&mut w.composing, on) && !on,
         None => false,
     });
     if ended {
-        scrolled(
-            ta,
-            (f64::from(scroller.scroll_top()) / LINE_HEIGHT) as usize,
-        );
+        let (ta, scroller) = (ta.clone(), scroller.clone());
+        crate::task::next(move || {
+            scrolled(
+                &ta,
+                (f64::from(scroller.scroll_top()) / LINE_HEIGHT) as usize,
+            )
+        });
     }
 }
 
@@ -368,9 +380,7 @@ pub fn go_to(ta: &HtmlTextAreaElement, scroller: &HtmlElement, line: usize, col:
 /// Moves the window to start at line `first`: the text box gets those lines, is placed where
 /// they are in the space, and keeps its selection (or the one away from the window) if it fits.
 fn place(ta: &HtmlTextAreaElement, w: &mut Window, first: usize) {
-    // (No further than the text's last window: a first line asked for from elsewhere, a link
-    // or the text before, may be past a shorter text's end.)
-    let first = first.min(first_for(w.count.saturating_sub(1)));
+    let first = w.bounded(first);
     let kept = w
         .away
         .take()

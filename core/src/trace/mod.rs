@@ -168,10 +168,10 @@ pub enum Origin {
     External { ip: IpAddr },
 }
 
-/// State that outlives one packet: `recent` lists (session affinity) and conntrack.
 /// A connection's original source, source port, destination, destination port and protocol.
 type Tuple = (IpAddr, u16, IpAddr, u16, Protocol);
 
+/// State that outlives one packet: `recent` lists (session affinity) and conntrack.
 #[derive(Clone, Debug, Default)]
 pub struct State {
     /// `-m recent` lists: name → source addresses seen.
