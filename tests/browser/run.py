@@ -488,7 +488,7 @@ def test_a_large_text_survives_a_reload(d, site):
 
 def reload_as_a_change_is_kept(d, site, measure):
     """Types a key into 1,000 Services and reloads the page as the page first records `measure`
-    for it (between two of its steps): the change must come back, at once or offered back."""
+    for it (between two of its steps): the reload opens the change (web/src/keep.rs, left_at)."""
     import bench
     d.get(site)
     d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
@@ -502,13 +502,11 @@ def reload_as_a_change_is_kept(d, site, measure):
     when_first_measured(d, measure, "location.reload();")
     d.js(TYPE_PORT_87)
     d.wait_for("the reloaded page", lambda: d.js("return !window.__kpxBeforeReload && !!document.querySelector('.output.virtual')") and idle(), timeout=60)
-    if "port: 87}" not in editor_text(d):
-        # The reload opened the address, which still held the state before the change (the
-        # address is written with the link, and a reload goes to the address it had when it
-        # started): the change, kept as the page left, is kept aside and offered back.
-        d.wait_for("the change offered back", lambda: d.js("return !!document.querySelector('#work-restore')"), timeout=30)
-        d.click("#work-restore")
-        d.wait_for("the change back", lambda: "port: 87}" in editor_text(d) and idle(), timeout=60)
+    # The address still held the state before the change (it is written with the link, and a
+    # reload goes to the address the page had when it started): the tab remembered the newer
+    # work as it left at that address, and opens it, with no notice.
+    assert "port: 87}" in editor_text(d), "the reload opened the address, not the change"
+    assert not d.js("return !!document.querySelector('#work-notice')"), d.text("#work-notice")
 
 
 def test_leaving_while_the_link_is_made_keeps_the_change(d, site):
@@ -1620,9 +1618,12 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # rewrites: -14.4 KB (610,268 with iptables-save's lines written without the formatter; 610,815
 # with the next task started by a message, not setTimeout(0) and its 4 ms clamp: web/src/task.rs);
 # and -> 611,500 (611,363) for the long text's window waiting while an input method composes
-# (Chinese, Japanese: scrolling meanwhile set the text box's text and ended the composition).
+# (Chinese, Japanese: scrolling meanwhile set the text box's text and ended the composition);
+# and -> 612,500 (612,123) for a reload in the middle of a change opening the change, not the
+# address it started from (web/src/keep.rs, left_at: the tab remembers its newer work and the
+# addresses a reload may go to in session storage; it used to be offered back in a banner): 0.7 KB.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 611_500
+SIZE_RATCHET = 612_500
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -3,13 +3,16 @@
 //! opened over it, or another kpx tab saving its own. Whatever is displaced is kept in one slot
 //! and the page says so, with a way back.
 
-use gloo::storage::{LocalStorage, Storage};
+use gloo::storage::{LocalStorage, SessionStorage, Storage};
 use kpx_core::share;
 
 /// The reader's work: the state of the last change, as a k1 link fragment.
 pub const SAVED_KEY: &str = "kpx.state";
 /// The text a link or another tab displaced, as a k1 link fragment.
 pub const PREVIOUS_KEY: &str = "kpx.previous";
+/// This tab's work as it was left, with the address it was left at (session storage: each tab
+/// has its own, and a reload keeps it).
+const LEFT_KEY: &str = "kpx.left";
 
 /// What the page tells the reader about their work.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +52,67 @@ pub fn keep_saved_before(link: &str, incoming: &str) -> bool {
             true
         }
         _ => false,
+    }
+}
+
+/// A fingerprint of an address (the tab remembers which addresses it showed, not their text:
+/// a large one is megabytes).
+fn fingerprint(address: &str) -> u64 {
+    // FNV-1a, 64 bits.
+    address.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+thread_local! {
+    /// The address this tab showed before its current one.
+    static REPLACED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The page is about to write a new address over `address`.
+pub fn address_replaced(address: &str) {
+    REPLACED.set(fingerprint(address));
+}
+
+/// The page is left at `address` (its fragment, with the `#`): when the work kept is newer
+/// than the address (a change whose link was still being made, or an edit still analysed),
+/// this tab remembers it, for a reload to open it. A reload goes to the address the page had
+/// when it started, which is the one now or, when the latest change's link was written
+/// meanwhile (or as the page left), the one before.
+pub fn left_at(address: &str) {
+    let Ok(saved) = LocalStorage::get::<String>(SAVED_KEY) else {
+        return;
+    };
+    // (Kept as one text, the two fingerprints in hex before the fragment: no JSON for it.)
+    let storage = SessionStorage::raw();
+    let newer = address
+        .strip_prefix('#')
+        .is_some_and(|shown| shown != saved);
+    if newer || REPLACED.get() != 0 {
+        // (A fragment too large for this tab's storage is not remembered: the reload then
+        // offers it back, as a link opened over the work would.)
+        let shown = format!("{:016x}{:016x}", fingerprint(address), REPLACED.get());
+        let _ = storage.set_item(LEFT_KEY, &(shown + &saved));
+    } else {
+        let _ = storage.remove_item(LEFT_KEY);
+    }
+}
+
+/// The fragment the page opens at `address`: this tab's newer work if the page was left while
+/// it showed that address or had just replaced it, else the address's own.
+pub fn to_open_at(address: String) -> String {
+    let left = SessionStorage::raw().get_item(LEFT_KEY).ok().flatten();
+    let shown = format!("{:016x}", fingerprint(&address));
+    // (Read with `get`: a text of the page's origin, but not necessarily of kpx's writing.)
+    let (at, before, fragment) = match &left {
+        Some(left) => (left.get(..16), left.get(16..32), left.get(32..)),
+        None => (None, None, None),
+    };
+    match fragment {
+        Some(f) if !f.is_empty() && (at == Some(&shown) || before == Some(&shown)) => {
+            format!("#{f}")
+        }
+        _ => address,
     }
 }
 

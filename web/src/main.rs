@@ -65,6 +65,17 @@ fn location_hash() -> String {
         .unwrap_or_default()
 }
 
+/// The fragment the page starts from: the address's, or this tab's newer work if the page was
+/// left at the same address ([`keep::to_open_at`]).
+fn start_fragment() -> String {
+    let hash = location_hash();
+    if hash.len() > 1 {
+        keep::to_open_at(hash)
+    } else {
+        hash
+    }
+}
+
 /// How the page is shown, from its address: `?embed=1&editor=0&readonly=1&lang=zh&theme=dark
 /// &presenter=1` (the state itself — scenario, mode, view, walk — is read by [`initial`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -120,7 +131,7 @@ fn initial_theme() -> String {
 fn initial() -> (State, Option<String>, Option<keep::Notice>) {
     let mut problem = None;
     let mut notice = None;
-    let hash = location_hash();
+    let hash = start_fragment();
     let from_link = if hash.len() > 1 {
         match opening::open(&hash) {
             Ok(shared) => {
@@ -204,7 +215,7 @@ fn wanted_scenario() -> Option<String> {
 /// The fragment [`initial`] opens: a link in the address, else the work kept (unless the
 /// address asks for a scenario).
 fn fragment_to_open() -> Option<String> {
-    let hash = location_hash();
+    let hash = start_fragment();
     if hash.len() > 1 {
         return Some(hash);
     }
@@ -409,6 +420,7 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
                         .filter(|_| into_address)
                         .filter(|_| !(addressable && location_hash() == address));
                     if let Some(history) = history {
+                        keep::address_replaced(&location_hash());
                         let _ = history.replace_state_with_url(
                             &wasm_bindgen::JsValue::NULL,
                             "",
@@ -844,6 +856,7 @@ fn app() -> Html {
                     if let Some(text) = unanalysed_text() {
                         unanalysed.emit(text);
                     }
+                    keep::left_at(&location_hash());
                 })
             });
             move || drop(listener)
