@@ -74,34 +74,37 @@ pub fn address_replaced(address: &str) {
     REPLACED.set(fingerprint(address));
 }
 
-/// The page is left at `address` (its fragment, with the `#`): when the work kept is newer
-/// than the address (a change whose link was still being made, or an edit still analysed),
-/// this tab remembers it, for a reload to open it. A reload goes to the address the page had
-/// when it started, which is the one now or, when the latest change's link was written
-/// meanwhile (or as the page left), the one before.
-pub fn left_at(address: &str) {
-    let Ok(saved) = LocalStorage::get::<String>(SAVED_KEY) else {
-        return;
-    };
-    // (Kept as one text, the two fingerprints in hex before the fragment: no JSON for it.)
+/// The page is left at `address` (its fragment, with the `#`) with `latest`, this tab's latest
+/// fragment: when that is newer than the address (a change whose link was still being made,
+/// or an edit still analysed), the tab notes it, for a reload to open it. A reload goes to the
+/// address the page had when it started: the one now or, when the latest change's link was
+/// written meanwhile (or as the page left), the one before.
+pub fn left_at(address: &str, latest: &str) {
+    // (One text, the two fingerprints in hex before the fragment: no JSON for it.)
     let storage = SessionStorage::raw();
-    let newer = address
-        .strip_prefix('#')
-        .is_some_and(|shown| shown != saved);
-    if newer || REPLACED.get() != 0 {
-        // (A fragment too large for this tab's storage is not remembered: the reload then
-        // offers it back, as a link opened over the work would.)
-        let shown = format!("{:016x}{:016x}", fingerprint(address), REPLACED.get());
-        let _ = storage.set_item(LEFT_KEY, &(shown + &saved));
-    } else {
+    let noted = match address.strip_prefix('#') {
+        // (No fragment in the address: a reload opens the work kept in local storage.)
+        Some(shown) if !shown.is_empty() && !latest.is_empty() => {
+            let newer = shown != latest || REPLACED.get() != 0;
+            let at = format!("{:016x}{:016x}", fingerprint(address), REPLACED.get());
+            // (A fragment too large for this tab's storage is not noted: the reload then
+            // offers it back, as a link opened over the work would.)
+            newer && storage.set_item(LEFT_KEY, &(at + latest)).is_ok()
+        }
+        _ => false,
+    };
+    if !noted {
         let _ = storage.remove_item(LEFT_KEY);
     }
 }
 
-/// The fragment the page opens at `address`: this tab's newer work if the page was left while
+/// The fragment a reload of `address` opens: this tab's newer work if the page was left while
 /// it showed that address or had just replaced it, else the address's own.
 pub fn to_open_at(address: String) -> String {
-    let left = SessionStorage::raw().get_item(LEFT_KEY).ok().flatten();
+    let storage = SessionStorage::raw();
+    let left = storage.get_item(LEFT_KEY).ok().flatten();
+    // (Read once: the next reload is noted as the page leaves again.)
+    let _ = storage.remove_item(LEFT_KEY);
     let shown = format!("{:016x}", fingerprint(&address));
     // (Read with `get`: a text of the page's origin, but not necessarily of kpx's writing.)
     let (at, before, fragment) = match &left {

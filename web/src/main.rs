@@ -65,15 +65,31 @@ fn location_hash() -> String {
         .unwrap_or_default()
 }
 
-/// The fragment the page starts from: the address's, or this tab's newer work if the page was
-/// left at the same address ([`keep::to_open_at`]).
+/// The fragment the page starts from: the address's, or, when this page is a reload of one
+/// left in the middle of a change, the change ([`keep::to_open_at`]; not in an embed, which
+/// keeps nothing). Worked out once: the first look takes the tab's note.
 fn start_fragment() -> String {
-    let hash = location_hash();
-    if hash.len() > 1 {
-        keep::to_open_at(hash)
-    } else {
-        hash
+    thread_local! {
+        static START: String = {
+            let hash = location_hash();
+            if hash.len() > 1 && !options().embed && reloaded() {
+                keep::to_open_at(hash)
+            } else {
+                hash
+            }
+        };
     }
+    START.with(Clone::clone)
+}
+
+/// Whether this page was loaded by a reload (the Navigation Timing entry's `type`).
+fn reloaded() -> bool {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .and_then(|p| p.get_entries_by_type("navigation").get(0).dyn_into().ok())
+        .and_then(|entry: js_sys::Object| js_sys::Reflect::get(&entry, &"type".into()).ok())
+        .and_then(|t| t.as_string())
+        .is_some_and(|t| t == "reload")
 }
 
 /// How the page is shown, from its address: `?embed=1&editor=0&readonly=1&lang=zh&theme=dark
@@ -856,7 +872,8 @@ fn app() -> Html {
                     if let Some(text) = unanalysed_text() {
                         unanalysed.emit(text);
                     }
-                    keep::left_at(&location_hash());
+                    // (This tab's latest fragment: local storage may hold another tab's.)
+                    keep::left_at(&location_hash(), &ours.emit(false));
                 })
             });
             move || drop(listener)
