@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::rc::Rc;
 
 fn invalid(
     svc: &Located<Service>,
@@ -377,38 +378,37 @@ pub(super) async fn allocate(
     // work of 40 ms natively (and the page's unit of work with it).
     let mut out = Vec::with_capacity(written.len());
     for svc in written {
-        let mut object = (*svc.object).clone();
+        // Shared with the input unless kube-apiserver would have filled something in, and then
+        // copied on the first change (a copy of every Service was most of this loop).
+        let mut object = svc.object.clone();
         let reference = svc.reference.clone();
-        let spec = object.spec.as_mut().unwrap();
-        let ty = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
+        let spec = svc.object.spec.as_ref().unwrap();
+        let ty = spec.type_.as_deref().unwrap_or("ClusterIP");
         let headless = spec.cluster_ip.as_deref() == Some("None");
         if ty != "ExternalName" && !headless && spec.cluster_ip.as_deref().unwrap_or("").is_empty()
         {
             if let Some(cidr) = service_cidr {
                 let ip = allocate_ip(&cidr, &reference.to_string(), &used_ips);
                 used_ips.insert(ip, reference.to_string());
-                spec.cluster_ip = Some(ip.to_string());
+                spec_mut(&mut object).cluster_ip = Some(ip.to_string());
                 notes.push(Note {
                     pos: Some(svc.pos_of(&path!["spec"])),
                     message: format!("{reference}: clusterIP {ip} allocated from {cidr}"),
                 });
             }
         }
-        if let Some(ip) = spec.cluster_ip.clone() {
-            if ip != "None" && spec.cluster_ips.as_ref().is_none_or(|v| v.is_empty()) {
-                spec.cluster_ips = Some(vec![ip]);
-            }
-        }
         let wants_node_ports = ty == "NodePort"
             || (ty == "LoadBalancer" && spec.allocate_load_balancer_node_ports != Some(false));
         if wants_node_ports {
-            for (i, p) in spec.ports.iter_mut().flatten().enumerate() {
+            for (i, p) in spec.ports.iter().flatten().enumerate() {
                 // Absent: allocate, as kube-apiserver does. An explicit 0 is kept: kube-proxy
                 // reads it as "no NodePort" (kube-proxy's own tests write such Services).
                 if p.node_port.is_none() {
                     let np = allocate_port(&format!("{reference}:{i}"), &used_ports);
                     used_ports.insert(np, reference.to_string());
-                    p.node_port = Some(np);
+                    if let Some(p) = spec_mut(&mut object).ports.iter_mut().flatten().nth(i) {
+                        p.node_port = Some(np);
+                    }
                     notes.push(Note {
                         pos: Some(svc.pos_of(&path!["spec", "ports", i])),
                         message: format!(
@@ -423,20 +423,25 @@ pub(super) async fn allocate(
         if ty == "LoadBalancer" && etp_local && spec.health_check_node_port.unwrap_or(0) == 0 {
             let np = allocate_port(&format!("{reference}:healthcheck"), &used_ports);
             used_ports.insert(np, reference.to_string());
-            spec.health_check_node_port = Some(np);
+            spec_mut(&mut object).health_check_node_port = Some(np);
             notes.push(Note {
                 pos: Some(svc.pos_of(&path!["spec"])),
                 message: format!("{reference}: healthCheckNodePort {np} allocated"),
             });
         }
         out.push(Item {
-            object: std::rc::Rc::new(object),
+            object,
             reference,
             origin: Origin::Written { pos: svc.pos() },
         });
         pace.unit().await;
     }
     out
+}
+
+/// The spec of a Service to change: its own copy, made on the first change if it was shared.
+fn spec_mut(o: &mut Rc<Service>) -> &mut k8s_openapi::api::core::v1::ServiceSpec {
+    Rc::make_mut(o).spec.get_or_insert_with(Default::default)
 }
 
 /// A free address of `cidr` chosen by a hash of the Service's name. The network address and
