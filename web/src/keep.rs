@@ -58,10 +58,7 @@ pub fn keep_saved_before(link: &str, incoming: &str) -> bool {
 /// A fingerprint of an address (the tab remembers which addresses it showed, not their text:
 /// a large one is megabytes).
 fn fingerprint(address: &str) -> u64 {
-    // FNV-1a, 64 bits.
-    address.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    kpx_core::cluster::fnv1a(address.as_bytes())
 }
 
 thread_local! {

@@ -257,6 +257,8 @@ pub fn key_down(ta: &HtmlTextAreaElement, scroller: &HtmlElement, e: &KeyboardEv
         let to_start = command && matches!(key.as_str(), "Home" | "ArrowUp");
         let to_end = command && matches!(key.as_str(), "End" | "ArrowDown");
         if to_start || to_end {
+            // (Neither a selection away from the window, nor the one the move leaves behind,
+            // is brought back: the key puts the caret.)
             w.away = None;
             if to_start && w.first > 0 {
                 show(w, 0);
@@ -270,17 +272,11 @@ pub fn key_down(ta: &HtmlTextAreaElement, scroller: &HtmlElement, e: &KeyboardEv
         // one, or else it is the caret at its end. (Copy then copies it.)
         if let Some((a, b)) = w.away {
             let (from, to) = (line_in(w, a), line_in(w, b));
-            if to - from + 3 + STEP >= WINDOW {
+            let fits = to - from + 3 + STEP < WINDOW;
+            if !fits {
                 w.away = Some((b, b));
             }
-            show(
-                w,
-                if to - from + 3 + STEP >= WINDOW {
-                    to
-                } else {
-                    from
-                },
-            );
+            show(w, if fits { from } else { to });
             return;
         }
         // A caret at the window's edge, about to be moved past it.

@@ -112,7 +112,9 @@ pub(crate) fn safe_suffix(seed: &str, len: usize) -> String {
     out
 }
 
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a, 64 bits: kpx's one small hash of names (addresses and NodePorts allocated, the
+/// page's fingerprints of its addresses).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in bytes {
         h ^= *b as u64;
