@@ -1630,9 +1630,12 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # address it started from (web/src/keep.rs, left_at: the tab remembers its newer work and the
 # addresses a reload may go to in session storage; it used to be offered back in a banner): 0.7 KB
 # (612,496 with a review's fixes: this tab's own latest work, on a reload only, not in embeds);
-# and down -> 612,100 (612,026): the analysis shares the input's Services instead of copying each.
+# and down -> 612,100 (612,026): the analysis shares the input's Services instead of copying each;
+# and -> 612,700 (612,622) for the reader's positions as one flat list per document, with where a
+# long sequence's items start (a slice's 100,000 endpoints are otherwise found in quadratic time):
+# 0.6 KB, for 14 % less memory after reading 10,000 Services natively.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 612_100
+SIZE_RATCHET = 612_700
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -218,15 +218,17 @@ fn validate_slice(
     if o.address_type != "FQDN" {
         for (i, e) in o.endpoints.iter().enumerate() {
             for (j, a) in e.addresses.iter().enumerate() {
-                let pos = slice.pos_of(&path!["endpoints", i, "addresses", j]);
+                // Found only for an address that is told about (a slice's path is built and
+                // walked once per address otherwise: 100,000 at 10,000 Services, every edit).
+                let pos = || slice.pos_of(&path!["endpoints", i, "addresses", j]);
                 match crate::net::parse_ip(a) {
                     None => errors.push(Diagnostic::error(
-                        pos,
+                        pos(),
                         format!("{}: endpoints[{i}].addresses[{j}]: Invalid value: \"{a}\": must be a valid {} address", slice.reference, o.address_type),
                     )),
                     // kube-apiserver would refuse it; kube-proxy skips an address of the other family.
                     Some(ip) if ip.is_ipv6() != (o.address_type == "IPv6") => warnings.push(Diagnostic::warning(
-                        pos,
+                        pos(),
                         format!("{}: endpoints[{i}].addresses[{j}]: \"{a}\" is not an {} address; kube-proxy ignores it", slice.reference, o.address_type),
                     )),
                     Some(_) => {}

@@ -2,9 +2,9 @@
 //!
 //! Kubernetes objects are deserialised with their own types (k8s-openapi) from a
 //! `serde_json::Value`; what serde cannot keep is *where* a field was written. So the loader
-//! builds, beside each document's value, a tree of positions with the same shape, and
-//! [`Spans::locate`] maps a field path (from `de::from_value` or from validation) back to a
-//! line and column.
+//! builds, beside each document's value, the positions of its nodes (one flat list per
+//! document, in the order they are written), and [`Spans::locate`] maps a field path (from
+//! `de::from_value` or from validation) back to a line and column.
 
 use crate::diag::{Diagnostic, Pos};
 use saphyr_parser::{BufferedInput, Event, Parser};
@@ -53,88 +53,171 @@ pub fn display_path(path: &[Seg]) -> String {
     out
 }
 
-/// Positions of a node and of its children, in the shape of the value.
+/// Positions of a document's nodes (or of a part of one: a List's item), flattened: each node
+/// is followed by its children's nodes, so a node's own are the `size` nodes from it on. A
+/// 10,000-Service text has millions of nodes: held as a tree, with a list of children for each
+/// collection, they were a third of its reading's memory and most of its allocations; here a
+/// document's are one list.
 #[derive(Clone, Debug)]
 pub struct Spans {
+    /// Where the first node starts…
     pub pos: Pos,
-    /// The last line the node's text is on.
+    /// …and the last line its text is on.
     pub last_line: usize,
-    children: Children,
+    nodes: Box<[Written]>,
+    /// Where the children of each long sequence are, by its node: a sequence's n-th child is
+    /// otherwise found by skipping the n before it, and a slice's 100,000 endpoints would each
+    /// be found so. (A document has few long sequences: they are looked through in turn.)
+    long: Box<[(u32, Box<[u32]>)]>,
 }
 
-/// A node's children, exactly sized: a 10,000-Service text has millions of nodes, and lists
-/// grown by doubling held most of the positions' memory. Keys are shared (see [`Builder`]).
+/// A sequence with at least this many items keeps where each starts ([`Spans::long`]).
+const LONG: usize = 32;
+
+/// Long sequences' children as [`Spans::long`] keeps them, each by its sequence's node.
+type LongSeqs = Vec<(u32, Box<[u32]>)>;
+
+/// Where one node is written.
 #[derive(Clone, Debug)]
-enum Children {
-    None,
-    Seq(Box<[Spans]>),
-    Map(Box<[(Rc<str>, Spans)]>),
+struct Written {
+    line: u32,
+    col: u32,
+    last_line: u32,
+    /// This node and its descendants: how many of the nodes from it on are its own.
+    size: u32,
+    /// Its key, when it is a value of a mapping (shared: see [`Builder::keys`]).
+    key: Option<Rc<str>>,
 }
 
-/// `items` moved into an allocation of exactly their size.
-fn exact<T>(mut items: Vec<T>) -> Box<[T]> {
-    if items.len() == items.capacity() {
-        return items.into_boxed_slice();
+/// A line or column as a [`Written`] keeps it (no text has 4 billion lines; one that did would
+/// point at the last position kpx can hold, not fail).
+fn narrow(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl Written {
+    fn at(pos: Pos, last_line: usize) -> Written {
+        Written {
+            line: narrow(pos.line),
+            col: narrow(pos.col),
+            last_line: narrow(last_line),
+            size: 1,
+            key: None,
+        }
     }
-    let mut exact = Vec::with_capacity(items.len());
-    exact.append(&mut items);
-    exact.into_boxed_slice()
+
+    fn pos(&self) -> Pos {
+        Pos {
+            line: self.line as usize,
+            col: self.col as usize,
+        }
+    }
 }
 
 impl Spans {
-    /// The deepest node on `path` that exists, and whether the whole path was found.
-    fn walk(&self, path: &[Seg]) -> (&Spans, bool) {
-        let mut node = self;
+    fn of(nodes: Box<[Written]>, long: LongSeqs) -> Spans {
+        let root = &nodes[0];
+        Spans {
+            pos: root.pos(),
+            last_line: root.last_line as usize,
+            nodes,
+            long: long.into_boxed_slice(),
+        }
+    }
+
+    /// The `i`-th child of the long sequence at `node`, if it is one.
+    fn long_child(&self, node: usize, i: usize) -> Option<Option<usize>> {
+        let (_, children) = self.long.iter().find(|(n, _)| *n as usize == node)?;
+        Some(children.get(i).map(|&offset| node + offset as usize))
+    }
+
+    /// The deepest node on `path` that exists (its index), and whether the whole path was found.
+    fn walk(&self, path: &[Seg]) -> (usize, bool) {
+        let mut at = 0;
         for seg in path {
-            let next = match (seg, &node.children) {
-                (Seg::Index(i), Children::Seq(items)) => items.get(*i),
-                (Seg::Key(k), Children::Map(entries)) => {
-                    entries.iter().find(|(key, _)| **key == **k).map(|(_, v)| v)
+            if let Seg::Index(i) = seg {
+                if let Some(child) = self.long_child(at, *i) {
+                    match child {
+                        Some(child) => {
+                            at = child;
+                            continue;
+                        }
+                        None => return (at, false),
+                    }
                 }
-                _ => None,
+            }
+            let end = at + self.nodes[at].size as usize;
+            // A mapping's children have keys and a sequence's none, so a key is looked for
+            // only in a mapping and an index only in a sequence.
+            let (mut child, mut index) = (at + 1, 0);
+            let found = loop {
+                let Some(node) = self.nodes.get(child).filter(|_| child < end) else {
+                    break None;
+                };
+                let hit = match seg {
+                    Seg::Index(i) => node.key.is_none() && index == *i,
+                    Seg::Key(k) => node.key.as_deref() == Some(k.as_str()),
+                };
+                if hit {
+                    break Some(child);
+                }
+                child += node.size as usize;
+                index += 1;
             };
-            match next {
-                Some(n) => node = n,
-                None => return (node, false),
+            match found {
+                Some(child) => at = child,
+                None => return (at, false),
             }
         }
-        (node, true)
+        (at, true)
     }
 
     /// These positions, counted from the first line of a section with `lines` lines above it.
     pub(crate) fn below(&self, lines: usize) -> Spans {
-        let children = match &self.children {
-            Children::None => Children::None,
-            Children::Seq(items) => Children::Seq(items.iter().map(|s| s.below(lines)).collect()),
-            Children::Map(entries) => Children::Map(
-                entries
-                    .iter()
-                    .map(|(k, s)| (k.clone(), s.below(lines)))
-                    .collect(),
-            ),
-        };
+        let lines_u32 = narrow(lines);
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|n| Written {
+                line: n.line.saturating_add(lines_u32),
+                last_line: n.last_line.saturating_add(lines_u32),
+                ..n.clone()
+            })
+            .collect();
         Spans {
             pos: self.pos.below(lines),
             last_line: self.last_line + lines,
-            children,
+            nodes,
+            long: self.long.clone(),
         }
     }
 
     /// The position of the deepest node on `path` that exists (a missing field points at its
     /// parent, which is where the reader would add it).
     pub fn locate(&self, path: &[Seg]) -> Pos {
-        self.walk(path).0.pos
+        self.nodes[self.walk(path).0].pos()
     }
 
     /// The positions under `path` (a List's item, say), or a leaf at the nearest position.
     pub fn subtree(&self, path: &[Seg]) -> Spans {
-        match self.walk(path) {
-            (node, true) => node.clone(),
-            (node, false) => Spans {
-                pos: node.pos,
-                last_line: node.pos.line,
-                children: Children::None,
-            },
+        let (at, found) = self.walk(path);
+        let node = &self.nodes[at];
+        if found {
+            let end = at + node.size as usize;
+            let mut nodes: Box<[Written]> = self.nodes[at..end].into();
+            nodes[0].key = None;
+            // Its long sequences, by their nodes counted from its own.
+            let long = self
+                .long
+                .iter()
+                .filter(|(n, _)| (at..end).contains(&(*n as usize)));
+            let long = long.map(|(n, children)| (n - narrow(at), children.clone()));
+            Spans::of(nodes, long.collect())
+        } else {
+            Spans::of(
+                Box::new([Written::at(node.pos(), node.pos().line)]),
+                Vec::new(),
+            )
         }
     }
 }
@@ -301,29 +384,28 @@ fn too_deep(marker: &saphyr::Marker) -> Diagnostic {
     )
 }
 
-/// A value being built, with its positions and what it would cost to alias it.
-struct Node {
-    value: Value,
-    spans: Spans,
-    size: usize,
-}
-
-/// A sequence or mapping whose end has not been read yet.
+/// A collection whose end has not been read yet.
 struct Open {
     anchor: usize,
-    pos: Pos,
+    /// Its node in [`Builder::written`].
+    node: usize,
+    /// What aliasing it would cost so far.
     size: usize,
     items: Items,
 }
 
 enum Items {
-    Seq(Vec<Value>, Vec<Spans>),
+    Seq(Vec<Value>),
     /// The entries so far, and the key read whose value comes next.
-    Map(
-        Map<String, Value>,
-        Vec<(Rc<str>, Spans)>,
-        Option<(String, Pos)>,
-    ),
+    Map(Map<String, Value>, Option<(String, Pos)>),
+}
+
+/// An anchored value, complete: what an alias of it copies.
+/// (Its long sequences are not kept: in a copy, a sequence's items are found by skipping.)
+struct Anchored {
+    value: Value,
+    written: Box<[Written]>,
+    size: usize,
 }
 
 /// Builds each document's value and positions straight from the parser's events: no tree of
@@ -335,8 +417,13 @@ struct Builder {
     /// The document the last event completed.
     complete_document: Option<Document>,
     open: Vec<Open>,
+    /// The current document's positions so far, in the order of [`Spans`] (a node is added
+    /// when it starts; a mapping key's are taken out again once it is read as the key).
+    written: Vec<Written>,
+    /// The long sequences of the current document so far (see [`Spans::long`]).
+    long: LongSeqs,
     /// The complete anchored values of the current document.
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, Anchored>,
     expanded: usize,
     /// The first value that could not be read (reported once the text has parsed).
     unreadable: Option<Diagnostic>,
@@ -356,38 +443,37 @@ impl Builder {
                     return Err(too_deep(&span.start));
                 }
                 let items = if matches!(event, Event::SequenceStart(..)) {
-                    Items::Seq(Vec::new(), Vec::new())
+                    Items::Seq(Vec::new())
                 } else {
-                    Items::Map(Map::new(), Vec::new(), None)
+                    Items::Map(Map::new(), None)
                 };
+                let pos = pos_of(&span.start);
                 self.open.push(Open {
                     anchor,
-                    pos: pos_of(&span.start),
+                    node: self.written.len(),
                     size: NODE_COST,
                     items,
                 });
+                self.written.push(Written::at(pos, pos.line));
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let Some(open) = self.open.pop() else {
                     return Ok(());
                 };
-                let (value, children) = match open.items {
-                    Items::Seq(values, spans) => {
-                        (Value::Array(values), Children::Seq(exact(spans)))
+                let value = match open.items {
+                    Items::Seq(values) => {
+                        if values.len() >= LONG {
+                            self.long_sequence(open.node, values.len());
+                        }
+                        Value::Array(values)
                     }
-                    Items::Map(map, spans, _) => (Value::Object(map), Children::Map(exact(spans))),
+                    Items::Map(map, _) => Value::Object(map),
                 };
-                let spans = Spans {
-                    pos: open.pos,
-                    last_line: last_line(open.pos, &span.start),
-                    children,
-                };
-                let node = Node {
-                    value,
-                    spans,
-                    size: open.size,
-                };
-                self.complete(node, open.anchor)?;
+                let size = narrow(self.written.len() - open.node);
+                let node = &mut self.written[open.node];
+                node.size = size;
+                node.last_line = narrow(last_line(node.pos(), &span.start));
+                self.complete(value, open.node, open.size, open.anchor)?;
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let pos = pos_of(&span.start);
@@ -403,12 +489,10 @@ impl Builder {
                             Value::Null
                         }
                     };
-                let spans = Spans {
-                    pos,
-                    last_line: last_line(pos, &span.end),
-                    children: Children::None,
-                };
-                self.complete(Node { value, spans, size }, anchor)?;
+                let node = self.written.len();
+                self.written
+                    .push(Written::at(pos, last_line(pos, &span.end)));
+                self.complete(value, node, size, anchor)?;
             }
             Event::Alias(id) => {
                 let Some(anchored) = self.anchors.get(&id) else {
@@ -423,17 +507,15 @@ impl Builder {
                 }
                 // The copy sits where the alias is written; what is inside keeps the anchor's
                 // positions.
+                let (value, size) = (anchored.value.clone(), anchored.size);
+                let node = self.written.len();
+                self.written.extend(anchored.written.iter().cloned());
                 let pos = pos_of(&span.start);
-                let node = Node {
-                    value: anchored.value.clone(),
-                    spans: Spans {
-                        pos,
-                        last_line: last_line(pos, &span.end),
-                        children: anchored.spans.children.clone(),
-                    },
-                    size: anchored.size,
+                self.written[node] = Written {
+                    size: self.written[node].size,
+                    ..Written::at(pos, last_line(pos, &span.end))
                 };
-                self.complete(node, 0)?;
+                self.complete(value, node, size, 0)?;
             }
             Event::DocumentEnd | Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
         }
@@ -444,36 +526,57 @@ impl Builder {
         first_unreadable(&mut self.unreadable, pos, message);
     }
 
-    /// A value is complete: it goes into the open collection, or is a document.
-    fn complete(&mut self, node: Node, anchor: usize) -> Result<(), Diagnostic> {
+    /// The sequence at `node`, complete, has `items` children: where each starts is kept.
+    fn long_sequence(&mut self, node: usize, items: usize) {
+        let mut children = Vec::with_capacity(items);
+        let mut child = node + 1;
+        for _ in 0..items {
+            children.push(narrow(child - node));
+            child += self.written[child].size as usize;
+        }
+        self.long.push((narrow(node), children.into_boxed_slice()));
+    }
+
+    /// A value is complete (its positions are `written` from `node` on, `size` what aliasing
+    /// it costs): it goes into the open collection, or is a document.
+    fn complete(
+        &mut self,
+        value: Value,
+        node: usize,
+        size: usize,
+        anchor: usize,
+    ) -> Result<(), Diagnostic> {
         if anchor > 0 {
             self.anchors.insert(
                 anchor,
-                Node {
-                    value: node.value.clone(),
-                    spans: node.spans.clone(),
-                    size: node.size,
+                Anchored {
+                    value: value.clone(),
+                    written: self.written[node..].into(),
+                    size,
                 },
             );
         }
         let Some(parent) = self.open.last_mut() else {
-            if !node.value.is_null() {
+            // A document: its positions, exactly sized (the list keeps its room for the next).
+            let nodes: Box<[Written]> = self.written.drain(..).collect();
+            let long = std::mem::take(&mut self.long);
+            if !value.is_null() {
                 self.complete_document = Some(Document {
-                    value: node.value,
-                    spans: node.spans,
+                    value,
+                    spans: Spans::of(nodes, long),
                 });
             }
             return Ok(());
         };
-        parent.size = parent.size.saturating_add(node.size);
+        parent.size = parent.size.saturating_add(size);
         match &mut parent.items {
-            Items::Seq(values, spans) => {
-                values.push(node.value);
-                spans.push(node.spans);
-            }
-            Items::Map(_, _, key @ None) => {
-                let pos = node.spans.pos;
-                let text = match node.value {
+            Items::Seq(values) => values.push(value),
+            Items::Map(_, key @ None) => {
+                // A key: where it is written is where its entry is, not a node of its own.
+                let pos = self.written[node].pos();
+                self.written.truncate(node);
+                self.long.retain(|(long, _)| (*long as usize) < node);
+                let text = match value {
                     Value::String(s) => s,
                     Value::Null => String::new(),
                     Value::Array(_) | Value::Object(_) => {
@@ -488,7 +591,7 @@ impl Builder {
                 };
                 *key = Some((text, pos));
             }
-            Items::Map(map, spans, key @ Some(_)) => {
+            Items::Map(map, key @ Some(_)) => {
                 let (key, pos) = key.take().unwrap_or_default();
                 if map.contains_key(&key) {
                     return Err(Diagnostic::error(
@@ -504,8 +607,8 @@ impl Builder {
                         shared
                     }
                 };
-                map.insert(key, node.value);
-                spans.push((shared, node.spans));
+                self.written[node].key = Some(shared);
+                map.insert(key, value);
             }
         }
         Ok(())
@@ -570,6 +673,48 @@ mod tests {
         // A missing field points at its parent.
         let p = docs[1].spans.locate(&path!["spec", "ports", 0, "protocol"]);
         assert_eq!(p, Pos { line: 6, col: 5 });
+    }
+
+    /// Positions are found by path in long sequences (which keep where their items are), in
+    /// the copies aliases make, and in a part taken out (a List's item).
+    #[test]
+    fn positions_are_found_in_long_sequences_aliases_and_list_items() {
+        let mut text = String::from("items:\n");
+        for i in 0..40 {
+            text += &format!("- name: n{i}\n  vals: [x, y]\n");
+        }
+        text += "after: &a [p, q]\ncopy: *a\nlast: 1\n";
+        let docs = load(&text).unwrap();
+        let spans = &docs[0].spans;
+        let at = |line, col| Pos { line, col };
+        for i in [0, 1, 31, 32, 39] {
+            assert_eq!(
+                spans.locate(&path!["items", i]),
+                at(2 + 2 * i, 3),
+                "items[{i}]"
+            );
+            let y = path!["items", i, "vals", 1];
+            assert_eq!(spans.locate(&y), at(3 + 2 * i, 13), "items[{i}].vals[1]");
+        }
+        // Past the end: the sequence itself.
+        let items = spans.locate(&path!["items"]);
+        assert_eq!(spans.locate(&path!["items", 40, "name"]), items);
+        assert_eq!(spans.locate(&path!["after", 1]), at(82, 15));
+        // An alias is where it is written; what is inside, where the anchor's is.
+        assert_eq!(spans.locate(&path!["copy"]), at(83, 7));
+        assert_eq!(spans.locate(&path!["copy", 1]), at(82, 15));
+        assert_eq!(spans.locate(&path!["last"]), at(84, 7));
+        let item = spans.subtree(&path!["items", 33]);
+        assert_eq!((item.pos, item.last_line), (at(68, 3), 69));
+        assert_eq!(item.locate(&path!["vals", 0]), at(69, 10));
+        // A List's item keeps its own long sequences.
+        let many = vec!["e"; 40].join(", ");
+        let list = load(&format!("a: 1\nitems:\n- x: 1\n  many: [{many}]\n")).unwrap();
+        let item = list[0].spans.subtree(&path!["items", 0]);
+        assert_eq!(item.locate(&path!["many", 35]), at(4, 10 + 3 * 35));
+        // …found through its list of children, not by skipping (which finds the same).
+        let long: Vec<usize> = item.long.iter().map(|(n, _)| *n as usize).collect();
+        assert_eq!(long, [item.walk(&path!["many"]).0]);
     }
 
     #[test]

@@ -66,7 +66,6 @@ pub struct EndpointInfo {
     pub serving: bool,
     pub terminating: bool,
     pub is_local: bool,
-    pub node_name: Option<String>,
     pub zone_hints: Vec<String>,
     pub node_hints: Vec<String>,
     /// The EndpointSlice it came from.
@@ -532,7 +531,6 @@ fn endpoints_for(
                     serving: cond.and_then(|c| c.serving).unwrap_or(true),
                     terminating: cond.and_then(|c| c.terminating).unwrap_or(false),
                     is_local: e.node_name.as_deref() == Some(node_name),
-                    node_name: e.node_name.clone(),
                     zone_hints: e
                         .hints
                         .as_ref()
