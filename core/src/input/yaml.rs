@@ -3,8 +3,8 @@
 //! Kubernetes objects are deserialised with their own types (k8s-openapi) from a
 //! `serde_json::Value`; what serde cannot keep is *where* a field was written. So the loader
 //! builds, beside each document's value, the positions of its nodes (one flat list per
-//! document, in the order they are written), and [`Spans::locate`] maps a field path (from
-//! `de::from_value` or from validation) back to a line and column.
+//! document: a node, then its children's; see [`Spans`]), and [`Spans::locate`] maps a field
+//! path (from `de::from_value` or from validation) back to a line and column.
 
 use crate::diag::{Diagnostic, Pos};
 use saphyr_parser::{BufferedInput, Event, Parser};
@@ -65,9 +65,10 @@ pub struct Spans {
     /// …and the last line its text is on.
     pub last_line: usize,
     nodes: Box<[Written]>,
-    /// Where the children of each long sequence are, by its node: a sequence's n-th child is
-    /// otherwise found by skipping the n before it, and a slice's 100,000 endpoints would each
-    /// be found so. (A document has few long sequences: they are looked through in turn.)
+    /// Where the children of each long sequence are, by its node (sorted): a sequence's n-th
+    /// child is otherwise found by skipping the n before it, and finding each item of a long
+    /// list so (a `kind: List` of thousands of objects, as `kubectl get -o yaml` writes them; a
+    /// slice's endpoints, each told about) takes time that grows with the square of its length.
     long: Box<[(u32, Box<[u32]>)]>,
 }
 
@@ -115,8 +116,10 @@ impl Written {
 }
 
 impl Spans {
-    fn of(nodes: Box<[Written]>, long: LongSeqs) -> Spans {
+    fn of(nodes: Box<[Written]>, mut long: LongSeqs) -> Spans {
         let root = &nodes[0];
+        // (Made as sequences end: an outer one after those inside it.)
+        crate::pace::sort_stable_by_key(&mut long, |(node, _)| *node);
         Spans {
             pos: root.pos(),
             last_line: root.last_line as usize,
@@ -127,7 +130,8 @@ impl Spans {
 
     /// The `i`-th child of the long sequence at `node`, if it is one.
     fn long_child(&self, node: usize, i: usize) -> Option<Option<usize>> {
-        let (_, children) = self.long.iter().find(|(n, _)| *n as usize == node)?;
+        let at = self.long.partition_point(|(n, _)| (*n as usize) < node);
+        let (_, children) = self.long.get(at).filter(|(n, _)| *n as usize == node)?;
         Some(children.get(i).map(|&offset| node + offset as usize))
     }
 
@@ -207,10 +211,9 @@ impl Spans {
             let mut nodes: Box<[Written]> = self.nodes[at..end].into();
             nodes[0].key = None;
             // Its long sequences, by their nodes counted from its own.
-            let long = self
-                .long
-                .iter()
-                .filter(|(n, _)| (at..end).contains(&(*n as usize)));
+            let from = self.long.partition_point(|(n, _)| (*n as usize) < at);
+            let to = self.long.partition_point(|(n, _)| (*n as usize) < end);
+            let long = self.long[from..to].iter();
             let long = long.map(|(n, children)| (n - narrow(at), children.clone()));
             Spans::of(nodes, long.collect())
         } else {
@@ -575,7 +578,14 @@ impl Builder {
                 // A key: where it is written is where its entry is, not a node of its own.
                 let pos = self.written[node].pos();
                 self.written.truncate(node);
-                self.long.retain(|(long, _)| (*long as usize) < node);
+                // The long sequences inside the key are the last made.
+                while self
+                    .long
+                    .last()
+                    .is_some_and(|(long, _)| *long as usize >= node)
+                {
+                    self.long.pop();
+                }
                 let text = match value {
                     Value::String(s) => s,
                     Value::Null => String::new(),
@@ -715,6 +725,13 @@ mod tests {
         // …found through its list of children, not by skipping (which finds the same).
         let long: Vec<usize> = item.long.iter().map(|(n, _)| *n as usize).collect();
         assert_eq!(long, [item.walk(&path!["many"]).0]);
+        // Long sequences in a long sequence, each found through its own list.
+        let row = format!("[{}]", vec!["c"; 40].join(", "));
+        let grid = load(&format!("grid:\n{}", format!("- {row}\n").repeat(40))).unwrap();
+        let spans = &grid[0].spans;
+        assert_eq!(spans.long.len(), 41);
+        assert_eq!(spans.locate(&path!["grid", 35, 36]), at(37, 4 + 3 * 36));
+        assert_eq!(spans.locate(&path!["grid", 39, 0]), at(41, 4));
     }
 
     #[test]
