@@ -3,7 +3,7 @@
 
 use kpx_core::cluster::settings::Mode;
 
-use kpx_core::views::{analyze, Request};
+use kpx_core::views::{analyze, Request, ViewLines};
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
@@ -132,7 +132,7 @@ fn main() {
             println!(
                 "  the page's lines of it  {:>9.1} ms  ({} lines; live {:.0} MiB)",
                 t.elapsed().as_secs_f64() * 1e3,
-                lines.as_ref().map_or(0, Vec::len),
+                lines.as_ref().map_or(0, ViewLines::len),
                 live()
             );
         }

@@ -5,7 +5,7 @@
 //! changes.
 
 use crate::pace::Pace;
-use crate::views::ViewLine;
+use crate::views::ViewLines;
 use std::collections::HashMap;
 
 /// A view's lines, read where they are: copied into a list for the comparison, the 2 million
@@ -16,12 +16,12 @@ pub trait Lines {
 }
 
 /// The page's lines of a view.
-impl Lines for Vec<ViewLine> {
+impl Lines for ViewLines {
     fn count(&self) -> usize {
         self.len()
     }
     fn line(&self, at: usize) -> &str {
-        &self[at].text
+        self.text(at)
     }
 }
 

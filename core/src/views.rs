@@ -7,7 +7,7 @@ use crate::cluster::settings::Mode;
 use crate::cluster::{self, kubectl, Cluster};
 use crate::diag::InputError;
 use crate::input;
-use crate::input::{LineRange, ObjectName, ObjectRef, Scenario};
+use crate::input::{LineRange, ObjectRef, Scenario};
 use crate::iptables::model::{Dataplane, Provenance, TableName, Why};
 use crate::iptables::render::{self, Line, LineSink, ListOptions, Select, Sink, TextSink};
 use crate::iptables::{self, Layout};
@@ -15,7 +15,7 @@ use crate::nftables;
 use crate::pace::{at_once, InParts, Pace};
 use serde::Serialize;
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// A view a mode offers.
@@ -267,16 +267,33 @@ fn written_by_objects(p: &Provenance) -> Vec<&ObjectRef> {
     }
 }
 
-/// One line of a rendered view.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ViewLine {
-    pub text: String,
-    /// Why the chain or rule on this line exists ([`ViewLine::why`] words it: only the lines
-    /// shown are worded, of a 10,000-Service view's 440,000).
+/// A rendered view's lines, as the page holds them: their texts one after another in a few
+/// large pieces, and what each line stands for. (A `String` a line was a fifth of making a
+/// view's lines, and a third of their memory: a 10,000-Service restore view has 440,000
+/// lines. The pieces are bounded, so a large view's text is never grown by doubling nor
+/// reserved whole ahead: one text reserved for its lines made the page's heap 10 MiB larger.)
+#[derive(Clone, Debug, Default)]
+pub struct ViewLines {
+    /// Lines' texts with nothing between them; a line is never split between two pieces.
+    pieces: Vec<String>,
+    /// Where each line's text ends: its piece (the high 32 bits) and its end in that piece. It
+    /// starts where the line before it ends, or at its piece's start.
+    ends: Vec<u64>,
+    about: Vec<LineInfo>,
+}
+
+/// The first piece of a view's text, and the largest (a piece is twice the last one): a small
+/// view takes little, a large one a piece of 1 MiB at a time.
+const FIRST_PIECE: usize = 4 << 10;
+const LARGEST_PIECE: usize = 1 << 20;
+
+/// What a line of a view stands for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineInfo {
+    /// Why the chain or rule on this line exists ([`LineInfo::why`] words it: only the lines
+    /// shown are worded). The reader's lines that made it are looked up when it is shown
+    /// ([`Analysis::written_by`]: worked out for every line, they were a fifth of making them).
     pub source: Option<Provenance>,
-    /// The lines of the reader's text that made it (the objects `source` names), shared by
-    /// the lines of those objects.
-    pub written: Rc<[LineRange]>,
     /// The chain, set or map the line declares.
     pub defines: Option<String>,
     /// A load-balancing step's odds, in words (shared by the steps of one shape of cascade).
@@ -285,76 +302,155 @@ pub struct ViewLine {
     pub anchor: Option<crate::explain::anchor::Anchor>,
 }
 
-impl ViewLine {
+impl LineInfo {
     /// Why the chain or rule on this line exists, in a sentence for the reader.
     pub fn why(&self) -> Option<String> {
         self.source.as_ref().map(|p| p.describe())
     }
 }
 
-/// Builds the page's lines as a renderer hands them on.
-struct ViewLines<'s> {
-    analysis: &'s Analysis,
-    lines: Vec<ViewLine>,
-    // The reader's lines behind a line are those of the objects its provenance names: worked
-    // out once per provenance handle (an endpoint's chain and rules share one), and once per
-    // set of objects (a Service's endpoints name the same Service and slice).
-    by_handle: HashMap<*const Why, Rc<[LineRange]>, foldhash::fast::RandomState>,
-    by_objects: HashMap<Vec<*const ObjectName>, Rc<[LineRange]>, foldhash::fast::RandomState>,
-    unwritten: Rc<[LineRange]>,
+/// One line of a view, borrowed from its [`ViewLines`]: its text, and (through `Deref`) what
+/// it stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineRef<'v> {
+    pub text: &'v str,
+    about: &'v LineInfo,
 }
 
-impl<'s> render::LineOut<'s> for ViewLines<'s> {
-    fn line(&mut self, l: Line<'s>) {
-        let written = match l.source {
-            Some(p) => self
-                .by_handle
-                .entry(&**p)
-                .or_insert_with(|| {
-                    // Object names are shared handles: one pointer, one name.
-                    let objects: Vec<*const ObjectName> = written_by_objects(p)
-                        .into_iter()
-                        .map(|o| &**o as *const _)
-                        .collect();
-                    self.by_objects
-                        .entry(objects)
-                        .or_insert_with(|| self.analysis.written_by(p).into())
-                        .clone()
-                })
-                .clone(),
-            None => self.unwritten.clone(),
+impl std::ops::Deref for LineRef<'_> {
+    type Target = LineInfo;
+    fn deref(&self) -> &LineInfo {
+        self.about
+    }
+}
+
+impl<'v> LineRef<'v> {
+    /// What it stands for, borrowed from the view (not from this handle, as `Deref` is).
+    pub fn about(self) -> &'v LineInfo {
+        self.about
+    }
+
+    pub fn to_owned(self) -> ViewLine {
+        ViewLine {
+            text: self.text.to_string(),
+            about: self.about.clone(),
+        }
+    }
+}
+
+/// One line of a view, owned (the line the page explains).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViewLine {
+    pub text: String,
+    about: LineInfo,
+}
+
+impl std::ops::Deref for ViewLine {
+    type Target = LineInfo;
+    fn deref(&self) -> &LineInfo {
+        &self.about
+    }
+}
+
+/// Views are alike when their lines are, however their text is cut into pieces.
+impl PartialEq for ViewLines {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for ViewLines {}
+
+impl ViewLines {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The `i`-th line's text.
+    pub fn text(&self, i: usize) -> &str {
+        let end = self.ends[i];
+        let piece = end >> 32;
+        let start = match i.checked_sub(1).map(|before| self.ends[before]) {
+            Some(before) if before >> 32 == piece => before as u32 as usize,
+            _ => 0,
         };
-        let line = |text: String, first: bool| ViewLine {
-            text,
+        &self.pieces[piece as usize][start..end as u32 as usize]
+    }
+
+    pub fn get(&self, i: usize) -> Option<LineRef<'_>> {
+        let about = self.about.get(i)?;
+        Some(LineRef {
+            text: self.text(i),
+            about,
+        })
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = LineRef<'_>> + '_ {
+        (0..self.len()).map(|i| LineRef {
+            text: self.text(i),
+            about: &self.about[i],
+        })
+    }
+
+    /// Keeps the first `n` lines (the page lets go of a large view a part at a time).
+    pub fn truncate(&mut self, n: usize) {
+        self.about.truncate(n);
+        self.ends.truncate(n);
+        match self.ends.last() {
+            Some(&end) => {
+                self.pieces.truncate((end >> 32) as usize + 1);
+                if let Some(last) = self.pieces.last_mut() {
+                    last.truncate(end as u32 as usize);
+                }
+            }
+            None => self.pieces.clear(),
+        }
+    }
+
+    fn push(&mut self, text: &str, about: LineInfo) {
+        let room = |piece: &String| piece.capacity() - piece.len() >= text.len();
+        if !self.pieces.last().is_some_and(room) {
+            let next = self
+                .pieces
+                .last()
+                .map_or(FIRST_PIECE, |last| last.capacity() * 2);
+            let size = next.min(LARGEST_PIECE).max(text.len());
+            self.pieces.push(String::with_capacity(size));
+        }
+        let at = self.pieces.len() - 1;
+        let piece = &mut self.pieces[at];
+        piece.push_str(text);
+        self.ends.push((at as u64) << 32 | piece.len() as u64);
+        self.about.push(about);
+    }
+}
+
+impl<'s> render::LineOut<'s> for ViewLines {
+    fn line(&mut self, text: &str, l: Line<'s>) {
+        let about = |first: bool| LineInfo {
             source: l.source.cloned(),
-            written: written.clone(),
             defines: l.defines.filter(|_| first).map(str::to_string),
             odds: l.odds.clone().filter(|_| first),
             anchor: l.anchor.clone().filter(|_| first),
         };
-        if !l.text.contains('\n') {
-            self.lines.push(line(l.text, true));
+        if !text.contains('\n') {
+            self.push(text, about(true));
             return;
         }
         // A line of text per view line (nft prints a set's elements over several).
-        for (i, text) in l.text.split('\n').enumerate() {
-            self.lines.push(line(text.to_string(), i == 0));
+        for (i, text) in text.split('\n').enumerate() {
+            self.push(text, about(i == 0));
         }
     }
     fn expect(&mut self, n: usize) {
-        self.lines.reserve(n);
-        // Sized once: grown, the indexes were made again whole at each doubling, the last
-        // ones 60 and 28 ms natively at 44,125 Services, whose iptables views have 1.9 to 2.9
-        // million lines, 587,000 provenances and 132,000 sets of objects.
-        self.by_handle.reserve(n / 3);
-        self.by_objects.reserve(n / 12);
-    }
-    fn expect_sources(&mut self, n: usize) {
-        // ipvsadm's lines each have their own provenance (a real server's), and object sets
-        // (a Service and a Pod) are shared by a virtual server per address: at 44,125
-        // Services, indexes sized for iptables' shares grew in pieces of 60 ms natively.
-        self.by_handle.reserve(n);
-        self.by_objects.reserve(n / 2);
+        // Sized once: grown by doubling, nft-list's 2 million lines at 44,125 Services were
+        // moved in pieces of up to half a second natively.
+        self.ends.reserve(n);
+        self.about.reserve(n);
     }
 }
 
@@ -395,7 +491,7 @@ impl Analysis {
 
     /// Renders a view line by line, each with why it is there where it stands for a chain or
     /// a rule (`None` for headers and kubectl tables).
-    pub fn render_lines(&self, req: &Request) -> Result<Vec<ViewLine>, String> {
+    pub fn render_lines(&self, req: &Request) -> Result<ViewLines, String> {
         at_once(self.write_lines(req, Pace::never()))
     }
 
@@ -404,35 +500,14 @@ impl Analysis {
     pub fn render_lines_in_parts(
         self: Rc<Self>,
         req: Request,
-    ) -> InParts<'static, Result<Vec<ViewLine>, String>> {
+    ) -> InParts<'static, Result<ViewLines, String>> {
         InParts::new(|pace| async move { self.write_lines(&req, pace).await })
     }
 
-    async fn write_lines(&self, req: &Request, pace: Pace) -> Result<Vec<ViewLine>, String> {
-        let mut sink = LineSink::new(ViewLines {
-            analysis: self,
-            lines: Vec::new(),
-            by_handle: Default::default(),
-            by_objects: Default::default(),
-            unwritten: Rc::new([]),
-        })
-        .paced(pace.clone());
+    async fn write_lines(&self, req: &Request, pace: Pace) -> Result<ViewLines, String> {
+        let mut sink = LineSink::new(ViewLines::default()).paced(pace);
         self.write(req, &mut sink).await?;
-        let ViewLines {
-            lines,
-            by_handle,
-            by_objects,
-            ..
-        } = sink.out;
-        // The indexes let go of a part at a time: at 44,125 Services, dropped whole, they were
-        // a 50 ms piece of the wasm.
-        let entries = (by_handle.into_iter().map(drop)).chain(by_objects.into_iter().map(drop));
-        for (i, ()) in entries.enumerate() {
-            if i % 64 == 0 {
-                pace.unit().await;
-            }
-        }
-        Ok(lines)
+        Ok(sink.out)
     }
 
     /// Writes a view's lines into `sink`.
@@ -551,7 +626,6 @@ impl Analysis {
         // (Room for them at once: grown by doubling, nft-list's 2 million lines at 44,125
         // Services were moved in pieces of up to half a second natively.)
         sink.expect_lines(made.len());
-        sink.expect_sources(made.iter().filter(|l| l.source.is_some()).count());
         for line in made {
             sink.push(line);
             pace.unit().await;
@@ -560,7 +634,8 @@ impl Analysis {
     }
 
     /// The lines of the reader's text behind a provenance: the Service, and for an endpoint
-    /// its Pod (or, without one, its EndpointSlice or Endpoints).
+    /// its Pod (or, without one, its EndpointSlice or Endpoints). The page asks for the line
+    /// it shows ([`ViewLine::source`]).
     pub fn written_by(&self, p: &Provenance) -> Vec<LineRange> {
         let mut lines: Vec<LineRange> = written_by_objects(p)
             .into_iter()
@@ -582,6 +657,48 @@ impl Analysis {
                 serde_json::to_string_pretty(&self.nftables()).map_err(|e| e.to_string())
             }
             Mode::Ipvs => serde_json::to_string_pretty(&self.ipvs()).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines of every length (empty ones, and one longer than a piece) read back as they were
+    /// pushed, across pieces, and after being cut back at any line.
+    #[test]
+    fn view_lines_keep_each_line_whole_across_pieces() {
+        let texts: Vec<String> = (0..40_000)
+            .map(|i| match i {
+                777 => "x".repeat(LARGEST_PIECE + 3),
+                _ if i % 7 == 0 => String::new(),
+                _ => format!("-A KUBE-SVC-{i} -j KUBE-SEP-{}", "é".repeat(i % 50)),
+            })
+            .collect();
+        let mut lines = ViewLines::default();
+        for t in &texts {
+            lines.push(t, LineInfo::default());
+        }
+        assert!(lines.pieces.len() > 3, "{} pieces", lines.pieces.len());
+        assert!(lines.pieces.iter().all(|p| p.len() <= p.capacity()));
+        assert!(lines
+            .iter()
+            .map(|l| l.text)
+            .eq(texts.iter().map(String::as_str)));
+        for keep in [39_999, 20_001, 778, 777, 776, 1, 0] {
+            let mut cut = lines.clone();
+            cut.truncate(keep);
+            assert_eq!(cut.len(), keep);
+            assert!(cut
+                .iter()
+                .map(|l| l.text)
+                .eq(texts[..keep].iter().map(String::as_str)));
+            // A view cut back and grown again reads as one made whole.
+            for t in &texts[keep..] {
+                cut.push(t, LineInfo::default());
+            }
+            assert_eq!(cut, lines);
         }
     }
 }

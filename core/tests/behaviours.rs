@@ -235,3 +235,55 @@ fn every_step_of_a_walk_is_anchored_in_the_views() {
         }
     }
 }
+
+/// The page's lines of a view (one text, each line's end in it) are the view's text line for
+/// line, in every mode and view of every shipped scenario; a line that declares a name
+/// shows it, and a view let go of in parts keeps its first lines whole.
+#[test]
+fn the_pages_lines_are_the_views_text_line_for_line() {
+    use kpx_core::views::{analyze, views, Request as View};
+    let scenarios = format!("{}/../static/scenarios", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<_> = [scenarios.clone(), format!("{scenarios}/behaviours")]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 7, "{names:?}");
+    let mut multi_line = 0;
+    for path in names {
+        let a = analyze(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for mode in MODES {
+            for view in views(mode) {
+                let req = View {
+                    mode: Some(mode),
+                    view: Some(view.name.to_string()),
+                    all_namespaces: true,
+                    ..Default::default()
+                };
+                let (text, mut lines) = (a.render(&req).unwrap(), a.render_lines(&req).unwrap());
+                let at = format!("{} {mode:?} {}", path.display(), view.name);
+                let texts: Vec<&str> = lines.iter().map(|l| l.text).collect();
+                assert_eq!(texts, text.lines().collect::<Vec<_>>(), "{at}");
+                for l in lines.iter() {
+                    if let Some(name) = &l.defines {
+                        assert!(l.text.contains(name.as_str()), "{at}: {:?}", l.text);
+                    }
+                    assert_eq!(l.to_owned().text, l.text);
+                }
+                multi_line += usize::from(lines.iter().any(|l| l.text.starts_with("\t\t")));
+                let half = lines.len() / 2;
+                let kept: Vec<String> = texts[..half].iter().map(|t| t.to_string()).collect();
+                lines.truncate(half);
+                assert_eq!(lines.len(), half, "{at}");
+                assert!(lines
+                    .iter()
+                    .map(|l| l.text)
+                    .eq(kept.iter().map(String::as_str)));
+            }
+        }
+    }
+    // nft list's sets print their elements over several lines, each a line of its own.
+    assert!(multi_line > 0);
+}

@@ -565,7 +565,7 @@ proptest! {
                 }
             }
         };
-        let lines = whole.as_ref().map_or(0, Vec::len);
+        let lines = whole.as_ref().map_or(0, |l| l.len());
         // A part makes `part` units: a line each (a rule, an element; nft-list prints some
         // over several lines, and headers are no units), and for a listing, work worth less
         // than a line per object listed (its chains sorted by name, their references

@@ -269,19 +269,19 @@ fn view_lines_carry_their_explanations() {
         .iter()
         .find(|l| l.text.contains("-j DNAT") && l.text.contains("172.17.0.3:80"))
         .unwrap();
+    let written = a.written_by(dnat.source.as_ref().unwrap());
     assert!(
-        dnat.written
+        written
             .iter()
             .any(|r| r.first <= pod_line && pod_line <= r.last),
-        "{:?} misses line {pod_line}",
-        dnat.written
+        "{written:?} misses line {pod_line}"
     );
     let cascade: Vec<&str> = lines
         .iter()
         .filter(|l| {
             l.text.starts_with("-A KUBE-SVC-2CMXP7HKUVJN7L6M") && l.text.contains("KUBE-SEP-")
         })
-        .map(|l| l.odds.as_deref().unwrap())
+        .map(|l| l.about().odds.as_deref().unwrap())
         .collect();
     assert_eq!(cascade.len(), 3);
     assert!(

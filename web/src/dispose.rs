@@ -12,7 +12,7 @@
 use crate::output::ViewIndex;
 use gloo::timers::callback::Timeout;
 use kpx_core::pace::Shrinking;
-use kpx_core::views::ViewLine;
+use kpx_core::views::ViewLines;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -28,7 +28,7 @@ const AGAIN_MS: u32 = 250;
 /// A replaced view's parts, held until they are let go of, or something else large that only
 /// this holds.
 enum Held {
-    Lines(Rc<Vec<ViewLine>>),
+    Lines(Rc<ViewLines>),
     Index(Rc<ViewIndex>),
     Owned(Box<dyn Shrinking>),
 }
@@ -40,7 +40,7 @@ thread_local! {
 }
 
 /// Lets go of a view no longer shown, a part at a time once nothing else holds it.
-pub fn later(lines: &Rc<Vec<ViewLine>>, index: &Rc<ViewIndex>) {
+pub fn later(lines: &Rc<ViewLines>, index: &Rc<ViewIndex>) {
     if lines.len() < LARGE {
         return;
     }

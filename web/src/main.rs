@@ -30,9 +30,10 @@ use editor::Editor;
 use gloo::storage::{LocalStorage, Storage};
 use i18n::{t, tf, Lang};
 use kpx_core::cluster::settings::Mode;
+use kpx_core::input::LineRange;
 use kpx_core::pace::{at_once, InParts, Pace};
 use kpx_core::share;
-use kpx_core::views::ViewLine;
+use kpx_core::views::{LineRef, ViewLine};
 use kpx_core::Diagnostic;
 use output::Output;
 use panels::{Changes, Explain};
@@ -1028,18 +1029,19 @@ fn app() -> Html {
         } else {
             s.secondary.as_ref()?
         };
-        p.lines.get(line).cloned()
+        p.lines.get(line).map(LineRef::to_owned)
     };
     let focus: Option<ViewLine> = hover
         .and_then(|(p, l)| pane_line(p, l))
         .or_else(|| s.selected.and_then(|l| pane_line(0, l)));
-    let highlight = focus
-        .as_ref()
-        .map(|l| l.written.to_vec())
-        .unwrap_or_default();
-    let reveal = focus
-        .as_ref()
-        .and_then(|l| l.written.last().map(|r| r.first));
+    // The reader's lines behind it: the panes show the last good analysis's lines.
+    let written: Rc<[LineRange]> = match (focus.as_ref().and_then(|l| l.source.as_ref()), s.good())
+    {
+        (Some(source), Some((_, a))) => a.written_by(source).into(),
+        _ => Rc::new([]),
+    };
+    let highlight = written.to_vec();
+    let reveal = written.last().map(|r| r.first);
     let about = s
         .scenario
         .and_then(scenarios::find)
@@ -1177,7 +1179,7 @@ fn app() -> Html {
                     { match tab {
                         Tab::Explain => html! {
                             <>
-                                <Explain line={focus} />
+                                <Explain line={focus} written={written} />
                                 if let Some(pane) = &s.primary {
                                     <Changes pane={pane.clone()} onselect={on_select.clone()} />
                                 }

@@ -8,7 +8,7 @@ use kpx_core::cluster::settings::Mode;
 use kpx_core::explain::tokens;
 use kpx_core::pace::{at_once, Pace};
 use kpx_core::views::views;
-use kpx_core::views::ViewLine;
+use kpx_core::views::{LineInfo, LineRef, ViewLines};
 use std::collections::HashSet;
 use std::rc::Rc;
 use web_sys::{Element, HtmlElement, HtmlSelectElement};
@@ -41,7 +41,7 @@ pub struct ViewIndex {
 }
 
 impl ViewIndex {
-    pub fn of(lines: &[ViewLine]) -> Self {
+    pub fn of(lines: &ViewLines) -> Self {
         at_once(Self::paced(lines, &Pace::never()))
     }
 
@@ -62,10 +62,10 @@ impl ViewIndex {
     }
 
     /// [`ViewIndex::of`], a line being a unit of work.
-    pub async fn paced(lines: &[ViewLine], pace: &Pace) -> Self {
+    pub async fn paced(lines: &ViewLines, pace: &Pace) -> Self {
         // Sized up front (and hashed by foldhash): grown, the sets rehashed every name.
         let (mut odds, mut names) = (0, 0);
-        for l in lines {
+        for l in lines.iter() {
             odds += usize::from(l.odds.is_some());
             names += usize::from(l.defines.is_some());
         }
@@ -267,7 +267,7 @@ pub fn output(p: &OutputProps) -> Html {
                     selected={p.selected == Some(i)} current={current_line == Some(i)} />
             },
             Row::Odds(i) => html! {
-                <div key={format!("odds-{i}")} class="odds" data-i={i.to_string()} data-odds-for={i.to_string()}>{ "↳ " }{ lines[i].odds.clone().unwrap_or_default() }</div>
+                <div key={format!("odds-{i}")} class="odds" data-i={i.to_string()} data-odds-for={i.to_string()}>{ "↳ " }{ lines.get(i).and_then(|l| l.odds.clone()).unwrap_or_default() }</div>
             },
         }
     };
@@ -319,7 +319,7 @@ pub fn output(p: &OutputProps) -> Html {
 
 #[derive(Properties)]
 struct LineProps {
-    lines: Rc<Vec<ViewLine>>,
+    lines: Rc<ViewLines>,
     i: usize,
     pane_id: AttrValue,
     index: Rc<ViewIndex>,
@@ -348,13 +348,13 @@ impl PartialEq for LineProps {
 
 /// Whether the word `w` of `line` links to a chain, set or map the view declares (not to the
 /// one the line itself declares).
-fn is_link(line: &ViewLine, declared: &Declared, w: &str) -> bool {
+fn is_link(line: &LineInfo, declared: &Declared, w: &str) -> bool {
     declared.contains(w) && line.defines.as_deref() != Some(w)
 }
 
 /// The words of `line` that are links.
-fn links_of<'a>(line: &'a ViewLine, declared: &Declared) -> Vec<&'a str> {
-    tokens(&line.text, &|w| is_link(line, declared, w))
+fn links_of<'a>(line: LineRef<'a>, declared: &Declared) -> Vec<&'a str> {
+    tokens(line.text, &|w| is_link(&line, declared, w))
         .into_iter()
         .filter_map(|t| t.link)
         .collect()
@@ -376,11 +376,11 @@ fn out_line(p: &LineProps) -> Html {
         line.source.is_some().then_some("why"),
         line.defines.is_some().then_some("declares"),
     );
-    let links = |w: &str| is_link(line, &p.index.declared, w);
+    let links = |w: &str| is_link(&line, &p.index.declared, w);
     html! {
         <div {class} data-i={i.to_string()} title={line.why()} id={format!("{}-line-{i}", p.pane_id)}
             role="option" aria-selected={p.selected.to_string()} data-anchor={line.anchor.as_ref().map(|a| AttrValue::from(a.to_string()))}>
-            { for tokens(&line.text, &links).into_iter().map(|t| match (t.term, t.link) {
+            { for tokens(line.text, &links).into_iter().map(|t| match (t.term, t.link) {
                 (None, None) => html! { { t.text } },
                 (term, link) => html! {
                     <span class={classes!(term.map(|_| "term"), link.map(|_| "link"))}

@@ -6,13 +6,17 @@ use crate::editor;
 use crate::i18n::{t, tf, use_lang};
 use crate::state::Pane;
 use kpx_core::explain::tokens;
-use kpx_core::views::ViewLine;
+use kpx_core::input::LineRange;
+use kpx_core::views::{LineRef, ViewLine};
 use std::collections::HashSet;
+use std::rc::Rc;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct ExplainProps {
     pub line: Option<ViewLine>,
+    /// The reader's lines that made it.
+    pub written: Rc<[LineRange]>,
 }
 
 /// Why the line under the pointer (or the selected one) exists, its odds, and its words.
@@ -38,8 +42,8 @@ pub fn explain(p: &ExplainProps) -> Html {
             if let Some(why) = l.why() {
                 <p id="why"><strong>{ t(lang, "Why: ") }</strong>{ why }</p>
             }
-            if !l.written.is_empty() {
-                <p class="written">{ t(lang, "Written at ") }{ for l.written.iter().map(|r| {
+            if !p.written.is_empty() {
+                <p class="written">{ t(lang, "Written at ") }{ for p.written.iter().map(|r| {
                     let first = r.first;
                     html! { <button class="goto" onclick={Callback::from(move |_| editor::go_to(first, 1))}>{ tf(lang, "lines {}–{}", &[&r.first, &r.last]) }</button> }
                 }) }</p>
@@ -72,7 +76,7 @@ pub fn changes(p: &ChangesProps) -> Html {
     if c.is_empty() {
         return html! {};
     }
-    let added: Vec<(usize, &ViewLine)> = p
+    let added: Vec<(usize, LineRef)> = p
         .pane
         .lines
         .iter()
@@ -104,7 +108,7 @@ pub fn changes(p: &ChangesProps) -> Html {
         <section id="changes" class="changes" aria-live="polite">
             <h2>{ tf(lang, "Your last edit: {} added, {} removed in this view", &[&added.len(), &c.removed.len()]) }</h2>
             <ul>
-                { for added.iter().take(SHOWN).map(|(i, l)| item("+", "added", Some(*i), &l.text, l.why())) }
+                { for added.iter().take(SHOWN).map(|(i, l)| item("+", "added", Some(*i), l.text, l.why())) }
                 { for c.removed.iter().take(SHOWN.saturating_sub(added.len())).map(|l| item("−", "removed", None, l, None)) }
                 if more > 0 { <li>{ tf(lang, "… and {} more", &[&more]) }</li> }
             </ul>

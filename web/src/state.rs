@@ -11,7 +11,7 @@ use kpx_core::cluster::settings::Mode;
 use kpx_core::input::{Reading, Scenario, Sections};
 use kpx_core::pace::{at_once, InParts, Pace, Step};
 use kpx_core::share::Shared;
-use kpx_core::views::{analyze_paced, views, Analysis, Request, ViewLine};
+use kpx_core::views::{analyze_paced, views, Analysis, Request, ViewLines};
 use kpx_core::Diagnostic;
 use kpx_core::InputError;
 use std::cell::RefCell;
@@ -60,7 +60,7 @@ impl<T: Into<Rc<str>>> From<T> for SharedText {
 pub struct Pane {
     pub mode: Mode,
     pub view: &'static str,
-    pub lines: Rc<Vec<ViewLine>>,
+    pub lines: Rc<ViewLines>,
     /// Its rows and declared names, made with the lines.
     pub index: Rc<ViewIndex>,
     /// What the last edit changed here (empty before any edit).
@@ -136,7 +136,7 @@ impl Analysed {
 /// A view's lines made before the state shows them: a large edit makes them in parts.
 struct MadeView {
     key: ViewKey,
-    lines: Result<(Rc<Vec<ViewLine>>, Rc<ViewIndex>), String>,
+    lines: Result<(Rc<ViewLines>, Rc<ViewIndex>), String>,
 }
 
 /// Which view of which mode, as the kubectl views' namespaces have it.
@@ -170,8 +170,8 @@ pub struct ViewInParts {
 
 /// A view's lines being made, then indexed ([`ViewIndex`]).
 enum ViewWork {
-    Lines(InParts<'static, Result<Vec<ViewLine>, String>>),
-    Index(InParts<'static, (Vec<ViewLine>, ViewIndex)>),
+    Lines(InParts<'static, Result<ViewLines, String>>),
+    Index(InParts<'static, (ViewLines, ViewIndex)>),
 }
 
 impl ViewInParts {
@@ -179,7 +179,7 @@ impl ViewInParts {
     /// is kept in `analysed`.
     pub fn step(self, lines: usize, analysed: &mut Analysed) -> Option<Self> {
         let key = self.key;
-        let mut made = |lines: Result<(Vec<ViewLine>, ViewIndex), String>| {
+        let mut made = |lines: Result<(ViewLines, ViewIndex), String>| {
             let lines = lines.map(|(lines, index)| (Rc::new(lines), Rc::new(index)));
             analysed.made.push(MadeView { key, lines });
             None
@@ -592,8 +592,8 @@ impl State {
                 && a.view == b.view
                 && a.lines
                     .iter()
-                    .map(|l| &l.text)
-                    .eq(b.lines.iter().map(|l| &l.text))
+                    .map(|l| l.text)
+                    .eq(b.lines.iter().map(|l| l.text))
         };
         let changed = shown.len() != now.len() || shown.iter().zip(&now).any(|(a, b)| !same(a, b));
         if old_text != self.text && changed {

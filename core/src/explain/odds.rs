@@ -16,12 +16,14 @@ type Sentences = Rc<[Option<Rc<str>>]>;
 
 /// Each iptables chain's odds, rule by rule. The sentences depend only on the chain's shape
 /// (which rules are endpoint jumps, and their probabilities), so each shape is worded once:
-/// 10,000 Services of 10 endpoints share one set of sentences.
+/// 10,000 Services of 10 endpoints share one set of sentences. (Hashed with foldhash: a
+/// Service's chain is looked up once per rule, and SipHash was a twentieth of making a view's
+/// lines.)
 #[derive(Default)]
 pub struct Odds<'d> {
     /// By the chain's address: names repeat across tables (KUBE-SERVICES).
-    by_chain: HashMap<*const Chain, Sentences>,
-    by_shape: HashMap<Vec<Option<&'d str>>, Sentences>,
+    by_chain: HashMap<*const Chain, Sentences, foldhash::fast::RandomState>,
+    by_shape: HashMap<Vec<Option<&'d str>>, Sentences, foldhash::fast::RandomState>,
 }
 
 impl<'d> Odds<'d> {

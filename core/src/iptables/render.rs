@@ -78,8 +78,6 @@ pub trait Sink<'d> {
     /// About `n` more lines are coming: a renderer says so once, before its first line, so a
     /// text or a list of lines is allocated once instead of doubling.
     fn expect_lines(&mut self, _n: usize) {}
-    /// About `n` more lines with a provenance are coming, most of them each its own.
-    fn expect_sources(&mut self, _n: usize) {}
     /// When the renderer pauses (between two lines): the page's lines are made a part at a
     /// time, a text in one go.
     fn pace(&self) -> Pace {
@@ -126,26 +124,19 @@ impl<'d> Sink<'d> for TextSink {
     }
 }
 
-/// Where a [`LineSink`] hands its lines: a `Vec<Line>`, or straight into the page's own lines
-/// (`views::Analysis::render_lines`), so no list of the intermediate lines is ever held.
+/// Where a [`LineSink`] hands its lines: straight into the page's own lines
+/// (`views::ViewLines`), so no list of the intermediate lines is ever held.
 pub trait LineOut<'d> {
-    fn line(&mut self, line: Line<'d>);
+    /// A line: its `text` (the sink's buffer, read where it is: a `String` a line was most of
+    /// the page's cost of a line), and what it stands for (`about.text` is left empty).
+    fn line(&mut self, text: &str, about: Line<'d>);
     /// About `n` more lines are coming.
     fn expect(&mut self, _n: usize) {}
-    /// About `n` more lines with a provenance are coming, most of them each its own.
-    fn expect_sources(&mut self, _n: usize) {}
-}
-
-impl<'d> LineOut<'d> for Vec<Line<'d>> {
-    fn line(&mut self, line: Line<'d>) {
-        self.push(line);
-    }
 }
 
 /// Lines with what each stands for: its provenance, the chain it declares, a load-balancing
 /// step's odds, the rule's anchor.
-#[derive(Default)]
-pub struct LineSink<'d, Out = Vec<Line<'d>>> {
+pub struct LineSink<'d, Out> {
     pub out: Out,
     buf: String,
     odds: crate::explain::odds::Odds<'d>,
@@ -173,9 +164,8 @@ impl<'d, Out: LineOut<'d>> Sink<'d> for LineSink<'d, Out> {
         &mut self.buf
     }
     fn end(&mut self, about: About<'d>) {
-        let text = self.buf.as_str().to_owned();
-        self.buf.clear();
-        self.out.line(match about {
+        let text = String::new();
+        let line = match about {
             About::Nothing => Line {
                 text,
                 ..Default::default()
@@ -215,16 +205,16 @@ impl<'d, Out: LineOut<'d>> Sink<'d> for LineSink<'d, Out> {
                 odds: crate::explain::odds::nft_rule(rule).map(Into::into),
                 anchor: Some(crate::explain::anchor::nft(chain, index).into()),
             },
-        });
+        };
+        self.out.line(&self.buf, line);
+        self.buf.clear();
     }
-    fn push(&mut self, line: Line<'d>) {
-        self.out.line(line);
+    fn push(&mut self, mut line: Line<'d>) {
+        let text = std::mem::take(&mut line.text);
+        self.out.line(&text, line);
     }
     fn expect_lines(&mut self, n: usize) {
         self.out.expect(n);
-    }
-    fn expect_sources(&mut self, n: usize) {
-        self.out.expect_sources(n);
     }
     fn pace(&self) -> Pace {
         self.pace.clone()
