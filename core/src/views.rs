@@ -8,7 +8,7 @@ use crate::cluster::{self, kubectl, Cluster};
 use crate::diag::InputError;
 use crate::input;
 use crate::input::{LineRange, ObjectRef, Scenario};
-use crate::iptables::model::{Dataplane, Provenance, TableName, Why};
+use crate::iptables::model::{Dataplane, Provenance, TableName, Text, Why};
 use crate::iptables::render::{self, Line, LineSink, ListOptions, Select, Sink, TextSink};
 use crate::iptables::{self, Layout};
 use crate::nftables;
@@ -122,9 +122,13 @@ pub struct Analysis {
     nftables: OnceCell<crate::nftables::model::Table>,
     ipvs: OnceCell<crate::ipvs::Ipvs>,
     /// Where each object of the cluster is written in the reader's text (an object kpx made,
-    /// such as a Deployment's Pod, points at what it was made from).
-    pub written: BTreeMap<ObjectRef, Vec<LineRange>>,
+    /// such as a Deployment's Pod, points at what it was made from): shared with the views
+    /// made from it, which look a line's up when it is shown ([`written_by`]).
+    pub written: Rc<Written>,
 }
+
+/// Where each object is written in the reader's text.
+pub type Written = BTreeMap<ObjectRef, Vec<LineRange>>;
 
 /// Parses and builds everything for `text`, on the node the input names.
 pub fn analyze(text: &str) -> Result<Analysis, InputError> {
@@ -157,7 +161,7 @@ pub async fn analyze_paced(
         iptables: OnceCell::new(),
         nftables: OnceCell::new(),
         ipvs: OnceCell::new(),
-        written,
+        written: Rc::new(written),
     })
 }
 
@@ -219,12 +223,8 @@ impl Analysis {
 
 /// The reader's lines that wrote each object (a derived one's are its sources'), an object
 /// being a unit of work (at 44,125 Services, this index alone was 70 ms of the wasm).
-async fn written_lines(
-    scenario: &input::Scenario,
-    cluster: &Cluster,
-    pace: &Pace,
-) -> BTreeMap<ObjectRef, Vec<LineRange>> {
-    let mut written: BTreeMap<ObjectRef, Vec<LineRange>> = BTreeMap::new();
+async fn written_lines(scenario: &input::Scenario, cluster: &Cluster, pace: &Pace) -> Written {
+    let mut written = Written::new();
     for (reference, lines) in scenario.written_lines() {
         // Rules cite the configuration by kind alone: whatever its name, it is the one.
         let reference = if reference.kind == "KubeProxyConfiguration" {
@@ -253,6 +253,19 @@ async fn written_lines(
     written
 }
 
+/// The lines of the reader's text behind a provenance: the Service, and for an endpoint its
+/// Pod (or, without one, its EndpointSlice or Endpoints). The page asks for the line it shows
+/// ([`LineInfo::source`]), in the analysis that made that line.
+pub fn written_by(written: &Written, p: &Provenance) -> Vec<LineRange> {
+    let mut lines: Vec<LineRange> = written_by_objects(p)
+        .into_iter()
+        .flat_map(|o| written.get(o).cloned().unwrap_or_default())
+        .collect();
+    crate::pace::sort_stable_by(&mut lines, Ord::cmp);
+    lines.dedup();
+    lines
+}
+
 /// The objects whose lines in the reader's text made what `p` names: the Service, and for an
 /// endpoint its Pod (or, without one, its EndpointSlice or Endpoints).
 fn written_by_objects(p: &Provenance) -> Vec<&ObjectRef> {
@@ -270,8 +283,9 @@ fn written_by_objects(p: &Provenance) -> Vec<&ObjectRef> {
 /// A rendered view's lines, as the page holds them: their texts one after another in a few
 /// large pieces, and what each line stands for. (A `String` a line was a fifth of making a
 /// view's lines, and a third of their memory: a 10,000-Service restore view has 440,000
-/// lines. The pieces are bounded, so a large view's text is never grown by doubling nor
-/// reserved whole ahead: one text reserved for its lines made the page's heap 10 MiB larger.)
+/// lines. A piece is at most 1 MiB but for a longer line, so a large view's text is never
+/// grown by doubling nor reserved whole ahead: one text reserved for its lines made the
+/// page's heap 10 MiB larger.)
 #[derive(Clone, Debug, Default)]
 pub struct ViewLines {
     /// Lines' texts with nothing between them; a line is never split between two pieces.
@@ -282,8 +296,8 @@ pub struct ViewLines {
     about: Vec<LineInfo>,
 }
 
-/// The first piece of a view's text, and the largest (a piece is twice the last one): a small
-/// view takes little, a large one a piece of 1 MiB at a time.
+/// The first piece of a view's text, and the largest (a new piece is twice as large as the
+/// last, up to this): a small view takes little, a large one a piece of 1 MiB at a time.
 const FIRST_PIECE: usize = 4 << 10;
 const LARGEST_PIECE: usize = 1 << 20;
 
@@ -294,8 +308,8 @@ pub struct LineInfo {
     /// shown are worded). The reader's lines that made it are looked up when it is shown
     /// ([`Analysis::written_by`]: worked out for every line, they were a fifth of making them).
     pub source: Option<Provenance>,
-    /// The chain, set or map the line declares.
-    pub defines: Option<String>,
+    /// The chain, set or map the line declares (an iptables chain's name is the chain's own).
+    pub defines: Option<Text>,
     /// A load-balancing step's odds, in words (shared by the steps of one shape of cascade).
     pub odds: Option<Rc<str>>,
     /// The rule (virtual server, real server) the line shows, as walks name it.
@@ -424,6 +438,8 @@ impl ViewLines {
         let at = self.pieces.len() - 1;
         let piece = &mut self.pieces[at];
         piece.push_str(text);
+        // (An end is kept in 32 bits: a line of 4 GiB cannot be read back.)
+        debug_assert!(piece.len() <= u32::MAX as usize);
         self.ends.push((at as u64) << 32 | piece.len() as u64);
         self.about.push(about);
     }
@@ -433,7 +449,7 @@ impl<'s> render::LineOut<'s> for ViewLines {
     fn line(&mut self, text: &str, l: Line<'s>) {
         let about = |first: bool| LineInfo {
             source: l.source.cloned(),
-            defines: l.defines.filter(|_| first).map(str::to_string),
+            defines: l.defines.clone().filter(|_| first),
             odds: l.odds.clone().filter(|_| first),
             anchor: l.anchor.clone().filter(|_| first),
         };
@@ -441,7 +457,8 @@ impl<'s> render::LineOut<'s> for ViewLines {
             self.push(text, about(true));
             return;
         }
-        // A line of text per view line (nft prints a set's elements over several).
+        // A line of text per view line, should a renderer's line hold several (none of kpx's
+        // does: nft's set elements are a line each).
         for (i, text) in text.split('\n').enumerate() {
             self.push(text, about(i == 0));
         }
@@ -633,17 +650,9 @@ impl Analysis {
         Ok(())
     }
 
-    /// The lines of the reader's text behind a provenance: the Service, and for an endpoint
-    /// its Pod (or, without one, its EndpointSlice or Endpoints). The page asks for the line
-    /// it shows ([`ViewLine::source`]).
+    /// The lines of the reader's text behind a provenance ([`written_by`]).
     pub fn written_by(&self, p: &Provenance) -> Vec<LineRange> {
-        let mut lines: Vec<LineRange> = written_by_objects(p)
-            .into_iter()
-            .flat_map(|o| self.written.get(o).cloned().unwrap_or_default())
-            .collect();
-        crate::pace::sort_stable_by(&mut lines, Ord::cmp);
-        lines.dedup();
-        lines
+        written_by(&self.written, p)
     }
 
     /// The typed dataplane of a mode as JSON (`--format json`).
@@ -700,5 +709,26 @@ mod tests {
             }
             assert_eq!(cut, lines);
         }
+    }
+
+    /// A renderer's line holding several is made a view line each; only the first declares,
+    /// has odds or an anchor.
+    #[test]
+    fn a_line_of_several_is_a_view_line_each() {
+        use crate::iptables::render::LineOut;
+        let mut lines = ViewLines::default();
+        let name: Text = "KUBE-SVC-X".into();
+        let line = || Line {
+            defines: Some(name.clone()),
+            odds: Some("1 in 2".into()),
+            ..Default::default()
+        };
+        lines.line("one\ntwo\n", line());
+        lines.line("three", line());
+        let texts: Vec<&str> = lines.iter().map(|l| l.text).collect();
+        assert_eq!(texts, ["one", "two", "", "three"]);
+        let declaring: Vec<bool> = lines.iter().map(|l| l.defines.is_some()).collect();
+        assert_eq!(declaring, [true, false, false, true]);
+        assert_eq!(lines.iter().filter(|l| l.odds.is_some()).count(), 2);
     }
 }

@@ -467,16 +467,18 @@ def test_a_large_text_survives_a_reload(d, site):
     assert not d.js("return document.querySelector('#errors.has-errors')")
     saved = lambda: d.js("return localStorage.getItem('kpx.state') || ''")
     kept = d.wait_for("the work kept", lambda: len(saved()) > 100_000 and saved())
-    # Its link was made in parts of its own (web/src/main.rs, `use_kept`), not in one task.
+    # Its link was made in parts of its own (web/src/main.rs, `use_kept`), not in one task (a
+    # `kpx:link` measure a task).
     links = d.js("return performance.getEntriesByName('kpx:link').length")
-    assert links > 5, f"the link made in {links} parts"
+    assert links > 1, f"the link made in {links} tasks"
     d.js("location.reload()")
     d.wait_for("the text after reload", lambda: large() and idle(), timeout=120)
     assert not d.js("return document.querySelector('#link-problem')"), d.text("#link-problem")
     # Opened large, it is analysed in steps (web/src/typing.rs, `analyse_opened`), as a paste
     # is, not in one task before the page is drawn (about 1.5 s here).
     measures = lambda name: d.js(f"return performance.getEntriesByName('{name}').length")
-    assert measures("kpx:read") > 1 and measures("kpx:analyze") > 1, \
+    # (A measure a task: 5,000 Services are analysed within one task's slice.)
+    assert measures("kpx:read") > 1 and measures("kpx:analyze") >= 1, \
         f"read in {measures('kpx:read')} parts, analysed in {measures('kpx:analyze')}"
     # And decoded in parts before the page was mounted (web/src/opening.rs), not in the task
     # of its first drawing.
@@ -973,31 +975,35 @@ def test_a_large_texts_views_are_made_in_steps_and_keep_the_text(d, site):
     idle = lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')")
     d.wait_for("1,000 Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')"), timeout=60)
     d.wait_for("the page to be idle", idle)
-    # What the busy status said, and each view step measured, from here on.
+    # What the busy status said, and each task's view steps measured, from here on.
     d.js("window.__said = []; new MutationObserver(() => window.__said.push(document.querySelector('#busy').className))"
          ".observe(document.querySelector('#busy'), {attributes: true});"
          "performance.clearMeasures('kpx:views');")
     selected = lambda: d.js("return document.querySelector('#output').closest('.pane').querySelector('.tab[aria-selected=true]').dataset.view")
-    tab(d, "restore")
-    d.wait_for("the restore view", lambda: ":KUBE-SERVICES - [0:0]" in output(d) and selected() == "restore", timeout=60)
+    # (`iptables -L`: its 33,000 lines take the wasm more than one task's slice; a restore view's
+    # now fit in one.)
+    tab(d, "list")
+    d.wait_for("the list view", lambda: "Chain PREROUTING (policy ACCEPT" in output(d) and selected() == "list", timeout=60)
     d.wait_for("the page to be idle", idle)
-    steps = d.js("return performance.getEntriesByName('kpx:views').length")
-    assert steps >= 10, f"the restore view (48,000 lines) was made in {steps} steps"
+    tasks = d.js("return performance.getEntriesByName('kpx:views').length")
+    assert tasks >= 2, f"the list view was made in {tasks} tasks"
     assert "waiting view" in d.js("return window.__said"), d.js("return window.__said")
     assert d.text("#busy") == "", "the status is hidden once the view is drawn"
     # Two choices in one go: the later one stands.
     d.js("const tabs = document.querySelector('#output').closest('.pane');"
-         "tabs.querySelector(\".tab[data-view='list']\").click(); tabs.querySelector(\".tab[data-view='save']\").click();")
+         "tabs.querySelector(\".tab[data-view='restore']\").click(); tabs.querySelector(\".tab[data-view='save']\").click();")
     d.wait_for("the save view", lambda: ":INPUT ACCEPT [0:0]" in output(d) and selected() == "save", timeout=60)
     d.wait_for("the page to be idle", idle)
     time.sleep(0.5)
     assert selected() == "save" and ":INPUT ACCEPT [0:0]" in output(d), "an older choice came back"
-    # Another node: the text is analysed again in steps too.
+    # Another node: the text is analysed again in steps too (a task's steps are one measure: the
+    # page saying it is busy tells the steps from an analysis in the choice's own task).
     performance_analyses = "return performance.getEntriesByName('kpx:analyze').length"
-    before = d.js(performance_analyses)
+    before, said = d.js(performance_analyses), d.js("return window.__said.length")
     choose(d, "#node", "node-b")
-    d.wait_for("node-b's analysis", lambda: d.js(performance_analyses) > before + 1, timeout=60)
+    d.wait_for("node-b's analysis", lambda: d.js(performance_analyses) > before, timeout=60)
     d.wait_for("the page to be idle", idle)
+    assert any("waiting" in c for c in d.js("return window.__said")[said:]), d.js("return window.__said")
     assert d.js("return document.querySelector('#node').value") == "node-b"
     # A text with errors keeps the last good analysis's views; a view chosen then is made from
     # that analysis, and the reader's broken text stays in the editor.
@@ -1636,9 +1642,13 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # 0.6 KB, for 14 % less memory after reading 10,000 Services natively (612,711 with a review's fixes:
 # the long sequences sorted and looked up by halves, a key's own let go of from the end);
 # and down -> 611,900 (611,837): a view's lines as texts in a few pieces with what each stands
-# for, the reader's lines behind a line looked up only for the line shown.
+# for, the reader's lines behind a line looked up only for the line shown; and -> 612,400 (612,361)
+# for an edit's steps measured a task at a time (0.2 KB; a measure a step was hundreds of calls out
+# of the wasm a key), a declared name shared with its chain (0.1 KB), and each pane keeping where
+# its objects are written (0.2 KB, a review's finding: the focused line's "Written at" went
+# missing while a node was chosen).
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 611_900
+SIZE_RATCHET = 612_400
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -33,7 +33,7 @@ use kpx_core::cluster::settings::Mode;
 use kpx_core::input::LineRange;
 use kpx_core::pace::{at_once, InParts, Pace};
 use kpx_core::share;
-use kpx_core::views::{LineRef, ViewLine};
+use kpx_core::views::{written_by, ViewLine};
 use kpx_core::Diagnostic;
 use output::Output;
 use panels::{Changes, Explain};
@@ -1023,23 +1023,26 @@ fn app() -> Html {
 
     let s = &*state;
     let stale = !s.errors.is_empty();
-    let pane_line = |pane: usize, line: usize| -> Option<ViewLine> {
+    // The line focused, and the reader's lines behind it (in the analysis that made the line).
+    let pane_line = |pane: usize, line: usize| -> Option<(ViewLine, Rc<[LineRange]>)> {
         let p: &Pane = if pane == 0 {
             s.primary.as_ref()?
         } else {
             s.secondary.as_ref()?
         };
-        p.lines.get(line).map(LineRef::to_owned)
+        let line = p.lines.get(line)?;
+        let written = line
+            .source
+            .as_ref()
+            .map(|source| written_by(&p.written, source));
+        Some((line.to_owned(), written.unwrap_or_default().into()))
     };
-    let focus: Option<ViewLine> = hover
+    let (focus, written) = hover
         .and_then(|(p, l)| pane_line(p, l))
-        .or_else(|| s.selected.and_then(|l| pane_line(0, l)));
-    // The reader's lines behind it: the panes show the last good analysis's lines.
-    let written: Rc<[LineRange]> = match (focus.as_ref().and_then(|l| l.source.as_ref()), s.good())
-    {
-        (Some(source), Some((_, a))) => a.written_by(source).into(),
-        _ => Rc::new([]),
-    };
+        .or_else(|| s.selected.and_then(|l| pane_line(0, l)))
+        .map_or((None, Rc::from([])), |(line, written)| {
+            (Some(line), written)
+        });
     let highlight = written.to_vec();
     let reveal = written.last().map(|r| r.first);
     let about = s

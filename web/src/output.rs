@@ -6,6 +6,7 @@ use crate::i18n::{t, tf, use_lang};
 use crate::state::Pane;
 use kpx_core::cluster::settings::Mode;
 use kpx_core::explain::tokens;
+use kpx_core::iptables::model::Text;
 use kpx_core::pace::{at_once, Pace};
 use kpx_core::views::views;
 use kpx_core::views::{LineInfo, LineRef, ViewLines};
@@ -28,7 +29,7 @@ enum Row {
 }
 
 /// The names a view declares (its chains, sets, maps): a line's words that name one are links.
-type Declared = HashSet<String, foldhash::fast::FixedState>;
+type Declared = HashSet<Text, foldhash::fast::FixedState>;
 
 /// What drawing a view needs besides its lines: its rows (a line's, and its odds' below it)
 /// and the names it declares. Made with the lines, before the drawing (a large view's a part

@@ -11,7 +11,7 @@ use kpx_core::cluster::settings::Mode;
 use kpx_core::input::{Reading, Scenario, Sections};
 use kpx_core::pace::{at_once, InParts, Pace, Step};
 use kpx_core::share::Shared;
-use kpx_core::views::{analyze_paced, views, Analysis, Request, ViewLines};
+use kpx_core::views::{analyze_paced, views, Analysis, Request, ViewLines, Written};
 use kpx_core::Diagnostic;
 use kpx_core::InputError;
 use std::cell::RefCell;
@@ -69,6 +69,9 @@ pub struct Pane {
     pub problem: Option<String>,
     /// Whether the kubectl views listed every namespace when it was made.
     all_namespaces: bool,
+    /// Where the objects behind its lines are written in the text it was made from (the
+    /// focused line's are looked up when shown, even once the state has no analysis).
+    pub written: Rc<Written>,
 }
 
 /// A text read: what it holds, or why it cannot be read.
@@ -648,6 +651,7 @@ impl State {
                 changes: Rc::default(),
                 problem,
                 all_namespaces: key.all_namespaces,
+                written: a.written.clone(),
             }
         };
         let mut shown = self.shown_views(&a).into_iter().map(&mut pane);

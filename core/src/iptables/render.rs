@@ -37,8 +37,9 @@ impl Select<'_> {
 pub struct Line<'a> {
     pub text: String,
     pub source: Option<&'a Provenance>,
-    /// The chain, set or map this line declares: where a link to that name leads.
-    pub defines: Option<&'a str>,
+    /// The chain, set or map this line declares: where a link to that name leads (an iptables
+    /// chain's name is shared with the chain).
+    pub defines: Option<Text>,
     /// For a load-balancing step, its odds in words ([`crate::explain::odds`]).
     pub odds: Option<Rc<str>>,
     /// The rule, virtual server or real server the line shows ([`crate::explain::anchor`]).
@@ -173,7 +174,7 @@ impl<'d, Out: LineOut<'d>> Sink<'d> for LineSink<'d, Out> {
             About::Chain(chain) => Line {
                 text,
                 source: Some(&chain.provenance),
-                defines: Some(&chain.name),
+                defines: Some(chain.name.clone()),
                 ..Default::default()
             },
             About::Rule(table, chain, index) => Line {
@@ -190,7 +191,7 @@ impl<'d, Out: LineOut<'d>> Sink<'d> for LineSink<'d, Out> {
             About::Object(source, defines) => Line {
                 text,
                 source: Some(source),
-                defines,
+                defines: defines.map(Text::from),
                 ..Default::default()
             },
             About::NftRule {

@@ -279,7 +279,7 @@ pub async fn ipset_lines<'a>(ipvs: &'a Ipvs, pace: &Pace) -> Vec<Line<'a>> {
         };
         out.push(Line {
             text: format!("Name: {}", set.name),
-            defines: Some(&set.name),
+            defines: Some(set.name.as_str().into()),
             ..Default::default()
         });
         for text in [

@@ -340,7 +340,7 @@ pub async fn nft_list_lines<'t>(t: &'t Table, pace: &Pace) -> Vec<Line<'t>> {
         let mut b = vec![Line {
             text: format!("\tset {} {{", s.name),
             source: Some(&s.provenance),
-            defines: Some(&s.name),
+            defines: Some(s.name.as_str().into()),
             ..Default::default()
         }];
         b.push(Line {
@@ -391,7 +391,7 @@ pub async fn nft_list_lines<'t>(t: &'t Table, pace: &Pace) -> Vec<Line<'t>> {
         let mut b = vec![Line {
             text: format!("\tmap {} {{", m.name),
             source: Some(&m.provenance),
-            defines: Some(&m.name),
+            defines: Some(m.name.as_str().into()),
             ..Default::default()
         }];
         b.push(Line {
@@ -419,7 +419,7 @@ pub async fn nft_list_lines<'t>(t: &'t Table, pace: &Pace) -> Vec<Line<'t>> {
         let mut b = vec![Line {
             text: format!("\tchain {} {{", c.name),
             source: Some(&c.provenance),
-            defines: Some(&c.name),
+            defines: Some(c.name.as_str().into()),
             ..Default::default()
         }];
         if let Some(base) = &c.base {
