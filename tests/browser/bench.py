@@ -141,22 +141,22 @@ def edit_latencies(d, a, b):
 
 def core_split(d, what):
     """The edit's time inside kpx-core (parse + cluster; views), from the page's User Timing:
-    per edit (a `kpx:analysed` mark each), since a large text's edit measures each of its
-    parts (web/src/typing.rs)."""
+    per edit (a `kpx:analysed` mark each), since a large text's edit measures each task's
+    part of each step (web/src/typing.rs)."""
     out = []
     edits = d.js("return performance.getEntriesByName('kpx:analysed').length")
     # A large text is read in parts of about 40 ms (a `kpx:read` measure each): per edit, the
     # parts' sum, and how many there were.
     reads = d.js("return performance.getEntriesByName('kpx:read').map(e => e.duration)")
     if reads and edits:
-        out.append((f"  of which parse, {what} (per edit, in {len(reads) / edits:.1f} parts; longest part)",
+        out.append((f"  of which parse, {what} (per edit, in {len(reads) / edits:.1f} tasks; longest task's)",
                     f"{sum(reads) / edits:.1f} ms; {max(reads):.1f} ms", "User Timing in the page"))
     for name, label in [("kpx:analyze", "cluster"), ("kpx:build", "dataplane (a large text's edit)"),
                         ("kpx:views", "views (with the dataplane, for a small text)"),
                         ("kpx:diff", "the edit's changes (diff)"), ("kpx:link", "the link (DEFLATE)")]:
         v = d.js(f"return performance.getEntriesByName('{name}').map(e => e.duration)")
         if v and edits:
-            out.append((f"  of which {label}, {what} (mean per edit; longest part)",
+            out.append((f"  of which {label}, {what} (mean per edit; longest task's)",
                         f"{sum(v) / edits:.1f} ms; {max(v):.1f} ms", "User Timing in the page"))
     v = d.js("return performance.getEntriesByName('kpx:draw').map(e => e.duration)")
     if v:
@@ -376,7 +376,7 @@ def reload(d, services):
     long = r["long"]
     return [(f"reload with {services:,} Services kept → rules drawn", f"{r['total'] / 1000:.1f} s",
              f"first drawing (saying it is busy) at {r['first']:.0f} ms; "
-             + ", ".join(f"{k} {v[1]:.0f} ms in {v[0]}" for k, v in r["sums"].items())),
+             + ", ".join(f"{k} {v[1]:.0f} ms in {v[0]} tasks" for k, v in r["sums"].items())),
             ("  longest tasks while it ran", long_tasks(long),
              f"{len(long)} tasks over 50 ms; goal: none over 100 ms")]
 
