@@ -94,6 +94,14 @@ fn stages(c: &mut Criterion) {
     g.bench_function("iptables::build", |b| {
         b.iter(|| kpx_core::iptables::build(black_box(&cluster)).unwrap())
     });
+    // The same key's dataplane, built after the one before it (the page's edit: the other
+    // 999 service ports' chains and rules are copied, `iptables::reuse`).
+    let before = kpx_core::iptables::build(&cluster).unwrap();
+    let keyed = kpx_core::input::parse(&edited).unwrap();
+    let keyed = kpx_core::cluster::build(&keyed, None).unwrap();
+    g.bench_function("iptables::build after a key", |b| {
+        b.iter(|| kpx_core::iptables::build_again(black_box(&keyed), &before).unwrap())
+    });
     let a = analyze(&text).unwrap();
     for view in ["restore", "save"] {
         g.bench_function(format!("render {view}"), |b| {

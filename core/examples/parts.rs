@@ -50,7 +50,7 @@ fn main() {
             &format!("{name} dataplane"),
             services,
             100,
-            analysis.clone().build_in_parts(mode),
+            analysis.clone().build_in_parts(mode, None),
         );
         // The page's lines of each of the mode's views, as the page makes them: each step as
         // many lines as fit in its time last step (the page's 10 ms, here a third of it: the

@@ -79,6 +79,19 @@ fn main() {
         live(),
         ALLOCATIONS.load(Relaxed) - made
     );
+    // A key typed into one Service's port, its dataplane built after the one before it (the
+    // page's edit: the other service ports' chains and rules are copied).
+    if let Some(edited) = keyed(&text) {
+        let keyed =
+            kpx_core::cluster::build(&kpx_core::input::parse(&edited).unwrap(), None).unwrap();
+        let t = Instant::now();
+        let after = kpx_core::iptables::build_again(&keyed, &dp).unwrap();
+        println!(
+            "  after a key          {:>9.1} ms  ({} service ports copied)",
+            t.elapsed().as_secs_f64() * 1e3,
+            after.ports_copied()
+        );
+    }
     drop(dp);
     let t = Instant::now();
     let _ = kpx_core::nftables::build(&cluster);
@@ -137,4 +150,12 @@ fn main() {
             );
         }
     }
+}
+
+/// The text with a key typed into the middle Service's port (`port: 80` becomes `801`).
+fn keyed(text: &str) -> Option<String> {
+    let services = text.matches("kind: Service\n").count();
+    let at = text.find(&format!("name: svc{}, ", services / 2))?;
+    let at = at + text[at..].find("port: 80")? + "port: 8".len();
+    Some(format!("{}1{}", &text[..at], &text[at..]))
 }

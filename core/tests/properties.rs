@@ -11,7 +11,7 @@ use kpx_core::views::{analyze, views, Request};
 use proptest::prelude::*;
 use std::fmt::Write;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Ep {
     ip: (u8, u8),
     local: bool,
@@ -20,7 +20,7 @@ struct Ep {
     terminating: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Svc {
     ty: usize,
     etp_local: bool,
@@ -588,7 +588,7 @@ proptest! {
         let text = edited_tour(cuts);
         let (Ok(whole), Ok(in_parts)) = (analyze(&text), analyze(&text)) else { return Ok(()) };
         let in_parts = std::rc::Rc::new(in_parts);
-        let mut work = in_parts.clone().build_in_parts(mode);
+        let mut work = in_parts.clone().build_in_parts(mode, None);
         let mut parts = 1;
         while let Step::Paused(more) = work.step(part) {
             parts += 1;
@@ -600,6 +600,71 @@ proptest! {
         for view in views(mode) {
             let req = Request { mode: Some(mode), view: Some(view.name.to_string()), ..Default::default() };
             prop_assert_eq!(in_parts.render(&req), whole.render(&req));
+        }
+    }
+
+    /// After an edit, the page builds the iptables dataplane from the one before it, copying
+    /// the chains and rules of every service port the edit left as it was
+    /// (`kpx_core::iptables::reuse`): it builds what a build anew builds, every view and every
+    /// rule's provenance alike; it copies each port left as it was, and no other.
+    #[test]
+    fn building_after_an_edit_builds_what_building_anew_builds(
+        services in prop::collection::vec(svc(), 1..6),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), prop::option::of(svc())), 0..3),
+        version in prop::sample::select(vec!["1.23", "1.29", "1.35"]),
+        version_after in prop::sample::select(vec!["1.23", "1.29", "1.35"]),
+        same_version in prop::bool::weighted(0.8),
+        cluster_cidr in (any::<bool>(), prop::bool::weighted(0.9)),
+        part in 1usize..4,
+    ) {
+        let mut after = services.clone();
+        let mut removed = false;
+        for (at, svc) in edits {
+            let i = at.index(after.len());
+            match svc {
+                Some(svc) => after[i] = svc,
+                None if after.len() > 1 => {
+                    after.remove(i);
+                    removed = true;
+                }
+                None => {}
+            }
+        }
+        let version_after = if same_version { version } else { version_after };
+        let cidr_after = if cluster_cidr.1 { cluster_cidr.0 } else { !cluster_cidr.0 };
+        let before_text = yaml(&services, version, cluster_cidr.0);
+        let text = yaml(&after, version_after, cidr_after);
+        let (Ok(before), Ok(anew), Ok(edited)) = (analyze(&before_text), analyze(&text), analyze(&text)) else {
+            return Ok(());
+        };
+        let before = std::rc::Rc::new(before);
+        let Ok(_) = before.iptables() else { return Ok(()) };
+        let edited = std::rc::Rc::new(edited);
+        let mut work = edited.clone().build_in_parts(Mode::Iptables, Some(before.clone()));
+        while let Step::Paused(more) = work.step(part) {
+            work = more;
+        }
+        for view in views(Mode::Iptables) {
+            let req = Request { mode: Some(Mode::Iptables), view: Some(view.name.to_string()), ..Default::default() };
+            prop_assert_eq!(edited.render(&req), anew.render(&req), "view {}", view.name);
+        }
+        let (Ok(copied), Ok(built)) = (edited.iptables(), anew.iptables()) else {
+            return Err(TestCaseError::fail("the layout failed after it built"));
+        };
+        prop_assert_eq!(serde_json::to_value(copied).unwrap(), serde_json::to_value(built).unwrap());
+        // Each Service has one port, written by its place in the list: it is copied when it and
+        // what every port shares (kube-proxy's settings) are as they were.
+        let same_context = before.cluster.settings == edited.cluster.settings;
+        let kept = services.iter().zip(&after).filter(|(a, b)| a == b).count();
+        let copies = copied.ports_copied();
+        if !same_context {
+            prop_assert_eq!(copies, 0);
+        } else if !removed {
+            // (A Service's NodePort may move if another now probes first for the same port.)
+            prop_assert!(copies <= kept && copies + 1 >= kept, "{copies} copied, {kept} kept");
+        }
+        if text == before_text {
+            prop_assert_eq!(copies, after.len());
         }
     }
 

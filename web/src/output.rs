@@ -9,7 +9,7 @@ use kpx_core::explain::tokens;
 use kpx_core::iptables::model::Text;
 use kpx_core::pace::{at_once, Pace};
 use kpx_core::views::views;
-use kpx_core::views::{LineInfo, LineRef, ViewLines};
+use kpx_core::views::{LineInfo, LineRef, Row, ViewLines};
 use std::collections::HashSet;
 use std::rc::Rc;
 use web_sys::{Element, HtmlElement, HtmlSelectElement};
@@ -22,22 +22,15 @@ const VIRTUAL_FROM: usize = 1500;
 /// Rows drawn beyond the visible ones, above and below.
 const OVERSCAN: usize = 30;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Row {
-    Line(usize),
-    Odds(usize),
-}
-
 /// The names a view declares (its chains, sets, maps): a line's words that name one are links.
 type Declared = HashSet<Text, foldhash::fast::FixedState>;
 
-/// What drawing a view needs besides its lines: its rows (a line's, and its odds' below it)
-/// and the names it declares. Made with the lines, before the drawing (a large view's a part
-/// at a time, `State::view_to_make`): at 44,125 Services, its 1,000,000 rows and 530,000 names
-/// made as the view was drawn were most of the drawing.
+/// What drawing a view needs besides its lines (and their rows, `ViewLines::row`): the names it
+/// declares. Made with the lines, before the drawing (a large view's a part at a time,
+/// `State::view_to_make`): at 44,125 Services, its 530,000 names made as the view was drawn
+/// were most of the drawing.
 #[derive(Debug, Default)]
 pub struct ViewIndex {
-    rows: Vec<Row>,
     declared: Declared,
 }
 
@@ -46,10 +39,9 @@ impl ViewIndex {
         at_once(Self::paced(lines, &Pace::never()))
     }
 
-    /// Drops up to `n` of its names (its rows, plain numbers, at once): whether some are left
-    /// ([`crate::dispose`] lets go of a large view's index in parts).
+    /// Drops up to `n` of its names: whether some are left ([`crate::dispose`] lets go of a
+    /// large view's index in parts).
     pub fn drop_some(&mut self, n: usize) -> bool {
-        self.rows = Vec::new();
         let mut seen = 0;
         self.declared.retain(|_| {
             seen += 1;
@@ -59,26 +51,17 @@ impl ViewIndex {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty() && self.declared.is_empty()
+        self.declared.is_empty()
     }
 
     /// [`ViewIndex::of`], a line being a unit of work.
     pub async fn paced(lines: &ViewLines, pace: &Pace) -> Self {
-        // Sized up front (and hashed by foldhash): grown, the sets rehashed every name.
-        let (mut odds, mut names) = (0, 0);
-        for l in lines.iter() {
-            odds += usize::from(l.odds.is_some());
-            names += usize::from(l.defines.is_some());
-        }
+        // Sized up front (and hashed by foldhash): grown, the set rehashed every name.
+        let names = lines.iter().filter(|l| l.defines.is_some()).count();
         let mut index = ViewIndex {
-            rows: Vec::with_capacity(lines.len() + odds),
             declared: Declared::with_capacity_and_hasher(names, Default::default()),
         };
-        for (i, l) in lines.iter().enumerate() {
-            index.rows.push(Row::Line(i));
-            if l.odds.is_some() {
-                index.rows.push(Row::Odds(i));
-            }
+        for l in lines.iter() {
             if let Some(name) = &l.defines {
                 index.declared.insert(name.clone());
             }
@@ -117,21 +100,19 @@ pub fn output(p: &OutputProps) -> Html {
     let pane = &p.pane;
     let lines = &pane.lines;
     let index = pane.index.clone();
-    let rows = &index.rows;
-    let virtual_rows = rows.len() > VIRTUAL_FROM;
+    let rows = lines.rows();
+    let virtual_rows = rows > VIRTUAL_FROM;
     let selected_at_start = p.selected;
 
     // Scroll a line into view (a link followed, a key pressed).
     let reveal = {
         let container = container.clone();
-        let index = index.clone();
+        let lines = lines.clone();
         move |line: usize| {
             let Some(el) = container.cast::<HtmlElement>() else {
                 return;
             };
-            let Some(row) = index.rows.iter().position(|r| *r == Row::Line(line)) else {
-                return;
-            };
+            let row = lines.row_of(line);
             let top = row as f64 * ROW_HEIGHT;
             let height = el.client_height() as f64;
             let now = el.scroll_top() as f64;
@@ -254,14 +235,14 @@ pub fn output(p: &OutputProps) -> Html {
             .map_or(900.0, |el| el.client_height() as f64);
         let first = ((*scroll_top / ROW_HEIGHT) as usize)
             .saturating_sub(OVERSCAN)
-            .min(rows.len());
-        let last = (((*scroll_top + height) / ROW_HEIGHT) as usize + OVERSCAN).min(rows.len());
+            .min(rows);
+        let last = (((*scroll_top + height) / ROW_HEIGHT) as usize + OVERSCAN).min(rows);
         (first, last)
     } else {
-        (0, rows.len())
+        (0, rows)
     };
-    let draw = |row: &Row| -> Html {
-        match *row {
+    let draw = |row: usize| -> Html {
+        match lines.row(row) {
             Row::Line(i) => html! {
                 <OutLine key={i} lines={lines.clone()} {i} pane_id={p.id.clone()} index={index.clone()}
                     added={pane.changes.added.get(i).copied().unwrap_or(false)}
@@ -310,8 +291,8 @@ pub fn output(p: &OutputProps) -> Html {
                 {onclick} {onmouseover} {onkeydown} {onscroll}>
                 <div id={p.id.clone()} class="lines">
                     { pad(first) }
-                    { for rows[first..last].iter().map(draw) }
-                    { pad(rows.len() - last) }
+                    { for (first..last).map(draw) }
+                    { pad(rows - last) }
                 </div>
             </div>
         </section>

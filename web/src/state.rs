@@ -529,7 +529,10 @@ impl State {
         let mode = std::iter::once(self.mode_of(a))
             .chain(self.compare)
             .find(|&mode| !a.built(mode))?;
-        Some(a.clone().build_in_parts(mode))
+        // The analysis shown is the one the edit started from: what it built, the new one
+        // copies where the edit changed nothing.
+        let before = self.good.as_ref().map(|(_, shown)| shown.clone());
+        Some(a.clone().build_in_parts(mode, before))
     }
 
     /// The next view `show` would make for `analysed`, to make a part at a time (a large
@@ -591,12 +594,7 @@ impl State {
         };
         let now: Vec<&Pane> = self.panes().collect();
         let same = |a: &Pane, b: &Pane| {
-            a.mode == b.mode
-                && a.view == b.view
-                && a.lines
-                    .iter()
-                    .map(|l| l.text)
-                    .eq(b.lines.iter().map(|l| l.text))
+            a.mode == b.mode && a.view == b.view && a.lines.same_text(&b.lines)
         };
         let changed = shown.len() != now.len() || shown.iter().zip(&now).any(|(a, b)| !same(a, b));
         if old_text != self.text && changed {

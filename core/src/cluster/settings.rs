@@ -88,21 +88,21 @@ pub enum LocalDetector {
 }
 
 /// An address on one of the node's interfaces.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Interface {
     pub name: String,
     pub addresses: Vec<Cidr>,
 }
 
 /// Whether each nfacct counter kube-proxy wants exists on the node.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NfacctCounters {
     pub ct_state_invalid_dropped_pkts: bool,
     pub localhost_nps_accepted_pkts: bool,
 }
 
 /// kube-proxy's settings and this node's facts, fully defaulted.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Settings {
     pub mode: Mode,
     pub node_name: String,

@@ -1,6 +1,7 @@
 //! A small helper both layouts use to assemble a [`Dataplane`] in kube-proxy's order.
 
 use super::model::*;
+use super::reuse::Call;
 use std::collections::hash_map::Entry;
 
 pub(crate) struct Builder {
@@ -14,6 +15,9 @@ pub(crate) struct Builder {
     /// Where the last rule went (table slot, chain position): rules come in runs for one
     /// chain, so most find theirs by comparing a name instead of hashing it.
     last: Option<(usize, usize)>,
+    /// The calls made while a service port's chains and rules are built, recorded for the
+    /// next build to make again ([`super::reuse`]).
+    calls: Option<Vec<Call>>,
 }
 
 impl Builder {
@@ -29,6 +33,23 @@ impl Builder {
             written: [0; 2],
             probabilities: Vec::new(),
             last: None,
+            calls: None,
+        }
+    }
+
+    /// Starts (`Some`, an empty list) or stops (`None`) recording calls; what was recorded.
+    pub fn record(&mut self, calls: Option<Vec<Call>>) -> Option<Vec<Call>> {
+        std::mem::replace(&mut self.calls, calls)
+    }
+
+    /// How many calls are recorded so far.
+    pub fn recorded(&self) -> usize {
+        self.calls.as_ref().map_or(0, Vec::len)
+    }
+
+    fn note(&mut self, call: Call) {
+        if let Some(calls) = &mut self.calls {
+            calls.push(call);
         }
     }
 
@@ -77,7 +98,14 @@ impl Builder {
         let table = &mut self.tables[slot];
         let i = table.chains.len();
         match self.index[slot].entry(name) {
-            Entry::Occupied(_) => return,
+            Entry::Occupied(o) => {
+                let at = *o.get();
+                self.note(Call::Chain {
+                    slot: slot as u8,
+                    chain: at as u32,
+                });
+                return;
+            }
             Entry::Vacant(v) => {
                 table.chains.push(Chain {
                     name: v.key().clone(),
@@ -89,8 +117,23 @@ impl Builder {
                 v.insert(i);
             }
         }
+        self.note(Call::Chain {
+            slot: slot as u8,
+            chain: i as u32,
+        });
         // Its rules usually come next.
         self.last = Some((slot, i));
+    }
+
+    /// Declares a chain as `old` was declared, with room for as many rules (a chain the last
+    /// build made for a service port the edit did not change).
+    pub fn declare_like(&mut self, t: TableName, old: &Chain) {
+        let slot = Self::slot(t);
+        let before = self.tables[slot].chains.len();
+        self.chain(t, old.name.clone(), old.kind, old.provenance.clone());
+        if let Some(new) = self.tables[slot].chains.get_mut(before) {
+            new.rules.reserve_exact(old.rules.len());
+        }
     }
 
     /// `1/n` as kube-proxy's `%0.10f` prints it.
@@ -114,6 +157,10 @@ impl Builder {
     pub fn redeclare(&mut self, t: TableName, name: &str) {
         let i = self.position(t, name);
         self.table_mut(t).chains[i].declarations += 1;
+        self.note(Call::Redeclare {
+            slot: Self::slot(t) as u8,
+            chain: i as u32,
+        });
     }
 
     /// Appends a rule to a declared chain.
@@ -125,16 +172,41 @@ impl Builder {
         target: Option<Target>,
         provenance: Provenance,
     ) {
+        self.push_rule(t, chain, matches.into_boxed_slice(), target, provenance);
+    }
+
+    /// Appends a copy of `old` (a rule the last build made for a service port the edit did
+    /// not change) to a declared chain.
+    pub fn copy_rule(&mut self, t: TableName, chain: &str, old: &Rule) {
+        let (matches, target) = (old.matches.clone(), old.target.clone());
+        self.push_rule(t, chain, matches, target, old.provenance.clone());
+    }
+
+    fn push_rule(
+        &mut self,
+        t: TableName,
+        chain: &str,
+        matches: Box<[Match]>,
+        target: Option<Target>,
+        provenance: Provenance,
+    ) {
         let i = self.position(t, chain);
-        self.last = Some((Self::slot(t), i));
         let slot = Self::slot(t);
+        self.last = Some((slot, i));
         self.written[slot] += 1;
         let order = self.written[slot];
-        self.table_mut(t).chains[i].rules.push(Rule {
+        let rules = &mut self.tables[slot].chains[i].rules;
+        let at = rules.len();
+        rules.push(Rule {
             order,
-            matches: matches.into_boxed_slice(),
+            matches,
             target,
             provenance,
+        });
+        self.note(Call::Rule {
+            slot: slot as u8,
+            chain: i as u32,
+            rule: at as u32,
         });
     }
 
@@ -148,6 +220,11 @@ impl Builder {
         target: Target,
         provenance: Provenance,
     ) {
+        // A recorded rule is found again by its place in its chain: none may be put before it.
+        debug_assert!(
+            self.calls.is_none(),
+            "a prepend while a service port is built"
+        );
         let i = self.position(t, chain);
         self.table_mut(t).chains[i].rules.insert(
             0,
@@ -170,7 +247,7 @@ impl Builder {
                 chain.rules.shrink_to_fit();
             }
         }
-        Dataplane { tables }
+        Dataplane { tables, memo: None }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::builder::{comment, jump, Builder};
 use super::model::*;
+use super::reuse::{Ports, Recorded};
 use super::{
     builtin_chains, forward_rules, install_jumps, masquerade_rules, Ctx, FilterVerdict, Sep,
     FILTER_JUMPS, FIREWALL_JUMPS, NAT_JUMPS,
@@ -17,7 +18,11 @@ use TableName::*;
 const NODEPORTS_TAIL: &str =
     "kubernetes service nodeports; NOTE: this must be the last rule in this chain";
 
-pub(super) async fn build(ctx: &Ctx<'_>, pace: &Pace) -> Dataplane {
+pub(super) async fn build(
+    ctx: &Ctx<'_>,
+    before: Option<&Dataplane>,
+    pace: &Pace,
+) -> (Dataplane, Recorded) {
     let s = ctx.settings;
     let kp = |setting| ctx.kube_proxy(setting);
     let nfacct_supported = s.version
@@ -105,10 +110,12 @@ pub(super) async fn build(ctx: &Ctx<'_>, pace: &Pace) -> Dataplane {
 
     // An endpoint's chain each, and up to four of each service port's own.
     b.expect_chains(Nat, ctx.ports.iter().map(|sp| sp.endpoints.len() + 4).sum());
+    let mut ports = Ports::new(&mut b, ctx, before);
     for sp in &ctx.ports {
-        service_port(&mut b, ctx, sp, nfacct_supported);
+        ports.build(&mut b, sp, |b| service_port(b, ctx, sp, nfacct_supported));
         pace.unit().await;
     }
+    let recorded = ports.finish(&mut b);
 
     // The NodePort tail rule: last in nat KUBE-SERVICES.
     if s.node_ports_on_all_addresses() {
@@ -165,7 +172,7 @@ pub(super) async fn build(ctx: &Ctx<'_>, pace: &Pace) -> Dataplane {
         !s.tcp_be_liberal,
         nfacct_supported && s.nfacct.ct_state_invalid_dropped_pkts,
     );
-    b.finish()
+    (b.finish(), recorded)
 }
 
 fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: bool) {

@@ -9,6 +9,7 @@ mod current;
 pub(crate) mod ipvs_rules;
 pub mod model;
 pub mod render;
+pub mod reuse;
 mod services_db;
 mod v1_23;
 
@@ -359,8 +360,24 @@ pub fn build(cluster: &Cluster) -> Result<Dataplane, String> {
     at_once(build_paced(cluster, &Pace::never()))
 }
 
+/// [`build`] after an edit, from `before`, the dataplane built for the text before it
+/// ([`build_after`]).
+pub fn build_again(cluster: &Cluster, before: &Dataplane) -> Result<Dataplane, String> {
+    at_once(build_after(cluster, Some(before), &Pace::never()))
+}
+
 /// [`build`], a service port being a unit of `pace`'s work.
 pub async fn build_paced(cluster: &Cluster, pace: &Pace) -> Result<Dataplane, String> {
+    build_after(cluster, None, pace).await
+}
+
+/// [`build_paced`] after an edit: the chains and rules of each service port the edit did not
+/// change are copied from `before`, the dataplane built for the text before it ([`reuse`]).
+pub async fn build_after(
+    cluster: &Cluster,
+    before: Option<&Dataplane>,
+    pace: &Pace,
+) -> Result<Dataplane, String> {
     let layout = Layout::for_version(cluster.settings.version)?;
     let ports = service_ports_paced(cluster, pace).await;
     let total: usize = ports.iter().map(|p| p.endpoints.len()).sum();
@@ -371,13 +388,16 @@ pub async fn build_paced(cluster: &Cluster, pace: &Pace) -> Result<Dataplane, St
         legacy_comments: matches!(layout, Layout::V1_23 { .. }),
         mark_masq: "KUBE-MARK-MASQ".into(),
     };
-    let dataplane = match layout {
-        Layout::Current => current::build(&ctx, pace).await,
-        Layout::V1_23 { .. } => v1_23::build(&ctx, pace).await,
+    let (mut dataplane, recorded) = match layout {
+        Layout::Current => current::build(&ctx, before, pace).await,
+        Layout::V1_23 { .. } => v1_23::build(&ctx, before, pace).await,
     };
-    // The service port map let go of a port at a time: at 44,125 Services, dropped whole, it
-    // was an 87 ms piece of the wasm.
-    crate::pace::drop_paced(&mut { ctx.ports }, pace).await;
+    match reuse::Memo::keep(recorded, ctx) {
+        Ok(memo) => dataplane.memo = Some(Box::new(memo)),
+        // The service port map let go of a port at a time: at 44,125 Services, dropped
+        // whole, it was an 87 ms piece of the wasm.
+        Err(ports) => crate::pace::drop_paced(&mut { ports }, pace).await,
+    }
     Ok(dataplane)
 }
 

@@ -58,11 +58,20 @@ pub enum ChainKind {
 #[derive(Clone, Debug, Serialize)]
 pub struct Dataplane {
     pub tables: Vec<Table>,
+    /// What the next build, after an edit, copies from (not a fact of the dataplane; `None`
+    /// for a large cluster's, see [`super::reuse`]).
+    #[serde(skip)]
+    pub(crate) memo: Option<Box<super::reuse::Memo>>,
 }
 
 impl Dataplane {
     pub fn table(&self, name: TableName) -> Option<&Table> {
         self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// How many service ports this build copied from the one before the edit.
+    pub fn ports_copied(&self) -> usize {
+        self.memo.as_ref().map_or(0, |m| m.ports_copied())
     }
 }
 

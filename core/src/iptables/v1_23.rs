@@ -6,6 +6,7 @@
 use super::builder::{comment, jump, Builder};
 use super::current::{endpoint_jumps, sep_chain};
 use super::model::*;
+use super::reuse::{Ports, Recorded};
 use super::{
     builtin_chains, forward_rules, install_jumps, loopback_v4, masquerade_rules, Ctx, FILTER_JUMPS,
     NAT_JUMPS,
@@ -21,7 +22,11 @@ const NODEPORTS_TAIL: &str =
 /// kubelet's KUBE-MARK-DROP mark (bit 15).
 const DROP_MARK: u32 = 0x8000;
 
-pub(super) async fn build(ctx: &Ctx<'_>, pace: &Pace) -> Dataplane {
+pub(super) async fn build(
+    ctx: &Ctx<'_>,
+    before: Option<&Dataplane>,
+    pace: &Pace,
+) -> (Dataplane, Recorded) {
     let s = ctx.settings;
     let kp = |setting| ctx.kube_proxy(setting);
     let mut b = Builder::new();
@@ -61,10 +66,12 @@ pub(super) async fn build(ctx: &Ctx<'_>, pace: &Pace) -> Dataplane {
 
     // An endpoint's chain each, and up to four of each service port's own.
     b.expect_chains(Nat, ctx.ports.iter().map(|sp| sp.endpoints.len() + 4).sum());
+    let mut ports = Ports::new(&mut b, ctx, before);
     for sp in &ctx.ports {
-        service_port(&mut b, ctx, sp);
+        ports.build(&mut b, sp, |b| service_port(b, ctx, sp));
         pace.unit().await;
     }
+    let recorded = ports.finish(&mut b);
 
     if s.node_ports_on_all_addresses() {
         b.rule(
@@ -101,7 +108,7 @@ pub(super) async fn build(ctx: &Ctx<'_>, pace: &Pace) -> Dataplane {
 
     // 1.23 always dropped INVALID packets (no nf_conntrack_tcp_be_liberal check, no nfacct).
     forward_rules(&mut b, ctx, true, false);
-    b.finish()
+    (b.finish(), recorded)
 }
 
 fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort) {

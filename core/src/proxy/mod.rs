@@ -56,7 +56,7 @@ impl Protocol {
 }
 
 /// One endpoint of a service port, as kube-proxy's endpoint map holds it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EndpointInfo {
     /// With `port`, written once into the endpoint's `key` when it is read from its slice:
     /// nothing changes either afterwards.
@@ -86,7 +86,7 @@ impl EndpointInfo {
 }
 
 /// Everything kube-proxy knows about one port of one Service (`ServicePortInfo`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ServicePort {
     pub service: ObjectRef,
     pub namespace: String,

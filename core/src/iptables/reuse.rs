@@ -1,0 +1,199 @@
+//! Building again after an edit: a built dataplane keeps, for each service port, the port as
+//! kube-proxy saw it and the builder's calls it made (which chains it declared, which rules it
+//! wrote where), so the next build copies the chains and rules of every service port the edit
+//! did not change instead of making them again (a key typed at 1,000 Services changes one of
+//! them; the names are not hashed again, nor the comments, categories and plans made).
+//!
+//! A port's rules are a pure function of the port (its endpoints included) and of what every
+//! port shares ([`Context`]): equal ports under equal contexts build equal rules, so a port is
+//! copied only when both are equal, compared in full. The copies go through the same builder
+//! calls in the same order, so the dataplane is the one a fresh build makes (a property test
+//! holds every view of one to the other's).
+
+use super::builder::Builder;
+use super::model::{Chain, ChainIndex, Dataplane, Rule, TableName};
+use super::Ctx;
+use crate::cluster::settings::Settings;
+use crate::proxy::ServicePort;
+
+/// Kept only while the service ports have at most this many endpoints in all: the memo holds
+/// the service port map, which a build otherwise lets go of (at 2,000 Services × 10, 4 MiB
+/// more live after the build natively). A text larger than that is read and analysed in
+/// steps between its reader's keys, seconds an edit, of which the dataplane is a small part.
+pub(crate) const MEMO_ENDPOINTS: usize = 20_000;
+
+/// One builder call made for a service port: positions in the dataplane built (table slot,
+/// chain, rule), read back from it to make the call again.
+#[derive(Clone, Copy)]
+pub(crate) enum Call {
+    Chain { slot: u8, chain: u32 },
+    Redeclare { slot: u8, chain: u32 },
+    Rule { slot: u8, chain: u32, rule: u32 },
+}
+
+/// What every service port's rules depend on besides the port.
+#[derive(Clone, PartialEq)]
+pub(crate) struct Context {
+    settings: Settings,
+    large_cluster: bool,
+    legacy_comments: bool,
+}
+
+impl Context {
+    fn of(ctx: &Ctx) -> Self {
+        Context {
+            settings: ctx.settings.clone(),
+            large_cluster: ctx.large_cluster,
+            legacy_comments: ctx.legacy_comments,
+        }
+    }
+}
+
+/// What a dataplane keeps for the next build ([`Dataplane::memo`]).
+#[derive(Clone)]
+pub struct Memo {
+    context: Context,
+    ports: Vec<ServicePort>,
+    /// Port `i`'s calls are `calls[ends[i - 1]..ends[i]]`.
+    ends: Vec<u32>,
+    calls: Vec<Call>,
+    /// How many ports this build copied from the one before (tests and benchmarks say it).
+    copied: usize,
+}
+
+/// The service ports' builds of one dataplane: each port copied from the last dataplane's
+/// memo where it can be, built anew where it cannot, its calls recorded either way.
+pub(crate) struct Ports<'a> {
+    before: Option<(&'a Memo, &'a Dataplane)>,
+    /// The last build's ports by name (`ns/name:port`; a port of the same name and another
+    /// protocol is the next one, if any): a table's chain index, by type (one copy of the
+    /// hash table's code in the site).
+    by_name: ChainIndex,
+    ends: Vec<u32>,
+    copied: usize,
+}
+
+impl<'a> Ports<'a> {
+    /// Starts recording `b`'s calls; `before` is the dataplane built for the text before the
+    /// edit, if any (its memo is used only if it was built in the same context).
+    pub fn new(b: &mut Builder, ctx: &Ctx, before: Option<&'a Dataplane>) -> Self {
+        b.record(Some(Vec::new()));
+        let before = before
+            .and_then(|dp| Some((dp.memo.as_deref()?, dp)))
+            .filter(|(memo, _)| memo.context == Context::of(ctx));
+        let mut by_name = ChainIndex::default();
+        if let Some((memo, _)) = before {
+            by_name.reserve(memo.ports.len());
+            for (i, sp) in memo.ports.iter().enumerate().rev() {
+                by_name.insert(sp.spn().clone(), i);
+            }
+        }
+        Ports {
+            before,
+            by_name,
+            ends: Vec::with_capacity(ctx.ports.len()),
+            copied: 0,
+        }
+    }
+
+    /// Builds `sp`'s chains and rules: copies them if the last build had an equal port,
+    /// else has `fresh` make them.
+    pub fn build(&mut self, b: &mut Builder, sp: &ServicePort, fresh: impl FnOnce(&mut Builder)) {
+        let same = self.before.and_then(|(memo, dp)| {
+            let &first = self.by_name.get(&**sp.spn())?;
+            let i = (first..memo.ports.len())
+                .take_while(|&i| memo.ports[i].spn() == sp.spn())
+                .find(|&i| memo.ports[i].protocol == sp.protocol)?;
+            (memo.ports[i] == *sp).then_some((memo, dp, i))
+        });
+        match same {
+            Some((memo, dp, i)) => {
+                let start = if i == 0 { 0 } else { memo.ends[i - 1] };
+                for &call in &memo.calls[start as usize..memo.ends[i] as usize] {
+                    replay(b, dp, call);
+                }
+                self.copied += 1;
+            }
+            None => fresh(b),
+        }
+        self.ends.push(b.recorded() as u32);
+    }
+
+    /// Stops recording: each port's calls, for [`Memo::keep`].
+    pub fn finish(self, b: &mut Builder) -> Recorded {
+        Recorded {
+            ends: self.ends,
+            calls: b.record(None).unwrap_or_default(),
+            copied: self.copied,
+        }
+    }
+}
+
+/// The calls a build made for its service ports ([`Ports::finish`]).
+pub(crate) struct Recorded {
+    ends: Vec<u32>,
+    calls: Vec<Call>,
+    copied: usize,
+}
+
+// (Written by hand: a derived one printed every port and call, and was code in the site.)
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Memo({} ports, {} copied)",
+            self.ports.len(),
+            self.copied
+        )
+    }
+}
+
+impl Memo {
+    /// What a dataplane built from `ctx` keeps for the next build, or `Err` with the service
+    /// port map to let go of, when it has too many endpoints to keep ([`MEMO_ENDPOINTS`]).
+    pub(crate) fn keep(recorded: Recorded, ctx: Ctx) -> Result<Memo, Vec<ServicePort>> {
+        let endpoints: usize = ctx.ports.iter().map(|sp| sp.endpoints.len()).sum();
+        if endpoints > MEMO_ENDPOINTS {
+            return Err(ctx.ports);
+        }
+        Ok(Memo {
+            context: Context::of(&ctx),
+            ports: ctx.ports,
+            ends: recorded.ends,
+            calls: recorded.calls,
+            copied: recorded.copied,
+        })
+    }
+
+    /// How many service ports this build copied from the last one.
+    pub fn ports_copied(&self) -> usize {
+        self.copied
+    }
+}
+
+fn table(slot: u8) -> TableName {
+    if slot == 0 {
+        TableName::Filter
+    } else {
+        TableName::Nat
+    }
+}
+
+/// Makes one recorded call again, from what it made in `dp`.
+fn replay(b: &mut Builder, dp: &Dataplane, call: Call) {
+    let chain =
+        |slot: u8, chain: u32| -> &Chain { &dp.tables[slot as usize].chains[chain as usize] };
+    match call {
+        Call::Chain { slot, chain: c } => b.declare_like(table(slot), chain(slot, c)),
+        Call::Redeclare { slot, chain: c } => b.redeclare(table(slot), &chain(slot, c).name),
+        Call::Rule {
+            slot,
+            chain: c,
+            rule,
+        } => {
+            let old = chain(slot, c);
+            let r: &Rule = &old.rules[rule as usize];
+            b.copy_rule(table(slot), &old.name, r);
+        }
+    }
+}
