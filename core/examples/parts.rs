@@ -60,13 +60,14 @@ fn main() {
                 &format!("{name} {view} lines"),
                 services,
                 0,
-                analysis
-                    .clone()
-                    .render_lines_in_parts(kpx_core::views::Request {
+                analysis.clone().render_lines_in_parts(
+                    kpx_core::views::Request {
                         mode: Some(mode),
                         view: Some(view.into()),
                         ..Default::default()
-                    }),
+                    },
+                    None,
+                ),
             );
             // Let go of as the page lets go of them, a part at a time (not timed here).
             drop(lines);

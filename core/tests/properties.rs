@@ -554,7 +554,7 @@ proptest! {
             true => 3 * (c.services.len() + c.slices.len() + c.pods.len()),
             false => 0,
         };
-        let mut work = std::rc::Rc::new(a).render_lines_in_parts(req);
+        let mut work = std::rc::Rc::new(a).render_lines_in_parts(req, None);
         let mut parts = 1;
         let in_parts = loop {
             match work.step(part) {
@@ -606,7 +606,8 @@ proptest! {
     /// After an edit, the page builds the iptables dataplane from the one before it, copying
     /// the chains and rules of every service port the edit left as it was
     /// (`kpx_core::iptables::reuse`): it builds what a build anew builds, every view and every
-    /// rule's provenance alike; it copies each port left as it was, and no other.
+    /// rule's provenance alike; it copies each port left as it was, and no other. The save
+    /// view made after it is the one made anew.
     #[test]
     fn building_after_an_edit_builds_what_building_anew_builds(
         services in prop::collection::vec(svc(), 1..6),
@@ -665,6 +666,23 @@ proptest! {
         }
         if text == before_text {
             prop_assert_eq!(copies, after.len());
+        }
+        // The save view made after the edit copies the lines of each chain whose rules did not
+        // change from the one made before it: line for line what a view made anew holds, each
+        // line's provenance, odds and anchor too.
+        for mode in [Mode::Iptables, Mode::Ipvs] {
+            let req = Request { mode: Some(mode), view: Some("save".into()), ..Default::default() };
+            let (Ok(shown), Ok(anew)) = (before.render_lines(&req), anew.render_lines(&req)) else {
+                continue;
+            };
+            let mut work = edited.clone().render_lines_in_parts(req, Some((before.clone(), std::rc::Rc::new(shown))));
+            let made = loop {
+                match work.step(part * 7) {
+                    Step::Paused(more) => work = more,
+                    Step::Done(made) => break made,
+                }
+            };
+            prop_assert_eq!(made, Ok(anew), "{:?} save", mode);
         }
     }
 

@@ -205,6 +205,17 @@ impl ViewInParts {
     }
 }
 
+impl Pane {
+    /// Which view it shows.
+    fn key(&self) -> ViewKey {
+        ViewKey {
+            mode: self.mode,
+            view: self.view,
+            all_namespaces: self.all_namespaces,
+        }
+    }
+}
+
 /// What an edit changed in the shown views, being found a part at a time
 /// ([`State::changes_in_parts`]).
 pub type ChangesInParts = InParts<'static, Vec<Rc<Changes>>>;
@@ -544,9 +555,17 @@ impl State {
             .shown_views(a)
             .into_iter()
             .find(|key| !analysed.made.iter().any(|m| m.key == *key))?;
+        // The same view made from the analysis shown (the one the edit started from: its pane
+        // says it was made from it), whose lines of what did not change it copies.
+        let before = self.good.as_ref().and_then(|(_, shown)| {
+            let pane = self.panes().find(|p| {
+                p.key() == key && Rc::ptr_eq(&p.written, &shown.written) && p.problem.is_none()
+            })?;
+            Some((shown.clone(), pane.lines.clone()))
+        });
         Some(ViewInParts {
             key,
-            work: ViewWork::Lines(a.clone().render_lines_in_parts(key.request())),
+            work: ViewWork::Lines(a.clone().render_lines_in_parts(key.request(), before)),
         })
     }
 

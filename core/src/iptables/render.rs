@@ -12,7 +12,9 @@ use super::Layout;
 use crate::explain::anchor::Anchor;
 use crate::net::{push_cidr, push_decimal, push_ip, Cidr};
 use crate::pace::{at_once, Pace};
+use crate::views::ViewLines;
 use std::fmt::Write;
+use std::ops::Range;
 use std::rc::Rc;
 
 /// Which tables to show (`None`: all).
@@ -84,6 +86,11 @@ pub trait Sink<'d> {
     fn pace(&self) -> Pace {
         Pace::never()
     }
+    /// Lines `lines` of `from` (a view made before an edit) as they are, if this sink takes
+    /// them: the page's lines do, a text does not (it is never made after another).
+    fn copy(&mut self, _from: &ViewLines, _lines: Range<usize>) -> bool {
+        false
+    }
 }
 
 /// Writes a whole line into a sink.
@@ -133,6 +140,10 @@ pub trait LineOut<'d> {
     fn line(&mut self, text: &str, about: Line<'d>);
     /// About `n` more lines are coming.
     fn expect(&mut self, _n: usize) {}
+    /// [`Sink::copy`].
+    fn copy(&mut self, _from: &ViewLines, _lines: Range<usize>) -> bool {
+        false
+    }
 }
 
 /// Lines with what each stands for: its provenance, the chain it declares, a load-balancing
@@ -219,6 +230,9 @@ impl<'d, Out: LineOut<'d>> Sink<'d> for LineSink<'d, Out> {
     }
     fn pace(&self) -> Pace {
         self.pace.clone()
+    }
+    fn copy(&mut self, from: &ViewLines, lines: Range<usize>) -> bool {
+        self.out.copy(from, lines)
     }
 }
 
@@ -713,11 +727,120 @@ async fn listing_order<'t>(t: &'t Table, pace: &Pace) -> Vec<&'t Chain> {
     out
 }
 
+/// The same view made before an edit, from the dataplane it was made from: a view made
+/// again copies the lines of what did not change instead of writing them anew.
+#[derive(Clone, Copy)]
+pub struct Before<'b> {
+    pub dataplane: &'b Dataplane,
+    pub lines: &'b ViewLines,
+}
+
+/// Whether two rules write the same lines in every view: all but their place in kube-proxy's
+/// restore input (texts shared by an edit's copied rules compare by address first).
+fn same_rule(a: &Rule, b: &Rule) -> bool {
+    a.matches == b.matches && a.target == b.target && a.provenance == b.provenance
+}
+
+/// Where each chain's rule lines are in a save view made before an edit: a table's chains'
+/// rules follow their declarations, chain after chain in the listing order, which is read
+/// back from the declarations (a chain is looked up only when a chain of the same name, or
+/// one after it, is asked for).
+struct SavedRules<'b> {
+    before: Before<'b>,
+    table: &'b Table,
+    /// The declarations' lines (one a chain, in the listing order) not passed yet.
+    declared: Range<usize>,
+    /// Where the rules of the chain declared at `declared.start` start.
+    at: usize,
+}
+
+impl<'b> SavedRules<'b> {
+    /// The table's part of the view before, if it starts at line `start` (`*table`).
+    fn new(before: Before<'b>, t: TableName, start: usize) -> Option<Self> {
+        let table = before.dataplane.table(t)?;
+        if before.lines.get(start)?.text != format!("*{}", t.as_str()) {
+            return None;
+        }
+        let lines = before.lines;
+        let first = start + 1;
+        let end = (first..lines.len())
+            .find(|&i| lines.get(i).is_none_or(|l| l.defines.is_none()))
+            .unwrap_or(lines.len());
+        Some(SavedRules {
+            before,
+            table,
+            declared: first..end,
+            at: end,
+        })
+    }
+
+    /// The lines of `chain`'s rules before the edit, if it had the same rules then. Chains are
+    /// asked for in the listing order.
+    fn of(&mut self, t: TableName, chain: &Chain) -> Option<Range<usize>> {
+        // The listing order: built-in chains in theirs, then the rest by name.
+        let rank = |name: &'_ str| {
+            let builtin = builtin_order(t).iter().position(|b| *b == name);
+            builtin.unwrap_or(usize::MAX)
+        };
+        let wanted = (rank(&chain.name), &*chain.name);
+        while self.declared.start < self.declared.end {
+            let name = self
+                .before
+                .lines
+                .get(self.declared.start)?
+                .defines
+                .clone()?;
+            let old = self.table.chain(&name)?;
+            let lines = self.at..self.at + old.rules.len();
+            if (rank(&name), &*name) > wanted {
+                return None;
+            }
+            self.declared.start += 1;
+            self.at = lines.end;
+            if name == chain.name {
+                let same = old.rules.len() == chain.rules.len()
+                    && old
+                        .rules
+                        .iter()
+                        .zip(&chain.rules)
+                        .all(|(a, b)| same_rule(a, b))
+                    && self.rule_lines(&lines, &name);
+                return same.then_some(lines);
+            }
+        }
+        None
+    }
+
+    /// Whether `lines` of the view before start and end with the first and last rules of
+    /// `chain` (they do, if the view was made from the dataplane as [`Before`] says).
+    fn rule_lines(&self, lines: &Range<usize>, chain: &str) -> bool {
+        let is = |i: usize, index: usize| {
+            self.before.lines.get(i).is_some_and(|l| {
+                matches!(&l.anchor, Some(Anchor::IptablesRule { chain: c, index: n, .. })
+                    if &**c == chain && *n as usize == index)
+            })
+        };
+        lines.is_empty() || (is(lines.start, 0) && is(lines.end - 1, lines.len() - 1))
+    }
+}
+
 /// `iptables-save [-t TABLE]` on the node, without its timestamped comment lines.
 pub async fn write_save<'d>(
     dp: &'d Dataplane,
     ipv6: bool,
     sel: Select<'_>,
+    sink: &mut dyn Sink<'d>,
+) {
+    write_save_after(dp, ipv6, sel, None, sink).await
+}
+
+/// [`write_save`] after an edit: the rules of each chain that has the same rules as in the
+/// view made before it are copied from that view ([`Before`]).
+pub async fn write_save_after<'d>(
+    dp: &'d Dataplane,
+    ipv6: bool,
+    sel: Select<'_>,
+    before: Option<Before<'_>>,
     sink: &mut dyn Sink<'d>,
 ) {
     let pace = sink.pace();
@@ -732,8 +855,18 @@ pub async fn write_save<'d>(
             .sum::<usize>()
             + 2 * tables.len(),
     );
+    // Where each table's part of the view before starts (a table's part is its name, its
+    // chains, their rules and COMMIT, in the same order as this one's).
+    let mut start = 0;
+    let before = before.filter(|_| sel.table.is_none() && sel.chain.is_none());
     for t in tables {
         let chains = listing_order(t, &pace).await;
+        let mut saved = before.and_then(|b| {
+            let saved = SavedRules::new(b, t.name, start);
+            let old = b.dataplane.table(t.name)?;
+            start += 2 + old.chains.len() + old.chains.iter().map(|c| c.rules.len()).sum::<usize>();
+            saved
+        });
         put(sink, &format!("*{}", t.name.as_str()), About::Nothing);
         for c in &chains {
             let policy = if c.kind == ChainKind::BuiltIn {
@@ -744,13 +877,27 @@ pub async fn write_save<'d>(
             let buf = sink.buf();
             buf.push(':');
             buf.push_str(&c.name);
-            let _ = write!(buf, " {policy} [0:0]");
+            buf.push(' ');
+            buf.push_str(policy);
+            buf.push_str(" [0:0]");
             sink.end(About::Chain(c));
             pace.unit().await;
         }
         for c in &chains {
             if sel.chain.is_some_and(|want| want != &*c.name) {
                 continue;
+            }
+            if let Some(old) = saved
+                .as_mut()
+                .and_then(|s| Some((s.before, s.of(t.name, c)?)))
+            {
+                let (b, lines) = old;
+                if sink.copy(b.lines, lines.clone()) {
+                    for _ in lines {
+                        pace.unit().await;
+                    }
+                    continue;
+                }
             }
             for (i, r) in c.rules.iter().enumerate() {
                 write_save_rule(sink.buf(), &c.name, r, ipv6);
