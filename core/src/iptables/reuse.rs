@@ -22,6 +22,11 @@ use crate::proxy::ServicePort;
 /// steps between its reader's keys, seconds an edit, of which the dataplane is a small part.
 pub(crate) const MEMO_ENDPOINTS: usize = 20_000;
 
+/// Whether a dataplane built from `ctx` keeps a memo ([`MEMO_ENDPOINTS`]).
+fn keeps(ctx: &Ctx) -> bool {
+    ctx.ports.iter().map(|sp| sp.endpoints.len()).sum::<usize>() <= MEMO_ENDPOINTS
+}
+
 /// One builder call made for a service port: positions in the dataplane built (table slot,
 /// chain, rule), read back from it to make the call again.
 #[derive(Clone, Copy)]
@@ -77,7 +82,10 @@ impl<'a> Ports<'a> {
     /// Starts recording `b`'s calls; `before` is the dataplane built for the text before the
     /// edit, if any (its memo is used only if it was built in the same context).
     pub fn new(b: &mut Builder, ctx: &Ctx, before: Option<&'a Dataplane>) -> Self {
-        b.record(Some(Vec::new()));
+        // Recorded only to be kept: at 44,125 Services the calls alone would be 60 MB.
+        if keeps(ctx) {
+            b.record(Some(Vec::new()));
+        }
         let before = before
             .and_then(|dp| Some((dp.memo.as_deref()?, dp)))
             .filter(|(memo, _)| memo.context == Context::of(ctx));
@@ -152,8 +160,7 @@ impl Memo {
     /// What a dataplane built from `ctx` keeps for the next build, or `Err` with the service
     /// port map to let go of, when it has too many endpoints to keep ([`MEMO_ENDPOINTS`]).
     pub(crate) fn keep(recorded: Recorded, ctx: Ctx) -> Result<Memo, Vec<ServicePort>> {
-        let endpoints: usize = ctx.ports.iter().map(|sp| sp.endpoints.len()).sum();
-        if endpoints > MEMO_ENDPOINTS {
+        if !keeps(&ctx) {
             return Err(ctx.ports);
         }
         Ok(Memo {
