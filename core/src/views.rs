@@ -787,8 +787,8 @@ impl Analysis {
 mod tests {
     use super::*;
 
-    /// Lines of every length (empty ones, and one longer than a piece) read back as they were
-    /// pushed, across pieces, and after being cut back at any line.
+    /// A view's rows: each line, and below each line with odds a row of them, whatever lines
+    /// are kept.
     #[test]
     fn a_views_rows_are_its_lines_and_their_odds_below_them() {
         let odds_at = |i: usize| i % 7 == 3 || i % 11 == 0 || (40..44).contains(&i);
@@ -857,6 +857,14 @@ mod tests {
         let mut changed = texts.clone();
         changed[1_500].push('x');
         assert!(!view.same_text(&of(&changed)));
+        // A byte changed in place, laid out alike: in a word, and in the last few bytes.
+        for at in [(1_500, 3), (2_999, "-A KUBE-SEP-2999 -j DNA".len())] {
+            let mut changed = texts.clone();
+            changed[at.0].replace_range(at.1..at.1 + 1, "#");
+            let changed = of(&changed);
+            assert_eq!(changed.ends, view.ends);
+            assert!(!view.same_text(&changed), "{at:?}");
+        }
         assert!(!view.same_text(&of(&texts[1..])));
         // The same bytes in other lines.
         let mut joined = texts.clone();
@@ -866,6 +874,8 @@ mod tests {
         assert!(!view.same_text(&of(&joined)));
     }
 
+    /// Lines of every length (empty ones, and one longer than a piece) read back as they were
+    /// pushed, across pieces, and after being cut back at any line.
     #[test]
     fn view_lines_keep_each_line_whole_across_pieces() {
         let texts: Vec<String> = (0..40_000)

@@ -112,6 +112,9 @@ pub fn output(p: &OutputProps) -> Html {
             let Some(el) = container.cast::<HtmlElement>() else {
                 return;
             };
+            if line >= lines.len() {
+                return;
+            }
             let row = lines.row_of(line);
             let top = row as f64 * ROW_HEIGHT;
             let height = el.client_height() as f64;

@@ -557,12 +557,18 @@ impl State {
             .find(|key| !analysed.made.iter().any(|m| m.key == *key))?;
         // The same view made from the analysis shown (the one the edit started from: its pane
         // says it was made from it), whose lines of what did not change it copies.
-        let before = self.good.as_ref().and_then(|(_, shown)| {
-            let pane = self.panes().find(|p| {
-                p.key() == key && Rc::ptr_eq(&p.written, &shown.written) && p.problem.is_none()
-            })?;
-            Some((shown.clone(), pane.lines.clone()))
-        });
+        // (Only the save view copies: another's would hold the old analysis for nothing.)
+        let copies = key.view == "save";
+        let before = self
+            .good
+            .as_ref()
+            .filter(|_| copies)
+            .and_then(|(_, shown)| {
+                let pane = self.panes().find(|p| {
+                    p.key() == key && Rc::ptr_eq(&p.written, &shown.written) && p.problem.is_none()
+                })?;
+                Some((shown.clone(), pane.lines.clone()))
+            });
         Some(ViewInParts {
             key,
             work: ViewWork::Lines(a.clone().render_lines_in_parts(key.request(), before)),

@@ -59,7 +59,7 @@ pub enum ChainKind {
 pub struct Dataplane {
     pub tables: Vec<Table>,
     /// What the next build, after an edit, copies from (not a fact of the dataplane; `None`
-    /// for a large cluster's, see [`super::reuse`]).
+    /// for a large cluster's and IPVS mode's, see [`super::reuse`]).
     #[serde(skip)]
     pub(crate) memo: Option<Box<super::reuse::Memo>>,
 }

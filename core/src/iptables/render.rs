@@ -811,16 +811,17 @@ impl<'b> SavedRules<'b> {
         None
     }
 
-    /// Whether `lines` of the view before start and end with the first and last rules of
-    /// `chain` (they do, if the view was made from the dataplane as [`Before`] says).
+    /// Whether `lines` of the view before are the rules of `chain`, one for one (they are, if
+    /// the view was the save view of the dataplane [`Before`] names: each is checked, since
+    /// a caller may hand another).
     fn rule_lines(&self, lines: &Range<usize>, chain: &str) -> bool {
         let is = |i: usize, index: usize| {
             self.before.lines.get(i).is_some_and(|l| {
                 matches!(&l.anchor, Some(Anchor::IptablesRule { chain: c, index: n, .. })
-                    if &**c == chain && *n as usize == index)
+                    if *n as usize == index && &**c == chain)
             })
         };
-        lines.is_empty() || (is(lines.start, 0) && is(lines.end - 1, lines.len() - 1))
+        lines.clone().enumerate().all(|(index, i)| is(i, index))
     }
 }
 

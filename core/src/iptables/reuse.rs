@@ -117,10 +117,17 @@ impl<'a> Ports<'a> {
         match same {
             Some((memo, dp, i)) => {
                 let start = if i == 0 { 0 } else { memo.ends[i - 1] };
-                for &call in &memo.calls[start as usize..memo.ends[i] as usize] {
-                    replay(b, dp, call);
+                let calls = &memo.calls[start as usize..memo.ends[i] as usize];
+                // (The dataplane's tables are public: one changed since it was built may no
+                // longer hold what its memo says. Then the port is built anew.)
+                if calls.iter().all(|&call| made(dp, call).is_some()) {
+                    for &call in calls {
+                        replay(b, dp, call);
+                    }
+                    self.copied += 1;
+                } else {
+                    fresh(b);
                 }
-                self.copied += 1;
             }
             None => fresh(b),
         }
@@ -186,21 +193,33 @@ fn table(slot: u8) -> TableName {
     }
 }
 
-/// Makes one recorded call again, from what it made in `dp`.
-fn replay(b: &mut Builder, dp: &Dataplane, call: Call) {
-    let chain =
-        |slot: u8, chain: u32| -> &Chain { &dp.tables[slot as usize].chains[chain as usize] };
+/// What a recorded call made in `dp`: the chain, and the rule if it wrote one.
+fn made(dp: &Dataplane, call: Call) -> Option<(&Chain, Option<&Rule>)> {
+    let chain = |slot: u8, c: u32| dp.tables.get(slot as usize)?.chains.get(c as usize);
     match call {
-        Call::Chain { slot, chain: c } => b.declare_like(table(slot), chain(slot, c)),
-        Call::Redeclare { slot, chain: c } => b.redeclare(table(slot), &chain(slot, c).name),
+        Call::Chain { slot, chain: c } | Call::Redeclare { slot, chain: c } => {
+            Some((chain(slot, c)?, None))
+        }
         Call::Rule {
             slot,
             chain: c,
             rule,
         } => {
-            let old = chain(slot, c);
-            let r: &Rule = &old.rules[rule as usize];
-            b.copy_rule(table(slot), &old.name, r);
+            let old = chain(slot, c)?;
+            Some((old, Some(old.rules.get(rule as usize)?)))
         }
+    }
+}
+
+/// Makes one recorded call again, from what it made in `dp` (checked by [`made`]).
+fn replay(b: &mut Builder, dp: &Dataplane, call: Call) {
+    let Some((old, rule)) = made(dp, call) else {
+        return;
+    };
+    match (call, rule) {
+        (Call::Chain { slot, .. }, _) => b.declare_like(table(slot), old),
+        (Call::Redeclare { slot, .. }, _) => b.redeclare(table(slot), &old.name),
+        (Call::Rule { slot, .. }, Some(r)) => b.copy_rule(table(slot), &old.name, r),
+        (Call::Rule { .. }, None) => {}
     }
 }
