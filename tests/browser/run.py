@@ -1655,13 +1655,15 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # for an edit's steps measured a task at a time (0.2 KB; a measure a step was hundreds of calls out
 # of the wasm a key), a declared name shared with its chain (0.1 KB), and each pane keeping where
 # its objects are written (0.2 KB, a review's finding: the focused line's "Written at" went
-# missing while a node was chosen); and -> 618,400 (618,381) for an edit built from the one before it:
+# missing while a node was chosen); and -> 618,600 (618,381; 618,503 with a review's checks: a port's
+# recorded calls checked against the old dataplane, each copied line's anchor) for an edit built from
+# the one before it:
 # its iptables dataplane copying the service ports the edit left as they were (4.1 KB: a port and
 # kube-proxy's settings compared, the builder's calls recorded and made again) and its save view
 # copying the lines of the chains whose rules did not change (1.8 KB): a key at 1,000 Services
 # 73-86 -> 61-66 ms to its rules.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 618_400
+SIZE_RATCHET = 618_600
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):
