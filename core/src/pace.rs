@@ -26,16 +26,24 @@ impl Pace {
 
     /// One unit of work done: awaiting it pauses the work here if its step's units are spent.
     pub fn unit(&self) -> Unit<'_> {
+        self.units(1)
+    }
+
+    /// `n` units of work done at once (lines copied in one go): awaiting them pauses the work
+    /// here if they spent the step's units.
+    pub fn units(&self, n: usize) -> Unit<'_> {
         Unit {
             left: self.0.as_deref(),
+            n,
             paused: false,
         }
     }
 }
 
-/// The future of [`Pace::unit`]: pending once if it was the step's last unit, then ready.
+/// The future of [`Pace::units`]: pending once if they were the step's last units, then ready.
 pub struct Unit<'a> {
     left: Option<&'a Cell<usize>>,
+    n: usize,
     paused: bool,
 }
 
@@ -44,7 +52,7 @@ impl Future for Unit<'_> {
     fn poll(mut self: Pin<&mut Self>, _: &mut Context) -> Poll<()> {
         match self.left {
             Some(left) if !self.paused => {
-                let n = left.get().saturating_sub(1);
+                let n = left.get().saturating_sub(self.n);
                 left.set(n);
                 if n == 0 {
                     self.paused = true;

@@ -640,6 +640,10 @@ proptest! {
         };
         let before = std::rc::Rc::new(before);
         let Ok(_) = before.iptables() else { return Ok(()) };
+        // The view before is shown when the edit is built, as on the page: the table's
+        // listing order it sorted is carried over when the chains are the same.
+        let save = Request { mode: Some(Mode::Iptables), view: Some("save".into()), ..Default::default() };
+        prop_assert!(before.render(&save).is_ok());
         let edited = std::rc::Rc::new(edited);
         let mut work = edited.clone().build_in_parts(Mode::Iptables, Some(before.clone()));
         while let Step::Paused(more) = work.step(part) {
@@ -693,14 +697,31 @@ proptest! {
             if text == before_text && same_context {
                 let (old, new) = (odds(&shown), odds(&made));
                 prop_assert!(old.iter().zip(&new).all(|(a, b)| std::rc::Rc::ptr_eq(a, b)), "{:?}: odds written anew", mode);
+                // All but each table's first line and COMMIT copied, and known to be.
+                let copied: usize = made.copied_from(&shown).iter().map(|run| run.len).sum();
+                prop_assert_eq!(copied + 4, made.len(), "{:?}: lines written anew", mode);
             }
+            // What the edit changed in the view is the same found from the lines known to be
+            // copied as from every line (as many of each line added and removed).
+            use kpx_core::changes::Changes;
+            let never = kpx_core::pace::Pace::never();
+            let changes = |copied: &[kpx_core::views::Copied]| {
+                let c = kpx_core::pace::at_once(Changes::between(&*shown, &made, copied, &never));
+                let mut added: Vec<&str> = (0..made.len()).filter(|&i| c.added[i]).map(|i| made.text(i)).collect();
+                let mut removed = c.removed.clone();
+                added.sort();
+                removed.sort();
+                (added.into_iter().map(String::from).collect::<Vec<_>>(), removed)
+            };
+            prop_assert_eq!(changes(&made.copied_from(&shown)), changes(&[]), "{:?}: changes", mode);
         }
     }
 
     /// What an edit changed is the multiset difference of the views' lines, wherever the
     /// edit is (lines alike at the same place from either end are not counted, but cancel
-    /// all the same): each non-blank line added as often as it is met more often after the
-    /// edit, removed as often as it is met less often, in its old order.
+    /// all the same), and whichever lines are known to be copied from the view before (they
+    /// are paired without being looked at): each non-blank line added as often as it is met
+    /// more often after the edit, removed as often as it is met less often, in its old order.
     #[test]
     fn changes_are_the_multiset_difference_of_the_lines(
         before in prop::collection::vec("[ab ]{0,2}", 0..24),
@@ -708,20 +729,35 @@ proptest! {
         put in prop::collection::vec("[ab ]{0,2}", 0..6),
         unrelated in prop::collection::vec("[ab ]{0,2}", 0..24),
         spliced in any::<bool>(),
+        pairs_known in any::<prop::sample::Index>(),
     ) {
         use kpx_core::changes::Changes;
+        use kpx_core::views::Copied;
         use std::collections::HashMap;
-        // An edit in one place (most are), or a view unrelated to the one before.
-        let after: Vec<String> = if spliced {
-            let (a, b) = (cut.0.index(before.len() + 1), cut.1.index(before.len() + 1));
-            let (a, b) = (a.min(b), a.max(b));
-            before[..a].iter().chain(&put).chain(&before[b..]).cloned().collect()
+        // An edit in one place (most are), or a view unrelated to the one before. The lines
+        // either side of a splice are the old ones copied: none of those runs, either or both
+        // are known (runs out of order, or past a view's end, are not used).
+        let (a, b) = (cut.0.index(before.len() + 1), cut.1.index(before.len() + 1));
+        let (a, b) = (a.min(b), a.max(b));
+        let (after, runs): (Vec<String>, Vec<Copied>) = if spliced {
+            let after = before[..a].iter().chain(&put).chain(&before[b..]).cloned().collect();
+            let head = Copied { to: 0, from: 0, len: a };
+            let tail = Copied { to: a + put.len(), from: b, len: before.len() - b };
+            let runs = match pairs_known.index(5) {
+                0 => vec![],
+                1 => vec![head],
+                2 => vec![tail],
+                3 => vec![head, tail],
+                _ => vec![tail, head],
+            };
+            (after, runs)
         } else {
-            unrelated
+            let past_the_end = Copied { to: 0, from: 0, len: before.len().max(unrelated.len()) + 1 };
+            (unrelated, vec![past_the_end].into_iter().filter(|_| pairs_known.index(2) == 0).collect())
         };
         let old: Vec<&str> = before.iter().map(String::as_str).collect();
         let new: Vec<&str> = after.iter().map(String::as_str).collect();
-        let c = kpx_core::pace::at_once(Changes::between(&old, &new, &kpx_core::pace::Pace::never()));
+        let c = kpx_core::pace::at_once(Changes::between(&old, &new, &runs, &kpx_core::pace::Pace::never()));
         prop_assert_eq!(c.added.len(), new.len());
         let count = |lines: &mut dyn Iterator<Item = &str>| {
             let mut n: HashMap<String, i64> = HashMap::new();

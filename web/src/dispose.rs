@@ -52,6 +52,13 @@ pub fn later(lines: &Rc<ViewLines>, index: &Rc<ViewIndex>) {
             .any(|h| matches!(h, Held::Lines(l) if Rc::ptr_eq(l, lines)));
         if !held_already {
             held.push(Held::Lines(lines.clone()));
+        }
+        // (An index is shared by the views of an edit that declared the same names: held
+        // once, it is let go of when the last of them is.)
+        let index_held = held
+            .iter()
+            .any(|h| matches!(h, Held::Index(i) if Rc::ptr_eq(i, index)));
+        if !index_held {
             held.push(Held::Index(index.clone()));
         }
     });

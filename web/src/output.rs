@@ -57,11 +57,12 @@ impl ViewIndex {
     /// [`ViewIndex::of`], a line being a unit of work.
     pub async fn paced(lines: &ViewLines, pace: &Pace) -> Self {
         // Sized up front (and hashed by foldhash): grown, the set rehashed every name.
-        let names = lines.iter().filter(|l| l.defines.is_some()).count();
+        // (Read without the lines' texts: a line's text is cut out of its piece, and checked.)
+        let names = lines.abouts().filter(|l| l.defines.is_some()).count();
         let mut index = ViewIndex {
             declared: Declared::with_capacity_and_hasher(names, Default::default()),
         };
-        for l in lines.iter() {
+        for l in lines.abouts() {
             if let Some(name) = &l.defines {
                 index.declared.insert(name.clone());
             }

@@ -69,7 +69,7 @@ impl<'d> Odds<'d> {
 const LOOKED_AT_AGAIN: usize = 4;
 
 /// A jump to an endpoint chain that is part of the random cascade (not an affinity check).
-fn endpoint_jump(rule: &Rule) -> bool {
+pub(crate) fn endpoint_jump(rule: &Rule) -> bool {
     let to_endpoint =
         matches!(&rule.target, Some(Target::Jump { chain }) if chain.starts_with("KUBE-SEP-"));
     to_endpoint

@@ -26,6 +26,7 @@ impl Builder {
             name,
             chains: Vec::new(),
             by_name: ChainIndex::default(),
+            listing: Default::default(),
         };
         Builder {
             tables: vec![table(TableName::Filter), table(TableName::Nat)],

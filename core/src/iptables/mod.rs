@@ -392,6 +392,15 @@ pub async fn build_after(
         Layout::Current => current::build(&ctx, before, pace).await,
         Layout::V1_23 { .. } => v1_23::build(&ctx, before, pace).await,
     };
+    for (table, was) in dataplane
+        .tables
+        .iter()
+        .zip(before.iter().flat_map(|b| &b.tables))
+    {
+        if table.name == was.name {
+            table.listed_as(was);
+        }
+    }
     match reuse::Memo::keep(recorded, ctx) {
         Ok(memo) => dataplane.memo = Some(Box::new(memo)),
         // The service port map let go of a port at a time: at 44,125 Services, dropped

@@ -83,11 +83,31 @@ pub struct Table {
     /// table has 60,000 chains). Filled by the builder, which is the only way to make a table.
     #[serde(skip)]
     pub(crate) by_name: ChainIndex,
+    /// The order iptables lists the chains in (positions in `chains`), once a view has sorted
+    /// them (`render::listing_order`: 12,000 names at 1,000 Services, 2.4 ms of a key in the
+    /// wasm). A table built after an edit with the same chains in the same order takes it from
+    /// the table before ([`Table::listed_as`]).
+    #[serde(skip)]
+    pub(crate) listing: std::cell::OnceCell<Rc<[u32]>>,
 }
 
 impl Table {
     pub fn chain(&self, name: &str) -> Option<&Chain> {
         self.by_name.get(name).map(|&i| &self.chains[i])
+    }
+
+    /// Takes `before`'s listing order, if it has one and the same chains in the same order
+    /// (a key typed changes no chain's name: the names of the ports copied are the same
+    /// texts, compared by address).
+    pub(crate) fn listed_as(&self, before: &Table) -> Option<()> {
+        let order = before.listing.get()?;
+        let same = |(a, b): (&Chain, &Chain)| Rc::ptr_eq(&a.name, &b.name) || a.name == b.name;
+        let alike = self.chains.len() == before.chains.len()
+            && self.chains.iter().zip(&before.chains).all(same);
+        if alike {
+            let _ = self.listing.set(order.clone());
+        }
+        alike.then_some(())
     }
 }
 
