@@ -114,6 +114,46 @@ fn stages(c: &mut Criterion) {
             })
         });
     }
+    // The page's save view after the key: made anew, and made from the one shown before it
+    // (the lines the key left as they were copied), then what the key changed in it.
+    let save = Request {
+        view: Some("save".into()),
+        ..Default::default()
+    };
+    let shown_analysis = std::rc::Rc::new(a);
+    let shown = std::rc::Rc::new(shown_analysis.render_lines(&save).unwrap());
+    let keyed = std::rc::Rc::new(analyze(&edited).unwrap());
+    let made = keyed.render_lines(&save).unwrap();
+    g.bench_function("save view lines after a key, anew", |b| {
+        b.iter(|| keyed.render_lines(black_box(&save)).unwrap())
+    });
+    g.bench_function("save view lines after a key, copied", |b| {
+        b.iter(|| {
+            let before = Some((shown_analysis.clone(), shown.clone()));
+            keyed
+                .clone()
+                .render_lines_in_parts(save.clone(), before)
+                .finish()
+                .unwrap()
+        })
+    });
+    let copied = keyed
+        .clone()
+        .render_lines_in_parts(save.clone(), Some((shown_analysis.clone(), shown.clone())))
+        .finish()
+        .unwrap();
+    let never = kpx_core::pace::Pace::never();
+    let between = |made: &kpx_core::views::ViewLines, runs: &[kpx_core::views::Copied]| {
+        kpx_core::pace::at_once(kpx_core::changes::Changes::between(
+            &*shown, made, runs, &never,
+        ))
+    };
+    g.bench_function("a key's changes, every line compared", |b| {
+        b.iter(|| between(black_box(&made), &[]))
+    });
+    g.bench_function("a key's changes, the copied lines paired", |b| {
+        b.iter(|| between(black_box(&copied), &copied.copied_from(&shown)))
+    });
     g.finish();
 }
 
