@@ -683,8 +683,11 @@ impl<'s> render::LineOut<'s> for ViewLines {
             // time would cut them).
             let piece = from.ends[i] >> 32;
             let start = from.start(i);
-            let room = self.pieces.last().map_or(0, |p| p.capacity() - p.len());
-            let fits = |&end: &u64| end >> 32 == piece && end as u32 as usize - start <= room;
+            // (No piece yet: the first line is pushed, which makes one.)
+            let room = self.pieces.last().map(|p| p.capacity() - p.len());
+            let fits = |&end: &u64| {
+                room.is_some_and(|room| end >> 32 == piece && end as u32 as usize - start <= room)
+            };
             let n = from.ends[i..lines.end]
                 .iter()
                 .take_while(|e| fits(e))
@@ -1036,6 +1039,40 @@ mod tests {
         joined[0].push_str(&second);
         joined.push(String::new());
         assert!(!view.same_text(&of(&joined)));
+    }
+
+    /// Lines copied from another view, in runs from anywhere (an empty line first, into an
+    /// empty view, included), are the lines pushing them one by one makes, laid out alike.
+    #[test]
+    fn copied_lines_are_the_lines_pushed_one_by_one() {
+        use render::LineOut;
+        let texts: Vec<String> = (0..9_000)
+            .map(|i| match i % 7 {
+                0 => String::new(),
+                _ => format!("-A KUBE-SVC-{i} -j KUBE-SEP-{}", "X".repeat(i % 50)),
+            })
+            .collect();
+        let mut from = ViewLines::default();
+        for t in &texts {
+            from.push(t, LineInfo::default());
+        }
+        for runs in [
+            vec![0..1, 1..9_000],
+            vec![7..3_000, 0..7, 3_000..9_000],
+            vec![14..15, 20..21],
+        ] {
+            let (mut copied, mut pushed) = (ViewLines::default(), ViewLines::default());
+            for run in runs {
+                for i in run.clone() {
+                    pushed.push(&texts[i], LineInfo::default());
+                }
+                copied.copy(&from, run);
+            }
+            assert_eq!(
+                (&copied.pieces, &copied.ends),
+                (&pushed.pieces, &pushed.ends)
+            );
+        }
     }
 
     /// Lines of every length (empty ones, and one longer than a piece) read back as they were

@@ -39,8 +39,9 @@ thread_local! {
     static SET: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Lets go of a view no longer shown, a part at a time once nothing else holds it.
-pub fn later(lines: &Rc<ViewLines>, index: &Rc<ViewIndex>) {
+/// Lets go of a view no longer shown (and its index, unless a shown view shares it), a part at
+/// a time once nothing else holds it.
+pub fn later(lines: &Rc<ViewLines>, index: Option<&Rc<ViewIndex>>) {
     if lines.len() < LARGE {
         return;
     }
@@ -55,11 +56,13 @@ pub fn later(lines: &Rc<ViewLines>, index: &Rc<ViewIndex>) {
         }
         // (An index is shared by the views of an edit that declared the same names: held
         // once, it is let go of when the last of them is.)
-        let index_held = held
-            .iter()
-            .any(|h| matches!(h, Held::Index(i) if Rc::ptr_eq(i, index)));
-        if !index_held {
-            held.push(Held::Index(index.clone()));
+        if let Some(index) = index {
+            let index_held = held
+                .iter()
+                .any(|h| matches!(h, Held::Index(i) if Rc::ptr_eq(i, index)));
+            if !index_held {
+                held.push(Held::Index(index.clone()));
+            }
         }
     });
     soon(0);

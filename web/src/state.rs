@@ -695,7 +695,10 @@ impl State {
         // A large view replaced is let go of in parts, not wherever its last handle goes.
         for old in replaced.into_iter().flatten() {
             if !self.panes().any(|p| Rc::ptr_eq(&p.lines, &old.lines)) {
-                crate::dispose::later(&old.lines, &old.index);
+                // (An index the new view shares is let go of when that view is replaced: held
+                // now, it would be looked at every 250 ms for as long as the new view shows.)
+                let index_shown = self.panes().any(|p| Rc::ptr_eq(&p.index, &old.index));
+                crate::dispose::later(&old.lines, (!index_shown).then_some(&old.index));
             }
         }
         if self

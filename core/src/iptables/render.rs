@@ -744,7 +744,10 @@ async fn listing_order<'t>(t: &'t Table, pace: &Pace) -> Vec<&'t Chain> {
 }
 
 /// The same view made before an edit, from the dataplane it was made from: a view made
-/// again copies the lines of what did not change instead of writing them anew.
+/// again copies the lines of what did not change instead of writing them anew. The two must
+/// belong together (the page pairs them by the analysis that wrote the lines): a declaration's
+/// text is checked before it is copied, but a rule's line only by its anchor (its chain and
+/// place), not by its text.
 #[derive(Clone, Copy)]
 pub struct Before<'b> {
     pub dataplane: &'b Dataplane,
@@ -893,19 +896,23 @@ impl<'b> SavedRules<'b> {
 
     /// Takes lines `lines` of the view before to copy next.
     async fn take<'d>(&mut self, lines: Range<usize>, sink: &mut dyn Sink<'d>, pace: &Pace) {
-        if self.run.end != lines.start || self.run.len() >= COPIED_RUN {
+        if self.run.end != lines.start {
             self.copy(sink, pace).await;
             self.run = lines.start..lines.start;
         }
         self.run.end = lines.end;
     }
 
-    /// Copies the lines taken so far (before a line is written anew, and at the table's end).
+    /// Copies the lines taken so far (before a line is written anew, and at the table's end),
+    /// up to [`COPIED_RUN`] at a time (a whole chain alike is taken at once: 44,125 lines of
+    /// `KUBE-SERVICES`).
     async fn copy<'d>(&mut self, sink: &mut dyn Sink<'d>, pace: &Pace) {
-        let run = std::mem::replace(&mut self.run, 0..0);
-        if !run.is_empty() {
-            let n = run.len();
-            sink.copy(self.before.lines, run);
+        let mut run = std::mem::replace(&mut self.run, 0..0);
+        while !run.is_empty() {
+            let part = run.start..run.end.min(run.start + COPIED_RUN);
+            run.start = part.end;
+            let n = part.len();
+            sink.copy(self.before.lines, part);
             pace.units(n).await;
         }
     }
