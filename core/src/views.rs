@@ -764,7 +764,8 @@ impl Analysis {
     /// [`Analysis::render_lines`] a part at a time, a line being a unit of work (the page
     /// makes a large view's lines between its reader's keys). `before` is the same view made
     /// from the analysis before an edit, if any: the `save` view copies the lines of each
-    /// chain whose rules did not change from it.
+    /// chain whose rules did not change from it, the `nft list` view those of each set, map
+    /// and chain.
     pub fn render_lines_in_parts(
         self: Rc<Self>,
         req: Request,
@@ -835,7 +836,13 @@ impl Analysis {
                 Ok(vec![])
             }
             "nft-list" if mode == Mode::Nftables => {
-                Ok(crate::nftables::render::nft_list_lines(self.nftables(), &pace).await)
+                // The view before, from the table it was made from.
+                let before = before.and_then(|(a, lines)| {
+                    let table = a.nftables.get()?;
+                    Some(nftables::render::Before { table, lines })
+                });
+                nftables::render::write_nft_list(self.nftables(), before, sink).await;
+                Ok(vec![])
             }
             "ipvsadm" if mode == Mode::Ipvs => {
                 let no_counts = |_: &str, _: &str| (0, 0);

@@ -565,8 +565,9 @@ impl State {
             .find(|key| !analysed.made.iter().any(|m| m.key == *key))?;
         // The same view made from the analysis shown (the one the edit started from: its pane
         // says it was made from it), whose lines of what did not change it copies.
-        // (Only the save view copies: another's would hold the old analysis for nothing.)
-        let copies = key.view == "save";
+        // (Only the save and `nft list` views copy: another's would hold the old analysis for
+        // nothing.)
+        let copies = matches!(key.view, "save" | "nft-list");
         let before = self
             .good
             .as_ref()

@@ -24,7 +24,7 @@ impl Table {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Set {
     pub name: String,
     /// `ipv4_addr`, `ipv6_addr`.
@@ -37,7 +37,7 @@ pub struct Set {
     pub provenance: Provenance,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Map {
     pub name: String,
     /// e.g. `ipv4_addr . inet_proto . inet_service : verdict`.
@@ -48,7 +48,7 @@ pub struct Map {
 }
 
 /// A set member (`value` empty) or a map entry.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Element {
     /// e.g. `172.30.0.41 . tcp . 80`.
     pub key: String,
@@ -58,7 +58,7 @@ pub struct Element {
     pub provenance: Provenance,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BaseChain {
     /// `filter` or `nat`.
     pub type_: &'static str,
@@ -66,7 +66,7 @@ pub struct BaseChain {
     pub priority: i32,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Chain {
     pub name: String,
     pub base: Option<BaseChain>,
@@ -75,7 +75,7 @@ pub struct Chain {
     pub provenance: Provenance,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Rule {
     /// kube-proxy's rule text, as in its `add rule` lines.
     pub text: String,

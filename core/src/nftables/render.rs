@@ -2,9 +2,12 @@
 //! layout of knftables' `Fake.Dump()` that kube-proxy's tests compare) and `nft-list`.
 
 use super::model::*;
-use crate::iptables::render::{About, Line, Sink};
+use crate::iptables::render::{About, Run, Sink};
 use crate::pace::Pace;
+use crate::views::ViewLines;
+use std::collections::HashMap;
 use std::fmt::Write;
+use std::ops::Range;
 
 fn q(s: &str) -> String {
     format!("\"{s}\"")
@@ -263,205 +266,271 @@ fn element_order(key: &str) -> Vec<u8> {
     bytes
 }
 
-/// A set's or map's elements as `nft list` prints them, `per_line` to a line, each line its own
-/// [`Line`] in `block` (one text of a map's 44,125 lines was split into the page's lines in one
-/// piece), a part at a time: an element's sort key, its place in the sort and its line are
-/// each a unit of work.
-async fn elements_block<'t>(
-    elements: &[Element],
-    per_line: usize,
-    pace: &Pace,
-    block: &mut Vec<Line<'t>>,
-) {
+/// A set's or map's elements as `nft list` prints them, `per_line` to a line, a part at a time:
+/// an element's sort key, its place in the sort and its line are each a unit of work.
+async fn write_elements<'t>(elements: &[Element], per_line: usize, sink: &mut dyn Sink<'t>) {
+    let pace = sink.pace();
     // (Made at every comparison, the sort bytes of a map of 44,125 Services' elements were a
     // 330 ms piece of the page; sorted in one piece, 250 ms natively. Elements of one key, in
     // a map of two Services on one address and port, stay in their order.)
-    let order = crate::pace::order_by_key(elements, |e| element_order(&e.key), pace).await;
-    let sorted: Vec<&Element> = order.into_iter().map(|i| &elements[i]).collect();
-    let lines = sorted.len().div_ceil(per_line);
-    block.reserve(lines);
-    for (i, elements) in sorted.chunks(per_line).enumerate() {
-        let mut text = String::from(if i == 0 {
+    let order = crate::pace::order_by_key(elements, |e| element_order(&e.key), &pace).await;
+    let lines = order.len().div_ceil(per_line);
+    for (i, chunk) in order.chunks(per_line).enumerate() {
+        let text = sink.buf();
+        text.push_str(if i == 0 {
             "\t\telements = { "
         } else {
             "\t\t\t     "
         });
-        for (j, e) in elements.iter().enumerate() {
+        for (j, &e) in chunk.iter().enumerate() {
             if j > 0 {
                 text.push_str(", ");
             }
-            write_element(&mut text, e);
+            write_element(text, &elements[e]);
         }
         text.push_str(if i + 1 == lines { " }" } else { "," });
-        block.push(Line {
-            text,
-            source: None,
-            ..Default::default()
-        });
+        sink.end(About::Nothing);
         pace.unit().await;
     }
 }
 
+/// An object of the table, as `nft list` lists it.
+#[derive(Clone, Copy)]
+enum Listed<'t> {
+    Set(&'t Set),
+    Map(&'t Map),
+    Chain(&'t Chain),
+}
+
+impl<'t> Listed<'t> {
+    /// The table's objects in the order `nft list` lists them: sets, then maps, then chains,
+    /// each in kube-proxy's creation order.
+    fn all(t: &'t Table) -> impl Iterator<Item = Listed<'t>> {
+        (t.sets.iter().map(Listed::Set))
+            .chain(t.maps.iter().map(Listed::Map))
+            .chain(t.chains.iter().map(Listed::Chain))
+    }
+
+    fn name(self) -> &'t str {
+        match self {
+            Listed::Set(s) => &s.name,
+            Listed::Map(m) => &m.name,
+            Listed::Chain(c) => &c.name,
+        }
+    }
+
+    /// Whether `self` lists as `other` does, line for line and with the same provenance.
+    fn same(self, other: Listed) -> bool {
+        match (self, other) {
+            (Listed::Set(a), Listed::Set(b)) => a == b,
+            (Listed::Map(a), Listed::Map(b)) => a == b,
+            (Listed::Chain(a), Listed::Chain(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// Writes its lines.
+    async fn write(self, sink: &mut dyn Sink<'t>) {
+        let pace = sink.pace();
+        let line = |sink: &mut dyn Sink<'t>, text: std::fmt::Arguments| {
+            let _ = sink.buf().write_fmt(text);
+            sink.end(About::Nothing);
+        };
+        match self {
+            Listed::Set(s) => {
+                let _ = write!(sink.buf(), "\tset {} {{", s.name);
+                sink.end(About::Object(&s.provenance, Some(&s.name)));
+                line(sink, format_args!("\t\ttype {}", s.type_));
+                if s.flags.as_deref().is_some_and(|f| f.contains("dynamic")) {
+                    line(sink, format_args!("\t\tsize 65535"));
+                }
+                if let Some(f) = &s.flags {
+                    line(sink, format_args!("\t\tflags {f}"));
+                }
+                if let Some(secs) = s.timeout {
+                    line(sink, format_args!("\t\ttimeout {}", duration(secs)));
+                }
+                if let Some(c) = &s.comment {
+                    line(sink, format_args!("\t\tcomment {}", q(c)));
+                }
+                // nft puts two IPv4 addresses on a line, other types one (`calculate_delim`).
+                let per_line = if s.type_ == "ipv4_addr" { 2 } else { 1 };
+                write_elements(&s.elements, per_line, sink).await;
+            }
+            Listed::Map(m) => {
+                let _ = write!(sink.buf(), "\tmap {} {{", m.name);
+                sink.end(About::Object(&m.provenance, Some(&m.name)));
+                line(sink, format_args!("\t\ttype {}", m.type_));
+                if let Some(c) = &m.comment {
+                    line(sink, format_args!("\t\tcomment {}", q(c)));
+                }
+                write_elements(&m.elements, 1, sink).await;
+            }
+            Listed::Chain(c) => {
+                let _ = write!(sink.buf(), "\tchain {} {{", c.name);
+                sink.end(About::Object(&c.provenance, Some(&c.name)));
+                if let Some(base) = &c.base {
+                    let priority = priority(base.hook, base.priority);
+                    line(
+                        sink,
+                        format_args!(
+                            "\t\ttype {} hook {} priority {priority}; policy accept;",
+                            base.type_, base.hook
+                        ),
+                    );
+                }
+                if let Some(comment) = &c.comment {
+                    line(sink, format_args!("\t\tcomment {}", q(comment)));
+                }
+                for (index, r) in c.rules.iter().enumerate() {
+                    sink.buf().push_str("\t\t");
+                    sink.buf().push_str(&listed_rule(&r.text));
+                    sink.end(About::NftRule {
+                        source: &r.provenance,
+                        chain: &c.name,
+                        index,
+                        rule: &r.text,
+                    });
+                    pace.unit().await;
+                }
+            }
+        }
+        line(sink, format_args!("\t}}"));
+        pace.unit().await;
+    }
+}
+
+/// The same `nft list` view made before an edit, with the table it was made from.
+#[derive(Clone, Copy)]
+pub struct Before<'b> {
+    pub table: &'b Table,
+    pub lines: &'b ViewLines,
+}
+
+/// Where each object's lines are in a view made before: the old table's objects in listing
+/// order, and the line each one's block starts at (its line declaring it).
+struct ListedBefore<'b> {
+    lines: &'b ViewLines,
+    objects: Vec<Listed<'b>>,
+    starts: Vec<usize>,
+    /// An object's place in `objects` by its kind and name, made when first asked for (an
+    /// edit that adds or removes objects moves those after it).
+    by_name: Option<HashMap<(u8, &'b str), usize>>,
+    /// The lines taken to copy.
+    run: Run<'b>,
+}
+
+impl<'b> ListedBefore<'b> {
+    /// The blocks of `before`, if its lines declare its table's objects in order (else none
+    /// is copied).
+    fn new(before: Before<'b>) -> Option<Self> {
+        let objects: Vec<Listed<'b>> = Listed::all(before.table).collect();
+        let starts: Vec<usize> = (before.lines.abouts().enumerate())
+            .filter_map(|(i, l)| l.defines.as_ref().map(|_| i))
+            .collect();
+        let declared = |(o, &at): (&Listed, &usize)| {
+            before.lines.about(at).and_then(|l| l.defines.as_deref()) == Some(o.name())
+        };
+        let alike = objects.len() == starts.len() && objects.iter().zip(&starts).all(declared);
+        alike.then(|| ListedBefore {
+            lines: before.lines,
+            objects,
+            starts,
+            by_name: None,
+            run: Run::new(before.lines),
+        })
+    }
+
+    /// The lines of the old object listed as `object` is, if any (found at the same place
+    /// first, then by name), and whether a blank line comes before them.
+    fn block_of(&mut self, object: Listed, place: usize) -> Option<(Range<usize>, bool)> {
+        let kind = |o: &Listed| match o {
+            Listed::Set(_) => 0u8,
+            Listed::Map(_) => 1,
+            Listed::Chain(_) => 2,
+        };
+        let at_place = self
+            .objects
+            .get(place)
+            .filter(|o| o.name() == object.name());
+        let k = match at_place {
+            Some(_) => place,
+            None => {
+                let objects = &self.objects;
+                let by_name = self.by_name.get_or_insert_with(|| {
+                    (objects.iter().enumerate())
+                        .map(|(i, o)| ((kind(o), o.name()), i))
+                        .collect()
+                });
+                *by_name.get(&(kind(&object), object.name()))?
+            }
+        };
+        if !self.objects[k].same(object) {
+            return None;
+        }
+        // (A block ends before the blank line that starts the next; the last, before the
+        // table's closing brace.)
+        let end = match self.starts.get(k + 1) {
+            Some(&next) => next - 1,
+            None => self.lines.len() - 1,
+        };
+        Some((self.starts[k]..end, k > 0))
+    }
+}
+
 /// `nft list table <family> kube-proxy` as nft 1.0.6 prints it: sets, then maps, then chains,
-/// each in kube-proxy's creation order; elements sorted as nft sorts them. Made a part at a
-/// time, an object (set, map, chain) being a unit of work (made whole, 10,000 Services' were a
-/// 338 ms piece of the page).
-pub async fn nft_list_lines<'t>(t: &'t Table, pace: &Pace) -> Vec<Line<'t>> {
-    let mut out = vec![Line {
-        text: format!("table {} {} {{", t.family, t.name),
-        source: None,
-        ..Default::default()
-    }];
-    out.push(Line {
-        text: format!("\tcomment {}", q(t.comment)),
-        source: None,
-        ..Default::default()
-    });
-    // Room for every line at once (grown by doubling, the last copy of a list of 2 million
-    // lines was one long piece).
+/// each in kube-proxy's creation order; elements sorted as nft sorts them. Written a line at a
+/// time (made whole, 10,000 Services' were a 338 ms piece of the page). `before`: the view
+/// made before an edit, if the sink [copies](Sink::copies): the lines of each object the edit
+/// left as it was are copied from it, with the blank line before them.
+pub async fn write_nft_list<'t>(t: &'t Table, before: Option<Before<'_>>, sink: &mut dyn Sink<'t>) {
+    let pace = sink.pace();
+    // (Room for every line at once: grown by doubling, the last copy of a list of 2 million
+    // lines was one long piece.)
     let sets: usize = t.sets.iter().map(|s| 8 + s.elements.len()).sum();
     let maps: usize = t.maps.iter().map(|m| 6 + m.elements.len()).sum();
     let chains: usize = t.chains.iter().map(|c| 4 + c.rules.len()).sum();
-    out.reserve(sets + maps + chains + 1);
-    // Each object's block goes straight after the last, a blank line between (gathered first
-    // and joined at the end, 44,125 Services' 2 million lines were moved in one piece).
-    let mut first = true;
-    let mut put = |out: &mut Vec<Line<'t>>, block: Vec<Line<'t>>| {
-        if !std::mem::take(&mut first) {
-            out.push(Line {
-                text: String::new(),
-                source: None,
-                ..Default::default()
-            });
+    sink.expect_lines(sets + maps + chains + 3);
+    let _ = write!(sink.buf(), "table {} {} {{", t.family, t.name);
+    sink.end(About::Nothing);
+    let _ = write!(sink.buf(), "\tcomment {}", q(t.comment));
+    sink.end(About::Nothing);
+    let mut before = before.filter(|_| sink.copies()).and_then(ListedBefore::new);
+    for (place, object) in Listed::all(t).enumerate() {
+        // Each object's lines follow the last's, a blank line between.
+        let copied = match before.as_mut() {
+            Some(b) => match b.block_of(object, place) {
+                // (With the blank line before it, if it had one there: blocks alike that
+                // follow one another there are copied as one run.)
+                Some((old, true)) if place > 0 => {
+                    b.run.take(old.start - 1..old.end, sink, &pace).await;
+                    true
+                }
+                Some((old, _)) => {
+                    if place > 0 {
+                        b.run.copy(sink, &pace).await;
+                        sink.end(About::Nothing);
+                    }
+                    b.run.take(old, sink, &pace).await;
+                    true
+                }
+                None => {
+                    b.run.copy(sink, &pace).await;
+                    false
+                }
+            },
+            None => false,
+        };
+        if !copied {
+            if place > 0 {
+                sink.end(About::Nothing);
+            }
+            object.write(sink).await;
         }
-        out.extend(block);
-    };
-    for s in &t.sets {
-        let mut b = vec![Line {
-            text: format!("\tset {} {{", s.name),
-            source: Some(&s.provenance),
-            defines: Some(s.name.as_str().into()),
-            ..Default::default()
-        }];
-        b.push(Line {
-            text: format!("\t\ttype {}", s.type_),
-            source: None,
-            ..Default::default()
-        });
-        if s.flags.as_deref().is_some_and(|f| f.contains("dynamic")) {
-            b.push(Line {
-                text: "\t\tsize 65535".into(),
-                source: None,
-                ..Default::default()
-            });
-        }
-        if let Some(f) = &s.flags {
-            b.push(Line {
-                text: format!("\t\tflags {f}"),
-                source: None,
-                ..Default::default()
-            });
-        }
-        if let Some(secs) = s.timeout {
-            b.push(Line {
-                text: format!("\t\ttimeout {}", duration(secs)),
-                source: None,
-                ..Default::default()
-            });
-        }
-        if let Some(c) = &s.comment {
-            b.push(Line {
-                text: format!("\t\tcomment {}", q(c)),
-                source: None,
-                ..Default::default()
-            });
-        }
-        // nft puts two IPv4 addresses on a line, other types one (`calculate_delim`).
-        let per_line = if s.type_ == "ipv4_addr" { 2 } else { 1 };
-        elements_block(&s.elements, per_line, pace, &mut b).await;
-        b.push(Line {
-            text: "\t}".into(),
-            source: None,
-            ..Default::default()
-        });
-        put(&mut out, b);
-        pace.unit().await;
     }
-    for m in &t.maps {
-        let mut b = vec![Line {
-            text: format!("\tmap {} {{", m.name),
-            source: Some(&m.provenance),
-            defines: Some(m.name.as_str().into()),
-            ..Default::default()
-        }];
-        b.push(Line {
-            text: format!("\t\ttype {}", m.type_),
-            source: None,
-            ..Default::default()
-        });
-        if let Some(c) = &m.comment {
-            b.push(Line {
-                text: format!("\t\tcomment {}", q(c)),
-                source: None,
-                ..Default::default()
-            });
-        }
-        elements_block(&m.elements, 1, pace, &mut b).await;
-        b.push(Line {
-            text: "\t}".into(),
-            source: None,
-            ..Default::default()
-        });
-        put(&mut out, b);
-        pace.unit().await;
+    if let Some(b) = before.as_mut() {
+        b.run.copy(sink, &pace).await;
     }
-    for c in &t.chains {
-        let mut b = vec![Line {
-            text: format!("\tchain {} {{", c.name),
-            source: Some(&c.provenance),
-            defines: Some(c.name.as_str().into()),
-            ..Default::default()
-        }];
-        if let Some(base) = &c.base {
-            b.push(Line {
-                text: format!(
-                    "\t\ttype {} hook {} priority {}; policy accept;",
-                    base.type_,
-                    base.hook,
-                    priority(base.hook, base.priority)
-                ),
-                source: None,
-                ..Default::default()
-            });
-        }
-        if let Some(comment) = &c.comment {
-            b.push(Line {
-                text: format!("\t\tcomment {}", q(comment)),
-                source: None,
-                ..Default::default()
-            });
-        }
-        for (i, r) in c.rules.iter().enumerate() {
-            b.push(Line {
-                text: format!("\t\t{}", listed_rule(&r.text)),
-                source: Some(&r.provenance),
-                odds: crate::explain::odds::nft_rule(&r.text).map(Into::into),
-                anchor: Some(crate::explain::anchor::nft(&c.name, i).into()),
-                ..Default::default()
-            });
-        }
-        b.push(Line {
-            text: "\t}".into(),
-            source: None,
-            ..Default::default()
-        });
-        put(&mut out, b);
-        pace.unit().await;
-    }
-    out.push(Line {
-        text: "}".into(),
-        source: None,
-        ..Default::default()
-    });
-    out
+    sink.buf().push('}');
+    sink.end(About::Nothing);
 }
