@@ -12,7 +12,7 @@ Run: python3 tests/browser/bench.py  (scripts/bench.sh runs it and the native be
      python3 tests/browser/bench.py --core=10000 --cold  (… as a first visit: only a run's first row is cold)
      python3 tests/browser/bench.py --browser  (only the page: load, edits, typing, pastes, frames)
      python3 tests/browser/bench.py --browser --no-paste  (… without the large pastes)
-     python3 tests/browser/bench.py --ab=DIR  (typing at 1,000 Services: the build in DIR and dist/, alternately)
+     python3 tests/browser/bench.py --ab=DIR [--mode=nftables|ipvs]  (typing at 1,000 Services: the build in DIR and dist/, alternately)
      python3 tests/browser/bench.py --smoke  (a quick pass for CI: small sizes, few edits)
 """
 import functools
@@ -216,14 +216,23 @@ def main():
             rows.append(("edit → render, 1,000 Services × 10 (p50 / p95)", f"{percentile(t, 50):.0f} / {percentile(t, 95):.0f} ms", "goal < 50 ms"))
             rows.append(("longest main-thread task while editing it", f"{longest:.0f} ms", "goal < 100 ms"))
             rows += core_split(d, "1,000 Services")
-            k = key_edits(d, "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8", min(EDITS, 20))
+            k = key_edits(d, BIG_KEY_AT, min(EDITS, 20))
             rows.append(("key → new rules in the DOM, 1,000 Services × 10 (p50 / p95)", f"{percentile(k, 50):.0f} / {percentile(k, 95):.0f} ms", "goal < 50 ms; typed keys"))
             d.js("window.__long = []")
-            k = typing(d, "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8")
+            k = typing(d, BIG_KEY_AT)
             time.sleep(2)
             longest = max(d.js("return window.__long") or [0])
             rows.append(("typing at 1,000 Services: key → next paint (p50 / max)", f"{percentile(k, 50):.0f} / {max(k):.0f} ms", "Event Timing, 11 keys 80 ms apart; each edit in steps, dropped at the next key"))
             rows.append(("longest main-thread task while typing there", f"{longest:.0f} ms", "goal < 100 ms"))
+            # The same keys in the other modes (each its first view: `nft`, `ipvsadm`).
+            for mode in ("nftables", "ipvs"):
+                run.choose(d, "#mode", mode)
+                d.wait_for(f"1,000 Services in {mode} mode", lambda: MODE_SHOWN[mode] in run.output(d) and not d.js("return document.querySelector('#busy').classList.contains('waiting')"), timeout=120)
+                time.sleep(2)
+                d.js("performance.clearMeasures(); performance.clearMarks('kpx:analysed')")
+                k = key_edits(d, BIG_KEY_AT, min(EDITS, 20))
+                rows.append((f"key → new rules in the DOM, 1,000 Services × 10, {mode} mode (p50 / p95)", f"{percentile(k, 50):.0f} / {percentile(k, 95):.0f} ms", "goal < 50 ms; typed keys"))
+                rows += core_split(d, f"a key in {mode} mode")
             # Large pastes, the whole way through the page.
             for services in PASTES:
                 rows += paste(d, site, services)
@@ -465,9 +474,19 @@ def wasm_core(d, site):
     return rows
 
 
-def typing_at_1000(dist):
-    """A fresh page of the site in `dist` with 1,000 Services × 10: typed keys to their rules
-    in the DOM (p50, p95), a key's next paint (p50, max) and the longest task while typing."""
+# A line of each mode's first view of the 1,000-Service text (and of the article's).
+MODE_SHOWN = {"iptables": "-A KUBE-SERVICES", "nftables": "table ip kube-proxy", "ipvs": "TCP  10."}
+# Each other mode's first view (web/src/state.rs, default_view).
+FIRST_VIEW = {"nftables": "nft-list", "ipvs": "ipvsadm"}
+
+# Where the 1,000-Service benchmarks type: svc500's port.
+BIG_KEY_AT = "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8"
+
+
+def typing_at_1000(dist, mode=None):
+    """A fresh page of the site in `dist` with 1,000 Services × 10 (in `mode`, kube-proxy's
+    default when None): typed keys to their rules in the DOM (p50, p95), a key's next paint
+    (p50, max) and the longest task while typing."""
     http_port, driver_port = run.free_ports(2)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", http_port), functools.partial(run.Quiet, directory=dist))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -476,13 +495,13 @@ def typing_at_1000(dist):
     try:
         d = run.Driver(driver_port)
         try:
-            d.get(site + "?scenario=article")
-            d.wait_for("rules", lambda: run.ARTICLE_LINE in run.output(d))
+            d.get(site + "?scenario=article" + (f"&mode={mode}&view={FIRST_VIEW[mode]}" if mode else ""))
+            d.wait_for("rules", lambda: MODE_SHOWN[mode or "iptables"] in run.output(d))
             d.js(LONG_TASKS)
             d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", big_scenario(1000))
             d.wait_for("the big view", lambda: "svc999" in run.editor_text(d), timeout=120)
             time.sleep(2)
-            at = "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8"
+            at = BIG_KEY_AT
             k = key_edits(d, at, 16)
             d.js("window.__long = []")
             t = typing(d, at)
@@ -496,13 +515,13 @@ def typing_at_1000(dist):
         server.shutdown()
 
 
-def typing_ab(other, rounds=3):
-    """`--ab=DIR`: typing at 1,000 Services on another build of the site (DIR, say one made with
-    `trunk build --release --dist DIR` at an older commit) and on dist/, alternately, so that
-    both see the VM as it is."""
+def typing_ab(other, mode=None, rounds=3):
+    """`--ab=DIR [--mode=M]`: typing at 1,000 Services on another build of the site (DIR, say
+    one made with `trunk build --release --dist DIR` at an older commit) and on dist/,
+    alternately, so that both see the VM as it is."""
     for _ in range(rounds):
         for name, dist in (("other", other), ("dist", run.DIST)):
-            k50, k95, t50, tmax, longest = typing_at_1000(dist)
+            k50, k95, t50, tmax, longest = typing_at_1000(dist, mode)
             print(f"{name:6} key → rules in the DOM {k50:.0f} / {k95:.0f} ms; key → next paint {t50:.0f} / {tmax:.0f} ms; "
                   f"longest task while typing {longest:.0f} ms", flush=True)
 
@@ -510,5 +529,6 @@ def typing_ab(other, rounds=3):
 if __name__ == "__main__":
     AB = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--ab=")), None)
     if AB:
-        sys.exit(typing_ab(AB))
+        MODE = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--mode=")), None)
+        sys.exit(typing_ab(AB, MODE))
     sys.exit(main())
