@@ -1668,9 +1668,12 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # 1 KB, the kept listing order 1 KB, comparing lines 0.5 KB): a key at 1,000 Services 60-65 ->
 # 44-46 ms to its rules; and -> 625,400 (625,327) for the `nft list` view written into a sink and
 # copied after an edit (1.7 KB: the streaming writer, the blocks' lookup, the nftables model's
-# `PartialEq`): a key at 1,000 Services in nftables mode 128-155 -> 74-87 ms to its rules.
+# `PartialEq`): a key at 1,000 Services in nftables mode 128-155 -> 74-87 ms to its rules; and ->
+# 625,900 (625,838) for a review's finding: the old view, its names and the run taken looked
+# through a part at a time (0.5 KB; at 44,125 Services an edit compared half a million objects
+# in one piece).
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 625_400
+SIZE_RATCHET = 625_900
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -798,14 +798,16 @@ impl<'b> Run<'b> {
     }
 
     /// Takes `lines` of the view before to copy next (copying those taken so far first, unless
-    /// `lines` follows them).
+    /// `lines` follows them and they are fewer than [`COPIED_RUN`]: the renderer pauses after
+    /// a copy, and what it compared to take the lines, a rule or an object a line, is work
+    /// too).
     pub(crate) async fn take<'d>(
         &mut self,
         lines: Range<usize>,
         sink: &mut dyn Sink<'d>,
         pace: &Pace,
     ) {
-        if self.lines.end != lines.start {
+        if self.lines.end != lines.start || self.lines.len() >= COPIED_RUN {
             self.copy(sink, pace).await;
             self.lines = lines.start..lines.start;
         }
