@@ -765,7 +765,7 @@ impl Analysis {
     /// makes a large view's lines between its reader's keys). `before` is the same view made
     /// from the analysis before an edit, if any: the `save` view copies the lines of each
     /// chain whose rules did not change from it, the `nft list` view those of each set, map
-    /// and chain.
+    /// and chain, the `ipvsadm` view those of each virtual server.
     pub fn render_lines_in_parts(
         self: Rc<Self>,
         req: Request,
@@ -845,8 +845,13 @@ impl Analysis {
                 Ok(vec![])
             }
             "ipvsadm" if mode == Mode::Ipvs => {
-                let no_counts = |_: &str, _: &str| (0, 0);
-                Ok(crate::ipvs::render::ipvsadm_lines_paced(self.ipvs(), &no_counts, &pace).await)
+                // The view before, from the IPVS tables it was made from.
+                let before = before.and_then(|(a, lines)| {
+                    let ipvs = a.ipvs.get()?;
+                    Some(crate::ipvs::render::Before { ipvs, lines })
+                });
+                crate::ipvs::render::write_ipvsadm(self.ipvs(), before, sink).await;
+                Ok(vec![])
             }
             "addr" if mode == Mode::Ipvs => {
                 let settings = &self.cluster.settings;

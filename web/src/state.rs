@@ -565,9 +565,9 @@ impl State {
             .find(|key| !analysed.made.iter().any(|m| m.key == *key))?;
         // The same view made from the analysis shown (the one the edit started from: its pane
         // says it was made from it), whose lines of what did not change it copies.
-        // (Only the save and `nft list` views copy: another's would hold the old analysis for
-        // nothing.)
-        let copies = matches!(key.view, "save" | "nft-list");
+        // (Only the save, `nft list` and `ipvsadm` views copy: another's would hold the old
+        // analysis for nothing.)
+        let copies = matches!(key.view, "save" | "nft-list" | "ipvsadm");
         let before = self
             .good
             .as_ref()

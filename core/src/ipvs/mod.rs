@@ -41,7 +41,7 @@ pub struct Bound {
     pub provenance: Provenance,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VirtualServer {
     pub protocol: Protocol,
     pub ip: IpAddr,
@@ -54,7 +54,7 @@ pub struct VirtualServer {
     pub provenance: Provenance,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RealServer {
     pub ip: IpAddr,
     pub port: u16,

@@ -2,8 +2,9 @@
 
 use super::*;
 use crate::iptables::model::Match;
-use crate::iptables::render::Line;
+use crate::iptables::render::{Line, Run, Sink};
 use crate::pace::Pace;
+use std::collections::HashMap;
 
 /// glibc's `qsort` (a top-down merge sort) with a C comparator that may not be a total order:
 /// ipvsadm's address comparison wraps, and the result depends on the algorithm, so kpx runs
@@ -102,25 +103,33 @@ pub async fn ipvsadm_lines_paced<'a>(
     counts: &dyn Fn(&str, &str) -> (u64, u64),
     pace: &Pace,
 ) -> Vec<Line<'a>> {
-    let mut out = vec![
-        Line {
-            text: "IP Virtual Server version 1.2.1 (size=4096)".into(),
-            source: None,
-            ..Default::default()
-        },
-        Line {
-            text: "Prot LocalAddress:Port Scheduler Flags".into(),
-            source: None,
-            ..Default::default()
-        },
-        Line {
-            text: "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn".into(),
-            source: None,
-            ..Default::default()
-        },
-    ];
+    let mut out = header();
     // Room for every line at once (grown by doubling, the last copy was one long piece).
     out.reserve(ipvs.services.iter().map(|vs| 1 + vs.reals.len()).sum());
+    for vs in sorted_services(ipvs) {
+        virtual_server_lines(vs, counts, &mut |line| out.push(line));
+        pace.unit().await;
+    }
+    out
+}
+
+/// `ipvsadm -Ln`'s three lines before the virtual servers.
+fn header<'a>() -> Vec<Line<'a>> {
+    [
+        "IP Virtual Server version 1.2.1 (size=4096)",
+        "Prot LocalAddress:Port Scheduler Flags",
+        "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+    ]
+    .map(|text| Line {
+        text: text.into(),
+        ..Default::default()
+    })
+    .into()
+}
+
+/// The virtual servers as ipvsadm lists them: by protocol, address and port, with its own
+/// comparator.
+fn sorted_services(ipvs: &Ipvs) -> Vec<&VirtualServer> {
     let mut services: Vec<&VirtualServer> = ipvs.services.iter().collect();
     glibc_msort(&mut services, &|a, b| {
         let r = proto_number(a.protocol) - proto_number(b.protocol);
@@ -133,58 +142,144 @@ pub async fn ipvsadm_lines_paced<'a>(
         }
         a.port as i64 - b.port as i64
     });
-    for vs in services {
-        let mut line = format!(
-            "{:<4} {} {}",
-            vs.protocol.upper(),
-            addr_port(vs.ip, vs.port),
-            vs.scheduler
-        );
-        if let Some(f) = sched_flags(&vs.scheduler, vs.flags) {
-            line.push_str(&format!(" ({f})"));
+    services
+}
+
+/// A virtual server's line, then its real servers' by address and port.
+fn virtual_server_lines<'a>(
+    vs: &'a VirtualServer,
+    counts: &dyn Fn(&str, &str) -> (u64, u64),
+    out: &mut dyn FnMut(Line<'a>),
+) {
+    let mut line = format!(
+        "{:<4} {} {}",
+        vs.protocol.upper(),
+        addr_port(vs.ip, vs.port),
+        vs.scheduler
+    );
+    if let Some(f) = sched_flags(&vs.scheduler, vs.flags) {
+        line.push_str(&format!(" ({f})"));
+    }
+    if vs.flags & FLAG_PERSISTENT != 0 {
+        line.push_str(&format!(" persistent {}", vs.timeout));
+    }
+    out(Line {
+        text: line,
+        source: Some(&vs.provenance),
+        anchor: Some(crate::explain::anchor::ipvs_virtual(vs.protocol, vs.ip, vs.port).into()),
+        ..Default::default()
+    });
+    let mut reals: Vec<&RealServer> = vs.reals.iter().collect();
+    glibc_msort(&mut reals, &|a, b| {
+        let r = addr_cmp(a.ip, b.ip);
+        if r != 0 {
+            r
+        } else {
+            a.port as i64 - b.port as i64
         }
-        if vs.flags & FLAG_PERSISTENT != 0 {
-            line.push_str(&format!(" persistent {}", vs.timeout));
-        }
-        out.push(Line {
-            text: line,
-            source: Some(&vs.provenance),
-            anchor: Some(crate::explain::anchor::ipvs_virtual(vs.protocol, vs.ip, vs.port).into()),
+    });
+    let vs_key = format!("{} {}", vs.protocol.upper(), addr_port(vs.ip, vs.port));
+    // (The scheduler's odds are the virtual server's: worded once for all its real servers.)
+    let odds: Option<std::rc::Rc<str>> = crate::explain::odds::ipvs_real_server(vs).map(Into::into);
+    for rs in reals {
+        let (active, inactive) = counts(&vs_key, &addr_port(rs.ip, rs.port));
+        out(Line {
+            text: format!(
+                "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
+                addr_port(rs.ip, rs.port),
+                "Masq",
+                rs.weight,
+                active,
+                inactive
+            ),
+            source: Some(&rs.provenance),
+            odds: odds.clone(),
+            anchor: Some(
+                crate::explain::anchor::ipvs_real(vs.protocol, vs.ip, vs.port, rs.ip, rs.port)
+                    .into(),
+            ),
             ..Default::default()
         });
-        let mut reals: Vec<&RealServer> = vs.reals.iter().collect();
-        glibc_msort(&mut reals, &|a, b| {
-            let r = addr_cmp(a.ip, b.ip);
-            if r != 0 {
-                r
-            } else {
-                a.port as i64 - b.port as i64
-            }
-        });
-        let vs_key = format!("{} {}", vs.protocol.upper(), addr_port(vs.ip, vs.port));
-        for rs in reals {
-            let (active, inactive) = counts(&vs_key, &addr_port(rs.ip, rs.port));
-            out.push(Line {
-                text: format!(
-                    "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
-                    addr_port(rs.ip, rs.port),
-                    "Masq",
-                    rs.weight,
-                    active,
-                    inactive
-                ),
-                source: Some(&rs.provenance),
-                odds: crate::explain::odds::ipvs_real_server(vs).map(Into::into),
-                anchor: Some(
-                    crate::explain::anchor::ipvs_real(vs.protocol, vs.ip, vs.port, rs.ip, rs.port)
-                        .into(),
-                ),
-                ..Default::default()
-            });
-        }
-        pace.unit().await;
     }
-    out
+}
+
+/// The same `ipvsadm` view made before an edit (without connection counts), with the IPVS
+/// tables it was made from.
+#[derive(Clone, Copy)]
+pub struct Before<'b> {
+    pub ipvs: &'b Ipvs,
+    pub lines: &'b crate::views::ViewLines,
+}
+
+/// `ipvsadm -Ln` without connection counts, as the views show it, into `sink`, a virtual
+/// server being a unit of work. `before`: the view made before an edit, if the sink
+/// [copies](Sink::copies): the lines of each virtual server the edit left equal (its real
+/// servers, scheduler and provenance too) are copied from it.
+pub async fn write_ipvsadm<'a>(
+    ipvs: &'a Ipvs,
+    before: Option<Before<'_>>,
+    sink: &mut dyn Sink<'a>,
+) {
+    let pace = sink.pace();
+    let no_counts = |_: &str, _: &str| (0, 0);
+    sink.expect_lines(
+        3 + ipvs
+            .services
+            .iter()
+            .map(|vs| 1 + vs.reals.len())
+            .sum::<usize>(),
+    );
+    for line in header() {
+        sink.push(line);
+    }
+    // The view before's virtual servers in its order, and the line each one's block starts
+    // at (if its lines are as many as they list: else none is copied).
+    let old = before.filter(|_| sink.copies()).and_then(|b| {
+        let services = sorted_services(b.ipvs);
+        let mut starts = Vec::with_capacity(services.len());
+        let mut at = 3;
+        for vs in &services {
+            starts.push(at);
+            at += 1 + vs.reals.len();
+        }
+        (at == b.lines.len()).then_some((b, services, starts))
+    });
+    let mut run = old.as_ref().map(|(b, ..)| Run::new(b.lines));
+    // An old virtual server's place by its protocol, address and port, made when first asked
+    // for (an edit that adds or removes one moves those after it).
+    let mut by_key: Option<HashMap<(Protocol, IpAddr, u16), usize, foldhash::fast::FixedState>> =
+        None;
+    for (place, vs) in sorted_services(ipvs).into_iter().enumerate() {
+        let key = |v: &VirtualServer| (v.protocol, v.ip, v.port);
+        let block = old.as_ref().and_then(|(_, services, starts)| {
+            let k = match services.get(place) {
+                Some(o) if key(o) == key(vs) => place,
+                _ => *by_key
+                    .get_or_insert_with(|| {
+                        services
+                            .iter()
+                            .enumerate()
+                            .map(|(i, o)| (key(o), i))
+                            .collect()
+                    })
+                    .get(&key(vs))?,
+            };
+            (services[k] == vs).then(|| starts[k]..starts[k] + 1 + vs.reals.len())
+        });
+        match (block, run.as_mut()) {
+            (Some(lines), Some(run)) => run.take(lines, sink, &pace).await,
+            (_, run) => {
+                if let Some(run) = run {
+                    run.copy(sink, &pace).await;
+                }
+                virtual_server_lines(vs, &no_counts, &mut |line| sink.push(line));
+                pace.unit().await;
+            }
+        }
+    }
+    if let Some(run) = run.as_mut() {
+        run.copy(sink, &pace).await;
+    }
 }
 
 /// `ip addr show kube-ipvs0` (iproute2). The interface index and MAC are illustrative (the
