@@ -1671,9 +1671,10 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # `PartialEq`): a key at 1,000 Services in nftables mode 128-155 -> 74-87 ms to its rules; and ->
 # 625,900 (625,838) for a review's finding: the old view, its names and the run taken looked
 # through a part at a time (0.5 KB; at 44,125 Services an edit compared half a million objects
-# in one piece).
+# in one piece); and -> 627,200 (627,139) for the `ipvsadm` view written into a sink and copied
+# after an edit (1.3 KB): a key at 1,000 Services in IPVS mode 59-83 -> 39-50 ms to its rules.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 625_900
+SIZE_RATCHET = 627_200
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):
