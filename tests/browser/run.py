@@ -1672,9 +1672,11 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # 625,900 (625,838) for a review's finding: the old view, its names and the run taken looked
 # through a part at a time (0.5 KB; at 44,125 Services an edit compared half a million objects
 # in one piece); and -> 627,200 (627,139) for the `ipvsadm` view written into a sink and copied
-# after an edit (1.3 KB): a key at 1,000 Services in IPVS mode 59-83 -> 39-50 ms to its rules.
+# after an edit (1.3 KB): a key at 1,000 Services in IPVS mode 59-83 -> 39-50 ms to its rules;
+# and -> 627,400 (627,381) for its review's fixes (0.2 KB: ipvsadm's order kept with the tables,
+# addresses compared without allocating, a unit of work a line written).
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 627_200
+SIZE_RATCHET = 627_400
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -26,6 +26,9 @@ pub struct Ipvs {
     pub ipsets: Vec<IpSet>,
     /// The iptables rules kube-proxy writes in IPVS mode.
     pub iptables: Dataplane,
+    /// The virtual servers' places in ipvsadm's order, once sorted (`render::sorted_services`).
+    #[serde(skip)]
+    pub(crate) listing: std::cell::OnceCell<std::rc::Rc<[u32]>>,
 }
 
 /// kube-ipvs0's addresses as they are bound: each once, with its first provenance.
@@ -291,6 +294,7 @@ pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
         services,
         ipsets: sets.0,
         iptables,
+        listing: Default::default(),
     }
 }
 

@@ -36,20 +36,21 @@ fn glibc_msort<T: Clone>(v: &mut [T], cmp: &dyn Fn(&T, &T) -> i64) {
 }
 
 /// libipvs's address comparison: `ntohl(a) - ntohl(b)` as a C `int` (wrapping), word by word
-/// for IPv6.
+/// for IPv6. (No list of words: sorting 180,000 virtual servers makes 3 million comparisons.)
 fn addr_cmp(a: IpAddr, b: IpAddr) -> i64 {
-    let words = |ip: IpAddr| -> Vec<u32> {
+    let words = |ip: IpAddr| -> ([u32; 4], usize) {
         match ip {
-            IpAddr::V4(x) => vec![u32::from(x)],
-            IpAddr::V6(x) => x
-                .octets()
-                .chunks(4)
-                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
+            IpAddr::V4(x) => ([u32::from(x), 0, 0, 0], 1),
+            IpAddr::V6(x) => {
+                let o = x.octets();
+                let word = |i: usize| u32::from_be_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
+                ([word(0), word(4), word(8), word(12)], 4)
+            }
         }
     };
-    for (x, y) in words(a).iter().zip(words(b)) {
-        let r = x.wrapping_sub(y) as i32;
+    let ((a, n), (b, m)) = (words(a), words(b));
+    for (x, y) in a[..n].iter().zip(&b[..m]) {
+        let r = x.wrapping_sub(*y) as i32;
         if r != 0 {
             return r as i64;
         }
@@ -128,21 +129,27 @@ fn header<'a>() -> Vec<Line<'a>> {
 }
 
 /// The virtual servers as ipvsadm lists them: by protocol, address and port, with its own
-/// comparator.
+/// comparator. Sorted once (`Ipvs::listing`): an edit's view finds the blocks of the view
+/// before in the order it was made in.
 fn sorted_services(ipvs: &Ipvs) -> Vec<&VirtualServer> {
-    let mut services: Vec<&VirtualServer> = ipvs.services.iter().collect();
-    glibc_msort(&mut services, &|a, b| {
-        let r = proto_number(a.protocol) - proto_number(b.protocol);
-        if r != 0 {
-            return r;
-        }
-        let r = addr_cmp(a.ip, b.ip);
-        if r != 0 {
-            return r;
-        }
-        a.port as i64 - b.port as i64
+    let order = ipvs.listing.get_or_init(|| {
+        let s = &ipvs.services;
+        let mut order: Vec<u32> = (0..s.len() as u32).collect();
+        glibc_msort(&mut order, &|&a, &b| {
+            let (a, b) = (&s[a as usize], &s[b as usize]);
+            let r = proto_number(a.protocol) - proto_number(b.protocol);
+            if r != 0 {
+                return r;
+            }
+            let r = addr_cmp(a.ip, b.ip);
+            if r != 0 {
+                return r;
+            }
+            a.port as i64 - b.port as i64
+        });
+        order.into()
     });
-    services
+    order.iter().map(|&i| &ipvs.services[i as usize]).collect()
 }
 
 /// A virtual server's line, then its real servers' by address and port.
@@ -204,7 +211,8 @@ fn virtual_server_lines<'a>(
 }
 
 /// The same `ipvsadm` view made before an edit (without connection counts), with the IPVS
-/// tables it was made from.
+/// tables it was made from. The two must belong together (the page pairs them by the analysis
+/// that wrote the lines): only the number of lines is checked.
 #[derive(Clone, Copy)]
 pub struct Before<'b> {
     pub ipvs: &'b Ipvs,
@@ -273,7 +281,8 @@ pub async fn write_ipvsadm<'a>(
                     run.copy(sink, &pace).await;
                 }
                 virtual_server_lines(vs, &no_counts, &mut |line| sink.push(line));
-                pace.unit().await;
+                // (A line a unit, as a copied line is.)
+                pace.units(1 + vs.reals.len()).await;
             }
         }
     }
