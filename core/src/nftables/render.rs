@@ -9,6 +9,17 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::ops::Range;
 
+/// What the `index`-th rule of chain `c` stands for, in every view that lists it.
+fn rule_about(c: &Chain, index: usize) -> About<'_> {
+    let r = &c.rules[index];
+    About::NftRule {
+        source: &r.provenance,
+        chain: &c.name,
+        index,
+        rule: &r.text,
+    }
+}
+
 fn q(s: &str) -> String {
     format!("\"{s}\"")
 }
@@ -103,12 +114,7 @@ pub async fn write_nft<'d>(t: &'d Table, order: Order, sink: &mut dyn Sink<'d>) 
             for part in ["add rule ", &p, " ", &c.name, " ", &r.text] {
                 out.push_str(part);
             }
-            sink.end(About::NftRule {
-                source: &r.provenance,
-                chain: &c.name,
-                index,
-                rule: &r.text,
-            });
+            sink.end(rule_about(c, index));
             pace.unit().await;
         }
     }
@@ -385,12 +391,7 @@ impl<'t> Listed<'t> {
                 for (index, r) in c.rules.iter().enumerate() {
                     sink.buf().push_str("\t\t");
                     sink.buf().push_str(&listed_rule(&r.text));
-                    sink.end(About::NftRule {
-                        source: &r.provenance,
-                        chain: &c.name,
-                        index,
-                        rule: &r.text,
-                    });
+                    sink.end(rule_about(c, index));
                     pace.unit().await;
                 }
             }
