@@ -62,31 +62,48 @@ fn fingerprint(address: &str) -> u64 {
 }
 
 thread_local! {
-    /// The address this tab showed before its current one.
-    static REPLACED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// The addresses this page showed before its current one, by fingerprint, the latest last.
+    static REPLACED: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
+
+/// How many replaced addresses the page remembers: a reload goes to the address of when it
+/// was asked for, and the reader may keep typing (each change replacing the address) while a
+/// slow host answers it.
+const REMEMBERED: usize = 64;
 
 /// The page is about to write a new address over `address`.
 pub fn address_replaced(address: &str) {
-    REPLACED.set(fingerprint(address));
+    REPLACED.with_borrow_mut(|replaced| {
+        if replaced.len() == REMEMBERED {
+            replaced.remove(0);
+        }
+        replaced.push(fingerprint(address));
+    });
 }
 
 /// The page is left at `address` (its fragment, with the `#`) with `latest`, this tab's latest
 /// fragment: when that is newer than the address (a change whose link was still being made,
 /// or an edit still analysed), the tab notes it, for a reload to open it. A reload goes to the
-/// address the page had when it started: the one now or, when the latest change's link was
-/// written meanwhile (or as the page left), the one before.
+/// address the page had when it was asked for: the one now or, when changes were kept since
+/// (their links written meanwhile, or as the page left), one the page showed before.
 pub fn left_at(address: &str, latest: &str) {
-    // (One text, the two fingerprints in hex before the fragment: no JSON for it.)
+    // (One text: the fingerprints in hex, the address's first, then `|` and the fragment; no
+    // JSON for it.)
     let storage = SessionStorage::raw();
     let noted = match address.strip_prefix('#') {
         // (No fragment in the address: a reload opens the work kept in local storage.)
         Some(shown) if !shown.is_empty() && !latest.is_empty() => {
-            let newer = shown != latest || REPLACED.get() != 0;
-            let at = format!("{:016x}{:016x}", fingerprint(address), REPLACED.get());
+            let replaced = REPLACED.with_borrow(Clone::clone);
+            let newer = shown != latest || !replaced.is_empty();
+            let mut note = String::with_capacity(17 * (replaced.len() + 1) + latest.len());
+            for print in std::iter::once(fingerprint(address)).chain(replaced) {
+                note.push_str(&format!("{print:016x}"));
+            }
+            note.push('|');
+            note.push_str(latest);
             // (A fragment too large for this tab's storage is not noted: the reload then
             // offers it back, as a link opened over the work would.)
-            newer && storage.set_item(LEFT_KEY, &(at + latest)).is_ok()
+            newer && storage.set_item(LEFT_KEY, &note).is_ok()
         }
         _ => false,
     };
@@ -96,7 +113,7 @@ pub fn left_at(address: &str, latest: &str) {
 }
 
 /// The fragment a reload of `address` opens: this tab's newer work if the page was left while
-/// it showed that address or had just replaced it, else the address's own.
+/// it showed that address or had shown it, else the address's own.
 pub fn to_open_at(address: String) -> String {
     let storage = SessionStorage::raw();
     let left = storage.get_item(LEFT_KEY).ok().flatten();
@@ -104,14 +121,12 @@ pub fn to_open_at(address: String) -> String {
     let _ = storage.remove_item(LEFT_KEY);
     let shown = format!("{:016x}", fingerprint(&address));
     // (Read with `get`: a text of the page's origin, but not necessarily of kpx's writing.)
-    let (at, before, fragment) = match &left {
-        Some(left) => (left.get(..16), left.get(16..32), left.get(32..)),
-        None => (None, None, None),
+    let Some((prints, fragment)) = left.as_deref().and_then(|l| l.split_once('|')) else {
+        return address;
     };
+    let showed = (0..prints.len() / 16).any(|i| prints.get(i * 16..i * 16 + 16) == Some(&shown));
     match fragment {
-        Some(f) if !f.is_empty() && (at == Some(&shown) || before == Some(&shown)) => {
-            format!("#{f}")
-        }
+        f if !f.is_empty() && showed => format!("#{f}"),
         _ => address,
     }
 }
