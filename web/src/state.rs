@@ -594,7 +594,9 @@ impl State {
             view: view_of(mode, wanted),
             all_namespaces: self.all_namespaces,
         };
-        std::iter::once(key(self.mode_of(a), self.view.as_deref()))
+        // (The input's mode edited: its own default view, as a mode chosen from the menu.)
+        let view = self.view.as_deref().filter(|_| !self.input_mode_changed(a));
+        std::iter::once(key(self.mode_of(a), view))
             .chain(self.compare.map(|m| key(m, self.compare_view.as_deref())))
             .collect()
     }
@@ -621,6 +623,11 @@ impl State {
 
     fn accept(&mut self, a: Rc<Analysis>, made: Vec<MadeView>) {
         self.errors.clear();
+        // (Before the analysis shown is replaced: it is what the input's mode is compared with.)
+        if self.input_mode_changed(&a) {
+            self.mode = None;
+            self.view = None;
+        }
         let previous = self.good.replace((self.text.clone(), a));
         let shown: Vec<Pane> = self.panes().cloned().collect();
         self.draw_panes(made);
@@ -714,9 +721,22 @@ impl State {
         self.warnings = a.cluster.warnings.clone();
     }
 
-    /// The mode shown for `a`: the chosen one, or the input's own.
+    /// The mode shown for `a`: the chosen one (a scenario's, or the reader's from the menu),
+    /// or the input's own. An edit of the input's own mode (its KubeProxyConfiguration's
+    /// `mode:`) is the reader's latest word: it is shown, and the choice let go of
+    /// ([`State::accept`]). (The article opened `mode=iptables`, and `mode: ipvs` typed into
+    /// its text changed nothing.)
     fn mode_of(&self, a: &Analysis) -> Mode {
-        self.mode.unwrap_or(a.cluster.settings.mode)
+        match self.mode {
+            Some(chosen) if !self.input_mode_changed(a) => chosen,
+            _ => a.cluster.settings.mode,
+        }
+    }
+
+    /// Whether `a`'s input sets another mode than the analysis shown's input did.
+    fn input_mode_changed(&self, a: &Analysis) -> bool {
+        (self.good.as_ref())
+            .is_some_and(|(_, shown)| shown.cluster.settings.mode != a.cluster.settings.mode)
     }
 
     /// Marks in each shown view what the last edit added and removed, against the same view
