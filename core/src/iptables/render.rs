@@ -784,6 +784,10 @@ struct SavedRules<'b> {
 /// writes (at 44,125 Services a save view is 2 million lines).
 const COPIED_RUN: usize = 4_096;
 
+/// Lines (or objects) of a view before looked at between two units of work: far less work
+/// each than a line written.
+pub(crate) const LOOKED_AT: usize = 1_024;
+
 /// Lines of a view made before an edit, taken to copy while they follow one another there
 /// and copied in one go (a copy a chain was a quarter of the save view's cost at 1,000
 /// Services: 11,000 chains), up to [`COPIED_RUN`] lines at a time.

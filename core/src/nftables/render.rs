@@ -2,7 +2,7 @@
 //! layout of knftables' `Fake.Dump()` that kube-proxy's tests compare) and `nft-list`.
 
 use super::model::*;
-use crate::iptables::render::{About, Run, Sink};
+use crate::iptables::render::{About, Run, Sink, LOOKED_AT};
 use crate::pace::Pace;
 use crate::views::ViewLines;
 use std::collections::HashMap;
@@ -495,10 +495,6 @@ impl<'b> ListedBefore<'b> {
         Some((self.starts[k]..end, k > 0))
     }
 }
-
-/// Lines (or objects) of a view before looked at between two units of work: far less work
-/// each than a line written.
-const LOOKED_AT: usize = 1_024;
 
 /// `nft list table <family> kube-proxy` as nft 1.0.6 prints it: sets, then maps, then chains,
 /// each in kube-proxy's creation order; elements sorted as nft sorts them. Written a line at a
