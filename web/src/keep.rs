@@ -62,7 +62,9 @@ fn fingerprint(address: &str) -> u64 {
 }
 
 thread_local! {
-    /// The addresses this page showed before its current one, by fingerprint, the latest last.
+    /// The addresses this page wrote its own over (each change's link), by fingerprint, the
+    /// latest last, at most [`REMEMBERED`]. (A link pasted over one, `hashchange`, is no
+    /// address a reload of this page's own work goes to.)
     static REPLACED: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -110,6 +112,11 @@ pub fn left_at(address: &str, latest: &str) {
     if !noted {
         let _ = storage.remove_item(LEFT_KEY);
     }
+}
+
+/// Forgets the note [`left_at`] left, unread (this page is no reload of the one that left it).
+pub fn forget_left() {
+    let _ = SessionStorage::raw().remove_item(LEFT_KEY);
 }
 
 /// The fragment a reload of `address` opens: this tab's newer work if the page was left while

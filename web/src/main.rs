@@ -76,6 +76,11 @@ fn start_fragment() -> String {
             if hash.len() > 1 && !options().embed && reloaded() {
                 keep::to_open_at(hash)
             } else {
+                // (Another start forgets the note: left by an older page, it would otherwise
+                // wait for a reload of this one left before it noted anything itself.)
+                if !options().embed {
+                    keep::forget_left();
+                }
                 hash
             }
         };
@@ -190,6 +195,24 @@ fn initial() -> (State, Option<String>, Option<keep::Notice>) {
     } else {
         (scenario(&scenarios::ALL[0]), true)
     };
+    // A reload of this page's own address: its fragment is the page's writing, which holds the
+    // choices since (the address's, and the reader's after them); applied again, `?mode=`
+    // undid a mode the reader had chosen or typed since. (An embed writes nothing: its
+    // address is its author's.)
+    if options().embed || !reloaded() || hash.len() <= 1 {
+        apply_address_choices(&mut state);
+    }
+    if analysed {
+        state.refresh();
+    } else {
+        typing::analyse_opened(&mut state);
+    }
+    (state, problem, notice)
+}
+
+/// The choices the address asks for (`mode`, `view`, `compare`, `panel`, `from`, `to`,
+/// `step`), on top of the state opened.
+fn apply_address_choices(state: &mut State) {
     if let Some(mode) = url_param("mode").as_deref().and_then(Mode::parse) {
         state.mode = Some(mode);
     }
@@ -216,12 +239,6 @@ fn initial() -> (State, Option<String>, Option<keep::Notice>) {
             state.panel = "packet".into();
         }
     }
-    if analysed {
-        state.refresh();
-    } else {
-        typing::analyse_opened(&mut state);
-    }
-    (state, problem, notice)
 }
 
 /// The scenario the address asks for (`?scenario=`, or `?preset=` in older links).
