@@ -670,12 +670,14 @@ impl State {
 
     /// Renders the shown views (without the marks of the last edit), but for those `made`
     /// already.
-    fn draw_panes(&mut self, mut made: Vec<MadeView>) {
+    fn draw_panes(&mut self, made: Vec<MadeView>) {
         let Some((_, a)) = &self.good else { return };
         let a = a.clone();
         let mut pane = |key: ViewKey| -> Pane {
-            let lines = match made.iter().position(|m| m.key == key) {
-                Some(i) => made.swap_remove(i).lines,
+            // (Shared, not taken: the compared pane may show the same view of the same mode,
+            // which an edit in steps made once; taken, that pane's was made again whole.)
+            let lines = match made.iter().find(|m| m.key == key) {
+                Some(m) => m.lines.clone(),
                 None => a.render_lines(&key.request()).map(|lines| {
                     let index = ViewIndex::of(&lines);
                     (Rc::new(lines), Rc::new(index))
