@@ -788,25 +788,6 @@ const COPIED_RUN: usize = 4_096;
 /// each than a line written.
 pub(crate) const LOOKED_AT: usize = 1_024;
 
-/// The place of each of `items` by its `key`, made a part at a time ([`LOOKED_AT`] items a
-/// unit of work): how a view made after an edit finds an old item that moved (at 44,125
-/// Services, hundreds of thousands of them).
-pub(crate) async fn places_by_key<'i, T, K: std::hash::Hash + Eq>(
-    items: &'i [T],
-    key: impl Fn(&'i T) -> K,
-    pace: &Pace,
-) -> std::collections::HashMap<K, usize, foldhash::fast::FixedState> {
-    let mut places = std::collections::HashMap::default();
-    places.reserve(items.len());
-    for (i, item) in items.iter().enumerate() {
-        places.insert(key(item), i);
-        if i % LOOKED_AT == 0 {
-            pace.unit().await;
-        }
-    }
-    places
-}
-
 /// Lines of a view made before an edit, taken to copy while they follow one another there
 /// and copied in one go (a copy a chain was a quarter of the save view's cost at 1,000
 /// Services: 11,000 chains), up to [`COPIED_RUN`] lines at a time.

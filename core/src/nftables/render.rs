@@ -2,7 +2,7 @@
 //! layout of knftables' `Fake.Dump()` that kube-proxy's tests compare) and `nft-list`.
 
 use super::model::*;
-use crate::iptables::render::{places_by_key, About, Run, Sink, LOOKED_AT};
+use crate::iptables::render::{About, Run, Sink, LOOKED_AT};
 use crate::pace::Pace;
 use crate::views::ViewLines;
 use std::collections::HashMap;
@@ -469,8 +469,15 @@ impl<'b> ListedBefore<'b> {
             Some(_) => place,
             None => {
                 if self.by_name.is_none() {
-                    let by_name = places_by_key(&self.objects, |o| (kind(o), o.name()), pace);
-                    self.by_name = Some(by_name.await);
+                    let mut by_name = HashMap::default();
+                    by_name.reserve(self.objects.len());
+                    for (i, o) in self.objects.iter().enumerate() {
+                        by_name.insert((kind(o), o.name()), i);
+                        if i % LOOKED_AT == 0 {
+                            pace.unit().await;
+                        }
+                    }
+                    self.by_name = Some(by_name);
                 }
                 let by_name = self.by_name.as_ref()?;
                 *by_name.get(&(kind(&object), object.name()))?
