@@ -66,35 +66,26 @@ fn location_hash() -> String {
         .unwrap_or_default()
 }
 
-thread_local! {
-    /// How the page starts: the fragment it opens, and whether it reloads an address of kpx's
-    /// own writing (a fragment, which the page wrote: an embed writes none, its address is its
-    /// author's). The fragment is the address's, or, when this page is a reload of one left in
-    /// the middle of a change, the change ([`keep::to_open_at`]). Worked out once: the first
-    /// look takes the tab's note (and the address may hold megabytes).
-    static START: (String, bool) = {
-        let hash = location_hash();
-        if hash.len() > 1 && !options().embed && reloaded() {
-            (keep::to_open_at(hash), true)
-        } else {
-            // (Another start forgets the note: left by an older page, it would otherwise wait
-            // for a reload of this one left before it noted anything itself.)
-            if !options().embed {
-                keep::forget_left();
-            }
-            (hash, false)
-        }
-    };
-}
-
-/// The fragment the page starts from ([`START`]).
+/// The fragment the page starts from: the address's, or, when this page is a reload of one
+/// left in the middle of a change, the change ([`keep::to_open_at`]; not in an embed, which
+/// keeps nothing). Worked out once: the first look takes the tab's note.
 fn start_fragment() -> String {
-    START.with(|(fragment, _)| fragment.clone())
-}
-
-/// Whether this page reloads an address of kpx's own writing ([`START`]).
-fn reload_of_own_address() -> bool {
-    START.with(|(_, own)| *own)
+    thread_local! {
+        static START: String = {
+            let hash = location_hash();
+            if hash.len() > 1 && !options().embed && reloaded() {
+                keep::to_open_at(hash)
+            } else {
+                // (Another start forgets the note: left by an older page, it would otherwise
+                // wait for a reload of this one left before it noted anything itself.)
+                if !options().embed {
+                    keep::forget_left();
+                }
+                hash
+            }
+        };
+    }
+    START.with(Clone::clone)
 }
 
 /// Whether this page was loaded by a reload (the Navigation Timing entry's `type`).
@@ -204,10 +195,11 @@ fn initial() -> (State, Option<String>, Option<keep::Notice>) {
     } else {
         (scenario(&scenarios::ALL[0]), true)
     };
-    // A reload of this page's own address: its fragment holds the choices since (the
-    // address's, and the reader's after them); applied again, `?mode=` undid a mode the reader
-    // had chosen or typed since.
-    if !reload_of_own_address() {
+    // A reload of this page's own address: its fragment is the page's writing, which holds the
+    // choices since (the address's, and the reader's after them); applied again, `?mode=`
+    // undid a mode the reader had chosen or typed since. (An embed writes nothing: its
+    // address is its author's.)
+    if options().embed || !reloaded() || hash.len() <= 1 {
         apply_address_choices(&mut state);
     }
     if analysed {
