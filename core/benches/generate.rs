@@ -102,6 +102,14 @@ fn stages(c: &mut Criterion) {
     g.bench_function("iptables::build after a key", |b| {
         b.iter(|| kpx_core::iptables::build_again(black_box(&keyed), &before).unwrap())
     });
+    // nftables mode's likewise (`nftables::reuse`).
+    let before = kpx_core::nftables::build(&cluster);
+    g.bench_function("nftables::build", |b| {
+        b.iter(|| kpx_core::nftables::build(black_box(&cluster)))
+    });
+    g.bench_function("nftables::build after a key", |b| {
+        b.iter(|| kpx_core::nftables::build_again(black_box(&keyed), &before))
+    });
     let a = analyze(&text).unwrap();
     for view in ["restore", "save"] {
         g.bench_function(format!("render {view}"), |b| {

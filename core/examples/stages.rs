@@ -94,11 +94,23 @@ fn main() {
     }
     drop(dp);
     let t = Instant::now();
-    let _ = kpx_core::nftables::build(&cluster);
+    let table = kpx_core::nftables::build(&cluster);
     println!(
         "nftables::build      {:>9.1} ms",
         t.elapsed().as_secs_f64() * 1e3
     );
+    if let Some(edited) = keyed(&text) {
+        let keyed =
+            kpx_core::cluster::build(&kpx_core::input::parse(&edited).unwrap(), None).unwrap();
+        let t = Instant::now();
+        let after = kpx_core::nftables::build_again(&keyed, &table);
+        println!(
+            "  after a key          {:>9.1} ms  ({} service ports copied)",
+            t.elapsed().as_secs_f64() * 1e3,
+            after.ports_copied()
+        );
+    }
+    drop(table);
     let t = Instant::now();
     let _ = kpx_core::ipvs::build(&cluster);
     println!(

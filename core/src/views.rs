@@ -201,8 +201,9 @@ impl Analysis {
 
     /// [`Analysis::build`] a part at a time, a service port being a unit of work (the page
     /// builds a large cluster's between its reader's keys). `before` is the analysis of the
-    /// text before the edit, if any: its iptables dataplane, if built, lends the new one the
-    /// rules of every service port the edit did not change ([`iptables::reuse`]).
+    /// text before the edit, if any: its iptables dataplane or nftables table, if built, lends
+    /// the new one the rules of every service port the edit did not change
+    /// ([`iptables::reuse`], `nftables::reuse`).
     pub fn build_in_parts(
         self: Rc<Self>,
         mode: Mode,
@@ -225,7 +226,12 @@ impl Analysis {
                     fill(&self.iptables, iptables::build_after(c, before, &pace)).await
                 }
                 Mode::Nftables => {
-                    fill(&self.nftables, crate::nftables::build_paced(c, &pace)).await
+                    let before = before.as_ref().and_then(|a| a.nftables.get());
+                    fill(
+                        &self.nftables,
+                        crate::nftables::build_after(c, before, &pace),
+                    )
+                    .await
                 }
                 Mode::Ipvs => fill(&self.ipvs, crate::ipvs::build_paced(c, &pace)).await,
             }

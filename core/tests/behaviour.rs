@@ -250,3 +250,89 @@ fn release_1_23_declares_the_firewall_chain_once_per_load_balancer_ip() {
         "the FW rules are written per IP too:\n{out}"
     );
 }
+
+/// After an edit, nftables mode copies the objects of each service port the edit left as it
+/// was (`nftables::reuse`), but its ClusterIP's `@cluster-ips` element is made again: the set
+/// holds an address once, for the first port of it, and when the edit removes that port the
+/// next one, copied, is the one that adds it (with its own provenance).
+#[test]
+fn a_copied_nftables_port_adds_its_cluster_ip_when_the_first_is_gone() {
+    let text = |first: bool| {
+        let web = format!(
+            "{}{}",
+            svc("web", "  clusterIP: 10.96.0.10\n  ports:\n  - {port: 80}\n"),
+            slice("web", "", &["addresses: [10.244.1.5]"])
+        );
+        // (Another Service of the same address, before it: an input kube-proxy is given
+        // when an API server's allocator is bypassed.)
+        let old = format!(
+            "{}{}---\n",
+            svc("old", "  clusterIP: 10.96.0.10\n  ports:\n  - {port: 81}\n"),
+            slice("old", "", &["addresses: [10.244.1.6]"])
+        );
+        with(
+            "",
+            "",
+            &format!("{}{web}", if first { &old[..] } else { "" }),
+        )
+    };
+    let (before, after) = (
+        analyze(&text(true)).unwrap(),
+        analyze(&text(false)).unwrap(),
+    );
+    assert_eq!(before.nftables().sets[0].elements.len(), 1);
+    let copied = kpx_core::nftables::build_again(&after.cluster, before.nftables());
+    assert_eq!(copied.ports_copied(), 1, "web's port copied");
+    let anew = after.nftables();
+    assert_eq!(
+        serde_json::to_value(&copied).unwrap(),
+        serde_json::to_value(anew).unwrap()
+    );
+    let elements = &copied.sets[0].elements;
+    assert_eq!(elements.len(), 1);
+    let why = elements[0].provenance.describe();
+    assert!(why.contains("ns/web"), "{why}");
+}
+
+/// Two unnamed ports of one Service (kpx warns) have one name, so nftables mode writes the
+/// second's rules into the first's chains: the table built after an edit elsewhere copies
+/// neither from the one before (the first's chains are not its own to copy), and is the one
+/// built anew.
+#[test]
+fn nftables_ports_of_one_name_are_built_again_after_an_edit() {
+    let text = |other_port: u16| {
+        with(
+            "",
+            "",
+            &format!(
+                "{}{}---\n{}{}",
+                svc(
+                    "web",
+                    "  clusterIP: 10.96.0.10\n  ports:\n  - {port: 80}\n  - {port: 81}\n"
+                ),
+                slice("web", "", &["addresses: [10.244.1.5]"]),
+                svc(
+                    "other",
+                    &format!("  clusterIP: 10.96.0.11\n  ports:\n  - {{port: {other_port}}}\n")
+                ),
+                slice("other", "", &["addresses: [10.244.1.6]"]),
+            ),
+        )
+    };
+    let (before, after) = (analyze(&text(90)).unwrap(), analyze(&text(91)).unwrap());
+    let built_again = kpx_core::nftables::build_again(&after.cluster, before.nftables());
+    assert_eq!(
+        serde_json::to_value(&built_again).unwrap(),
+        serde_json::to_value(after.nftables()).unwrap()
+    );
+    assert_eq!(built_again.ports_copied(), 0);
+    // What the two ports wrote into one chain is there once.
+    let service = built_again
+        .chains
+        .iter()
+        .find(|c| c.name.starts_with("service-") && c.name.ends_with("ns/web/tcp/"))
+        .expect("web's service chain");
+    let rules: Vec<&str> = service.rules.iter().map(|r| r.text.as_str()).collect();
+    let anew = after.nftables().chain(&service.name).unwrap();
+    assert_eq!(rules.len(), anew.rules.len(), "{rules:#?}");
+}

@@ -671,6 +671,28 @@ proptest! {
         if text == before_text {
             prop_assert_eq!(copies, after.len());
         }
+        // nftables mode's table likewise (`kpx_core::nftables::reuse`): the chains, affinity
+        // sets and map elements of each port left as it was are copied.
+        let _ = before.nftables();
+        let mut work = edited.clone().build_in_parts(Mode::Nftables, Some(before.clone()));
+        while let Step::Paused(more) = work.step(part) {
+            work = more;
+        }
+        for view in views(Mode::Nftables) {
+            let req = Request { mode: Some(Mode::Nftables), view: Some(view.name.to_string()), ..Default::default() };
+            prop_assert_eq!(edited.render(&req), anew.render(&req), "view {}", view.name);
+        }
+        let (copied, built) = (edited.nftables(), anew.nftables());
+        prop_assert_eq!(serde_json::to_value(copied).unwrap(), serde_json::to_value(built).unwrap());
+        let copies = copied.ports_copied();
+        if !same_context {
+            prop_assert_eq!(copies, 0);
+        } else if !removed {
+            prop_assert!(copies <= kept && copies + 1 >= kept, "nftables: {copies} copied, {kept} kept");
+        }
+        if text == before_text {
+            prop_assert_eq!(copies, after.len());
+        }
         // The save view made after the edit copies the lines of each chain whose rules did not
         // change from the one made before it, and the `nft list` view those of each set, map
         // and chain: line for line what a view made anew holds, each line's provenance, odds

@@ -502,17 +502,31 @@ def typing_at_1000(dist, mode=None):
             d.wait_for("the big view", lambda: "svc999" in run.editor_text(d), timeout=120)
             time.sleep(2)
             at = BIG_KEY_AT
+            since = d.js("return performance.now()")
             k = key_edits(d, at, 16)
             d.js("window.__long = []")
             t = typing(d, at)
             time.sleep(2)
             longest = max(d.js("return window.__long") or [0])
-            return percentile(k, 50), percentile(k, 95), percentile(t, 50), max(t), longest
+            return percentile(k, 50), percentile(k, 95), percentile(t, 50), max(t), longest, steps_since(d, since)
         finally:
             d.quit()
     finally:
         chromedriver.kill()
         server.shutdown()
+
+
+STEPS = ["read", "analyze", "build", "views", "diff", "draw", "link"]
+
+
+def steps_since(d, since):
+    """The page's User Timing since `since`: each step's mean per edit analysed (ms)."""
+    return d.js("""
+const [since, names] = arguments;
+const after = n => performance.getEntriesByName(n).filter(e => e.startTime >= since);
+const edits = after('kpx:analysed').length || 1;
+return names.map(n => after('kpx:' + n).reduce((a, e) => a + e.duration, 0) / edits);
+""", since, STEPS)
 
 
 def typing_ab(other, mode=None, rounds=3):
@@ -521,9 +535,10 @@ def typing_ab(other, mode=None, rounds=3):
     alternately, so that both see the VM as it is."""
     for _ in range(rounds):
         for name, dist in (("other", other), ("dist", run.DIST)):
-            k50, k95, t50, tmax, longest = typing_at_1000(dist, mode)
+            k50, k95, t50, tmax, longest, steps = typing_at_1000(dist, mode)
+            split = ", ".join(f"{n} {v:.1f}" for n, v in zip(STEPS, steps))
             print(f"{name:6} key → rules in the DOM {k50:.0f} / {k95:.0f} ms; key → next paint {t50:.0f} / {tmax:.0f} ms; "
-                  f"longest task while typing {longest:.0f} ms", flush=True)
+                  f"longest task while typing {longest:.0f} ms; per edit (User Timing, ms): {split}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1778,9 +1778,12 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # address the page showed remembered, not only the last one replaced); and -> 627,800 (627,764)
 # for an edit of the text's own `mode:` shown over a chosen mode (0.1 KB); and -> 628,000
 # (627,946) for its review's fixes and ipvsadm's lookup map made a part at a time (0.2 KB: a
-# reload no longer applies `?mode=` again over its own fragment; another start forgets the note).
+# reload no longer applies `?mode=` again over its own fragment; another start forgets the note);
+# and -> 629,800 (629,764) for nftables mode's table built after an edit from the one before (1.8
+# KB: the ports' objects recorded and copied, chains shared as `Rc<Chain>` and cloned on write):
+# a key at 1,000 Services in nftables mode 74-88 -> 51-62 ms to its rules.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 628_000
+SIZE_RATCHET = 629_800
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -11,20 +11,14 @@
 //! holds every view of one to the other's).
 
 use super::builder::Builder;
-use super::model::{Chain, ChainIndex, Dataplane, Rule, TableName};
+use super::model::{Chain, Dataplane, Rule, TableName};
 use super::Ctx;
 use crate::cluster::settings::Settings;
-use crate::proxy::ServicePort;
+use crate::proxy::{PortsBefore, ServicePort};
 
-/// Kept only while the service ports have at most this many endpoints in all: the memo holds
-/// the service port map, which a build otherwise lets go of (at 2,000 Services × 10, 4 MiB
-/// more live after the build natively). A text larger than that is read and analysed in
-/// steps between its reader's keys, seconds an edit, of which the dataplane is a small part.
-pub(crate) const MEMO_ENDPOINTS: usize = 20_000;
-
-/// Whether a dataplane built from `ctx` keeps a memo ([`MEMO_ENDPOINTS`]).
+/// Whether a dataplane built from `ctx` keeps a memo ([`crate::proxy::kept`]).
 fn keeps(ctx: &Ctx) -> bool {
-    ctx.ports.iter().map(|sp| sp.endpoints.len()).sum::<usize>() <= MEMO_ENDPOINTS
+    crate::proxy::kept(&ctx.ports)
 }
 
 /// One builder call made for a service port: positions in the dataplane built (table slot,
@@ -69,11 +63,7 @@ pub struct Memo {
 /// The service ports' builds of one dataplane: each port copied from the last dataplane's
 /// memo where it can be, built anew where it cannot, its calls recorded either way.
 pub(crate) struct Ports<'a> {
-    before: Option<(&'a Memo, &'a Dataplane)>,
-    /// The last build's ports by name (`ns/name:port`; a port of the same name and another
-    /// protocol is the next one, if any): a table's chain index, by type (one copy of the
-    /// hash table's code in the site).
-    by_name: ChainIndex,
+    before: Option<(&'a Memo, &'a Dataplane, PortsBefore<'a>)>,
     ends: Vec<u32>,
     copied: usize,
 }
@@ -88,17 +78,10 @@ impl<'a> Ports<'a> {
         }
         let before = before
             .and_then(|dp| Some((dp.memo.as_deref()?, dp)))
-            .filter(|(memo, _)| memo.context == Context::of(ctx));
-        let mut by_name = ChainIndex::default();
-        if let Some((memo, _)) = before {
-            by_name.reserve(memo.ports.len());
-            for (i, sp) in memo.ports.iter().enumerate().rev() {
-                by_name.insert(sp.spn().clone(), i);
-            }
-        }
+            .filter(|(memo, _)| memo.context == Context::of(ctx))
+            .map(|(memo, dp)| (memo, dp, PortsBefore::new(&memo.ports)));
         Ports {
             before,
-            by_name,
             ends: Vec::with_capacity(ctx.ports.len()),
             copied: 0,
         }
@@ -107,13 +90,10 @@ impl<'a> Ports<'a> {
     /// Builds `sp`'s chains and rules: copies them if the last build had an equal port,
     /// else has `fresh` make them.
     pub fn build(&mut self, b: &mut Builder, sp: &ServicePort, fresh: impl FnOnce(&mut Builder)) {
-        let same = self.before.and_then(|(memo, dp)| {
-            let &first = self.by_name.get(&**sp.spn())?;
-            let i = (first..memo.ports.len())
-                .take_while(|&i| memo.ports[i].spn() == sp.spn())
-                .find(|&i| memo.ports[i].protocol == sp.protocol)?;
-            (memo.ports[i] == *sp).then_some((memo, dp, i))
-        });
+        let same = self
+            .before
+            .as_ref()
+            .and_then(|(memo, dp, ports)| Some((*memo, *dp, ports.equal(sp)?)));
         match same {
             Some((memo, dp, i)) => {
                 let start = if i == 0 { 0 } else { memo.ends[i - 1] };
@@ -165,7 +145,7 @@ impl std::fmt::Debug for Memo {
 
 impl Memo {
     /// What a dataplane built from `ctx` keeps for the next build, or `Err` with the service
-    /// port map to let go of, when it has too many endpoints to keep ([`MEMO_ENDPOINTS`]).
+    /// port map to let go of, when it has too many endpoints to keep ([`crate::proxy::KEPT_ENDPOINTS`]).
     pub(crate) fn keep(recorded: Recorded, ctx: Ctx) -> Result<Memo, Vec<ServicePort>> {
         if !keeps(&ctx) {
             return Err(ctx.ports);

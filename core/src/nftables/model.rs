@@ -6,6 +6,7 @@
 
 use crate::iptables::model::Provenance;
 use serde::Serialize;
+use std::rc::Rc;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Table {
@@ -15,12 +16,21 @@ pub struct Table {
     pub comment: &'static str,
     pub sets: Vec<Set>,
     pub maps: Vec<Map>,
-    pub chains: Vec<Chain>,
+    /// Shared with the table built before an edit where the edit left a chain as it was
+    /// (`nftables::reuse`): copied without copying its rules, and known alike at a glance.
+    pub chains: Vec<Rc<Chain>>,
+    /// What the next build after an edit copies from this one (`nftables::reuse`).
+    #[serde(skip)]
+    pub(crate) memo: Option<Box<super::reuse::Memo>>,
 }
 
 impl Table {
+    /// How many service ports this build copied from the one before an edit.
+    pub fn ports_copied(&self) -> usize {
+        self.memo.as_ref().map_or(0, |m| m.ports_copied())
+    }
     pub fn chain(&self, name: &str) -> Option<&Chain> {
-        self.chains.iter().find(|c| c.name == name)
+        self.chains.iter().find(|c| c.name == name).map(|c| &**c)
     }
 }
 
@@ -58,7 +68,7 @@ pub struct Element {
     pub provenance: Provenance,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BaseChain {
     /// `filter` or `nat`.
     pub type_: &'static str,
@@ -66,7 +76,7 @@ pub struct BaseChain {
     pub priority: i32,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Chain {
     pub name: String,
     pub base: Option<BaseChain>,
@@ -75,7 +85,7 @@ pub struct Chain {
     pub provenance: Provenance,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rule {
     /// kube-proxy's rule text, as in its `add rule` lines.
     pub text: String,

@@ -8,6 +8,7 @@ use crate::views::ViewLines;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::ops::Range;
+use std::rc::Rc;
 
 /// What the `index`-th rule of chain `c` stands for, in every view that lists it.
 fn rule_about(c: &Chain, index: usize) -> About<'_> {
@@ -137,7 +138,7 @@ pub async fn write_nft<'d>(t: &'d Table, order: Order, sink: &mut dyn Sink<'d>) 
 }
 
 /// `add chain` lines, `p` being the family and table.
-async fn add_chains<'d>(p: &str, chains: &[&'d Chain], sink: &mut dyn Sink<'d>) {
+async fn add_chains<'d>(p: &str, chains: &[&'d Rc<Chain>], sink: &mut dyn Sink<'d>) {
     let pace = sink.pace();
     for c in chains {
         let props = match (&c.base, &c.comment) {
@@ -305,7 +306,7 @@ async fn write_elements<'t>(elements: &[Element], per_line: usize, sink: &mut dy
 enum Listed<'t> {
     Set(&'t Set),
     Map(&'t Map),
-    Chain(&'t Chain),
+    Chain(&'t Rc<Chain>),
 }
 
 impl<'t> Listed<'t> {
@@ -330,7 +331,8 @@ impl<'t> Listed<'t> {
         match (self, other) {
             (Listed::Set(a), Listed::Set(b)) => a == b,
             (Listed::Map(a), Listed::Map(b)) => a == b,
-            (Listed::Chain(a), Listed::Chain(b)) => a == b,
+            // (A chain the edit left as it was is the one before: known without reading it.)
+            (Listed::Chain(a), Listed::Chain(b)) => Rc::ptr_eq(a, b) || a == b,
             _ => false,
         }
     }

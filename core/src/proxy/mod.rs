@@ -285,6 +285,49 @@ fn topology_mode(eps: &[EndpointInfo], node_name: &str, zone: Option<&str>) -> T
     }
 }
 
+/// A build keeps the service ports it was built from, for the next build after an edit to copy
+/// the rules of each port the edit left as it was, only while they have at most this many
+/// endpoints in all: a build otherwise lets go of its service port map (at 2,000 Services × 10,
+/// 4 MiB more live after the build natively). A text larger than that is read and analysed in
+/// steps between its reader's keys, seconds an edit, of which a dataplane is a small part.
+pub(crate) const KEPT_ENDPOINTS: usize = 20_000;
+
+/// Whether a build from `ports` keeps them for the next ([`KEPT_ENDPOINTS`]).
+pub(crate) fn kept(ports: &[ServicePort]) -> bool {
+    ports.iter().map(|sp| sp.endpoints.len()).sum::<usize>() <= KEPT_ENDPOINTS
+}
+
+/// The service ports a build before an edit was built from, found by name: a mode's rules for
+/// a port are a pure function of the port (its endpoints included) and of kube-proxy's
+/// settings, so a port equal to one of these, compared in full, has the rules built for it
+/// then (`iptables::reuse`, `nftables::reuse`).
+pub(crate) struct PortsBefore<'a> {
+    ports: &'a [ServicePort],
+    /// By name (`ns/name:port`; a port of the same name and another protocol is the next one,
+    /// if any): a table's chain index, by type (one copy of the hash table's code in the site).
+    by_name: crate::iptables::model::ChainIndex,
+}
+
+impl<'a> PortsBefore<'a> {
+    pub fn new(ports: &'a [ServicePort]) -> Self {
+        let mut by_name = crate::iptables::model::ChainIndex::default();
+        by_name.reserve(ports.len());
+        for (i, sp) in ports.iter().enumerate().rev() {
+            by_name.insert(sp.spn().clone(), i);
+        }
+        PortsBefore { ports, by_name }
+    }
+
+    /// The position of the port before that equals `sp`, if any.
+    pub fn equal(&self, sp: &ServicePort) -> Option<usize> {
+        let &first = self.by_name.get(&**sp.spn())?;
+        let i = (first..self.ports.len())
+            .take_while(|&i| self.ports[i].spn() == sp.spn())
+            .find(|&i| self.ports[i].protocol == sp.protocol)?;
+        (self.ports[i] == *sp).then_some(i)
+    }
+}
+
 /// Every service port kube-proxy on this node programs, in input order (kube-proxy itself
 /// walks its service map in random order; kpx keeps the reader's order).
 pub fn service_ports(cluster: &Cluster) -> Vec<ServicePort> {

@@ -382,6 +382,7 @@ pub fn walk(
             .chains
             .iter()
             .filter(|c| c.base.as_ref().is_some_and(|b| b.hook == hook))
+            .map(|c| &**c)
             .collect();
         crate::pace::sort_stable_by_key(&mut v, |c| c.base.as_ref().unwrap().priority);
         v
