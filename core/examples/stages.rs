@@ -58,7 +58,12 @@ fn main() {
         text.len()
     );
     let t = Instant::now();
-    let scenario = kpx_core::input::parse(&text).unwrap();
+    // Read as the page reads it, keeping its sections: a key's text is read after it
+    // (`read_again`), sharing the objects of the sections the key left.
+    let mut reading = kpx_core::input::Reading::new(std::rc::Rc::<str>::from(text.as_str()));
+    while !reading.step(usize::MAX) {}
+    let (scenario, sections) = reading.finish_keeping();
+    let scenario = scenario.unwrap();
     println!(
         "input::parse         {:>9.1} ms  (live {:.0} MiB)",
         t.elapsed().as_secs_f64() * 1e3,
@@ -82,8 +87,7 @@ fn main() {
     // A key typed into one Service's port, its dataplane built after the one before it (the
     // page's edit: the other service ports' chains and rules are copied).
     if let Some(edited) = keyed(&text) {
-        let keyed =
-            kpx_core::cluster::build(&kpx_core::input::parse(&edited).unwrap(), None).unwrap();
+        let keyed = kpx_core::cluster::build(&read_again(&edited, &sections), None).unwrap();
         let t = Instant::now();
         let after = kpx_core::iptables::build_again(&keyed, &dp).unwrap();
         println!(
@@ -100,8 +104,7 @@ fn main() {
         t.elapsed().as_secs_f64() * 1e3
     );
     if let Some(edited) = keyed(&text) {
-        let keyed =
-            kpx_core::cluster::build(&kpx_core::input::parse(&edited).unwrap(), None).unwrap();
+        let keyed = kpx_core::cluster::build(&read_again(&edited, &sections), None).unwrap();
         let t = Instant::now();
         let after = kpx_core::nftables::build_again(&keyed, &table);
         println!(
@@ -165,6 +168,13 @@ fn main() {
 }
 
 /// The text with a key typed into the middle Service's port (`port: 80` becomes `801`).
+/// `text` read after the text whose reading kept `sections`, as the page reads an edit.
+fn read_again(text: &str, sections: &kpx_core::input::Sections) -> kpx_core::input::Scenario {
+    let mut reading = kpx_core::input::Reading::after(text.into(), sections.clone());
+    while !reading.step(usize::MAX) {}
+    reading.finish().unwrap()
+}
+
 fn keyed(text: &str) -> Option<String> {
     let services = text.matches("kind: Service\n").count();
     let at = text.find(&format!("name: svc{}, ", services / 2))?;

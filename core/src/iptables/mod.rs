@@ -17,7 +17,7 @@ use crate::cluster::settings::{LocalDetector, Settings, Version};
 use crate::cluster::Cluster;
 use crate::net::Cidr;
 use crate::pace::{at_once, Pace};
-use crate::proxy::{service_ports_paced, ServicePort};
+use crate::proxy::{service_ports_after, ServicePort};
 use builder::Builder;
 use model::*;
 
@@ -379,7 +379,8 @@ pub async fn build_after(
     pace: &Pace,
 ) -> Result<Dataplane, String> {
     let layout = Layout::for_version(cluster.settings.version)?;
-    let ports = service_ports_paced(cluster, pace).await;
+    let port_map_before = before.and_then(|dp| Some(dp.memo.as_deref()?.port_map()));
+    let (ports, made_from) = service_ports_after(cluster, port_map_before, pace).await;
     let total: usize = ports.iter().map(|p| p.endpoints.len()).sum();
     let ctx = Ctx {
         settings: &cluster.settings,
@@ -401,7 +402,7 @@ pub async fn build_after(
             table.listed_as(was);
         }
     }
-    match reuse::Memo::keep(recorded, ctx) {
+    match reuse::Memo::keep(recorded, ctx, made_from) {
         Ok(memo) => dataplane.memo = Some(Box::new(memo)),
         // The service port map let go of a port at a time: at 44,125 Services, dropped
         // whole, it was an 87 ms piece of the wasm.

@@ -14,7 +14,7 @@ use super::builder::Builder;
 use super::model::{Chain, Dataplane, Rule, TableName};
 use super::Ctx;
 use crate::cluster::settings::Settings;
-use crate::proxy::{PortsBefore, ServicePort};
+use crate::proxy::{MadeFrom, PortsBefore, ServicePort};
 
 /// Whether a dataplane built from `ctx` keeps a memo ([`crate::proxy::kept`]).
 fn keeps(ctx: &Ctx) -> bool {
@@ -53,6 +53,8 @@ impl Context {
 pub struct Memo {
     context: Context,
     ports: Vec<ServicePort>,
+    /// What each Service's ports were made from (the next service port map copies them).
+    made_from: MadeFrom,
     /// Port `i`'s calls are `calls[ends[i - 1]..ends[i]]`.
     ends: Vec<u32>,
     calls: Vec<Call>,
@@ -146,13 +148,18 @@ impl std::fmt::Debug for Memo {
 impl Memo {
     /// What a dataplane built from `ctx` keeps for the next build, or `Err` with the service
     /// port map to let go of, when it has too many endpoints to keep ([`crate::proxy::KEPT_ENDPOINTS`]).
-    pub(crate) fn keep(recorded: Recorded, ctx: Ctx) -> Result<Memo, Vec<ServicePort>> {
+    pub(crate) fn keep(
+        recorded: Recorded,
+        ctx: Ctx,
+        made_from: MadeFrom,
+    ) -> Result<Memo, Vec<ServicePort>> {
         if !keeps(&ctx) {
             return Err(ctx.ports);
         }
         Ok(Memo {
             context: Context::of(&ctx),
             ports: ctx.ports,
+            made_from,
             ends: recorded.ends,
             calls: recorded.calls,
             copied: recorded.copied,
@@ -162,6 +169,11 @@ impl Memo {
     /// How many service ports this build copied from the last one.
     pub fn ports_copied(&self) -> usize {
         self.copied
+    }
+
+    /// The service port map this build was made from, and what that was made from.
+    pub(crate) fn port_map(&self) -> (&[ServicePort], &MadeFrom) {
+        (&self.ports, &self.made_from)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::cluster::Cluster;
 use crate::iptables::model::Provenance;
 use crate::members::Members;
 use crate::net::Cidr;
-use crate::proxy::{categorize, names, service_ports_paced, Plan, PortsBefore, ServicePort};
+use crate::proxy::{categorize, names, service_ports_after, Plan, PortsBefore, ServicePort};
 use model::*;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -407,7 +407,8 @@ pub async fn build_after(
         kp("nodePortAddresses"),
     );
 
-    let ports = service_ports_paced(cluster, pace).await;
+    let port_map_before = before.and_then(|t| Some(t.memo.as_deref()?.port_map()));
+    let (ports, made_from) = service_ports_after(cluster, port_map_before, pace).await;
     // Indexes sized once: grown, each doubling hashed every name again, in one piece (152 ms
     // of the page at 44,125 Services). An endpoint's chain each, up to four of a service
     // port's own; a few set elements per service port.
@@ -443,7 +444,7 @@ pub async fn build_after(
         pace.unit().await;
     }
     b.t.memo = keeping
-        .and_then(|keeping| keeping.finish(&mut b, s, copied))
+        .and_then(|keeping| keeping.finish(&mut b, s, made_from, copied))
         .map(Box::new);
     b.t
 }

@@ -15,7 +15,7 @@
 
 use super::{cluster_ip_element, Builder, Table};
 use crate::cluster::settings::Settings;
-use crate::proxy::{kept, ServicePort};
+use crate::proxy::{kept, MadeFrom, ServicePort};
 use std::rc::Rc;
 
 /// Where one service port's objects end in the table built: its chains are those between the
@@ -46,6 +46,8 @@ impl Ends {
 pub(crate) struct Memo {
     settings: Settings,
     ports: Vec<ServicePort>,
+    /// What each Service's ports were made from (the next service port map copies them).
+    made_from: MadeFrom,
     /// Port `i`'s objects end at `ends[i + 1]`; `ends[0]` is where the fixed objects end.
     ends: Vec<Ends>,
     /// The map elements added for the ports, as (map, element).
@@ -101,6 +103,7 @@ impl Keeping {
         self,
         b: &mut Builder,
         settings: &Settings,
+        made_from: MadeFrom,
         copied: usize,
     ) -> Option<Memo> {
         let map_elements = b.map_elements.take().unwrap_or_default();
@@ -108,6 +111,7 @@ impl Keeping {
         self.ends[1..].iter().all(|e| e.own).then(|| Memo {
             settings: settings.clone(),
             ports: self.ports,
+            made_from,
             ends: self.ends,
             map_elements,
             copied,
@@ -124,6 +128,11 @@ impl Memo {
 
     pub(super) fn ports(&self) -> &[ServicePort] {
         &self.ports
+    }
+
+    /// The service port map this table was built from, and what that was made from.
+    pub(super) fn port_map(&self) -> (&[ServicePort], &MadeFrom) {
+        (&self.ports, &self.made_from)
     }
 
     pub fn ports_copied(&self) -> usize {

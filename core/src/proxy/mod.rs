@@ -336,6 +336,40 @@ pub fn service_ports(cluster: &Cluster) -> Vec<ServicePort> {
 
 /// [`service_ports`], a Service being a unit of `pace`'s work.
 pub async fn service_ports_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Vec<ServicePort> {
+    service_ports_after(cluster, None, pace).await.0
+}
+
+/// What each Service's ports in a service port map were made from, kept with a dataplane
+/// built from it (`iptables::reuse`, `nftables::reuse`) for the map made after an edit: a
+/// text read again after an edit shares every object of the sections the edit left
+/// (`input::Reading::after`), so a Service whose object and slices are the very ones before
+/// has the ports made from them before, copied (a port's endpoints share their names and keys).
+#[derive(Clone, Default)]
+pub(crate) struct MadeFrom {
+    /// What of kube-proxy's settings the ports read.
+    reads: Option<(bool, String, FeatureGates)>,
+    services: Vec<Source>,
+}
+
+/// How many Services before the place after the last one found a Service is looked for
+/// ([`service_ports_after`]).
+const LOOKED_AHEAD: usize = 8;
+
+/// One Service's objects, and where its ports end in the map.
+#[derive(Clone)]
+struct Source {
+    service: (Rc<Service>, ObjectRef),
+    slices: Vec<(Rc<EndpointSlice>, ObjectRef)>,
+    ports_end: u32,
+}
+
+/// [`service_ports_paced`], copying the ports of each Service made from the same objects as
+/// one of `before`'s (the map made before an edit, and what it was made from).
+pub(crate) async fn service_ports_after(
+    cluster: &Cluster,
+    before: Option<(&[ServicePort], &MadeFrom)>,
+    pace: &crate::pace::Pace,
+) -> (Vec<ServicePort>, MadeFrom) {
     let s = &cluster.settings;
     // Slices by (namespace, kubernetes.io/service-name), as kube-proxy's slice cache keys them.
     // (Sized up front and hashed by foldhash: with SipHash, growing it for 10,000 Services was a
@@ -367,7 +401,18 @@ pub async fn service_ports_paced(cluster: &Cluster, pace: &crate::pace::Pace) ->
         }
     }
     let gates = FeatureGates::of(s.version);
+    let reads = Some((s.ipv6, s.node_name.clone(), gates));
+    let before = before.filter(|(_, made)| made.reads == reads);
+    // The Services before are walked beside these: an edit changes, adds or removes a few in
+    // place, so a Service's object, if it was there before, is at the place after the last
+    // one found or a few further on. (A map of every object by its address found any, for
+    // 2 KB more of the site; a text whose Services are reordered has their ports made anew.)
+    let mut next_before = 0;
     let mut out = Vec::new();
+    let mut made_from = MadeFrom {
+        reads,
+        services: Vec::with_capacity(cluster.services.len()),
+    };
     for svc in cluster
         .services
         .iter()
@@ -379,10 +424,43 @@ pub async fn service_ports_paced(cluster: &Cluster, pace: &crate::pace::Pace) ->
                 svc.reference.name.as_str(),
             ))
             .map_or(&[][..], Vec::as_slice);
-        out.extend(ports_of(svc, mine, s.ipv6, &s.node_name, gates));
+        let source = Source {
+            service: (svc.object.clone(), svc.reference.clone()),
+            slices: mine
+                .iter()
+                .map(|sl| (sl.object.clone(), sl.reference.clone()))
+                .collect(),
+            ports_end: 0,
+        };
+        let made_before = before.and_then(|(ports, made)| {
+            let mut ahead = made.services.get(next_before..)?.iter().take(LOOKED_AHEAD);
+            let i = next_before + ahead.position(|was| Rc::ptr_eq(&was.service.0, &svc.object))?;
+            next_before = i + 1;
+            let start = i.checked_sub(1).map_or(0, |i| made.services[i].ports_end);
+            let was = &made.services[i];
+            fn same<T>((a, r): &(Rc<T>, ObjectRef), (b, q): &(Rc<T>, ObjectRef)) -> bool {
+                Rc::ptr_eq(a, b) && r == q
+            }
+            let alike = same(&was.service, &source.service)
+                && was.slices.len() == source.slices.len()
+                && was
+                    .slices
+                    .iter()
+                    .zip(&source.slices)
+                    .all(|(a, b)| same(a, b));
+            alike.then(|| ports.get(start as usize..was.ports_end as usize))?
+        });
+        match made_before {
+            Some(ports) => out.extend_from_slice(ports),
+            None => out.extend(ports_of(svc, mine, s.ipv6, &s.node_name, gates)),
+        }
+        made_from.services.push(Source {
+            ports_end: out.len() as u32,
+            ..source
+        });
         pace.unit().await;
     }
-    out
+    (out, made_from)
 }
 
 /// The label that hands a Service to another proxy; kube-proxy's informer never sees those.
@@ -397,7 +475,7 @@ pub fn handled_by_kube_proxy(svc: &Service) -> bool {
 }
 
 /// Feature gates whose default changes what kube-proxy programs, by release.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct FeatureGates {
     /// LoadBalancerIPMode (on by default from 1.30): `ipMode: Proxy` ingress IPs get no rules.
     lb_ip_mode: bool,
