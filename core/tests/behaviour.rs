@@ -296,28 +296,32 @@ fn a_copied_nftables_port_adds_its_cluster_ip_when_the_first_is_gone() {
 
 /// Two unnamed ports of one Service (kpx warns) have one name, so nftables mode writes the
 /// second's rules into the first's chains: the table built after an edit elsewhere copies
-/// neither from the one before (the first's chains are not its own to copy), and is the one
-/// built anew.
+/// neither from the one before (the first's chains are not its own to copy), but copies the
+/// other Services' ports, and is the one built anew.
 #[test]
 fn nftables_ports_of_one_name_are_built_again_after_an_edit() {
     let text = |other_port: u16| {
-        with(
-            "",
-            "",
-            &format!(
-                "{}{}---\n{}{}",
-                svc(
-                    "web",
-                    "  clusterIP: 10.96.0.10\n  ports:\n  - {port: 80}\n  - {port: 81}\n"
-                ),
-                slice("web", "", &["addresses: [10.244.1.5]"]),
-                svc(
-                    "other",
-                    &format!("  clusterIP: 10.96.0.11\n  ports:\n  - {{port: {other_port}}}\n")
-                ),
-                slice("other", "", &["addresses: [10.244.1.6]"]),
-            ),
-        )
+        let service = |name: &str, ip: &str, ports: &str, pod: &str| {
+            format!(
+                "{}{}---\n",
+                svc(name, &format!("  clusterIP: {ip}\n  ports:\n{ports}")),
+                slice(name, "", &[&format!("addresses: [{pod}]")])
+            )
+        };
+        let web = service(
+            "web",
+            "10.96.0.10",
+            "  - {port: 80}\n  - {port: 81}\n",
+            "10.244.1.5",
+        );
+        let other = service(
+            "other",
+            "10.96.0.11",
+            &format!("  - {{port: {other_port}}}\n"),
+            "10.244.1.6",
+        );
+        let third = service("third", "10.96.0.12", "  - {port: 82}\n", "10.244.1.7");
+        with("", "", &format!("{web}{other}{third}"))
     };
     let (before, after) = (analyze(&text(90)).unwrap(), analyze(&text(91)).unwrap());
     let built_again = kpx_core::nftables::build_again(&after.cluster, before.nftables());
@@ -325,14 +329,111 @@ fn nftables_ports_of_one_name_are_built_again_after_an_edit() {
         serde_json::to_value(&built_again).unwrap(),
         serde_json::to_value(after.nftables()).unwrap()
     );
-    assert_eq!(built_again.ports_copied(), 0);
-    // What the two ports wrote into one chain is there once.
-    let service = built_again
+    assert_eq!(
+        built_again.ports_copied(),
+        1,
+        "third's port copied, web's not"
+    );
+}
+
+/// A table's lists are public: one changed after it was built lends the next build nothing it
+/// no longer holds, since its memo keeps what it copies (`nftables::reuse`).
+#[test]
+fn a_changed_nftables_table_lends_the_next_build_what_it_built() {
+    let text = |port: u16| {
+        with(
+            "",
+            "",
+            &format!(
+                "{}{}---\n{}{}",
+                svc(
+                    "web",
+                    "  clusterIP: 10.96.0.10\n  type: NodePort\n  ports:\n  - {port: 80, nodePort: 30080}\n"
+                ),
+                slice("web", "", &["addresses: [10.244.1.5]", "addresses: [10.244.1.6]"]),
+                svc(
+                    "other",
+                    &format!("  clusterIP: 10.96.0.11\n  ports:\n  - {{port: {port}}}\n")
+                ),
+                slice("other", "", &["addresses: [10.244.1.7]"]),
+            ),
+        )
+    };
+    let (before, after) = (analyze(&text(90)).unwrap(), analyze(&text(91)).unwrap());
+    let mut changed = before.nftables().clone();
+    for chain in changed
         .chains
-        .iter()
-        .find(|c| c.name.starts_with("service-") && c.name.ends_with("ns/web/tcp/"))
-        .expect("web's service chain");
-    let rules: Vec<&str> = service.rules.iter().map(|r| r.text.as_str()).collect();
-    let anew = after.nftables().chain(&service.name).unwrap();
-    assert_eq!(rules.len(), anew.rules.len(), "{rules:#?}");
+        .iter_mut()
+        .filter(|c| c.name.contains("ns/web"))
+    {
+        std::rc::Rc::make_mut(chain).rules.clear();
+    }
+    for map in &mut changed.maps {
+        map.elements.clear();
+    }
+    changed.sets.retain(|s| s.name != "cluster-ips");
+    let built_again = kpx_core::nftables::build_again(&after.cluster, &changed);
+    assert_eq!(built_again.ports_copied(), 1, "web's port copied");
+    assert_eq!(
+        serde_json::to_value(&built_again).unwrap(),
+        serde_json::to_value(after.nftables()).unwrap()
+    );
+}
+
+/// The service port map made after an edit copies the ports of each Service whose objects are
+/// the ones before (`proxy::service_ports_after`), but only under the same node: an edit of
+/// the node's name leaves every Service's section as it was, and changes which endpoints are
+/// local.
+#[test]
+fn the_service_port_map_is_made_again_for_another_node() {
+    let rest = format!(
+        "{}{}",
+        svc(
+            "web",
+            "  clusterIP: 10.96.0.10\n  internalTrafficPolicy: Local\n  ports:\n  - {port: 80}\n"
+        ),
+        slice(
+            "web",
+            "",
+            &[
+                "{addresses: [10.244.1.5], nodeName: me}",
+                "{addresses: [10.244.2.5], nodeName: you}"
+            ]
+        )
+    );
+    let text = |node: &str| {
+        with("", "", &rest).replace("hostnameOverride: me", &format!("hostnameOverride: {node}"))
+    };
+    // Read as the page reads an edit: after the text before, sharing the sections it left.
+    let read = |mut reading: kpx_core::input::Reading| {
+        while !reading.step(usize::MAX) {}
+        let (read, sections) = reading.finish_keeping();
+        (
+            kpx_core::cluster::build(&read.unwrap(), None).unwrap(),
+            sections,
+        )
+    };
+    let (before, sections) = read(kpx_core::input::Reading::new(std::rc::Rc::<str>::from(
+        text("me"),
+    )));
+    let (after, _) = read(kpx_core::input::Reading::after(
+        text("you").into(),
+        sections,
+    ));
+    fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+        serde_json::to_value(v).unwrap()
+    }
+    let built = kpx_core::iptables::build(&after).unwrap();
+    let again =
+        kpx_core::iptables::build_again(&after, &kpx_core::iptables::build(&before).unwrap());
+    assert_eq!(json(&again.unwrap()), json(&built));
+    let nft_before = kpx_core::nftables::build(&before);
+    assert_eq!(
+        json(&kpx_core::nftables::build_again(&after, &nft_before)),
+        json(&kpx_core::nftables::build(&after))
+    );
+    assert!(
+        json(&built).to_string().contains("10.244.2.5:8080"),
+        "the other node's endpoint is local now"
+    );
 }

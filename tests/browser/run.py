@@ -1784,9 +1784,12 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # a key at 1,000 Services in nftables mode 74-88 -> 51-62 ms to its rules; and -> 631,600
 # (631,527) for the service port map made after an edit from the one before (1.8 KB: each
 # Service's objects kept with the memos and compared by address, its ports copied): a key at
-# 1,000 Services in nftables mode 53-57 -> 48-49 ms to its rules.
+# 1,000 Services in nftables mode 53-57 -> 48-49 ms to its rules; and -> 631,800 (631,761) for
+# its review's fixes (0.2 KB: the nftables memo holds the chains, sets and elements it copies
+# rather than positions in a table whose lists are public; a port another writes into is not
+# copied, and the others still are).
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 631_600
+SIZE_RATCHET = 631_800
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -65,6 +65,8 @@ struct Builder<'a> {
     port_chains: usize,
     /// Whether the service port being built wrote into a chain not its own.
     foreign: bool,
+    /// The chains written into by a port not theirs ([`reuse`]: their ports are not copied).
+    written_into: Vec<usize>,
     /// The map elements added, as (map, element), when kept for the next build ([`reuse`]).
     map_elements: Option<Vec<(u8, u32)>>,
 }
@@ -114,9 +116,12 @@ impl Builder<'_> {
         let i = self
             .position(chain)
             .unwrap_or_else(|| panic!("no chain {chain}"));
-        self.foreign |= i < self.port_chains;
-        // (A chain shared with the table before an edit is copied first: never, unless a
-        // service port writes into another's chain, and then that port is not shared.)
+        if i < self.port_chains {
+            self.foreign = true;
+            self.written_into.push(i);
+        }
+        // (A chain shared with the table before an edit is copied here only when a port
+        // writes into another's chain: that other port's, copied, is then cloned.)
         Rc::make_mut(&mut self.t.chains[i])
             .rules
             .push(Rule { text, provenance });
@@ -246,6 +251,7 @@ pub async fn build_after(
         x,
         port_chains: 0,
         foreign: false,
+        written_into: Vec::new(),
         map_elements: None,
     };
 
@@ -419,17 +425,17 @@ pub async fn build_after(
     b.t.chains.reserve(chains);
     b.seen.reserve(4 * ports.len(), &element_key(&b.t.sets));
     let before = before
-        .and_then(|t| Some((t, t.memo.as_deref()?)))
-        .filter(|(_, memo)| memo.built_with(s))
-        .map(|(t, memo)| (t, memo, PortsBefore::new(memo.ports())));
+        .and_then(|t| t.memo.as_deref())
+        .filter(|memo| memo.built_with(s))
+        .map(|memo| (memo, PortsBefore::new(memo.ports())));
     let mut keeping = reuse::Keeping::start(&mut b, &ports);
     let mut copied = 0;
     for sp in ports {
         b.port_chains = b.t.chains.len();
         b.foreign = false;
-        let copy = before.as_ref().and_then(|(t, memo, ports)| {
+        let copy = before.as_ref().and_then(|(memo, ports)| {
             let i = ports.equal(&sp)?;
-            memo.copy(&mut b, t, i, &sp)
+            memo.copy(&mut b, i, &sp)
         });
         match copy {
             Some(()) => copied += 1,
@@ -443,9 +449,7 @@ pub async fn build_after(
         }
         pace.unit().await;
     }
-    b.t.memo = keeping
-        .and_then(|keeping| keeping.finish(&mut b, s, made_from, copied))
-        .map(Box::new);
+    b.t.memo = keeping.map(|keeping| Box::new(keeping.finish(&mut b, s, made_from, copied)));
     b.t
 }
 

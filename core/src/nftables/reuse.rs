@@ -1,57 +1,54 @@
 //! Building again after an edit, as `iptables::reuse` does for iptables mode: a built table
-//! keeps the service ports it was built from and where each one's chains, affinity sets and
-//! map elements are in it, so the next build copies those of every port the edit did not
-//! change instead of making them again (a key typed at 1,000 Services changes one of them; the
-//! names are not hashed again, nor the rules written).
+//! keeps the service ports it was built from and each one's chains, affinity sets and map
+//! elements, so the next build copies those of every port the edit did not change instead of
+//! making them again (a key typed at 1,000 Services changes one of them; the names are not
+//! hashed again, nor the rules written).
 //!
 //! A port's chains and sets follow one another in the table, each list in build order, and its
-//! rules are written into its own chains only (checked as it is built: [`Ends::own`]; a table
-//! one of whose ports did not keeps no memo). Its map
-//! elements are recorded one by one, as they sit among other ports' in a shared map. Its
-//! ClusterIP's element of `@cluster-ips` is made again, not copied: the set holds an address
-//! once, for the first port of that address, and that port may be another after the edit.
-//! Copies are made in the order a fresh build makes them, so the table is the one a fresh
-//! build makes (a property test holds every view of one to the other's).
+//! rules are written into its own chains only, but for a port of another's name (two unnamed
+//! ports of one Service, which kpx only warns about), whose rules go into that one's chains:
+//! both are then never copied ([`Ends::own`]). Its map elements are recorded one by one, as
+//! they sit among other ports' in a shared map. Its ClusterIP's element of `@cluster-ips` is
+//! made again, not copied: the set holds an address once, for the first port of that address,
+//! and that port may be another after the edit. Copies are made in the order a fresh build
+//! makes them, so the table is the one a fresh build makes (a property test holds every view
+//! of one to the other's).
+//!
+//! The memo holds what it copies (the chains shared, `Rc<Chain>`; the sets and elements
+//! cloned) rather than positions in the table: the table's lists are public, and one changed
+//! since it was built would otherwise lend the next build what it no longer made.
 
-use super::{cluster_ip_element, Builder, Table};
+use super::model::{Chain, Element, Set};
+use super::{cluster_ip_element, Builder};
 use crate::cluster::settings::Settings;
 use crate::proxy::{kept, MadeFrom, ServicePort};
 use std::rc::Rc;
 
-/// Where one service port's objects end in the table built: its chains are those between the
-/// port before's end and its own, likewise its sets and map elements.
+/// Where one service port's objects end among the ports' (chains, sets and map elements in
+/// the table, counted from the first port's): its are those between the port before's end
+/// and its own.
 #[derive(Clone, Copy)]
 struct Ends {
     chains: u32,
     sets: u32,
     map_elements: u32,
-    /// Whether its rules are all in its own chains, which were all new (a port of another's
-    /// name writes into that one's).
+    /// Whether its rules are all in its own chains, and no other port's are.
     own: bool,
 }
 
-impl Ends {
-    fn of(b: &Builder, map_elements: usize) -> Self {
-        Ends {
-            chains: b.t.chains.len() as u32,
-            sets: b.t.sets.len() as u32,
-            map_elements: map_elements as u32,
-            own: !b.foreign,
-        }
-    }
-}
-
-/// What a table keeps for the next build ([`Table::memo`]).
+/// What a table keeps for the next build ([`super::model::Table::memo`]).
 #[derive(Clone)]
 pub(crate) struct Memo {
     settings: Settings,
     ports: Vec<ServicePort>,
     /// What each Service's ports were made from (the next service port map copies them).
     made_from: MadeFrom,
-    /// Port `i`'s objects end at `ends[i + 1]`; `ends[0]` is where the fixed objects end.
+    /// Port `i`'s objects end at `ends[i]`.
     ends: Vec<Ends>,
-    /// The map elements added for the ports, as (map, element).
-    map_elements: Vec<(u8, u32)>,
+    chains: Vec<Rc<Chain>>,
+    sets: Vec<Set>,
+    /// As (map, element).
+    map_elements: Vec<(u8, Element)>,
     /// How many ports this build copied from the one before (tests and benchmarks say it).
     copied: usize,
 }
@@ -72,6 +69,8 @@ impl std::fmt::Debug for Memo {
 pub(crate) struct Keeping {
     ports: Vec<ServicePort>,
     ends: Vec<Ends>,
+    /// Where the fixed objects end: the ports' chains and sets follow.
+    first: (usize, usize),
 }
 
 impl Keeping {
@@ -81,41 +80,59 @@ impl Keeping {
             return None;
         }
         b.map_elements = Some(Vec::with_capacity(2 * ports.len()));
-        let mut ends = Vec::with_capacity(ports.len() + 1);
-        ends.push(Ends::of(b, 0));
         Some(Keeping {
             ports: Vec::with_capacity(ports.len()),
-            ends,
+            ends: Vec::with_capacity(ports.len()),
+            first: (b.t.chains.len(), b.t.sets.len()),
         })
     }
 
     /// Keeps `sp`, just built (or copied).
     pub(super) fn keep(&mut self, b: &Builder, sp: ServicePort) {
-        let added = b.map_elements.as_ref().map_or(0, Vec::len);
-        self.ends.push(Ends::of(b, added));
+        self.ends.push(Ends {
+            chains: (b.t.chains.len() - self.first.0) as u32,
+            sets: (b.t.sets.len() - self.first.1) as u32,
+            map_elements: b.map_elements.as_ref().map_or(0, Vec::len) as u32,
+            own: !b.foreign,
+        });
         self.ports.push(sp);
     }
 
-    /// The memo, of a table built with `settings`, `copied` of whose ports were copied; none
-    /// if a port wrote into another's chains (two unnamed ports of one Service, which kpx
-    /// only warns about, have one name): that other's chains are not its own to copy.
+    /// The memo of a table built with `settings`, `copied` of whose ports were copied.
     pub(super) fn finish(
-        self,
+        mut self,
         b: &mut Builder,
         settings: &Settings,
         made_from: MadeFrom,
         copied: usize,
-    ) -> Option<Memo> {
+    ) -> Memo {
+        // A port whose chain another port wrote into is not its own to copy either.
+        for &chain in &b.written_into {
+            // (The fixed chains are never copied.)
+            let Some(chain) = chain.checked_sub(self.first.0) else {
+                continue;
+            };
+            let chain = chain as u32;
+            let owner = self.ends.partition_point(|e| e.chains <= chain);
+            if let Some(e) = self.ends.get_mut(owner) {
+                e.own = false;
+            }
+        }
+        let t = &b.t;
         let map_elements = b.map_elements.take().unwrap_or_default();
-        // (`ends[0]` is the fixed objects', some of whose chains are declared twice.)
-        self.ends[1..].iter().all(|e| e.own).then(|| Memo {
+        Memo {
             settings: settings.clone(),
             ports: self.ports,
             made_from,
             ends: self.ends,
-            map_elements,
+            chains: t.chains[self.first.0..].to_vec(),
+            sets: t.sets[self.first.1..].to_vec(),
+            map_elements: map_elements
+                .into_iter()
+                .map(|(map, e)| (map, t.maps[map as usize].elements[e as usize].clone()))
+                .collect(),
             copied,
-        })
+        }
     }
 }
 
@@ -139,45 +156,34 @@ impl Memo {
         self.copied
     }
 
-    /// Builds `sp`, equal to this memo's port `i`, by copying what it made in `before` (the
-    /// table this memo is of), or returns `None` having added nothing, when it cannot be: a
-    /// chain of its name is in `b` already, or `before` no longer holds what this memo says
-    /// (its lists are public).
-    pub(super) fn copy(
-        &self,
-        b: &mut Builder,
-        before: &Table,
-        i: usize,
-        sp: &ServicePort,
-    ) -> Option<()> {
-        let (from, to) = (self.ends.get(i)?, self.ends.get(i + 1)?);
-        let chains = before
-            .chains
-            .get(from.chains as usize..to.chains as usize)?;
-        let sets = before.sets.get(from.sets as usize..to.sets as usize)?;
-        let elements = self
-            .map_elements
-            .get(from.map_elements as usize..to.map_elements as usize)?;
-        // (The maps are the fixed objects', the same in both under the same settings.)
-        let element = |&(map, e): &(u8, u32)| {
-            let element = before.maps.get(map as usize)?.elements.get(e as usize)?;
-            Some((map as usize, element))
-        };
-        let maps = b.t.maps.len();
-        if chains.iter().any(|c| b.position(&c.name).is_some())
-            || !elements
-                .iter()
-                .all(|e| element(e).is_some_and(|(m, _)| m < maps))
-        {
+    /// Builds `sp`, equal to this memo's port `i`, by copying what it made, or returns `None`
+    /// having added nothing, when it cannot be: it or another port wrote into a chain not its
+    /// own, or a chain of its name is in `b` already.
+    pub(super) fn copy(&self, b: &mut Builder, i: usize, sp: &ServicePort) -> Option<()> {
+        let to = self.ends.get(i).filter(|e| e.own)?;
+        let from = i.checked_sub(1).map_or(
+            Ends {
+                chains: 0,
+                sets: 0,
+                map_elements: 0,
+                own: true,
+            },
+            |i| self.ends[i],
+        );
+        let chains = &self.chains[from.chains as usize..to.chains as usize];
+        if chains.iter().any(|c| b.position(&c.name).is_some()) {
             return None;
         }
         for chain in chains {
             b.push_chain(Rc::clone(chain));
         }
-        b.t.sets.extend_from_slice(sets);
+        b.t.sets
+            .extend_from_slice(&self.sets[from.sets as usize..to.sets as usize]);
         cluster_ip_element(b, sp);
-        for (map, element) in elements.iter().filter_map(element) {
-            b.push_map_element(map, element.clone());
+        for (map, element) in
+            &self.map_elements[from.map_elements as usize..to.map_elements as usize]
+        {
+            b.push_map_element(*map as usize, element.clone());
         }
         Some(())
     }
