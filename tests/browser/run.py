@@ -587,6 +587,8 @@ window.addEventListener('pagehide', () => {
     address: tail(location.hash), kept: tail(localStorage.getItem('kpx.state')),
     note: tail(sessionStorage.getItem('kpx.left')),
     addresses: ((sessionStorage.getItem('kpx.left') || '').split('|')[0].length / 16),
+    typed: (document.querySelector('#editor') || {value: ''}).value.includes('port: 87}'),
+    busy: document.querySelector('#busy').classList.contains('waiting'),
     measured: measured.map(m => m.name).join(' ')}));
 });"""
 LEFT = "return sessionStorage.getItem('kpx.test.left')"

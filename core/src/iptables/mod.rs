@@ -379,7 +379,7 @@ pub async fn build_after(
     pace: &Pace,
 ) -> Result<Dataplane, String> {
     let layout = Layout::for_version(cluster.settings.version)?;
-    let port_map_before = before.and_then(|dp| Some(dp.memo.as_deref()?.port_map()));
+    let port_map_before = before.and_then(|dp| Some(dp.memo.as_deref()?.kept().port_map()));
     let (ports, made_from) = service_ports_after(cluster, port_map_before, pace).await;
     let total: usize = ports.iter().map(|p| p.endpoints.len()).sum();
     let ctx = Ctx {

@@ -71,7 +71,7 @@ impl Dataplane {
 
     /// How many service ports this build copied from the one before the edit.
     pub fn ports_copied(&self) -> usize {
-        self.memo.as_ref().map_or(0, |m| m.ports_copied())
+        self.memo.as_ref().map_or(0, |m| m.kept().copied)
     }
 }
 

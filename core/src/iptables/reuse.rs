@@ -14,12 +14,7 @@ use super::builder::Builder;
 use super::model::{Chain, Dataplane, Rule, TableName};
 use super::Ctx;
 use crate::cluster::settings::Settings;
-use crate::proxy::{MadeFrom, PortsBefore, ServicePort};
-
-/// Whether a dataplane built from `ctx` keeps a memo ([`crate::proxy::kept`]).
-fn keeps(ctx: &Ctx) -> bool {
-    crate::proxy::kept(&ctx.ports)
-}
+use crate::proxy::{kept, KeptPorts, MadeFrom, PortsBefore, ServicePort};
 
 /// One builder call made for a service port: positions in the dataplane built (table slot,
 /// chain, rule), read back from it to make the call again.
@@ -52,14 +47,10 @@ impl Context {
 #[derive(Clone)]
 pub struct Memo {
     context: Context,
-    ports: Vec<ServicePort>,
-    /// What each Service's ports were made from (the next service port map copies them).
-    made_from: MadeFrom,
+    kept: KeptPorts,
     /// Port `i`'s calls are `calls[ends[i - 1]..ends[i]]`.
     ends: Vec<u32>,
     calls: Vec<Call>,
-    /// How many ports this build copied from the one before (tests and benchmarks say it).
-    copied: usize,
 }
 
 /// The service ports' builds of one dataplane: each port copied from the last dataplane's
@@ -75,13 +66,13 @@ impl<'a> Ports<'a> {
     /// edit, if any (its memo is used only if it was built in the same context).
     pub fn new(b: &mut Builder, ctx: &Ctx, before: Option<&'a Dataplane>) -> Self {
         // Recorded only to be kept: at 44,125 Services the calls alone would be 60 MB.
-        if keeps(ctx) {
+        if kept(&ctx.ports) {
             b.record(Some(Vec::new()));
         }
         let before = before
             .and_then(|dp| Some((dp.memo.as_deref()?, dp)))
             .filter(|(memo, _)| memo.context == Context::of(ctx))
-            .map(|(memo, dp)| (memo, dp, PortsBefore::new(&memo.ports)));
+            .map(|(memo, dp)| (memo, dp, PortsBefore::new(&memo.kept.ports)));
         Ports {
             before,
             ends: Vec::with_capacity(ctx.ports.len()),
@@ -133,15 +124,10 @@ pub(crate) struct Recorded {
     copied: usize,
 }
 
-// (Written by hand: a derived one printed every port and call, and was code in the site.)
+// (Written by hand: a derived one printed every call, and was code in the site.)
 impl std::fmt::Debug for Memo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Memo({} ports, {} copied)",
-            self.ports.len(),
-            self.copied
-        )
+        write!(f, "Memo({:?})", self.kept)
     }
 }
 
@@ -153,27 +139,24 @@ impl Memo {
         ctx: Ctx,
         made_from: MadeFrom,
     ) -> Result<Memo, Vec<ServicePort>> {
-        if !keeps(&ctx) {
+        if !kept(&ctx.ports) {
             return Err(ctx.ports);
         }
         Ok(Memo {
             context: Context::of(&ctx),
-            ports: ctx.ports,
-            made_from,
+            kept: KeptPorts {
+                ports: ctx.ports,
+                made_from,
+                copied: recorded.copied,
+            },
             ends: recorded.ends,
             calls: recorded.calls,
-            copied: recorded.copied,
         })
     }
 
-    /// How many service ports this build copied from the last one.
-    pub fn ports_copied(&self) -> usize {
-        self.copied
-    }
-
-    /// The service port map this build was made from, and what that was made from.
-    pub(crate) fn port_map(&self) -> (&[ServicePort], &MadeFrom) {
-        (&self.ports, &self.made_from)
+    /// The service ports this build kept.
+    pub(crate) fn kept(&self) -> &KeptPorts {
+        &self.kept
     }
 }
 

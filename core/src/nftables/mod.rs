@@ -413,7 +413,7 @@ pub async fn build_after(
         kp("nodePortAddresses"),
     );
 
-    let port_map_before = before.and_then(|t| Some(t.memo.as_deref()?.port_map()));
+    let port_map_before = before.and_then(|t| Some(t.memo.as_deref()?.kept().port_map()));
     let (ports, made_from) = service_ports_after(cluster, port_map_before, pace).await;
     // Indexes sized once: grown, each doubling hashed every name again, in one piece (152 ms
     // of the page at 44,125 Services). An endpoint's chain each, up to four of a service
@@ -427,7 +427,7 @@ pub async fn build_after(
     let before = before
         .and_then(|t| t.memo.as_deref())
         .filter(|memo| memo.built_with(s))
-        .map(|memo| (memo, PortsBefore::new(memo.ports())));
+        .map(|memo| (memo, PortsBefore::new(&memo.kept().ports)));
     let mut keeping = reuse::Keeping::start(&mut b, &ports);
     let mut copied = 0;
     for sp in ports {

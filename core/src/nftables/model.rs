@@ -27,7 +27,7 @@ pub struct Table {
 impl Table {
     /// How many service ports this build copied from the one before an edit.
     pub fn ports_copied(&self) -> usize {
-        self.memo.as_ref().map_or(0, |m| m.ports_copied())
+        self.memo.as_ref().map_or(0, |m| m.kept().copied)
     }
     pub fn chain(&self, name: &str) -> Option<&Chain> {
         self.chains.iter().find(|c| c.name == name).map(|c| &**c)

@@ -21,7 +21,7 @@
 use super::model::{Chain, Element, Set};
 use super::{cluster_ip_element, Builder};
 use crate::cluster::settings::Settings;
-use crate::proxy::{kept, MadeFrom, ServicePort};
+use crate::proxy::{kept, KeptPorts, MadeFrom, ServicePort};
 use std::rc::Rc;
 
 /// Where one service port's objects end among the ports' (chains, sets and map elements in
@@ -40,28 +40,19 @@ struct Ends {
 #[derive(Clone)]
 pub(crate) struct Memo {
     settings: Settings,
-    ports: Vec<ServicePort>,
-    /// What each Service's ports were made from (the next service port map copies them).
-    made_from: MadeFrom,
+    kept: KeptPorts,
     /// Port `i`'s objects end at `ends[i]`.
     ends: Vec<Ends>,
     chains: Vec<Rc<Chain>>,
     sets: Vec<Set>,
     /// As (map, element).
     map_elements: Vec<(u8, Element)>,
-    /// How many ports this build copied from the one before (tests and benchmarks say it).
-    copied: usize,
 }
 
-// (Written by hand: a derived one printed every port, and was code in the site.)
+// (Written by hand: a derived one printed every chain, and was code in the site.)
 impl std::fmt::Debug for Memo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Memo({} ports, {} copied)",
-            self.ports.len(),
-            self.copied
-        )
+        write!(f, "Memo({:?})", self.kept)
     }
 }
 
@@ -122,8 +113,11 @@ impl Keeping {
         let map_elements = b.map_elements.take().unwrap_or_default();
         Memo {
             settings: settings.clone(),
-            ports: self.ports,
-            made_from,
+            kept: KeptPorts {
+                ports: self.ports,
+                made_from,
+                copied,
+            },
             ends: self.ends,
             chains: t.chains[self.first.0..].to_vec(),
             sets: t.sets[self.first.1..].to_vec(),
@@ -131,7 +125,6 @@ impl Keeping {
                 .into_iter()
                 .map(|(map, e)| (map, t.maps[map as usize].elements[e as usize].clone()))
                 .collect(),
-            copied,
         }
     }
 }
@@ -143,17 +136,9 @@ impl Memo {
         self.settings == *settings
     }
 
-    pub(super) fn ports(&self) -> &[ServicePort] {
-        &self.ports
-    }
-
-    /// The service port map this table was built from, and what that was made from.
-    pub(super) fn port_map(&self) -> (&[ServicePort], &MadeFrom) {
-        (&self.ports, &self.made_from)
-    }
-
-    pub fn ports_copied(&self) -> usize {
-        self.copied
+    /// The service ports this table kept.
+    pub(crate) fn kept(&self) -> &KeptPorts {
+        &self.kept
     }
 
     /// Builds `sp`, equal to this memo's port `i`, by copying what it made, or returns `None`
