@@ -580,6 +580,11 @@ def test_a_large_text_survives_a_reload(d, site):
 # step lost the change: the address, the work kept, the tab's note (web/src/keep.rs, left_at),
 # and what the page measured since the key.
 AS_THE_PAGE_LEFT = r"""
+// (Errors met meanwhile: a panic in the page's own `pagehide` would leave the change unkept.)
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message).slice(0, 200)));
+const consoleError = console.error.bind(console);
+console.error = (...args) => { window.__errors.push(args.join(' ').slice(0, 200)); consoleError(...args); };
 window.addEventListener('pagehide', () => {
   const tail = s => s ? `${s.length} chars ...${s.slice(-12)}` : 'none';
   const measured = performance.getEntriesByType('measure').filter(m => m.startTime > window.__keyAt);
@@ -589,6 +594,7 @@ window.addEventListener('pagehide', () => {
     addresses: ((sessionStorage.getItem('kpx.left') || '').split('|')[0].length / 16),
     typed: (document.querySelector('#editor') || {value: ''}).value.includes('port: 87}'),
     busy: document.querySelector('#busy').classList.contains('waiting'),
+    errors: window.__errors,
     measured: measured.map(m => m.name).join(' ')}));
 });"""
 LEFT = "return sessionStorage.getItem('kpx.test.left')"
