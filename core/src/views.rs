@@ -153,7 +153,18 @@ pub async fn analyze_paced(
     node: Option<&str>,
     pace: &Pace,
 ) -> Result<Analysis, InputError> {
-    let cluster = cluster::build_paced(scenario, node, pace).await?;
+    analyze_after(scenario, node, None, pace).await
+}
+
+/// [`analyze_paced`] after an edit: `before` is the analysis of the text before it, whose
+/// cluster lends the new one what it checked ([`cluster::build_after`]).
+pub async fn analyze_after(
+    scenario: &Scenario,
+    node: Option<&str>,
+    before: Option<&Analysis>,
+    pace: &Pace,
+) -> Result<Analysis, InputError> {
+    let cluster = cluster::build_after(scenario, node, before.map(|a| &a.cluster), pace).await?;
     let layout = Layout::for_version(cluster.settings.version);
     let written = written_lines(scenario, &cluster, pace).await;
     Ok(Analysis {

@@ -437,3 +437,70 @@ fn the_service_port_map_is_made_again_for_another_node() {
         "the other node's endpoint is local now"
     );
 }
+
+/// A cluster built after an edit does not check again the objects the one before checked and
+/// found nothing to say about (`cluster::Validated`), but checks again those it had something
+/// to say about: their warnings stay, at their new places.
+#[test]
+fn warnings_stay_after_an_edit_elsewhere() {
+    let text = |port: u16, above: &str| {
+        with(
+            "",
+            "",
+            &format!(
+                "{above}{}{}---\n{}{}",
+                svc(
+                    "other",
+                    &format!("  clusterIP: 10.96.0.11\n  ports:\n  - {{port: {port}}}\n")
+                ),
+                slice("other", "", &["addresses: [10.244.1.6]"]),
+                svc(
+                    "web",
+                    "  clusterIP: 10.96.0.010\n  ports:\n  - {port: 80}\n"
+                ),
+                slice(
+                    "web",
+                    "",
+                    &["addresses: [10.244.1.5]", "addresses: [fd00::5]"]
+                ),
+            ),
+        )
+    };
+    let read = |text: String, sections: Option<kpx_core::input::Sections>| {
+        let mut reading = match sections {
+            Some(s) => kpx_core::input::Reading::after(text.into(), s),
+            None => kpx_core::input::Reading::new(std::rc::Rc::<str>::from(text)),
+        };
+        while !reading.step(usize::MAX) {}
+        let (read, sections) = reading.finish_keeping();
+        (read.unwrap(), sections)
+    };
+    let (first, sections) = read(text(90, ""), None);
+    let before = kpx_core::views::analyze_parsed(&first, None).unwrap();
+    assert_eq!(
+        before.cluster.warnings.len(),
+        2,
+        "{:?}",
+        before.cluster.warnings
+    );
+    // A key in the other Service, and lines added above everything (the warnings move).
+    let edited = text(91, "# a comment\n# and another\n");
+    let (again, _) = read(edited.clone(), Some(sections));
+    // (The warned slice's section is the one before, moved: shared, and so checked again only
+    // because it was not clean.)
+    assert!(std::rc::Rc::ptr_eq(
+        &first.endpoint_slices[1].object,
+        &again.endpoint_slices[1].object
+    ));
+    let never = kpx_core::pace::Pace::never();
+    let after = kpx_core::pace::at_once(kpx_core::views::analyze_after(
+        &again,
+        None,
+        Some(&before),
+        &never,
+    ))
+    .unwrap();
+    let anew = analyze(&edited).unwrap();
+    assert_eq!(after.cluster.warnings, anew.cluster.warnings);
+    assert_eq!(after.cluster.warnings.len(), 2);
+}

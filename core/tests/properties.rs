@@ -645,10 +645,18 @@ proptest! {
         let (read, sections) = first.finish_keeping();
         let mut again = kpx_core::input::Reading::after(text.as_str().into(), sections);
         while !again.step(part * 50) {}
-        let analysed = |read: Result<kpx_core::input::Scenario, _>| read.ok().and_then(|s| kpx_core::views::analyze_parsed(&s, None).ok());
-        let (Some(before), Ok(anew), Some(edited)) = (analysed(read), analyze(&text), analysed(again.finish())) else {
+        let analysed = |read: Result<kpx_core::input::Scenario, _>, before: Option<&kpx_core::views::Analysis>| {
+            let never = kpx_core::pace::Pace::never();
+            read.ok().and_then(|s| kpx_core::pace::at_once(kpx_core::views::analyze_after(&s, None, before, &never)).ok())
+        };
+        let Some(before) = analysed(read, None) else { return Ok(()) };
+        let (Ok(anew), Some(edited)) = (analyze(&text), analysed(again.finish(), Some(&before))) else {
             return Ok(());
         };
+        // Its cluster, which did not check again the objects the one before checked clean,
+        // says what a cluster built anew says.
+        prop_assert_eq!(&edited.cluster.warnings, &anew.cluster.warnings);
+        prop_assert_eq!(&edited.cluster.notes, &anew.cluster.notes);
         let before = std::rc::Rc::new(before);
         let Ok(_) = before.iptables() else { return Ok(()) };
         // The view before is shown when the edit is built, as on the page: the table's

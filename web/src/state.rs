@@ -11,7 +11,7 @@ use kpx_core::cluster::settings::Mode;
 use kpx_core::input::{Reading, Scenario, Sections};
 use kpx_core::pace::{at_once, InParts, Pace, Step};
 use kpx_core::share::Shared;
-use kpx_core::views::{analyze_paced, views, Analysis, Request, ViewLines, Written};
+use kpx_core::views::{analyze_after, views, Analysis, Request, ViewLines, Written};
 use kpx_core::Diagnostic;
 use kpx_core::InputError;
 use std::cell::RefCell;
@@ -471,11 +471,13 @@ impl State {
         pace: Pace,
     ) -> impl std::future::Future<Output = Analysed> + use<> {
         let node = self.node.clone();
+        // The analysis shown: what its cluster checked, the new one need not check again.
+        let before = self.good.as_ref().map(|(_, shown)| shown.clone());
         async move {
             let (result, node_dropped) = match read {
                 Err(e) => (Err(e), false),
                 Ok(scenario) => {
-                    let analyse = |node| analyze_paced(&scenario, node, &pace);
+                    let analyse = |node| analyze_after(&scenario, node, before.as_deref(), &pace);
                     let analysed = match analyse(node.as_deref()).await {
                         // A chosen node that the edit removed falls back to the input's own.
                         Err(e) if node.is_some() => match analyse(None).await {

@@ -85,7 +85,6 @@ pub fn pod_ip(pod: &Pod) -> Option<IpAddr> {
     )
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn derive(
     s: &Scenario,
     services: &[Item<Service>],
@@ -93,7 +92,6 @@ pub(super) async fn derive(
     settings: &Settings,
     notes: &mut Vec<Note>,
     warnings: &mut Vec<Diagnostic>,
-    errors: &mut Vec<Diagnostic>,
     pace: &Pace,
 ) -> (Vec<Item<Pod>>, Vec<Item<EndpointSlice>>) {
     let mut pods: Vec<Item<Pod>> = s.pods.iter().map(Item::written).collect();
@@ -112,7 +110,6 @@ pub(super) async fn derive(
             Default::default(),
         );
     for slice in &s.endpoint_slices {
-        validate_slice(slice, errors, warnings);
         slices.push(Item::written(slice));
         let meta = &slice.object.metadata;
         if let Some(name) = meta.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)) {
@@ -184,7 +181,8 @@ pub(super) async fn derive(
     (pods, slices)
 }
 
-fn validate_slice(
+/// Checks a slice the reader wrote (a function of it alone: [`super::Validated`]).
+pub(super) fn validate_slice(
     slice: &Located<EndpointSlice>,
     errors: &mut Vec<Diagnostic>,
     warnings: &mut Vec<Diagnostic>,

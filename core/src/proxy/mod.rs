@@ -379,10 +379,6 @@ pub(crate) struct MadeFrom {
     services: Vec<Source>,
 }
 
-/// How many Services before the place after the last one found a Service is looked for
-/// ([`service_ports_after`]).
-const LOOKED_AHEAD: usize = 8;
-
 /// One Service's objects, and where its ports end in the map.
 #[derive(Clone)]
 struct Source {
@@ -431,10 +427,9 @@ pub(crate) async fn service_ports_after(
     let gates = FeatureGates::of(s.version);
     let reads = Some((s.ipv6, s.node_name.clone(), gates));
     let before = before.filter(|(_, made)| made.reads == reads);
-    // The Services before are walked beside these: an edit changes, adds or removes a few in
-    // place, so a Service's object, if it was there before, is at the place after the last
-    // one found or a few further on. (A map of every object by its address found any, for
-    // 0.3 KB more of the site; a text whose Services are reordered has their ports made anew.)
+    // The Services before are walked beside these (`cluster::found_ahead`). (A map of every
+    // object by its address found any, for 0.3 KB more of the site; a text whose Services
+    // are reordered has their ports made anew.)
     let mut next_before = 0;
     let mut out = Vec::new();
     let mut made_from = MadeFrom {
@@ -461,9 +456,9 @@ pub(crate) async fn service_ports_after(
             ports_end: 0,
         };
         let made_before = before.and_then(|(ports, made)| {
-            let mut ahead = made.services.get(next_before..)?.iter().take(LOOKED_AHEAD);
-            let i = next_before + ahead.position(|was| Rc::ptr_eq(&was.service.0, &svc.object))?;
-            next_before = i + 1;
+            let i = crate::cluster::found_ahead(&made.services, &mut next_before, |was| {
+                Rc::ptr_eq(&was.service.0, &svc.object)
+            })?;
             let start = i.checked_sub(1).map_or(0, |i| made.services[i].ports_end);
             let was = &made.services[i];
             fn same<T>((a, r): &(Rc<T>, ObjectRef), (b, q): &(Rc<T>, ObjectRef)) -> bool {
