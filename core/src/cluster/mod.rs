@@ -113,26 +113,25 @@ pub(crate) fn found_ahead<T>(
     Some(i)
 }
 
-/// Checks `item` with `check`, unless it is an object `before` checked clean (see
-/// [`Validated`]); keeps it in `clean` if nothing was said about it.
-fn check<T>(
-    object: &Rc<T>,
+/// Checks `item` with `check` (into errors, warnings), unless it is an object `before` checked
+/// clean, looked for from `*next` on (see [`Validated`]); keeps it in `clean` if nothing was
+/// said about it.
+fn check_once<T>(
+    item: &Located<T>,
     before: &[Rc<T>],
     next: &mut usize,
     clean: &mut Vec<Rc<T>>,
-    said: &mut [&mut Vec<Diagnostic>; 2],
-    check: impl FnOnce(&mut Vec<Diagnostic>, &mut Vec<Diagnostic>),
+    errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+    check: fn(&Located<T>, &mut Vec<Diagnostic>, &mut Vec<Diagnostic>),
 ) {
-    if found_ahead(before, next, |b| Rc::ptr_eq(b, object)).is_none() {
-        let count = |said: &[&mut Vec<Diagnostic>; 2]| said[0].len() + said[1].len();
-        let was = count(said);
-        let [errors, warnings] = said;
-        check(errors, warnings);
-        if count(said) != was {
-            return;
-        }
+    let said = errors.len() + warnings.len();
+    if found_ahead(before, next, |b| Rc::ptr_eq(b, &item.object)).is_none() {
+        check(item, errors, warnings);
     }
-    clean.push(object.clone());
+    if errors.len() + warnings.len() == said {
+        clean.push(item.object.clone());
+    }
 }
 
 impl Cluster {
@@ -185,20 +184,12 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 /// node the input names, see spec/input.md "Which node"). Errors are the reader's to fix;
 /// warnings and notes travel with the result.
 pub fn build(s: &Scenario, shown_node: Option<&str>) -> Result<Cluster, InputError> {
-    at_once(build_paced(s, shown_node, &Pace::never()))
+    at_once(build_after(s, shown_node, None, &Pace::never()))
 }
 
-/// [`build`], an object (a Service, a slice) being a unit of `pace`'s work.
-pub async fn build_paced(
-    s: &Scenario,
-    shown_node: Option<&str>,
-    pace: &Pace,
-) -> Result<Cluster, InputError> {
-    build_after(s, shown_node, None, pace).await
-}
-
-/// [`build_paced`] after an edit: the objects `before` (the cluster built for the text
-/// before it) checked clean are not checked again ([`Validated`]).
+/// [`build`], an object (a Service, a slice) being a unit of `pace`'s work, after an edit:
+/// the objects `before` (the cluster built for the text before it, if any) checked clean are
+/// not checked again ([`Validated`]).
 pub async fn build_after(
     s: &Scenario,
     shown_node: Option<&str>,
@@ -301,14 +292,14 @@ pub async fn build_after(
     let mut services = Vec::new();
     let mut next = 0;
     for svc in &s.services {
-        let said = &mut [&mut errors, &mut warnings];
-        check(
-            &svc.object,
+        check_once(
+            svc,
             services_before,
             &mut next,
             &mut validated.services,
-            said,
-            |e, w| validate::service(svc, e, w),
+            &mut errors,
+            &mut warnings,
+            validate::service,
         );
         pace.unit().await;
     }
@@ -343,14 +334,14 @@ pub async fn build_after(
     let (pods, slices) = if errors.is_empty() {
         let mut next = 0;
         for slice in &s.endpoint_slices {
-            let said = &mut [&mut errors, &mut warnings];
-            check(
-                &slice.object,
+            check_once(
+                slice,
                 slices_before,
                 &mut next,
                 &mut validated.slices,
-                said,
-                |e, w| slices::validate_slice(slice, e, w),
+                &mut errors,
+                &mut warnings,
+                slices::validate_slice,
             );
             pace.unit().await;
         }
