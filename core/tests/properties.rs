@@ -664,53 +664,44 @@ proptest! {
         let save = Request { mode: Some(Mode::Iptables), view: Some("save".into()), ..Default::default() };
         prop_assert!(before.render(&save).is_ok());
         let edited = std::rc::Rc::new(edited);
-        let mut work = edited.clone().build_in_parts(Mode::Iptables, Some(before.clone()));
-        while let Step::Paused(more) = work.step(part) {
-            work = more;
-        }
-        for view in views(Mode::Iptables) {
-            let req = Request { mode: Some(Mode::Iptables), view: Some(view.name.to_string()), ..Default::default() };
-            prop_assert_eq!(edited.render(&req), anew.render(&req), "view {}", view.name);
-        }
-        let (Ok(copied), Ok(built)) = (edited.iptables(), anew.iptables()) else {
-            return Err(TestCaseError::fail("the layout failed after it built"));
-        };
-        prop_assert_eq!(serde_json::to_value(copied).unwrap(), serde_json::to_value(built).unwrap());
         // Each Service has one port, written by its place in the list: it is copied when it and
         // what every port shares (kube-proxy's settings) are as they were.
         let same_context = before.cluster.settings == edited.cluster.settings;
         let kept = services.iter().zip(&after).filter(|(a, b)| a == b).count();
-        let copies = copied.ports_copied();
-        if !same_context {
-            prop_assert_eq!(copies, 0);
-        } else if !removed {
-            // (A Service's NodePort may move if another now probes first for the same port.)
-            prop_assert!(copies <= kept && copies + 1 >= kept, "{copies} copied, {kept} kept");
-        }
-        if text == before_text {
-            prop_assert_eq!(copies, after.len());
-        }
         // nftables mode's table likewise (`kpx_core::nftables::reuse`): the chains, affinity
         // sets and map elements of each port left as it was are copied.
-        let _ = before.nftables();
-        let mut work = edited.clone().build_in_parts(Mode::Nftables, Some(before.clone()));
-        while let Step::Paused(more) = work.step(part) {
-            work = more;
-        }
-        for view in views(Mode::Nftables) {
-            let req = Request { mode: Some(Mode::Nftables), view: Some(view.name.to_string()), ..Default::default() };
-            prop_assert_eq!(edited.render(&req), anew.render(&req), "view {}", view.name);
-        }
-        let (copied, built) = (edited.nftables(), anew.nftables());
-        prop_assert_eq!(serde_json::to_value(copied).unwrap(), serde_json::to_value(built).unwrap());
-        let copies = copied.ports_copied();
-        if !same_context {
-            prop_assert_eq!(copies, 0);
-        } else if !removed {
-            prop_assert!(copies <= kept && copies + 1 >= kept, "nftables: {copies} copied, {kept} kept");
-        }
-        if text == before_text {
-            prop_assert_eq!(copies, after.len());
+        for mode in [Mode::Iptables, Mode::Nftables] {
+            before.build(mode);
+            let mut work = edited.clone().build_in_parts(mode, Some(before.clone()));
+            while let Step::Paused(more) = work.step(part) {
+                work = more;
+            }
+            for view in views(mode) {
+                let req = Request { mode: Some(mode), view: Some(view.name.to_string()), ..Default::default() };
+                prop_assert_eq!(edited.render(&req), anew.render(&req), "{:?} view {}", mode, view.name);
+            }
+            fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+                serde_json::to_value(v).unwrap()
+            }
+            let (copied, built, copies) = match mode {
+                Mode::Iptables => {
+                    let (Ok(copied), Ok(built)) = (edited.iptables(), anew.iptables()) else {
+                        return Err(TestCaseError::fail("the layout failed after it built"));
+                    };
+                    (json(copied), json(built), copied.ports_copied())
+                }
+                _ => (json(edited.nftables()), json(anew.nftables()), edited.nftables().ports_copied()),
+            };
+            prop_assert_eq!(copied, built, "{:?}", mode);
+            if !same_context {
+                prop_assert_eq!(copies, 0, "{:?}", mode);
+            } else if !removed {
+                // (A Service's NodePort may move if another now probes first for the same port.)
+                prop_assert!(copies <= kept && copies + 1 >= kept, "{mode:?}: {copies} copied, {kept} kept");
+            }
+            if text == before_text {
+                prop_assert_eq!(copies, after.len(), "{:?}", mode);
+            }
         }
         // The save view made after the edit copies the lines of each chain whose rules did not
         // change from the one made before it, and the `nft list` view those of each set, map
