@@ -9,6 +9,30 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 
+# From Debian, first (the cargo installs below link with it): a C compiler, Rust's linker;
+# Python, for Trunk's post-build hook (scripts/externalize-loader.py); npm, which fetches
+# wasm-opt below (a fresh Debian has no Node). The tests also need a C++ compiler (mimalloc for
+# the native binaries, libFuzzer for the fuzz targets), Chromium and the real netfilter tools.
+missing=()
+command -v cc >/dev/null || missing+=(gcc)
+command -v python3 >/dev/null || missing+=(python3)
+command -v npm >/dev/null || missing+=(npm)
+if [ "$want" = test ]; then
+  command -v c++ >/dev/null || missing+=(g++)
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  # Ground truth for the save/list views: the real iptables in a network namespace.
+  command -v iptables-restore >/dev/null || missing+=(iptables)
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v nft >/dev/null || missing+=(nftables)
+  command -v ipset >/dev/null || missing+=(ipset)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]} from Debian"
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
@@ -33,26 +57,4 @@ fi
 if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ ! -f tools/node_modules/axe-core/axe.min.js ]; then
   say "installing binaryen (wasm-opt) and axe-core from npm into tools/"
   npm ci --prefix tools --no-audit --no-fund
-fi
-
-# From Debian: Trunk's post-build hook is a Python script (scripts/externalize-loader.py); the
-# tests also need C and C++ compilers (mimalloc for the native binaries, libFuzzer for the
-# fuzz targets), Chromium and the real netfilter tools.
-missing=()
-command -v python3 >/dev/null || missing+=(python3)
-if [ "$want" = test ]; then
-  command -v cc >/dev/null || missing+=(gcc)
-  command -v c++ >/dev/null || missing+=(g++)
-  command -v chromium >/dev/null || missing+=(chromium)
-  command -v chromedriver >/dev/null || missing+=(chromium-driver)
-  # Ground truth for the save/list views: the real iptables in a network namespace.
-  command -v iptables-restore >/dev/null || missing+=(iptables)
-  command -v ip >/dev/null || missing+=(iproute2)
-  command -v nft >/dev/null || missing+=(nftables)
-  command -v ipset >/dev/null || missing+=(ipset)
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]} from Debian"
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
