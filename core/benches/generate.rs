@@ -131,9 +131,30 @@ fn stages(c: &mut Criterion) {
         view: Some("save".into()),
         ..Default::default()
     };
-    let shown_analysis = std::rc::Rc::new(a);
+    // (The analysis after the key is made as the page makes it: the text read after the one
+    // before, the cluster and the dataplane built after theirs, so that what the key left is
+    // shared with the view before, as on the page. Built anew, every rule compared in full.)
+    let shown_analysis =
+        std::rc::Rc::new(kpx_core::views::analyze_parsed(&scenario, None).unwrap());
     let shown = std::rc::Rc::new(shown_analysis.render_lines(&save).unwrap());
-    let keyed = std::rc::Rc::new(analyze(&edited).unwrap());
+    let mut keyed = kpx_core::input::Reading::after(edited.clone(), sections.clone());
+    while !keyed.step(usize::MAX) {}
+    let keyed = std::rc::Rc::new(
+        kpx_core::pace::at_once(kpx_core::views::analyze_after(
+            &keyed.finish().unwrap(),
+            None,
+            Some(&shown_analysis),
+            &kpx_core::pace::Pace::never(),
+        ))
+        .unwrap(),
+    );
+    keyed
+        .clone()
+        .build_in_parts(
+            kpx_core::cluster::settings::Mode::Iptables,
+            Some(shown_analysis.clone()),
+        )
+        .finish();
     let made = keyed.render_lines(&save).unwrap();
     g.bench_function("save view lines after a key, anew", |b| {
         b.iter(|| keyed.render_lines(black_box(&save)).unwrap())

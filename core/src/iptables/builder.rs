@@ -3,6 +3,7 @@
 use super::model::*;
 use super::reuse::Call;
 use std::collections::hash_map::Entry;
+use std::rc::Rc;
 
 pub(crate) struct Builder {
     tables: Vec<Table>,
@@ -169,11 +170,11 @@ impl Builder {
         &mut self,
         t: TableName,
         chain: &str,
-        matches: Vec<Match>,
+        matches: impl Into<Rc<[Match]>>,
         target: Option<Target>,
         provenance: Provenance,
     ) {
-        self.push_rule(t, chain, matches.into_boxed_slice(), target, provenance);
+        self.push_rule(t, chain, matches.into(), target, provenance);
     }
 
     /// Appends a copy of `old` (a rule the last build made for a service port the edit did
@@ -187,7 +188,7 @@ impl Builder {
         &mut self,
         t: TableName,
         chain: &str,
-        matches: Box<[Match]>,
+        matches: Rc<[Match]>,
         target: Option<Target>,
         provenance: Provenance,
     ) {
@@ -231,7 +232,7 @@ impl Builder {
             0,
             Rule {
                 order: 0,
-                matches: matches.into_boxed_slice(),
+                matches: matches.into(),
                 target: Some(target),
                 provenance,
             },
@@ -254,6 +255,14 @@ impl Builder {
 
 pub(crate) fn comment(text: impl Into<Text>) -> Match {
     Match::Comment { text: text.into() }
+}
+
+/// A rule's matches, those given in order, collected straight into the slice the rule keeps.
+/// (From a list they would be copied into it: 300,000 more allocations at 10,000 Services ×
+/// 10, whose endpoints' rules are built with this. One shape for every such rule: each shape
+/// of iterator collected is code in the site.)
+pub(crate) fn matches(a: Option<Match>, b: Option<Match>, c: Option<Match>) -> Rc<[Match]> {
+    a.into_iter().chain(b).chain(c).collect()
 }
 
 pub(crate) fn jump(chain: impl Into<Text>) -> Option<Target> {

@@ -1,7 +1,7 @@
 //! The rule layout of current kube-proxy (≥ 1.25; nfacct matches from 1.29), after
 //! `pkg/proxy/iptables/proxier.go` `syncProxyRules`, full sync. See spec/iptables-mode.md §2–§7.
 
-use super::builder::{comment, jump, Builder};
+use super::builder::{comment, jump, matches, Builder};
 use super::model::*;
 use super::reuse::{Ports, Recorded};
 use super::{
@@ -607,26 +607,23 @@ pub(super) fn endpoint_jumps(
     if jumps > 0 {
         b.expect_rules(Nat, chain, jumps);
     }
-    let comment_slots = usize::from(!ctx.large_cluster);
-    // The comment and one more match, exactly sized: a rule keeps its matches as a boxed
-    // slice, and a list with room to spare would be copied into one (100,000 endpoints).
-    let comment_for = |ep: &EndpointInfo, more: usize| -> Vec<Match> {
-        let mut m = Vec::with_capacity(comment_slots + more);
+    // (A rule's matches are collected straight into the slice it keeps: `matches`.)
+    let comment_for = |ep: &EndpointInfo| -> Option<Match> {
         if ctx.large_cluster {
+            None
         } else if ctx.legacy_comments {
-            m.push(comment(spn.clone()));
+            Some(comment(spn.clone()))
         } else {
-            m.push(comment(format!("{spn} -> {}", ep.key())));
+            Some(comment(format!("{spn} -> {}", ep.key())))
         }
-        m
     };
     if let Some(seconds) = sp.affinity_timeout {
         for &i in eps {
-            let mut m = comment_for(&sp.endpoints[i], 1);
-            m.push(Match::RecentCheck {
+            let check = Match::RecentCheck {
                 name: seps[i].chain.clone(),
                 seconds,
-            });
+            };
+            let m = matches(comment_for(&sp.endpoints[i]), Some(check), None);
             b.rule(
                 Nat,
                 chain,
@@ -639,12 +636,10 @@ pub(super) fn endpoint_jumps(
     let n = eps.len();
     for (k, &i) in eps.iter().enumerate() {
         let last = k == n - 1;
-        let mut m = comment_for(&sp.endpoints[i], usize::from(!last));
-        if !last {
-            m.push(Match::Statistic {
-                probability: b.probability(n - k),
-            });
-        }
+        let odds = (!last).then(|| Match::Statistic {
+            probability: b.probability(n - k),
+        });
+        let m = matches(comment_for(&sp.endpoints[i]), odds, None);
         b.rule(
             Nat,
             chain,
@@ -661,27 +656,20 @@ pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, i: usize, 
     let name = &sep.chain;
     b.chain(Nat, name.clone(), KubeProxy, sep.why.clone());
     b.expect_rules(Nat, name, 2);
-    let spn: Option<Text> = (!ctx.large_cluster).then(|| sp.spn().clone());
-    // Exactly sized, as in `endpoint_jumps`.
-    let with_comment = |more: usize| {
-        let mut m = Vec::with_capacity(usize::from(spn.is_some()) + more);
-        m.extend(spn.clone().map(comment));
-        m
-    };
-    let mut m = with_comment(1);
-    m.push(Match::Source {
+    let spn = (!ctx.large_cluster).then(|| comment(sp.spn().clone()));
+    let source = Match::Source {
         negated: false,
         cidr: Cidr::host(ep.ip),
-    });
+    };
+    let m = matches(spn.clone(), Some(source), None);
     b.rule(Nat, name, m, jump(ctx.mark_masq.clone()), sep.why.clone());
-    let affinity = sp.affinity_timeout.is_some();
-    let mut m = with_comment(1 + usize::from(affinity));
-    if affinity {
-        m.push(Match::RecentSet { name: name.clone() });
-    }
-    m.push(Match::Protocol {
+    let affinity = sp
+        .affinity_timeout
+        .map(|_| Match::RecentSet { name: name.clone() });
+    let protocol = Match::Protocol {
         protocol: sp.protocol,
-    });
+    };
+    let m = matches(spn, affinity, Some(protocol));
     let to = sep.why.endpoint_key().expect("an endpoint's provenance");
     b.rule(
         Nat,

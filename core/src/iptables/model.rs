@@ -133,7 +133,9 @@ pub struct Rule {
     /// chains of a table are written interleaved, service by service); built-in chains' jump
     /// rules are not in it (0).
     pub order: u32,
-    pub matches: Box<[Match]>,
+    /// Shared by a rule copied after an edit with the rule it copies (`reuse`), so that a view
+    /// made after the edit finds it alike by address, not by reading both.
+    pub matches: Rc<[Match]>,
     pub target: Option<Target>,
     pub provenance: Provenance,
 }

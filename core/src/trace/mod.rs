@@ -585,7 +585,7 @@ impl Walk<'_, '_> {
             };
             let mut reasons = Vec::new();
             let mut all = true;
-            for m in &rule.matches {
+            for m in rule.matches.iter() {
                 let (hit, why) = self.matches(m)?;
                 if !why.is_empty() {
                     reasons.push(why);
