@@ -139,15 +139,20 @@ fn stages(c: &mut Criterion) {
     let shown = std::rc::Rc::new(shown_analysis.render_lines(&save).unwrap());
     let mut keyed = kpx_core::input::Reading::after(edited.clone(), sections.clone());
     while !keyed.step(usize::MAX) {}
-    let keyed = std::rc::Rc::new(
+    let keyed = keyed.finish().unwrap();
+    let analysed_after = || {
         kpx_core::pace::at_once(kpx_core::views::analyze_after(
-            &keyed.finish().unwrap(),
+            &keyed,
             None,
             Some(&shown_analysis),
             &kpx_core::pace::Pace::never(),
         ))
-        .unwrap(),
-    );
+        .unwrap()
+    };
+    // The page's analysis step of a key (its cluster, and the index of the lines that wrote
+    // each object), the objects checked clean before not checked again.
+    g.bench_function("analysis after a key", |b| b.iter(analysed_after));
+    let keyed = std::rc::Rc::new(analysed_after());
     keyed
         .clone()
         .build_in_parts(

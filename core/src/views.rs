@@ -15,7 +15,7 @@ use crate::nftables;
 use crate::pace::{at_once, InParts, Pace};
 use serde::Serialize;
 use std::cell::OnceCell;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::ops::Range;
 use std::rc::Rc;
 
@@ -128,8 +128,9 @@ pub struct Analysis {
     pub written: Rc<Written>,
 }
 
-/// Where each object is written in the reader's text.
-pub type Written = BTreeMap<ObjectRef, Vec<LineRange>>;
+/// Where each object is written in the reader's text. (Hashed: it is made again on every key,
+/// and a tree compared every object's three names a dozen times.)
+pub type Written = HashMap<ObjectRef, Vec<LineRange>, foldhash::fast::FixedState>;
 
 /// Parses and builds everything for `text`, on the node the input names.
 pub fn analyze(text: &str) -> Result<Analysis, InputError> {
@@ -253,7 +254,7 @@ impl Analysis {
 /// The reader's lines that wrote each object (a derived one's are its sources'), an object
 /// being a unit of work (at 44,125 Services, this index alone was 70 ms of the wasm).
 async fn written_lines(scenario: &input::Scenario, cluster: &Cluster, pace: &Pace) -> Written {
-    let mut written = Written::new();
+    let mut written = Written::default();
     for (reference, lines) in scenario.written_lines() {
         // Rules cite the configuration by kind alone: whatever its name, it is the one.
         let reference = if reference.kind == "KubeProxyConfiguration" {
