@@ -504,3 +504,74 @@ fn warnings_stay_after_an_edit_elsewhere() {
     assert_eq!(after.cluster.warnings, anew.cluster.warnings);
     assert_eq!(after.cluster.warnings.len(), 2);
 }
+
+/// A build after an edit takes the names of the build before as checked only while they are
+/// the very same names in the same order (`validate::defined_once`): a Service or a slice an
+/// edit renames onto another's name is an error, as in a build anew, and a text whose
+/// duplicate is mended is clean again.
+#[test]
+fn names_an_edit_makes_collide_are_defined_twice() {
+    let text = |second_svc: &str, second_slice: &str| {
+        with(
+            "",
+            "",
+            &format!(
+                "{}{}---\n{}{}",
+                svc("web", "  clusterIP: 10.96.0.10\n  ports:\n  - {port: 80}\n"),
+                slice("web", "", &["addresses: [10.244.1.5]"]),
+                svc(
+                    second_svc,
+                    "  clusterIP: 10.96.0.11\n  ports:\n  - {port: 81}\n"
+                ),
+                slice(second_slice, "", &["addresses: [10.244.1.6]"]),
+            ),
+        )
+    };
+    let read = |text: &str, sections: Option<kpx_core::input::Sections>| {
+        let mut reading = match sections {
+            Some(s) => kpx_core::input::Reading::after(text.into(), s),
+            None => kpx_core::input::Reading::new(std::rc::Rc::<str>::from(text)),
+        };
+        while !reading.step(usize::MAX) {}
+        let (read, sections) = reading.finish_keeping();
+        (read.unwrap(), sections)
+    };
+    let never = kpx_core::pace::Pace::never();
+    let after = |text: &str, sections, before: Option<&kpx_core::views::Analysis>| {
+        let (scenario, sections) = read(text, sections);
+        let analysed = kpx_core::pace::at_once(kpx_core::views::analyze_after(
+            &scenario, None, before, &never,
+        ));
+        (analysed, sections)
+    };
+    let twice = |r: &Result<kpx_core::views::Analysis, kpx_core::diag::InputError>| match r {
+        Ok(_) => vec![],
+        Err(e) => e
+            .diagnostics
+            .iter()
+            .map(|d| d.message.clone())
+            .filter(|m| m.contains("defined twice"))
+            .collect::<Vec<_>>(),
+    };
+    let clean = text("db", "db");
+    let (first, sections) = after(&clean, None, None);
+    let first = first.expect("two Services, named apart");
+    // The second Service renamed onto the first: its name changes, nothing else.
+    let services = text("web", "db");
+    let (renamed, _) = after(&services, Some(sections.clone()), Some(&first));
+    assert_eq!(twice(&renamed), ["Service ns/web is defined twice"]);
+    assert_eq!(twice(&renamed), twice(&analyze(&services)));
+    // The second slice renamed onto the first's name (`{svc}-1`).
+    let slices = text("db", "web");
+    let (renamed, _) = after(&slices, Some(sections.clone()), Some(&first));
+    assert_eq!(twice(&renamed), ["EndpointSlice ns/web-1 is defined twice"]);
+    // A key elsewhere keeps the text clean.
+    let keyed = clean.replace("port: 81", "port: 82");
+    let (keyed, _) = after(&keyed, Some(sections.clone()), Some(&first));
+    assert!(keyed.is_ok(), "{:?}", twice(&keyed));
+    // Mended after the duplicate, built after the last good analysis as the page builds it.
+    let (dup, sections) = after(&services, Some(sections), Some(&first));
+    assert!(dup.is_err());
+    let (mended, _) = after(&clean, Some(sections), Some(&first));
+    assert!(mended.is_ok(), "{:?}", twice(&mended));
+}

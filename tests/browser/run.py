@@ -1802,9 +1802,12 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # KB, most of it collecting an endpoint's rules' matches straight into their slice): a save
 # view's lines after a key at 1,000 Services 7.8-8.2 -> 4.5-5.3 ms natively; and -> 633,700
 # (633,611) for a key's cluster step hashing the names it checks and indexes (1.0 KB: two more
-# shapes of hash table, over object references): natively 1.34 -> 0.52 ms at 1,000 Services.
+# shapes of hash table, over object references): natively 1.34 -> 0.52 ms at 1,000 Services;
+# and -> 634,400 (634,353) for names checked for duplicates only when they are not the very
+# names of the build before (0.7 KB: the names kept and compared): in the wasm's profile the
+# check 1.75 -> 0.54 ms a key, natively the analysis after a key 0.52 -> 0.43 ms.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 633_700
+SIZE_RATCHET = 634_400
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

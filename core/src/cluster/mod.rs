@@ -89,6 +89,10 @@ pub struct Cluster {
 pub(crate) struct Validated {
     services: Vec<Rc<Service>>,
     slices: Vec<Rc<EndpointSlice>>,
+    /// The names checked for duplicates, in order, if none was defined twice (else empty):
+    /// the Services', and every other object's (`validate::defined_once`).
+    services_named: Vec<ObjectRef>,
+    named: Vec<ObjectRef>,
 }
 
 /// How many items before the place after the last one found an item is looked for, when a
@@ -287,7 +291,8 @@ pub async fn build_after(
         .chain(validate::named(&s.endpoints))
         .chain(validate::named(&s.deployments))
         .chain(validate::named(&s.nodes));
-    validate::defined_once(&mut objects, &mut errors, pace).await;
+    let named_before = before.map_or(&[][..], |v| &v.named[..]);
+    validated.named = validate::defined_once(&mut objects, named_before, &mut errors, pace).await;
 
     let mut services = Vec::new();
     let mut next = 0;
@@ -304,12 +309,14 @@ pub async fn build_after(
         pace.unit().await;
     }
     if errors.is_empty() {
+        let named_before = before.map_or(&[][..], |v| &v.services_named[..]);
         services = validate::allocate(
             &s.services,
             &settings,
             &mut notes,
             &mut errors,
             &mut warnings,
+            (named_before, &mut validated.services_named),
             pace,
         )
         .await;
