@@ -12,6 +12,21 @@ fn with(extra_cfg: &str, env: &str, rest: &str) -> String {
     format!("{CFG}{extra_cfg}---\napiVersion: kpx/v1alpha1\nkind: NodeEnvironment\nnfacctCounters: {{}}\n{env}---\n{rest}")
 }
 
+/// Reads `text` as the page reads an edit: after the text before (`sections`, as that reading
+/// kept them), sharing the objects of the sections the edit left; or anew.
+fn read_as_the_page(
+    text: &str,
+    sections: Option<kpx_core::input::Sections>,
+) -> (kpx_core::input::Scenario, kpx_core::input::Sections) {
+    let mut reading = match sections {
+        Some(s) => kpx_core::input::Reading::after(text.into(), s),
+        None => kpx_core::input::Reading::new(std::rc::Rc::<str>::from(text)),
+    };
+    while !reading.step(usize::MAX) {}
+    let (read, sections) = reading.finish_keeping();
+    (read.unwrap(), sections)
+}
+
 fn svc(name: &str, spec: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: ns}}\nspec:\n{spec}"
@@ -405,21 +420,12 @@ fn the_service_port_map_is_made_again_for_another_node() {
         with("", "", &rest).replace("hostnameOverride: me", &format!("hostnameOverride: {node}"))
     };
     // Read as the page reads an edit: after the text before, sharing the sections it left.
-    let read = |mut reading: kpx_core::input::Reading| {
-        while !reading.step(usize::MAX) {}
-        let (read, sections) = reading.finish_keeping();
-        (
-            kpx_core::cluster::build(&read.unwrap(), None).unwrap(),
-            sections,
-        )
+    let read = |text: String, sections| {
+        let (read, sections) = read_as_the_page(&text, sections);
+        (kpx_core::cluster::build(&read, None).unwrap(), sections)
     };
-    let (before, sections) = read(kpx_core::input::Reading::new(std::rc::Rc::<str>::from(
-        text("me"),
-    )));
-    let (after, _) = read(kpx_core::input::Reading::after(
-        text("you").into(),
-        sections,
-    ));
+    let (before, sections) = read(text("me"), None);
+    let (after, _) = read(text("you"), Some(sections));
     fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
         serde_json::to_value(v).unwrap()
     }
@@ -466,16 +472,7 @@ fn warnings_stay_after_an_edit_elsewhere() {
             ),
         )
     };
-    let read = |text: String, sections: Option<kpx_core::input::Sections>| {
-        let mut reading = match sections {
-            Some(s) => kpx_core::input::Reading::after(text.into(), s),
-            None => kpx_core::input::Reading::new(std::rc::Rc::<str>::from(text)),
-        };
-        while !reading.step(usize::MAX) {}
-        let (read, sections) = reading.finish_keeping();
-        (read.unwrap(), sections)
-    };
-    let (first, sections) = read(text(90, ""), None);
+    let (first, sections) = read_as_the_page(&text(90, ""), None);
     let before = kpx_core::views::analyze_parsed(&first, None).unwrap();
     assert_eq!(
         before.cluster.warnings.len(),
@@ -485,7 +482,7 @@ fn warnings_stay_after_an_edit_elsewhere() {
     );
     // A key in the other Service, and lines added above everything (the warnings move).
     let edited = text(91, "# a comment\n# and another\n");
-    let (again, _) = read(edited.clone(), Some(sections));
+    let (again, _) = read_as_the_page(&edited, Some(sections));
     // (The warned slice's section is the one before, moved: shared, and so checked again only
     // because it was not clean.)
     assert!(std::rc::Rc::ptr_eq(
@@ -527,18 +524,9 @@ fn names_an_edit_makes_collide_are_defined_twice() {
             ),
         )
     };
-    let read = |text: &str, sections: Option<kpx_core::input::Sections>| {
-        let mut reading = match sections {
-            Some(s) => kpx_core::input::Reading::after(text.into(), s),
-            None => kpx_core::input::Reading::new(std::rc::Rc::<str>::from(text)),
-        };
-        while !reading.step(usize::MAX) {}
-        let (read, sections) = reading.finish_keeping();
-        (read.unwrap(), sections)
-    };
     let never = kpx_core::pace::Pace::never();
     let after = |text: &str, sections, before: Option<&kpx_core::views::Analysis>| {
-        let (scenario, sections) = read(text, sections);
+        let (scenario, sections) = read_as_the_page(text, sections);
         let analysed = kpx_core::pace::at_once(kpx_core::views::analyze_after(
             &scenario, None, before, &never,
         ));
