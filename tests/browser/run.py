@@ -794,6 +794,43 @@ def test_typing_into_a_large_text_is_analysed_in_steps(d, site):
     assert "2 added, 2 removed" in changes and "bench/svc500" in changes, changes
 
 
+def test_a_large_texts_link_waits_for_a_pause_in_the_typing(d, site):
+    """A large text's link (DEFLATE, local storage, the address: 23 ms of a key's 50 at 1,000
+    Services) is made once the reader pauses, not after every key (web/src/main.rs,
+    `use_kept`, LINK_AFTER_PAUSE_MS): none of it runs between the keys of a burst, and once
+    the typing stops the address and the saved work hold the last key."""
+    import bench
+    d.get(site)
+    d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
+    set_text(d, bench.big_scenario(1000))
+    idle = lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')")
+    d.wait_for("1,000 Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')") and idle(), timeout=60)
+    saved = lambda: d.js("return JSON.parse(localStorage.getItem('kpx.state') || '\"\"')")
+    d.wait_for("the work kept", lambda: len(saved()) > 10_000 and d.js("return location.hash") == "#" + saved())
+    before = saved()
+    at = "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8"
+    caret_after(d, at, 1)
+    d.js("performance.clearMeasures('kpx:link'); window.__keys = [];"
+         "document.querySelector('#editor').addEventListener('keydown', e => window.__keys.push(e.timeStamp))")
+    # 80 -> 8 -> 81 -> 8 -> 82 -> 8 -> 83, a key every 80 ms.
+    keys = []
+    for k in ["\ue003", "1", "\ue003", "2", "\ue003", "3"]:
+        keys += [{"type": "keyDown", "value": k}, {"type": "keyUp", "value": k}, {"type": "pause", "duration": 80}]
+    d.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": keys}]})
+    d.wait_for("port 83 in the rules", lambda: "--dport 83 " in output(d) and idle(), timeout=30)
+    d.wait_for("the work kept again", lambda: saved() != before and d.js("return location.hash") == "#" + saved(), timeout=30)
+    typed = d.js("return window.__keys")
+    assert len(typed) == 6, typed
+    started = d.js("return performance.getEntriesByName('kpx:link').map(m => m.startTime)")
+    assert started, "no link was made"
+    early = [round(t - typed[-1]) for t in started if t < typed[-1] + 400]
+    assert not early, f"link work {early} ms after the last key, before the typing paused"
+    # What was kept is the text as typed: a reload opens it.
+    d.js("location.reload()")
+    d.wait_for("the text after reload", lambda: d.js("return !!document.querySelector('.output.virtual')") and idle(), timeout=60)
+    assert at + "3}" in editor_text(d)
+
+
 def when_first_measured(d, name, first, later=""):
     """Has the page run the script `first` when it first records the User Timing measure
     `name` (between two steps of an edit in steps, web/src/typing.rs), and `later` at every
@@ -1805,9 +1842,11 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # shapes of hash table, over object references): natively 1.34 -> 0.52 ms at 1,000 Services;
 # and -> 634,400 (634,353) for names checked for duplicates only when they are not the very
 # names of the build before (0.7 KB: the names kept and compared): in the wasm's profile the
-# check 1.75 -> 0.54 ms a key, natively the analysis after a key 0.52 -> 0.43 ms.
+# check 1.75 -> 0.54 ms a key, natively the analysis after a key 0.52 -> 0.43 ms; and -> 634,700
+# (634,649) for a large text's link made once the typing pauses (0.3 KB: a timer, the link's
+# closure moved into it): 19-20 ms of each key's work at 1,000 Services gone.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 634_400
+SIZE_RATCHET = 634_700
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

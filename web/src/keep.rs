@@ -1,5 +1,6 @@
 //! Never lose the reader's work. The page saves every change (its state as a k1 link, in local
-//! storage and in the address); what can still displace the reader's text is a shared link
+//! storage and in the address; a large text's once the reader pauses, and at once as the page
+//! is left); what can still displace the reader's text is a shared link
 //! opened over it, or another kpx tab saving its own. Whatever is displaced is kept in one slot
 //! and the page says so, with a way back.
 

@@ -28,6 +28,7 @@ mod windowed;
 
 use editor::Editor;
 use gloo::storage::{LocalStorage, Storage};
+use gloo::timers::callback::Timeout;
 use i18n::{t, tf, Lang};
 use kpx_core::cluster::settings::Mode;
 use kpx_core::input::LineRange;
@@ -384,13 +385,18 @@ const LONGEST_ADDRESS: usize = 2 << 20;
 /// How many parts of a fragment are compressed between two looks at the clock (a part is
 /// `share::ENCODED_PER_UNIT` bytes of the state, about a millisecond of DEFLATE in the wasm).
 const LINK_PARTS: usize = 4;
+/// How long a large text ([`typing::LARGE_TEXT`]) is left unchanged before its link is made
+/// (ms): longer than the time between a reader's keys, short enough that the address and the
+/// saved work follow as soon as the reader stops.
+const LINK_AFTER_PAUSE_MS: u32 = 400;
 
 /// What [`use_kept`] keeps: the latest change's fragment, and whether it could not be kept (too
 /// large for local storage: the page then says so).
 struct Kept {
     /// The latest change's fragment, kept first if its link is still being made in parts: what
     /// may displace the reader's work reads it through this (a link opened, another tab's work
-    /// loaded), so that no change is lost in that window (0.15 s at 10,000 Services).
+    /// loaded), so that no change is lost in that window (while the reader types into a large
+    /// text, and then 0.15 s at 10,000 Services).
     latest: Callback<bool, Rc<String>>,
     /// Keeps a text the reader changed that is not analysed yet (a large text's edit in
     /// steps), with the latest choices, at once: its state is set, and so kept, only once it
@@ -408,6 +414,7 @@ type Due = (SharedText, share::Shared, Rc<std::cell::Cell<bool>>);
 /// box and an embed's "Open in kpx" show. An embed keeps nothing. The fragment is made after
 /// the drawing, a part at a time, in tasks of their own ([`typing::in_tasks`]): DEFLATE of a
 /// 10,000-Service text is 150 ms, and of 44,125 Services 0.6 s, which the drawing waited for.
+/// A large text's is made once the reader pauses ([`LINK_AFTER_PAUSE_MS`]), not after each key.
 /// A fragment too long for an address (kubernetes#139513's 44,125 Services make 2.3 million
 /// characters) is kept in storage only, and the share box says so.
 #[hook]
@@ -476,26 +483,44 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
             // then not kept here.
             let outdated = Rc::new(std::cell::Cell::new(false));
             *due.borrow_mut() = Some((text.clone(), choices.clone(), outdated.clone()));
-            let encoding =
-                InParts::new(
-                    |pace| async move { share::encode_paced(&text, &choices, &pace).await },
-                );
-            typing::in_tasks("kpx:link", encoding, LINK_PARTS, outdated.clone(), {
-                let (due, outdated) = (due.clone(), outdated.clone());
-                move |fragment| {
-                    // Kept in a task of its own (with the link's last part, 103 ms at 10,000
-                    // Services). Until then the change stays due: leaving the page keeps it
-                    // (`pagehide`).
-                    task::next(move || {
-                        // (Kept at once meanwhile, or a newer change came.)
-                        if !outdated.get() {
-                            due.borrow_mut().take();
-                            keep_fragment(fragment, true)
-                        }
+            let large = text.len() > typing::LARGE_TEXT;
+            let make_link = {
+                let outdated = outdated.clone();
+                move || {
+                    let encoding = InParts::new(|pace| async move {
+                        share::encode_paced(&text, &choices, &pace).await
                     });
+                    typing::in_tasks("kpx:link", encoding, LINK_PARTS, outdated.clone(), {
+                        move |fragment| {
+                            // Kept in a task of its own (with the link's last part, 103 ms at
+                            // 10,000 Services). Until then the change stays due: leaving the
+                            // page keeps it (`pagehide`).
+                            task::next(move || {
+                                // (Kept at once meanwhile, or a newer change came.)
+                                if !outdated.get() {
+                                    due.borrow_mut().take();
+                                    keep_fragment(fragment, true)
+                                }
+                            });
+                        }
+                    })
                 }
-            });
-            move || outdated.set(true)
+            };
+            // A large text's link waits for the reader to pause (a newer change cancels it):
+            // made after every key at 1,000 Services, its DEFLATE, storage and address took
+            // 23 ms of each key's 50 in the wasm, the page busy with a link the next key
+            // made stale.
+            let pause = match large {
+                true => Some(Timeout::new(LINK_AFTER_PAUSE_MS, make_link)),
+                false => {
+                    make_link();
+                    None
+                }
+            };
+            move || {
+                outdated.set(true);
+                drop(pause)
+            }
         });
     }
     let keeper = use_mut_ref(|| keep_fragment.clone());

@@ -38,7 +38,7 @@ use yew::prelude::*;
 const BUSY_MS: f64 = 50.0;
 /// A text this large (bytes) is edited in steps even before an edit of it has been timed: an
 /// edit of 300 Services × 10 endpoints (300 KB) cost about 50 ms in the wasm, [`BUSY_MS`].
-const LARGE_TEXT: usize = 256 << 10;
+pub(crate) const LARGE_TEXT: usize = 256 << 10;
 
 /// Says on the page whether an edit is waiting or being analysed: the class `waiting` on the
 /// "analysing the new text…" status (`#busy`), which the stylesheet shows. Only it changes:
