@@ -563,3 +563,63 @@ fn names_an_edit_makes_collide_are_defined_twice() {
     let (mended, _) = after(&clean, Some(sections), Some(&first));
     assert!(mended.is_ok(), "{:?}", twice(&mended));
 }
+
+/// A build after an edit knows which chains it copied whole from the build before: those of
+/// each service port the edit left as it was, and no other (the save view takes their lines
+/// without reading their rules, `iptables::render::write_save_after`).
+#[test]
+fn the_chains_copied_whole_are_those_of_the_ports_an_edit_left() {
+    use kpx_core::cluster::settings::Mode;
+    use kpx_core::iptables::model::{Match, TableName};
+    let before_text = kpx_core::scale::generate(20, 3, Mode::Iptables);
+    let svc7 = "name: svc7, namespace: scale}\nspec:\n  type: NodePort\n  clusterIP: 10.96.0.9\n  ports:\n  - {name: http, port: 80";
+    assert!(before_text.contains(&format!("{svc7},")));
+    let (read, sections) = read_as_the_page(&before_text, None);
+    let before =
+        kpx_core::iptables::build(&kpx_core::cluster::build(&read, None).unwrap()).unwrap();
+    let ports_chains = |svc: Option<&str>, text: &str| {
+        let (read, _) = read_as_the_page(text, Some(sections.clone()));
+        let cluster = kpx_core::cluster::build(&read, None).unwrap();
+        let after = kpx_core::iptables::build_again(&cluster, &before).unwrap();
+        let (old, nat) = (
+            before.table(TableName::Nat).unwrap(),
+            after.table(TableName::Nat).unwrap(),
+        );
+        let mut copied = 0;
+        for c in &nat.chains {
+            // A Service port's own chains say whose they are in every rule's comment.
+            let whose = c.rules.iter().find_map(|r| {
+                r.matches.iter().find_map(|m| match m {
+                    Match::Comment { text } => text.split("scale/").nth(1)?.split(':').next(),
+                    _ => None,
+                })
+            });
+            let own = ["KUBE-SVC-", "KUBE-EXT-", "KUBE-SEP-"]
+                .iter()
+                .any(|p| c.name.starts_with(p));
+            let left = own && whose.is_some() && whose != svc;
+            assert_eq!(c.is_copy(), left, "{}: {whose:?}'s", c.name);
+            if c.is_copy() {
+                copied += 1;
+                let was = old.chain(&c.name).unwrap();
+                let same = |(a, b): (
+                    &kpx_core::iptables::model::Rule,
+                    &kpx_core::iptables::model::Rule,
+                )| {
+                    a.matches == b.matches && a.target == b.target && a.provenance == b.provenance
+                };
+                assert!(
+                    was.rules.len() == c.rules.len() && was.rules.iter().zip(&c.rules).all(same),
+                    "{}",
+                    c.name
+                );
+            }
+        }
+        copied
+    };
+    // Nothing changed: every Service's chains (a KUBE-SVC, a KUBE-EXT and three KUBE-SEP).
+    assert_eq!(ports_chains(None, &before_text), 20 * 5);
+    // svc7's port changed: its chains are made anew, the other 19's copied.
+    let after_text = before_text.replace(&format!("{svc7},"), &format!("{svc7}7,"));
+    assert_eq!(ports_chains(Some("svc7"), &after_text), 19 * 5);
+}

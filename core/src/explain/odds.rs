@@ -230,6 +230,7 @@ mod tests {
             rules,
             provenance: Provenance::kubelet(),
             declarations: 1,
+            copy_of: None,
         }
     }
 

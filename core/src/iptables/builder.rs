@@ -115,6 +115,7 @@ impl Builder {
                     rules: Vec::new(),
                     provenance,
                     declarations: 1,
+                    copy_of: None,
                 });
                 v.insert(i);
             }
@@ -127,14 +128,16 @@ impl Builder {
         self.last = Some((slot, i));
     }
 
-    /// Declares a chain as `old` was declared, with room for as many rules (a chain the last
-    /// build made for a service port the edit did not change).
-    pub fn declare_like(&mut self, t: TableName, old: &Chain) {
+    /// Declares a chain as `old` (at `old_at` in its table) was declared, with room for as
+    /// many rules (a chain the last build made for a service port the edit did not change): a
+    /// copy of it until it gains a rule that is not [`Builder::copy_rule`]'s of the same place.
+    pub fn declare_like(&mut self, t: TableName, old: &Chain, old_at: u32) {
         let slot = Self::slot(t);
         let before = self.tables[slot].chains.len();
         self.chain(t, old.name.clone(), old.kind, old.provenance.clone());
         if let Some(new) = self.tables[slot].chains.get_mut(before) {
             new.rules.reserve_exact(old.rules.len());
+            new.copy_of = Some(old_at);
         }
     }
 
@@ -174,14 +177,21 @@ impl Builder {
         target: Option<Target>,
         provenance: Provenance,
     ) {
-        self.push_rule(t, chain, matches.into(), target, provenance);
+        self.push_rule(t, chain, matches.into(), target, provenance, None);
     }
 
     /// Appends a copy of `old` (a rule the last build made for a service port the edit did
-    /// not change) to a declared chain.
-    pub fn copy_rule(&mut self, t: TableName, chain: &str, old: &Rule) {
+    /// not change; `from`, its chain's place and its own) to a declared chain.
+    pub fn copy_rule(&mut self, t: TableName, chain: &str, old: &Rule, from: (u32, u32)) {
         let (matches, target) = (old.matches.clone(), old.target.clone());
-        self.push_rule(t, chain, matches, target, old.provenance.clone());
+        self.push_rule(
+            t,
+            chain,
+            matches,
+            target,
+            old.provenance.clone(),
+            Some(from),
+        );
     }
 
     fn push_rule(
@@ -191,20 +201,25 @@ impl Builder {
         matches: Rc<[Match]>,
         target: Option<Target>,
         provenance: Provenance,
+        copied_from: Option<(u32, u32)>,
     ) {
         let i = self.position(t, chain);
         let slot = Self::slot(t);
         self.last = Some((slot, i));
         self.written[slot] += 1;
         let order = self.written[slot];
-        let rules = &mut self.tables[slot].chains[i].rules;
-        let at = rules.len();
-        rules.push(Rule {
+        let chain = &mut self.tables[slot].chains[i];
+        let at = chain.rules.len();
+        chain.rules.push(Rule {
             order,
             matches,
             target,
             provenance,
         });
+        // Still a copy only if the rule is its old chain's at the same place.
+        chain.copy_of = chain
+            .copy_of
+            .filter(|&old| copied_from == Some((old, at as u32)));
         self.note(Call::Rule {
             slot: slot as u8,
             chain: i as u32,
@@ -228,7 +243,9 @@ impl Builder {
             "a prepend while a service port is built"
         );
         let i = self.position(t, chain);
-        self.table_mut(t).chains[i].rules.insert(
+        let chain = &mut self.table_mut(t).chains[i];
+        chain.copy_of = None;
+        chain.rules.insert(
             0,
             Rule {
                 order: 0,
@@ -249,7 +266,12 @@ impl Builder {
                 chain.rules.shrink_to_fit();
             }
         }
-        Dataplane { tables, memo: None }
+        Dataplane {
+            tables,
+            memo: None,
+            build: Build::next(),
+            copied_from: None,
+        }
     }
 }
 
@@ -269,4 +291,73 @@ pub(crate) fn jump(chain: impl Into<Text>) -> Option<Target> {
     Some(Target::Jump {
         chain: chain.into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain declared like an old one stays its copy only while each rule it gains is the
+    /// old chain's rule of the same place ([`Chain::copy_of`]).
+    #[test]
+    fn a_chain_is_a_copy_while_its_rules_are_the_old_chains_at_their_places() {
+        let mut old = Builder::new();
+        old.chain(
+            TableName::Nat,
+            "KUBE-SVC-A",
+            ChainKind::KubeProxy,
+            Provenance::kubelet(),
+        );
+        for n in 0..2 {
+            let matches = vec![comment(format!("rule {n}"))];
+            old.rule(
+                TableName::Nat,
+                "KUBE-SVC-A",
+                matches,
+                None,
+                Provenance::kubelet(),
+            );
+        }
+        let old = old.finish();
+        let chain = old
+            .table(TableName::Nat)
+            .unwrap()
+            .chain("KUBE-SVC-A")
+            .unwrap();
+        let copy = |rules: &[(u32, u32)], fresh: bool| {
+            let mut b = Builder::new();
+            b.declare_like(TableName::Nat, chain, 0);
+            for &(c, r) in rules {
+                b.copy_rule(
+                    TableName::Nat,
+                    &chain.name,
+                    &chain.rules[r as usize],
+                    (c, r),
+                );
+            }
+            if fresh {
+                b.rule(
+                    TableName::Nat,
+                    &chain.name,
+                    vec![],
+                    None,
+                    Provenance::kubelet(),
+                );
+            }
+            let dp = b.finish();
+            dp.table(TableName::Nat).unwrap().chains[0].copy_of
+        };
+        assert_eq!(copy(&[(0, 0), (0, 1)], false), Some(0));
+        assert_eq!(copy(&[(0, 0), (0, 1)], true), None, "a rule of its own");
+        assert_eq!(
+            copy(&[(0, 1), (0, 0)], false),
+            None,
+            "the rules in another order"
+        );
+        assert_eq!(
+            copy(&[(0, 0), (1, 1)], false),
+            None,
+            "a rule of another chain"
+        );
+    }
 }

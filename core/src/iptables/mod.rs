@@ -402,6 +402,8 @@ pub async fn build_after(
             table.listed_as(was);
         }
     }
+    // (The chains copied whole are copies of `before`'s: see `Chain::copy_of`.)
+    dataplane.copied_from = before.map(|b| b.build);
     match reuse::Memo::keep(recorded, ctx, made_from) {
         Ok(memo) => dataplane.memo = Some(Box::new(memo)),
         // The service port map let go of a port at a time: at 44,125 Services, dropped

@@ -62,6 +62,24 @@ pub struct Dataplane {
     /// for a large cluster's and IPVS mode's, see [`super::reuse`]).
     #[serde(skip)]
     pub(crate) memo: Option<Box<super::reuse::Memo>>,
+    /// Which build this is ([`Build::next`]), and which build the chains it copied whole are
+    /// copies of ([`Chain::copy_of`]).
+    #[serde(skip)]
+    pub(crate) build: Build,
+    #[serde(skip)]
+    pub(crate) copied_from: Option<Build>,
+}
+
+/// A dataplane's build, told apart from every other one made in this process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Build(u64);
+
+impl Build {
+    pub(crate) fn next() -> Build {
+        use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+        static BUILDS: AtomicU64 = AtomicU64::new(0);
+        Build(BUILDS.fetch_add(1, Relaxed) + 1)
+    }
 }
 
 impl Dataplane {
@@ -121,6 +139,22 @@ pub struct Chain {
     /// line once per LoadBalancer IP); harmless to iptables-restore, kept for exactness.
     #[serde(skip_serializing_if = "is_one")]
     pub declarations: u32,
+    /// The chain of the build before an edit ([`Dataplane::copied_from`]; its place in its
+    /// table) this one is a copy of, rule for rule at the same places: set when a copied
+    /// service port declares it, lost at any rule it gains otherwise. A view made after the
+    /// edit takes such a chain's lines from the view before without reading its rules
+    /// (`render::write_save_after`: comparing them was a fifth of a key's view at 1,000
+    /// Services in the wasm).
+    #[serde(skip)]
+    pub(crate) copy_of: Option<u32>,
+}
+
+impl Chain {
+    /// Whether the build after an edit copied this chain whole, rule for rule, from the build
+    /// before it (the chains of a service port the edit left as it was).
+    pub fn is_copy(&self) -> bool {
+        self.copy_of.is_some()
+    }
 }
 
 fn is_one(n: &u32) -> bool {

@@ -955,6 +955,17 @@ impl<'b> SavedRules<'b> {
         same.then_some(at)
     }
 
+    /// Whether `chain`, of the dataplane `dp` built after the edit, is a copy rule for rule
+    /// of `old`, the chain of its name the view before listed ([`Chain::copy_of`]).
+    fn copied_whole(&self, dp: &Dataplane, chain: &Chain, old: &Chain) -> bool {
+        let copy_of = chain
+            .copy_of
+            .and_then(|i| self.table.chains.get(i as usize));
+        dp.copied_from == Some(self.before.dataplane.build)
+            && copy_of.is_some_and(|copied| std::ptr::eq(copied, old))
+            && old.rules.len() == chain.rules.len()
+    }
+
     /// Takes lines `lines` of the view before to copy next.
     async fn take<'d>(&mut self, lines: Range<usize>, sink: &mut dyn Sink<'d>, pace: &Pace) {
         self.run.take(lines, sink, pace).await
@@ -1048,16 +1059,22 @@ pub async fn write_save_after<'d>(
                 continue;
             }
             let old = saved.as_mut().and_then(|s| s.rules_of(t.name, c));
+            // A chain the build copied whole from the old one has its rules, unread.
+            let copied = (saved.as_ref().zip(old.as_ref()))
+                .is_some_and(|(s, (old, _))| s.copied_whole(dp, c, old));
             // A chain whose rules are all as they were has the same odds; in another, only
             // the rules without odds are copied (a cascade's odds are its whole chain's).
-            let odds_alike = old.as_ref().is_some_and(|(old, _)| {
-                old.rules.len() == c.rules.len()
-                    && old.rules.iter().zip(&c.rules).all(|(a, b)| same_rule(a, b))
-            });
-            // (Its lines at once, if they are all as they were.)
+            let odds_alike = copied
+                || old.as_ref().is_some_and(|(old, _)| {
+                    old.rules.len() == c.rules.len()
+                        && old.rules.iter().zip(&c.rules).all(|(a, b)| same_rule(a, b))
+                });
+            // (Its lines at once, if they are all as they were: a copied chain's lines
+            // checked at its ends.)
             if let (Some(s), Some(old), true) = (saved.as_mut(), &old, odds_alike) {
-                let lines = &old.1;
-                if (0..c.rules.len()).all(|i| s.rule_line(old, true, c, i).is_some()) {
+                let (lines, n) = (&old.1, c.rules.len());
+                let mut checked = (0..n).filter(|&i| !copied || i == 0 || i == n - 1);
+                if checked.all(|i| s.rule_line(old, true, c, i).is_some()) {
                     s.take(lines.clone(), sink, &pace).await;
                     continue;
                 }

@@ -192,9 +192,11 @@ fn replay(b: &mut Builder, dp: &Dataplane, call: Call) {
         return;
     };
     match (call, rule) {
-        (Call::Chain { slot, .. }, _) => b.declare_like(table(slot), old),
+        (Call::Chain { slot, chain }, _) => b.declare_like(table(slot), old, chain),
         (Call::Redeclare { slot, .. }, _) => b.redeclare(table(slot), &old.name),
-        (Call::Rule { slot, .. }, Some(r)) => b.copy_rule(table(slot), &old.name, r),
+        (Call::Rule { slot, chain, rule }, Some(r)) => {
+            b.copy_rule(table(slot), &old.name, r, (chain, rule))
+        }
         (Call::Rule { .. }, None) => {}
     }
 }
