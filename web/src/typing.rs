@@ -714,6 +714,10 @@ impl Steps {
                             if !watch.typed() {
                                 busy(false)
                             }
+                            // The state before the edit, which `watch` may be the last to
+                            // hold (its analysis, dataplanes, memos), is let go of in a task
+                            // of its own, not in the drawing's (2.7 ms at 1,000 Services).
+                            crate::task::next(move || drop(watch))
                         }))
                     });
                     return;
