@@ -113,6 +113,14 @@ fn stages(c: &mut Criterion) {
     g.bench_function("nftables::build after a key", |b| {
         b.iter(|| kpx_core::nftables::build_again(black_box(&keyed), &before))
     });
+    // IPVS mode's: the service port map made from the one before (`ipvs::build_after`).
+    let before = kpx_core::ipvs::build(&cluster);
+    g.bench_function("ipvs::build", |b| {
+        b.iter(|| kpx_core::ipvs::build(black_box(&cluster)))
+    });
+    g.bench_function("ipvs::build after a key", |b| {
+        b.iter(|| kpx_core::ipvs::build_again(black_box(&keyed), &before))
+    });
     let a = analyze(&text).unwrap();
     for view in ["restore", "save"] {
         g.bench_function(format!("render {view}"), |b| {

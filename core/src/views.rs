@@ -215,7 +215,7 @@ impl Analysis {
     /// builds a large cluster's between its reader's keys). `before` is the analysis of the
     /// text before the edit, if any: its iptables dataplane or nftables table, if built, lends
     /// the new one the rules of every service port the edit did not change
-    /// ([`iptables::reuse`], `nftables::reuse`).
+    /// ([`iptables::reuse`], `nftables::reuse`), and its IPVS state the service port map.
     pub fn build_in_parts(
         self: Rc<Self>,
         mode: Mode,
@@ -245,7 +245,10 @@ impl Analysis {
                     )
                     .await
                 }
-                Mode::Ipvs => fill(&self.ipvs, crate::ipvs::build_paced(c, &pace)).await,
+                Mode::Ipvs => {
+                    let before = before.as_ref().and_then(|a| a.ipvs.get());
+                    fill(&self.ipvs, crate::ipvs::build_after(c, before, &pace)).await
+                }
             }
         })
     }

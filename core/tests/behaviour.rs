@@ -438,6 +438,11 @@ fn the_service_port_map_is_made_again_for_another_node() {
         json(&kpx_core::nftables::build_again(&after, &nft_before)),
         json(&kpx_core::nftables::build(&after))
     );
+    let ipvs_before = kpx_core::ipvs::build(&before);
+    assert_eq!(
+        json(&kpx_core::ipvs::build_again(&after, &ipvs_before)),
+        json(&kpx_core::ipvs::build(&after))
+    );
     assert!(
         json(&built).to_string().contains("10.244.2.5:8080"),
         "the other node's endpoint is local now"

@@ -670,7 +670,8 @@ proptest! {
         let kept = services.iter().zip(&after).filter(|(a, b)| a == b).count();
         // nftables mode's table likewise (`kpx_core::nftables::reuse`): the chains, affinity
         // sets and map elements of each port left as it was are copied.
-        for mode in [Mode::Iptables, Mode::Nftables] {
+        // IPVS mode's state makes its service port map from the one before likewise.
+        for mode in [Mode::Iptables, Mode::Nftables, Mode::Ipvs] {
             before.build(mode);
             let mut work = edited.clone().build_in_parts(mode, Some(before.clone()));
             while let Step::Paused(more) = work.step(part) {
@@ -688,11 +689,14 @@ proptest! {
                     let (Ok(copied), Ok(built)) = (edited.iptables(), anew.iptables()) else {
                         return Err(TestCaseError::fail("the layout failed after it built"));
                     };
-                    (json(copied), json(built), copied.ports_copied())
+                    (json(copied), json(built), Some(copied.ports_copied()))
                 }
-                _ => (json(edited.nftables()), json(anew.nftables()), edited.nftables().ports_copied()),
+                Mode::Nftables => (json(edited.nftables()), json(anew.nftables()), Some(edited.nftables().ports_copied())),
+                // (It copies no rules: only what it builds is compared.)
+                Mode::Ipvs => (json(edited.ipvs()), json(anew.ipvs()), None),
             };
             prop_assert_eq!(copied, built, "{:?}", mode);
+            let Some(copies) = copies else { continue };
             if !same_context {
                 prop_assert_eq!(copies, 0, "{:?}", mode);
             } else if !removed {

@@ -1849,9 +1849,11 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # lines taken unread (0.5 KB: a build's number, the mark kept per rule, the check): a key's
 # views step at 1,000 Services 10.3-12.7 -> 8.0-9.0 ms in the wasm; and -> 635,300 (635,227)
 # for the state before an edit let go of in a task after the drawing's (56 B): the drawing's
-# task at 1,000 Services 3.4-4.5 ms shorter.
+# task at 1,000 Services 3.4-4.5 ms shorter; and -> 635,500 (635,402) for IPVS mode's service
+# port map made from the one before an edit (0.2 KB): its dataplane step at 1,000 Services
+# 11.3-13.0 -> 4.4-6.0 ms in the wasm.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 635_300
+SIZE_RATCHET = 635_500
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -7,7 +7,9 @@ pub mod render;
 use crate::cluster::Cluster;
 use crate::iptables::model::{Dataplane, Provenance};
 use crate::members::Members;
-use crate::proxy::{categorize, service_ports_paced, EndpointInfo, Protocol, ServicePort};
+use crate::proxy::{
+    categorize, kept, service_ports_after, EndpointInfo, KeptPorts, Protocol, ServicePort,
+};
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -29,6 +31,12 @@ pub struct Ipvs {
     /// The virtual servers' places in ipvsadm's order, once sorted (`render::sorted_services`).
     #[serde(skip)]
     pub(crate) listing: std::cell::OnceCell<std::rc::Rc<[u32]>>,
+    /// The service port map this was built from, for the next build after an edit to make
+    /// its map from ([`build_after`]; `None` for a large cluster's, see
+    /// [`crate::proxy::KEPT_ENDPOINTS`]). IPVS mode copies no more than the map: its virtual
+    /// servers and sets are made anew.
+    #[serde(skip)]
+    pub(crate) kept: Option<Box<KeptPorts>>,
 }
 
 /// kube-ipvs0's addresses as they are bound: each once, with its first provenance.
@@ -219,8 +227,30 @@ pub fn build(cluster: &Cluster) -> Ipvs {
     crate::pace::at_once(build_paced(cluster, &crate::pace::Pace::never()))
 }
 
+/// [`build`] after an edit, from `before`, the state built for the text before it
+/// ([`build_after`]).
+pub fn build_again(cluster: &Cluster, before: &Ipvs) -> Ipvs {
+    crate::pace::at_once(build_after(
+        cluster,
+        Some(before),
+        &crate::pace::Pace::never(),
+    ))
+}
+
 /// [`build`], a service port being a unit of `pace`'s work.
 pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
+    build_after(cluster, None, pace).await
+}
+
+/// [`build_paced`] after an edit: the service port map is made from `before`'s, the state
+/// built for the text before it (the ports of each Service made from the same objects are
+/// copied, `proxy::service_ports_after`: at 1,000 Services a key's map made anew was a third of
+/// its IPVS build).
+pub async fn build_after(
+    cluster: &Cluster,
+    before: Option<&Ipvs>,
+    pace: &crate::pace::Pace,
+) -> Ipvs {
     let s = &cluster.settings;
     let ipv6 = s.ipv6;
     let mut sets = Sets(
@@ -257,7 +287,8 @@ pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
             .collect()
     };
 
-    let ports = service_ports_paced(cluster, pace).await;
+    let port_map_before = before.and_then(|b| Some(b.kept.as_deref()?.port_map()));
+    let (ports, made_from) = service_ports_after(cluster, port_map_before, pace).await;
     // The sets' index sized once: grown, each doubling hashed every entry again in one piece
     // (a 125 ms piece of the page at 44,125 Services; 71 ms where KUBE-IPVS-IPS, added last,
     // outgrew a room of four entries per service port). A few entries per service port, one
@@ -269,10 +300,10 @@ pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
     services.reserve(ports.len() * (1 + node_ips.len()));
     bound.ips.reserve(ports.len());
     bound.list.reserve(ports.len());
-    for sp in ports {
+    for sp in &ports {
         service_port(
             cluster,
-            &sp,
+            sp,
             &node_ips,
             &mut sets,
             &mut services,
@@ -288,6 +319,18 @@ pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
         pace.unit().await;
     }
     let iptables = crate::iptables::ipvs_rules::build(cluster, &sets.0, &out_filters);
+    let kept = match kept(&ports) {
+        true => Some(Box::new(KeptPorts {
+            ports,
+            made_from,
+            copied: 0,
+        })),
+        // (Let go of a port at a time, as the iptables build does.)
+        false => {
+            crate::pace::drop_paced(&mut { ports }, pace).await;
+            None
+        }
+    };
     Ipvs {
         ipv6,
         bound,
@@ -295,6 +338,7 @@ pub async fn build_paced(cluster: &Cluster, pace: &crate::pace::Pace) -> Ipvs {
         ipsets: sets.0,
         iptables,
         listing: Default::default(),
+        kept,
     }
 }
 
