@@ -1851,9 +1851,12 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # for the state before an edit let go of in a task after the drawing's (56 B): the drawing's
 # task at 1,000 Services 3.4-4.5 ms shorter; and -> 635,500 (635,402) for IPVS mode's service
 # port map made from the one before an edit (0.2 KB): its dataplane step at 1,000 Services
-# 11.3-13.0 -> 4.4-6.0 ms in the wasm.
+# 11.3-13.0 -> 4.4-6.0 ms in the wasm; and -> 635,900 (635,826) for a change drawn but not yet
+# taken up by its effects kept when the page is left in between (0.4 KB: the change drawn and
+# the one taken up, compared): test_leaving_while_an_edit_is_analysed_keeps_it failed one run in
+# five, 10 of 10 pass.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 635_500
+SIZE_RATCHET = 635_900
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

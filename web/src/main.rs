@@ -422,6 +422,12 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
     let choices_then = choices.clone();
     let kept = use_mut_ref(Rc::<String>::default);
     let due = use_mut_ref(|| None::<Due>);
+    // The change this drawing shows, and the last one the effect below took up: the page can
+    // be left between a drawing and its effects, which run in a later turn (a reload asked
+    // for while a large edit ran in steps lost the edit so, one run in five).
+    let drawn = use_mut_ref(|| None::<(SharedText, share::Shared)>);
+    *drawn.borrow_mut() = Some((text.clone(), choices.clone()));
+    let taken = use_mut_ref(|| None::<(SharedText, share::Shared)>);
     let unkept = use_state_eq(|| false);
     // Keeps a change's fragment: in the share box, local storage and (`into_address`) the
     // address.
@@ -474,11 +480,12 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
         })
     };
     {
-        let (due, keep_fragment) = (due.clone(), keep_fragment.clone());
+        let (due, keep_fragment, taken) = (due.clone(), keep_fragment.clone(), taken.clone());
         // (The text is compared as a shared handle: its 38 MB at 44,125 Services, copied and
         // compared on every drawing, cost a tenth of a second.)
         use_effect_with((text, choices), move |(text, choices)| {
             let (text, choices) = (text.clone(), choices.clone());
+            *taken.borrow_mut() = Some((text.clone(), choices.clone()));
             // Set when a newer change comes first (or this one is kept at once): this one is
             // then not kept here.
             let outdated = Rc::new(std::cell::Cell::new(false));
@@ -531,7 +538,16 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
         let due = due.clone();
         move |_| {
             Callback::from(move |address: bool| {
-                let pending = due.borrow_mut().take();
+                // (Or the change drawn, if its effect has not taken it up yet.)
+                let pending = due.borrow_mut().take().or_else(|| {
+                    let (text, choices) = drawn.borrow().clone()?;
+                    let mut taken = taken.borrow_mut();
+                    let new = taken
+                        .as_ref()
+                        .is_none_or(|(t, c)| !t.same(&text) || *c != choices);
+                    *taken = Some((text.clone(), choices.clone()));
+                    new.then(|| (text, choices, Rc::default()))
+                });
                 if let Some((text, choices, outdated)) = pending {
                     outdated.set(true);
                     let fragment = at_once(share::encode_paced(&text, &choices, &Pace::never()));
