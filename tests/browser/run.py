@@ -508,7 +508,7 @@ def test_the_texts_own_mode_is_followed_when_edited(d, site):
     # edit sets, not the one shown.
     import bench
     set_text(d, bench.big_scenario(1000).replace("kind: KubeProxyConfiguration\n", "kind: KubeProxyConfiguration\nmode: iptables\n", 1))
-    idle = lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')")
+    idle = lambda: page_idle(d)
     d.wait_for("1,000 Services in iptables mode", lambda: d.js("return document.querySelector('.output').classList.contains('virtual') && document.querySelector('#mode').value == 'iptables'") and idle(), timeout=60)
     # (Chosen from the menu too: the edit below lets the choice go, not the text's mode.)
     choose(d, "#mode", "iptables")
@@ -551,7 +551,7 @@ def test_a_large_text_survives_a_reload(d, site):
     d.js("performance.clearMeasures('kpx:link')")  # the article's own links are not counted
     set_text(d, text)
     large = lambda: d.js("return document.querySelector('.output').classList.contains('virtual')")
-    idle = lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')")
+    idle = lambda: page_idle(d)
     d.wait_for("5,000 Services", lambda: large() and idle(), timeout=120)
     assert not d.js("return document.querySelector('#errors.has-errors')")
     saved = lambda: d.js("return localStorage.getItem('kpx.state') || ''")
@@ -601,15 +601,28 @@ LEFT = "return sessionStorage.getItem('kpx.test.left')"
 RELOADED = "const n = performance.getEntriesByType('navigation')[0]; return `${n.type} ...${n.name.slice(-12)}`"
 
 
-def reload_as_a_change_is_kept(d, site, measure):
-    """Types a key into 1,000 Services and reloads the page as the page first records `measure`
-    for it (between two of its steps): the reload opens the change (web/src/keep.rs, left_at)."""
+def page_idle(d):
+    """Whether the page no longer says it is busy analysing (web/src/typing.rs, `busy`)."""
+    return not d.js("return document.querySelector('#busy').classList.contains('waiting')")
+
+
+def open_1000_services(d, site):
+    """Opens the page and puts bench.big_scenario(1000) in place of the article, then waits
+    until its rules are shown (a large text's windowed view) and the page is idle."""
     import bench
     d.get(site)
     d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
     set_text(d, bench.big_scenario(1000))
-    idle = lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')")
-    d.wait_for("1,000 Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')") and idle(), timeout=60)
+    large = lambda: d.js("return document.querySelector('.output').classList.contains('virtual')")
+    d.wait_for("1,000 Services", large, timeout=60)
+    d.wait_for("the page to be idle", lambda: page_idle(d))
+
+
+def reload_as_a_change_is_kept(d, site, measure):
+    """Types a key into 1,000 Services and reloads the page as the page first records `measure`
+    for it (between two of its steps): the reload opens the change (web/src/keep.rs, left_at)."""
+    open_1000_services(d, site)
+    idle = lambda: page_idle(d)
     saved = lambda: d.js("return localStorage.getItem('kpx.state') || ''")
     d.wait_for("the work kept", lambda: len(saved()) > 10_000)
     time.sleep(1)
@@ -799,12 +812,8 @@ def test_a_large_texts_link_waits_for_a_pause_in_the_typing(d, site):
     Services) is made once the reader pauses, not after every key (web/src/main.rs,
     `use_kept`, LINK_AFTER_PAUSE_MS): none of it runs between the keys of a burst, and once
     the typing stops the address and the saved work hold the last key."""
-    import bench
-    d.get(site)
-    d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
-    set_text(d, bench.big_scenario(1000))
-    idle = lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')")
-    d.wait_for("1,000 Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')") and idle(), timeout=60)
+    open_1000_services(d, site)
+    idle = lambda: page_idle(d)
     saved = lambda: d.js("return JSON.parse(localStorage.getItem('kpx.state') || '\"\"')")
     d.wait_for("the work kept", lambda: len(saved()) > 10_000 and d.js("return location.hash") == "#" + saved())
     before = saved()
@@ -855,12 +864,7 @@ def test_keys_typed_while_a_large_edit_runs_are_kept(d, site):
     """A large text's edit runs in steps (web/src/typing.rs, in_steps); a key typed between
     them owns the outcome. The older edit must not write its text over the newer key, and the
     newer text is the one analysed."""
-    import bench
-    d.get(site)
-    d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
-    set_text(d, bench.big_scenario(1000))
-    d.wait_for("1,000 Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')"), timeout=60)
-    d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
+    open_1000_services(d, site)
     # When the next edit's changes (its third step) are measured, a key is typed: in a
     # microtask, so before the edit's last step sets the state. From then on, every drawing
     # of the page must keep the key in the editor.
@@ -871,7 +875,7 @@ def test_keys_typed_while_a_large_edit_runs_are_kept(d, site):
     assert svc3 in editor_text(d)
     set_text(d, editor_text(d).replace(svc3, svc3.replace("port: 80}", "port: 83}")))
     d.wait_for("both edits in the rules", lambda: "--dport 83 " in output(d) and "--dport 87 " in output(d), timeout=30)
-    d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
+    d.wait_for("the page to be idle", lambda: page_idle(d))
     kept = d.js("return window.__kept")
     assert kept and all(kept), f"the key typed during the edit was written over in drawings: {kept}"
     text = editor_text(d)
@@ -889,7 +893,7 @@ def test_a_large_text_is_read_in_parts_and_a_key_typed_meanwhile_wins(d, site):
          ".observe(document.querySelector('#read'), {attributes: true, attributeFilter: ['data-read']})")
     before = d.js("return [performance.getEntriesByName('kpx:read').length, performance.getEntriesByName('kpx:analysed').length]")
     set_text(d, bench.big_scenario(2000))
-    d.wait_for("2,000 Services", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"), timeout=60)
+    d.wait_for("2,000 Services", lambda: page_idle(d), timeout=60)
     assert d.js("return document.querySelector('.output').classList.contains('virtual')")
     after = d.js("return [performance.getEntriesByName('kpx:read').length, performance.getEntriesByName('kpx:analysed').length]")
     parts, analyses = after[0] - before[0], after[1] - before[1]
@@ -918,7 +922,7 @@ def test_a_large_text_is_read_in_parts_and_a_key_typed_meanwhile_wins(d, site):
     moved = editor_text(d).replace("\n---\n", "\n# moved\n---\n")
     set_text(d, moved.replace(svc3, svc3.replace("port: 80}", "port: 83}")))
     d.wait_for("both edits in the rules", lambda: "--dport 83 " in output(d) and "--dport 87 " in output(d), timeout=60)
-    d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
+    d.wait_for("the page to be idle", lambda: page_idle(d))
     analysed = d.js("return performance.getEntriesByName('kpx:analysed').length - window.__analysesAtKey")
     assert analysed == 1, f"{analysed} analyses after the key"
     # The newer text is read in about as many parts as the first; had the older reading gone
@@ -957,7 +961,7 @@ def test_a_long_text_is_edited_through_a_window_of_lines(d, site):
     text = bench.big_scenario(1000)
     set_text(d, text)
     d.wait_for("the windowed text box", lambda: d.js("return !!document.querySelector('#editor.windowed')"), timeout=60)
-    d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"), timeout=60)
+    d.wait_for("the page to be idle", lambda: page_idle(d), timeout=60)
     box = lambda: d.js("const e = document.querySelector('#editor'); return [e.value, e.selectionStart, e.selectionEnd, document.activeElement === e]")
     value = box()[0]
     assert editor_text(d) == text and value == "\n".join(text.split("\n")[:400]), "the window is the text's first 400 lines"
@@ -1069,7 +1073,7 @@ def test_a_huge_paste_is_shown_read_only_past_the_text_box(d, site):
     assert "2.3 MB" in d.text("#huge")
     assert d.js("return document.activeElement.id") == "viewer", "the focus was lost with the text box"
     d.wait_for("3,500 Services analysed", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')"), timeout=60)
-    d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
+    d.wait_for("the page to be idle", lambda: page_idle(d))
     lines = huge.split("\n")
     shown = lambda: d.js("return [...document.querySelectorAll('#viewer .cl')].map(e => e.textContent.replace('\u200b', ''))")
     first = shown()
@@ -1092,12 +1096,7 @@ def test_a_scenario_loaded_while_a_large_edit_runs_stands(d, site):
     """A scenario chosen between a large edit's steps (web/src/typing.rs, `Meanwhile::Replaced`)
     replaces the text: the older edit must not come back over it, and the page stops saying
     it is busy."""
-    import bench
-    d.get(site)
-    d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
-    set_text(d, bench.big_scenario(1000))
-    d.wait_for("1,000 Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')"), timeout=60)
-    d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
+    open_1000_services(d, site)
     # When the next edit's changes (its third step) are measured, the article is chosen (and
     # the reader agrees to replace their text).
     d.js("window.confirm = () => true")
@@ -1109,7 +1108,7 @@ def test_a_scenario_loaded_while_a_large_edit_runs_stands(d, site):
     moved = editor_text(d).replace("\n---\n", "\n# moved\n---\n")
     set_text(d, moved.replace(svc3, svc3.replace("port: 80}", "port: 83}")))
     d.wait_for("the article", lambda: ARTICLE_LINE in output(d), timeout=30)
-    d.wait_for("the page to be idle", lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')"))
+    d.wait_for("the page to be idle", lambda: page_idle(d))
     time.sleep(1)  # long enough for the older edit to have come back, had it been kept
     assert "svc3" not in editor_text(d) and ARTICLE_LINE in output(d), "the older edit came back over the scenario"
 
@@ -1124,7 +1123,7 @@ def test_a_large_texts_views_are_made_in_steps_and_keep_the_text(d, site):
     d.wait_for("the page", lambda: ARTICLE_LINE in output(d))
     nodes = "".join(f"---\napiVersion: v1\nkind: Node\nmetadata: {{name: node-{n}}}\n" for n in "ab")
     set_text(d, bench.big_scenario(1000) + nodes)
-    idle = lambda: not d.js("return document.querySelector('#busy').classList.contains('waiting')")
+    idle = lambda: page_idle(d)
     d.wait_for("1,000 Services", lambda: d.js("return document.querySelector('.output').classList.contains('virtual')"), timeout=60)
     d.wait_for("the page to be idle", idle)
     # What the busy status said, and each task's view steps measured, from here on.
