@@ -540,13 +540,12 @@ fn use_kept(text: SharedText, choices: share::Shared, embed: bool, lang: Lang) -
             Callback::from(move |address: bool| {
                 // (Or the change drawn, if its effect has not taken it up yet.)
                 let pending = due.borrow_mut().take().or_else(|| {
-                    let (text, choices) = drawn.borrow().clone()?;
+                    let drawn = drawn.borrow().clone()?;
                     let mut taken = taken.borrow_mut();
-                    let new = taken
-                        .as_ref()
-                        .is_none_or(|(t, c)| !t.same(&text) || *c != choices);
-                    *taken = Some((text.clone(), choices.clone()));
-                    new.then(|| (text, choices, Rc::default()))
+                    // (Compared as the effect compares its dependencies.)
+                    let new = taken.as_ref() != Some(&drawn);
+                    *taken = Some(drawn.clone());
+                    new.then(|| (drawn.0, drawn.1, Rc::default()))
                 });
                 if let Some((text, choices, outdated)) = pending {
                     outdated.set(true);
