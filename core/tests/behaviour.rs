@@ -178,6 +178,84 @@ fn large_clusters_drop_endpoint_comments() {
         .all(|l| !l.contains("--comment")));
 }
 
+/// A large cluster's rules without comments are written whole, whichever protocol: each
+/// endpoint's DNAT with its protocol alone, the cascade's jumps with their odds alone and its
+/// last jump with no match. (The builder makes each such list once and shares it.)
+#[test]
+fn large_clusters_write_their_uncommented_rules_whole() {
+    let eps: Vec<String> = (0..1001)
+        .map(|i| format!("{{addresses: [10.244.{}.{}]}}", i / 200, i % 200 + 2))
+        .collect();
+    let refs: Vec<&str> = eps.iter().map(String::as_str).collect();
+    let dns = svc(
+        "dns",
+        "  clusterIP: 10.96.0.10\n  ports: [{name: dns, port: 53, protocol: UDP}]\n",
+    ) + "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: dns-1, namespace: ns, labels: {kubernetes.io/service-name: dns}}\naddressType: IPv4\nports: [{name: dns, port: 53, protocol: UDP}]\nendpoints:\n- {addresses: [10.245.0.2]}\n- {addresses: [10.245.0.3]}\n---\n";
+    let big = svc(
+        "big",
+        "  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80}]\n",
+    ) + &slice("big", "http", &refs);
+    let out = render(&with("", "", &(dns + &big)), "restore");
+    // `-A KUBE-SEP-… rest` or `-A KUBE-SVC-… rest`: the chain's kind and what follows it.
+    let after_chain = |line: &str| -> Option<(String, String)> {
+        let rest = line.strip_prefix("-A KUBE-")?;
+        let (kind, rest) = rest.split_once('-')?;
+        let (hash, rest) = rest.split_once(' ')?;
+        (hash.len() == 16).then(|| (kind.to_string(), rest.to_string()))
+    };
+    let dnat = |to: &str| -> Vec<(String, String)> {
+        lines_with(&out, &format!("--to-destination {to}"))
+            .into_iter()
+            .filter_map(after_chain)
+            .collect()
+    };
+    let sep = |rest: &str| vec![("SEP".to_string(), rest.to_string())];
+    assert_eq!(
+        dnat("10.244.0.2:8080"),
+        sep("-m tcp -p tcp -j DNAT --to-destination 10.244.0.2:8080")
+    );
+    assert_eq!(
+        dnat("10.245.0.2:53"),
+        sep("-m udp -p udp -j DNAT --to-destination 10.245.0.2:53")
+    );
+    // Each Service's cascade, in order: the rules of its KUBE-SVC chain that jump to an
+    // endpoint, without the jump's chain name.
+    let cascade = |cluster_ip: &str| -> Vec<String> {
+        let svc_chain = lines_with(&out, &format!("-d {cluster_ip} "))
+            .into_iter()
+            .find_map(|l| {
+                l.split(" -j ")
+                    .nth(1)
+                    .filter(|t| t.starts_with("KUBE-SVC-"))
+            })
+            .unwrap_or_else(|| panic!("the cluster IP rule of {cluster_ip}:\n{out}"))
+            .to_string();
+        lines_with(&out, &format!("-A {svc_chain} "))
+            .into_iter()
+            .filter(|l| l.contains("-j KUBE-SEP-"))
+            .map(|l| {
+                let rest = &l[format!("-A {svc_chain} ").len()..];
+                rest[..rest.rfind("-j KUBE-SEP-").unwrap()].to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        cascade("10.96.0.10"),
+        ["-m statistic --mode random --probability 0.5000000000 ", ""]
+    );
+    let big = cascade("10.96.0.9");
+    assert_eq!(big.len(), 1001);
+    assert_eq!(
+        big[0],
+        "-m statistic --mode random --probability 0.0009990010 "
+    );
+    assert_eq!(
+        big[999],
+        "-m statistic --mode random --probability 0.5000000000 "
+    );
+    assert_eq!(big[1000], "");
+}
+
 #[test]
 fn ip_mode_proxy_follows_the_release() {
     let spec = "  type: LoadBalancer\n  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80, nodePort: 30080}]\nstatus:\n  loadBalancer:\n    ingress: [{ip: 203.0.113.9, ipMode: Proxy}]\n";

@@ -1853,9 +1853,12 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # 11.3-13.0 -> 4.4-6.0 ms in the wasm; and -> 635,900 (635,826) for a change drawn but not yet
 # taken up by its effects kept when the page is left in between (0.4 KB: the change drawn and
 # the one taken up, compared): test_leaving_while_an_edit_is_analysed_keeps_it failed one run in
-# five, 10 of 10 pass.
+# five, 10 of 10 pass; and -> 636,300 (636,220) for a large cluster's uncommented match lists
+# made once and shared, and a port's SVL, EXT and FW names hashed only when used (0.4 KB: the
+# lists kept, the names' lazy cells): natively the 10,000 x 10 build + restore 160-163 ->
+# 144-148 ms, the wasm's heap after it 175 -> 168 MiB.
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 635_900
+SIZE_RATCHET = 636_300
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):

@@ -11,8 +11,12 @@ pub(crate) struct Builder {
     index: [ChainIndex; 2],
     /// Rules written so far, per table: each rule's [`Rule::order`].
     written: [u32; 2],
-    /// The cascade's `1/n` probabilities as kube-proxy prints them, each made once.
-    probabilities: Vec<Text>,
+    /// The cascade's `1/n` probabilities as kube-proxy prints them, each made once, with the
+    /// matches of a jump that has nothing else ([`Builder::odds_alone`]).
+    probabilities: Vec<(Text, Rc<[Match]>)>,
+    /// Match lists that many rules of a large cluster hold alike, each made once
+    /// ([`Builder::odds_alone`], [`Builder::protocol_alone`]).
+    alike: Alike,
     /// Where the last rule went (table slot, chain position): rules come in runs for one
     /// chain, so most find theirs by comparing a name instead of hashing it.
     last: Option<(usize, usize)>,
@@ -34,6 +38,7 @@ impl Builder {
             index: Default::default(),
             written: [0; 2],
             probabilities: Vec::new(),
+            alike: Alike::default(),
             last: None,
             calls: None,
         }
@@ -145,10 +150,32 @@ impl Builder {
     pub fn probability(&mut self, n: usize) -> Text {
         while self.probabilities.len() < n {
             let d = self.probabilities.len() + 1;
-            self.probabilities
-                .push(format!("{:.10}", 1.0 / d as f64).into());
+            let probability: Text = format!("{:.10}", 1.0 / d as f64).into();
+            let alone = Rc::new([Match::Statistic {
+                probability: probability.clone(),
+            }]);
+            self.probabilities.push((probability, alone));
         }
-        self.probabilities[n - 1].clone()
+        self.probabilities[n - 1].0.clone()
+    }
+
+    /// The matches of a cascade's jump without a comment (a large cluster's): `-m statistic`
+    /// with `1/n`, or none for the last jump (`n` = 1). The same few lists stand on every
+    /// Service's jumps, so each is made once (90,000 jumps at 10,000 Services × 10).
+    pub fn odds_alone(&mut self, n: usize) -> Rc<[Match]> {
+        if n == 1 {
+            return self.alike.none.clone();
+        }
+        self.probability(n);
+        self.probabilities[n - 1].1.clone()
+    }
+
+    /// `-m <protocol> -p <protocol>` alone: a large cluster's DNAT rule without session
+    /// affinity, one list for every endpoint's.
+    pub fn protocol_alone(&mut self, protocol: crate::proxy::Protocol) -> Rc<[Match]> {
+        self.alike.protocols[protocol as usize]
+            .get_or_insert_with(|| Rc::new([Match::Protocol { protocol }]))
+            .clone()
     }
 
     /// Room for `n` rules in a declared chain: an endpoint's chain has two or three, and a
@@ -273,6 +300,16 @@ impl Builder {
             copied_from: None,
         }
     }
+}
+
+/// See [`Builder::odds_alone`] and [`Builder::protocol_alone`]. (Rules hold them as any
+/// other list: a view compares rules' matches by address first, then by what they say.)
+#[derive(Default)]
+struct Alike {
+    /// No match: the cascade's last jump.
+    none: Rc<[Match]>,
+    /// By [`crate::proxy::Protocol`]'s place.
+    protocols: [Option<Rc<[Match]>>; 4],
 }
 
 pub(crate) fn comment(text: impl Into<Text>) -> Match {

@@ -12,6 +12,7 @@ use crate::cluster::settings::Version;
 use crate::net::Cidr;
 use crate::pace::Pace;
 use crate::proxy::{categorize, names, EndpointInfo, Plan, ServicePort};
+use std::cell::LazyCell;
 use ChainKind::*;
 use TableName::*;
 
@@ -183,10 +184,15 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     let prov = |field: &'static str| ctx.service(sp, field);
     let c = categorize(sp, s);
 
+    // Each name is hashed when first used: most ports have no local, external or firewall
+    // chain (at 10,000 Services those were 30,000 of the build's 140,000 SHA-256 names).
     let svc_chain: Text = names::svc_chain(spn, proto).into();
-    let svl_chain: Text = names::svl_chain(spn, proto).into();
-    let ext_chain: Text = names::ext_chain(spn, proto).into();
-    let fw_chain: Text = names::fw_chain(spn, proto).into();
+    // (One closure type for the three: each type of lazy cell is code in the site.)
+    let named =
+        |name: fn(&str, &str) -> String| LazyCell::new(move || -> Text { name(spn, proto).into() });
+    let svl_chain = named(names::svl_chain);
+    let ext_chain = named(names::ext_chain);
+    let fw_chain = named(names::fw_chain);
 
     let plan = Plan::of(sp, &c);
     let (has_endpoints, uses_cluster_chain, uses_local_chain) = (
@@ -196,9 +202,19 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     );
     let (has_internal, has_external) = (plan.has_internal_endpoints, plan.has_external_endpoints);
     let (uses_ext, uses_fw) = (plan.uses_external_chain, plan.uses_firewall_chain);
-    let internal_chain = if sp.itp_local { &svl_chain } else { &svc_chain };
-    let external_policy_chain = if sp.etp_local { &svl_chain } else { &svc_chain };
-    let lb_chain = if uses_fw { &fw_chain } else { &ext_chain };
+    let internal_chain = if sp.itp_local {
+        &*svl_chain
+    } else {
+        &svc_chain
+    };
+    let external_policy_chain = || {
+        if sp.etp_local {
+            &*svl_chain
+        } else {
+            &svc_chain
+        }
+    };
+    let lb_chain = || if uses_fw { &*fw_chain } else { &*ext_chain };
 
     let verdict = |has: bool| -> FilterVerdict {
         if !has_endpoints {
@@ -233,7 +249,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     if uses_ext {
         b.chain(
             Nat,
-            ext_chain.clone(),
+            (*ext_chain).clone(),
             KubeProxy,
             prov("spec.externalTrafficPolicy"),
         );
@@ -241,7 +257,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     if uses_fw {
         b.chain(
             Nat,
-            fw_chain.clone(),
+            (*fw_chain).clone(),
             KubeProxy,
             prov("spec.loadBalancerSourceRanges"),
         );
@@ -252,7 +268,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
     if uses_local_chain {
         b.chain(
             Nat,
-            svl_chain.clone(),
+            (*svl_chain).clone(),
             KubeProxy,
             prov("spec.internalTrafficPolicy"),
         );
@@ -298,7 +314,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                     dst(*ip),
                     dport(sp.port),
                 ],
-                jump(ext_chain.clone()),
+                jump((*ext_chain).clone()),
                 prov("spec.externalIPs"),
             );
         }
@@ -329,7 +345,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                     dst(*ip),
                     dport(sp.port),
                 ],
-                jump(lb_chain.clone()),
+                jump(lb_chain().clone()),
                 prov("status.loadBalancer.ingress"),
             );
         }
@@ -338,7 +354,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                 Filter,
                 "KUBE-PROXY-FIREWALL",
                 vec![
-                    comment(format!("{spn} traffic not accepted by {fw_chain}")),
+                    comment(format!("{spn} traffic not accepted by {}", *fw_chain)),
                     Match::Protocol { protocol: p },
                     dst(*ip),
                     dport(sp.port),
@@ -387,7 +403,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                             name: "localhost_nps_accepted_pkts".into(),
                         },
                     ],
-                    jump(ext_chain.clone()),
+                    jump((*ext_chain).clone()),
                     prov("spec.ports.nodePort"),
                 );
             }
@@ -399,7 +415,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                     Match::Protocol { protocol: p },
                     dport(sp.node_port),
                 ],
-                jump(ext_chain.clone()),
+                jump((*ext_chain).clone()),
                 prov("spec.ports.nodePort"),
             );
         }
@@ -527,7 +543,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                 Nat,
                 &ext_chain,
                 vec![],
-                jump(external_policy_chain.clone()),
+                jump(external_policy_chain().clone()),
                 prov("spec.externalTrafficPolicy"),
             );
         }
@@ -545,7 +561,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                         cidr: *range,
                     },
                 ],
-                jump(ext_chain.clone()),
+                jump((*ext_chain).clone()),
                 prov("spec.loadBalancerSourceRanges"),
             );
         }
@@ -564,7 +580,7 @@ fn service_port(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, nfacct_supported: 
                             cidr: Cidr::host(*ip),
                         },
                     ],
-                    jump(ext_chain.clone()),
+                    jump((*ext_chain).clone()),
                     prov("spec.loadBalancerSourceRanges"),
                 );
             }
@@ -636,10 +652,15 @@ pub(super) fn endpoint_jumps(
     let n = eps.len();
     for (k, &i) in eps.iter().enumerate() {
         let last = k == n - 1;
-        let odds = (!last).then(|| Match::Statistic {
-            probability: b.probability(n - k),
-        });
-        let m = matches(comment_for(&sp.endpoints[i]), odds, None);
+        let m = match comment_for(&sp.endpoints[i]) {
+            None => b.odds_alone(n - k),
+            comment => {
+                let odds = (!last).then(|| Match::Statistic {
+                    probability: b.probability(n - k),
+                });
+                matches(comment, odds, None)
+            }
+        };
         b.rule(
             Nat,
             chain,
@@ -666,10 +687,15 @@ pub(super) fn sep_chain(b: &mut Builder, ctx: &Ctx, sp: &ServicePort, i: usize, 
     let affinity = sp
         .affinity_timeout
         .map(|_| Match::RecentSet { name: name.clone() });
-    let protocol = Match::Protocol {
-        protocol: sp.protocol,
+    let m = match (spn, affinity) {
+        (None, None) => b.protocol_alone(sp.protocol),
+        (spn, affinity) => {
+            let protocol = Match::Protocol {
+                protocol: sp.protocol,
+            };
+            matches(spn, affinity, Some(protocol))
+        }
     };
-    let m = matches(spn, affinity, Some(protocol));
     let to = sep.why.endpoint_key().expect("an endpoint's provenance");
     b.rule(
         Nat,
