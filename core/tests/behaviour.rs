@@ -151,21 +151,22 @@ fn serving_terminating_endpoints_are_used_when_none_is_ready() {
     );
 }
 
-#[test]
-fn large_clusters_drop_endpoint_comments() {
+/// A Service `ns/big` (10.96.0.9, port `http` 80 → 8080) over 1,001 endpoints from
+/// 10.244.0.2 on: alone, more than kube-proxy's large cluster's 1,000.
+fn service_over_1001_endpoints() -> String {
     let eps: Vec<String> = (0..1001)
         .map(|i| format!("{{addresses: [10.244.{}.{}]}}", i / 200, i % 200 + 2))
         .collect();
     let refs: Vec<&str> = eps.iter().map(String::as_str).collect();
-    let text = with(
-        "",
-        "",
-        &(svc(
-            "big",
-            "  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80}]\n",
-        ) + &slice("big", "http", &refs)),
-    );
-    let out = render(&text, "restore");
+    svc(
+        "big",
+        "  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80}]\n",
+    ) + &slice("big", "http", &refs)
+}
+
+#[test]
+fn large_clusters_drop_endpoint_comments() {
+    let out = render(&with("", "", &service_over_1001_endpoints()), "restore");
     assert!(
         out.contains("-A KUBE-SERVICES -m comment --comment \"ns/big:http cluster IP\""),
         "service rules keep their comments"
@@ -183,19 +184,14 @@ fn large_clusters_drop_endpoint_comments() {
 /// last jump with no match. (The builder makes each such list once and shares it.)
 #[test]
 fn large_clusters_write_their_uncommented_rules_whole() {
-    let eps: Vec<String> = (0..1001)
-        .map(|i| format!("{{addresses: [10.244.{}.{}]}}", i / 200, i % 200 + 2))
-        .collect();
-    let refs: Vec<&str> = eps.iter().map(String::as_str).collect();
     let dns = svc(
         "dns",
         "  clusterIP: 10.96.0.10\n  ports: [{name: dns, port: 53, protocol: UDP}]\n",
     ) + "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: dns-1, namespace: ns, labels: {kubernetes.io/service-name: dns}}\naddressType: IPv4\nports: [{name: dns, port: 53, protocol: UDP}]\nendpoints:\n- {addresses: [10.245.0.2]}\n- {addresses: [10.245.0.3]}\n---\n";
-    let big = svc(
-        "big",
-        "  clusterIP: 10.96.0.9\n  ports: [{name: http, port: 80}]\n",
-    ) + &slice("big", "http", &refs);
-    let out = render(&with("", "", &(dns + &big)), "restore");
+    let out = render(
+        &with("", "", &(dns + &service_over_1001_endpoints())),
+        "restore",
+    );
     // `-A KUBE-SEP-… rest` or `-A KUBE-SVC-… rest`: the chain's kind and what follows it.
     let after_chain = |line: &str| -> Option<(String, String)> {
         let rest = line.strip_prefix("-A KUBE-")?;
