@@ -139,16 +139,10 @@ impl Memo {
         ctx: Ctx,
         made_from: MadeFrom,
     ) -> Result<Memo, Vec<ServicePort>> {
-        if !kept(&ctx.ports) {
-            return Err(ctx.ports);
-        }
+        let context = Context::of(&ctx);
         Ok(Memo {
-            context: Context::of(&ctx),
-            kept: KeptPorts {
-                ports: ctx.ports,
-                made_from,
-                copied: recorded.copied,
-            },
+            context,
+            kept: KeptPorts::keep(ctx.ports, made_from, recorded.copied)?,
             ends: recorded.ends,
             calls: recorded.calls,
         })

@@ -8,7 +8,7 @@ use crate::cluster::Cluster;
 use crate::iptables::model::{Dataplane, Provenance};
 use crate::members::Members;
 use crate::proxy::{
-    categorize, kept, service_ports_after, EndpointInfo, KeptPorts, Protocol, ServicePort,
+    categorize, service_ports_after, EndpointInfo, KeptPorts, Protocol, ServicePort,
 };
 use serde::Serialize;
 use std::net::IpAddr;
@@ -319,14 +319,10 @@ pub async fn build_after(
         pace.unit().await;
     }
     let iptables = crate::iptables::ipvs_rules::build(cluster, &sets.0, &out_filters);
-    let kept = match kept(&ports) {
-        true => Some(Box::new(KeptPorts {
-            ports,
-            made_from,
-            copied: 0,
-        })),
+    let kept = match KeptPorts::keep(ports, made_from, 0) {
+        Ok(kept) => Some(Box::new(kept)),
         // (Let go of a port at a time, as the iptables build does.)
-        false => {
+        Err(ports) => {
             crate::pace::drop_paced(&mut { ports }, pace).await;
             None
         }

@@ -310,6 +310,23 @@ pub(crate) struct KeptPorts {
 }
 
 impl KeptPorts {
+    /// The service port map a build was made from, kept for the next if [`kept`] says so;
+    /// else given back, for the build to let go of.
+    pub fn keep(
+        ports: Vec<ServicePort>,
+        made_from: MadeFrom,
+        copied: usize,
+    ) -> Result<KeptPorts, Vec<ServicePort>> {
+        if !kept(&ports) {
+            return Err(ports);
+        }
+        Ok(KeptPorts {
+            ports,
+            made_from,
+            copied,
+        })
+    }
+
     /// The service port map, and what it was made from ([`service_ports_after`]).
     pub fn port_map(&self) -> (&[ServicePort], &MadeFrom) {
         (&self.ports, &self.made_from)
