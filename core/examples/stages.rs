@@ -14,10 +14,13 @@ use std::time::Instant;
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+/// The most bytes live at once so far (the wasm heap never shrinks: its size is this).
+static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Relaxed);
+        let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
+        PEAK.fetch_max(live, Relaxed);
         ALLOCATIONS.fetch_add(1, Relaxed);
         unsafe { mimalloc::MiMalloc.alloc(layout) }
     }
@@ -26,7 +29,8 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Relaxed);
+        let live = LIVE.fetch_add(new_size, Relaxed) + new_size;
+        PEAK.fetch_max(live, Relaxed);
         LIVE.fetch_sub(layout.size(), Relaxed);
         ALLOCATIONS.fetch_add(1, Relaxed);
         unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
@@ -50,8 +54,14 @@ fn main() {
         args.first().copied().unwrap_or(1000),
         args.get(1).copied().unwrap_or(10),
     );
+    // `--kubectl`: the same cluster as `kubectl get svc,endpointslices -A -o yaml` prints it.
+    let generate = if std::env::args().any(|a| a == "--kubectl") {
+        kpx_core::scale::generate_as_kubectl
+    } else {
+        kpx_core::scale::generate
+    };
     let t = Instant::now();
-    let text = kpx_core::scale::generate(services, endpoints, Mode::Iptables);
+    let text = generate(services, endpoints, Mode::Iptables);
     println!(
         "generate YAML        {:>9.1} ms  ({} bytes)",
         t.elapsed().as_secs_f64() * 1e3,
@@ -65,9 +75,10 @@ fn main() {
     let (scenario, sections) = reading.finish_keeping();
     let scenario = scenario.unwrap();
     println!(
-        "input::parse         {:>9.1} ms  (live {:.0} MiB)",
+        "input::parse         {:>9.1} ms  (live {:.0} MiB, at most {:.0} MiB)",
         t.elapsed().as_secs_f64() * 1e3,
-        live()
+        live(),
+        PEAK.load(Relaxed) as f64 / (1 << 20) as f64
     );
     let t = Instant::now();
     let cluster = kpx_core::cluster::build(&scenario, None).unwrap();

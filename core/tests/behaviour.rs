@@ -702,3 +702,45 @@ fn the_chains_copied_whole_are_those_of_the_ports_an_edit_left() {
     let after_text = before_text.replace(&format!("{svc7},"), &format!("{svc7}7,"));
     assert_eq!(ports_chains(Some("svc7"), &after_text), 19 * 5);
 }
+
+/// A generated cluster pasted as `kubectl get svc,endpointslices -A -o yaml` prints it (one
+/// List, every field the API server fills) programs, in every mode and every view, exactly
+/// what its terse text does, with the same warnings: the benchmarks' two shapes of one
+/// cluster differ only in how much text is read.
+#[test]
+fn a_cluster_pasted_as_kubectl_prints_it_programs_what_its_terse_text_does() {
+    use kpx_core::cluster::settings::Mode;
+    use kpx_core::views::{views, Request};
+    for mode in [Mode::Iptables, Mode::Nftables, Mode::Ipvs] {
+        let terse = kpx_core::scale::generate(12, 3, mode);
+        let kubectl = kpx_core::scale::generate_as_kubectl(12, 3, mode);
+        assert!(kubectl.contains("\nkind: List\n") && kubectl.len() > 3 * terse.len());
+        let (a, b) = (analyze(&terse).unwrap(), analyze(&kubectl).unwrap());
+        let messages = |a: &kpx_core::views::Analysis| {
+            let m: Vec<String> = a
+                .cluster
+                .warnings
+                .iter()
+                .map(|w| w.message.clone())
+                .collect();
+            m
+        };
+        assert_eq!(messages(&a), messages(&b), "{mode:?}");
+        assert_eq!(a.cluster.services.len(), 12);
+        for view in views(mode) {
+            let req = Request {
+                view: Some(view.name.into()),
+                all_namespaces: true,
+                ..Default::default()
+            };
+            let (x, y) = (a.render(&req).unwrap(), b.render(&req).unwrap());
+            assert_eq!(x, y, "{mode:?} {}", view.name);
+            // (No Pods are generated: their view is its header.)
+            assert!(
+                x.len() > 100 || view.name == "get-pods",
+                "{mode:?} {}",
+                view.name
+            );
+        }
+    }
+}

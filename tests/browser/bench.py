@@ -39,6 +39,9 @@ CONNECTIONS = 10_000 if SMOKE else 1_000_000
 # only those).
 PASTE_ONLY = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--paste=")), None)
 PASTES = [int(n) for n in PASTE_ONLY.split(",")] if PASTE_ONLY else [] if SMOKE or "--no-paste" in sys.argv else [10000, 44125]
+# `--kubectl`: each cluster pasted as `kubectl get svc,endpointslices -A -o yaml` prints it
+# (one List, every field the API server fills: five times the bytes), not in kpx's terse form.
+KUBECTL = "--kubectl" in sys.argv
 # `--core 10000,44125`: only kpx-core in the wasm, at those sizes (while working on one stage).
 CORE_ONLY = next((a for a in sys.argv[1:] if a.startswith("--core")), None)
 if CORE_ONLY and "=" in CORE_ONLY:
@@ -283,7 +286,7 @@ PASTE = """
 const done = r => { window.__paste = r; };
 window.__paste = null; window.__long = [];
 new PerformanceObserver(l => l.getEntries().forEach(e => window.__long.push([e.startTime, e.duration]))).observe({type: 'longtask'});
-const text = window.wasmBindings.kpxBenchText(arguments[0], 10, 'iptables');
+const text = window.wasmBindings.kpxBenchText(arguments[0], 10, 'iptables', arguments[1]);
 performance.clearMeasures();
 const e = document.querySelector('#editor');
 e.focus(); e.select();
@@ -310,6 +313,7 @@ const drawn = () => {
     return {duration, at: start - t0, inside};
   });
   setTimeout(() => done(JSON.stringify({total: m.startTime + m.duration - t0, set, reads: d('kpx:read'),
+    bytes: text.length, heap: window.wasmBindings.kpxBenchMemory(),
     analyze: d('kpx:analyze'), build: d('kpx:build'), views: d('kpx:views'), diff: d('kpx:diff'), link: d('kpx:link'), draw: m.duration,
     long: long()})), 500);
 };
@@ -322,13 +326,15 @@ def paste(d, site, services):
     its rules drawn, the longest tasks on the way, and each step's own time."""
     d.get(site + "?scenario=article")
     d.wait_for("the hooks", lambda: d.js("return !!(window.wasmBindings && window.wasmBindings.kpxBenchText)"))
-    d.js(PASTE, services)  # polled: the largest outlast WebDriver's script timeout
+    d.js(PASTE, services, KUBECTL)  # polled: the largest outlast WebDriver's script timeout
     r = json.loads(d.wait_for(f"{services} Services pasted", lambda: d.js("return window.__paste"), timeout=900))
     long = r["long"]
     steps = " / ".join(f"{sum(r[k]):.0f}" for k in ("analyze", "build", "views", "diff", "link")) + f" / {r['draw']:.0f}"
-    return [(f"paste {services:,} Services × 10 → rules drawn (iptables)", f"{r['total'] / 1000:.1f} s",
-             f"the paste event {r['set']:.0f} ms; read in {len(r['reads'])} parts of ≤ {max(r['reads']):.0f} ms "
-             f"({sum(r['reads']):.0f} ms); cluster / dataplane / views / diff / link / drawing {steps} ms"),
+    shape = "as kubectl prints them" if KUBECTL else "terse"
+    return [(f"paste {services:,} Services × 10 ({shape}) → rules drawn (iptables)", f"{r['total'] / 1000:.1f} s",
+             f"{r['bytes'] / 1e6:.1f} MB; the paste event {r['set']:.0f} ms; read in {len(r['reads'])} parts of ≤ {max(r['reads']):.0f} ms "
+             f"({sum(r['reads']):.0f} ms); cluster / dataplane / views / diff / link / drawing {steps} ms; "
+             f"heap {r['heap'] / 2**20:.0f} MiB"),
             (f"  longest tasks while it ran", long_tasks(long),
              f"{len(long)} tasks over 50 ms; goal: none over 100 ms")] + reload(d, services) + views_chosen(d, services)
 

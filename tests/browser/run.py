@@ -546,7 +546,7 @@ def test_a_large_text_survives_a_reload(d, site):
     open_article(d, site)
     d.wait_for("the hooks", lambda: d.js("return !!(window.wasmBindings && window.wasmBindings.kpxBenchText)"))
     # kpx's own generated cluster (`kpx scale`): 5,000 Services of 10 endpoints, 4.4 MB.
-    text = d.js("return window.wasmBindings.kpxBenchText(5000, 10, 'iptables')")
+    text = d.js("return window.wasmBindings.kpxBenchText(5000, 10, 'iptables', false)")
     assert len(text) > 4 << 20
     d.js("performance.clearMeasures('kpx:link')")  # the article's own links are not counted
     set_text(d, text)

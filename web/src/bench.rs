@@ -42,11 +42,22 @@ pub fn editor_text() -> Option<String> {
 }
 
 /// The generated cluster's text (as `kpxBenchGenerate` reads it), for the benchmark to paste
-/// into the editor: made in the page, as 38 MB through WebDriver would be slow.
+/// into the editor: made in the page, as 38 MB through WebDriver would be slow. `kubectl`: the
+/// same cluster as `kubectl get svc,endpointslices -A -o yaml` prints it (one List).
 #[wasm_bindgen(js_name = kpxBenchText)]
-pub fn bench_text(services: usize, endpoints: usize, mode: &str) -> Result<String, String> {
+pub fn bench_text(
+    services: usize,
+    endpoints: usize,
+    mode: &str,
+    kubectl: bool,
+) -> Result<String, String> {
     let mode = Mode::parse(mode).ok_or_else(|| format!("no mode {mode}"))?;
-    Ok(kpx_core::scale::generate(services, endpoints, mode))
+    let generate = if kubectl {
+        kpx_core::scale::generate_as_kubectl
+    } else {
+        kpx_core::scale::generate
+    };
+    Ok(generate(services, endpoints, mode))
 }
 
 /// A generated cluster of `services` NodePort Services × `endpoints` (the one `kpx scale` and
