@@ -120,6 +120,61 @@ fn v1_list_items_are_read_with_positions() {
     );
 }
 
+/// kubectl writes a List's `kind` after its `items` (its keys sorted), and kpx reads each item
+/// as soon as it is read, before it knows the document is a List: the same errors at the same
+/// places, the same objects, and nothing from the `items` of a document that is no List.
+#[test]
+fn a_list_written_as_kubectl_writes_it_reads_as_any_list() {
+    let item = |name: &str, port: &str| {
+        format!("- apiVersion: v1\n  kind: Service\n  metadata: {{name: {name}}}\n  spec:\n    ports: [{{port: {port}}}]\n")
+    };
+    // (A List stops at the first item kpx cannot read, as it always did.)
+    let items = item("a", "80") + &item("b", "http") + &item("c", "[1]");
+    let e = analyze(&format!("apiVersion: v1\nitems:\n{items}kind: List\n")).unwrap_err();
+    let at: Vec<String> = e
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.pos.line, d.pos.col, d.message))
+        .collect();
+    assert_eq!(at.len(), 1, "{at:?}");
+    assert!(
+        at[0].starts_with("12:20: Service default/b: spec.ports[0].port: invalid type: string"),
+        "{at:?}"
+    );
+    let items = item("a", "80") + &item("b", "81");
+    let a = analyze(&format!(
+        "apiVersion: v1\nitems:\n{items}kind: List\nmetadata: {{resourceVersion: \"\"}}\n"
+    ))
+    .unwrap();
+    let names: Vec<&str> = a
+        .cluster
+        .services
+        .iter()
+        .map(|s| s.reference.name.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    let b = &a.cluster.services[1].origin;
+    assert!(
+        matches!(b, kpx_core::cluster::Origin::Written { pos } if pos.line == 8 && pos.col == 3),
+        "{b:?}"
+    );
+    // Another kind with a top-level `items`: ignored, its items with it.
+    let a = analyze(&format!(
+        "apiVersion: v1\nitems:\n{items}kind: ServiceList\n---\n{SVC}  ports: [{{port: 80}}]\n"
+    ))
+    .unwrap();
+    let names: Vec<&str> = a
+        .cluster
+        .services
+        .iter()
+        .map(|s| s.reference.name.as_str())
+        .collect();
+    assert_eq!(names, ["web"]);
+    assert!(a.cluster.warnings.iter().any(|w| w
+        .message
+        .contains("v1 ServiceList is not something kube-proxy reads")));
+}
+
 #[test]
 fn columns_count_characters_not_bytes() {
     // "名字" is two characters and six bytes: the port's column is the same as with "ab".

@@ -274,12 +274,34 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
+/// What the items of a document's top-level `items` list added, read before the document was
+/// known to be a List ([`yaml::Document::in_items`]): kept if it is one.
+#[derive(Default)]
+pub(crate) struct ListItems {
+    added: Vec<Added>,
+    first_error: Option<Diagnostic>,
+}
+
+/// Reads what the parser handed out (a document, or an item of its top-level `items`, whose
+/// document follows) into what it adds to the scenario.
+pub(crate) fn add_document(out: &mut Vec<Added>, doc: yaml::Document, items: &mut ListItems) {
+    if doc.in_items {
+        if let Err(e) = add_object(&mut items.added, doc.value, doc.spans, ListItems::default()) {
+            items.first_error.get_or_insert(e);
+        }
+    } else if let Err(e) = add_object(out, doc.value, doc.spans, std::mem::take(items)) {
+        out.push(Added::Error(e));
+    }
+}
+
 /// Reads a document (its value and positions, counted from its section's first line) into what
-/// it adds to the scenario; an error if it is not a shape kpx can read.
-pub(crate) fn add_object(
+/// it adds to the scenario; an error if it is not a shape kpx can read. `items_read`: its
+/// top-level `items`, read already.
+fn add_object(
     out: &mut Vec<Added>,
-    value: Value,
+    mut value: Value,
     spans: Spans,
+    items_read: ListItems,
 ) -> Result<(), Diagnostic> {
     if !value.is_object() {
         return Err(Diagnostic::error(
@@ -328,8 +350,8 @@ pub(crate) fn add_object(
     let api_group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
     match (api_group, kind.as_str()) {
         ("", "List") => {
-            let items = match value.get("items") {
-                Some(Value::Array(items)) => items.clone(),
+            let items = match value.get_mut("items") {
+                Some(Value::Array(items)) => std::mem::take(items),
                 Some(Value::Null) | None => Vec::new(),
                 Some(_) => {
                     return Err(Diagnostic::error(
@@ -338,14 +360,17 @@ pub(crate) fn add_object(
                     ))
                 }
             };
+            // (A List inside a List: its items are in its value.)
             let mut first_error = None;
             for (i, item) in items.into_iter().enumerate() {
                 let item_spans = spans.subtree(&path!["items", i]);
-                if let Err(e) = add_object(out, item, item_spans) {
+                if let Err(e) = add_object(out, item, item_spans, ListItems::default()) {
                     first_error.get_or_insert(e);
                 }
             }
-            return first_error.map_or(Ok(()), Err);
+            // The items read before (then the list above was empty).
+            out.extend(items_read.added);
+            return first_error.or(items_read.first_error).map_or(Ok(()), Err);
         }
         ("", "Service") => read::<wire::ServiceWire, _>(value, spans, reference, Added::Service),
         ("discovery.k8s.io", "EndpointSlice") => {

@@ -23,7 +23,7 @@
 //! whole text at once with one parser (`read_whole`).
 
 use super::yaml::{self, Keys, Loader};
-use super::{add_object, Added, Scenario};
+use super::{add_document, Added, ListItems, Scenario};
 use crate::diag::{Diagnostic, InputError};
 use std::ops::Range;
 use std::rc::Rc;
@@ -229,8 +229,9 @@ pub struct Reading<'t> {
     done: Vec<Rc<SectionRead>>,
     /// The section after them, when it has a syntax error read alone.
     broken: Option<Rc<SectionRead>>,
-    /// What is being read, and what its documents added so far.
-    current: Option<(Loader<'t, Chars<'t>>, Vec<Added>)>,
+    /// What is being read, what its documents added so far, and what the items of the
+    /// top-level `items` list of the document being read added so far.
+    current: Option<(Loader<'t, Chars<'t>>, Vec<Added>, ListItems)>,
     /// The rest of the text from the section that does not stand, read as one (see the
     /// module's notes): what it holds, or its syntax error.
     rest: Option<Result<SectionRead, Diagnostic>>,
@@ -290,17 +291,13 @@ impl<'t> Reading<'t> {
         }
         let mut left = events;
         while left > 0 && !self.is_read() {
-            let Some((loader, added)) = &mut self.current else {
+            let Some((loader, added, items)) = &mut self.current else {
                 self.start_section();
                 left -= 1;
                 continue;
             };
             let before = loader.events();
-            let end = loader.load(left, &mut |doc| {
-                if let Err(e) = add_object(added, doc.value, doc.spans) {
-                    added.push(Added::Error(e));
-                }
-            });
+            let end = loader.load(left, &mut |doc| add_document(added, doc, items));
             left = left.saturating_sub(loader.events() - before);
             if let Some(end) = end {
                 self.end_reading(end);
@@ -330,12 +327,12 @@ impl<'t> Reading<'t> {
             end: span.end,
         };
         let loader = Loader::continuing(chars, std::mem::take(&mut self.keys), expanded);
-        self.current = Some((loader, Vec::new()));
+        self.current = Some((loader, Vec::new(), ListItems::default()));
     }
 
     /// The section (or the rest of the text) being read is read.
     fn end_reading(&mut self, end: Result<(), Diagnostic>) {
-        let Some((loader, added)) = self.current.take() else {
+        let Some((loader, added, _)) = self.current.take() else {
             return;
         };
         let (expanded, unreadable) = (loader.expanded(), loader.unreadable().cloned());
@@ -374,7 +371,10 @@ impl<'t> Reading<'t> {
         if self.is_read() {
             return self.text.as_str().len();
         }
-        let current = self.current.as_ref().map_or(0, |(loader, _)| loader.read());
+        let current = self
+            .current
+            .as_ref()
+            .map_or(0, |(loader, ..)| loader.read());
         self.cuts[self.done.len()].start + current
     }
 

@@ -225,11 +225,17 @@ impl Spans {
     }
 }
 
-/// One YAML document of the input.
+/// One YAML document of the input, or an item of its top-level `items` list.
 #[derive(Clone, Debug)]
 pub struct Document {
     pub value: Value,
     pub spans: Spans,
+    /// An item of the top-level `items` list of the document being read, handed out as soon as
+    /// it is complete; the document follows with `items: []`. `kubectl get -o yaml` writes a
+    /// cluster as one `kind: List`: built whole before its items were read, 10,000 Services'
+    /// List held 900 MB of values at once. (Whether the document is a List is known only at
+    /// its end: kubectl sorts `kind` after `items`.)
+    pub in_items: bool,
 }
 
 fn pos_of(marker: &saphyr::Marker) -> Pos {
@@ -417,7 +423,7 @@ struct Anchored {
 /// the anchored value, placed at the alias), within a budget of bytes.
 #[derive(Default)]
 struct Builder {
-    /// The document the last event completed.
+    /// The document, or the item of its top-level `items`, the last event completed.
     complete_document: Option<Document>,
     open: Vec<Open>,
     /// The current document's positions so far, in the order of [`Spans`] (a node is added
@@ -434,8 +440,9 @@ struct Builder {
     keys: Keys,
 }
 
-/// The mapping keys a text's positions name, each held once.
-pub type Keys = HashSet<Rc<str>>;
+/// The mapping keys a text's positions name, each held once. (Looked up for every key of the
+/// text: hashed by foldhash, not SipHash.)
+pub type Keys = HashSet<Rc<str>, foldhash::fast::FixedState>;
 
 impl Builder {
     fn on_event(&mut self, event: Event, span: saphyr_parser::Span) -> Result<(), Diagnostic> {
@@ -559,6 +566,25 @@ impl Builder {
                 },
             );
         }
+        if self.in_top_level_items() {
+            // Handed out whole, with its positions (the last nodes written, and the long
+            // sequences made since it began: the last ones made), and not kept in the list.
+            let nodes: Box<[Written]> = self.written.drain(node..).collect();
+            let own = self.long.partition_point(|(n, _)| (*n as usize) < node);
+            let long = self.long.drain(own..);
+            let long = long
+                .map(|(n, children)| (n - narrow(node), children))
+                .collect();
+            if let Some(items) = self.open.last_mut() {
+                items.size = items.size.saturating_add(size);
+            }
+            self.complete_document = Some(Document {
+                value,
+                spans: Spans::of(nodes, long),
+                in_items: true,
+            });
+            return Ok(());
+        }
         let Some(parent) = self.open.last_mut() else {
             // A document: its positions, exactly sized (the list keeps its room for the next).
             let nodes: Box<[Written]> = self.written.drain(..).collect();
@@ -567,6 +593,7 @@ impl Builder {
                 self.complete_document = Some(Document {
                     value,
                     spans: Spans::of(nodes, long),
+                    in_items: false,
                 });
             }
             return Ok(());
@@ -603,12 +630,6 @@ impl Builder {
             }
             Items::Map(map, key @ Some(_)) => {
                 let (key, pos) = key.take().unwrap_or_default();
-                if map.contains_key(&key) {
-                    return Err(Diagnostic::error(
-                        pos,
-                        "invalid YAML: duplicated key in mapping",
-                    ));
-                }
                 let shared = match self.keys.get(key.as_str()) {
                     Some(shared) => shared.clone(),
                     None => {
@@ -617,11 +638,34 @@ impl Builder {
                         shared
                     }
                 };
+                // (One lookup in the mapping, not a check and then an insert: the mapping
+                // hashes its keys with SipHash.)
+                match map.entry(key) {
+                    serde_json::map::Entry::Occupied(_) => {
+                        return Err(Diagnostic::error(
+                            pos,
+                            "invalid YAML: duplicated key in mapping",
+                        ));
+                    }
+                    serde_json::map::Entry::Vacant(entry) => {
+                        entry.insert(value);
+                    }
+                }
                 self.written[node].key = Some(shared);
-                map.insert(key, value);
             }
         }
         Ok(())
+    }
+}
+
+impl Builder {
+    /// Is a value completed now an item of the document's top-level `items` list?
+    fn in_top_level_items(&self) -> bool {
+        matches!(
+            self.open.as_slice(),
+            [Open { items: Items::Map(_, Some((key, _))), .. }, Open { items: Items::Seq(_), .. }]
+                if key == "items"
+        )
     }
 }
 
@@ -654,7 +698,11 @@ fn scalar_to_json(s: saphyr::Scalar) -> Option<Value> {
         saphyr::Scalar::Boolean(b) => Value::Bool(b),
         saphyr::Scalar::Integer(i) => Value::Number(i.into()),
         saphyr::Scalar::FloatingPoint(f) => Value::Number(Number::from_f64(f.into_inner())?),
-        saphyr::Scalar::String(s) => Value::String(s.into_owned()),
+        saphyr::Scalar::String(s) => Value::String({
+            let mut s = s.into_owned();
+            s.shrink_to_fit();
+            s
+        }),
     })
 }
 
@@ -686,10 +734,10 @@ mod tests {
     }
 
     /// Positions are found by path in long sequences (which keep where their items are), in
-    /// the copies aliases make, and in a part taken out (a List's item).
+    /// the copies aliases make, and in a part taken out (a nested list's item).
     #[test]
     fn positions_are_found_in_long_sequences_aliases_and_list_items() {
-        let mut text = String::from("items:\n");
+        let mut text = String::from("things:\n");
         for i in 0..40 {
             text += &format!("- name: n{i}\n  vals: [x, y]\n");
         }
@@ -699,28 +747,28 @@ mod tests {
         let at = |line, col| Pos { line, col };
         for i in [0, 1, 31, 32, 39] {
             assert_eq!(
-                spans.locate(&path!["items", i]),
+                spans.locate(&path!["things", i]),
                 at(2 + 2 * i, 3),
-                "items[{i}]"
+                "things[{i}]"
             );
-            let y = path!["items", i, "vals", 1];
-            assert_eq!(spans.locate(&y), at(3 + 2 * i, 13), "items[{i}].vals[1]");
+            let y = path!["things", i, "vals", 1];
+            assert_eq!(spans.locate(&y), at(3 + 2 * i, 13), "things[{i}].vals[1]");
         }
         // Past the end: the sequence itself.
-        let items = spans.locate(&path!["items"]);
-        assert_eq!(spans.locate(&path!["items", 40, "name"]), items);
+        let things = spans.locate(&path!["things"]);
+        assert_eq!(spans.locate(&path!["things", 40, "name"]), things);
         assert_eq!(spans.locate(&path!["after", 1]), at(82, 15));
         // An alias is where it is written; what is inside, where the anchor's is.
         assert_eq!(spans.locate(&path!["copy"]), at(83, 7));
         assert_eq!(spans.locate(&path!["copy", 1]), at(82, 15));
         assert_eq!(spans.locate(&path!["last"]), at(84, 7));
-        let item = spans.subtree(&path!["items", 33]);
+        let item = spans.subtree(&path!["things", 33]);
         assert_eq!((item.pos, item.last_line), (at(68, 3), 69));
         assert_eq!(item.locate(&path!["vals", 0]), at(69, 10));
-        // A List's item keeps its own long sequences.
+        // A part taken out keeps its own long sequences.
         let many = vec!["e"; 40].join(", ");
-        let list = load(&format!("a: 1\nitems:\n- x: 1\n  many: [{many}]\n")).unwrap();
-        let item = list[0].spans.subtree(&path!["items", 0]);
+        let list = load(&format!("a: 1\nthings:\n- x: 1\n  many: [{many}]\n")).unwrap();
+        let item = list[0].spans.subtree(&path!["things", 0]);
         assert_eq!(item.locate(&path!["many", 35]), at(4, 10 + 3 * 35));
         // …found through its list of children, not by skipping (which finds the same).
         let long: Vec<usize> = item.long.iter().map(|(n, _)| *n as usize).collect();
@@ -732,6 +780,51 @@ mod tests {
         assert_eq!(spans.long.len(), 41);
         assert_eq!(spans.locate(&path!["grid", 35, 36]), at(37, 4 + 3 * 36));
         assert_eq!(spans.locate(&path!["grid", 39, 0]), at(41, 4));
+    }
+
+    /// The items of a document's top-level `items` are handed out one by one as each is read,
+    /// with their own positions (long sequences, aliases of anchors in earlier items included),
+    /// then the document, its `items` empty; `items` deeper down stay in their document.
+    #[test]
+    fn top_level_items_are_handed_out_as_they_are_read() {
+        let many = vec!["e"; 40].join(", ");
+        let mut text = String::from("apiVersion: v1\nitems:\n");
+        for i in 0..40 {
+            text += &format!("- name: n{i}\n  vals: [x, y]\n");
+        }
+        text += &format!("- anchored: &a [p, q]\n  many: [{many}]\n- copy: *a\n  inner:\n    items: [1, 2]\nkind: List\n");
+        let docs = load(&text).unwrap();
+        let at = |line, col| Pos { line, col };
+        assert_eq!(docs.len(), 43);
+        assert!(docs[..42].iter().all(|d| d.in_items) && !docs[42].in_items);
+        for i in [0, 1, 31, 32, 39] {
+            let item = &docs[i];
+            assert_eq!(item.value["name"], format!("n{i}"));
+            assert_eq!(
+                (item.spans.pos, item.spans.last_line),
+                (at(3 + 2 * i, 3), 4 + 2 * i)
+            );
+            assert_eq!(item.spans.locate(&path!["vals", 1]), at(4 + 2 * i, 13));
+        }
+        let long = &docs[40].spans;
+        assert_eq!(long.locate(&path!["many", 35]), at(84, 10 + 3 * 35));
+        let walked: Vec<usize> = long.long.iter().map(|(n, _)| *n as usize).collect();
+        assert_eq!(walked, [long.walk(&path!["many"]).0]);
+        // An alias of an anchor in an earlier item: copied, where the anchor is written.
+        let copy = &docs[41];
+        assert_eq!(copy.value["copy"], serde_json::json!(["p", "q"]));
+        assert_eq!(copy.spans.locate(&path!["copy", 1]), at(83, 20));
+        assert_eq!(copy.value["inner"]["items"], serde_json::json!([1, 2]));
+        assert_eq!(copy.spans.locate(&path!["inner", "items", 1]), at(87, 16));
+        // The document, with what follows its items where it is written.
+        let list = &docs[42];
+        assert_eq!(list.value["items"], serde_json::json!([]));
+        assert_eq!(list.value["kind"], "List");
+        assert_eq!(list.spans.locate(&path!["kind"]), at(88, 7));
+        assert_eq!(list.spans.last_line, 88);
+        // A duplicated `items` is still refused.
+        let twice = load("items:\n- a: 1\nitems:\n- b: 2\n").unwrap_err();
+        assert!(twice.message.contains("duplicated key"), "{twice}");
     }
 
     #[test]
