@@ -480,6 +480,21 @@ proptest! {
         prop_assert_eq!(format!("{:?}", reading.finish()), whole);
     }
 
+    /// …and so does a cluster written as kubectl writes it, one List whose items are read as
+    /// each is complete, before the List's `kind` says what they are: edited anywhere, and
+    /// wherever the parts end.
+    #[test]
+    fn a_list_read_in_parts_reads_what_parse_reads(
+        edits in yaml_edits(0..4),
+        part in 1usize..300,
+    ) {
+        let text = edited(&kpx_core::scale::generate_as_kubectl(4, 2, Mode::Iptables), &edits);
+        let whole = format!("{:?}", kpx_core::input::parse(&text));
+        let mut reading = kpx_core::input::Reading::new(std::rc::Rc::<str>::from(text.as_str()));
+        while !reading.step(part) {}
+        prop_assert_eq!(format!("{:?}", reading.finish()), whole);
+    }
+
     /// A text is read a section (from a `---` line to the next) at a time, each with a parser
     /// of its own (`input::Reading`): whatever the text, it reads what one parser reading the
     /// whole text reads, positions and errors included.
