@@ -1856,9 +1856,12 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # five, 10 of 10 pass; and -> 636,300 (636,220) for a large cluster's uncommented match lists
 # made once and shared, and a port's SVL, EXT and FW names hashed only when used (0.4 KB: the
 # lists kept, the names' lazy cells): natively the 10,000 x 10 build + restore 160-163 ->
-# 144-148 ms, the wasm's heap after it 175 -> 168 MiB.
+# 144-148 ms, the wasm's heap after it 175 -> 168 MiB; -> 637,700 (637,666) for a List's items
+# read as each is complete (0.4 KB: kubectl's List of 10,000 Services peaked at 758 MiB of wasm
+# heap, now 245) and the benchmark hook's kubectl-shaped cluster (1.0 KB, measured without it:
+# the page never calls it, bench.py --kubectl pastes it).
 SIZE_BUDGET = 358_400
-SIZE_RATCHET = 636_300
+SIZE_RATCHET = 637_700
 
 
 def test_the_site_stays_within_its_size_ratchet(d, site):
