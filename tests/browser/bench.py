@@ -12,6 +12,7 @@ Run: python3 tests/browser/bench.py  (scripts/bench.sh runs it and the native be
      python3 tests/browser/bench.py --core=10000 --cold  (… as a first visit: only a run's first row is cold)
      python3 tests/browser/bench.py --browser  (only the page: load, edits, typing, pastes, frames)
      python3 tests/browser/bench.py --browser --no-paste  (… without the large pastes)
+     python3 tests/browser/bench.py --paste=10000 [--kubectl]  (only pasting those, terse or as kubectl prints them)
      python3 tests/browser/bench.py --ab=DIR [--mode=nftables|ipvs]  (typing at 1,000 Services: the build in DIR and dist/, alternately)
      python3 tests/browser/bench.py --smoke  (a quick pass for CI: small sizes, few edits)
 """
@@ -38,10 +39,12 @@ CONNECTIONS = 10_000 if SMOKE else 1_000_000
 # Generated clusters pasted into the editor, the whole way through the page (`--paste=10000`:
 # only those).
 PASTE_ONLY = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--paste=")), None)
-PASTES = [int(n) for n in PASTE_ONLY.split(",")] if PASTE_ONLY else [] if SMOKE or "--no-paste" in sys.argv else [10000, 44125]
 # `--kubectl`: each cluster pasted as `kubectl get svc,endpointslices -A -o yaml` prints it
 # (one List, every field the API server fills: five times the bytes), not in kpx's terse form.
+# (Services, as kubectl prints them?) pasted; the whole run pastes 10,000 both ways.
 KUBECTL = "--kubectl" in sys.argv
+PASTES = ([(int(n), KUBECTL) for n in PASTE_ONLY.split(",")] if PASTE_ONLY else []
+          if SMOKE or "--no-paste" in sys.argv else [(10000, False), (44125, False), (10000, True)])
 # `--core 10000,44125`: only kpx-core in the wasm, at those sizes (while working on one stage).
 CORE_ONLY = next((a for a in sys.argv[1:] if a.startswith("--core")), None)
 if CORE_ONLY and "=" in CORE_ONLY:
@@ -187,8 +190,8 @@ def main():
                                      return m.length ? m[0].startTime : null""") or loads[-1]
             rows.append(("first render (article, localhost)", f"{percentile(loads, 50):.0f} ms", "goal < 500 ms"))
             if PASTE_ONLY:
-                for services in PASTES:
-                    rows += paste(d, site, services)
+                for services, kubectl in PASTES:
+                    rows += paste(d, site, services, kubectl)
                 return report(rows)
             if "--browser" not in sys.argv:
                 rows += wasm_core(d, site)
@@ -237,8 +240,8 @@ def main():
                 rows.append((f"key → new rules in the DOM, 1,000 Services × 10, {mode} mode (p50 / p95)", f"{percentile(k, 50):.0f} / {percentile(k, 95):.0f} ms", "goal < 50 ms; typed keys"))
                 rows += core_split(d, f"a key in {mode} mode")
             # Large pastes, the whole way through the page.
-            for services in PASTES:
-                rows += paste(d, site, services)
+            for services, kubectl in PASTES:
+                rows += paste(d, site, services, kubectl)
             # The packet walk: frame deltas while it plays at 4×, on the article.
             d.get(site + "?scenario=article&panel=packet")
             d.wait_for("the walk", lambda: d.js("return !!document.querySelector('#card-0')"))
@@ -321,16 +324,16 @@ setTimeout(drawn, 0);
 """
 
 
-def paste(d, site, services):
+def paste(d, site, services, kubectl):
     """A generated cluster pasted into the editor, as a reader would: from the input event to
     its rules drawn, the longest tasks on the way, and each step's own time."""
     d.get(site + "?scenario=article")
     d.wait_for("the hooks", lambda: d.js("return !!(window.wasmBindings && window.wasmBindings.kpxBenchText)"))
-    d.js(PASTE, services, KUBECTL)  # polled: the largest outlast WebDriver's script timeout
+    d.js(PASTE, services, kubectl)  # polled: the largest outlast WebDriver's script timeout
     r = json.loads(d.wait_for(f"{services} Services pasted", lambda: d.js("return window.__paste"), timeout=900))
     long = r["long"]
     steps = " / ".join(f"{sum(r[k]):.0f}" for k in ("analyze", "build", "views", "diff", "link")) + f" / {r['draw']:.0f}"
-    shape = "as kubectl prints them" if KUBECTL else "terse"
+    shape = "as kubectl prints them" if kubectl else "terse"
     return [(f"paste {services:,} Services × 10 ({shape}) → rules drawn (iptables)", f"{r['total'] / 1000:.1f} s",
              f"{r['bytes'] / 1e6:.1f} MB; the paste event {r['set']:.0f} ms; read in {len(r['reads'])} parts of ≤ {max(r['reads']):.0f} ms "
              f"({sum(r['reads']):.0f} ms); cluster / dataplane / views / diff / link / drawing {steps} ms; "
