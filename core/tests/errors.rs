@@ -141,18 +141,16 @@ fn a_list_written_as_kubectl_writes_it_reads_as_any_list() {
         at[0].starts_with("12:20: Service default/b: spec.ports[0].port: invalid type: string"),
         "{at:?}"
     );
+    let names = |a: &kpx_core::views::Analysis| -> Vec<String> {
+        let services = a.cluster.services.iter();
+        services.map(|s| s.reference.name.clone()).collect()
+    };
     let items = item("a", "80") + &item("b", "81");
     let a = analyze(&format!(
         "apiVersion: v1\nitems:\n{items}kind: List\nmetadata: {{resourceVersion: \"\"}}\n"
     ))
     .unwrap();
-    let names: Vec<&str> = a
-        .cluster
-        .services
-        .iter()
-        .map(|s| s.reference.name.as_str())
-        .collect();
-    assert_eq!(names, ["a", "b"]);
+    assert_eq!(names(&a), ["a", "b"]);
     let b = &a.cluster.services[1].origin;
     assert!(
         matches!(b, kpx_core::cluster::Origin::Written { pos } if pos.line == 8 && pos.col == 3),
@@ -163,13 +161,7 @@ fn a_list_written_as_kubectl_writes_it_reads_as_any_list() {
         "apiVersion: v1\nitems:\n{items}kind: ServiceList\n---\n{SVC}  ports: [{{port: 80}}]\n"
     ))
     .unwrap();
-    let names: Vec<&str> = a
-        .cluster
-        .services
-        .iter()
-        .map(|s| s.reference.name.as_str())
-        .collect();
-    assert_eq!(names, ["web"]);
+    assert_eq!(names(&a), ["web"]);
     assert!(a.cluster.warnings.iter().any(|w| w
         .message
         .contains("v1 ServiceList is not something kube-proxy reads")));
