@@ -540,6 +540,28 @@ def assert_in_tasks(d, measure):
     assert max(took) < 90, f"{measure}: a task of {max(took):.0f} ms"
 
 
+def test_a_cluster_pasted_as_kubectl_prints_it_is_read_and_edited(d, site):
+    """`kubectl get svc,endpointslices -A -o yaml` prints a cluster as one List whose `kind`
+    follows its items (kpx_core::input reads each item as it is complete, and keeps them once the
+    List ends): pasted, it shows each item's rules; a key typed into an item shows its change."""
+    open_article(d, site)
+    d.wait_for("the hooks", lambda: d.js("return !!(window.wasmBindings && window.wasmBindings.kpxBenchText)"))
+    text = d.js("return window.wasmBindings.kpxBenchText(3, 2, 'iptables', true)")
+    assert "\nitems:\n- apiVersion: v1\n" in text and text.endswith("kind: List\nmetadata:\n  resourceVersion: \"\"\n")
+    set_text(d, text)
+    svc2 = '--comment "scale/svc2:http cluster IP" -m tcp --dport '
+    d.wait_for("the List's rules", lambda: svc2 + "80 " in output(d) and page_idle(d))
+    assert not d.js("return document.querySelector('#errors.has-errors')")
+    assert output(d).count('-m comment --comment "scale/svc') > 9, output(d)
+    # svc2's port, 80 → 800, typed as a reader types it.
+    caret_after(d, "    - name: http\n      nodePort: 30002\n      port: 80")
+    d.key("0")
+    d.wait_for("port 800 in the rules", lambda: svc2 + "800 " in output(d) and page_idle(d))
+    assert svc2 + "80 " not in output(d)
+    assert "      port: 800\n" in editor_text(d)
+    assert not d.js("return document.querySelector('#errors.has-errors')")
+
+
 def test_a_large_text_survives_a_reload(d, site):
     """Work is kept as a link fragment (web/src/main.rs, use_kept): one past 4 MiB used to be
     kept and then refused on reload as a DEFLATE bomb (kpx_core::share::MAX_STATE), losing it."""
