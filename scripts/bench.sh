@@ -13,6 +13,9 @@ for services in 10 100 1000 10000 44125; do
   echo "-- $services Services x 10 endpoints"
   target/release/examples/stages "$services" 10
 done
+# The same cluster as a reader pastes a real one (one List, every field the API server fills).
+echo "-- 10000 Services x 10 endpoints, as kubectl get svc,endpointslices -A -o yaml prints them"
+target/release/examples/stages 10000 10 --kubectl
 
 if [ "${1:-}" = "--criterion" ]; then
   cargo bench -p kpx-core --bench generate
