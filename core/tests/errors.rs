@@ -156,6 +156,22 @@ fn a_list_written_as_kubectl_writes_it_reads_as_any_list() {
         matches!(b, kpx_core::cluster::Origin::Written { pos } if pos.line == 8 && pos.col == 3),
         "{b:?}"
     );
+    // A List inside one: its items are read from its value, errors and all.
+    let inner: String = item("c", "82")
+        .lines()
+        .map(|l| format!("  {l}\n"))
+        .collect();
+    let nested = format!(
+        "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: List\n  items:\n{inner}{items}kind: List\n"
+    );
+    assert_eq!(names(&analyze(&nested).unwrap()), ["c", "a", "b"]);
+    let broken = nested.replace("port: 82", "port: http");
+    assert!(
+        first_error(&broken)
+            .starts_with("10:22: Service default/c: spec.ports[0].port: invalid type"),
+        "{}",
+        first_error(&broken)
+    );
     // Another kind with a top-level `items`: ignored, its items with it.
     let a = analyze(&format!(
         "apiVersion: v1\nitems:\n{items}kind: ServiceList\n---\n{SVC}  ports: [{{port: 80}}]\n"

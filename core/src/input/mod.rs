@@ -274,21 +274,28 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
-/// What the items of a document's top-level `items` list added, read before the document was
-/// known to be a List ([`yaml::Document::in_items`]): kept if it is one.
+/// What the items of a List added, and the first of them that could not be read. A top-level
+/// `items` list is read before its document is known to be a List
+/// ([`yaml::Document::in_items`]): kept if it is one.
 #[derive(Default)]
 pub(crate) struct ListItems {
     added: Vec<Added>,
     first_error: Option<Diagnostic>,
 }
 
+impl ListItems {
+    fn read(&mut self, value: Value, spans: Spans) {
+        if let Err(e) = add_object(&mut self.added, value, spans, ListItems::default()) {
+            self.first_error.get_or_insert(e);
+        }
+    }
+}
+
 /// Reads what the parser handed out (a document, or an item of its top-level `items`, whose
 /// document follows) into what it adds to the scenario.
 pub(crate) fn add_document(out: &mut Vec<Added>, doc: yaml::Document, items: &mut ListItems) {
     if doc.in_items {
-        if let Err(e) = add_object(&mut items.added, doc.value, doc.spans, ListItems::default()) {
-            items.first_error.get_or_insert(e);
-        }
+        items.read(doc.value, doc.spans);
     } else if let Err(e) = add_object(out, doc.value, doc.spans, std::mem::take(items)) {
         out.push(Added::Error(e));
     }
@@ -360,17 +367,14 @@ fn add_object(
                     ))
                 }
             };
-            // (A List inside a List: its items are in its value.)
-            let mut first_error = None;
+            // Its items are those read already, or (a List inside a List, whose items are not
+            // handed out) those in its value: never both.
+            let mut all = items_read;
             for (i, item) in items.into_iter().enumerate() {
-                let item_spans = spans.subtree(&path!["items", i]);
-                if let Err(e) = add_object(out, item, item_spans, ListItems::default()) {
-                    first_error.get_or_insert(e);
-                }
+                all.read(item, spans.subtree(&path!["items", i]));
             }
-            // The items read before (then the list above was empty).
-            out.extend(items_read.added);
-            return first_error.or(items_read.first_error).map_or(Ok(()), Err);
+            out.extend(all.added);
+            return all.first_error.map_or(Ok(()), Err);
         }
         ("", "Service") => read::<wire::ServiceWire, _>(value, spans, reference, Added::Service),
         ("discovery.k8s.io", "EndpointSlice") => {
