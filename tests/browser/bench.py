@@ -403,22 +403,20 @@ def reload(d, services):
              f"{len(long)} tasks over 50 ms; goal: none over 100 ms")]
 
 
-# A view shown since `t0`: its tab selected, the page not busy, and a drawing since.
-SHOWN_SINCE = """
+# The drawings of `view` since `t0` (none until its tab is selected and the page is no longer
+# busy: a large text's views are made in steps, web/src/typing.rs `choose_in_steps`).
+DRAWN_SINCE = """
 const [view, t0] = arguments;
 const tab = document.querySelector('#output').closest('.pane').querySelector('.tab[aria-selected=true]');
-return !!tab && tab.dataset.view === view && !document.querySelector('#busy').classList.contains('waiting')
-  && performance.getEntriesByName('kpx:draw').some(m => m.startTime > t0);
+const shown = !!tab && tab.dataset.view === view && !document.querySelector('#busy').classList.contains('waiting');
+const drawn = shown ? performance.getEntriesByName('kpx:draw').filter(m => m.startTime > t0) : [];
 """
 
-# A view chosen: drawn once its tab is selected, the page is no longer busy and it has drawn
-# since the click (a large text's views are made in steps, web/src/typing.rs `choose_in_steps`).
-CHOSEN = """
-const [view, t0] = arguments;
-const pane = document.querySelector('#output').closest('.pane');
-if (pane.querySelector('.tab[aria-selected=true]').dataset.view !== view) return null;
-if (document.querySelector('#busy').classList.contains('waiting')) return null;
-const drawn = performance.getEntriesByName('kpx:draw').filter(m => m.startTime > t0);
+# A view shown since `t0`: drawn since, its tab selected and the page not busy.
+SHOWN_SINCE = DRAWN_SINCE + "return drawn.length > 0;"
+
+# A view chosen at `t0`: from the click to its last drawing, and the long tasks on the way.
+CHOSEN = DRAWN_SINCE + """
 if (!drawn.length) return null;
 const last = drawn[drawn.length - 1];
 // (Tasks that end after the click: the click itself runs in the task that started before t0.)
