@@ -716,14 +716,12 @@ fn a_cluster_pasted_as_kubectl_prints_it_programs_what_its_terse_text_does() {
         let kubectl = kpx_core::scale::generate_as_kubectl(12, 3, mode);
         assert!(kubectl.contains("\nkind: List\n") && kubectl.len() > 3 * terse.len());
         let (a, b) = (analyze(&terse).unwrap(), analyze(&kubectl).unwrap());
-        let messages = |a: &kpx_core::views::Analysis| {
-            let m: Vec<String> = a
-                .cluster
+        let messages = |a: &kpx_core::views::Analysis| -> Vec<String> {
+            a.cluster
                 .warnings
                 .iter()
                 .map(|w| w.message.clone())
-                .collect();
-            m
+                .collect()
         };
         assert_eq!(messages(&a), messages(&b), "{mode:?}");
         assert_eq!(a.cluster.services.len(), 12);

@@ -547,8 +547,18 @@ impl Builder {
         self.long.push((narrow(node), children.into_boxed_slice()));
     }
 
+    /// Is a value completed now an item of the document's top-level `items` list?
+    fn in_top_level_items(&self) -> bool {
+        matches!(
+            self.open.as_slice(),
+            [Open { items: Items::Map(_, Some((key, _))), .. }, Open { items: Items::Seq(_), .. }]
+                if key == "items"
+        )
+    }
+
     /// A value is complete (its positions are `written` from `node` on, `size` what aliasing
-    /// it costs): it goes into the open collection, or is a document.
+    /// it costs): it goes into the open collection, is handed out as an item of the
+    /// document's top-level `items`, or is a document.
     fn complete(
         &mut self,
         value: Value,
@@ -655,17 +665,6 @@ impl Builder {
             }
         }
         Ok(())
-    }
-}
-
-impl Builder {
-    /// Is a value completed now an item of the document's top-level `items` list?
-    fn in_top_level_items(&self) -> bool {
-        matches!(
-            self.open.as_slice(),
-            [Open { items: Items::Map(_, Some((key, _))), .. }, Open { items: Items::Seq(_), .. }]
-                if key == "items"
-        )
     }
 }
 
