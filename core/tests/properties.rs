@@ -314,6 +314,12 @@ fn yaml_edits(count: std::ops::Range<usize>) -> impl Strategy<Value = Vec<YamlEd
         "x: 1e999\n",
         "\u{feff}",
         "ü",
+        "\nitems:\n",
+        "\n- ",
+        "-\n",
+        "\nkind: List\n",
+        "\nkind: Service\n",
+        "\n- x: &a 1\n",
     ];
     let edit = prop_oneof![
         (any::<prop::sample::Index>(), prop::sample::select(SNIPPETS))
@@ -345,6 +351,19 @@ fn edited(text: &str, edits: &[YamlEdit]) -> String {
         }
     }
     text.into_iter().collect()
+}
+
+/// A text to edit: the seed scenario's tour, a cluster as kubectl writes it (one List), or
+/// that List between other documents.
+fn yaml_base() -> impl Strategy<Value = String> {
+    let tour = include_str!("../../static/scenarios/tour.yaml");
+    let list = kpx_core::scale::generate_as_kubectl(3, 2, Mode::Iptables);
+    let between = format!(
+        "{}---\n{list}---\n{}",
+        &tour[..tour.len() / 3],
+        "apiVersion: v1\nitems:\n- kind: Pod\n"
+    );
+    prop::sample::select(vec![tour.to_string(), list, between])
 }
 
 /// Each object's name, where it starts, its lines and where its field at `path` is, on a line
@@ -499,8 +518,11 @@ proptest! {
     /// of its own (`input::Reading`): whatever the text, it reads what one parser reading the
     /// whole text reads, positions and errors included.
     #[test]
-    fn reading_in_sections_reads_what_one_parser_reads(edits in yaml_edits(0..8)) {
-        let text = edited(include_str!("../../static/scenarios/tour.yaml"), &edits);
+    fn reading_in_sections_reads_what_one_parser_reads(
+        base in yaml_base(),
+        edits in yaml_edits(0..8),
+    ) {
+        let text = edited(&base, &edits);
         prop_assert_eq!(
             shown(&kpx_core::input::parse(&text)),
             shown(&kpx_core::input::read_whole(&text))
@@ -512,11 +534,12 @@ proptest! {
     /// wherever the parts end, it reads what reading the edited text anew reads.
     #[test]
     fn reading_after_an_edit_reads_what_reading_anew_reads(
+        base in yaml_base(),
         first in yaml_edits(0..3),
         then in prop::collection::vec(yaml_edits(1..3), 1..5),
         part in 1usize..400,
     ) {
-        let mut text = edited(include_str!("../../static/scenarios/tour.yaml"), &first);
+        let mut text = edited(&base, &first);
         let (_, mut kept, _) = read_after(&text, Default::default(), part);
         for edits in then {
             text = edited(&text, &edits);
@@ -541,6 +564,29 @@ proptest! {
         let (read, _, (after, reused)) = read_after(&edited, kept, 1000);
         prop_assert_eq!(after, sections);
         prop_assert_eq!(reused, sections - 1);
+        prop_assert_eq!(read, shown(&kpx_core::input::read_whole(&edited)));
+    }
+
+    /// …and so does an edit inside one item of a List as kubectl writes it: the List's other
+    /// items are found in the reading before (its head and tail, read together, are read
+    /// again).
+    #[test]
+    fn an_edit_inside_a_list_item_reads_only_its_section(at in any::<prop::sample::Index>()) {
+        let text = kpx_core::scale::generate_as_kubectl(10, 3, Mode::Iptables);
+        let (_, kept, (sections, reused)) = read_after(&text, Default::default(), 1000);
+        // kube-proxy's settings, the node; the List's head, 20 items and tail.
+        prop_assert!(sections == 24 && reused == 0, "{sections} sections, {reused} reused");
+        let digits: Vec<usize> = text.match_indices(|c: char| c.is_ascii_digit()).map(|(i, _)| i).collect();
+        let i = *at.get(&digits);
+        let mut edited = text.clone();
+        let digit = if &text[i..=i] == "7" { "8" } else { "7" };
+        edited.replace_range(i..=i, digit);
+        let (read, _, (after, reused)) = read_after(&edited, kept, 1000);
+        prop_assert_eq!(after, sections);
+        // The frame (head and tail) is read again whatever the edit; the edited section too.
+        let head = text.find("---\napiVersion: v1\nitems:").unwrap();
+        let in_frame = (head..text.find("\n- ").unwrap()).contains(&i) || i > text.find("\nkind: List").unwrap();
+        prop_assert_eq!(reused, if in_frame { sections - 2 } else { sections - 3 });
         prop_assert_eq!(read, shown(&kpx_core::input::read_whole(&edited)));
     }
 

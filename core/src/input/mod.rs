@@ -354,8 +354,7 @@ fn add_object(
     };
     let reference = ObjectRef::new(&kind, &namespace, &name);
 
-    let api_group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
-    match (api_group, kind.as_str()) {
+    match (api_group(&api_version), kind.as_str()) {
         ("", "List") => {
             let items = match value.get_mut("items") {
                 Some(Value::Array(items)) => std::mem::take(items),
@@ -400,6 +399,22 @@ fn add_object(
         ))),
     }
     .map(|added| out.push(added))
+}
+
+/// The API group of an `apiVersion` (`discovery.k8s.io/v1`: `discovery.k8s.io`; `v1`: the
+/// core group, "").
+fn api_group(api_version: &str) -> &str {
+    api_version.split_once('/').map_or("", |(group, _)| group)
+}
+
+/// Is this document a List, which adds its items and nothing else ([`add_object`])?
+fn is_list(value: &Value) -> bool {
+    let api_version = match value.get("apiVersion") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(v)) => v,
+        Some(_) => return false,
+    };
+    str_field(value, "kind") == Some("List") && api_group(api_version).is_empty()
 }
 
 fn deserialize<T: DeserializeOwned>(

@@ -19,27 +19,67 @@
 //!   carriage return as a line: a text with either is one section;
 //! - the first value that cannot be read is the first section's that has one.
 //!
+//! A List as `kubectl get -o yaml` writes a cluster is one document, and so one section: an
+//! edit of one of its items would read them all again (a key in 300 Services took 40 ms
+//! natively). So a document is also cut where its top-level `items` are, when written so:
+//! a line `items:`, then each item from a line that starts with `- ` to the next, up to the
+//! first line at column 0 that is neither an item's, a comment nor blank ([`Part`]). Each
+//! item is read alone, as a sequence whose items are handed out as a List's are
+//! ([`yaml::Loader::list_items`]); the head and the tail are read together, the List's
+//! *frame*, with one item `- x` between them. Read so, they read as in the whole text when:
+//! - each item reads alone without a syntax error, and the frame does: the head is the same
+//!   bytes in both, and the frame's item is handed out as the List's top-level `items`' (from
+//!   where it is written, so no quote or bracket left open in the head hid it); each item
+//!   ends at a line at column 0, where none of them left anything open;
+//! - the frame is a List, the one document it holds (a document of another kind keeps its
+//!   `items`; it is read as one section);
+//! - no alias refers to an anchor in another part (one that does is an error read alone).
+//!
+//! If not, the List is read again whole, with the rest of the text (as a section that does
+//! not read alone is). A List adds only its items, and of their errors the first.
+//!
 //! `tests/properties.rs` holds every reading, in sections, after an edit, equal to reading the
 //! whole text at once with one parser (`read_whole`).
 
-use super::yaml::{self, Keys, Loader};
-use super::{add_document, Added, ListItems, Scenario};
-use crate::diag::{Diagnostic, InputError};
+use super::yaml::{self, Document, Keys, Loader};
+use super::{add_document, is_list, Added, ListItems, Scenario};
+use crate::diag::{Diagnostic, InputError, Pos};
 use std::ops::Range;
 use std::rc::Rc;
 
-/// A section of the text: where it starts, and how many lines are above it.
+/// A section of the text: where it starts, how many lines are above it, and what it is.
 #[derive(Clone, Copy, Debug)]
 struct Cut {
     start: usize,
     lines_before: usize,
+    part: Part,
+}
+
+/// What a section holds (see the module's notes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// Documents.
+    Documents,
+    /// A document whose top-level `items` are cut into sections, up to its first item: read
+    /// with its tail, as the List's frame.
+    ListHead,
+    /// One of its items, from its `- ` at column 0.
+    ListItem,
+    /// What follows its items: read in the frame.
+    ListTail,
 }
 
 /// The first section's start.
 const FIRST: Cut = Cut {
     start: 0,
     lines_before: 0,
+    part: Part::Documents,
 };
+
+/// The item a List's frame holds between its head and its tail: handed out as the List's
+/// first item, with its value at this column of the line after the head, only if the head
+/// leaves the parser where the List's items are.
+const FRAME_ITEM: (&str, usize) = ("- x\n", 3);
 
 /// How many bytes of the text a reading step scans for its cuts per event it may read: a
 /// scan is far cheaper than reading (a parser's event is a few bytes of text), so a step that
@@ -56,6 +96,19 @@ struct Scan {
     at: usize,
     /// Line breaks met so far.
     lines: usize,
+    /// Where the current document's lines are, as to its top-level `items`.
+    list: ListScan,
+}
+
+#[derive(Debug, Default)]
+enum ListScan {
+    /// Before a line `items:`.
+    #[default]
+    Head,
+    /// After it: whether an item has been found.
+    Items(bool),
+    /// After the items.
+    Past,
 }
 
 impl Scan {
@@ -74,9 +127,13 @@ impl Scan {
             .any(|(i, _)| all.get(self.at + i + 1) != Some(&b'\n'));
         let mut one_section = lone_return || (self.at == 0 && all.first() == Some(&b'%'));
         if !one_section {
+            if self.at == 0 && end > 0 {
+                self.list_line(all, 0, cuts);
+            }
             for (i, _) in part.match_indices('\n') {
                 self.lines += 1;
-                let line = &all[self.at + i + 1..];
+                let start = self.at + i + 1;
+                let line = &all[start..];
                 if line.first() == Some(&b'%') {
                     one_section = true;
                     break;
@@ -88,18 +145,63 @@ impl Scan {
                     );
                 if starts_document {
                     cuts.push(Cut {
-                        start: self.at + i + 1,
+                        start,
                         lines_before: self.lines,
+                        part: Part::Documents,
                     });
+                    self.list = ListScan::Head;
+                } else {
+                    self.list_line(line, start, cuts);
                 }
             }
         }
         self.at = end;
         if one_section {
             cuts.truncate(1);
+            cuts[0].part = Part::Documents;
             self.at = text.len();
         }
         self.at == text.len()
+    }
+
+    /// A line (`line`: the text from its start on) that does not start a document: it may
+    /// start the current document's `items`, an item of them, or what follows them.
+    fn list_line(&mut self, line: &[u8], start: usize, cuts: &mut Vec<Cut>) {
+        let cut = |part| Cut {
+            start,
+            lines_before: self.lines,
+            part,
+        };
+        match self.list {
+            ListScan::Head => {
+                let after = line.strip_prefix(b"items:").map(|after| {
+                    let blank = after.iter().take_while(|b| matches!(b, b' ' | b'\t'));
+                    after.get(blank.count())
+                });
+                if let Some(None | Some(b'\n' | b'\r')) = after {
+                    self.list = ListScan::Items(false);
+                }
+            }
+            ListScan::Items(any) => match line.first() {
+                Some(b'-') if matches!(line.get(1), None | Some(b' ' | b'\n' | b'\r')) => {
+                    if !any {
+                        if let Some(head) = cuts.last_mut() {
+                            head.part = Part::ListHead;
+                        }
+                    }
+                    cuts.push(cut(Part::ListItem));
+                    self.list = ListScan::Items(true);
+                }
+                None | Some(b' ' | b'#' | b'\n' | b'\r') => {}
+                Some(_) => {
+                    if any {
+                        cuts.push(cut(Part::ListTail));
+                    }
+                    self.list = ListScan::Past;
+                }
+            },
+            ListScan::Past => {}
+        }
     }
 }
 
@@ -121,6 +223,20 @@ struct SectionRead {
     unreadable: Option<Diagnostic>,
     /// By how many bytes its aliases expanded it.
     expanded: usize,
+    /// A List's items: the first that could not be read (a List tells only its first).
+    list_error: Option<Diagnostic>,
+}
+
+impl SectionRead {
+    /// A List's tail: read in its frame.
+    fn in_frame() -> Self {
+        SectionRead {
+            added: Some(Vec::new()),
+            unreadable: None,
+            expanded: 0,
+            list_error: None,
+        }
+    }
 }
 
 /// A text's sections as a [`Reading`] read them: what an edit of the text need not read again.
@@ -128,8 +244,9 @@ struct SectionRead {
 #[derive(Clone, Default)]
 pub struct Sections {
     text: Rc<str>,
-    /// The sections read alone, in the order of the text, by the bytes they span.
-    read: Vec<(Range<usize>, Rc<SectionRead>)>,
+    /// The sections read alone, in the order of the text, by the bytes they span and what
+    /// they are (documents, or a List's item; a List's frame is read every time).
+    read: Vec<(Range<usize>, Part, Rc<SectionRead>)>,
     keys: Keys,
 }
 
@@ -179,15 +296,8 @@ struct Earlier {
 impl Earlier {
     fn new(sections: Sections, text: &str) -> Self {
         let (old, new) = (sections.text.as_bytes(), text.as_bytes());
-        let same_start = old.iter().zip(new).take_while(|(a, b)| a == b).count();
-        let most = old.len().min(new.len()) - same_start;
-        let same_end = old
-            .iter()
-            .rev()
-            .zip(new.iter().rev())
-            .take(most)
-            .take_while(|(a, b)| a == b)
-            .count();
+        let same_start = same_start(old, new);
+        let same_end = same_end(old, new, old.len().min(new.len()) - same_start);
         Earlier {
             grown: new.len() as isize - old.len() as isize,
             new_len: new.len(),
@@ -198,8 +308,8 @@ impl Earlier {
     }
 
     /// What the earlier reading read of the new text's bytes `span`, if they are the same
-    /// bytes and were a section there.
-    fn find(&self, span: &Range<usize>) -> Option<Rc<SectionRead>> {
+    /// bytes and were a section there, of the same `part`.
+    fn find(&self, span: &Range<usize>, part: Part) -> Option<Rc<SectionRead>> {
         let old = if span.end <= self.same_start {
             span.clone()
         } else if span.start >= self.new_len - self.same_end {
@@ -209,12 +319,43 @@ impl Earlier {
             return None;
         };
         let read = &self.sections.read;
-        let i = read.partition_point(|(r, _)| r.start < old.start);
+        let i = read.partition_point(|(r, ..)| r.start < old.start);
         read.get(i)
-            .filter(|(r, _)| *r == old)
-            .map(|(_, s)| s.clone())
+            .filter(|(r, p, _)| *r == old && *p == part)
+            .map(|(.., s)| s.clone())
     }
 }
+
+/// How many bytes `a` and `b` start with alike. (Compared a chunk at a time, as slices: a
+/// byte at a time, the 43 MB of a List as kubectl prints it took 24 ms for each key.)
+fn same_start(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let chunks = a[..n].chunks(CHUNK).zip(b[..n].chunks(CHUNK));
+    let same = chunks.take_while(|(x, y)| x == y).count() * CHUNK;
+    let same = same.min(n);
+    same + a[same..n]
+        .iter()
+        .zip(&b[same..n])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// How many bytes, at most `most`, `a` and `b` end with alike (likewise).
+fn same_end(a: &[u8], b: &[u8], most: usize) -> usize {
+    let n = a.len().min(b.len()).min(most);
+    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
+    let chunks = a.rchunks(CHUNK).zip(b.rchunks(CHUNK));
+    let same = (chunks.take_while(|(x, y)| x == y).count() * CHUNK).min(n);
+    let (a, b) = (&a[..n - same], &b[..n - same]);
+    same + a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+const CHUNK: usize = 256;
 
 /// [`super::parse`] a part at a time, for a caller that must answer between parts (the page,
 /// reading a large text in several tasks), and a text read again after an edit
@@ -227,14 +368,18 @@ pub struct Reading<'t> {
     scan: Option<Scan>,
     /// What each section read so far holds (section `i` is `done[i]`).
     done: Vec<Rc<SectionRead>>,
-    /// The section after them, when it has a syntax error read alone.
-    broken: Option<Rc<SectionRead>>,
-    /// What is being read, what its documents added so far, and what the items of the
-    /// top-level `items` list of the document being read added so far.
-    current: Option<(Loader<'t, Chars<'t>>, Vec<Added>, ListItems)>,
-    /// The rest of the text from the section that does not stand, read as one (see the
-    /// module's notes): what it holds, or its syntax error.
+    /// The section that does not stand (it has a syntax error read alone, or its List's
+    /// frame is no List's), and which it is.
+    broken: Option<(usize, Rc<SectionRead>)>,
+    /// What is being read, and what is made of what it hands out.
+    current: Option<(Loader<'t, Chars<'t>>, Take)>,
+    /// The rest of the text from the section after `done` (the one that does not stand, or
+    /// its List's head), read as one (see the module's notes): what it holds, or its syntax
+    /// error.
     rest: Option<Result<SectionRead, Diagnostic>>,
+    /// The List whose sections are being read: its head's section, and what the aliases
+    /// before it expanded the text by.
+    list: Option<(usize, usize)>,
     /// What the aliases of the sections read so far expanded the text by.
     expanded: usize,
     keys: Keys,
@@ -259,6 +404,7 @@ impl<'t> Reading<'t> {
             keys: Keys::default(),
             earlier: None,
             reused: 0,
+            list: None,
         }
     }
 
@@ -291,13 +437,13 @@ impl<'t> Reading<'t> {
         }
         let mut left = events;
         while left > 0 && !self.is_read() {
-            let Some((loader, added, items)) = &mut self.current else {
+            let Some((loader, take)) = &mut self.current else {
                 self.start_section();
                 left -= 1;
                 continue;
             };
             let before = loader.events();
-            let end = loader.load(left, &mut |doc| add_document(added, doc, items));
+            let end = loader.load(left, &mut |doc| take.take(doc));
             left = left.saturating_sub(loader.events() - before);
             if let Some(end) = end {
                 self.end_reading(end);
@@ -312,58 +458,106 @@ impl<'t> Reading<'t> {
 
     /// Starts the next section: found in the earlier reading, or read.
     fn start_section(&mut self) {
-        let span = self.span(self.done.len());
-        if let Some(found) = self.earlier.as_ref().and_then(|e| e.find(&span)) {
+        let i = self.done.len();
+        let (span, part) = (self.span(i), self.cuts[i].part);
+        match part {
+            Part::ListHead => {
+                self.list = Some((i, self.expanded));
+                return self.start_frame(i);
+            }
+            Part::ListTail => return self.section_read(Rc::new(SectionRead::in_frame())),
+            Part::Documents | Part::ListItem => {}
+        }
+        if let Some(found) = self.earlier.as_ref().and_then(|e| e.find(&span, part)) {
             self.reused += 1;
             return self.section_read(found);
         }
-        self.start_loader(span, 0);
+        let chars = self.chars(span, None);
+        let keys = std::mem::take(&mut self.keys);
+        let (loader, take) = if part == Part::ListItem {
+            let loader = Loader::list_items(chars, keys, 0);
+            (loader, Take::Items(ListItems::default(), false))
+        } else {
+            (Loader::continuing(chars, keys, 0), Take::documents())
+        };
+        self.current = Some((loader, take));
     }
 
-    fn start_loader(&mut self, span: Range<usize>, expanded: usize) {
-        let chars = Chars {
+    /// Starts reading the frame of the List whose head is section `head`: the head, the
+    /// frame's item, and the tail.
+    fn start_frame(&mut self, head: usize) {
+        let mut after = head + 1;
+        while self
+            .cuts
+            .get(after)
+            .is_some_and(|c| c.part == Part::ListItem)
+        {
+            after += 1;
+        }
+        let tail = self.cuts.get(after).filter(|c| c.part == Part::ListTail);
+        let (head_cut, first_item) = (self.cuts[head], self.cuts[head + 1]);
+        let seen = FrameSeen {
+            item_line: first_item.lines_before - head_cut.lines_before + 1,
+            // The frame has one line for the items' lines.
+            tail_moved_by: tail.map_or(0, |t| t.lines_before - first_item.lines_before - 1),
+            items: Vec::new(),
+            documents: Vec::new(),
+        };
+        let tail = tail.map_or(0..0, |_| self.span(after));
+        let chars = self.chars(self.span(head), Some(tail));
+        let loader = Loader::continuing(chars, std::mem::take(&mut self.keys), 0);
+        self.current = Some((loader, Take::Frame(seen)));
+    }
+
+    /// The characters of `span`, and then (a List's frame) of its item and of `tail`.
+    fn chars(&self, span: Range<usize>, tail: Option<Range<usize>>) -> Chars<'t> {
+        Chars {
             text: self.text.clone(),
             at: span.start,
             end: span.end,
-        };
-        let loader = Loader::continuing(chars, std::mem::take(&mut self.keys), expanded);
-        self.current = Some((loader, Vec::new(), ListItems::default()));
+            then: tail.map(|tail| (FRAME_ITEM.0.chars(), tail)),
+        }
     }
 
     /// The section (or the rest of the text) being read is read.
     fn end_reading(&mut self, end: Result<(), Diagnostic>) {
-        let Some((loader, added, _)) = self.current.take() else {
+        let Some((loader, take)) = self.current.take() else {
             return;
         };
         let (expanded, unreadable) = (loader.expanded(), loader.unreadable().cloned());
         self.keys = loader.into_keys();
+        let read = take.into_read(end.is_ok(), unreadable, expanded);
         if self.broken.is_some() {
-            self.rest = Some(end.map(|()| SectionRead {
-                added: Some(added),
-                unreadable,
-                expanded,
-            }));
+            self.rest = Some(end.map(|()| read));
             return;
         }
-        self.section_read(Rc::new(SectionRead {
-            added: end.is_ok().then_some(added),
-            unreadable,
-            expanded,
-        }));
+        self.section_read(Rc::new(read));
     }
 
-    /// A section is read (or found): it stands, unless it has a syntax error or its aliases
-    /// pass the text's budget; then the rest of the text is read as one, from it on.
+    /// A section is read (or found): it stands, unless it has a syntax error, is a List's
+    /// frame that is no List's, or its aliases pass the text's budget; then the rest of the
+    /// text is read as one, from it on (or from its List's head).
     fn section_read(&mut self, read: Rc<SectionRead>) {
+        let i = self.done.len();
         let fits = self.expanded + read.expanded <= yaml::MAX_ALIAS_EXPANSION;
         if read.added.is_some() && fits {
             self.expanded += read.expanded;
             self.done.push(read);
             return;
         }
-        self.broken = Some(read);
-        let rest = self.cuts[self.done.len()].start..self.text.as_str().len();
-        self.start_loader(rest, self.expanded);
+        self.broken = Some((i, read));
+        let from = match (self.cuts[i].part, self.list) {
+            (Part::ListHead | Part::ListItem | Part::ListTail, Some((head, expanded))) => {
+                self.expanded = expanded;
+                head
+            }
+            _ => i,
+        };
+        self.done.truncate(from);
+        let rest = self.cuts[from].start..self.text.as_str().len();
+        let chars = self.chars(rest, None);
+        let loader = Loader::continuing(chars, std::mem::take(&mut self.keys), self.expanded);
+        self.current = Some((loader, Take::documents()));
     }
 
     /// About how many bytes of the text have been read.
@@ -375,7 +569,8 @@ impl<'t> Reading<'t> {
             .current
             .as_ref()
             .map_or(0, |(loader, ..)| loader.read());
-        self.cuts[self.done.len()].start + current
+        // (A List's frame holds a line more than its head.)
+        (self.cuts[self.done.len()].start + current).min(self.text.as_str().len())
     }
 
     /// How many sections the text has, and how many of them were found in the earlier
@@ -412,20 +607,28 @@ impl<'t> Reading<'t> {
             let sections = self.cuts.iter().zip(self.done.iter().map(|s| &**s));
             sections.map(|(cut, s)| (*cut, s)).chain(rest)
         };
-        let unreadable = read().find_map(|(cut, read)| {
-            let d = read.unreadable.as_ref()?;
-            Some(d.below(cut.lines_before))
-        });
+        // The first in the text: a List's frame's may be in its tail, after its items'.
+        let unreadable = read()
+            .filter_map(|(cut, read)| Some(read.unreadable.as_ref()?.below(cut.lines_before)))
+            .min_by_key(|d| d.pos);
         if let Some(d) = unreadable {
             return Err(error(d));
         }
         let mut scenario = Scenario::default();
         let mut errors = Vec::new();
+        let mut list_error = None;
         for (cut, read) in read() {
             for added in read.added.iter().flatten() {
                 scenario.add(added, cut.lines_before, &mut errors);
             }
+            if cut.part == Part::ListHead {
+                errors.extend(list_error.take());
+            }
+            if let Some(e) = &read.list_error {
+                list_error.get_or_insert_with(|| e.below(cut.lines_before));
+            }
         }
+        errors.extend(list_error);
         if errors.is_empty() {
             Ok(scenario)
         } else {
@@ -446,14 +649,17 @@ impl<'t> Reading<'t> {
         };
         let read = (0..self.cuts.len())
             .filter_map(|i| {
-                let span = self.span(i);
-                let section = match self.done.get(i) {
-                    Some(read) => Some(read.clone()),
-                    None if i == self.done.len() => self.broken.clone(),
-                    None => None,
+                let (span, part) = (self.span(i), self.cuts[i].part);
+                if !matches!(part, Part::Documents | Part::ListItem) {
+                    return None;
+                }
+                let section = match (self.done.get(i), &self.broken) {
+                    (Some(read), _) => Some(read.clone()),
+                    (None, Some((broken, read))) if *broken == i => Some(read.clone()),
+                    (None, _) => None,
                 };
-                let section = section.or_else(|| self.earlier.as_ref()?.find(&span))?;
-                Some((span, section))
+                let section = section.or_else(|| self.earlier.as_ref()?.find(&span, part))?;
+                Some((span, part, section))
             })
             .collect();
         Sections {
@@ -505,14 +711,109 @@ struct Chars<'t> {
     /// The byte the next character starts at, and the byte the part ends at.
     at: usize,
     end: usize,
+    /// A List's frame: after its head, its item and then its tail's bytes.
+    then: Option<(std::str::Chars<'static>, Range<usize>)>,
 }
 
 impl Iterator for Chars<'_> {
     type Item = char;
     fn next(&mut self) -> Option<char> {
-        let c = self.text.as_str().get(self.at..self.end)?.chars().next()?;
-        self.at += c.len_utf8();
-        Some(c)
+        if let Some(c) = self.text.as_str().get(self.at..self.end)?.chars().next() {
+            self.at += c.len_utf8();
+            return Some(c);
+        }
+        let (item, tail) = self.then.as_mut()?;
+        if let Some(c) = item.next() {
+            return Some(c);
+        }
+        (self.at, self.end) = (tail.start, tail.end);
+        self.then = None;
+        self.next()
+    }
+}
+
+/// What a reading makes of what the parser hands out.
+enum Take {
+    /// Documents, and the items of the top-level `items` of the one being read.
+    Documents(Vec<Added>, ListItems),
+    /// A List's items, read alone; and whether a document was handed out too (it cannot be,
+    /// in a sequence's text: if it were, the List is read whole).
+    Items(ListItems, bool),
+    /// A List's frame.
+    Frame(FrameSeen),
+}
+
+/// What a List's frame handed out.
+struct FrameSeen {
+    /// The frame's item's line (the head's lines and one).
+    item_line: usize,
+    /// How many lines below its place in the frame its tail is in the text.
+    tail_moved_by: usize,
+    /// Where each item handed out was, and what it was.
+    items: Vec<(Pos, bool)>,
+    /// Whether each document handed out was a List.
+    documents: Vec<bool>,
+}
+
+impl Take {
+    fn documents() -> Self {
+        Take::Documents(Vec::new(), ListItems::default())
+    }
+
+    fn take(&mut self, doc: Document) {
+        match self {
+            Take::Documents(added, items) => add_document(added, doc, items),
+            Take::Items(items, _) if doc.in_items => items.read(doc.value, doc.spans),
+            Take::Items(_, stray) => *stray = true,
+            Take::Frame(seen) if doc.in_items => {
+                let is_item = doc.value.as_str() == Some("x");
+                seen.items.push((doc.spans.pos, is_item));
+            }
+            Take::Frame(seen) => seen.documents.push(is_list(&doc.value)),
+        }
+    }
+
+    /// What the section holds, read (`parsed`: without a syntax error).
+    fn into_read(
+        self,
+        parsed: bool,
+        unreadable: Option<Diagnostic>,
+        expanded: usize,
+    ) -> SectionRead {
+        let mut read = SectionRead {
+            added: None,
+            unreadable,
+            expanded,
+            list_error: None,
+        };
+        match self {
+            Take::Documents(added, _) => read.added = parsed.then_some(added),
+            Take::Items(items, stray) => {
+                read.added = (parsed && !stray).then_some(items.added);
+                read.list_error = items.first_error;
+            }
+            Take::Frame(seen) => {
+                let item = Pos {
+                    line: seen.item_line,
+                    col: FRAME_ITEM.1,
+                };
+                // Its item, where it was written; then the List, or a value that could not
+                // be read, after which nothing more is handed out.
+                let stands = seen.items == [(item, true)]
+                    && match seen.documents[..] {
+                        [is_list] => is_list,
+                        [] => read.unreadable.is_some(),
+                        _ => false,
+                    };
+                read.added = (parsed && stands).then(Vec::new);
+                if let Some(d) = &mut read.unreadable {
+                    if d.pos.line > seen.item_line {
+                        *d = d.below(seen.tail_moved_by);
+                    }
+                }
+            }
+        }
+        read
     }
 }
 
@@ -590,12 +891,85 @@ mod tests {
         assert_eq!(starts("a: 1\r\n---\r\nb: 2\r\n"), [(0, 0), (6, 1)]);
     }
 
+    #[test]
+    fn a_list_is_cut_at_its_items() {
+        let parts = |text: &str| {
+            cuts(text)
+                .iter()
+                .map(|c| (c.lines_before, c.part))
+                .collect::<Vec<_>>()
+        };
+        use Part::*;
+        let list =
+            "apiVersion: v1\nitems:\n- a: 1\n  b: 2\n# c\n\n-\n  d: 3\n- e\nkind: List\n- f\n";
+        assert_eq!(
+            parts(list),
+            [
+                (0, ListHead),
+                (2, ListItem),
+                (6, ListItem),
+                (8, ListItem),
+                (9, ListTail)
+            ]
+        );
+        // No item, or items indented: one section.
+        assert_eq!(parts("items:\nkind: List\n"), [(0, Documents)]);
+        assert_eq!(parts("items:\n  - a\nkind: List\n"), [(0, Documents)]);
+        // `items:` alone on its line; a List in the second document, with no tail.
+        assert_eq!(parts("items: # c\n- a\n"), [(0, Documents)]);
+        assert_eq!(
+            parts("a: 1\n---\nitems:  \r\n- a\r\n- b"),
+            [(0, Documents), (1, ListHead), (3, ListItem), (4, ListItem)]
+        );
+        // A directive makes the text one section, whatever was found before it.
+        assert_eq!(
+            parts("items:\n- a\n- b\n%YAML 1.2\n---\n"),
+            [(0, Documents)]
+        );
+    }
+
+    /// Where a List's parts do not read alone as in the whole text, it is read whole, and so
+    /// reads as in the whole text.
+    #[test]
+    fn a_list_whose_parts_do_not_read_alone_reads_as_the_whole_text() {
+        let item = "- apiVersion: v1\n  kind: Service\n  metadata: {name: s}\n";
+        let texts = [
+            // The head leaves a quote open that the tail closes, or a flow mapping (saphyr
+            // refuses both: a line at column 0 inside them).
+            format!("apiVersion: v1\nq: \"a\nitems:\n{item}{item}z\"\nkind: List\n"),
+            format!("{{apiVersion: v1,\nitems:\n{item}z: 1}}\n"),
+            // A top-level block scalar.
+            format!("--- |\nitems:\n{item}kind: List\n"),
+            // An alias of an anchor in another item, or in the head.
+            "apiVersion: v1\nitems:\n- &s {kind: Node, metadata: {name: a}}\n- *s\nkind: List\n".to_string(),
+            "apiVersion: v1\nl: &l {x: 1}\nitems:\n- kind: Pod\n  metadata: {name: a, labels: *l}\nkind: List\n".to_string(),
+            // A document of another kind keeps its items.
+            format!("apiVersion: v1\nitems:\n{item}kind: ServiceList\n"),
+            format!("apiVersion: v1\nitems:\n{item}kind: Service\nmetadata: {{name: t}}\n"),
+            // Its tail ends it and starts another document.
+            format!("apiVersion: v1\nitems:\n{item}kind: List\n...\nkind: Node\nmetadata: {{name: n}}\n"),
+            // Two items that cannot be read: the first is told. A value that cannot be read
+            // in the tail comes after one in an item.
+            "apiVersion: v1\nitems:\n- kind: Service\n  spec: 1\n- kind: Service\n  spec: 2\nkind: List\n".to_string(),
+            "apiVersion: v1\nitems:\n- kind: Service\n  x: 1e999\nkind: List\nmetadata: {y: 1e999}\n".to_string(),
+            "apiVersion: v1\nmetadata: {y: 1e999}\nitems:\n- kind: Service\n  x: 1e999\nkind: List\n".to_string(),
+            // Tabs, a duplicated key across head and tail.
+            format!("apiVersion: v1\nitems:\n{item}\t\n{item}kind: List\n"),
+            format!("kind: List\nitems:\n{item}kind: List\n"),
+        ];
+        for text in &texts {
+            let whole = format!("{:?}", read_whole(text));
+            assert_eq!(format!("{:?}", super::super::parse(text)), whole, "{text}");
+        }
+    }
+
     /// The page scans a text for its cuts a part at a time: parts of any size, ending
     /// anywhere (inside a `---`, between `\r` and `\n`, inside a character), find the cuts of
     /// one scan.
     #[test]
     fn a_text_scanned_in_parts_is_cut_as_scanned_at_once() {
         let texts = [
+            "apiVersion: v1\nitems:\n- a: 1\n  b: 2\n# c\n\n-\n  d: 3\n- e\nkind: List\n- f\n---\nitems:\n- a",
             "a: 1\n---\nb: 2\n--- |\n  x\n----\n---",
             "a: 1\n%YAML 1.2\n---\nb: 2\n",
             "%YAML 1.2\n---\nb: 2\n",
@@ -608,7 +982,7 @@ mod tests {
         for text in texts {
             let whole: Vec<_> = cuts(text)
                 .iter()
-                .map(|c| (c.start, c.lines_before))
+                .map(|c| (c.start, c.lines_before, c.part))
                 .collect();
             for bytes in 1..=9 {
                 let (mut scan, mut found) = (Scan::default(), vec![FIRST]);
@@ -617,7 +991,10 @@ mod tests {
                     steps += 1;
                     assert!(steps <= text.len(), "{text:?} in parts of {bytes}");
                 }
-                let parts: Vec<_> = found.iter().map(|c| (c.start, c.lines_before)).collect();
+                let parts: Vec<_> = found
+                    .iter()
+                    .map(|c| (c.start, c.lines_before, c.part))
+                    .collect();
                 assert_eq!(parts, whole, "{text:?} in parts of {bytes}");
             }
         }

@@ -289,6 +289,15 @@ impl<'t, I: Iterator<Item = char> + 't> Loader<'t, I> {
         }
     }
 
+    /// A loader of a List's items, read apart from their List (see `input::reading`): the
+    /// text is a top-level sequence, whose items are handed out as a List's top-level `items`
+    /// are, and which is not handed out itself.
+    pub fn list_items(chars: I, keys: Keys, expanded: usize) -> Self {
+        let mut loader = Self::continuing(chars, keys, expanded);
+        loader.builder.items_alone = true;
+        loader
+    }
+
     /// How many of the parser's events have been read.
     pub fn events(&self) -> usize {
         self.events
@@ -438,6 +447,8 @@ struct Builder {
     unreadable: Option<Diagnostic>,
     /// Mapping keys seen so far: the positions of 100,000 endpoints name `addresses` once.
     keys: Keys,
+    /// The text is a List's items alone: its top-level sequence's ([`Loader::list_items`]).
+    items_alone: bool,
 }
 
 /// The mapping keys a text's positions name, each held once. (Looked up for every key of the
@@ -549,11 +560,20 @@ impl Builder {
 
     /// Is a value completed now an item of the document's top-level `items` list?
     fn in_top_level_items(&self) -> bool {
-        matches!(
-            self.open.as_slice(),
-            [Open { items: Items::Map(_, Some((key, _))), .. }, Open { items: Items::Seq(_), .. }]
-                if key == "items"
-        )
+        match self.open.as_slice() {
+            [Open {
+                items: Items::Map(_, Some((key, _))),
+                ..
+            }, Open {
+                items: Items::Seq(_),
+                ..
+            }] => key == "items" && !self.items_alone,
+            [Open {
+                items: Items::Seq(_),
+                ..
+            }] => self.items_alone,
+            _ => false,
+        }
     }
 
     /// A value is complete (its positions are `written` from `node` on, `size` what aliasing
@@ -599,7 +619,9 @@ impl Builder {
             // A document: its positions, exactly sized (the list keeps its room for the next).
             let nodes: Box<[Written]> = self.written.drain(..).collect();
             let long = std::mem::take(&mut self.long);
-            if !value.is_null() {
+            // (A List's items read alone leave their sequence empty: handed out already.)
+            let items_left = self.items_alone && value.as_array().is_some_and(Vec::is_empty);
+            if !value.is_null() && !items_left {
                 self.complete_document = Some(Document {
                     value,
                     spans: Spans::of(nodes, long),
