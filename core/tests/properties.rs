@@ -523,10 +523,10 @@ proptest! {
         edits in yaml_edits(0..8),
     ) {
         let text = edited(&base, &edits);
-        prop_assert_eq!(
-            shown(&kpx_core::input::parse(&text)),
-            shown(&kpx_core::input::read_whole(&text))
-        );
+        let whole = shown(&kpx_core::input::read_whole(&text));
+        // A List read whole, its items kept apart (a paste), and read in its parts (an edit).
+        prop_assert_eq!(&shown(&kpx_core::input::parse(&text)), &whole);
+        prop_assert_eq!(&shown(&kpx_core::input::read_lists_in_parts(&text)), &whole);
     }
 
     /// After an edit, the page reads again only the sections the edit changed

@@ -16,7 +16,7 @@ use crate::path;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-pub use reading::{read_whole, Reading, Sections, Source};
+pub use reading::{read_lists_in_parts, read_whole, Reading, Sections, Source};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
