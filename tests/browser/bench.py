@@ -13,7 +13,7 @@ Run: python3 tests/browser/bench.py  (scripts/bench.sh runs it and the native be
      python3 tests/browser/bench.py --browser  (only the page: load, edits, typing, pastes, frames)
      python3 tests/browser/bench.py --browser --no-paste  (… without the large pastes)
      python3 tests/browser/bench.py --paste=10000 [--kubectl]  (only pasting those, terse or as kubectl prints them)
-     python3 tests/browser/bench.py --ab=DIR [--mode=nftables|ipvs]  (typing at 1,000 Services: the build in DIR and dist/, alternately)
+     python3 tests/browser/bench.py --ab=DIR [--mode=nftables|ipvs] [--kubectl]  (typing at 1,000 Services, or into 400 as kubectl prints them: the build in DIR and dist/, alternately)
      python3 tests/browser/bench.py --smoke  (a quick pass for CI: small sizes, few edits)
 """
 import functools
@@ -243,6 +243,15 @@ def main():
                 k = key_edits(d, BIG_KEY_AT, min(EDITS, 20))
                 rows.append((f"key → new rules in the DOM, 1,000 Services × 10, {mode} mode (p50 / p95)", f"{percentile(k, 50):.0f} / {percentile(k, 95):.0f} ms", "goal < 50 ms; typed keys"))
                 rows += core_split(d, f"a key in {mode} mode")
+            # Typing into a List as kubectl prints it (its items read again one at a time).
+            d.get(site + "?scenario=article")
+            d.wait_for("rules", lambda: run.ARTICLE_LINE in run.output(d))
+            at = kubectl_typed(d)
+            time.sleep(2)
+            d.js("performance.clearMeasures(); performance.clearMarks('kpx:analysed')")
+            k = key_edits(d, at, min(EDITS, 20))
+            rows.append((f"key → new rules in the DOM, {KUBECTL_TYPED} Services × 10 as kubectl prints them (p50 / p95)", f"{percentile(k, 50):.0f} / {percentile(k, 95):.0f} ms", "typed keys; 1.7 MB, one List"))
+            rows += core_split(d, "a key in the List")
             # Large pastes, the whole way through the page.
             for services, kubectl in PASTES:
                 rows += paste(d, site, services, kubectl)
@@ -501,11 +510,26 @@ FIRST_VIEW = {"nftables": "nft-list", "ipvs": "ipvsadm"}
 # Where the 1,000-Service benchmarks type: svc500's port.
 BIG_KEY_AT = "name: svc500, namespace: bench}\nspec:\n  clusterIP: 10.96.2.2\n  ports:\n  - {name: http, port: 8"
 
+# Typing into a cluster as kubectl prints it: this many Services × 10, 1.7 MB (the page edits
+# texts up to 2 MiB; larger ones are shown read-only).
+KUBECTL_TYPED = 400
 
-def typing_at_1000(dist, mode=None):
+
+def kubectl_typed(d):
+    """Puts KUBECTL_TYPED Services × 10 as kubectl prints them (one List) into the editor;
+    returns where to type: the middle Service's port."""
+    text = d.js("return window.wasmBindings.kpxBenchText(arguments[0], 10, 'iptables', true)", KUBECTL_TYPED)
+    d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", text)
+    d.wait_for("the List", lambda: f"name: svc{KUBECTL_TYPED - 1}\n" in run.editor_text(d), timeout=120)
+    at = text.index(f"name: svc{KUBECTL_TYPED // 2}\n")
+    return text[at:text.index("port: 8", at) + len("port: 8")]
+
+
+def typing_at_1000(dist, mode=None, kubectl=False):
     """A fresh page of the site in `dist` with 1,000 Services × 10 (in `mode`, kube-proxy's
-    default when None): typed keys to their rules in the DOM (p50, p95), a key's next paint
-    (p50, max) and the longest task while typing."""
+    default when None; `kubectl`: KUBECTL_TYPED Services as kubectl prints them instead): typed
+    keys to their rules in the DOM (p50, p95), a key's next paint (p50, max) and the longest
+    task while typing."""
     http_port, driver_port = run.free_ports(2)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", http_port), functools.partial(run.Quiet, directory=dist))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -517,10 +541,13 @@ def typing_at_1000(dist, mode=None):
             d.get(site + "?scenario=article" + (f"&mode={mode}&view={FIRST_VIEW[mode]}" if mode else ""))
             d.wait_for("rules", lambda: MODE_SHOWN[mode or "iptables"] in run.output(d))
             d.js(LONG_TASKS)
-            d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", big_scenario(1000))
-            d.wait_for("the big view", lambda: "svc999" in run.editor_text(d), timeout=120)
+            if kubectl:
+                at = kubectl_typed(d)
+            else:
+                d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", big_scenario(1000))
+                d.wait_for("the big view", lambda: "svc999" in run.editor_text(d), timeout=120)
+                at = BIG_KEY_AT
             time.sleep(2)
-            at = BIG_KEY_AT
             since = d.js("return performance.now()")
             k = key_edits(d, at, 16)
             d.js("window.__long = []")
@@ -548,13 +575,14 @@ return names.map(n => after('kpx:' + n).reduce((a, e) => a + e.duration, 0) / ed
 """, since, STEPS)
 
 
-def typing_ab(other, mode=None, rounds=3):
-    """`--ab=DIR [--mode=M]`: typing at 1,000 Services on another build of the site (DIR, say
-    one made with `trunk build --release --dist DIR` at an older commit) and on dist/,
-    alternately, so that both see the VM as it is."""
+def typing_ab(other, mode=None, kubectl=False, rounds=3):
+    """`--ab=DIR [--mode=M] [--kubectl]`: typing at 1,000 Services (or into KUBECTL_TYPED as
+    kubectl prints them) on another build of the site (DIR, say one made with `trunk build
+    --release --dist DIR` at an older commit) and on dist/, alternately, so that both see the
+    VM as it is."""
     for _ in range(rounds):
         for name, dist in (("other", other), ("dist", run.DIST)):
-            k50, k95, t50, tmax, longest, steps = typing_at_1000(dist, mode)
+            k50, k95, t50, tmax, longest, steps = typing_at_1000(dist, mode, kubectl)
             split = ", ".join(f"{n} {v:.1f}" for n, v in zip(STEPS, steps))
             print(f"{name:6} key → rules in the DOM {k50:.0f} / {k95:.0f} ms; key → next paint {t50:.0f} / {tmax:.0f} ms; "
                   f"longest task while typing {longest:.0f} ms; per edit (User Timing, ms): {split}", flush=True)
@@ -564,5 +592,5 @@ if __name__ == "__main__":
     AB = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--ab=")), None)
     if AB:
         MODE = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--mode=")), None)
-        sys.exit(typing_ab(AB, MODE))
+        sys.exit(typing_ab(AB, MODE, KUBECTL))
     sys.exit(main())
