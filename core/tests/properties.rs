@@ -353,17 +353,18 @@ fn edited(text: &str, edits: &[YamlEdit]) -> String {
     text.into_iter().collect()
 }
 
-/// A text to edit: the seed scenario's tour, a cluster as kubectl writes it (one List), or
-/// that List between other documents.
+/// A text to edit: the seed scenario's tour, a cluster as kubectl writes it (one List, after
+/// kube-proxy's settings, or alone at the text's top), or that List between other documents.
 fn yaml_base() -> impl Strategy<Value = String> {
     let tour = include_str!("../../static/scenarios/tour.yaml");
     let list = kpx_core::scale::generate_as_kubectl(3, 2, Mode::Iptables);
+    let alone = list[list.find("apiVersion: v1\nitems:").unwrap()..].to_string();
     let between = format!(
         "{}---\n{list}---\n{}",
         &tour[..tour.len() / 3],
         "apiVersion: v1\nitems:\n- kind: Pod\n"
     );
-    prop::sample::select(vec![tour.to_string(), list, between])
+    prop::sample::select(vec![tour.to_string(), list, alone, between])
 }
 
 /// Each object's name, where it starts, its lines and where its field at `path` is, on a line

@@ -22,8 +22,9 @@
 //! A List as `kubectl get -o yaml` writes a cluster is one document, and so one section: an
 //! edit of one of its items would read them all again (a key in 300 Services took 40 ms
 //! natively). So a document is also cut where its top-level `items` are, when written so:
-//! a line `items:`, then each item from a line that starts with `- ` to the next, up to the
-//! first line at column 0 that is neither an item's, a comment nor blank ([`Part`]). Each
+//! a line `items:`, then each item from a line that starts with `- ` (or is `-` alone) to
+//! the next, up to the first line that starts with anything but those, a space, `#` or its
+//! end (a tab ends them too: the List is then read whole) ([`Part`]). Each
 //! item is read alone, as a sequence whose items are handed out as a List's are
 //! ([`yaml::Loader::list_items`]); the head and the tail are read together, the List's
 //! *frame*, with one item `- x` between them. Read so, they read as in the whole text when:
@@ -33,7 +34,10 @@
 //!   ends at a line at column 0, where none of them left anything open;
 //! - the frame is a List, the one document it holds (a document of another kind keeps its
 //!   `items`; it is read as one section);
-//! - no alias refers to an anchor in another part (one that does is an error read alone).
+//! - no alias refers to an anchor in another part: an item's alias of another's anchor is
+//!   an error read alone, and the frame has no alias at all (an item may define an anchor of
+//!   the head's name again, which an alias in the tail would then copy in the whole text);
+//! - nesting is counted as in the List (an item read alone starts one level deeper).
 //!
 //! If not, the List is read again whole, with the rest of the text (as a section that does
 //! not read alone is). A List adds only its items, and of their errors the first.
@@ -41,9 +45,9 @@
 //! A List none of whose items an earlier reading holds (a paste) is read whole, with one
 //! parser: 20,000 parsers made for 10,000 Services' items took 13 % longer in the page. Its
 //! items are kept apart as it hands them out, each as if read alone (so the next edit finds
-//! them), with positions counted from the List's first line ([`SectionRead::origin_above`]),
-//! when it reads as the parts would: a List, without a value that cannot be read or an alias
-//! (which may cross items). If not, it stands as one section, as any document.
+//! them), its positions moved to count from the item's own first line. That is done only
+//! when the List reads as its parts would: a List, with no value that cannot be read and no
+//! alias (which may cross items). If not, it stands as one section, as any document.
 //!
 //! `tests/properties.rs` holds every reading, in sections, after an edit, equal to reading the
 //! whole text at once with one parser (`read_whole`).
@@ -232,9 +236,6 @@ struct SectionRead {
     expanded: usize,
     /// A List's items: the first that could not be read (a List tells only its first).
     list_error: Option<Diagnostic>,
-    /// Its positions are counted from this many lines above its first line (a List's item
-    /// read in its whole List: from the List's first line).
-    origin_above: usize,
 }
 
 impl SectionRead {
@@ -246,7 +247,6 @@ impl SectionRead {
             unreadable: None,
             expanded: 0,
             list_error: None,
-            origin_above: 0,
         }
     }
 }
@@ -256,8 +256,9 @@ impl SectionRead {
 #[derive(Clone, Default)]
 pub struct Sections {
     text: Rc<str>,
-    /// The sections read alone, in the order of the text, by the bytes they span and what
-    /// they are (documents, or a List's item; a List's frame is read every time).
+    /// The sections read alone (or a List's items read in their List, as if alone), in the
+    /// order of the text, by the bytes they span and what they are (documents, or a List's
+    /// item; a List's frame is read every time).
     read: Vec<(Range<usize>, Part, Rc<SectionRead>)>,
     keys: Keys,
 }
@@ -380,13 +381,14 @@ pub struct Reading<'t> {
     scan: Option<Scan>,
     /// What each section read so far holds (section `i` is `done[i]`).
     done: Vec<Rc<SectionRead>>,
-    /// The section that does not stand (it has a syntax error read alone, or its List's
-    /// frame is no List's), and which it is.
+    /// The section that does not stand, and which it is: it has a syntax error read alone,
+    /// its aliases pass the text's budget, or it is a List's frame that does not read as the
+    /// whole List would, or a List read whole that its parts would not read as it reads.
     broken: Option<(usize, Rc<SectionRead>)>,
     /// What is being read, and what is made of what it hands out.
     current: Option<(Loader<'t, Chars<'t>>, Take)>,
-    /// The rest of the text from the section after `done` (the one that does not stand, or
-    /// its List's head), read as one (see the module's notes): what it holds, or its syntax
+    /// The rest of the text from section `done.len()` (the one that does not stand, or its
+    /// List's head), read as one (see the module's notes): what it holds, or its syntax
     /// error.
     rest: Option<Result<SectionRead, Diagnostic>>,
     /// The List whose sections are being read: its head's section, and what the aliases
@@ -643,7 +645,7 @@ impl<'t> Reading<'t> {
             .current
             .as_ref()
             .map_or(0, |(loader, ..)| loader.read());
-        // (A List's frame holds a line more than its head.)
+        // (A List's frame is read with its item and its tail: more than its head's bytes.)
         (self.cuts[self.done.len()].start + current).min(self.text.as_str().len())
     }
 
@@ -692,15 +694,14 @@ impl<'t> Reading<'t> {
         let mut errors = Vec::new();
         let mut list_error = None;
         for (cut, read) in read() {
-            let lines_before = cut.lines_before - read.origin_above;
             for added in read.added.iter().flatten() {
-                scenario.add(added, lines_before, &mut errors);
+                scenario.add(added, cut.lines_before, &mut errors);
             }
             if cut.part == Part::ListHead {
                 errors.extend(list_error.take());
             }
             if let Some(e) = &read.list_error {
-                list_error.get_or_insert_with(|| e.below(lines_before));
+                list_error.get_or_insert_with(|| e.below(cut.lines_before));
             }
         }
         errors.extend(list_error);
@@ -835,12 +836,15 @@ impl WholeList {
         if !doc.in_items {
             return self.documents.push(is_list(&doc.value));
         }
-        let item = self
-            .item_lines
-            .partition_point(|&l| l <= doc.spans.pos.line);
+        let (mut spans, lines) = (doc.spans, &self.item_lines);
+        let item = lines
+            .partition_point(|&l| l <= spans.pos.line)
+            .wrapping_sub(1);
+        // Counted from its own first line, as if read alone.
+        spans.move_up(lines.get(item).map_or(0, |l| l - 1));
         let mut read = ListItems::default();
-        read.read(doc.value, doc.spans);
-        self.items.push((item.wrapping_sub(1), read));
+        read.read(doc.value, spans);
+        self.items.push((item, read));
     }
 
     /// Each item as it would read alone, if the List is one (a document that is a List, with
@@ -854,11 +858,9 @@ impl WholeList {
         if self.documents != [true] || !one_each || self.items.len() != self.item_lines.len() {
             return None;
         }
-        let items = self.items.into_iter().zip(self.item_lines);
-        let items = items.map(|((_, read), line)| SectionRead {
+        let items = self.items.into_iter().map(|(_, read)| SectionRead {
             added: Some(read.added),
             list_error: read.first_error,
-            origin_above: line - 1,
             ..SectionRead::in_frame()
         });
         Some(items.collect())
@@ -923,8 +925,10 @@ impl Take {
                     col: FRAME_ITEM.1,
                 };
                 // Its item, where it was written; then the List, or a value that could not
-                // be read, after which nothing more is handed out.
+                // be read, after which nothing more is handed out (the answer is that value,
+                // whatever the document). No alias: an item may define its anchor again.
                 let stands = seen.items == [(item, true)]
+                    && read.expanded == 0
                     && match seen.documents[..] {
                         [is_list] => is_list,
                         [] => read.unreadable.is_some(),
@@ -1070,7 +1074,7 @@ mod tests {
         let item = "- apiVersion: v1\n  kind: Service\n  metadata: {name: s}\n";
         let texts = [
             // The head leaves a quote open that the tail closes, or a flow mapping (saphyr
-            // refuses both: a line at column 0 inside them).
+            // refuses both: a quoted line at column 0, a `- ` inside a flow mapping).
             format!("apiVersion: v1\nq: \"a\nitems:\n{item}{item}z\"\nkind: List\n"),
             format!("{{apiVersion: v1,\nitems:\n{item}z: 1}}\n"),
             // A top-level block scalar.
@@ -1091,11 +1095,38 @@ mod tests {
             // Tabs, a duplicated key across head and tail.
             format!("apiVersion: v1\nitems:\n{item}\t\n{item}kind: List\n"),
             format!("kind: List\nitems:\n{item}kind: List\n"),
+            // An anchor the head defines, defined again in an item, aliased in the tail: the
+            // alias is the item's (saphyr lets an anchor be defined again).
+            "apiVersion: v1\nx: &k List\nitems:\n- apiVersion: v1\n  kind: &k Service\n  metadata: {name: s}\nkind: *k\n".to_string(),
+            // The items' sequence anchored, aliased in the tail: the copy holds no items
+            // (handed out), but its cost counts them.
+            format!("apiVersion: v1\nitems:\n  &s\n- [{}0]\n- kind: Node\n  metadata: {{name: n}}\nkind: List\ncopy: *s\n", "0,".repeat(70_000)),
+            // Nesting counted from the List's mapping, not the item's.
+            format!("apiVersion: v1\nitems:\n- {}{}\n{item}kind: List\n", "[".repeat(99), "]".repeat(99)),
         ];
         for text in &texts {
             let whole = format!("{:?}", read_whole(text));
             assert_eq!(format!("{:?}", super::super::parse(text)), whole, "{text}");
             assert_eq!(format!("{:?}", read_lists_in_parts(text)), whole, "{text}");
+        }
+    }
+
+    /// A List read whole keeps its items apart, each as if read alone: when an edit moves one
+    /// above where its List started, or the List to the text's top, they are where they are.
+    #[test]
+    fn items_kept_apart_move_with_their_text() {
+        let text = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Node\n  metadata:\n    name: a\n- apiVersion: v1\n  kind: Node\n  metadata: {name: b}\nkind: List\n";
+        let mut reading = Reading::new(text);
+        while !reading.step(usize::MAX) {}
+        let (_, kept) = reading.finish_keeping();
+        let edited = text.replacen("  metadata:\n    name: a\n", "  metadata: {name: a}\n", 1);
+        // The first item edited (the second found), or the List's first line taken out (both).
+        for (edited, found) in [(edited.as_str(), 1), (&text[15..], 2)] {
+            let mut reading = Reading::after(edited.into(), kept.clone());
+            while !reading.step(usize::MAX) {}
+            assert_eq!(reading.sections().1, found, "{edited}");
+            let again = format!("{:?}", reading.finish());
+            assert_eq!(again, format!("{:?}", read_whole(edited)), "{edited}");
         }
     }
 

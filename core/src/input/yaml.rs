@@ -176,6 +176,18 @@ impl Spans {
         (at, true)
     }
 
+    /// These positions counted from `lines` lines further down, in place (a List's item read
+    /// in its whole List, counted from its own first line as if read alone).
+    pub(crate) fn move_up(&mut self, lines: usize) {
+        let lines_u32 = narrow(lines);
+        for n in self.nodes.iter_mut() {
+            n.line = n.line.saturating_sub(lines_u32);
+            n.last_line = n.last_line.saturating_sub(lines_u32);
+        }
+        self.pos.line = self.pos.line.saturating_sub(lines);
+        self.last_line = self.last_line.saturating_sub(lines);
+    }
+
     /// These positions, counted from the first line of a section with `lines` lines above it.
     pub(crate) fn below(&self, lines: usize) -> Spans {
         let lines_u32 = narrow(lines);
@@ -460,7 +472,8 @@ impl Builder {
         match event {
             Event::DocumentStart(_) => self.anchors.clear(),
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                if self.open.len() >= MAX_DEPTH {
+                // (A List's items read alone are as deep as in their List, in its mapping.)
+                if self.open.len() + usize::from(self.items_alone) >= MAX_DEPTH {
                     return Err(too_deep(&span.start));
                 }
                 let items = if matches!(event, Event::SequenceStart(..)) {
