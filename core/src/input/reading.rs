@@ -535,11 +535,12 @@ impl<'t> Reading<'t> {
             _ => items.end - 1,
         };
         let lines = self.cuts[head].lines_before;
+        let line = |cut: &Cut| cut.lines_before - lines + 1;
         let seen = WholeList {
-            item_lines: (self.cuts[items].iter())
-                .map(|c| c.lines_before - lines + 1)
-                .collect(),
+            item_lines: self.cuts[items.clone()].iter().map(line).collect(),
+            tail_line: (last == items.end).then(|| line(&self.cuts[last])),
             items: Vec::new(),
+            spilled: false,
             documents: Vec::new(),
         };
         let span = self.span(head).start..self.span(last).end;
@@ -823,8 +824,13 @@ enum Take {
 
 /// What a List read whole handed out.
 struct WholeList {
-    /// The line each of its items starts on (counted from the List's first line).
+    /// The line each of its items starts on (counted from the List's first line)…
     item_lines: Vec<usize>,
+    /// …and its tail, if it has one.
+    tail_line: Option<usize>,
+    /// An item ran past its section (a flow mapping may close on the tail's line: read alone,
+    /// it is left open).
+    spilled: bool,
     /// Each item handed out: which of them it is, and what it added.
     items: Vec<(usize, ListItems)>,
     /// Whether each document handed out was a List.
@@ -840,6 +846,8 @@ impl WholeList {
         let item = lines
             .partition_point(|&l| l <= spans.pos.line)
             .wrapping_sub(1);
+        let next = lines.get(item.wrapping_add(1)).copied().or(self.tail_line);
+        self.spilled |= next.is_some_and(|next| spans.last_line >= next);
         // Counted from its own first line, as if read alone.
         spans.move_up(lines.get(item).map_or(0, |l| l - 1));
         let mut read = ListItems::default();
@@ -855,7 +863,8 @@ impl WholeList {
             .iter()
             .enumerate()
             .all(|(i, (item, _))| *item == i);
-        if self.documents != [true] || !one_each || self.items.len() != self.item_lines.len() {
+        let all = self.items.len() == self.item_lines.len();
+        if self.documents != [true] || !one_each || !all || self.spilled {
             return None;
         }
         let items = self.items.into_iter().map(|(_, read)| SectionRead {
@@ -1127,6 +1136,24 @@ mod tests {
             assert_eq!(reading.sections().1, found, "{edited}");
             let again = format!("{:?}", reading.finish());
             assert_eq!(again, format!("{:?}", read_whole(edited)), "{edited}");
+        }
+    }
+
+    /// …nor if one ends past its section: a flow mapping may close on a line the scan took
+    /// for the tail, where read alone it is left open.
+    #[test]
+    fn an_item_that_runs_into_the_tail_is_not_kept_apart() {
+        let text = "kind: List\napiVersion: v1\nitems:\n- {apiVersion: v1, kind: Node, metadata: {\n\"name\": a}}\n";
+        let mut reading = Reading::new(text);
+        while !reading.step(usize::MAX) {}
+        let (_, kept) = reading.finish_keeping();
+        // Its value changed in the tail, or the tail taken out (a mapping left open).
+        let open = text[..text.find("\"name\"").unwrap()].to_string();
+        for edited in [text.replace("a}}", "b}}"), open] {
+            let mut reading = Reading::after(edited.as_str().into(), kept.clone());
+            while !reading.step(usize::MAX) {}
+            let again = format!("{:?}", reading.finish());
+            assert_eq!(again, format!("{:?}", read_whole(&edited)), "{edited}");
         }
     }
 
