@@ -404,6 +404,18 @@ fn shown(read: &Result<kpx_core::input::Scenario, kpx_core::InputError>) -> Stri
     out
 }
 
+/// `text` with one of its digits (the `at`-th) changed to another, and where.
+fn a_digit_edited(text: &str, at: prop::sample::Index) -> (usize, String) {
+    let digits: Vec<usize> = text
+        .match_indices(|c: char| c.is_ascii_digit())
+        .map(|(i, _)| i)
+        .collect();
+    let i = *at.get(&digits);
+    let mut edited = text.to_string();
+    edited.replace_range(i..=i, if &text[i..=i] == "7" { "8" } else { "7" });
+    (i, edited)
+}
+
 /// Reads `text` after the reading `earlier` kept, `part` events at a time.
 fn read_after(
     text: &str,
@@ -557,11 +569,7 @@ proptest! {
         let (_, kept, (sections, reused)) = read_after(&text, Default::default(), 1000);
         prop_assert!(sections > 40 && reused == 0, "{sections} sections, {reused} reused");
         // A digit changed to another: the same documents, one of them edited.
-        let digits: Vec<usize> = text.match_indices(|c: char| c.is_ascii_digit()).map(|(i, _)| i).collect();
-        let i = *at.get(&digits);
-        let mut edited = text.clone();
-        let digit = if &text[i..=i] == "7" { "8" } else { "7" };
-        edited.replace_range(i..=i, digit);
+        let (_, edited) = a_digit_edited(&text, at);
         let (read, _, (after, reused)) = read_after(&edited, kept, 1000);
         prop_assert_eq!(after, sections);
         prop_assert_eq!(reused, sections - 1);
@@ -577,11 +585,7 @@ proptest! {
         let (_, kept, (sections, reused)) = read_after(&text, Default::default(), 1000);
         // kube-proxy's settings, the node; the List's head, 20 items and tail.
         prop_assert!(sections == 24 && reused == 0, "{sections} sections, {reused} reused");
-        let digits: Vec<usize> = text.match_indices(|c: char| c.is_ascii_digit()).map(|(i, _)| i).collect();
-        let i = *at.get(&digits);
-        let mut edited = text.clone();
-        let digit = if &text[i..=i] == "7" { "8" } else { "7" };
-        edited.replace_range(i..=i, digit);
+        let (i, edited) = a_digit_edited(&text, at);
         let (read, _, (after, reused)) = read_after(&edited, kept, 1000);
         prop_assert_eq!(after, sections);
         // The frame (head and tail) is read again whatever the edit; the edited section too.
