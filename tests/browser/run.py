@@ -1884,7 +1884,7 @@ def test_two_tabs_do_not_clobber_each_other_silently(d, site):
 # the page never calls it, bench.py --kubectl pastes it); -> 634,700 (634,695) when a List's
 # items, handed out or in its value, came to be read through one function (ListItems::read),
 # not two loops: -3.0 KB, measured at that commit (why wasm-opt makes so much less of it was
-# not looked into); -> 638,300 (638,182) for a List as kubectl prints it read an item at a time
+# not looked into); -> 638,300 (638,152) for a List as kubectl prints it read an item at a time
 # after an edit (its items cut into sections, its head and tail read as its frame: +2.2 KB) and
 # read whole when pasted, its items kept apart for the next edit (+1.3 KB): a key in 400
 # Services as kubectl prints them 142-146 -> 23-30 ms p50.
