@@ -815,7 +815,14 @@ def test_typing_into_a_large_text_is_analysed_in_steps(d, site):
     d.wait_for("port 812 in the rules", lambda: "--dport 812" in output(d), timeout=30)
     # Busy from the first key until the rules were drawn: said once, taken back once, and
     # taken back only once the edit's changes were on screen.
-    d.wait_for("the word that the page is busy to go", lambda: said() == [True, False] * 3)
+    try:
+        d.wait_for("the word that the page is busy to go", lambda: said() == [True, False] * 3)
+    except AssertionError:
+        # (It failed once in a clean-clone CI run and twice in six runs after, not in 33 since:
+        # what the page said, to tell a key analysed before the next one came from a fault.)
+        print("  the page said it was busy (and the changes then on screen):",
+              [(busy, changes[:60]) for busy, changes in d.js("return window.__busy")])
+        raise
     assert "bench/svc500" in d.js("return window.__busy")[-1][1]
     analyses = d.js("return performance.getEntriesByName('kpx:analysed').length - window.__analyses")
     assert 1 <= analyses <= 3, f"{analyses} analyses for three keys"
