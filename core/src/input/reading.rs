@@ -87,10 +87,10 @@ const FIRST: Cut = Cut {
     part: Part::Documents,
 };
 
-/// The item a List's frame holds between its head and its tail: handed out as the List's
-/// first item, with its value at this column of the line after the head, only if the head
-/// leaves the parser where the List's items are.
-const FRAME_ITEM: (&str, usize) = ("- x\n", 3);
+/// The item a List's frame holds between its head and its tail (its line, its value, and
+/// the column the value is at): handed out as the List's first item, from that column of the
+/// line after the head, only if the head leaves the parser where the List's items are.
+const FRAME_ITEM: (&str, &str, usize) = ("- x\n", "x", 3);
 
 /// How many bytes of the text a reading step scans for its cuts per event it may read: a
 /// scan is far cheaper than reading (a parser's event is a few bytes of text), so a step that
@@ -216,12 +216,12 @@ impl Scan {
     }
 }
 
-/// Where `text` is cut into sections, scanned at once.
+/// Where `text` is cut into sections, scanned at once: `field` of each cut.
 #[cfg(test)]
-fn cuts(text: &str) -> Vec<Cut> {
+fn cuts<T>(text: &str, field: impl Fn(&Cut) -> T) -> Vec<T> {
     let mut cuts = vec![FIRST];
     Scan::default().step(text, usize::MAX, &mut cuts);
-    cuts
+    cuts.iter().map(field).collect()
 }
 
 /// What a section's documents added, read alone.
@@ -239,9 +239,9 @@ struct SectionRead {
 }
 
 impl SectionRead {
-    /// What a List's head or tail adds by itself: nothing (read in its frame, or in its whole
-    /// List).
-    fn in_frame() -> Self {
+    /// A section that adds nothing by itself: a List's head or tail (read in its frame, or in
+    /// its whole List), and the fields a reading fills in start so.
+    fn adds_nothing() -> Self {
         SectionRead {
             added: Some(Vec::new()),
             unreadable: None,
@@ -487,20 +487,28 @@ impl<'t> Reading<'t> {
                     self.start_whole_list(i)
                 };
             }
-            Part::ListTail => return self.section_read(Rc::new(SectionRead::in_frame())),
+            Part::ListTail => return self.section_read(Rc::new(SectionRead::adds_nothing())),
             Part::Documents | Part::ListItem => {}
         }
         if let Some(found) = self.earlier.as_ref().and_then(|e| e.find(&span, part)) {
             self.reused += 1;
             return self.section_read(found);
         }
-        let chars = self.chars(span, None);
-        let keys = std::mem::take(&mut self.keys);
-        let (loader, take) = if part == Part::ListItem {
-            let loader = Loader::list_items(chars, keys, 0);
-            (loader, Take::Items(ListItems::default(), false))
+        let take = if part == Part::ListItem {
+            Take::Items(ListItems::default(), false)
         } else {
-            (Loader::continuing(chars, keys, 0), Take::documents())
+            Take::documents()
+        };
+        self.start_loader(self.chars(span, None), 0, take);
+    }
+
+    /// Starts reading `chars` (the aliases before them having expanded the text by
+    /// `expanded`) into `take`; a List's items as a bare sequence's.
+    fn start_loader(&mut self, chars: Chars<'t>, expanded: usize, take: Take) {
+        let keys = std::mem::take(&mut self.keys);
+        let loader = match take {
+            Take::Items(..) => Loader::list_items(chars, keys, expanded),
+            _ => Loader::continuing(chars, keys, expanded),
         };
         self.current = Some((loader, take));
     }
@@ -518,6 +526,12 @@ impl<'t> Reading<'t> {
         head + 1..after
     }
 
+    /// The tail section of the List whose head is section `head`, if it has one.
+    fn tail_of(&self, head: usize) -> Option<usize> {
+        let after = self.items_of(head).end;
+        (self.cuts.get(after)?.part == Part::ListTail).then_some(after)
+    }
+
     /// Does the earlier reading hold any item of the List whose head is section `head`?
     fn items_found(&self, head: usize) -> bool {
         let Some(earlier) = &self.earlier else {
@@ -529,42 +543,38 @@ impl<'t> Reading<'t> {
 
     /// Starts reading the List whose head is section `head` whole, to its tail's end.
     fn start_whole_list(&mut self, head: usize) {
-        let items = self.items_of(head);
-        let last = match self.cuts.get(items.end) {
-            Some(c) if c.part == Part::ListTail => items.end,
-            _ => items.end - 1,
-        };
+        let (items, tail) = (self.items_of(head), self.tail_of(head));
+        let last = tail.unwrap_or(items.end - 1);
         let lines = self.cuts[head].lines_before;
         let line = |cut: &Cut| cut.lines_before - lines + 1;
         let seen = WholeList {
-            item_lines: self.cuts[items.clone()].iter().map(line).collect(),
-            tail_line: (last == items.end).then(|| line(&self.cuts[last])),
+            item_lines: self.cuts[items].iter().map(line).collect(),
+            tail_line: tail.map(|t| line(&self.cuts[t])),
             items: Vec::new(),
             spilled: false,
             documents: Vec::new(),
         };
         let span = self.span(head).start..self.span(last).end;
-        let loader = Loader::continuing(self.chars(span, None), std::mem::take(&mut self.keys), 0);
-        self.current = Some((loader, Take::WholeList(seen)));
+        self.start_loader(self.chars(span, None), 0, Take::WholeList(seen));
     }
 
     /// Starts reading the frame of the List whose head is section `head`: the head, the
     /// frame's item, and the tail.
     fn start_frame(&mut self, head: usize) {
-        let after = self.items_of(head).end;
-        let tail = self.cuts.get(after).filter(|c| c.part == Part::ListTail);
+        let tail = self.tail_of(head);
         let (head_cut, first_item) = (self.cuts[head], self.cuts[head + 1]);
         let seen = FrameSeen {
             item_line: first_item.lines_before - head_cut.lines_before + 1,
             // The frame has one line for the items' lines.
-            tail_moved_by: tail.map_or(0, |t| t.lines_before - first_item.lines_before - 1),
+            tail_moved_by: tail.map_or(0, |t| {
+                self.cuts[t].lines_before - first_item.lines_before - 1
+            }),
             items: Vec::new(),
             documents: Vec::new(),
         };
-        let tail = tail.map_or(0..0, |_| self.span(after));
+        let tail = tail.map_or(0..0, |t| self.span(t));
         let chars = self.chars(self.span(head), Some(tail));
-        let loader = Loader::continuing(chars, std::mem::take(&mut self.keys), 0);
-        self.current = Some((loader, Take::Frame(seen)));
+        self.start_loader(chars, 0, Take::Frame(seen));
     }
 
     /// The characters of `span`, and then (a List's frame) of its item and of `tail`.
@@ -590,7 +600,7 @@ impl<'t> Reading<'t> {
                 Some(items) => self.whole_list_read(items),
                 None => self.section_read(Rc::new(SectionRead {
                     added: None,
-                    ..SectionRead::in_frame()
+                    ..SectionRead::adds_nothing()
                 })),
             };
         }
@@ -604,10 +614,11 @@ impl<'t> Reading<'t> {
 
     /// A List read whole: its head, its items as each would read alone, and its tail.
     fn whole_list_read(&mut self, items: Vec<SectionRead>) {
-        self.done.push(Rc::new(SectionRead::in_frame()));
+        let tail = self.tail_of(self.done.len());
+        self.done.push(Rc::new(SectionRead::adds_nothing()));
         self.done.extend(items.into_iter().map(Rc::new));
-        if self.cuts.get(self.done.len()).map(|c| c.part) == Some(Part::ListTail) {
-            self.done.push(Rc::new(SectionRead::in_frame()));
+        if tail.is_some() {
+            self.done.push(Rc::new(SectionRead::adds_nothing()));
         }
     }
 
@@ -632,9 +643,7 @@ impl<'t> Reading<'t> {
         };
         self.done.truncate(from);
         let rest = self.cuts[from].start..self.text.as_str().len();
-        let chars = self.chars(rest, None);
-        let loader = Loader::continuing(chars, std::mem::take(&mut self.keys), self.expanded);
-        self.current = Some((loader, Take::documents()));
+        self.start_loader(self.chars(rest, None), self.expanded, Take::documents());
     }
 
     /// About how many bytes of the text have been read.
@@ -870,7 +879,7 @@ impl WholeList {
         let items = self.items.into_iter().map(|(_, read)| SectionRead {
             added: Some(read.added),
             list_error: read.first_error,
-            ..SectionRead::in_frame()
+            ..SectionRead::adds_nothing()
         });
         Some(items.collect())
     }
@@ -899,7 +908,7 @@ impl Take {
             Take::Items(items, _) if doc.in_items => items.read(doc.value, doc.spans),
             Take::Items(_, stray) => *stray = true,
             Take::Frame(seen) if doc.in_items => {
-                let is_item = doc.value.as_str() == Some("x");
+                let is_item = doc.value.as_str() == Some(FRAME_ITEM.1);
                 seen.items.push((doc.spans.pos, is_item));
             }
             Take::Frame(seen) => seen.documents.push(is_list(&doc.value)),
@@ -918,7 +927,7 @@ impl Take {
             added: None,
             unreadable,
             expanded,
-            ..SectionRead::in_frame()
+            ..SectionRead::adds_nothing()
         };
         match self {
             Take::Documents(added, _) => read.added = parsed.then_some(added),
@@ -931,7 +940,7 @@ impl Take {
             Take::Frame(seen) => {
                 let item = Pos {
                     line: seen.item_line,
-                    col: FRAME_ITEM.1,
+                    col: FRAME_ITEM.2,
                 };
                 // Its item, where it was written; then the List, or a value that could not
                 // be read, after which nothing more is handed out (the answer is that value,
@@ -1021,12 +1030,7 @@ mod tests {
 
     #[test]
     fn a_text_is_cut_where_documents_must_start() {
-        let starts = |text: &str| {
-            cuts(text)
-                .iter()
-                .map(|c| (c.start, c.lines_before))
-                .collect::<Vec<_>>()
-        };
+        let starts = |text: &str| cuts(text, |c| (c.start, c.lines_before));
         assert_eq!(
             starts("a: 1\n---\nb: 2\n--- |\n  x\n----\n---"),
             [(0, 0), (5, 1), (14, 3), (29, 6)]
@@ -1041,12 +1045,7 @@ mod tests {
 
     #[test]
     fn a_list_is_cut_at_its_items() {
-        let parts = |text: &str| {
-            cuts(text)
-                .iter()
-                .map(|c| (c.lines_before, c.part))
-                .collect::<Vec<_>>()
-        };
+        let parts = |text: &str| cuts(text, |c| (c.lines_before, c.part));
         use Part::*;
         let list =
             "apiVersion: v1\nitems:\n- a: 1\n  b: 2\n# c\n\n-\n  d: 3\n- e\nkind: List\n- f\n";
@@ -1194,10 +1193,8 @@ mod tests {
             "",
         ];
         for text in texts {
-            let whole: Vec<_> = cuts(text)
-                .iter()
-                .map(|c| (c.start, c.lines_before, c.part))
-                .collect();
+            let fields = |c: &Cut| (c.start, c.lines_before, c.part);
+            let whole = cuts(text, fields);
             for bytes in 1..=9 {
                 let (mut scan, mut found) = (Scan::default(), vec![FIRST]);
                 let mut steps = 0;
@@ -1205,10 +1202,7 @@ mod tests {
                     steps += 1;
                     assert!(steps <= text.len(), "{text:?} in parts of {bytes}");
                 }
-                let parts: Vec<_> = found
-                    .iter()
-                    .map(|c| (c.start, c.lines_before, c.part))
-                    .collect();
+                let parts: Vec<_> = found.iter().map(fields).collect();
                 assert_eq!(parts, whole, "{text:?} in parts of {bytes}");
             }
         }
