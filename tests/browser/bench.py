@@ -119,6 +119,12 @@ def key_edits(d, at, edits):
     return times
 
 
+def put_text(d, text):
+    """Puts `text` into the editor in one input event, as a script (or a paste the page lets
+    through) would: unlike `run.set_text`, no keys select the old text first."""
+    d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", text)
+
+
 LONG_TASKS = """
 window.__long = [];
 new PerformanceObserver(l => l.getEntries().forEach(e => window.__long.push(e.duration))).observe({type: 'longtask', buffered: true});
@@ -211,7 +217,7 @@ def main():
                 return report(rows)
             # 1,000 Services × 10 endpoints.
             d.js(LONG_TASKS)
-            d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", big_scenario(1000))
+            put_text(d, big_scenario(1000))
             d.wait_for("the big view", lambda: "svc999" in run.editor_text(d), timeout=120)
             time.sleep(1)
             run.caret_after(d, "name: svc500, namespace: bench}")
@@ -519,7 +525,7 @@ def kubectl_typed(d):
     """Puts KUBECTL_TYPED Services × 10 as kubectl prints them (one List) into the editor;
     returns where to type: the middle Service's port."""
     text = d.js("return window.wasmBindings.kpxBenchText(arguments[0], 10, 'iptables', true)", KUBECTL_TYPED)
-    d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", text)
+    put_text(d, text)
     d.wait_for("the List", lambda: f"name: svc{KUBECTL_TYPED - 1}\n" in run.editor_text(d), timeout=120)
     at = text.index(f"name: svc{KUBECTL_TYPED // 2}\n")
     return text[at:text.index("port: 8", at) + len("port: 8")]
@@ -544,7 +550,7 @@ def typing_at_1000(dist, mode=None, kubectl=False):
             if kubectl:
                 at = kubectl_typed(d)
             else:
-                d.js("const e = document.querySelector('#editor'); e.value = arguments[0]; e.dispatchEvent(new InputEvent('input', {bubbles: true}));", big_scenario(1000))
+                put_text(d, big_scenario(1000))
                 d.wait_for("the big view", lambda: "svc999" in run.editor_text(d), timeout=120)
                 at = BIG_KEY_AT
             time.sleep(2)
