@@ -204,9 +204,7 @@ impl Scenario {
 
 /// Parses the reader's text. All shape errors are collected, not only the first.
 pub fn parse(text: &str) -> Result<Scenario, InputError> {
-    let mut reading = Reading::new(text);
-    while !reading.step(usize::MAX) {}
-    reading.finish()
+    Reading::new(text).at_once()
 }
 
 /// What a document of the input adds to the [`Scenario`], in the order the documents are

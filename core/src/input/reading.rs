@@ -670,6 +670,12 @@ impl<'t> Reading<'t> {
         self.answer()
     }
 
+    /// What the text holds, read in one step.
+    pub fn at_once(mut self) -> Result<Scenario, InputError> {
+        while !self.step(usize::MAX) {}
+        self.finish()
+    }
+
     /// [`finish`](Self::finish), and the sections read, for reading an edit of the text
     /// ([`Reading::after`]).
     pub fn finish_keeping(self) -> (Result<Scenario, InputError>, Sections) {
@@ -970,8 +976,7 @@ impl Take {
 pub fn read_whole(text: &str) -> Result<Scenario, InputError> {
     let mut reading = Reading::new(text);
     reading.scan = None;
-    while !reading.step(usize::MAX) {}
-    reading.finish()
+    reading.at_once()
 }
 
 /// The text read with every List read in its parts, as an edit reads a List whose items the
@@ -980,8 +985,7 @@ pub fn read_whole(text: &str) -> Result<Scenario, InputError> {
 pub fn read_lists_in_parts(text: &str) -> Result<Scenario, InputError> {
     let mut reading = Reading::new(text);
     reading.lists_in_parts = true;
-    while !reading.step(usize::MAX) {}
-    reading.finish()
+    reading.at_once()
 }
 
 #[cfg(test)]
@@ -1119,21 +1123,27 @@ mod tests {
         }
     }
 
+    /// `text` read after the reading that kept `kept` (a fresh one: `Sections::default()`):
+    /// what it reads, shown; the sections it keeps; how many it found in `kept`.
+    fn read_after(text: &str, kept: Sections) -> (String, Sections, usize) {
+        let mut reading = Reading::after(text.into(), kept);
+        while !reading.step(usize::MAX) {}
+        let found = reading.sections().1;
+        let (read, kept) = reading.finish_keeping();
+        (format!("{read:?}"), kept, found)
+    }
+
     /// A List read whole keeps its items apart, each as if read alone: when an edit moves one
     /// above where its List started, or the List to the text's top, they are where they are.
     #[test]
     fn items_kept_apart_move_with_their_text() {
         let text = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Node\n  metadata:\n    name: a\n- apiVersion: v1\n  kind: Node\n  metadata: {name: b}\nkind: List\n";
-        let mut reading = Reading::new(text);
-        while !reading.step(usize::MAX) {}
-        let (_, kept) = reading.finish_keeping();
+        let (_, kept, _) = read_after(text, Sections::default());
         let edited = text.replacen("  metadata:\n    name: a\n", "  metadata: {name: a}\n", 1);
         // The first item edited (the second found), or the List's first line taken out (both).
         for (edited, found) in [(edited.as_str(), 1), (&text[15..], 2)] {
-            let mut reading = Reading::after(edited.into(), kept.clone());
-            while !reading.step(usize::MAX) {}
-            assert_eq!(reading.sections().1, found, "{edited}");
-            let again = format!("{:?}", reading.finish());
+            let (again, _, found_there) = read_after(edited, kept.clone());
+            assert_eq!(found_there, found, "{edited}");
             assert_eq!(again, format!("{:?}", read_whole(edited)), "{edited}");
         }
     }
@@ -1143,15 +1153,11 @@ mod tests {
     #[test]
     fn an_item_that_runs_into_the_tail_is_not_kept_apart() {
         let text = "kind: List\napiVersion: v1\nitems:\n- {apiVersion: v1, kind: Node, metadata: {\n\"name\": a}}\n";
-        let mut reading = Reading::new(text);
-        while !reading.step(usize::MAX) {}
-        let (_, kept) = reading.finish_keeping();
+        let (_, kept, _) = read_after(text, Sections::default());
         // Its value changed in the tail, or the tail taken out (a mapping left open).
         let open = text[..text.find("\"name\"").unwrap()].to_string();
         for edited in [text.replace("a}}", "b}}"), open] {
-            let mut reading = Reading::after(edited.as_str().into(), kept.clone());
-            while !reading.step(usize::MAX) {}
-            let again = format!("{:?}", reading.finish());
+            let (again, ..) = read_after(&edited, kept.clone());
             assert_eq!(again, format!("{:?}", read_whole(&edited)), "{edited}");
         }
     }
@@ -1161,17 +1167,11 @@ mod tests {
     #[test]
     fn an_item_that_copies_another_is_not_kept_apart() {
         let text = "apiVersion: v1\nitems:\n- kind: Node\n  metadata: {name: a, labels: &l {x: '1'}}\n- kind: Node\n  metadata: {name: b, labels: *l}\nkind: List\n";
-        let read = |text: &str, kept| {
-            let mut reading = Reading::after(text.into(), kept);
-            while !reading.step(usize::MAX) {}
-            let (read, kept) = reading.finish_keeping();
-            (format!("{read:?}"), kept)
-        };
-        let (first, kept) = read(text, Sections::default());
+        let (first, kept, _) = read_after(text, Sections::default());
         assert_eq!(first, format!("{:?}", read_whole(text)));
         // The anchor's value edited: the alias copies the new one.
         let edited = text.replace("x: '1'", "x: '2'");
-        let (again, _) = read(&edited, kept);
+        let (again, ..) = read_after(&edited, kept);
         assert!(again.matches("\"2\"").count() == 2, "{again}");
         assert_eq!(again, format!("{:?}", read_whole(&edited)));
     }
